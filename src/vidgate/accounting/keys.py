@@ -1,0 +1,191 @@
+"""Virtual API keys: generated once, stored only as SHA-256 hashes, checked in constant time.
+
+Lookups are by hash (an index probe), and authenticated keys are cached in process for a
+short TTL so a hot retrieve path costs no database round trip; revocation through this
+process invalidates its cache at once, and any other process within ``CACHE_TTL_S``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from vidgate.db.tables import api_keys
+from vidgate.errors import AuthenticationFailed, InvalidRequest, NotFound
+
+CACHE_TTL_S = 2.0
+MASTER_ID = "master"
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a virtual key, or the master key (admin)."""
+
+    key_id: str
+    is_admin: bool = False
+    models: frozenset[str] | None = None
+    alias: str | None = None
+
+    def may_use(self, model: str) -> bool:
+        return self.models is None or model in self.models
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A stored key, without its secret."""
+
+    id: str
+    key_hash: str
+    key_hint: str
+    alias: str | None
+    models: list[str] | None
+    metadata: dict[str, Any]
+    created_at: float
+    expires_at: float | None
+    revoked_at: float | None
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> KeyRecord:
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+    def principal(self) -> Principal:
+        models = None if self.models is None else frozenset(self.models)
+        return Principal(self.id, False, models, self.alias)
+
+    def public(self) -> dict[str, Any]:
+        """The key as admin endpoints show it (never the secret or its hash)."""
+        return {
+            "key_id": self.id,
+            "key_alias": self.alias,
+            "key_hint": self.key_hint,
+            "models": self.models or [],
+            "metadata": self.metadata,
+            "created_at": int(self.created_at),
+            "expires": None if self.expires_at is None else int(self.expires_at),
+            "revoked": self.revoked_at is not None,
+        }
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def parse_expiry(duration: Any, expires: Any, now: float) -> float | None:
+    """``duration`` like ``30d`` / ``12h`` or ``expires`` as Unix seconds → expiry time."""
+    if duration not in (None, ""):
+        match = _DURATION.match(str(duration))
+        if not match:
+            raise InvalidRequest(
+                "Invalid 'duration': use a number and a unit s, m, h or d, e.g. '30d'.",
+                param="duration",
+            )
+        return now + int(match.group(1)) * _UNITS[match.group(2)]
+    if expires not in (None, ""):
+        if not isinstance(expires, int | float):
+            raise InvalidRequest("'expires' must be Unix seconds.", param="expires")
+        return float(expires)
+    return None
+
+
+class KeyStore:
+    """Generates, authenticates and administers virtual keys."""
+
+    def __init__(self, engine: AsyncEngine, master_key: str) -> None:
+        self.engine = engine
+        self._master_hash = hash_key(master_key)
+        self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
+
+    async def authenticate(self, token: str) -> Principal:
+        digest = hash_key(token)
+        if hmac.compare_digest(digest, self._master_hash):
+            return Principal(MASTER_ID, is_admin=True)
+        record = await self._lookup(digest)
+        now = time.time()
+        if record is None or not hmac.compare_digest(record.key_hash, digest):
+            raise AuthenticationFailed("Incorrect API key provided.")
+        if record.revoked_at is not None:
+            raise AuthenticationFailed("This API key has been revoked.")
+        if record.expires_at is not None and record.expires_at <= now:
+            raise AuthenticationFailed("This API key has expired.")
+        return record.principal()
+
+    async def _lookup(self, digest: str) -> KeyRecord | None:
+        cached = self._cache.get(digest)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < CACHE_TTL_S:
+            return cached[1]
+        async with self.engine.connect() as conn:
+            query = select(api_keys).where(api_keys.c.key_hash == digest)
+            row = (await conn.execute(query)).mappings().first()
+        record = None if row is None else KeyRecord.from_row(row)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (now, record)
+        return record
+
+    async def generate(
+        self,
+        *,
+        alias: str | None,
+        models: Sequence[str] | None,
+        expires_at: float | None,
+        metadata: Mapping[str, Any],
+    ) -> tuple[str, KeyRecord]:
+        key = "sk-vg-" + secrets.token_urlsafe(32)
+        values = {
+            "id": "key_" + secrets.token_hex(8),
+            "key_hash": hash_key(key),
+            "key_hint": f"sk-vg-...{key[-4:]}",
+            "alias": alias,
+            "models": list(models) if models else None,
+            "metadata": dict(metadata),
+            "created_at": time.time(),
+            "expires_at": expires_at,
+            "revoked_at": None,
+        }
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(api_keys).values(**values))
+        return key, KeyRecord(**values)  # type: ignore[arg-type]
+
+    async def find(self, ref: str) -> KeyRecord:
+        """A key by raw value, id or alias; 404 if none."""
+        query = select(api_keys).where(
+            or_(
+                api_keys.c.key_hash == hash_key(ref),
+                api_keys.c.id == ref,
+                api_keys.c.alias == ref,
+            )
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        if row is None:
+            raise NotFound("No such key.", param="key")
+        return KeyRecord.from_row(row)
+
+    async def list(self) -> list[KeyRecord]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(api_keys).order_by(api_keys.c.created_at))).mappings()
+            return [KeyRecord.from_row(row) for row in rows.all()]
+
+    async def update(self, ref: str, values: Mapping[str, Any]) -> KeyRecord:
+        record = await self.find(ref)
+        async with self.engine.begin() as conn:
+            query = update(api_keys).where(api_keys.c.id == record.id).values(**values)
+            await conn.execute(query)
+        self._cache.pop(record.key_hash, None)
+        return await self.find(record.id)
+
+    async def revoke(self, ref: str) -> KeyRecord:
+        return await self.update(ref, {"revoked_at": time.time()})

@@ -1,0 +1,113 @@
+"""Reads a request body — JSON or multipart — into one flat mapping, uploads stored as blobs.
+
+Uploads are streamed to a temporary file while hashed and then moved into the blob store,
+so a large ``video`` upload never sits in memory; each lands in its own
+``inputs/<upload id>/`` folder, which the job service deletes with the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from starlette.datastructures import UploadFile
+
+from vidgate.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from vidgate.request import Upload, unflatten
+from vidgate.storage.base import BlobStore
+
+CHUNK = 1024 * 1024
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF8", "image/gif"),
+)
+
+
+async def read_fields(request: Request, *, allow_empty: bool = False) -> dict[str, Any]:
+    """The body as a mapping; multipart brackets unflattened and files turned into ``Upload``."""
+    state = request.app.state
+    limit = state.settings.config.settings.max_upload_bytes
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge(f"The request body is over the {limit} byte limit.")
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        return await _form(request, state.storage, state.settings.data_dir / "tmp")
+    raw = await request.body()
+    if not raw.strip():
+        if allow_empty:
+            return {}
+        raise InvalidRequest("The request body is empty; send JSON or multipart/form-data.")
+    if ctype not in ("application/json", "", "text/plain") and not ctype.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Unsupported Content-Type '{ctype}'; send application/json or multipart/form-data."
+        )
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    return body
+
+
+async def _form(request: Request, storage: BlobStore, tmp: Path) -> dict[str, Any]:
+    form = await request.form(max_files=8, max_fields=200)
+    flat: dict[str, Any] = {}
+    try:
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                flat[key] = await store_upload(storage, tmp, value, key)
+            else:
+                flat[key] = value
+    finally:
+        await form.close()
+    return unflatten(flat)
+
+
+async def store_upload(storage: BlobStore, tmp: Path, upload: UploadFile, field: str) -> Upload:
+    """Copy an uploaded file into the blob store, hashing it on the way."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    upload_id = secrets.token_hex(12)
+    path = tmp / f"upload-{upload_id}"
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    with path.open("wb") as handle:
+        while chunk := await upload.read(CHUNK):
+            if not head:
+                head = chunk[:16]
+            digest.update(chunk)
+            size += len(chunk)
+            await asyncio.to_thread(handle.write, chunk)
+    if size == 0:
+        path.unlink(missing_ok=True)
+        raise InvalidRequest(f"The uploaded file '{field}' is empty.", param=field.split("[")[0])
+    ctype = sniff(head) or (upload.content_type or "application/octet-stream")
+    name = _safe_name(upload.filename or field)
+    key = f"inputs/{upload_id}/{name}"
+    info = await storage.put_file(key, path, ctype, digest.hexdigest()[:32])
+    return Upload(info.key, name, ctype, size, digest.hexdigest())
+
+
+def sniff(head: bytes) -> str | None:
+    """The real type of an image from its first bytes (clients often send octet-stream)."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    for magic, ctype in _MAGIC:
+        if head.startswith(magic):
+            return ctype
+    if head[4:8] == b"ftyp":
+        return "video/mp4"
+    return None
+
+
+def _safe_name(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(name).name)
+    return cleaned[:100] or "upload"

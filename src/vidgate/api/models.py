@@ -1,0 +1,44 @@
+"""``GET /models``: the public model names the caller's key may use, OpenAI list shape."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import JSONResponse
+
+from vidgate.accounting.keys import Principal
+from vidgate.api.auth import principal
+from vidgate.routing.config import DeploymentTable
+
+router = APIRouter()
+
+
+@router.get("/models")
+async def list_models(request: Request, caller: Principal = Depends(principal)) -> JSONResponse:
+    table: DeploymentTable = request.app.state.table
+    started = int(request.app.state.started_at)
+    data = []
+    for name, group in sorted(table.groups.items()):
+        if not caller.may_use(name):
+            continue
+        caps = group[0].capabilities
+        data.append(
+            {
+                "id": name,
+                "object": "model",
+                "created": started,
+                "owned_by": group[0].provider,
+                "description": caps.description,
+                "default": name == table.default_model,
+                "capabilities": {
+                    "operations": sorted(caps.operations),
+                    "seconds": list(caps.seconds),
+                    "default_seconds": caps.default_seconds,
+                    "sizes": list(caps.sizes),
+                    "default_size": caps.default_size,
+                    "fps": list(caps.fps),
+                    "input_reference": "first_frame" in caps.image_roles,
+                    "seed": caps.seed,
+                },
+            }
+        )
+    return JSONResponse({"object": "list", "data": data})

@@ -1,0 +1,134 @@
+"""The OpenAI Videos API routes; each parses, calls the job service, and shapes the reply.
+
+Mounted under ``/v1`` and at the root. Responses are serialised straight from job rows
+(see ``types.py``) to keep the hot retrieve path to one indexed read.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from vidgate.accounting.keys import Principal
+from vidgate.api.auth import principal
+from vidgate.api.body import read_fields
+from vidgate.api.content import content_response
+from vidgate.errors import InvalidRequest
+from vidgate.jobs.service import JobService
+from vidgate.jobs.store import Job
+from vidgate.providers.base import VARIANTS, Operation, Variant
+from vidgate.request import parse_request
+from vidgate.types import video_deleted, video_list, video_object
+
+router = APIRouter()
+Caller = Depends(principal)
+POLL_AFTER_MS_MIN = 200
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":")).encode(),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def _video(request: Request, job: Job) -> Response:
+    headers = {"x-vidgate-deployment": job.deployment_id}
+    if not job.terminal:
+        headers["openai-poll-after-ms"] = str(_poll_after_ms(request, job))
+    return _json(video_object(job), headers=headers)
+
+
+def _poll_after_ms(request: Request, job: Job) -> int:
+    table = request.app.state.table
+    deployment = table.by_id.get(job.deployment_id)
+    seconds = deployment.poll_interval_s if deployment else 2.0
+    return max(POLL_AFTER_MS_MIN, int(seconds * 1000))
+
+
+def _service(request: Request) -> JobService:
+    service: JobService = request.app.state.jobs
+    return service
+
+
+async def _create(
+    request: Request, caller: Principal, operation: Operation, source_id: str | None = None
+) -> Response:
+    fields = await read_fields(request)
+    video = parse_request(operation, fields, source_video_id=source_id)
+    key = request.headers.get("idempotency-key")
+    job = await _service(request).submit(caller, video, key)
+    return _video(request, job)
+
+
+@router.post("/videos")
+async def create_video(request: Request, caller: Principal = Caller) -> Response:
+    return await _create(request, caller, "create")
+
+
+@router.post("/videos/edits")
+async def edit_video(request: Request, caller: Principal = Caller) -> Response:
+    return await _create(request, caller, "edit")
+
+
+@router.post("/videos/extensions")
+async def extend_video(request: Request, caller: Principal = Caller) -> Response:
+    return await _create(request, caller, "extend")
+
+
+@router.post("/videos/{video_id}/remix")
+async def remix_video(video_id: str, request: Request, caller: Principal = Caller) -> Response:
+    return await _create(request, caller, "remix", video_id)
+
+
+@router.get("/videos")
+async def list_videos(request: Request, caller: Principal = Caller) -> Response:
+    query = request.query_params
+    limit = _limit(query.get("limit"))
+    order = query.get("order") or "desc"
+    if order not in ("asc", "desc"):
+        raise InvalidRequest(
+            f"Invalid value for 'order': '{order}'. Allowed: asc, desc.", param="order"
+        )
+    page = await _service(request).list(caller, after=query.get("after"), limit=limit, order=order)
+    return _json(video_list(page.jobs, page.has_more))
+
+
+def _limit(value: str | None) -> int:
+    if value is None or value == "":
+        return 20
+    if not value.isdigit() or not 1 <= int(value) <= 100:
+        raise InvalidRequest(
+            f"Invalid value for 'limit': '{value}'. Allowed: an integer from 1 to 100.",
+            param="limit",
+        )
+    return int(value)
+
+
+@router.get("/videos/{video_id}")
+async def retrieve_video(video_id: str, request: Request, caller: Principal = Caller) -> Response:
+    return _video(request, await _service(request).get(caller, video_id))
+
+
+@router.delete("/videos/{video_id}")
+async def delete_video(video_id: str, request: Request, caller: Principal = Caller) -> Response:
+    job = await _service(request).delete(caller, video_id)
+    return _json(video_deleted(job.id))
+
+
+@router.api_route("/videos/{video_id}/content", methods=["GET", "HEAD"])
+async def video_content(video_id: str, request: Request, caller: Principal = Caller) -> Response:
+    variant = request.query_params.get("variant") or "video"
+    if variant not in VARIANTS:
+        raise InvalidRequest(
+            f"Invalid value for 'variant': '{variant}'. Allowed: {', '.join(VARIANTS)}.",
+            param="variant",
+        )
+    asset = await _service(request).content(caller, video_id, cast(Variant, variant))
+    ext = asset["key"].rsplit(".", 1)[-1]
+    return content_response(request, request.app.state.storage, asset, f"{video_id}.{ext}")

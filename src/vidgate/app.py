@@ -1,0 +1,100 @@
+"""``create_app(settings)``: wiring and lifespan only.
+
+Start-up applies migrations, builds the deployment table from config (failing fast with the
+path of a bad entry), recovers jobs a crash left in ``submitting``, and starts the poller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import update
+
+from vidgate import __version__
+from vidgate.accounting.keys import KeyStore
+from vidgate.api import admin, health, models, videos
+from vidgate.api import errors as api_errors
+from vidgate.db.engine import make_engine, migrate
+from vidgate.db.tables import jobs
+from vidgate.jobs.archive import Archiver
+from vidgate.jobs.poller import Poller
+from vidgate.jobs.service import JobService
+from vidgate.jobs.store import JobStore
+from vidgate.providers.base import RuntimeContext
+from vidgate.providers.registry import PROVIDERS
+from vidgate.routing.config import build_table
+from vidgate.routing.dispatch import build_clients
+from vidgate.settings import Settings
+from vidgate.storage.local import LocalBlobStore
+
+log = logging.getLogger("vidgate")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The gateway as an ASGI app; config errors raise ``ConfigError`` here, before serving."""
+    table = build_table(settings.config, PROVIDERS)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(migrate, settings.database_url)
+        engine = make_engine(settings.database_url)
+        storage = LocalBlobStore(settings.storage_dir)
+        http = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=512, max_keepalive_connections=128)
+        )
+        context = RuntimeContext(settings.data_dir, storage, settings.config.settings.local_workers)
+        clients = build_clients(PROVIDERS, table.by_id, context, http)
+        store = JobStore(engine)
+        gateway = settings.config.settings
+        archiver = Archiver(store, storage, settings.data_dir / "tmp")
+        poller = Poller(store, table, PROVIDERS, clients, archiver, gateway)
+        service = JobService(store, table, PROVIDERS, clients, storage, poller, gateway)
+        app.state.settings = settings
+        app.state.table = table
+        app.state.storage = storage
+        app.state.keys = KeyStore(engine, settings.master_key)
+        app.state.jobs = service
+        app.state.started_at = time.time()
+        if settings.database_url.startswith("sqlite"):
+            await _release_leases(engine)  # one process owns a SQLite file
+        recovered = await service.recover()
+        if recovered:
+            log.info("recovered %d job(s) interrupted while submitting", recovered)
+        task = asyncio.create_task(poller.run()) if settings.run_poller else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            await poller.aclose()
+            await service.aclose()
+            for client in clients.values():
+                close = getattr(client, "aclose", None)
+                if close is not None:
+                    await close()
+            await http.aclose()
+            await engine.dispose()
+
+    app = FastAPI(title="vidgate", version=__version__, lifespan=lifespan)
+    api_errors.install(app)
+    for router in (videos.router, models.router):
+        app.include_router(router, prefix="/v1")
+        app.include_router(router)
+    app.include_router(admin.router)
+    app.include_router(health.router)
+    return app
+
+
+async def _release_leases(engine: object) -> None:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    assert isinstance(engine, AsyncEngine)
+    async with engine.begin() as conn:
+        await conn.execute(update(jobs).values(lease_owner=None, lease_until=None))

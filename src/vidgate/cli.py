@@ -1,0 +1,273 @@
+"""The ``vidgate`` command: serve, generate, keys, simulate.
+
+``serve`` runs the gateway; the other commands are HTTP clients of a running gateway (or,
+for ``simulate``, serve a provider's upstream simulator), so they work the same against a
+local or a remote deployment.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vidgate.settings import ConfigError, build_settings, cli_env
+
+app = typer.Typer(
+    help="vidgate: a self-hosted gateway for AI video generation.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+keys_app = typer.Typer(help="Manage virtual API keys on a running gateway.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+console = Console()
+err = Console(stderr=True)
+DEFAULT_BASE = "http://127.0.0.1:4000"
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 4000,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory (default ./.vidgate).")
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML config file (model_list, ...).")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+) -> None:
+    """Run the gateway."""
+    import uvicorn
+
+    from vidgate.app import create_app
+
+    try:
+        settings = build_settings(host=host, port=port, data_dir=data_dir, config_path=config)
+        application = create_app(settings)
+    except ConfigError as exc:
+        err.print(f"[red]config error[/red]\n{exc}")
+        raise typer.Exit(2) from None
+    _banner(
+        settings.host,
+        settings.port,
+        settings.master_key,
+        settings.data_dir,
+        application.state,
+        settings.master_key_generated,
+    )
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=5,
+    )
+
+
+def _banner(host: str, port: int, key: str, data_dir: Path, _state: Any, generated: bool) -> None:
+    base = f"http://{host}:{port}"
+    note = " (new; saved in the data dir, mode 0600)" if generated else ""
+    console.print(f"[bold]vidgate[/bold] listening on {base}  (data: {data_dir})")
+    console.print(f"master key{note}: {key}")
+    console.print("try it:")
+    console.print(
+        f"  curl -s {base}/v1/videos -H 'Authorization: Bearer {key}' "
+        "-H 'Content-Type: application/json' -d '{\"prompt\": \"a red fox in the snow\"}'",
+        soft_wrap=True,
+        highlight=False,
+    )
+    console.print(
+        f"  vidgate generate 'a red fox in the snow' --base-url {base} --api-key {key}",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
+def _client(base_url: str | None, api_key: str | None) -> httpx.Client:
+    base = (base_url or cli_env("VIDGATE_BASE_URL") or DEFAULT_BASE).rstrip("/")
+    key = api_key or cli_env("VIDGATE_API_KEY") or cli_env("VIDGATE_MASTER_KEY")
+    if not key:
+        err.print("No API key: pass --api-key or set VIDGATE_API_KEY.")
+        raise typer.Exit(2)
+    return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+
+
+def _check(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        try:
+            message = response.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = response.text[:500]
+        err.print(f"[red]error {response.status_code}[/red]: {message}")
+        raise typer.Exit(1)
+    return response.json()
+
+
+BaseUrl = Annotated[str | None, typer.Option("--base-url", help="Gateway URL.")]
+ApiKey = Annotated[str | None, typer.Option("--api-key", help="API key (or VIDGATE_API_KEY).")]
+
+
+@app.command()
+def generate(
+    prompt: Annotated[str, typer.Argument(help="What the video should show.")],
+    model: Annotated[str | None, typer.Option(help="Model name (default: the gateway's).")] = None,
+    seconds: Annotated[int | None, typer.Option(help="Duration in seconds.")] = None,
+    size: Annotated[str | None, typer.Option(help="WIDTHxHEIGHT, e.g. 1280x720.")] = None,
+    image: Annotated[Path | None, typer.Option(help="Image file for the first frame.")] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the MP4.")] = Path(
+        "video.mp4"
+    ),
+    base_url: BaseUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Create a video, show progress while it renders, and download it."""
+    fields = {
+        k: str(v)
+        for k, v in {"prompt": prompt, "model": model, "seconds": seconds, "size": size}.items()
+        if v is not None
+    }
+    with _client(base_url, api_key) as client:
+        if image is not None:
+            with image.open("rb") as handle:
+                files = {"input_reference": (image.name, handle)}
+                video = _check(client.post("/v1/videos", data=fields, files=files))
+        else:
+            video = _check(client.post("/v1/videos", json=fields))
+        console.print(f"job [bold]{video['id']}[/bold] on model {video['model']}")
+        video = _follow(client, video)
+        if video["status"] != "completed":
+            error = video.get("error") or {}
+            err.print(f"[red]failed[/red]: {error.get('code')}: {error.get('message')}")
+            raise typer.Exit(1)
+        _download(client, video["id"], output)
+    usage = video.get("usage") or {}
+    console.print(
+        f"wrote {output} ({output.stat().st_size} bytes)  id={video['id']}  "
+        f"duration={usage.get('duration_seconds')}s  cost_usd={usage.get('cost_usd')}"
+    )
+
+
+def _follow(client: httpx.Client, video: dict[str, Any]) -> dict[str, Any]:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(video["status"], total=100)
+        while video["status"] not in ("completed", "failed"):
+            progress.update(task, completed=video["progress"], description=video["status"])
+            response = client.get(f"/v1/videos/{video['id']}")
+            video = _check(response)
+            wait_ms = int(response.headers.get("openai-poll-after-ms", "1000"))
+            if video["status"] not in ("completed", "failed"):
+                time.sleep(wait_ms / 1000)
+        progress.update(
+            task,
+            completed=100 if video["status"] == "completed" else video["progress"],
+            description=video["status"],
+        )
+    return video
+
+
+def _download(client: httpx.Client, video_id: str, output: Path) -> None:
+    with client.stream("GET", f"/v1/videos/{video_id}/content") as response:
+        if response.status_code >= 400:
+            response.read()
+            _check(response)
+        tmp = output.with_name(output.name + ".part")
+        with tmp.open("wb") as handle:
+            for chunk in response.iter_bytes(1 << 20):
+                handle.write(chunk)
+        tmp.replace(output)
+
+
+@keys_app.command("create")
+def keys_create(
+    alias: Annotated[str | None, typer.Option(help="A name for the key.")] = None,
+    models: Annotated[
+        list[str] | None, typer.Option("--model", help="Allowed model (repeat).")
+    ] = None,
+    duration: Annotated[str | None, typer.Option(help="Lifetime, e.g. 30d, 12h.")] = None,
+    base_url: BaseUrl = None,
+    master_key: Annotated[
+        str | None, typer.Option(help="Master key (or VIDGATE_MASTER_KEY).")
+    ] = None,
+) -> None:
+    """Create a key; it is shown once."""
+    body = {"key_alias": alias, "models": models or None, "duration": duration}
+    with _client(base_url, master_key or cli_env("VIDGATE_MASTER_KEY")) as client:
+        record = _check(client.post("/key/generate", json={k: v for k, v in body.items() if v}))
+    console.print_json(json.dumps(record))
+
+
+@keys_app.command("list")
+def keys_list(
+    base_url: BaseUrl = None, master_key: Annotated[str | None, typer.Option()] = None
+) -> None:
+    """List keys (never their secrets)."""
+    with _client(base_url, master_key or cli_env("VIDGATE_MASTER_KEY")) as client:
+        records = _check(client.get("/key/list"))["keys"]
+    table = Table("key_id", "alias", "hint", "models", "expires", "revoked")
+    for r in records:
+        table.add_row(
+            r["key_id"],
+            r["key_alias"] or "",
+            r["key_hint"],
+            ",".join(r["models"]) or "*",
+            str(r["expires"] or ""),
+            "yes" if r["revoked"] else "",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="Key id, alias or the key itself.")],
+    base_url: BaseUrl = None,
+    master_key: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Revoke a key: it gets 401 from then on."""
+    with _client(base_url, master_key or cli_env("VIDGATE_MASTER_KEY")) as client:
+        result = _check(client.post("/key/delete", json={"keys": [key]}))
+    console.print(f"revoked {', '.join(result['deleted_keys'])}")
+
+
+@app.command()
+def simulate(
+    provider: Annotated[
+        str, typer.Argument(help="Provider whose upstream to simulate, e.g. openai.")
+    ],
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 9100,
+    api_key: Annotated[
+        str, typer.Option(help="The only API key the simulator accepts.")
+    ] = "sk-sim",
+    job_seconds: Annotated[float, typer.Option(help="Time from create to completed.")] = 5.0,
+) -> None:
+    """Serve a provider's upstream simulator on loopback for offline development."""
+    import uvicorn
+
+    try:
+        module = importlib.import_module(f"vidgate.providers.{provider}.simulator")
+    except ModuleNotFoundError:
+        err.print(f"No simulator for provider {provider!r}.")
+        raise typer.Exit(2) from None
+    sim_app = module.create_app(module.SimulatorConfig(api_key=api_key, job_seconds=job_seconds))
+    console.print(f"{provider} simulator on http://127.0.0.1:{port} (api key {api_key})")
+    uvicorn.run(sim_app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def main() -> None:
+    app(sys.argv[1:])

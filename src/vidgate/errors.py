@@ -1,0 +1,165 @@
+"""One error tree for the whole gateway.
+
+Every failure a client can see is a ``GatewayError`` carrying its HTTP status, the OpenAI
+error ``type`` and ``code``, the offending ``param`` and whether a router may retry it on
+another deployment. ``api/errors.py`` turns it into the OpenAI envelope in one place::
+
+    GatewayError (500 server_error)
+    ├── InvalidRequest (400 invalid_request_error)
+    │   └── UnsupportedOperation (400, code unsupported_operation)
+    ├── AuthenticationFailed (401, code invalid_api_key)
+    ├── PermissionDenied (403, code permission_denied)
+    ├── NotFound (404, code not_found)
+    ├── Conflict (409, code conflict)
+    ├── PayloadTooLarge (413, code payload_too_large)
+    ├── UnsupportedMediaType (415, code unsupported_media_type)
+    ├── RateLimited (429, code rate_limit_exceeded)        retryable
+    ├── UpstreamError (502, code upstream_error)            retryable
+    │   └── UpstreamAuthError (502, code upstream_auth_error)
+    ├── ServiceUnavailable (503, code service_unavailable)  retryable
+    └── UpstreamTimeout (504, code upstream_timeout)        retryable
+
+Messages never contain secrets or upstream URLs: they are written for the client.
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Base of every client-visible error; an internal failure if raised as is."""
+
+    status = 500
+    type = "server_error"
+    code = "internal_error"
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        self.retry_after_s = retry_after_s
+
+    def envelope(self) -> dict[str, dict[str, str | None]]:
+        """The OpenAI error envelope for this error."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+class InvalidRequest(GatewayError):
+    """The request is malformed or asks for something the model cannot do."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_request"
+
+
+class UnsupportedOperation(InvalidRequest):
+    """The model exists but cannot remix, edit or extend."""
+
+    code = "unsupported_operation"
+
+
+class AuthenticationFailed(GatewayError):
+    """Missing, unknown, revoked or expired API key."""
+
+    status = 401
+    type = "invalid_request_error"
+    code = "invalid_api_key"
+
+
+class PermissionDenied(GatewayError):
+    """The key is valid but may not do this (admin route, model not allowed)."""
+
+    status = 403
+    type = "invalid_request_error"
+    code = "permission_denied"
+
+
+class NotFound(GatewayError):
+    """Unknown id, or an id that belongs to another key."""
+
+    status = 404
+    type = "invalid_request_error"
+    code = "not_found"
+
+
+class Conflict(GatewayError):
+    """The request conflicts with current state (idempotency key reused, job not ready)."""
+
+    status = 409
+    type = "invalid_request_error"
+    code = "conflict"
+
+
+class PayloadTooLarge(GatewayError):
+    """An upload is over the configured limit."""
+
+    status = 413
+    type = "invalid_request_error"
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(GatewayError):
+    """A body or upload in a format the route does not take."""
+
+    status = 415
+    type = "invalid_request_error"
+    code = "unsupported_media_type"
+
+
+class RateLimited(GatewayError):
+    """Too many requests, here or upstream; ``retry_after_s`` says when to come back."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+    retryable = True
+
+
+class UpstreamError(GatewayError):
+    """The upstream provider failed (5xx, malformed answer, connection error)."""
+
+    status = 502
+    type = "server_error"
+    code = "upstream_error"
+    retryable = True
+
+
+class UpstreamAuthError(UpstreamError):
+    """The upstream rejected the deployment's credentials; an operator must fix config."""
+
+    code = "upstream_auth_error"
+    retryable = False
+
+
+class ServiceUnavailable(GatewayError):
+    """The gateway cannot serve the request right now (shutting down, no deployment)."""
+
+    status = 503
+    type = "server_error"
+    code = "service_unavailable"
+    retryable = True
+
+
+class UpstreamTimeout(GatewayError):
+    """The upstream did not answer in time."""
+
+    status = 504
+    type = "server_error"
+    code = "upstream_timeout"
+    retryable = True

@@ -1,0 +1,153 @@
+"""Copies a finished upstream result into vidgate's storage before upstream URLs expire.
+
+The video is streamed to a temporary file while hashing (never whole in memory), probed for
+its real duration and size, and the thumbnail and spritesheet are taken from the upstream
+when it serves them or made here from the video. Only then does the job become
+``completed``; if the job was deleted meanwhile, the copied assets are removed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import shutil
+from pathlib import Path
+from typing import Any
+
+from vidgate.errors import GatewayError
+from vidgate.jobs import lifecycle
+from vidgate.jobs.store import Job, JobStore
+from vidgate.providers.base import UpstreamClient, Variant
+from vidgate.storage.base import BlobInfo, BlobStore
+
+_NAMES = {"video": "video.mp4", "thumbnail": "thumbnail", "spritesheet": "spritesheet.jpg"}
+
+
+def asset_prefix(job_id: str) -> str:
+    return f"videos/{job_id}/"
+
+
+class Archiver:
+    """Moves one job's results from its upstream into the blob store."""
+
+    def __init__(self, store: JobStore, storage: BlobStore, tmp_root: Path) -> None:
+        self.store = store
+        self.storage = storage
+        self.tmp_root = tmp_root
+
+    async def archive(
+        self, job: Job, client: UpstreamClient, upstream_previews: frozenset[str]
+    ) -> Job | None:
+        """Archive ``job``'s outputs and complete it; ``None`` if it ended meanwhile."""
+        work = self.tmp_root / job.id
+        await asyncio.to_thread(_fresh_dir, work)
+        try:
+            video_path = work / "video.mp4"
+            digest = await _download(client, job.upstream_id or "", "video", video_path)
+            info = await asyncio.to_thread(_probe, video_path)
+            assets: dict[str, Any] = {}
+            for variant in ("thumbnail", "spritesheet"):
+                assets[variant] = await self._preview(
+                    job, client, variant, video_path, work, variant in upstream_previews
+                )
+            assets["video"] = _info_dict(
+                await self.storage.put_file(
+                    asset_prefix(job.id) + "video.mp4", video_path, "video/mp4", digest
+                )
+            )
+            done = await lifecycle.complete(self.store, job.id, assets, info)
+            if done is None:
+                await self.storage.delete_prefix(asset_prefix(job.id))
+            return done
+        finally:
+            await asyncio.to_thread(shutil.rmtree, work, True)
+
+    async def _preview(
+        self,
+        job: Job,
+        client: UpstreamClient,
+        variant: Variant,
+        video_path: Path,
+        work: Path,
+        from_upstream: bool,
+    ) -> dict[str, Any]:
+        path = work / variant
+        content_type = None
+        if from_upstream:
+            try:
+                digest = await _download(client, job.upstream_id or "", variant, path)
+                content_type = _sniff(path)
+            except GatewayError:
+                content_type = None  # the upstream lacks it after all: make our own
+        if content_type is None:
+            content_type = await asyncio.to_thread(_make_preview, variant, video_path, path)
+            digest = await asyncio.to_thread(_hash_file, path)
+        ext = {"image/webp": "webp", "image/jpeg": "jpg", "image/png": "png"}[content_type]
+        key = f"{asset_prefix(job.id)}{variant}.{ext}"
+        return _info_dict(await self.storage.put_file(key, path, content_type, digest))
+
+
+async def _download(client: UpstreamClient, upstream_id: str, variant: Variant, path: Path) -> str:
+    digest = hashlib.sha256()
+    async with client.download(upstream_id, variant) as chunks:
+        with path.open("wb") as handle:
+            async for chunk in chunks:
+                digest.update(chunk)
+                handle.write(chunk)
+    return digest.hexdigest()[:32]
+
+
+def _probe(path: Path) -> dict[str, Any]:
+    from vidgate.media.probe import probe
+
+    info = probe(path)
+    return {
+        "duration_seconds": round(info.duration_s, 3),
+        "width": info.width,
+        "height": info.height,
+        "fps": round(info.fps, 3),
+        "codec": info.codec,
+        "has_audio": info.has_audio,
+    }
+
+
+def _make_preview(variant: str, video: Path, out: Path) -> str:
+    from vidgate.media.previews import make_spritesheet, make_thumbnail
+
+    if variant == "thumbnail":
+        return make_thumbnail(video, out)
+    return make_spritesheet(video, out)
+
+
+def _sniff(path: Path) -> str | None:
+    with path.open("rb") as handle:
+        head = handle.read(12)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    return None
+
+
+def _hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()[:32]
+
+
+def _info_dict(info: BlobInfo) -> dict[str, Any]:
+    return {
+        "key": info.key,
+        "size": info.size,
+        "etag": info.etag,
+        "content_type": info.content_type,
+    }
+
+
+def _fresh_dir(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)

@@ -1,0 +1,245 @@
+"""The poller: claims due jobs under a lease, polls them concurrently, archives results.
+
+Each job carries its own ``next_poll_at``; the loop sleeps until the earliest one (or until
+woken by a new job) instead of sweeping on a fixed period, and polls under a per-deployment
+concurrency limit. Unknown upstream statuses, transport errors and unparsable bodies never
+fail a job: they count as poll failures with backoff, bounded by the job's deadline and
+``max_poll_failures``. Retrieve calls use ``refresh`` for a single-flight read-through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import socket
+import time
+from collections.abc import Coroutine, Mapping
+from typing import Any
+
+from vidgate.errors import GatewayError, NotFound, RateLimited
+from vidgate.jobs import lifecycle
+from vidgate.jobs.archive import Archiver
+from vidgate.jobs.store import Job, JobStore
+from vidgate.providers.base import Provider, UpstreamClient, UpstreamState
+from vidgate.routing.config import DeploymentTable
+from vidgate.settings import GatewaySettings
+
+log = logging.getLogger("vidgate.poller")
+MAX_SLEEP_S = 1.0
+MAX_BACKOFF_S = 60.0
+ARCHIVE_LEASE_S = 900.0
+
+
+class Poller:
+    """Drives every running job of this process to a terminal state."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        table: DeploymentTable,
+        providers: Mapping[str, Provider],
+        clients: Mapping[str, UpstreamClient],
+        archiver: Archiver,
+        settings: GatewaySettings,
+    ) -> None:
+        self.store = store
+        self.table = table
+        self.providers = providers
+        self.clients = clients
+        self.archiver = archiver
+        self.settings = settings
+        self.owner = f"{socket.gethostname()}:{secrets.token_hex(4)}"
+        self._wake = asyncio.Event()
+        self._limits = {
+            d.id: asyncio.Semaphore(d.max_concurrent_polls) for d in table.by_id.values()
+        }
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
+
+    def wake(self) -> None:
+        """A job became due now (new job, read-through): look again without waiting."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Loop until cancelled."""
+        while True:
+            try:
+                claimed = await self.store.claim_due(
+                    self.owner, time.time(), self.settings.poll_lease_s, self.settings.poll_batch
+                )
+            except Exception:
+                log.exception("claiming due jobs failed")
+                claimed = []
+            for job in claimed:
+                self._spawn(self.process(job))
+            if len(claimed) < self.settings.poll_batch:
+                await self._sleep()
+
+    async def _sleep(self) -> None:
+        next_due = await self.store.next_due_at()
+        delay = MAX_SLEEP_S if next_due is None else next_due - time.time()
+        delay = min(max(delay, 0.005), MAX_SLEEP_S)
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def refresh(self, job_id: str, wait_s: float) -> None:
+        """Poll one stale job now, at most once at a time per job; wait up to ``wait_s``."""
+        task = self._refreshing.get(job_id)
+        if task is None:
+            task = asyncio.ensure_future(self._refresh(job_id))
+            self._refreshing[job_id] = task
+            task.add_done_callback(lambda _t: self._refreshing.pop(job_id, None))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), wait_s)
+
+    async def _refresh(self, job_id: str) -> None:
+        job = await self.store.claim_one(
+            job_id, self.owner, time.time(), self.settings.poll_lease_s
+        )
+        if job is not None:
+            await self.process(job)
+
+    async def process(self, job: Job) -> None:
+        """Poll (or archive) one leased job and record what was seen."""
+        deployment = self.table.by_id.get(job.deployment_id)
+        if deployment is None:
+            await lifecycle.fail(
+                self.store,
+                job.id,
+                "deployment_removed",
+                f"The deployment that created this job ({job.deployment_id}) is no longer "
+                "configured; the job cannot be followed.",
+            )
+            return
+        async with self._limits[deployment.id]:
+            try:
+                await self._step(job, self.clients[deployment.id])
+            except Exception as exc:  # a bug must not stall the job: back off and retry
+                log.exception("polling %s failed", job.id)
+                await self._poll_failed(job, exc)
+
+    async def _step(self, job: Job, client: UpstreamClient) -> None:
+        if time.time() > job.created_at + self.settings.job_timeout_s:
+            await self._timeout(job, client)
+            return
+        if job.phase == "archiving":
+            await self._archive(job, client)
+            return
+        try:
+            state = await client.poll(job.upstream_id or "")
+        except GatewayError as exc:
+            await self._poll_failed(job, exc)
+            return
+        await self._apply(job, client, state)
+
+    async def _apply(self, job: Job, client: UpstreamClient, state: UpstreamState) -> None:
+        now = time.time()
+        if state.status == "failed":
+            await lifecycle.fail(
+                self.store,
+                job.id,
+                state.error_code or "upstream_failed",
+                state.error_message or f"The upstream reported the job as {state.raw_status}.",
+            )
+            return
+        if state.status == "completed":
+            archiving = await self.store.update(
+                job.id,
+                {
+                    "phase": "archiving",
+                    "status": "in_progress",
+                    "progress": 99,
+                    "last_polled_at": now,
+                    "updated_at": now,
+                    "poll_failures": 0,
+                    "lease_until": now + ARCHIVE_LEASE_S,
+                },
+                phase="running",
+            )
+            if archiving is not None:
+                await self._archive(archiving, client)
+            return
+        interval = self._interval(job, state)
+        await self.store.update(
+            job.id,
+            {
+                "status": state.status,
+                "progress": max(job.progress, min(state.progress, 99)),
+                "last_polled_at": now,
+                "updated_at": now,
+                "poll_failures": 0,
+                "next_poll_at": now + interval,
+                "lease_owner": None,
+                "lease_until": None,
+            },
+            phase="running",
+        )
+
+    def _interval(self, job: Job, state: UpstreamState) -> float:
+        deployment = self.table.by_id[job.deployment_id]
+        if state.poll_after_s is not None:
+            return max(state.poll_after_s, 0.05)
+        return deployment.poll_interval_s
+
+    async def _archive(self, job: Job, client: UpstreamClient) -> None:
+        try:
+            await self.archiver.archive(job, client, self._previews(job))
+        except GatewayError as exc:
+            await self._poll_failed(job, exc)
+
+    def _previews(self, job: Job) -> frozenset[str]:
+        provider = self.providers.get(job.provider)
+        return provider.spec.upstream_previews if provider else frozenset()
+
+    async def _poll_failed(self, job: Job, exc: BaseException) -> None:
+        failures = job.poll_failures + 1
+        if failures >= self.settings.max_poll_failures or (
+            isinstance(exc, NotFound) and failures >= 3
+        ):
+            message = exc.message if isinstance(exc, GatewayError) else type(exc).__name__
+            await lifecycle.fail(
+                self.store,
+                job.id,
+                "upstream_unreachable",
+                f"Gave up following the job after {failures} failed polls: {message}",
+            )
+            return
+        delay = min(MAX_BACKOFF_S, 0.5 * 2 ** min(failures, 10))
+        if isinstance(exc, RateLimited) and exc.retry_after_s:
+            delay = max(delay, exc.retry_after_s)
+        now = time.time()
+        await self.store.update(
+            job.id,
+            {
+                "poll_failures": failures,
+                "next_poll_at": now + delay,
+                "updated_at": now,
+                "lease_owner": None,
+                "lease_until": None,
+            },
+            phase=job.phase,
+        )
+
+    async def _timeout(self, job: Job, client: UpstreamClient) -> None:
+        ended = await lifecycle.fail(
+            self.store,
+            job.id,
+            "timeout",
+            f"The job did not finish within {self.settings.job_timeout_s:g} s; it was not charged.",
+        )
+        if ended is not None and job.upstream_id:
+            with contextlib.suppress(GatewayError):
+                await client.delete(job.upstream_id)
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks) + list(self._refreshing.values()):
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self._refreshing.values(), return_exceptions=True)

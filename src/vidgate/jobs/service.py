@@ -1,0 +1,442 @@
+"""The job service: create, remix, edit, extend, retrieve, list, delete and content.
+
+The API layer hands it a parsed ``VideoRequest`` and the caller's ``Principal``; it picks the
+deployment, validates against the model once, inserts the job row *before* calling the
+upstream, then records the upstream's answer. Follow-ups always use the deployment stored
+on the job. Every lookup is scoped to the caller's key: another key's id is a 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from vidgate.accounting.keys import Principal
+from vidgate.errors import (
+    Conflict,
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+)
+from vidgate.jobs import lifecycle
+from vidgate.jobs.archive import asset_prefix
+from vidgate.jobs.poller import Poller
+from vidgate.jobs.store import DuplicateIdempotencyKey, Job, JobStore
+from vidgate.providers.base import (
+    Asset,
+    Provider,
+    ResolvedRequest,
+    SourceVideo,
+    UpstreamClient,
+    UpstreamState,
+    Variant,
+)
+from vidgate.request import (
+    VideoRequest,
+    resolve,
+    resolved_from_json,
+    resolved_to_json,
+    resolved_upload_keys,
+    upload_folder,
+)
+from vidgate.routing.config import Deployment, DeploymentTable
+from vidgate.settings import GatewaySettings
+from vidgate.storage.base import BlobStore
+
+log = logging.getLogger("vidgate.jobs")
+
+
+def new_job_id() -> str:
+    return "video_" + secrets.token_hex(16)
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    jobs: list[Job]
+    has_more: bool
+
+
+class JobService:
+    """Everything the video routes do, independent of HTTP."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        table: DeploymentTable,
+        providers: Mapping[str, Provider],
+        clients: Mapping[str, UpstreamClient],
+        storage: BlobStore,
+        poller: Poller,
+        settings: GatewaySettings,
+    ) -> None:
+        self.store = store
+        self.table = table
+        self.providers = providers
+        self.clients = clients
+        self.storage = storage
+        self.poller = poller
+        self.settings = settings
+        self._background: set[asyncio.Task[None]] = set()
+
+    # --- create and its variants --------------------------------------------------------
+
+    async def submit(
+        self, principal: Principal, request: VideoRequest, idempotency_key: str | None = None
+    ) -> Job:
+        """Create a job for any operation and start it upstream."""
+        fingerprint = request.fingerprint()
+        try:
+            if idempotency_key:
+                existing = await self.store.find_idempotent(principal.key_id, idempotency_key)
+                if existing is not None:
+                    await self._discard_uploads(request)
+                    return _same_request(existing, fingerprint)
+            source = await self._source_job(principal, request)
+            deployment = self._choose(principal, request, source)
+            resolved, seconds = await self._resolve(request, deployment, source)
+        except GatewayError:
+            await self._discard_uploads(request)
+            raise
+        job, created = await self._insert(
+            principal, deployment, resolved, seconds, source, idempotency_key, fingerprint
+        )
+        if not created:
+            await self._discard_uploads(request)
+            return _same_request(job, fingerprint)
+        return await self._start(job, deployment, resolved)
+
+    async def _discard_uploads(self, request: VideoRequest) -> None:
+        for key in request.upload_keys():
+            await self.storage.delete_prefix(upload_folder(key))
+
+    async def _source_job(self, principal: Principal, request: VideoRequest) -> Job | None:
+        if request.source_video_id is None:
+            return None
+        source = await self.store.get_owned(request.source_video_id, principal.key_id)
+        if source is None:
+            raise NotFound(f"No video found with id '{request.source_video_id}'.", param="video")
+        if source.status != "completed":
+            raise InvalidRequest(
+                f"Video '{source.id}' is {source.status}; only completed videos can be "
+                f"used for {request.operation}.",
+                param="video",
+                code="video_not_ready",
+            )
+        return source
+
+    def _choose(
+        self, principal: Principal, request: VideoRequest, source: Job | None
+    ) -> Deployment:
+        if request.operation == "remix" and source is not None:
+            return self._pinned(source)
+        model = request.model or (source.model if source else None) or self.table.default_model
+        group = self.table.group(model)
+        if not group:
+            available = ", ".join(sorted(self.table.groups))
+            raise NotFound(
+                f"The model '{model}' does not exist. Available: {available}.",
+                param="model",
+                code="model_not_found",
+            )
+        if not principal.may_use(model):
+            raise PermissionDenied(
+                f"This key may not use model '{model}'.", param="model", code="model_not_allowed"
+            )
+        if source is not None:
+            for deployment in group:
+                if deployment.id == source.deployment_id:
+                    return deployment
+        return group[0]
+
+    def _pinned(self, job: Job) -> Deployment:
+        deployment = self.table.by_id.get(job.deployment_id)
+        if deployment is None:
+            raise InvalidRequest(
+                f"The deployment that created video '{job.id}' is no longer configured.",
+                param="video",
+                code="deployment_removed",
+            )
+        return deployment
+
+    async def _resolve(
+        self, request: VideoRequest, deployment: Deployment, source: Job | None
+    ) -> tuple[ResolvedRequest, int]:
+        """The resolved request, and the job's total seconds (stitched for extensions)."""
+        caps, name, upstream = deployment.capabilities, deployment.model_name, deployment.model
+        if request.operation == "create":
+            resolved = resolve(request, caps, model_name=name, upstream_model=upstream)
+            return resolved, resolved.seconds
+        video, (width, height, seconds) = await self._source_video(request, deployment, source)
+        if request.operation != "extend":  # remix and edit keep the source's length
+            request = dataclasses.replace(request, seconds=None)
+        resolved = resolve(
+            request,
+            caps,
+            model_name=name,
+            upstream_model=upstream,
+            source=video,
+            source_size=(width, height),
+        )
+        if request.operation == "extend":
+            return resolved, seconds + resolved.seconds
+        return dataclasses.replace(resolved, seconds=seconds), seconds
+
+    async def _source_video(
+        self, request: VideoRequest, deployment: Deployment, source: Job | None
+    ) -> tuple[SourceVideo, tuple[int, int, int]]:
+        if source is not None:
+            width, height = (int(v) for v in source.size.split("x"))
+            video = (source.assets or {}).get("video")
+            asset = Asset("blob", video["key"], "video/mp4") if video else None
+            same = source.deployment_id == deployment.id
+            return (
+                SourceVideo(asset, source.id, source.upstream_id if same else None, source.seconds),
+                (width, height, source.seconds),
+            )
+        upload = request.source_upload
+        if upload is None:
+            raise InvalidRequest("Missing required parameter: 'video'.", param="video")
+        info = await asyncio.to_thread(self._probe_upload, upload.blob_key)
+        asset = Asset("blob", upload.blob_key, upload.content_type, upload.filename)
+        seconds = max(1, round(info.duration_s))
+        return SourceVideo(asset, seconds=seconds), (info.width, info.height, seconds)
+
+    def _probe_upload(self, key: str) -> Any:
+        from vidgate.media.probe import MediaError, probe
+
+        path = self.storage.local_path(key)
+        try:
+            return probe(path) if path else None
+        except MediaError:
+            raise InvalidRequest("'video' is not a readable video file.", param="video") from None
+
+    async def _insert(
+        self,
+        principal: Principal,
+        deployment: Deployment,
+        resolved: ResolvedRequest,
+        seconds: int,
+        source: Job | None,
+        idempotency_key: str | None,
+        fingerprint: str,
+    ) -> tuple[Job, bool]:
+        """Insert the row; on an idempotency race, the winner's row and ``False``."""
+        now = time.time()
+        values = {
+            "id": new_job_id(),
+            "owner_key_id": principal.key_id,
+            "model": deployment.model_name,
+            "deployment_id": deployment.id,
+            "provider": deployment.provider,
+            "upstream_model": resolved.upstream_model,
+            "operation": resolved.operation,
+            "status": "queued",
+            "phase": "submitting",
+            "progress": 0,
+            "prompt": resolved.prompt,
+            "size": resolved.size,
+            "seconds": seconds,
+            "request": resolved_to_json(resolved),
+            "remixed_from": source.id if source and resolved.operation == "remix" else None,
+            "created_at": now,
+            "updated_at": now,
+            "poll_failures": 0,
+            "idempotency_key": idempotency_key,
+            "request_hash": fingerprint,
+        }
+        try:
+            return await self.store.insert(values), True
+        except DuplicateIdempotencyKey:
+            existing = await self.store.find_idempotent(principal.key_id, idempotency_key or "")
+            if existing is None:
+                raise
+            return existing, False
+
+    async def _start(self, job: Job, deployment: Deployment, resolved: ResolvedRequest) -> Job:
+        client = self.clients[deployment.id]
+        try:
+            state = await client.submit(resolved, idempotency_key=job.id)
+        except GatewayError as exc:
+            await lifecycle.fail(
+                self.store, job.id, exc.code, exc.message, extra={"deleted_at": time.time()}
+            )
+            raise
+        return await self._record_submitted(job, deployment, state)
+
+    async def _record_submitted(
+        self, job: Job, deployment: Deployment, state: UpstreamState
+    ) -> Job:
+        now = time.time()
+        due_now = state.status in ("completed", "failed")
+        interval = state.poll_after_s if state.poll_after_s else deployment.poll_interval_s
+        updated = await self.store.update(
+            job.id,
+            {
+                "upstream_id": state.upstream_id,
+                "phase": "running",
+                "status": "in_progress" if due_now else state.status,
+                "progress": min(state.progress, 99),
+                "started_at": now,
+                "updated_at": now,
+                "last_polled_at": now,
+                "next_poll_at": now if due_now else now + interval,
+            },
+            phase="submitting",
+        )
+        self.poller.wake()
+        return updated or await self._reload(job.id)
+
+    async def _reload(self, job_id: str) -> Job:
+        job = await self.store.get(job_id)
+        if job is None:
+            raise NotFound(f"No video found with id '{job_id}'.")
+        return job
+
+    # --- reads ----------------------------------------------------------------------------
+
+    async def get(self, principal: Principal, job_id: str) -> Job:
+        job = await self.owned(principal, job_id)
+        if job.phase == "running" and self._stale(job):
+            await self.poller.refresh(job.id, self.settings.refresh_wait_s)
+            job = await self.owned(principal, job_id)
+        return job
+
+    def _stale(self, job: Job) -> bool:
+        seen = job.last_polled_at or job.created_at
+        due = job.next_poll_at or seen
+        return time.time() - max(seen, due) > self.settings.stale_after_s
+
+    async def owned(self, principal: Principal, job_id: str) -> Job:
+        job = await self.store.get_owned(job_id, principal.key_id)
+        if job is None:
+            raise NotFound(f"No video found with id '{job_id}'.", param="video_id")
+        return job
+
+    async def list(
+        self, principal: Principal, *, after: str | None, limit: int, order: str
+    ) -> Page:
+        after_seq = None
+        if after:
+            cursor = await self.store.get_owned(after, principal.key_id)
+            if cursor is None:
+                raise InvalidRequest(f"No video found with id '{after}'.", param="after")
+            after_seq = cursor.seq
+        rows = await self.store.list_owned(
+            principal.key_id, after_seq=after_seq, limit=limit + 1, descending=order == "desc"
+        )
+        return Page(rows[:limit], len(rows) > limit)
+
+    async def content(self, principal: Principal, job_id: str, variant: Variant) -> dict[str, Any]:
+        job = await self.owned(principal, job_id)
+        if job.status != "completed":
+            detail = f" ({job.error_code})" if job.status == "failed" else f", {job.progress}%"
+            raise InvalidRequest(
+                f"Video '{job.id}' is {job.status}{detail}; content is available once it "
+                "is completed.",
+                param="video_id",
+                code="video_not_ready",
+            )
+        asset = (job.assets or {}).get(variant)
+        if asset is None:
+            raise NotFound(f"Video '{job.id}' has no {variant}.", param="variant")
+        return dict(asset)
+
+    # --- delete ---------------------------------------------------------------------------
+
+    async def delete(self, principal: Principal, job_id: str) -> Job:
+        job = await self.owned(principal, job_id)
+        now = time.time()
+        if job.phase == "done":
+            deleted = await self.store.update(
+                job.id, {"deleted_at": now, "updated_at": now}, phase="done"
+            )
+        else:
+            deleted = await lifecycle.fail(
+                self.store,
+                job.id,
+                "deleted",
+                "The video was deleted before it finished.",
+                extra={"deleted_at": now},
+            )
+        if deleted is None:  # it changed phase under us: try once more with its new state
+            return await self.delete(principal, job_id)
+        await self.storage.delete_prefix(asset_prefix(job.id))
+        for key in resolved_upload_keys(resolved_from_json(job.request)):
+            await self.storage.delete_prefix(upload_folder(key))
+        self._in_background(self._delete_upstream(job))
+        return deleted
+
+    async def _delete_upstream(self, job: Job) -> None:
+        client = self.clients.get(job.deployment_id)
+        if client is None or not job.upstream_id:
+            return
+        try:
+            await client.delete(job.upstream_id)
+        except GatewayError as exc:
+            log.info("upstream delete of %s failed: %s", job.id, exc.code)
+
+    def _in_background(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # --- start-up recovery --------------------------------------------------------------
+
+    async def recover(self) -> int:
+        """Finish what a crash interrupted: stuck ``submitting`` rows. Returns how many."""
+        stuck = await self.store.in_phase("submitting")
+        for job in stuck:
+            await self._recover_one(job)
+        return len(stuck)
+
+    async def _recover_one(self, job: Job) -> None:
+        deployment = self.table.by_id.get(job.deployment_id)
+        provider = self.providers.get(job.provider)
+        if deployment is None or provider is None:
+            await lifecycle.fail(
+                self.store,
+                job.id,
+                "deployment_removed",
+                "The deployment of this job is no longer configured.",
+            )
+            return
+        if not provider.spec.idempotent_submit:
+            await lifecycle.fail(
+                self.store,
+                job.id,
+                "submit_interrupted",
+                "The gateway stopped while submitting this job and the upstream cannot be "
+                "asked safely again; it was not charged. Please retry.",
+            )
+            return
+        try:
+            await self._start(job, deployment, resolved_from_json(job.request))
+        except GatewayError as exc:
+            log.warning("recovering %s failed: %s", job.id, exc.code)
+
+    async def aclose(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+
+def _same_request(job: Job, fingerprint: str) -> Job:
+    if job.request_hash != fingerprint:
+        raise Conflict(
+            "This Idempotency-Key was already used with a different request body.",
+            param="Idempotency-Key",
+            code="idempotency_key_reused",
+        )
+    if job.deleted_at is not None and job.phase == "done" and job.status == "failed":
+        raise Conflict(
+            "The request with this Idempotency-Key was rejected; use a new key to retry.",
+            param="Idempotency-Key",
+            code="idempotency_key_reused",
+        )
+    return job

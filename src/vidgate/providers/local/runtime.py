@@ -1,0 +1,166 @@
+"""The local provider's ``UpstreamClient``: renders in a process pool, state in files.
+
+Rendering is CPU-bound, so it runs in worker processes and the event loop stays free for
+the API. The upstream id is derived from the idempotency key (the job id), which makes a
+repeated submit after a crash find the same task instead of starting a second one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import concurrent.futures
+import hashlib
+import json
+import multiprocessing
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from vidgate.errors import InvalidRequest, NotFound
+from vidgate.providers.base import (
+    Asset,
+    ResolvedRequest,
+    RuntimeContext,
+    UpstreamState,
+    Variant,
+)
+from vidgate.providers.local.worker import run_task, write_atomic
+from vidgate.routing.config import Deployment
+
+CHUNK = 256 * 1024
+
+
+class LocalRenderer:
+    """Renders requests into ``<data_dir>/local/<upstream_id>/out.mp4``."""
+
+    def __init__(self, deployment: Deployment, context: RuntimeContext) -> None:
+        self.root = context.data_dir / "local"
+        self.storage = context.storage
+        self.workers = context.local_workers
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._running: dict[str, asyncio.Future[None]] = {}
+
+    def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")
+            self._pool = concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context)
+        return self._pool
+
+    async def submit(self, request: ResolvedRequest, *, idempotency_key: str) -> UpstreamState:
+        upstream_id = "local_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+        folder = self.root / upstream_id
+        if not (folder / "task.json").exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            spec = await self._render_spec(request, folder)
+            write_atomic(folder / "task.json", json.dumps(spec))
+        return await self.poll(upstream_id)
+
+    async def _render_spec(self, request: ResolvedRequest, folder: Path) -> dict[str, Any]:
+        """The keyword arguments of ``render.RenderSpec`` (kept as data: PyAV loads lazily)."""
+        first_frame = None
+        if request.images:
+            first_frame = str(await self._materialize(request.images[0].asset, folder, "image"))
+        source = None
+        if request.source is not None:
+            if request.source.asset is None:
+                raise InvalidRequest(
+                    "The source video has no content to render from.", param="video"
+                )
+            source = str(await self._materialize(request.source.asset, folder, "source.mp4"))
+        return {
+            "prompt": request.prompt,
+            "seconds": request.seconds,
+            "width": request.width,
+            "height": request.height,
+            "fps": request.fps,
+            "seed": request.seed or 0,
+            "operation": request.operation,
+            "first_frame": first_frame,
+            "source_video": source,
+        }
+
+    async def _materialize(self, asset: Asset, folder: Path, name: str) -> Path:
+        target = folder / name
+        if asset.kind == "blob":
+            path = self.storage.local_path(asset.value)
+            if path is not None:
+                await asyncio.to_thread(shutil.copyfile, path, target)
+            else:
+                with target.open("wb") as handle:
+                    async for chunk in self.storage.read(asset.value):
+                        handle.write(chunk)
+            return target
+        if asset.kind == "url" and asset.value.startswith("data:"):
+            target.write_bytes(_decode_data_url(asset.value))
+            return target
+        raise InvalidRequest(
+            "The local renderer takes 'input_reference' as an upload or a base64 data: URL, "
+            f"not a {'file_id' if asset.kind == 'file_id' else 'remote URL'}.",
+            param="input_reference",
+        )
+
+    async def poll(self, upstream_id: str) -> UpstreamState:
+        folder = self.root / upstream_id
+        if not (folder / "task.json").exists():
+            raise NotFound(f"No local render {upstream_id}.")
+        if (folder / "out.mp4").exists():
+            return UpstreamState(upstream_id, "completed", 100, "completed")
+        if (folder / "error").exists():
+            message = (folder / "error").read_text()
+            return UpstreamState(upstream_id, "failed", 0, "failed", "render_failed", message)
+        self._ensure_running(upstream_id, folder)
+        progress_file = folder / "progress"
+        if not progress_file.exists():
+            return UpstreamState(upstream_id, "queued", 0, "queued")
+        progress = min(int(progress_file.read_text() or 0), 99)
+        return UpstreamState(upstream_id, "in_progress", progress, "rendering")
+
+    def _ensure_running(self, upstream_id: str, folder: Path) -> None:
+        future = self._running.get(upstream_id)
+        if future is not None and not future.done():
+            return
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor(), run_task, str(folder))
+        self._running[upstream_id] = future
+        future.add_done_callback(lambda _f: self._running.pop(upstream_id, None))
+
+    @asynccontextmanager
+    async def download(
+        self, upstream_id: str, variant: Variant
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        path = self.root / upstream_id / "out.mp4"
+        if variant != "video" or not path.exists():
+            raise NotFound(f"No {variant} for local render {upstream_id}.")
+        yield _read_file(path)
+
+    async def delete(self, upstream_id: str) -> None:
+        future = self._running.pop(upstream_id, None)
+        if future is not None:
+            future.cancel()
+        await asyncio.to_thread(shutil.rmtree, self.root / upstream_id, True)
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def _read_file(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := await asyncio.to_thread(handle.read, CHUNK):
+            yield chunk
+
+
+def _decode_data_url(url: str) -> bytes:
+    header, _, payload = url.partition(",")
+    if ";base64" not in header:
+        raise InvalidRequest("Only base64 data: URLs are accepted.", param="input_reference")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest(
+            "The data: URL is not valid base64.", param="input_reference"
+        ) from None

@@ -1,0 +1,54 @@
+"""The local renderer as data: one model, ``preview``, that takes every operation.
+
+It is an offline renderer for development and demos, not an AI model: it draws the prompt
+over a seeded animated scene, so clients can exercise the whole API without credentials.
+"""
+
+from __future__ import annotations
+
+from vidgate.providers.base import ModelCapabilities, ProviderSpec
+
+PREVIEW = ModelCapabilities(
+    seconds=tuple(range(1, 21)),
+    default_seconds=4,
+    sizes=(
+        "1280x720",
+        "720x1280",
+        "1920x1080",
+        "1080x1920",
+        "1792x1024",
+        "1024x1792",
+        "854x480",
+        "480x854",
+        "640x360",
+        "360x640",
+        "480x480",
+        "320x180",
+    ),
+    default_size="1280x720",
+    fps=(12, 24, 25, 30),
+    default_fps=24,
+    image_roles=frozenset({"first_frame"}),
+    operations=frozenset({"create", "remix", "edit", "extend"}),
+    max_prompt_chars=32_000,
+    seed=True,
+    option_keys=frozenset(),
+    description=(
+        "Offline renderer for development and demos - not an AI model. Renders an H.264 MP4 "
+        "of the requested seconds, size and fps showing the prompt over a seeded animated scene."
+    ),
+)
+
+SPEC = ProviderSpec(
+    name="local",
+    description="Built-in offline renderer (no credentials, no network).",
+    models={"preview": PREVIEW},
+    status_map={
+        "queued": "queued",
+        "rendering": "in_progress",
+        "completed": "completed",
+        "failed": "failed",
+    },
+    idempotent_submit=True,
+    poll_interval_s=0.25,
+)

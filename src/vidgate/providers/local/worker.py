@@ -1,0 +1,34 @@
+"""Runs one render in a worker process and leaves its outcome as files in the task folder.
+
+Files are the whole protocol between the gateway and its workers (``task.json`` in,
+``progress``, ``error`` and ``out.mp4`` out), so a gateway restarted after SIGKILL finds
+every finished render where it left it and restarts only the unfinished ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def run_task(task_dir: str) -> None:
+    """Render the task in ``task_dir``; failures are written to ``error``, never raised."""
+    from vidgate.providers.local.render import RenderSpec, render  # heavy: PyAV
+
+    folder = Path(task_dir)
+    spec = RenderSpec(**json.loads((folder / "task.json").read_text()))
+    # A render orphaned by a killed gateway may still run: each writes its own file and the
+    # (deterministic, identical) result is moved into place atomically.
+    own = folder / f"out.{os.getpid()}.mp4"
+    try:
+        render(spec, str(own), lambda pct: write_atomic(folder / "progress", str(pct)))
+        os.replace(own, folder / "out.mp4")
+    except Exception as exc:  # the outcome is reported through the task folder
+        write_atomic(folder / "error", f"{type(exc).__name__}: {exc}")

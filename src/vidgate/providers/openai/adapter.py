@@ -1,0 +1,167 @@
+"""Builds OpenAI Videos API requests and parses replies; pure functions, no I/O.
+
+Creates go as JSON unless a file must be uploaded, then as multipart with the API's bracket
+flattening (``input_reference[image_url]``, ``video[id]``), like the official SDK. Every
+create carries ``Idempotency-Key`` (the gateway job id) for upstreams that honour it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from vidgate.errors import (
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    UpstreamAuthError,
+    UpstreamError,
+)
+from vidgate.providers.base import (
+    Asset,
+    FilePart,
+    HttpCall,
+    HttpReply,
+    ResolvedRequest,
+    UpstreamState,
+    Variant,
+)
+from vidgate.providers.openai.spec import SPEC
+from vidgate.routing.config import Deployment
+
+
+class OpenAIAdapter:
+    """``HttpAdapter`` for the OpenAI Videos wire format."""
+
+    def auth_headers(self, deployment: Deployment) -> dict[str, str]:
+        return {"Authorization": f"Bearer {deployment.api_key}"} if deployment.api_key else {}
+
+    def build_submit(
+        self, request: ResolvedRequest, deployment: Deployment, idempotency_key: str
+    ) -> HttpCall:
+        headers = {"Idempotency-Key": idempotency_key}
+        source = request.source
+        if request.operation == "remix":
+            if source is None or source.upstream_id is None:
+                raise InvalidRequest(
+                    "Remix needs a video made on the same deployment.", param="video"
+                )
+            return HttpCall(
+                "POST",
+                f"/videos/{source.upstream_id}/remix",
+                headers,
+                json={"prompt": request.prompt},
+            )
+        fields: dict[str, Any] = {"prompt": request.prompt}
+        files: list[FilePart] = []
+        path = "/videos"
+        if request.operation == "create":
+            fields |= {
+                "model": request.upstream_model,
+                "seconds": str(request.seconds),
+                "size": request.size,
+            }
+            if request.images:
+                _reference("input_reference", request.images[0].asset, "image", fields, files)
+        else:
+            path = "/videos/edits" if request.operation == "edit" else "/videos/extensions"
+            if request.operation == "extend":
+                fields["seconds"] = str(request.seconds)
+            if source is None:
+                raise InvalidRequest("Missing required parameter: 'video'.", param="video")
+            if source.upstream_id is not None:
+                fields["video"] = {"id": source.upstream_id}
+            elif source.asset is not None:
+                files.append(FilePart("video", source.asset, "video.mp4", "video/mp4"))
+        fields |= dict(request.options)
+        if not files:
+            return HttpCall("POST", path, headers, json=fields)
+        return HttpCall("POST", path, headers, data=_flatten(fields), files=tuple(files))
+
+    def build_poll(self, upstream_id: str) -> HttpCall:
+        return HttpCall("GET", f"/videos/{upstream_id}")
+
+    def build_download(self, upstream_id: str, variant: Variant) -> HttpCall:
+        return HttpCall(
+            "GET",
+            f"/videos/{upstream_id}/content",
+            {"Accept": "application/binary"},
+            params={"variant": variant},
+        )
+
+    def build_delete(self, upstream_id: str) -> HttpCall | None:
+        return HttpCall("DELETE", f"/videos/{upstream_id}")
+
+    def parse_state(self, reply: HttpReply) -> UpstreamState:
+        body = reply.body
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            raise UpstreamError("The upstream returned a malformed video object.")
+        raw = str(body.get("status") or "")
+        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        poll_after = reply.headers.get("openai-poll-after-ms")
+        return UpstreamState(
+            upstream_id=body["id"],
+            status=SPEC.map_status(raw),
+            progress=_progress(body.get("progress")),
+            raw_status=raw,
+            error_code=error.get("code") if error else None,
+            error_message=error.get("message") if error else None,
+            poll_after_s=int(poll_after) / 1000 if poll_after and poll_after.isdigit() else None,
+        )
+
+    def parse_error(self, reply: HttpReply) -> GatewayError:
+        error = reply.body.get("error") if isinstance(reply.body, dict) else None
+        message = str(error.get("message")) if isinstance(error, dict) else ""
+        param = error.get("param") if isinstance(error, dict) else None
+        code = error.get("code") if isinstance(error, dict) else None
+        text = f"Upstream rejected the request: {message}" if message else "Upstream error."
+        if reply.status in (400, 422):
+            return InvalidRequest(text, param=param, code=code or "invalid_request")
+        if reply.status in (401, 403):
+            return UpstreamAuthError("The upstream rejected this deployment's credentials.")
+        if reply.status == 404:
+            return NotFound(text)
+        if reply.status == 429:
+            return RateLimited(text, retry_after_s=_retry_after(reply.headers))
+        return UpstreamError(f"Upstream failed with HTTP {reply.status}. {message}".strip())
+
+
+def _reference(
+    name: str, asset: Asset, stem: str, fields: dict[str, Any], files: list[FilePart]
+) -> None:
+    if asset.kind == "blob":
+        ctype = asset.content_type or "application/octet-stream"
+        filename = asset.filename or f"{stem}.{ctype.rsplit('/', 1)[-1]}"
+        files.append(FilePart(name, asset, filename, ctype))
+    else:
+        fields[name] = {"image_url" if asset.kind == "url" else "file_id": asset.value}
+
+
+def _flatten(fields: dict[str, Any]) -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in fields.items():
+        if isinstance(value, dict):
+            for inner, item in value.items():
+                flat[f"{key}[{inner}]"] = item if isinstance(item, str) else json.dumps(item)
+        else:
+            flat[key] = value if isinstance(value, str) else json.dumps(value)
+    return flat
+
+
+def _progress(value: Any) -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0
+    if 0 < number < 1:  # some compatible upstreams report a fraction
+        number *= 100
+    return max(0, min(100, int(number)))
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

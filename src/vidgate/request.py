@@ -1,0 +1,395 @@
+"""VideoRequest: the one canonical request every client surface is normalised into.
+
+Parsing (``parse_*``) turns a JSON body or a flattened multipart form into a
+``VideoRequest`` and rejects unknown fields; ``resolve`` then checks it once against the
+chosen model's capabilities, fills every default the upstream would apply, and returns the
+``ResolvedRequest`` that pricing, adapters and the job row all share. Every rejection is a
+400 naming the parameter and, where there is a list, the allowed values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from vidgate.errors import InvalidRequest, UnsupportedOperation
+from vidgate.providers.base import (
+    Asset,
+    ImageInput,
+    ModelCapabilities,
+    Operation,
+    ResolvedRequest,
+    SourceVideo,
+)
+
+SIZE_RE = re.compile(r"^\s*(\d{2,5})\s*[xX*\u00d7]\s*(\d{2,5})\s*$")
+IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
+KNOWN_FIELDS: Mapping[Operation, frozenset[str]] = {
+    "create": frozenset(
+        {"prompt", "model", "seconds", "size", "input_reference", "metadata", "user", "seed", "fps"}
+    ),
+    "remix": frozenset({"prompt", "metadata", "user"}),
+    "edit": frozenset({"prompt", "video", "model", "metadata", "user"}),
+    "extend": frozenset({"prompt", "seconds", "video", "model", "metadata", "user"}),
+}
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file the client uploaded, already stored as a blob by the API layer."""
+
+    blob_key: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+@dataclass
+class VideoRequest:
+    """What the client asked for, before a model is chosen."""
+
+    operation: Operation
+    prompt: str
+    model: str | None = None
+    seconds: int | None = None
+    size: tuple[int, int] | None = None
+    fps: int | None = None
+    seed: int | None = None
+    image: Asset | None = None
+    source_video_id: str | None = None
+    source_upload: Upload | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    user: str | None = None
+
+    def fingerprint(self) -> str:
+        """A stable digest of the request (uploads by content), for idempotency checks."""
+        body = {f.name: _canonical(getattr(self, f.name)) for f in fields(self)}
+        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+    def upload_keys(self) -> list[str]:
+        """Blob keys of files uploaded with this request."""
+        keys = [self.source_upload.blob_key] if self.source_upload else []
+        if self.image is not None and self.image.kind == "blob":
+            keys.append(self.image.value)
+        return keys
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Upload):
+        return {"upload": value.sha256}
+    if isinstance(value, Asset):
+        return {"blob": value.digest} if value.kind == "blob" else asdict(value)
+    return value
+
+
+def upload_folder(key: str) -> str:
+    """Each upload lives in a folder of its own (``inputs/<upload id>/<name>``)."""
+    return key.rsplit("/", 1)[0] + "/"
+
+
+# --- parsing ---------------------------------------------------------------------------
+
+
+def unflatten(form: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn multipart bracket keys (``input_reference[image_url]``) into nested dicts."""
+    out: dict[str, Any] = {}
+    for key, value in form.items():
+        match = re.fullmatch(r"([A-Za-z_]+)\[([A-Za-z0-9_.-]+)\]", key)
+        if match:
+            outer, inner = match.groups()
+            nested = out.setdefault(outer, {})
+            if not isinstance(nested, dict):
+                raise InvalidRequest(
+                    f"'{outer}' given both as a value and as an object", param=outer
+                )
+            nested[inner] = value
+        elif key == "input_reference.0":
+            out["input_reference"] = value
+        else:
+            out[key] = value
+    return out
+
+
+def parse_request(
+    operation: Operation, body: Mapping[str, Any], *, source_video_id: str | None = None
+) -> VideoRequest:
+    """Validate the shape of a body (types, unknown fields); capabilities come later."""
+    unknown = sorted(set(body) - KNOWN_FIELDS[operation])
+    if unknown:
+        raise InvalidRequest(
+            f"Unrecognized request argument supplied: {', '.join(unknown)}. "
+            "Provider-specific options go in 'metadata'.",
+            param=unknown[0],
+            code="unknown_parameter",
+        )
+    request = VideoRequest(
+        operation=operation,
+        prompt=_prompt(body.get("prompt")),
+        model=_optional_str(body, "model"),
+        seconds=_optional_int(body, "seconds"),
+        size=_size(body.get("size")),
+        fps=_optional_int(body, "fps"),
+        seed=_optional_int(body, "seed"),
+        image=_image_reference(body.get("input_reference")),
+        options=_options(body.get("metadata")),
+        user=_optional_str(body, "user"),
+        source_video_id=source_video_id,
+    )
+    if operation in ("edit", "extend"):
+        _video_reference(request, body.get("video"))
+    if operation == "extend" and request.seconds is None:
+        raise InvalidRequest("Missing required parameter: 'seconds'.", param="seconds")
+    return request
+
+
+def _prompt(value: Any) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise InvalidRequest("Missing required parameter: 'prompt'.", param="prompt")
+    if not isinstance(value, str):
+        raise InvalidRequest("'prompt' must be a string.", param="prompt", code="invalid_type")
+    return value
+
+
+def _optional_str(body: Mapping[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidRequest(f"'{name}' must be a string.", param=name, code="invalid_type")
+    return value
+
+
+def _optional_int(body: Mapping[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise InvalidRequest(f"'{name}' must be an integer.", param=name, code="invalid_type")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    raise InvalidRequest(
+        f"Invalid value for '{name}': {value!r}; expected an integer.",
+        param=name,
+        code="invalid_type",
+    )
+
+
+def _size(value: Any) -> tuple[int, int] | None:
+    if value is None or value == "":
+        return None
+    match = SIZE_RE.match(value) if isinstance(value, str) else None
+    if not match:
+        raise InvalidRequest(
+            f"Invalid value for 'size': {value!r}; expected WIDTHxHEIGHT such as '1280x720'.",
+            param="size",
+            code="invalid_value",
+        )
+    return int(match.group(1)), int(match.group(2))
+
+
+def _image_reference(value: Any) -> Asset | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, Upload):
+        if value.content_type not in IMAGE_TYPES:
+            raise InvalidRequest(
+                f"'input_reference' must be a JPEG, PNG or WebP image, got {value.content_type}.",
+                param="input_reference",
+                code="invalid_image",
+            )
+        return Asset("blob", value.blob_key, value.content_type, value.filename, value.sha256)
+    if isinstance(value, dict):
+        keys = set(value) & {"image_url", "file_id"}
+        if len(keys) != 1 or set(value) - {"image_url", "file_id"}:
+            raise InvalidRequest(
+                "'input_reference' must have exactly one of 'image_url' or 'file_id'.",
+                param="input_reference",
+            )
+        key = keys.pop()
+        if not isinstance(value[key], str) or not value[key]:
+            raise InvalidRequest(
+                f"'input_reference.{key}' must be a non-empty string.",
+                param=f"input_reference.{key}",
+            )
+        return Asset("url" if key == "image_url" else "file_id", value[key])
+    raise InvalidRequest(
+        "Invalid type for 'input_reference': expected a file or an object with "
+        "'image_url' or 'file_id'.",
+        param="input_reference",
+        code="invalid_type",
+    )
+
+
+def _video_reference(request: VideoRequest, value: Any) -> None:
+    if isinstance(value, Upload):
+        request.source_upload = value
+        return
+    if isinstance(value, dict) and set(value) == {"id"} and isinstance(value["id"], str):
+        request.source_video_id = value["id"]
+        return
+    if value is None:
+        raise InvalidRequest("Missing required parameter: 'video'.", param="video")
+    raise InvalidRequest(
+        "Invalid type for 'video': expected a file or an object {'id': 'video_...'}.",
+        param="video",
+        code="invalid_type",
+    )
+
+
+def _options(value: Any) -> dict[str, Any]:
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            value = None
+    if not isinstance(value, dict):
+        raise InvalidRequest("'metadata' must be an object.", param="metadata", code="invalid_type")
+    return dict(value)
+
+
+# --- resolution against a model's capabilities ----------------------------------------
+
+
+def resolve(
+    request: VideoRequest,
+    caps: ModelCapabilities,
+    *,
+    model_name: str,
+    upstream_model: str,
+    source: SourceVideo | None = None,
+    source_size: tuple[int, int] | None = None,
+) -> ResolvedRequest:
+    """Check ``request`` against ``caps`` and fill defaults; 400 on anything it cannot take."""
+    if request.operation not in caps.operations:
+        raise UnsupportedOperation(
+            f"Model '{model_name}' does not support {request.operation} "
+            f"(it supports: {', '.join(sorted(caps.operations))}).",
+            param="model",
+        )
+    if len(request.prompt) > caps.max_prompt_chars:
+        raise InvalidRequest(
+            f"'prompt' is too long: {len(request.prompt)} characters; "
+            f"model '{model_name}' allows at most {caps.max_prompt_chars}.",
+            param="prompt",
+            code="string_above_max_length",
+        )
+    seconds = _pick("seconds", request.seconds, caps.seconds, caps.default_seconds, model_name)
+    width, height = source_size or _resolve_size(request.size, caps, model_name)
+    fps = _pick("fps", request.fps, caps.fps, caps.default_fps, model_name)
+    if request.seed is not None and not caps.seed:
+        raise InvalidRequest(f"Model '{model_name}' does not accept 'seed'.", param="seed")
+    _check_options(request.options, caps, model_name)
+    images: tuple[ImageInput, ...] = ()
+    if request.image is not None:
+        if "first_frame" not in caps.image_roles:
+            raise InvalidRequest(
+                f"Model '{model_name}' does not accept 'input_reference'.",
+                param="input_reference",
+            )
+        images = (ImageInput("first_frame", request.image),)
+    return ResolvedRequest(
+        operation=request.operation,
+        prompt=request.prompt,
+        upstream_model=upstream_model,
+        seconds=seconds,
+        width=width,
+        height=height,
+        fps=fps,
+        seed=request.seed,
+        images=images,
+        source=source,
+        options=request.options,
+    )
+
+
+def _pick(name: str, value: int | None, allowed: tuple[int, ...], default: int, model: str) -> int:
+    if value is None:
+        return default
+    if value not in allowed:
+        raise InvalidRequest(
+            f"Invalid value for '{name}': {value}. Model '{model}' allows: "
+            f"{', '.join(str(v) for v in allowed)}.",
+            param=name,
+            code="invalid_value",
+        )
+    return value
+
+
+def _resolve_size(
+    size: tuple[int, int] | None, caps: ModelCapabilities, model: str
+) -> tuple[int, int]:
+    text = caps.default_size if size is None else f"{size[0]}x{size[1]}"
+    if text not in caps.sizes:
+        raise InvalidRequest(
+            f"Invalid value for 'size': '{text}'. Model '{model}' allows: {', '.join(caps.sizes)}.",
+            param="size",
+            code="invalid_value",
+        )
+    width, height = text.split("x")
+    return int(width), int(height)
+
+
+def _check_options(options: Mapping[str, Any], caps: ModelCapabilities, model: str) -> None:
+    if caps.option_keys is None:
+        return
+    unknown = sorted(set(options) - caps.option_keys)
+    if unknown:
+        allowed = ", ".join(sorted(caps.option_keys)) or "none"
+        raise InvalidRequest(
+            f"Unsupported metadata option(s) for model '{model}': {', '.join(unknown)}. "
+            f"Allowed: {allowed}.",
+            param=f"metadata.{unknown[0]}",
+            code="unknown_parameter",
+        )
+
+
+# --- persistence of a resolved request on the job row ---------------------------------
+
+
+def resolved_upload_keys(request: ResolvedRequest) -> list[str]:
+    """Blob keys of uploads a resolved request refers to (not other jobs' archives)."""
+    assets = [image.asset for image in request.images]
+    if request.source is not None and request.source.asset is not None:
+        assets.append(request.source.asset)
+    return [a.value for a in assets if a.kind == "blob" and a.value.startswith("inputs/")]
+
+
+def resolved_to_json(request: ResolvedRequest) -> dict[str, Any]:
+    return asdict(request)
+
+
+def resolved_from_json(data: Mapping[str, Any]) -> ResolvedRequest:
+    source = data.get("source")
+    return ResolvedRequest(
+        operation=data["operation"],
+        prompt=data["prompt"],
+        upstream_model=data["upstream_model"],
+        seconds=data["seconds"],
+        width=data["width"],
+        height=data["height"],
+        fps=data["fps"],
+        seed=data.get("seed"),
+        images=tuple(
+            ImageInput(img["role"], Asset(**img["asset"])) for img in data.get("images", ())
+        ),
+        source=None
+        if source is None
+        else SourceVideo(
+            asset=Asset(**source["asset"]) if source.get("asset") else None,
+            job_id=source.get("job_id"),
+            upstream_id=source.get("upstream_id"),
+            seconds=source.get("seconds"),
+        ),
+        options=dict(data.get("options") or {}),
+    )

@@ -1,0 +1,107 @@
+"""Deployments and model groups, built from the config file and checked against providers.
+
+A *deployment* is one upstream (provider, upstream model, credentials, base URL) serving a
+public model name; the public name is the *model group*. Jobs store the deployment id and
+every follow-up resolves it here, so a follow-up never lands on another deployment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from vidgate.providers.base import ModelCapabilities, Provider
+from vidgate.settings import ConfigError, DeploymentEntry, FileConfig
+
+EMBEDDED_MODEL = "local/preview"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One upstream deployment; ``api_key`` never leaves the process."""
+
+    id: str
+    model_name: str
+    provider: str
+    model: str
+    capabilities: ModelCapabilities
+    api_base: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    max_concurrent_polls: int = 16
+    poll_interval_s: float = 2.0
+    timeout_s: float = 60.0
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeploymentTable:
+    """Every configured deployment, by id and by public model name."""
+
+    by_id: Mapping[str, Deployment]
+    groups: Mapping[str, tuple[Deployment, ...]]
+    default_model: str
+
+    def group(self, model_name: str) -> tuple[Deployment, ...]:
+        return self.groups.get(model_name, ())
+
+
+def deployment_id(entry: DeploymentEntry) -> str:
+    """A stable id: explicit, else derived from what identifies the upstream."""
+    if entry.id:
+        return entry.id
+    ident = f"{entry.model_name}|{entry.provider}|{entry.model}|{entry.api_base or ''}"
+    return f"{entry.provider}-{hashlib.sha256(ident.encode()).hexdigest()[:12]}"
+
+
+def build_table(config: FileConfig, providers: Mapping[str, Provider]) -> DeploymentTable:
+    """Check every entry against the registry; errors name the bad entry's path."""
+    entries = config.model_list or [
+        DeploymentEntry(model_name=EMBEDDED_MODEL, provider="local", model="preview")
+    ]
+    by_id: dict[str, Deployment] = {}
+    groups: dict[str, list[Deployment]] = {}
+    for index, entry in enumerate(entries):
+        deployment = _deployment(f"model_list[{index}]", entry, providers)
+        if deployment.id in by_id:
+            raise ConfigError(f"model_list[{index}]: duplicate deployment id {deployment.id!r}")
+        by_id[deployment.id] = deployment
+        groups.setdefault(deployment.model_name, []).append(deployment)
+    default = config.default_model or entries[0].model_name
+    if default not in groups:
+        raise ConfigError(
+            f"default_model: {default!r} is not a model_name in model_list "
+            f"(have: {', '.join(sorted(groups))})"
+        )
+    return DeploymentTable(by_id, {k: tuple(v) for k, v in groups.items()}, default)
+
+
+def _deployment(path: str, entry: DeploymentEntry, providers: Mapping[str, Provider]) -> Deployment:
+    provider = providers.get(entry.provider)
+    if provider is None:
+        raise ConfigError(
+            f"{path}.provider: unknown provider {entry.provider!r} "
+            f"(known: {', '.join(sorted(providers))})"
+        )
+    caps = provider.spec.capabilities(entry.model)
+    if caps is None:
+        raise ConfigError(
+            f"{path}.model: provider {entry.provider!r} has no model {entry.model!r} "
+            f"(known: {', '.join(sorted(provider.spec.models))})"
+        )
+    if provider.needs_api_base and not entry.api_base:
+        raise ConfigError(f"{path}.api_base: required for provider {entry.provider!r}")
+    return Deployment(
+        id=deployment_id(entry),
+        model_name=entry.model_name,
+        provider=entry.provider,
+        model=entry.model,
+        capabilities=caps,
+        api_base=entry.api_base.rstrip("/") if entry.api_base else None,
+        api_key=entry.api_key,
+        max_concurrent_polls=entry.max_concurrent_polls,
+        poll_interval_s=entry.poll_interval_s or provider.spec.poll_interval_s,
+        timeout_s=entry.timeout_s,
+        options=entry.options,
+    )

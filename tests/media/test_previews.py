@@ -1,0 +1,130 @@
+"""Thumbnails and spritesheets: right formats, sizes, and frames taken at the right times."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import pytest
+from PIL import Image, ImageStat
+
+from vidgate.media.previews import make_spritesheet, make_thumbnail
+
+
+def shade(index: int) -> int:
+    """Grey level of frame `index`, distinct (5 apart) for the first 50 frames."""
+    return index * 5
+
+
+def write_shaded_video(path: Path, *, size: tuple[int, int], fps: int, frames: int) -> None:
+    """An MP4 whose frame i is a flat grey of `shade(i)`; keyframes every 4 frames."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.gop_size = 4
+        for index in range(frames):
+            image = Image.new("RGB", size, (shade(index),) * 3)
+            frame = av.VideoFrame.from_image(image)  # type: ignore[no-untyped-call]
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def grey(image: Image.Image, box: tuple[int, int, int, int] | None = None) -> float:
+    region = image.convert("L") if box is None else image.convert("L").crop(box)
+    return float(ImageStat.Stat(region).mean[0])
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("previews") / "clip.mp4"
+    write_shaded_video(path, size=(320, 180), fps=12, frames=36)
+    return path
+
+
+def test_thumbnail_is_webp_at_a_third_of_the_duration(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "thumb.webp"
+
+    assert make_thumbnail(clip, out) == "image/webp"
+
+    with Image.open(out) as image:
+        assert image.format == "WEBP"
+        assert image.size == (320, 180)  # never upscaled
+        assert grey(image) == pytest.approx(shade(12), abs=2)  # 3 s / 3 = frame 12
+
+
+def test_thumbnail_is_scaled_down_keeping_aspect(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "small.webp"
+
+    make_thumbnail(clip, out, max_width=100)
+
+    with Image.open(out) as image:
+        assert image.size == (100, 56)
+    assert not Path(str(out) + ".part").exists()
+
+
+def test_spritesheet_is_jpeg_grid_of_evenly_spaced_frames(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sheet.jpg"
+
+    assert make_spritesheet(clip, out, columns=3, rows=2, tile_width=80) == "image/jpeg"
+
+    with Image.open(out) as image:
+        assert image.format == "JPEG"
+        assert image.size == (3 * 80, 2 * 45)
+        tiles = [
+            grey(image, (c * 80 + 20, r * 45 + 10, c * 80 + 60, r * 45 + 35))
+            for r, c in [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+        ]
+    # Tile i shows the frame at (i + 0.5) / 6 of 36 frames: 3, 9, 15, 21, 27, 33.
+    assert tiles == pytest.approx([shade(f) for f in (3, 9, 15, 21, 27, 33)], abs=3)
+
+
+def test_spritesheet_default_grid(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "default.jpg"
+
+    make_spritesheet(clip, out)
+
+    with Image.open(out) as image:
+        assert image.size == (5 * 160, 5 * 90)
+
+
+def test_spritesheet_has_fewer_tiles_for_short_videos(tmp_path: Path) -> None:
+    video, out = tmp_path / "short.mp4", tmp_path / "short.jpg"
+    write_shaded_video(video, size=(64, 36), fps=12, frames=3)
+
+    make_spritesheet(video, out, columns=5, rows=5, tile_width=32)
+
+    with Image.open(out) as image:
+        assert image.size == (5 * 32, 18)  # one row holds the 3 frames
+        assert grey(image, (64, 0, 96, 18)) == pytest.approx(shade(2), abs=3)
+        assert grey(image, (100, 0, 160, 18)) < 5  # unused cells stay black
+
+
+def test_spritesheet_seeks_through_long_videos(tmp_path: Path) -> None:
+    video, out = tmp_path / "long.mp4", tmp_path / "long.jpg"
+    write_shaded_video(video, size=(64, 36), fps=2, frames=48)  # 24 s, targets 12 s apart
+
+    make_spritesheet(video, out, columns=2, rows=1, tile_width=64)
+
+    with Image.open(out) as image:
+        assert grey(image, (16, 8, 48, 28)) == pytest.approx(shade(12), abs=3)
+        assert grey(image, (80, 8, 112, 28)) == pytest.approx(shade(36), abs=3)
+
+
+@pytest.mark.parametrize("kwargs", [{"columns": 0}, {"rows": 0}, {"tile_width": 0}])
+def test_spritesheet_rejects_empty_grids(
+    clip: Path, tmp_path: Path, kwargs: dict[str, int]
+) -> None:
+    with pytest.raises(ValueError):
+        make_spritesheet(clip, tmp_path / "x.jpg", **kwargs)
+
+
+def test_previews_reject_non_videos(tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a video")
+
+    with pytest.raises(ValueError):
+        make_thumbnail(text, tmp_path / "t.webp")
+    with pytest.raises(ValueError):
+        make_spritesheet(text, tmp_path / "s.jpg")
