@@ -7,7 +7,7 @@ Mounted under ``/v1`` and at the root. Responses are serialised straight from jo
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
@@ -19,7 +19,7 @@ from vidgate.api.content import content_response
 from vidgate.errors import InvalidRequest
 from vidgate.jobs.service import JobService
 from vidgate.jobs.store import Job
-from vidgate.providers.base import VARIANTS, Operation, Variant
+from vidgate.providers.base import VARIANTS, Operation
 from vidgate.request import parse_request
 from vidgate.types import video_deleted, video_list, video_object
 
@@ -129,6 +129,6 @@ async def video_content(video_id: str, request: Request, caller: Principal = Cal
             f"Invalid value for 'variant': '{variant}'. Allowed: {', '.join(VARIANTS)}.",
             param="variant",
         )
-    asset = await _service(request).content(caller, video_id, cast(Variant, variant))
+    asset = await _service(request).content(caller, video_id, variant)
     ext = asset["key"].rsplit(".", 1)[-1]
     return content_response(request, request.app.state.storage, asset, f"{video_id}.{ext}")

@@ -1,0 +1,90 @@
+"""Test plumbing: real servers on loopback (uvicorn in a thread) and a gateway factory."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import uvicorn
+import yaml
+
+from vidgate.app import create_app
+from vidgate.settings import build_settings
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on a free loopback port in a thread; yield its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+@dataclass
+class Gateway:
+    """A running gateway: its URL, master key, data dir and the ASGI app object."""
+
+    url: str
+    master_key: str
+    data_dir: Path
+    app: Any
+
+    def http(self, key: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key or self.master_key}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def sdk(self, key: str | None = None) -> openai.OpenAI:
+        return openai.OpenAI(base_url=f"{self.url}/v1", api_key=key or self.master_key,
+                             max_retries=0)  # fmt: skip
+
+    def new_key(self, **body: Any) -> str:
+        with self.http() as client:
+            response = client.post("/key/generate", json=body)
+            assert response.status_code == 200, response.text
+            return str(response.json()["key"])
+
+
+def write_config(data_dir: Path, config: dict[str, Any]) -> Path:
+    path = data_dir / "vidgate.yaml"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@contextmanager
+def running_gateway(data_dir: Path, config: dict[str, Any] | None = None) -> Iterator[Gateway]:
+    """A gateway on loopback with its own data dir (and config, if given)."""
+    config_path = write_config(data_dir, config) if config is not None else None
+    settings = build_settings(data_dir=data_dir, config_path=config_path)
+    app = create_app(settings)
+    with serve(app) as url:
+        yield Gateway(url, settings.master_key, data_dir, app)
+
+
+def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy (for state reached over time)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(interval)
