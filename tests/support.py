@@ -52,8 +52,9 @@ class Gateway:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
     def sdk(self, key: str | None = None) -> openai.OpenAI:
-        return openai.OpenAI(base_url=f"{self.url}/v1", api_key=key or self.master_key,
-                             max_retries=0)  # fmt: skip
+        return openai.OpenAI(
+            base_url=f"{self.url}/v1", api_key=key or self.master_key, max_retries=0
+        )
 
     def new_key(self, **body: Any) -> str:
         with self.http() as client:
