@@ -71,10 +71,12 @@ def write_config(data_dir: Path, config: dict[str, Any]) -> Path:
 
 
 @contextmanager
-def running_gateway(data_dir: Path, config: dict[str, Any] | None = None) -> Iterator[Gateway]:
+def running_gateway(
+    data_dir: Path, config: dict[str, Any] | None = None, *, run_poller: bool = True
+) -> Iterator[Gateway]:
     """A gateway on loopback with its own data dir (and config, if given)."""
     config_path = write_config(data_dir, config) if config is not None else None
-    settings = build_settings(data_dir=data_dir, config_path=config_path)
+    settings = build_settings(data_dir=data_dir, config_path=config_path, run_poller=run_poller)
     app = create_app(settings)
     with serve(app) as url:
         yield Gateway(url, settings.master_key, data_dir, app)

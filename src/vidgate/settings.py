@@ -35,6 +35,8 @@ class DeploymentEntry(BaseModel):
     max_concurrent_polls: int = Field(default=16, ge=1, le=1000)
     poll_interval_s: float | None = Field(default=None, gt=0, le=600)
     timeout_s: float = Field(default=60.0, gt=0, le=600)
+    idempotent_submit: bool | None = None
+    """The upstream honours ``Idempotency-Key`` (None: the provider's default)."""
     options: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -397,8 +397,7 @@ class JobService:
 
     async def _recover_one(self, job: Job) -> None:
         deployment = self.table.by_id.get(job.deployment_id)
-        provider = self.providers.get(job.provider)
-        if deployment is None or provider is None:
+        if deployment is None:
             await lifecycle.fail(
                 self.store,
                 job.id,
@@ -406,7 +405,7 @@ class JobService:
                 "The deployment of this job is no longer configured.",
             )
             return
-        if not provider.spec.idempotent_submit:
+        if not deployment.idempotent_submit:
             await lifecycle.fail(
                 self.store,
                 job.id,

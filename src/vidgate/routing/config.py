@@ -32,6 +32,7 @@ class Deployment:
     max_concurrent_polls: int = 16
     poll_interval_s: float = 2.0
     timeout_s: float = 60.0
+    idempotent_submit: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -103,5 +104,8 @@ def _deployment(path: str, entry: DeploymentEntry, providers: Mapping[str, Provi
         max_concurrent_polls=entry.max_concurrent_polls,
         poll_interval_s=entry.poll_interval_s or provider.spec.poll_interval_s,
         timeout_s=entry.timeout_s,
+        idempotent_submit=provider.spec.idempotent_submit
+        if entry.idempotent_submit is None
+        else entry.idempotent_submit,
         options=entry.options,
     )

@@ -8,6 +8,7 @@ create carries ``Idempotency-Key`` (the gateway job id) for upstreams that honou
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from vidgate.errors import (
@@ -154,8 +155,10 @@ def _progress(value: Any) -> int:
         number = float(value)
     except (TypeError, ValueError):
         return 0
+    if not math.isfinite(number):
+        return 0
     if 0 < number < 1:  # some compatible upstreams report a fraction
-        number *= 100
+        number = round(number * 100, 6)  # 0.57 * 100 is 56.99999999999999
     return max(0, min(100, int(number)))
 
 

@@ -1,0 +1,5 @@
+"""``python -m vidgate`` is the ``vidgate`` command."""
+
+from vidgate.cli import main
+
+main()

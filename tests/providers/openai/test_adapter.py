@@ -1,0 +1,364 @@
+"""The pure OpenAI Videos adapter: requests built and replies parsed as data, no network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from vidgate.errors import (
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    UpstreamAuthError,
+    UpstreamError,
+)
+from vidgate.providers.base import (
+    Asset,
+    FilePart,
+    HttpReply,
+    ImageInput,
+    ResolvedRequest,
+    SourceVideo,
+)
+from vidgate.providers.openai.adapter import OpenAIAdapter, _flatten
+from vidgate.providers.openai.spec import SORA_2
+from vidgate.routing.config import Deployment
+
+ADAPTER = OpenAIAdapter()
+DEPLOYMENT = Deployment(
+    id="openai-test",
+    model_name="sora-2",
+    provider="openai",
+    model="sora-2",
+    capabilities=SORA_2,
+    api_base="http://upstream.test/v1",
+    api_key="sk-upstream-secret",
+)
+UPSTREAM_ID = "video_" + "ab" * 24
+PNG = Asset("blob", "inputs/u1/ref.png", "image/png", "ref.png", "d1")
+MP4 = Asset("blob", "inputs/u2/in.mp4", "video/mp4", "in.mp4", "d2")
+
+
+def request(**changes: Any) -> ResolvedRequest:
+    base: dict[str, Any] = {
+        "operation": "create",
+        "prompt": "a calico cat on a skateboard",
+        "upstream_model": "sora-2",
+        "seconds": 8,
+        "width": 1280,
+        "height": 720,
+        "fps": 24,
+    }
+    return ResolvedRequest(**(base | changes))
+
+
+def reply(status: int, body: Any, **headers: str) -> HttpReply:
+    return HttpReply(status, httpx.Headers(headers), body)
+
+
+def video(**changes: Any) -> dict[str, Any]:
+    return {"id": UPSTREAM_ID, "object": "video", "status": "queued", "progress": 0} | changes
+
+
+# --- auth -----------------------------------------------------------------------------
+
+
+def test_auth_header_is_bearer_of_the_deployment_key() -> None:
+    assert ADAPTER.auth_headers(DEPLOYMENT) == {"Authorization": "Bearer sk-upstream-secret"}
+    keyless = Deployment("d", "m", "openai", "sora-2", SORA_2, api_base="http://x/v1")
+    assert ADAPTER.auth_headers(keyless) == {}
+
+
+# --- create ---------------------------------------------------------------------------
+
+
+def test_create_without_files_is_json_with_seconds_as_string() -> None:
+    call = ADAPTER.build_submit(request(), DEPLOYMENT, "video_gw1")
+    assert (call.method, call.path) == ("POST", "/videos")
+    assert call.headers == {"Idempotency-Key": "video_gw1"}
+    assert call.json == {
+        "prompt": "a calico cat on a skateboard",
+        "model": "sora-2",
+        "seconds": "8",
+        "size": "1280x720",
+    }
+    assert call.data is None and call.files == ()
+
+
+@pytest.mark.parametrize(
+    ("asset", "expected"),
+    [
+        (Asset("url", "https://example.com/a.png"), {"image_url": "https://example.com/a.png"}),
+        (Asset("url", "data:image/png;base64,AAAA"), {"image_url": "data:image/png;base64,AAAA"}),
+        (Asset("file_id", "file_123"), {"file_id": "file_123"}),
+    ],
+)
+def test_create_with_reference_object_stays_json(asset: Asset, expected: dict[str, str]) -> None:
+    images = (ImageInput("first_frame", asset),)
+    call = ADAPTER.build_submit(request(images=images), DEPLOYMENT, "video_gw1")
+    assert call.files == () and call.data is None
+    assert call.json["input_reference"] == expected
+
+
+def test_create_with_uploaded_image_is_multipart_with_a_file_part() -> None:
+    images = (ImageInput("first_frame", PNG),)
+    call = ADAPTER.build_submit(request(images=images, seconds=4), DEPLOYMENT, "video_gw2")
+    assert call.json is None
+    assert call.headers["Idempotency-Key"] == "video_gw2"
+    assert call.files == (FilePart("input_reference", PNG, "ref.png", "image/png"),)
+    assert call.data == {
+        "prompt": "a calico cat on a skateboard",
+        "model": "sora-2",
+        "seconds": "4",
+        "size": "1280x720",
+    }
+
+
+def test_uploaded_image_without_a_name_gets_one_from_its_type() -> None:
+    anonymous = Asset("blob", "inputs/u3/upload", "image/webp")
+    call = ADAPTER.build_submit(
+        request(images=(ImageInput("first_frame", anonymous),)), DEPLOYMENT, "k"
+    )
+    assert call.files == (FilePart("input_reference", anonymous, "image.webp", "image/webp"),)
+
+
+def test_metadata_options_become_extra_fields_json_and_multipart() -> None:
+    options = {"quality": "high", "n_variants": 2, "loop": True, "style": {"preset": "film"}}
+    as_json = ADAPTER.build_submit(request(options=options), DEPLOYMENT, "k")
+    assert as_json.json is not None
+    assert as_json.json["quality"] == "high" and as_json.json["n_variants"] == 2
+    assert as_json.json["style"] == {"preset": "film"} and as_json.json["seconds"] == "8"
+    images = (ImageInput("first_frame", PNG),)
+    multipart = ADAPTER.build_submit(request(options=options, images=images), DEPLOYMENT, "k")
+    assert multipart.data is not None
+    assert multipart.data["quality"] == "high"
+    assert multipart.data["n_variants"] == "2" and multipart.data["loop"] == "true"
+    assert multipart.data["style[preset]"] == "film"
+    assert all(isinstance(v, str) for v in multipart.data.values())
+
+
+def test_bracket_flattening_of_objects_for_multipart() -> None:
+    flat = _flatten(
+        {
+            "prompt": "p",
+            "seconds": "4",
+            "input_reference": {"image_url": "https://example.com/a.png"},
+            "video": {"id": UPSTREAM_ID},
+            "count": 3,
+        }
+    )
+    assert flat == {
+        "prompt": "p",
+        "seconds": "4",
+        "input_reference[image_url]": "https://example.com/a.png",
+        "video[id]": UPSTREAM_ID,
+        "count": "3",
+    }
+
+
+# --- remix, edit, extend --------------------------------------------------------------
+
+
+def test_remix_posts_to_the_source_upstream_id() -> None:
+    source = SourceVideo(MP4, job_id="video_" + "1" * 32, upstream_id=UPSTREAM_ID, seconds=8)
+    call = ADAPTER.build_submit(
+        request(operation="remix", prompt="now in blue", source=source), DEPLOYMENT, "video_gw3"
+    )
+    assert (call.method, call.path) == ("POST", f"/videos/{UPSTREAM_ID}/remix")
+    assert call.json == {"prompt": "now in blue"}
+    assert call.headers == {"Idempotency-Key": "video_gw3"} and call.files == ()
+
+
+def test_remix_needs_an_upstream_id() -> None:
+    elsewhere = SourceVideo(MP4, job_id="video_" + "1" * 32, upstream_id=None)
+    with pytest.raises(InvalidRequest) as info:
+        ADAPTER.build_submit(request(operation="remix", source=elsewhere), DEPLOYMENT, "k")
+    assert info.value.param == "video"
+
+
+def test_edit_and_extend_by_upstream_id_are_json() -> None:
+    source = SourceVideo(MP4, job_id="video_" + "1" * 32, upstream_id=UPSTREAM_ID, seconds=8)
+    edit = ADAPTER.build_submit(request(operation="edit", source=source), DEPLOYMENT, "k")
+    assert (edit.path, edit.files) == ("/videos/edits", ())
+    assert edit.json == {"prompt": "a calico cat on a skateboard", "video": {"id": UPSTREAM_ID}}
+    extend = ADAPTER.build_submit(
+        request(operation="extend", seconds=4, source=source), DEPLOYMENT, "k"
+    )
+    assert (extend.path, extend.files) == ("/videos/extensions", ())
+    assert extend.json == {
+        "prompt": "a calico cat on a skateboard",
+        "seconds": "4",
+        "video": {"id": UPSTREAM_ID},
+    }
+    assert extend.headers == {"Idempotency-Key": "k"}
+
+
+def test_edit_and_extend_without_upstream_id_upload_the_video() -> None:
+    source = SourceVideo(MP4, seconds=4)
+    edit = ADAPTER.build_submit(request(operation="edit", source=source), DEPLOYMENT, "k")
+    assert edit.json is None and edit.path == "/videos/edits"
+    assert edit.data == {"prompt": "a calico cat on a skateboard"}
+    assert edit.files == (FilePart("video", MP4, "video.mp4", "video/mp4"),)
+    extend = ADAPTER.build_submit(
+        request(operation="extend", seconds=8, source=source), DEPLOYMENT, "k"
+    )
+    assert extend.data == {"prompt": "a calico cat on a skateboard", "seconds": "8"}
+    assert extend.files == (FilePart("video", MP4, "video.mp4", "video/mp4"),)
+
+
+def test_edit_without_any_source_is_invalid() -> None:
+    with pytest.raises(InvalidRequest) as info:
+        ADAPTER.build_submit(request(operation="edit"), DEPLOYMENT, "k")
+    assert info.value.param == "video"
+
+
+# --- poll, download, delete -----------------------------------------------------------
+
+
+def test_poll_download_delete_calls() -> None:
+    poll = ADAPTER.build_poll(UPSTREAM_ID)
+    assert (poll.method, poll.path, poll.json, poll.params) == (
+        "GET",
+        f"/videos/{UPSTREAM_ID}",
+        None,
+        None,
+    )
+    for variant in ("video", "thumbnail", "spritesheet"):
+        download = ADAPTER.build_download(UPSTREAM_ID, variant)  # type: ignore[arg-type]
+        assert (download.method, download.path) == ("GET", f"/videos/{UPSTREAM_ID}/content")
+        assert download.params == {"variant": variant}
+        assert download.headers == {"Accept": "application/binary"}
+    delete = ADAPTER.build_delete(UPSTREAM_ID)
+    assert delete is not None and (delete.method, delete.path) == (
+        "DELETE",
+        f"/videos/{UPSTREAM_ID}",
+    )
+
+
+# --- parse_state ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        ("queued", "queued"),
+        ("in_progress", "in_progress"),
+        ("completed", "completed"),
+        ("failed", "failed"),
+        ("rendering", "in_progress"),
+        ("", "in_progress"),
+        (None, "in_progress"),
+    ],
+)
+def test_status_map_unknown_means_still_running(raw: str | None, status: str) -> None:
+    state = ADAPTER.parse_state(reply(200, video(status=raw)))
+    assert state.status == status and state.upstream_id == UPSTREAM_ID
+    assert state.raw_status == (raw or "")
+
+
+@pytest.mark.parametrize(
+    ("progress", "expected"),
+    [
+        (0.37, 37),
+        (0.29, 29),
+        (0.57, 57),
+        (37, 37),
+        ("42", 42),
+        (0, 0),
+        (100, 100),
+        (140, 100),
+        (-5, 0),
+        (None, 0),
+        ("soon", 0),
+        (float("nan"), 0),
+        ("inf", 0),
+    ],
+)
+def test_progress_as_integer_percent(progress: Any, expected: int) -> None:
+    state = ADAPTER.parse_state(reply(200, video(status="in_progress", progress=progress)))
+    assert state.progress == expected
+
+
+def test_failed_job_carries_error_code_and_message() -> None:
+    error = {"code": "moderation_blocked", "message": "Blocked by the moderation system."}
+    state = ADAPTER.parse_state(reply(200, video(status="failed", error=error)))
+    assert state.status == "failed"
+    assert state.error_code == "moderation_blocked"
+    assert state.error_message == "Blocked by the moderation system."
+    running = ADAPTER.parse_state(reply(200, video(status="in_progress", error=None)))
+    assert running.error_code is None and running.error_message is None
+
+
+def test_poll_after_header_becomes_seconds() -> None:
+    hinted = ADAPTER.parse_state(reply(200, video(), **{"OpenAI-Poll-After-Ms": "250"}))
+    assert hinted.poll_after_s == pytest.approx(0.25)
+    assert ADAPTER.parse_state(reply(200, video())).poll_after_s is None
+    junk = ADAPTER.parse_state(reply(200, video(), **{"openai-poll-after-ms": "soon"}))
+    assert junk.poll_after_s is None
+
+
+@pytest.mark.parametrize("body", [{"object": "video"}, "<html>oops</html>", None, [1], {"id": 7}])
+def test_malformed_video_object_is_an_upstream_error(body: Any) -> None:
+    with pytest.raises(UpstreamError):
+        ADAPTER.parse_state(reply(200, body))
+
+
+# --- parse_error ----------------------------------------------------------------------
+
+
+def envelope(message: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
+    return {
+        "error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}
+    }
+
+
+def test_400_is_invalid_request_with_the_upstream_param_and_code() -> None:
+    error = ADAPTER.parse_error(
+        reply(400, envelope("Invalid 'size': 640x480.", "size", "invalid_value"))
+    )
+    assert isinstance(error, InvalidRequest)
+    assert (error.status, error.param, error.code) == (400, "size", "invalid_value")
+    assert "Invalid 'size'" in error.message and not error.retryable
+    bare = ADAPTER.parse_error(reply(422, envelope("nope")))
+    assert isinstance(bare, InvalidRequest) and bare.code == "invalid_request"
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_failures_are_upstream_auth_errors(status: int) -> None:
+    error = ADAPTER.parse_error(
+        reply(status, envelope("Incorrect API key provided: sk-upstr****cret.", None, "x"))
+    )
+    assert isinstance(error, UpstreamAuthError)
+    assert (error.status, error.code, error.retryable) == (502, "upstream_auth_error", False)
+    assert "sk-" not in error.message
+
+
+def test_404_is_not_found() -> None:
+    error = ADAPTER.parse_error(reply(404, envelope("Video not found.", None, "not_found")))
+    assert isinstance(error, NotFound) and error.status == 404
+
+
+def test_429_is_rate_limited_with_retry_after() -> None:
+    body = envelope("Rate limit reached for requests.", None, "rate_limit_exceeded")
+    error = ADAPTER.parse_error(reply(429, body, **{"Retry-After": "7"}))
+    assert isinstance(error, RateLimited)
+    assert (error.status, error.retry_after_s, error.retryable) == (429, 7.0, True)
+    without = ADAPTER.parse_error(reply(429, body))
+    assert isinstance(without, RateLimited) and without.retry_after_s is None
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (500, envelope("The server had an error.", None, "server_error")),
+        (502, "<html>bad gateway</html>"),
+        (503, None),
+    ],
+)
+def test_server_errors_are_retryable_upstream_errors(status: int, body: Any) -> None:
+    error = ADAPTER.parse_error(reply(status, body))
+    assert type(error) is UpstreamError
+    assert (error.status, error.code, error.retryable) == (502, "upstream_error", True)
+    assert str(status) in error.message

@@ -1,0 +1,574 @@
+"""The gateway in front of the OpenAI Videos simulator, over real HTTP on loopback.
+
+The simulator plays the upstream (``/__sim__/log`` shows every call it got); the gateway is
+driven with the official openai SDK and raw httpx. Every response the clients receive is
+recorded and checked for the upstream's ``video_<48 hex>`` ids, which must never leak.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import io
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import av
+import httpx
+import httpx2
+import openai
+import pytest
+from PIL import Image
+
+from tests.support import Gateway, running_gateway, serve, wait_for
+from vidgate.providers.openai.simulator import SimState, SimulatorConfig, create_app
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+SIM_KEY = "sk-upstream"
+BAD_KEY = "sk-not-the-upstream-key-0123456789"
+GATEWAY_ID = re.compile(r"video_[0-9a-f]{32}")
+UPSTREAM_ID = re.compile(r"video_[0-9a-f]{48}")
+
+
+@dataclass
+class Sim:
+    """The running simulator: its URL, its state and its request log."""
+
+    url: str
+    state: SimState
+
+    def log(self) -> list[dict[str, Any]]:
+        response = httpx.get(f"{self.url}/__sim__/log")
+        response.raise_for_status()
+        return list(response.json())
+
+    def mark(self) -> int:
+        return len(self.log())
+
+    def since(self, mark: int) -> list[dict[str, Any]]:
+        return self.log()[mark:]
+
+    def upstream_id(self, gateway_id: str) -> str:
+        """The upstream id of a gateway job (the gateway sends its id as Idempotency-Key)."""
+        (entry,) = [
+            e for e in self.log() if e["method"] == "POST" and e["idempotency_key"] == gateway_id
+        ]
+        assert entry["status_code"] == 200 and UPSTREAM_ID.fullmatch(entry["video_id"])
+        return str(entry["video_id"])
+
+    def content(self, upstream_id: str, variant: str) -> httpx.Response:
+        response = httpx.get(
+            f"{self.url}/v1/videos/{upstream_id}/content",
+            params={"variant": variant},
+            headers={"Authorization": f"Bearer {SIM_KEY}"},
+        )
+        response.raise_for_status()
+        return response
+
+
+@dataclass
+class Recorder:
+    """Every response the test clients got from the gateway: URL, headers, JSON text."""
+
+    seen: list[tuple[str, dict[str, str], str]] = field(default_factory=list)
+
+    def record(self, response: Any) -> None:
+        response.read()
+        text = response.text if "json" in response.headers.get("content-type", "") else ""
+        self.seen.append((str(response.url), dict(response.headers), text))
+
+    def leaks(self) -> list[str]:
+        return [
+            f"{url}: {match}"
+            for url, headers, text in self.seen
+            for match in UPSTREAM_ID.findall(text + repr(headers) + url)
+        ]
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Sim]:
+    config = SimulatorConfig(
+        api_key=SIM_KEY, job_seconds=0.4, queued_seconds=0.05, poll_after_ms=50
+    )
+    app = create_app(config)
+    with serve(app) as url:
+        yield Sim(url, app.state.sim)
+
+
+@pytest.fixture(scope="module")
+def gw(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    deployment = {"provider": "openai", "api_base": f"{sim.url}/v1"}
+    config = {
+        "model_list": [
+            {
+                **deployment,
+                "model_name": "sora-2",
+                "model": "sora-2",
+                "api_key": "os.environ/UPSTREAM_KEY",
+            },
+            {
+                **deployment,
+                "model_name": "sora-2-pro",
+                "model": "sora-2-pro",
+                "api_key": "os.environ/UPSTREAM_KEY",
+            },
+            {
+                **deployment,
+                "model_name": "sora-2-badkey",
+                "model": "sora-2",
+                "api_key": "os.environ/BAD_UPSTREAM_KEY",
+            },
+        ],
+        "default_model": "sora-2",
+    }
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("UPSTREAM_KEY", SIM_KEY)
+        env.setenv("BAD_UPSTREAM_KEY", BAD_KEY)
+        with running_gateway(tmp_path_factory.mktemp("gw-openai"), config) as gateway:
+            yield gateway
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    recorder = Recorder()
+    yield recorder
+    assert recorder.seen, "the test made no gateway calls through the recorded clients"
+    assert recorder.leaks() == [], "upstream ids leaked into gateway responses"
+
+
+@pytest.fixture
+def client(gw: Gateway, recorder: Recorder) -> Iterator[openai.OpenAI]:
+    hooks = {"response": [recorder.record]}
+    with httpx2.Client(event_hooks=hooks, timeout=30) as transport:
+        sdk = gw.sdk().with_options(http_client=transport)
+        assert sdk.max_retries == 0
+        yield sdk
+
+
+@pytest.fixture
+def http(gw: Gateway, recorder: Recorder) -> Iterator[httpx.Client]:
+    with gw.http() as client:
+        client.event_hooks = {"response": [recorder.record]}
+        yield client
+
+
+def decode(data: bytes) -> tuple[int, int, float, str]:
+    """Width, height, duration (s) and codec of an MP4 given as bytes."""
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        assert container.duration is not None
+        width, height = stream.codec_context.width, stream.codec_context.height
+        return width, height, container.duration / 1e6, stream.codec_context.name
+
+
+def png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (10, 200, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def creates(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in entries if e["method"] == "POST"]
+
+
+def done(client: openai.OpenAI, video_id: str) -> Any:
+    return client.videos.poll(video_id, poll_interval_ms=50)
+
+
+# --- the happy path -------------------------------------------------------------------
+
+
+def test_create_and_poll_serves_the_upstream_bytes(
+    client: openai.OpenAI, http: httpx.Client, sim: Sim
+) -> None:
+    mark = sim.mark()
+    video = client.videos.create_and_poll(
+        prompt="a calico cat on a skateboard", poll_interval_ms=50
+    )
+    assert video.status == "completed", video.error
+    assert GATEWAY_ID.fullmatch(video.id)
+    assert (video.model, video.seconds, video.size, video.progress) == (
+        "sora-2",
+        "4",
+        "720x1280",
+        100,
+    )
+    assert video.error is None and video.completed_at is not None
+    upstream = sim.upstream_id(video.id)
+    assert [(e["method"], e["path"]) for e in creates(sim.since(mark))] == [("POST", "/v1/videos")]
+
+    content = client.videos.download_content(video.id).content
+    width, height, duration, codec = decode(content)
+    assert (width, height, codec) == (720, 1280, "h264") and duration == pytest.approx(4, abs=0.2)
+    assert content == sim.content(upstream, "video").content
+
+    thumb = client.videos.with_raw_response.download_content(video.id, variant="thumbnail")
+    assert thumb.headers["content-type"] == "image/webp"
+    with Image.open(io.BytesIO(thumb.content)) as image:
+        assert (image.format, image.size) == ("WEBP", (720, 1280))
+    assert thumb.content == sim.content(upstream, "thumbnail").content
+
+    sprite = client.videos.with_raw_response.download_content(video.id, variant="spritesheet")
+    assert sprite.headers["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(sprite.content)) as image:
+        assert image.format == "JPEG" and image.size[0] == 5 * 160
+    assert sprite.content == sim.content(upstream, "spritesheet").content
+
+    archived = [
+        e["path"]
+        for e in sim.since(mark)
+        if e["method"] == "GET" and e["path"].endswith("/content")
+    ]
+    assert archived == [f"/v1/videos/{upstream}/content"] * 3
+    response = http.get(f"/v1/videos/{video.id}")
+    assert response.json()["status"] == "completed"
+    assert "openai-poll-after-ms" not in response.headers
+
+
+def test_completed_job_is_served_from_the_store(
+    client: openai.OpenAI, http: httpx.Client, sim: Sim
+) -> None:
+    video = client.videos.create_and_poll(prompt="served from the store", poll_interval_ms=50)
+    assert video.status == "completed"
+    mark = sim.mark()
+    for _ in range(50):
+        assert client.videos.retrieve(video.id).status == "completed"
+    assert http.get(f"/v1/videos/{video.id}/content").status_code == 200
+    assert video.id in [v.id for v in client.videos.list(limit=100).data]
+    assert sim.since(mark) == []
+
+
+def test_polls_follow_the_upstream_hint_and_retrieves_do_not_poll(
+    client: openai.OpenAI, sim: Sim
+) -> None:
+    mark = sim.mark()
+    video = client.videos.create(prompt="polled by the gateway, not the client")
+    for _ in range(30):
+        client.videos.retrieve(video.id)
+    video = done(client, video.id)
+    assert video.status == "completed"
+    upstream = sim.upstream_id(video.id)
+    polls = [
+        e for e in sim.since(mark) if e["method"] == "GET" and e["path"] == f"/v1/videos/{upstream}"
+    ]
+    # 0.4 s of upstream work at a 50 ms hint: a handful of polls, however hard the client polls.
+    assert 2 <= len(polls) <= 12
+
+
+# --- upstream failures ----------------------------------------------------------------
+
+
+def test_upstream_job_failure_is_a_failed_video(client: openai.OpenAI, http: httpx.Client) -> None:
+    video = client.videos.create_and_poll(prompt="[sim:fail] not allowed", poll_interval_ms=50)
+    assert video.status == "failed" and video.error is not None
+    assert video.error.code == "moderation_blocked"
+    assert video.error.message == "Blocked by the moderation system."
+    for variant in ("video", "thumbnail", "spritesheet"):
+        response = http.get(f"/v1/videos/{video.id}/content", params={"variant": variant})
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "video_not_ready"
+    with pytest.raises(openai.BadRequestError) as info:
+        client.videos.download_content(video.id)
+    assert info.value.code == "video_not_ready"
+
+
+def test_upstream_429_at_create_is_a_429_and_no_job(
+    client: openai.OpenAI, http: httpx.Client, sim: Sim
+) -> None:
+    mark = sim.mark()
+    with pytest.raises(openai.RateLimitError) as info:
+        client.videos.create(prompt="[sim:429] busy upstream")
+    assert info.value.status_code == 429 and info.value.code == "rate_limit_exceeded"
+    assert info.value.response.headers["retry-after"] == "1"
+    assert [e["status_code"] for e in creates(sim.since(mark))] == [429]
+    listed = http.get("/v1/videos", params={"limit": 100}).json()["data"]
+    assert not [v for v in listed if "[sim:429]" in v["prompt"]]
+
+
+def test_upstream_500_at_create_is_a_502_and_no_job(
+    client: openai.OpenAI, http: httpx.Client, sim: Sim
+) -> None:
+    mark = sim.mark()
+    with pytest.raises(openai.InternalServerError) as info:
+        client.videos.create(prompt="[sim:500] broken upstream")
+    assert info.value.status_code == 502 and info.value.code == "upstream_error"
+    assert [e["status_code"] for e in creates(sim.since(mark))] == [500]
+    listed = http.get("/v1/videos", params={"limit": 100}).json()["data"]
+    assert not [v for v in listed if "[sim:500]" in v["prompt"]]
+
+
+def test_wrong_upstream_key_is_a_502_without_the_key(http: httpx.Client, sim: Sim) -> None:
+    mark = sim.mark()
+    response = http.post("/v1/videos", json={"prompt": "bad key", "model": "sora-2-badkey"})
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "upstream_auth_error"
+    assert BAD_KEY not in response.text and SIM_KEY not in response.text
+    assert "sk-" not in response.text + repr(dict(response.headers))
+    assert [e["status_code"] for e in creates(sim.since(mark))] == [401]
+    listed = http.get("/v1/videos", params={"limit": 100}).json()["data"]
+    assert "bad key" not in [v["prompt"] for v in listed]
+
+
+def test_unknown_upstream_status_means_still_running(
+    client: openai.OpenAI, http: httpx.Client
+) -> None:
+    video = client.videos.create(prompt="[sim:unknown-status] rendering")
+    seen = set()
+
+    def finished() -> bool:
+        status = http.get(f"/v1/videos/{video.id}").json()["status"]
+        seen.add(status)
+        return status in ("completed", "failed")
+
+    wait_for(finished, timeout=10, interval=0.02)
+    assert done(client, video.id).status == "completed"
+    assert seen <= {"queued", "in_progress", "completed"}
+
+
+def test_poll_429_backs_off_and_completes(client: openai.OpenAI, sim: Sim) -> None:
+    video = client.videos.create_and_poll(prompt="[sim:poll-429] throttled", poll_interval_ms=50)
+    assert video.status == "completed", video.error
+    upstream = sim.upstream_id(video.id)
+    polls = [e for e in sim.log() if e["method"] == "GET" and e["path"] == f"/v1/videos/{upstream}"]
+    assert polls[0]["status_code"] == 429
+    assert polls[1]["t"] - polls[0]["t"] >= 0.9  # Retry-After: 1 was honoured
+    assert {e["status_code"] for e in polls[1:]} == {200}
+
+
+def test_upstream_that_loses_the_job_fails_it_without_leaking_its_id(
+    client: openai.OpenAI, sim: Sim
+) -> None:
+    video = client.videos.create(prompt="[sim:slow] soon forgotten")
+    upstream = sim.upstream_id(video.id)
+    wait_for(lambda: any(e["method"] == "GET" and e["video_id"] == upstream for e in sim.log()))
+    sim.state.jobs.pop(upstream)
+    failed = wait_for(
+        lambda: (v := client.videos.retrieve(video.id)).status == "failed" and v, timeout=15
+    )
+    assert failed.error is not None and failed.error.code == "upstream_unreachable"
+
+
+# --- validation before the upstream ---------------------------------------------------
+
+
+def test_size_the_model_cannot_make_is_rejected_without_an_upstream_call(
+    client: openai.OpenAI, http: httpx.Client, sim: Sim
+) -> None:
+    mark = sim.mark()
+    with pytest.raises(openai.BadRequestError) as info:
+        client.videos.create(prompt="full hd", model="sora-2", size="1920x1080")  # type: ignore[arg-type]
+    assert info.value.param == "size" and "720x1280" in info.value.message
+    bad_seconds = http.post("/v1/videos", json={"prompt": "odd", "seconds": "5"})
+    assert bad_seconds.status_code == 400 and bad_seconds.json()["error"]["param"] == "seconds"
+    assert sim.since(mark) == []
+    pro = client.videos.create(prompt="full hd", model="sora-2-pro", size="1920x1080")  # type: ignore[arg-type]
+    assert (pro.model, pro.size) == ("sora-2-pro", "1920x1080")
+    assert done(client, pro.id).status == "completed"
+    upstream = sim.upstream_id(pro.id)
+    assert (sim.state.jobs[upstream].model, sim.state.jobs[upstream].size) == (
+        "sora-2-pro",
+        "1920x1080",
+    )
+
+
+def test_input_reference_upload_reaches_upstream_as_a_file(
+    client: openai.OpenAI, http: httpx.Client, sim: Sim
+) -> None:
+    mark = sim.mark()
+    video = client.videos.create(
+        prompt="from an image",
+        size="1280x720",
+        input_reference=("ref.png", png(1280, 720), "image/png"),
+    )
+    assert done(client, video.id).status == "completed"
+    # The upstream checks the file against size, and its 400 comes back with its param.
+    with pytest.raises(openai.BadRequestError) as info:
+        client.videos.create(
+            prompt="wrong image",
+            size="1280x720",
+            input_reference=("r.png", png(64, 64), "image/png"),
+        )
+    assert info.value.param == "input_reference"
+    assert [e["status_code"] for e in creates(sim.since(mark))] == [200, 400]
+    listed = http.get("/v1/videos", params={"limit": 100}).json()["data"]
+    assert "wrong image" not in [v["prompt"] for v in listed]
+
+
+# --- follow-ups go to the same upstream by its id ------------------------------------
+
+
+def test_remix_uses_the_upstream_id(client: openai.OpenAI, http: httpx.Client, sim: Sim) -> None:
+    source = client.videos.create_and_poll(prompt="source", seconds="8", poll_interval_ms=50)
+    assert source.status == "completed"
+    upstream = sim.upstream_id(source.id)
+    mark = sim.mark()
+    remix = client.videos.remix(source.id, prompt="now in blue")
+    assert GATEWAY_ID.fullmatch(remix.id) and remix.id != source.id
+    assert remix.remixed_from_video_id == source.id and remix.seconds == "8"
+    calls = creates(sim.since(mark))
+    assert [(e["path"], e["status_code"]) for e in calls] == [(f"/v1/videos/{upstream}/remix", 200)]
+    assert calls[0]["idempotency_key"] == remix.id
+    assert sim.state.jobs[calls[0]["video_id"]].remixed_from_video_id == upstream
+    remix = done(client, remix.id)
+    assert remix.status == "completed" and remix.remixed_from_video_id == source.id
+    header = http.get(f"/v1/videos/{remix.id}").headers["x-vidgate-deployment"]
+    assert header == http.get(f"/v1/videos/{source.id}").headers["x-vidgate-deployment"]
+
+
+def test_edit_and_extension_by_gateway_id(
+    client: openai.OpenAI, http: httpx.Client, sim: Sim
+) -> None:
+    source = client.videos.create_and_poll(
+        prompt="pro source", model="sora-2-pro", size="1280x720", poll_interval_ms=50
+    )
+    assert source.status == "completed"
+    upstream = sim.upstream_id(source.id)
+    mark = sim.mark()
+    edit = http.post("/v1/videos/edits", json={"prompt": "snow", "video": {"id": source.id}})
+    assert edit.status_code == 200, edit.text
+    form = [
+        ("prompt", (None, "and then")),
+        ("seconds", (None, "4")),
+        ("video[id]", (None, source.id)),
+    ]
+    extend = http.post("/v1/videos/extensions", files=form)
+    assert extend.status_code == 200, extend.text
+    assert (edit.json()["seconds"], extend.json()["seconds"]) == ("4", "8")
+    calls = creates(sim.since(mark))
+    assert [(e["path"], e["status_code"]) for e in calls] == [
+        ("/v1/videos/edits", 200),
+        ("/v1/videos/extensions", 200),
+    ]
+    # An uploaded file would have been probed as plain sora-2; by id the upstream knows it.
+    for call, seconds in zip(calls, (4, 8), strict=True):
+        job = sim.state.jobs[call["video_id"]]
+        assert (job.model, job.size, job.seconds) == ("sora-2-pro", "1280x720", seconds)
+    assert sim.state.jobs[upstream].model == "sora-2-pro"
+    for video_id in (edit.json()["id"], extend.json()["id"]):
+        assert done(client, video_id).status == "completed"
+    width, height, duration, _ = decode(client.videos.download_content(extend.json()["id"]).content)
+    assert (width, height) == (1280, 720) and duration == pytest.approx(8, abs=0.2)
+
+
+def test_extension_of_an_uploaded_file_sends_the_file(client: openai.OpenAI, sim: Sim) -> None:
+    source = client.videos.create_and_poll(prompt="to upload", poll_interval_ms=50)
+    data = client.videos.download_content(source.id).content
+    mark = sim.mark()
+    extended = client.videos.extend(prompt="more", seconds="4", video=("in.mp4", data, "video/mp4"))
+    assert extended.seconds == "8"
+    (call,) = creates(sim.since(mark))
+    assert call["path"] == "/v1/videos/extensions" and call["status_code"] == 200
+    job = sim.state.jobs[call["video_id"]]
+    assert (job.model, job.size, job.seconds) == ("sora-2", "720x1280", 8)
+    assert done(client, extended.id).status == "completed"
+
+
+# --- delete ---------------------------------------------------------------------------
+
+
+def test_delete_reaches_the_upstream(client: openai.OpenAI, sim: Sim) -> None:
+    video = client.videos.create_and_poll(prompt="to delete", poll_interval_ms=50)
+    upstream = sim.upstream_id(video.id)
+    deleted = client.videos.delete(video.id)
+    assert (deleted.id, deleted.object, deleted.deleted) == (video.id, "video.deleted", True)
+    with pytest.raises(openai.NotFoundError):
+        client.videos.retrieve(video.id)
+    with pytest.raises(openai.NotFoundError):
+        client.videos.download_content(video.id)
+    wait_for(
+        lambda: [
+            e
+            for e in sim.log()
+            if (e["method"], e["path"], e["status_code"])
+            == ("DELETE", f"/v1/videos/{upstream}", 200)
+        ],
+        timeout=5,
+    )
+    assert upstream not in sim.state.jobs
+
+
+# --- idempotency and one upstream call per create ------------------------------------
+
+
+def test_idempotency_key_makes_one_upstream_create(
+    client: openai.OpenAI, http: httpx.Client, sim: Sim
+) -> None:
+    key = f"idem-{uuid.uuid4()}"
+    mark = sim.mark()
+    first = client.videos.create(prompt="exactly once", extra_headers={"Idempotency-Key": key})
+    again = client.videos.create(prompt="exactly once", extra_headers={"Idempotency-Key": key})
+    assert first.id == again.id
+    with pytest.raises(openai.ConflictError) as info:
+        client.videos.create(prompt="something else", extra_headers={"Idempotency-Key": key})
+    assert info.value.status_code == 409 and info.value.code == "idempotency_key_reused"
+    calls = creates(sim.since(mark))
+    assert [(e["path"], e["idempotency_key"]) for e in calls] == [("/v1/videos", first.id)]
+    assert done(client, first.id).status == "completed"
+    listed = http.get("/v1/videos", params={"limit": 100}).json()["data"]
+    assert [v["id"] for v in listed if v["prompt"] == "exactly once"] == [first.id]
+
+
+def test_concurrent_retries_with_one_key_make_one_upstream_create(
+    gw: Gateway, client: openai.OpenAI, sim: Sim
+) -> None:
+    key = f"race-{uuid.uuid4()}"
+    mark = sim.mark()
+
+    def post(_: int) -> str:
+        with gw.http() as http:
+            response = http.post(
+                "/v1/videos", json={"prompt": "raced"}, headers={"Idempotency-Key": key}
+            )
+            assert response.status_code == 200, response.text
+            return str(response.json()["id"])
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        ids = set(pool.map(post, range(6)))
+    assert len(ids) == 1
+    (video_id,) = ids
+    assert len(creates(sim.since(mark))) == 1
+    assert done(client, video_id).status == "completed"
+
+
+def test_one_upstream_post_per_client_create(
+    client: openai.OpenAI, http: httpx.Client, sim: Sim
+) -> None:
+    mark = sim.mark()
+    ids = [client.videos.create(prompt=f"clip {i}", seconds="4").id for i in range(3)]
+    form = [("prompt", (None, "multipart clip")), ("size", (None, "1280x720"))]
+    multipart = http.post("/v1/videos", files=form)
+    assert multipart.status_code == 200, multipart.text
+    ids.append(multipart.json()["id"])
+    calls = creates(sim.since(mark))
+    assert [e["idempotency_key"] for e in calls] == ids
+    assert all(e["path"] == "/v1/videos" and e["status_code"] == 200 for e in calls)
+    assert len({e["video_id"] for e in calls}) == 4
+    for video_id in ids:
+        assert done(client, video_id).status == "completed"
+    assert len(creates(sim.since(mark))) == 4
+
+
+# --- what the gateway shows -----------------------------------------------------------
+
+
+def test_deployment_header_and_ids_are_the_gateways(
+    client: openai.OpenAI, http: httpx.Client, recorder: Recorder, sim: Sim
+) -> None:
+    created = http.post("/v1/videos", json={"prompt": "headers", "size": "1280x720"})
+    assert created.status_code == 200
+    deployment = created.headers["x-vidgate-deployment"]
+    assert deployment and "sk-" not in deployment and SIM_KEY not in deployment
+    assert sim.url not in deployment and "127.0.0.1" not in deployment
+    video_id = created.json()["id"]
+    assert GATEWAY_ID.fullmatch(video_id)
+    assert done(client, video_id).status == "completed"
+    retrieved = http.get(f"/v1/videos/{video_id}")
+    assert retrieved.headers["x-vidgate-deployment"] == deployment
+    upstream = sim.upstream_id(video_id)
+    listed = http.get("/v1/videos", params={"limit": 100})
+    assert upstream not in listed.text and upstream not in retrieved.text
+    assert all(GATEWAY_ID.fullmatch(v["id"]) for v in listed.json()["data"])
+    assert len(recorder.seen) >= 3 and recorder.leaks() == []
