@@ -120,15 +120,24 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
     concurrency = max(1, int(spec.get("concurrency", 1)))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     timeout = httpx.Timeout(float(spec.get("timeout", 60.0)))
-    async with httpx.AsyncClient(limits=limits, timeout=timeout, http1=True) as client:
+    shared = bool(spec.get("shared_pool", False))
+    if shared:
+        clients = [httpx.AsyncClient(limits=limits, timeout=timeout)] * concurrency
+    else:  # one keep-alive connection per worker: see the module docstring
+        one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        clients = [httpx.AsyncClient(limits=one, timeout=timeout) for _ in range(concurrency)]
+    try:
         warmup = int(spec.get("warmup", concurrency))
         for start in range(0, warmup, concurrency):
             batch = min(concurrency, warmup - start)
-            await asyncio.gather(*(run.one(client, measured=False) for _ in range(batch)))
+            await asyncio.gather(*(run.one(clients[i], measured=False) for i in range(batch)))
         run.deadline = time.perf_counter() + run.seconds
         began = time.perf_counter()
-        await asyncio.gather(*(_worker(run, client) for _ in range(concurrency)))
+        await asyncio.gather(*(_worker(run, client) for client in clients))
         wall = time.perf_counter() - began
+    finally:
+        for client in set(clients):
+            await client.aclose()
     latencies = sorted(run.latencies)
     done = len(latencies)
     ok = sum(n for code, n in run.statuses.items() if code.startswith("2"))

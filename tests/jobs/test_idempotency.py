@@ -34,8 +34,9 @@ def test_concurrent_duplicates_make_one_job(gateway: Gateway) -> None:
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         ids = set(pool.map(post, range(8)))
     assert len(ids) == 1
-    tasks = [t / "task.json" for t in (gateway.data_dir / "local").iterdir()]
-    assert sum(1 for t in tasks if t.exists() and '"prompt": "race"' in t.read_text()) == 1
+    with gateway.http() as http:
+        listed = http.get("/v1/videos", params={"limit": 100}).json()["data"]
+    assert [v["id"] for v in listed if v["prompt"] == "race"] == list(ids)
 
 
 def test_uploads_compared_by_content(gateway: Gateway, tmp_path: Path) -> None:

@@ -58,6 +58,8 @@ class Archiver:
             done = await lifecycle.complete(self.store, job.id, assets, info)
             if done is None:
                 await self.storage.delete_prefix(asset_prefix(job.id))
+            else:
+                await client.archived(job.upstream_id or "")
             return done
         finally:
             await asyncio.to_thread(shutil.rmtree, work, True)

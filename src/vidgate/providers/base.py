@@ -160,6 +160,10 @@ class UpstreamClient(Protocol):
         """Delete or cancel the upstream task where the provider has that; else nothing."""
         ...
 
+    async def archived(self, upstream_id: str) -> None:
+        """The gateway now holds its own copy of the result; the client may free its copy."""
+        ...
+
 
 # --- HTTP providers: a pure adapter (no I/O) -------------------------------------------
 

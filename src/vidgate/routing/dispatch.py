@@ -84,6 +84,9 @@ class HttpUpstream:
         if call is not None:
             await self._send(call)
 
+    async def archived(self, upstream_id: str) -> None:
+        """Upstream copies stay: remix and edits by upstream id still need them."""
+
     def _url(self, call: HttpCall) -> str:
         return self.base + call.path
 

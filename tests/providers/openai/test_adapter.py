@@ -291,6 +291,21 @@ def test_failed_job_carries_error_code_and_message() -> None:
     assert running.error_code is None and running.error_message is None
 
 
+def test_upstream_ids_are_hidden_from_messages() -> None:
+    gateway_id = "video_" + "c" * 32
+    error = {"code": "moderation_blocked", "message": f"Video {UPSTREAM_ID} was blocked."}
+    state = ADAPTER.parse_state(reply(200, video(status="failed", error=error)))
+    assert state.error_message == "Video <upstream id> was blocked."
+    assert state.upstream_id == UPSTREAM_ID  # kept for the gateway itself
+    for status in (400, 404, 429, 500):
+        body = envelope(f"Video with id '{UPSTREAM_ID}' (for {gateway_id}) not found.")
+        message = ADAPTER.parse_error(reply(status, body)).message
+        assert UPSTREAM_ID not in message and "'<upstream id>'" in message
+        assert gateway_id in message
+    compatible = envelope("No video_MTIzNDU2Nzg5MGFiY2RlZg== here.")
+    assert "MTIz" not in ADAPTER.parse_error(reply(404, compatible)).message
+
+
 def test_poll_after_header_becomes_seconds() -> None:
     hinted = ADAPTER.parse_state(reply(200, video(), **{"OpenAI-Poll-After-Ms": "250"}))
     assert hinted.poll_after_s == pytest.approx(0.25)

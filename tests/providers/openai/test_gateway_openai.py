@@ -200,6 +200,12 @@ def test_create_and_poll_serves_the_upstream_bytes(
     upstream = sim.upstream_id(video.id)
     assert [(e["method"], e["path"]) for e in creates(sim.since(mark))] == [("POST", "/v1/videos")]
 
+    archived = [
+        e["path"]
+        for e in sim.since(mark)
+        if e["method"] == "GET" and e["path"].endswith("/content")
+    ]
+    assert archived == [f"/v1/videos/{upstream}/content"] * 3
     content = client.videos.download_content(video.id).content
     width, height, duration, codec = decode(content)
     assert (width, height, codec) == (720, 1280, "h264") and duration == pytest.approx(4, abs=0.2)
@@ -217,12 +223,6 @@ def test_create_and_poll_serves_the_upstream_bytes(
         assert image.format == "JPEG" and image.size[0] == 5 * 160
     assert sprite.content == sim.content(upstream, "spritesheet").content
 
-    archived = [
-        e["path"]
-        for e in sim.since(mark)
-        if e["method"] == "GET" and e["path"].endswith("/content")
-    ]
-    assert archived == [f"/v1/videos/{upstream}/content"] * 3
     response = http.get(f"/v1/videos/{video.id}")
     assert response.json()["status"] == "completed"
     assert "openai-poll-after-ms" not in response.headers
@@ -349,6 +349,7 @@ def test_upstream_that_loses_the_job_fails_it_without_leaking_its_id(
         lambda: (v := client.videos.retrieve(video.id)).status == "failed" and v, timeout=15
     )
     assert failed.error is not None and failed.error.code == "upstream_unreachable"
+    assert upstream not in failed.error.message and "not found" in failed.error.message
 
 
 # --- validation before the upstream ---------------------------------------------------

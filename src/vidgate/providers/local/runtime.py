@@ -143,6 +143,10 @@ class LocalRenderer:
             future.cancel()
         await asyncio.to_thread(shutil.rmtree, self.root / upstream_id, True)
 
+    async def archived(self, upstream_id: str) -> None:
+        """The blob store has the video now: drop the render folder (no second copy on disk)."""
+        await asyncio.to_thread(shutil.rmtree, self.root / upstream_id, True)
+
     async def aclose(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)

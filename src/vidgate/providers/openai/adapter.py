@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from vidgate.errors import (
@@ -30,6 +31,9 @@ from vidgate.providers.base import (
 )
 from vidgate.providers.openai.spec import SPEC
 from vidgate.routing.config import Deployment
+
+_UPSTREAM_ID = re.compile(r"\bvideo_[A-Za-z0-9_=-]+")
+_GATEWAY_ID = re.compile(r"video_[0-9a-f]{32}")
 
 
 class OpenAIAdapter:
@@ -107,13 +111,13 @@ class OpenAIAdapter:
             progress=_progress(body.get("progress")),
             raw_status=raw,
             error_code=error.get("code") if error else None,
-            error_message=error.get("message") if error else None,
+            error_message=_scrub(error["message"]) if error.get("message") else None,
             poll_after_s=int(poll_after) / 1000 if poll_after and poll_after.isdigit() else None,
         )
 
     def parse_error(self, reply: HttpReply) -> GatewayError:
         error = reply.body.get("error") if isinstance(reply.body, dict) else None
-        message = str(error.get("message")) if isinstance(error, dict) else ""
+        message = _scrub(error.get("message")) if isinstance(error, dict) else ""
         param = error.get("param") if isinstance(error, dict) else None
         code = error.get("code") if isinstance(error, dict) else None
         text = f"Upstream rejected the request: {message}" if message else "Upstream error."
@@ -126,6 +130,17 @@ class OpenAIAdapter:
         if reply.status == 429:
             return RateLimited(text, retry_after_s=_retry_after(reply.headers))
         return UpstreamError(f"Upstream failed with HTTP {reply.status}. {message}".strip())
+
+
+def _scrub(message: Any) -> str:
+    """The upstream's message without its own video ids (clients only know gateway ids)."""
+    if message is None:
+        return ""
+
+    def hide(match: re.Match[str]) -> str:
+        return match[0] if _GATEWAY_ID.fullmatch(match[0]) else "<upstream id>"
+
+    return _UPSTREAM_ID.sub(hide, str(message))
 
 
 def _reference(

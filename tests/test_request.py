@@ -1,0 +1,100 @@
+"""VideoRequest parsing and resolution against capabilities (no HTTP)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from vidgate.errors import InvalidRequest, UnsupportedOperation
+from vidgate.providers.base import Asset, ModelCapabilities
+from vidgate.request import (
+    Upload,
+    parse_request,
+    resolve,
+    resolved_from_json,
+    resolved_to_json,
+    unflatten,
+)
+
+CAPS = ModelCapabilities(
+    seconds=(4, 8),
+    default_seconds=4,
+    sizes=("1280x720", "720x1280"),
+    default_size="720x1280",
+    image_roles=frozenset({"first_frame"}),
+    operations=frozenset({"create", "extend"}),
+    option_keys=frozenset({"mode"}),
+)
+
+
+def test_unflatten_brackets_and_dotted_reference() -> None:
+    flat = {
+        "prompt": "p",
+        "input_reference[image_url]": "u",
+        "video[id]": "v",
+        "input_reference.0": "f",
+    }
+    assert unflatten({k: v for k, v in flat.items() if k != "input_reference.0"}) == {
+        "prompt": "p",
+        "input_reference": {"image_url": "u"},
+        "video": {"id": "v"},
+    }
+    assert unflatten({"input_reference.0": "f"}) == {"input_reference": "f"}
+
+
+def test_defaults_are_resolved_explicitly() -> None:
+    resolved = resolve(
+        parse_request("create", {"prompt": "p"}), CAPS, model_name="m", upstream_model="up"
+    )
+    assert (resolved.seconds, resolved.size, resolved.fps) == (4, "720x1280", 24)
+    assert resolved.upstream_model == "up"
+
+
+def test_strings_and_numbers_accepted() -> None:
+    for seconds in ("8", 8, 8.0, " 8 "):
+        request = parse_request("create", {"prompt": "p", "seconds": seconds, "size": "1280X720"})
+        resolved = resolve(request, CAPS, model_name="m", upstream_model="u")
+        assert (resolved.seconds, resolved.size) == (8, "1280x720")
+
+
+def test_operation_the_model_lacks_is_a_400_saying_so() -> None:
+    request = parse_request("remix", {"prompt": "p"}, source_video_id="video_1")
+    with pytest.raises(UnsupportedOperation, match="does not support remix"):
+        resolve(request, CAPS, model_name="m", upstream_model="u")
+
+
+def test_options_validated_per_model() -> None:
+    ok = parse_request("create", {"prompt": "p", "metadata": {"mode": "pro"}})
+    assert resolve(ok, CAPS, model_name="m", upstream_model="u").options == {"mode": "pro"}
+    bad = parse_request("create", {"prompt": "p", "metadata": '{"steps": 4}'})
+    with pytest.raises(InvalidRequest, match="Allowed: mode") as caught:
+        resolve(bad, CAPS, model_name="m", upstream_model="u")
+    assert caught.value.param == "metadata.steps"
+
+
+def test_seed_needs_a_model_that_takes_it() -> None:
+    request = parse_request("create", {"prompt": "p", "seed": 3})
+    with pytest.raises(InvalidRequest) as caught:
+        resolve(request, CAPS, model_name="m", upstream_model="u")
+    assert caught.value.param == "seed"
+    seeded = dataclasses.replace(CAPS, seed=True)
+    assert resolve(request, seeded, model_name="m", upstream_model="u").seed == 3
+
+
+def test_fingerprint_compares_uploads_by_content() -> None:
+    one = Upload("inputs/a/x.png", "x.png", "image/png", 3, "abc")
+    two = Upload("inputs/b/x.png", "x.png", "image/png", 3, "abc")
+    other = Upload("inputs/c/x.png", "x.png", "image/png", 3, "def")
+    fp = [
+        parse_request("create", {"prompt": "p", "input_reference": u}).fingerprint()
+        for u in (one, two, other)
+    ]
+    assert fp[0] == fp[1] != fp[2]
+
+
+def test_resolved_round_trips_through_json() -> None:
+    request = parse_request("create", {"prompt": "p", "input_reference": {"image_url": "data:x"}})
+    resolved = resolve(request, CAPS, model_name="m", upstream_model="u")
+    assert resolved_from_json(resolved_to_json(resolved)) == resolved
+    assert resolved.images[0].asset == Asset("url", "data:x")
