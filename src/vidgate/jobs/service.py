@@ -94,7 +94,7 @@ class JobService:
         try:
             if idempotency_key:
                 existing = await self.store.find_idempotent(principal.key_id, idempotency_key)
-                if existing is not None:
+                if existing is not None and not await self._free_refused_key(existing, fingerprint):
                     await self._discard_uploads(request)
                     return _same_request(existing, fingerprint)
             source = await self._source_job(principal, request)
@@ -110,6 +110,14 @@ class JobService:
             await self._discard_uploads(request)
             return _same_request(job, fingerprint)
         return await self._start(job, deployment, resolved)
+
+    async def _free_refused_key(self, job: Job, fingerprint: str) -> bool:
+        """Retrying a request the upstream refused (429, 5xx...) runs it again: nothing was
+        created, so the key has no result to replay; the refused row keeps its history."""
+        if job.request_hash != fingerprint or not _refused(job):
+            return False
+        await self.store.update(job.id, {"idempotency_key": None}, phase="done")
+        return True
 
     async def _discard_uploads(self, request: VideoRequest) -> None:
         for key in request.upload_keys():
@@ -439,3 +447,13 @@ def _same_request(job: Job, fingerprint: str) -> Job:
             code="idempotency_key_reused",
         )
     return job
+
+
+def _refused(job: Job) -> bool:
+    """The job was rejected at submit: it ended (hidden) before any upstream task existed."""
+    return (
+        job.deleted_at is not None
+        and job.phase == "done"
+        and job.status == "failed"
+        and job.upstream_id is None
+    )

@@ -3,6 +3,7 @@
 Creates go as JSON unless a file must be uploaded, then as multipart with the API's bracket
 flattening (``input_reference[image_url]``, ``video[id]``), like the official SDK. Every
 create carries ``Idempotency-Key`` (the gateway job id) for upstreams that honour it.
+Upstream messages that reach clients have the upstream's own video ids masked.
 """
 
 from __future__ import annotations
@@ -103,14 +104,14 @@ class OpenAIAdapter:
         if not isinstance(body, dict) or not isinstance(body.get("id"), str):
             raise UpstreamError("The upstream returned a malformed video object.")
         raw = str(body.get("status") or "")
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        error: dict[str, Any] = body["error"] if isinstance(body.get("error"), dict) else {}
         poll_after = reply.headers.get("openai-poll-after-ms")
         return UpstreamState(
             upstream_id=body["id"],
             status=SPEC.map_status(raw),
             progress=_progress(body.get("progress")),
             raw_status=raw,
-            error_code=error.get("code") if error else None,
+            error_code=error.get("code"),
             error_message=_scrub(error["message"]) if error.get("message") else None,
             poll_after_s=int(poll_after) / 1000 if poll_after and poll_after.isdigit() else None,
         )
