@@ -50,7 +50,8 @@ def create_app(settings: Settings) -> FastAPI:
         )
         context = RuntimeContext(settings.data_dir, storage, settings.config.settings.local_workers)
         clients = build_clients(PROVIDERS, table.by_id, context, http)
-        store = JobStore(engine)
+        sqlite = settings.database_url.startswith("sqlite")
+        store = JobStore(engine, sole_writer=sqlite)  # one process owns a SQLite file
         gateway = settings.config.settings
         archiver = Archiver(store, storage, settings.data_dir / "tmp")
         poller = Poller(store, table, PROVIDERS, clients, archiver, gateway)
@@ -61,8 +62,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.keys = KeyStore(engine, settings.master_key)
         app.state.jobs = service
         app.state.started_at = time.time()
-        if settings.database_url.startswith("sqlite"):
-            await _release_leases(engine)  # one process owns a SQLite file
+        if sqlite:
+            await _release_leases(engine)
         recovered = await service.recover()
         if recovered:
             log.info("recovered %d job(s) interrupted while submitting", recovered)

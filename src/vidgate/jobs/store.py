@@ -8,6 +8,7 @@ dies mid-lease simply lets the lease expire.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -71,6 +72,35 @@ class Job:
 _FIELDS = tuple(f.name for f in fields(Job))
 
 
+class JobCache:
+    """A bounded LRU of job rows that every write through ``JobStore`` keeps current.
+
+    Retrieve is the hottest route (clients poll as hard as they like), so a cached row saves
+    the database round trip entirely. It is only correct while this process is the sole
+    writer — the embedded SQLite default — so the store enables it only then.
+    """
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self.capacity = capacity
+        self._rows: OrderedDict[str, Job] = OrderedDict()
+
+    def get(self, job_id: str) -> Job | None:
+        job = self._rows.get(job_id)
+        if job is not None:
+            self._rows.move_to_end(job_id)
+        return job
+
+    def put(self, job: Job) -> Job:
+        self._rows[job.id] = job
+        self._rows.move_to_end(job.id)
+        if len(self._rows) > self.capacity:
+            self._rows.popitem(last=False)
+        return job
+
+    def drop(self, job_id: str) -> None:
+        self._rows.pop(job_id, None)
+
+
 class DuplicateIdempotencyKey(Exception):
     """Another job of the same owner already holds this idempotency key."""
 
@@ -78,8 +108,12 @@ class DuplicateIdempotencyKey(Exception):
 class JobStore:
     """Async access to the ``jobs`` table."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, sole_writer: bool = False) -> None:
         self.engine = engine
+        self.cache = JobCache() if sole_writer else None
+
+    def _remember(self, job: Job) -> Job:
+        return self.cache.put(job) if self.cache is not None else job
 
     async def insert(self, values: Mapping[str, Any]) -> Job:
         async with self.engine.begin() as conn:
@@ -87,21 +121,22 @@ class JobStore:
                 result = await conn.execute(insert(jobs).values(**values).returning(*jobs.c))
             except IntegrityError as exc:
                 raise DuplicateIdempotencyKey(str(values.get("idempotency_key"))) from exc
-            return Job.from_row(result.mappings().one())
+            return self._remember(Job.from_row(result.mappings().one()))
 
     async def get(self, job_id: str) -> Job | None:
+        cached = self.cache.get(job_id) if self.cache is not None else None
+        if cached is not None:
+            return cached
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).mappings().first()
-        return None if row is None else Job.from_row(row)
+        return None if row is None else self._remember(Job.from_row(row))
 
     async def get_owned(self, job_id: str, owner: str) -> Job | None:
         """The live job if ``owner`` owns it; ``None`` for anything else (fails closed)."""
-        query = select(jobs).where(
-            jobs.c.id == job_id, jobs.c.owner_key_id == owner, jobs.c.deleted_at.is_(None)
-        )
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).mappings().first()
-        return None if row is None else Job.from_row(row)
+        job = await self.get(job_id)
+        if job is None or job.owner_key_id != owner or job.deleted_at is not None:
+            return None
+        return job
 
     async def find_idempotent(self, owner: str, key: str) -> Job | None:
         query = select(jobs).where(jobs.c.owner_key_id == owner, jobs.c.idempotency_key == key)
@@ -130,7 +165,11 @@ class JobStore:
             query = query.where(jobs.c.phase.in_(phases))
         async with self.engine.begin() as conn:
             row = (await conn.execute(query.values(**values).returning(*jobs.c))).mappings().first()
-        return None if row is None else Job.from_row(row)
+        if row is None:
+            if self.cache is not None:
+                self.cache.drop(job_id)
+            return None
+        return self._remember(Job.from_row(row))
 
     async def claim_due(self, owner: str, now: float, lease_s: float, limit: int) -> list[Job]:
         """Lease up to ``limit`` due jobs to ``owner``."""
@@ -152,7 +191,7 @@ class JobStore:
         )
         async with self.engine.begin() as conn:
             rows = (await conn.execute(query)).mappings().all()
-        return [Job.from_row(row) for row in rows]
+        return [self._remember(Job.from_row(row)) for row in rows]
 
     async def claim_one(self, job_id: str, owner: str, now: float, lease_s: float) -> Job | None:
         """Lease one specific running job now (read-through refresh), if nobody holds it."""
@@ -168,7 +207,7 @@ class JobStore:
         )
         async with self.engine.begin() as conn:
             row = (await conn.execute(query)).mappings().first()
-        return None if row is None else Job.from_row(row)
+        return None if row is None else self._remember(Job.from_row(row))
 
     async def next_due_at(self) -> float | None:
         query = (
@@ -188,3 +227,5 @@ class JobStore:
     async def purge(self, job_id: str) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(delete(jobs).where(and_(jobs.c.id == job_id)))
+        if self.cache is not None:
+            self.cache.drop(job_id)
