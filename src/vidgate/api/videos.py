@@ -7,6 +7,7 @@ Mounted under ``/v1`` and at the root. Responses are serialised straight from jo
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -26,6 +27,7 @@ from vidgate.types import video_deleted, video_list, video_object
 router = APIRouter()
 Caller = Depends(principal)
 POLL_AFTER_MS_MIN = 200
+POLL_AFTER_MS_MAX = 10_000
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -45,10 +47,13 @@ def _video(request: Request, job: Job) -> Response:
 
 
 def _poll_after_ms(request: Request, job: Job) -> int:
-    table = request.app.state.table
-    deployment = table.by_id.get(job.deployment_id)
-    seconds = deployment.poll_interval_s if deployment else 2.0
-    return max(POLL_AFTER_MS_MIN, int(seconds * 1000))
+    """Until the gateway's next look at the upstream: polling sooner cannot see news."""
+    if job.next_poll_at is not None:
+        seconds = job.next_poll_at - time.time()
+    else:
+        deployment = request.app.state.table.by_id.get(job.deployment_id)
+        seconds = deployment.poll_interval_s if deployment else 2.0
+    return min(POLL_AFTER_MS_MAX, max(POLL_AFTER_MS_MIN, int(seconds * 1000)))
 
 
 def _service(request: Request) -> JobService:

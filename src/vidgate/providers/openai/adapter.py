@@ -31,6 +31,7 @@ from vidgate.providers.base import (
     Variant,
 )
 from vidgate.providers.openai.spec import SPEC
+from vidgate.providers.wire import retry_after_s
 from vidgate.routing.config import Deployment
 
 _UPSTREAM_ID = re.compile(r"\bvideo_[A-Za-z0-9_=-]+")
@@ -129,7 +130,7 @@ class OpenAIAdapter:
         if reply.status == 404:
             return NotFound(text)
         if reply.status == 429:
-            return RateLimited(text, retry_after_s=_retry_after(reply.headers))
+            return RateLimited(text, retry_after_s=retry_after_s(reply.headers))
         return UpstreamError(f"Upstream failed with HTTP {reply.status}. {message}".strip())
 
 
@@ -176,11 +177,3 @@ def _progress(value: Any) -> int:
     if 0 < number < 1:  # some compatible upstreams report a fraction
         number = round(number * 100, 6)  # 0.57 * 100 is 56.99999999999999
     return max(0, min(100, int(number)))
-
-
-def _retry_after(headers: Any) -> float | None:
-    value = headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None

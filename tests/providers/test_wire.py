@@ -1,0 +1,20 @@
+"""Retry-After parsing: seconds, milliseconds, HTTP dates, garbage."""
+
+from __future__ import annotations
+
+from email.utils import formatdate
+
+import pytest
+
+from vidgate.providers.wire import retry_after_s
+
+
+def test_forms() -> None:
+    assert retry_after_s({"retry-after": "3"}) == 3.0
+    assert retry_after_s({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
+    now = 1_800_000_000.0
+    date = formatdate(now + 30, usegmt=True)
+    assert retry_after_s({"retry-after": date}, now=now) == pytest.approx(30)
+    assert retry_after_s({"retry-after": formatdate(now - 30, usegmt=True)}, now=now) == 0.0
+    assert retry_after_s({"retry-after": "soon"}) is None
+    assert retry_after_s({}) is None
