@@ -26,6 +26,7 @@ from vidgate.jobs.archive import Archiver
 from vidgate.jobs.poller import Poller
 from vidgate.jobs.service import JobService
 from vidgate.jobs.store import JobStore
+from vidgate.media.pool import MediaPool
 from vidgate.providers.base import RuntimeContext
 from vidgate.providers.registry import PROVIDERS
 from vidgate.routing.config import build_table
@@ -42,8 +43,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(migrate, settings.database_url)
         engine = make_engine(settings.database_url)
+        await migrate(engine)
         storage = LocalBlobStore(settings.storage_dir)
         http = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=512, max_keepalive_connections=128)
@@ -53,9 +54,10 @@ def create_app(settings: Settings) -> FastAPI:
         sqlite = settings.database_url.startswith("sqlite")
         store = JobStore(engine, sole_writer=sqlite)  # one process owns a SQLite file
         gateway = settings.config.settings
-        archiver = Archiver(store, storage, settings.data_dir / "tmp")
+        media = MediaPool()
+        archiver = Archiver(store, storage, settings.data_dir / "tmp", media)
         poller = Poller(store, table, PROVIDERS, clients, archiver, gateway)
-        service = JobService(store, table, PROVIDERS, clients, storage, poller, gateway)
+        service = JobService(store, table, PROVIDERS, clients, storage, poller, gateway, media)
         app.state.settings = settings
         app.state.table = table
         app.state.storage = storage
@@ -81,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
                 if close is not None:
                     await close()
             await http.aclose()
+            media.close()
             await engine.dispose()
 
     app = FastAPI(title="vidgate", version=__version__, lifespan=lifespan)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -29,40 +29,37 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(database_url: str) -> AsyncEngine:
     """An async engine for ``database_url`` with per-backend tuning."""
     if database_url.startswith("sqlite"):
+        db_file = database_url.split(":///", 1)[-1]
+        if db_file and db_file != ":memory:":
+            Path(db_file).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(database_url, pool_size=8, max_overflow=8)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(database_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
-def sync_url(database_url: str) -> str:
-    """The synchronous driver URL for migrations."""
-    return database_url.replace("sqlite+aiosqlite", "sqlite").replace(
-        "postgresql+asyncpg", "postgresql+psycopg"
-    )
+HEAD_REVISION = "0001"
+"""The newest migration (a test checks it against Alembic's own head)."""
 
 
-def migrate(database_url: str) -> None:
-    """Apply every Alembic migration up to head (idempotent)."""
+async def migrate(engine: AsyncEngine) -> None:
+    """Bring the schema to the newest revision; Alembic is only loaded when there is work."""
+    async with engine.begin() as conn:
+        if await conn.run_sync(current_revision) != HEAD_REVISION:
+            await conn.run_sync(_upgrade)
+
+
+def current_revision(connection: Connection) -> str | None:
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+
+def _upgrade(connection: Connection) -> None:
+    from alembic import command
     from alembic.config import Config
 
-    if database_url.startswith("sqlite"):
-        db_file = database_url.split(":///", 1)[-1]
-        if db_file and db_file != ":memory:":
-            Path(db_file).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(sync_url(database_url))
-    if database_url.startswith("sqlite"):
-        event.listen(engine, "connect", _sqlite_pragmas)
-    try:
-        with engine.begin() as connection:
-            _upgrade(Config(), connection)
-    finally:
-        engine.dispose()
-
-
-def _upgrade(config: Any, connection: Connection) -> None:
-    from alembic import command
-
+    config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     command.upgrade(config, "head")

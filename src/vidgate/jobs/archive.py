@@ -14,9 +14,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from vidgate.errors import GatewayError
+from vidgate.errors import GatewayError, UpstreamError
 from vidgate.jobs import lifecycle
 from vidgate.jobs.store import Job, JobStore
+from vidgate.media.pool import MediaPool
 from vidgate.providers.base import UpstreamClient, Variant
 from vidgate.storage.base import BlobInfo, BlobStore
 
@@ -30,10 +31,13 @@ def asset_prefix(job_id: str) -> str:
 class Archiver:
     """Moves one job's results from its upstream into the blob store."""
 
-    def __init__(self, store: JobStore, storage: BlobStore, tmp_root: Path) -> None:
+    def __init__(
+        self, store: JobStore, storage: BlobStore, tmp_root: Path, media: MediaPool
+    ) -> None:
         self.store = store
         self.storage = storage
         self.tmp_root = tmp_root
+        self.media = media
 
     async def archive(
         self, job: Job, client: UpstreamClient, upstream_previews: frozenset[str]
@@ -44,7 +48,9 @@ class Archiver:
         try:
             video_path = work / "video.mp4"
             digest = await _download(client, job.upstream_id or "", "video", video_path)
-            info = await asyncio.to_thread(_probe, video_path)
+            info = await self.media.probe(video_path)
+            if info is None:
+                raise UpstreamError("The upstream's result is not a readable video.")
             assets: dict[str, Any] = {}
             for variant in ("thumbnail", "spritesheet"):
                 assets[variant] = await self._preview(
@@ -82,7 +88,7 @@ class Archiver:
             except GatewayError:
                 content_type = None  # the upstream lacks it after all: make our own
         if content_type is None:
-            content_type = await asyncio.to_thread(_make_preview, variant, video_path, path)
+            content_type = await self.media.preview(variant, video_path, path)
             digest = await asyncio.to_thread(_hash_file, path)
         ext = {"image/webp": "webp", "image/jpeg": "jpg", "image/png": "png"}[content_type]
         key = f"{asset_prefix(job.id)}{variant}.{ext}"
@@ -97,28 +103,6 @@ async def _download(client: UpstreamClient, upstream_id: str, variant: Variant, 
                 digest.update(chunk)
                 handle.write(chunk)
     return digest.hexdigest()[:32]
-
-
-def _probe(path: Path) -> dict[str, Any]:
-    from vidgate.media.probe import probe
-
-    info = probe(path)
-    return {
-        "duration_seconds": round(info.duration_s, 3),
-        "width": info.width,
-        "height": info.height,
-        "fps": round(info.fps, 3),
-        "codec": info.codec,
-        "has_audio": info.has_audio,
-    }
-
-
-def _make_preview(variant: str, video: Path, out: Path) -> str:
-    from vidgate.media.previews import make_spritesheet, make_thumbnail
-
-    if variant == "thumbnail":
-        return make_thumbnail(video, out)
-    return make_spritesheet(video, out)
 
 
 def _sniff(path: Path) -> str | None:

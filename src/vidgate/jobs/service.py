@@ -28,6 +28,7 @@ from vidgate.jobs import lifecycle
 from vidgate.jobs.archive import asset_prefix
 from vidgate.jobs.poller import Poller
 from vidgate.jobs.store import DuplicateIdempotencyKey, Job, JobStore
+from vidgate.media.pool import MediaPool
 from vidgate.providers.base import (
     Asset,
     Provider,
@@ -74,6 +75,7 @@ class JobService:
         storage: BlobStore,
         poller: Poller,
         settings: GatewaySettings,
+        media: MediaPool,
     ) -> None:
         self.store = store
         self.table = table
@@ -82,6 +84,7 @@ class JobService:
         self.storage = storage
         self.poller = poller
         self.settings = settings
+        self.media = media
         self._background: set[asyncio.Task[None]] = set()
 
     # --- create and its variants --------------------------------------------------------
@@ -210,19 +213,13 @@ class JobService:
         upload = request.source_upload
         if upload is None:
             raise InvalidRequest("Missing required parameter: 'video'.", param="video")
-        info = await asyncio.to_thread(self._probe_upload, upload.blob_key)
+        path = self.storage.local_path(upload.blob_key)
+        if path is None:
+            raise InvalidRequest("Uploaded videos need a local blob store.", param="video")
+        info = await self.media.probe_video(path, "video")
         asset = Asset("blob", upload.blob_key, upload.content_type, upload.filename)
-        seconds = max(1, round(info.duration_s))
-        return SourceVideo(asset, seconds=seconds), (info.width, info.height, seconds)
-
-    def _probe_upload(self, key: str) -> Any:
-        from vidgate.media.probe import MediaError, probe
-
-        path = self.storage.local_path(key)
-        try:
-            return probe(path) if path else None
-        except MediaError:
-            raise InvalidRequest("'video' is not a readable video file.", param="video") from None
+        seconds = max(1, round(info["duration_seconds"]))
+        return SourceVideo(asset, seconds=seconds), (info["width"], info["height"], seconds)
 
     async def _insert(
         self,
