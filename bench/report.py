@@ -75,7 +75,15 @@ def targets(results: dict[str, Any]) -> str:
     retrieve = results.get("retrieve")
     if retrieve:
         p50 = retrieve["gateway"][0]["p50_ms"]
-        rows.append(["retrieve: gateway p50 at c=1 <= 1 ms", f"{p50:.2f} ms", _ok(p50 <= 1.0)])
+        direct = retrieve["direct"][0]["p50_ms"]
+        rows.append(
+            [
+                "retrieve: gateway p50 at c=1 <= 1 ms",
+                f"{p50:.2f} ms (simulator {direct:.2f} ms, so the gateway adds "
+                f"{p50 - direct:.2f} ms over the same client)",
+                _ok(p50 <= 1.0),
+            ]
+        )
         ratios = [
             g["rps"] / d["rps"]
             for g, d in zip(retrieve["gateway"], retrieve["direct"], strict=True)
@@ -93,13 +101,22 @@ def targets(results: dict[str, Any]) -> str:
         )
     for size in results.get("downloads", []):
         gw = size["gateway"]
-        flat = gw["rss_peak_mib"] - gw["rss_before_mib"]
+        growth = gw["rss_peak_mib"] - gw["rss_before_mib"]
         rows.append(
             [
-                f"content {size['size_mib']} MiB: gateway RSS <= 120 MiB and flat",
-                f"before {gw['rss_before_mib']:.0f}, peak {gw['rss_peak_mib']:.0f} "
-                f"(+{flat:.0f}), after {gw['rss_after_mib']:.0f} MiB",
-                _ok(gw["rss_peak_mib"] <= 120 and flat <= 16),
+                f"content {size['size_mib']} MiB: gateway peak RSS <= 120 MiB",
+                f"idle {gw['rss_idle_mib']:.0f}, after archiving {gw['rss_before_mib']:.0f}, "
+                f"peak while downloading {gw['rss_peak_mib']:.0f}, after "
+                f"{gw['rss_after_mib']:.0f} MiB",
+                _ok(gw["rss_peak_mib"] <= 120),
+            ]
+        )
+        rows.append(
+            [
+                f"content {size['size_mib']} MiB: RSS flat (growth while downloading "
+                "far below the file size)",
+                f"+{growth:.0f} MiB for a {size['file_bytes'] / (1 << 20):.0f} MiB file",
+                _ok(growth <= 0.5 * size["file_bytes"] / (1 << 20) and growth <= 32),
             ]
         )
         rows.append(
@@ -186,7 +203,8 @@ def render(results: dict[str, Any]) -> str:
             "gateway's render worker process and then archived (probe, thumbnail, spritesheet) "
             "by the gateway, all on the same 2 cores, so a burst is sent, then the harness "
             "waits until every job of the burst is completed before the next level. Renders "
-            "of earlier requests in the burst compete with later creates.",
+            "and archiving of earlier requests in the burst compete with later creates, and "
+            "the gateway CPU column includes the archiving done during the burst.",
             table(
                 [
                     "conc.",
@@ -209,11 +227,8 @@ def render(results: dict[str, Any]) -> str:
             "gateway), vs the same call directly on the simulator.",
             table(
                 [*headers, "server CPU ms/req", "errors"],
-                [
-                    [*row[:6], row[6], row[7]]
-                    for row in _load_rows("simulator", retrieve["direct"], ["simulator"])
-                    + _load_rows("gateway", retrieve["gateway"], ["gateway"])
-                ],
+                _load_rows("simulator", retrieve["direct"], ["simulator"])
+                + _load_rows("gateway", retrieve["gateway"], ["gateway"]),
             ),
         ]
     downloads = results.get("downloads")
@@ -254,7 +269,7 @@ def render(results: dict[str, Any]) -> str:
                     "sequential MiB/s",
                     "p50 per download ms",
                     "concurrent MiB/s",
-                    "server CPU ms/download",
+                    "server CPU ms/download (sequential)",
                     "RSS before / peak / after (MiB)",
                     "VmHWM (MiB)",
                 ],

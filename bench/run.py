@@ -1,7 +1,7 @@
 """vidgate benchmarks: start-up, create, retrieve and content download, gateway vs baselines.
 
-    .venv/bin/python bench/run.py            # full run (~4 min), rewrites bench/README.md
-    .venv/bin/python bench/run.py --quick    # smoke run (<1 min), prints the tables only
+    .venv/bin/python bench/run.py            # full run (~2.5 min), rewrites bench/README.md
+    .venv/bin/python bench/run.py --quick    # smoke run (~40 s), prints the tables only
 
 Gateway, simulators, static-file servers and the load generator (bench/load.py) are each
 their own process on 127.0.0.1; they all share the machine's cores. Raw results go to
@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import media
 import report
 from servers import (
     BENCH,
@@ -40,6 +39,8 @@ from servers import (
     start_starlette_static,
     write_gateway_config,
 )
+
+import media
 
 CACHE = BENCH / ".cache"
 RESULTS = BENCH / "results"
@@ -62,18 +63,19 @@ class Plan:
     local_burst: dict[int, int] = field(default_factory=lambda: {1: 24, 8: 48, 32: 64, 64: 128})
     retrieve_jobs: int = 16
     sizes_mib: tuple[int, ...] = (50, 200)
-    sequential_downloads: int = 10
-    concurrent_downloads: int = 8
+    sequential_downloads: int = 20
+    concurrent_downloads: int = 12
     download_concurrency: int = 4
 
 
 FULL = Plan("full")
 QUICK = Plan(
     "quick",
+    levels=(1, 8, 64),
     startup_runs=1,
-    create_s=1.0,
-    retrieve_s=1.0,
-    local_burst={1: 4, 8: 16, 32: 32, 64: 64},
+    create_s=0.75,
+    retrieve_s=0.75,
+    local_burst={1: 4, 8: 16, 64: 48},
     retrieve_jobs=4,
     sizes_mib=(50,),
     sequential_downloads=3,
