@@ -8,7 +8,7 @@ from pathlib import Path
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from vidgate.db.engine import HEAD_REVISION, MIGRATIONS, make_engine, migrate
+from vidgate.db.engine import HEAD_REVISION, MIGRATIONS, migrate, open_database
 
 
 def test_head_constant_is_alembics_head() -> None:
@@ -18,10 +18,10 @@ def test_head_constant_is_alembics_head() -> None:
 
 
 async def test_migrate_creates_schema_and_is_idempotent(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'x' / 'v.db'}")
-    await migrate(engine)
-    await migrate(engine)
-    await engine.dispose()
+    db = open_database(f"sqlite:///{tmp_path / 'x' / 'v.db'}")
+    await migrate(db)
+    await migrate(db)
+    await db.dispose()
     with sqlite3.connect(tmp_path / "x" / "v.db") as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"jobs", "api_keys", "alembic_version"} <= tables

@@ -24,7 +24,7 @@ def test_embedded_default_registers_local_renderer(tmp_path: Path) -> None:
     table = build_table(settings.config, PROVIDERS)
     assert table.default_model == EMBEDDED_MODEL
     assert table.group(EMBEDDED_MODEL)[0].provider == "local"
-    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.database_url.startswith("sqlite:///")
 
 
 def test_master_key_generated_once_with_mode_0600(

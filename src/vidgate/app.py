@@ -14,14 +14,12 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import update
 
 from vidgate import __version__
 from vidgate.accounting.keys import KeyStore
 from vidgate.api import admin, health, models, videos
 from vidgate.api import errors as api_errors
-from vidgate.db.engine import make_engine, migrate
-from vidgate.db.tables import jobs
+from vidgate.db.engine import migrate, open_database
 from vidgate.jobs.archive import Archiver
 from vidgate.jobs.poller import Poller
 from vidgate.jobs.service import JobService
@@ -43,8 +41,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url)
-        await migrate(engine)
+        db = open_database(settings.database_url)
+        await migrate(db)
         storage = LocalBlobStore(settings.storage_dir)
         http = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=512, max_keepalive_connections=128)
@@ -52,7 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
         context = RuntimeContext(settings.data_dir, storage, settings.config.settings.local_workers)
         clients = build_clients(PROVIDERS, table.by_id, context, http)
         sqlite = settings.database_url.startswith("sqlite")
-        store = JobStore(engine, sole_writer=sqlite)  # one process owns a SQLite file
+        store = JobStore(db, sole_writer=sqlite)  # one process owns a SQLite file
         gateway = settings.config.settings
         media = MediaPool()
         archiver = Archiver(store, storage, settings.data_dir / "tmp", media)
@@ -61,11 +59,11 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.settings = settings
         app.state.table = table
         app.state.storage = storage
-        app.state.keys = KeyStore(engine, settings.master_key)
+        app.state.keys = KeyStore(db, settings.master_key)
         app.state.jobs = service
         app.state.started_at = time.time()
         if sqlite:
-            await _release_leases(engine)
+            await store.release_all_leases()
         recovered = await service.recover()
         if recovered:
             log.info("recovered %d job(s) interrupted while submitting", recovered)
@@ -84,7 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
                     await close()
             await http.aclose()
             media.close()
-            await engine.dispose()
+            await db.dispose()
 
     app = FastAPI(title="vidgate", version=__version__, lifespan=lifespan)
     api_errors.install(app)
@@ -94,11 +92,3 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(health.router)
     return app
-
-
-async def _release_leases(engine: object) -> None:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
-    assert isinstance(engine, AsyncEngine)
-    async with engine.begin() as conn:
-        await conn.execute(update(jobs).values(lease_owner=None, lease_until=None))

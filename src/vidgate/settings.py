@@ -164,9 +164,7 @@ def build_settings(
     config = load_config_file(cfg_path)
     master_key, generated = ensure_master_key(data)
     database_url = (
-        env.get("VIDGATE_DATABASE_URL")
-        or config.database_url
-        or f"sqlite+aiosqlite:///{data / 'vidgate.db'}"
+        env.get("VIDGATE_DATABASE_URL") or config.database_url or f"sqlite:///{data / 'vidgate.db'}"
     )
     return Settings(
         host=host or env.get("VIDGATE_HOST", "127.0.0.1"),

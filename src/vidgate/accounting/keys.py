@@ -12,14 +12,15 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, or_, select, update
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.sql import Select
 
+from vidgate.db.engine import Database
 from vidgate.db.tables import api_keys
 from vidgate.errors import AuthenticationFailed, InvalidRequest, NotFound
 
@@ -102,8 +103,8 @@ def parse_expiry(duration: Any, expires: Any, now: float) -> float | None:
 class KeyStore:
     """Generates, authenticates and administers virtual keys."""
 
-    def __init__(self, engine: AsyncEngine, master_key: str) -> None:
-        self.engine = engine
+    def __init__(self, db: Database, master_key: str) -> None:
+        self.db = db
         self._master_hash = hash_key(master_key)
         self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
 
@@ -126,10 +127,7 @@ class KeyStore:
         now = time.monotonic()
         if cached is not None and now - cached[0] < CACHE_TTL_S:
             return cached[1]
-        async with self.engine.connect() as conn:
-            query = select(api_keys).where(api_keys.c.key_hash == digest)
-            row = (await conn.execute(query)).mappings().first()
-        record = None if row is None else KeyRecord.from_row(row)
+        record = await self.db.read(_first(select(api_keys).where(api_keys.c.key_hash == digest)))
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[digest] = (now, record)
@@ -155,8 +153,7 @@ class KeyStore:
             "expires_at": expires_at,
             "revoked_at": None,
         }
-        async with self.engine.begin() as conn:
-            await conn.execute(insert(api_keys).values(**values))
+        await self.db.write(lambda conn: conn.execute(insert(api_keys).values(**values)))
         return key, KeyRecord(**values)  # type: ignore[arg-type]
 
     async def find(self, ref: str) -> KeyRecord:
@@ -168,24 +165,31 @@ class KeyStore:
                 api_keys.c.alias == ref,
             )
         )
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).mappings().first()
-        if row is None:
+        record = await self.db.read(_first(query))
+        if record is None:
             raise NotFound("No such key.", param="key")
-        return KeyRecord.from_row(row)
+        return record
 
     async def list(self) -> list[KeyRecord]:
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(api_keys).order_by(api_keys.c.created_at))).mappings()
-            return [KeyRecord.from_row(row) for row in rows.all()]
+        query = select(api_keys).order_by(api_keys.c.created_at)
+        return await self.db.read(
+            lambda conn: [KeyRecord.from_row(row) for row in conn.execute(query).mappings()]
+        )
 
     async def update(self, ref: str, values: Mapping[str, Any]) -> KeyRecord:
         record = await self.find(ref)
-        async with self.engine.begin() as conn:
-            query = update(api_keys).where(api_keys.c.id == record.id).values(**values)
-            await conn.execute(query)
+        query = update(api_keys).where(api_keys.c.id == record.id).values(**values)
+        await self.db.write(lambda conn: conn.execute(query))
         self._cache.pop(record.key_hash, None)
         return await self.find(record.id)
 
     async def revoke(self, ref: str) -> KeyRecord:
         return await self.update(ref, {"revoked_at": time.time()})
+
+
+def _first(query: Select[Any]) -> Callable[[Connection], KeyRecord | None]:
+    def run(conn: Connection) -> KeyRecord | None:
+        row = conn.execute(query).mappings().first()
+        return None if row is None else KeyRecord.from_row(row)
+
+    return run

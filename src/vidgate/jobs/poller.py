@@ -52,6 +52,7 @@ class Poller:
         self.settings = settings
         self.owner = f"{socket.gethostname()}:{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
+        self._sleep_until = 0.0
         self._limits = {
             d.id: asyncio.Semaphore(d.max_concurrent_polls) for d in table.by_id.values()
         }
@@ -59,8 +60,13 @@ class Poller:
         self._refreshing: dict[str, asyncio.Task[None]] = {}
 
     def wake(self) -> None:
-        """A job became due now (new job, read-through): look again without waiting."""
+        """A job became due now: look again without waiting."""
         self._wake.set()
+
+    def due_at(self, when: float) -> None:
+        """A job becomes due at ``when``: wake earlier than planned only if that is sooner."""
+        if when < self._sleep_until:
+            self._wake.set()
 
     async def run(self) -> None:
         """Loop until cancelled."""
@@ -81,9 +87,11 @@ class Poller:
         next_due = await self.store.next_due_at()
         delay = MAX_SLEEP_S if next_due is None else next_due - time.time()
         delay = min(max(delay, 0.005), MAX_SLEEP_S)
+        self._sleep_until = time.time() + delay
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), delay)
+        self._sleep_until = 0.0
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)

@@ -280,6 +280,7 @@ class JobService:
         now = time.time()
         due_now = state.status in ("completed", "failed")
         interval = state.poll_after_s if state.poll_after_s else deployment.poll_interval_s
+        next_poll_at = now if due_now else now + interval
         updated = await self.store.update(
             job.id,
             {
@@ -294,7 +295,7 @@ class JobService:
             },
             phase="submitting",
         )
-        self.poller.wake()
+        self.poller.due_at(next_poll_at)
         return updated or await self._reload(job.id)
 
     async def _reload(self, job_id: str) -> Job:
