@@ -19,6 +19,7 @@ from vidgate import __version__
 from vidgate.accounting.keys import KeyStore
 from vidgate.api import admin, health, models, videos
 from vidgate.api import errors as api_errors
+from vidgate.api.fastpath import RetrieveFastPath
 from vidgate.db.engine import migrate, open_database
 from vidgate.jobs.archive import Archiver
 from vidgate.jobs.poller import Poller
@@ -86,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="vidgate", version=__version__, lifespan=lifespan)
     api_errors.install(app)
+    app.add_middleware(RetrieveFastPath)
     for router in (videos.router, models.router):
         app.include_router(router, prefix="/v1")
         app.include_router(router)

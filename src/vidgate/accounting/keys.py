@@ -112,15 +112,21 @@ class KeyStore:
         digest = hash_key(token)
         if hmac.compare_digest(digest, self._master_hash):
             return Principal(MASTER_ID, is_admin=True)
-        record = await self._lookup(digest)
-        now = time.time()
-        if record is None or not hmac.compare_digest(record.key_hash, digest):
-            raise AuthenticationFailed("Incorrect API key provided.")
-        if record.revoked_at is not None:
-            raise AuthenticationFailed("This API key has been revoked.")
-        if record.expires_at is not None and record.expires_at <= now:
-            raise AuthenticationFailed("This API key has expired.")
-        return record.principal()
+        return _valid(await self._lookup(digest), digest)
+
+    def cached_principal(self, token: str) -> Principal | None:
+        """The caller from memory alone; ``None`` (ask ``authenticate``) unless a fresh, valid
+        record is cached."""
+        digest = hash_key(token)
+        if hmac.compare_digest(digest, self._master_hash):
+            return Principal(MASTER_ID, is_admin=True)
+        cached = self._cache.get(digest)
+        if cached is None or time.monotonic() - cached[0] >= CACHE_TTL_S:
+            return None
+        try:
+            return _valid(cached[1], digest)
+        except AuthenticationFailed:
+            return None
 
     async def _lookup(self, digest: str) -> KeyRecord | None:
         cached = self._cache.get(digest)
@@ -185,6 +191,16 @@ class KeyStore:
 
     async def revoke(self, ref: str) -> KeyRecord:
         return await self.update(ref, {"revoked_at": time.time()})
+
+
+def _valid(record: KeyRecord | None, digest: str) -> Principal:
+    if record is None or not hmac.compare_digest(record.key_hash, digest):
+        raise AuthenticationFailed("Incorrect API key provided.")
+    if record.revoked_at is not None:
+        raise AuthenticationFailed("This API key has been revoked.")
+    if record.expires_at is not None and record.expires_at <= time.time():
+        raise AuthenticationFailed("This API key has expired.")
+    return record.principal()
 
 
 def _first(query: Select[Any]) -> Callable[[Connection], KeyRecord | None]:

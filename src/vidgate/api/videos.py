@@ -22,6 +22,7 @@ from vidgate.jobs.service import JobService
 from vidgate.jobs.store import Job
 from vidgate.providers.base import VARIANTS, Operation
 from vidgate.request import parse_request
+from vidgate.routing.config import DeploymentTable
 from vidgate.types import video_deleted, video_list, video_object
 
 router = APIRouter()
@@ -40,18 +41,28 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def _video(request: Request, job: Job) -> Response:
+    headers = video_headers(job, request.app.state.table)
+    return Response(video_body(job), media_type="application/json", headers=headers)
+
+
+def video_body(job: Job) -> bytes:
+    return json.dumps(video_object(job), separators=(",", ":")).encode()
+
+
+def video_headers(job: Job, table: DeploymentTable) -> dict[str, str]:
+    """``x-vidgate-deployment``, and ``openai-poll-after-ms`` while the job runs."""
     headers = {"x-vidgate-deployment": job.deployment_id}
     if not job.terminal:
-        headers["openai-poll-after-ms"] = str(_poll_after_ms(request, job))
-    return _json(video_object(job), headers=headers)
+        headers["openai-poll-after-ms"] = str(_poll_after_ms(job, table))
+    return headers
 
 
-def _poll_after_ms(request: Request, job: Job) -> int:
+def _poll_after_ms(job: Job, table: DeploymentTable) -> int:
     """Until the gateway's next look at the upstream: polling sooner cannot see news."""
     if job.next_poll_at is not None:
         seconds = job.next_poll_at - time.time()
     else:
-        deployment = request.app.state.table.by_id.get(job.deployment_id)
+        deployment = table.by_id.get(job.deployment_id)
         seconds = deployment.poll_interval_s if deployment else 2.0
     return min(POLL_AFTER_MS_MAX, max(POLL_AFTER_MS_MIN, int(seconds * 1000)))
 

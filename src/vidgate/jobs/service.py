@@ -313,6 +313,16 @@ class JobService:
             job = await self.owned(principal, job_id)
         return job
 
+    def cached(self, principal: Principal, job_id: str) -> Job | None:
+        """The job from memory if ``get`` would return it unchanged; else ``None``."""
+        cache = self.store.cache
+        job = cache.get(job_id) if cache is not None else None
+        if job is None or job.owner_key_id != principal.key_id or job.deleted_at is not None:
+            return None
+        if job.phase == "running" and self._stale(job):
+            return None
+        return job
+
     def _stale(self, job: Job) -> bool:
         seen = job.last_polled_at or job.created_at
         due = job.next_poll_at or seen
