@@ -13,12 +13,13 @@ Patches (join with ``+``):
 - ``writelock``: one process-wide ``asyncio.Lock`` around every ``JobStore`` write, so
   SQLite writers queue in the event loop instead of in SQLite's busy handler (which sleeps
   up to 100 ms between retries).
-- ``nowake``: ``Poller.wake`` does nothing, i.e. a create whose job is not due yet does not
-  make the poller run ``claim_due`` + ``next_due_at`` at once.
+- ``nowake``: ``Poller.due_at`` does nothing, i.e. a new job never wakes the poller early.
 - ``terminalcache``: ``JobService.get`` remembers completed/failed jobs in a dict (the
   ceiling of a cache of terminal jobs; no invalidation, experiment only).
 - ``chunk256k`` / ``chunk64k``: the content response's chunk size (default 1 MiB).
 - ``arena2``: ``MALLOC_ARENA_MAX=2`` in the gateway's environment.
+- ``mmap``: ``MALLOC_MMAP_THRESHOLD_=131072`` (a fixed threshold, so glibc returns freed
+  large buffers to the system instead of raising the threshold and keeping them).
 """
 
 from __future__ import annotations
@@ -58,12 +59,12 @@ def apply(patches: set[str]) -> None:
 
             return wrapper
 
-        for name in ("insert", "update", "claim_due", "claim_one", "purge"):
+        for name in ("insert", "update", "claim_due", "claim_one"):
             setattr(JobStore, name, locked(getattr(JobStore, name)))
     if "nowake" in patches:
         from vidgate.jobs.poller import Poller
 
-        Poller.wake = lambda self: None  # type: ignore[method-assign]
+        Poller.due_at = lambda self, when: None  # type: ignore[method-assign]
     if "terminalcache" in patches:
         from vidgate.jobs.service import JobService
 
@@ -121,6 +122,8 @@ class Experiment:
         env = {"VIDGATE_MASTER_KEY": MASTER, "PATCH": patch}
         if "arena2" in patch:
             env["MALLOC_ARENA_MAX"] = "2"
+        if "mmap" in patch:  # fixed threshold: big buffers are mmapped and returned on free
+            env["MALLOC_MMAP_THRESHOLD_"] = str(128 * 1024)
         argv = [PYTHON, __file__, "serve", str(port), str(self.tmp / f"gw-{port}"), str(config)]
         return self.keep(spawn(f"gateway-{port}", argv, port, self.logs, env=env))
 

@@ -7,7 +7,7 @@ runs them. Two implementations:
   driver in one thread hop. Measured: SQLAlchemy's async layer over aiosqlite costs ~1 ms
   per statement (six thread round trips per write transaction) against ~0.3 ms this way,
   and all writes go through one writer thread, so concurrent creates never wait in SQLite's
-  lock-retry loop (p99 at 8 concurrent creates fell from 449 ms to 52 ms in bench/whatif.py).
+  lock-retry loop (p99 at 8 concurrent creates fell from 449 ms to 52 ms, bench/README.md).
   WAL lets the reader threads proceed while the writer writes; ``synchronous=NORMAL`` is
   durable across process crashes (SIGKILL), which is what the recovery tests exercise.
 - ``AsyncDatabase`` for servers with a native async driver (PostgreSQL via asyncpg), where

@@ -246,7 +246,7 @@ class JobStore:
 
 
 # Statements with bound parameters compile once (SQLAlchemy caches them by shape); building
-# them with literal values each time cost ~0.3 ms more per statement (bench/whatif.py).
+# them with literal values each time cost ~0.2 ms more per statement (bench/README.md).
 _INSERT = insert(jobs)
 _SET = update(jobs).where(jobs.c.id == bindparam("_id"))
 _SET_CAS = _SET.where(jobs.c.phase.in_(bindparam("_phases", expanding=True)))

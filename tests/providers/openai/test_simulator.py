@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +14,10 @@ import av
 import httpx
 import openai
 import pytest
-import uvicorn
 from PIL import Image
 from starlette.applications import Starlette
 
+from tests.support import serve
 from vidgate.providers.openai.simulator import SimState, SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -40,24 +38,6 @@ VIDEO_KEYS = {
     "error",
 }
 FAST = SimulatorConfig(job_seconds=0.3, queued_seconds=0.05, poll_after_ms=25)
-
-
-@contextmanager
-def serve(app: Starlette) -> Iterator[str]:
-    """Run app with uvicorn on a free port in a thread; yield its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "simulator did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
