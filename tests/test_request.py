@@ -98,3 +98,58 @@ def test_resolved_round_trips_through_json() -> None:
     resolved = resolve(request, CAPS, model_name="m", upstream_model="u")
     assert resolved_from_json(resolved_to_json(resolved)) == resolved
     assert resolved.images[0].asset == Asset("url", "data:x")
+
+
+def test_canonical_metadata_keys_become_fields() -> None:
+    caps = dataclasses.replace(
+        CAPS,
+        negative_prompt=True,
+        audio=False,
+        max_reference_images=2,
+        image_roles=frozenset({"first_frame", "last_frame", "reference"}),
+    )
+    body = {
+        "prompt": "p",
+        "metadata": {
+            "negative_prompt": "blur",
+            "audio": True,
+            "mode": "pro",
+            "last_frame": {"image_url": "data:a"},
+            "reference_images": ["data:b", {"image_url": "data:c"}],
+        },
+    }
+    resolved = resolve(parse_request("create", body), caps, model_name="m", upstream_model="u")
+    assert (resolved.negative_prompt, resolved.audio, resolved.options) == (
+        "blur",
+        True,
+        {"mode": "pro"},
+    )
+    assert [i.role for i in resolved.images] == ["last_frame", "reference", "reference"]
+    assert resolved.image("last_frame") == Asset("url", "data:a")
+    assert (
+        resolve(
+            parse_request("create", {"prompt": "p"}), caps, model_name="m", upstream_model="u"
+        ).audio
+        is False
+    )  # the model's default
+
+
+@pytest.mark.parametrize(
+    ("metadata", "param"),
+    [
+        ({"negative_prompt": "x"}, "metadata.negative_prompt"),
+        ({"audio": True}, "metadata.audio"),
+        ({"last_frame": "data:x"}, "metadata.last_frame"),
+        ({"reference_images": ["data:x"]}, "metadata.reference_images"),
+        ({"audio": "yes"}, "metadata.audio"),
+    ],
+)
+def test_canonical_keys_the_model_cannot_take(metadata: dict[str, object], param: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        resolve(
+            parse_request("create", {"prompt": "p", "metadata": metadata}),
+            CAPS,
+            model_name="m",
+            upstream_model="u",
+        )
+    assert caught.value.param == param

@@ -38,7 +38,7 @@ log = logging.getLogger("vidgate")
 
 def create_app(settings: Settings) -> FastAPI:
     """The gateway as an ASGI app; config errors raise ``ConfigError`` here, before serving."""
-    table = build_table(settings.config, PROVIDERS)
+    table = build_table(settings.config, PROVIDERS, settings.environment)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

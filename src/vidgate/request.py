@@ -61,6 +61,10 @@ class VideoRequest:
     fps: int | None = None
     seed: int | None = None
     image: Asset | None = None
+    last_frame: Asset | None = None
+    reference_images: list[Asset] = field(default_factory=list)
+    negative_prompt: str | None = None
+    audio: bool | None = None
     source_video_id: str | None = None
     source_upload: Upload | None = None
     options: dict[str, Any] = field(default_factory=dict)
@@ -74,12 +78,14 @@ class VideoRequest:
     def upload_keys(self) -> list[str]:
         """Blob keys of files uploaded with this request."""
         keys = [self.source_upload.blob_key] if self.source_upload else []
-        if self.image is not None and self.image.kind == "blob":
-            keys.append(self.image.value)
+        images = [self.image, self.last_frame, *self.reference_images]
+        keys += [i.value for i in images if i is not None and i.kind == "blob"]
         return keys
 
 
 def _canonical(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
     if isinstance(value, Upload):
         return {"upload": value.sha256}
     if isinstance(value, Asset):
@@ -140,6 +146,7 @@ def parse_request(
         user=_optional_str(body, "user"),
         source_video_id=source_video_id,
     )
+    _canonical_options(request)
     if operation in ("edit", "extend"):
         _video_reference(request, body.get("video"))
     if operation == "extend" and request.seconds is None:
@@ -196,14 +203,16 @@ def _size(value: Any) -> tuple[int, int] | None:
     return int(match.group(1)), int(match.group(2))
 
 
-def _image_reference(value: Any) -> Asset | None:
+def _image_reference(value: Any, param: str = "input_reference") -> Asset | None:
     if value is None or value == "":
         return None
+    if isinstance(value, str) and param != "input_reference":
+        value = {"image_url": value}
     if isinstance(value, Upload):
         if value.content_type not in IMAGE_TYPES:
             raise InvalidRequest(
-                f"'input_reference' must be a JPEG, PNG or WebP image, got {value.content_type}.",
-                param="input_reference",
+                f"'{param}' must be a JPEG, PNG or WebP image, got {value.content_type}.",
+                param=param,
                 code="invalid_image",
             )
         return Asset("blob", value.blob_key, value.content_type, value.filename, value.sha256)
@@ -211,20 +220,19 @@ def _image_reference(value: Any) -> Asset | None:
         keys = set(value) & {"image_url", "file_id"}
         if len(keys) != 1 or set(value) - {"image_url", "file_id"}:
             raise InvalidRequest(
-                "'input_reference' must have exactly one of 'image_url' or 'file_id'.",
-                param="input_reference",
+                f"'{param}' must have exactly one of 'image_url' or 'file_id'.",
+                param=param,
             )
         key = keys.pop()
         if not isinstance(value[key], str) or not value[key]:
             raise InvalidRequest(
-                f"'input_reference.{key}' must be a non-empty string.",
-                param=f"input_reference.{key}",
+                f"'{param}.{key}' must be a non-empty string.",
+                param=f"{param}.{key}",
             )
         return Asset("url" if key == "image_url" else "file_id", value[key])
     raise InvalidRequest(
-        "Invalid type for 'input_reference': expected a file or an object with "
-        "'image_url' or 'file_id'.",
-        param="input_reference",
+        f"Invalid type for '{param}': expected a file or an object with 'image_url' or 'file_id'.",
+        param=param,
         code="invalid_type",
     )
 
@@ -243,6 +251,37 @@ def _video_reference(request: VideoRequest, value: Any) -> None:
         param="video",
         code="invalid_type",
     )
+
+
+def _canonical_options(request: VideoRequest) -> None:
+    """Move the ``metadata`` keys every provider understands into their own fields."""
+    options = request.options
+    if "negative_prompt" in options:
+        value = options.pop("negative_prompt")
+        if not isinstance(value, str):
+            raise InvalidRequest(
+                "'metadata.negative_prompt' must be a string.", param="metadata.negative_prompt"
+            )
+        request.negative_prompt = value or None
+    if "audio" in options:
+        value = options.pop("audio")
+        if not isinstance(value, bool):
+            raise InvalidRequest("'metadata.audio' must be true or false.", param="metadata.audio")
+        request.audio = value
+    if "last_frame" in options:
+        request.last_frame = _image_reference(options.pop("last_frame"), "metadata.last_frame")
+    if "reference_images" in options:
+        value = options.pop("reference_images")
+        if not isinstance(value, list):
+            raise InvalidRequest(
+                "'metadata.reference_images' must be a list of images.",
+                param="metadata.reference_images",
+            )
+        request.reference_images = [
+            asset
+            for item in value
+            if (asset := _image_reference(item, "metadata.reference_images")) is not None
+        ]
 
 
 def _options(value: Any) -> dict[str, Any]:
@@ -290,14 +329,16 @@ def resolve(
     if request.seed is not None and not caps.seed:
         raise InvalidRequest(f"Model '{model_name}' does not accept 'seed'.", param="seed")
     _check_options(request.options, caps, model_name)
-    images: tuple[ImageInput, ...] = ()
-    if request.image is not None:
-        if "first_frame" not in caps.image_roles:
-            raise InvalidRequest(
-                f"Model '{model_name}' does not accept 'input_reference'.",
-                param="input_reference",
-            )
-        images = (ImageInput("first_frame", request.image),)
+    images = _images(request, caps, model_name)
+    if request.negative_prompt is not None and not caps.negative_prompt:
+        raise InvalidRequest(
+            f"Model '{model_name}' does not accept a negative prompt.",
+            param="metadata.negative_prompt",
+        )
+    if request.audio and caps.audio is None:
+        raise InvalidRequest(
+            f"Model '{model_name}' does not generate audio.", param="metadata.audio"
+        )
     return ResolvedRequest(
         operation=request.operation,
         prompt=request.prompt,
@@ -310,7 +351,29 @@ def resolve(
         images=images,
         source=source,
         options=request.options,
+        negative_prompt=request.negative_prompt,
+        audio=caps.audio if request.audio is None else request.audio,
     )
+
+
+def _images(request: VideoRequest, caps: ModelCapabilities, model: str) -> tuple[ImageInput, ...]:
+    images: list[ImageInput] = []
+    wanted = (
+        ("first_frame", "input_reference", [request.image]),
+        ("last_frame", "metadata.last_frame", [request.last_frame]),
+        ("reference", "metadata.reference_images", request.reference_images),
+    )
+    for role, param, assets in wanted:
+        given = [a for a in assets if a is not None]
+        if given and role not in caps.image_roles:
+            raise InvalidRequest(f"Model '{model}' does not accept '{param}'.", param=param)
+        if role == "reference" and len(given) > caps.max_reference_images:
+            raise InvalidRequest(
+                f"Model '{model}' takes at most {caps.max_reference_images} reference images.",
+                param=param,
+            )
+        images += [ImageInput(role, asset) for asset in given]  # type: ignore[arg-type]
+    return tuple(images)
 
 
 def _pick(name: str, value: int | None, allowed: tuple[int, ...], default: int, model: str) -> int:
@@ -392,4 +455,6 @@ def resolved_from_json(data: Mapping[str, Any]) -> ResolvedRequest:
             seconds=source.get("seconds"),
         ),
         options=dict(data.get("options") or {}),
+        negative_prompt=data.get("negative_prompt"),
+        audio=data.get("audio"),
     )

@@ -89,6 +89,8 @@ class Settings(BaseModel):
     config: FileConfig
     config_path: Path | None = None
     run_poller: bool = True
+    environment: dict[str, str] = Field(default_factory=dict, repr=False)
+    """A snapshot of the environment, for providers registered by their credentials."""
 
     @property
     def storage_dir(self) -> Path:
@@ -176,6 +178,7 @@ def build_settings(
         config=config,
         config_path=cfg_path,
         run_poller=run_poller,
+        environment=dict(env),
     )
 
 

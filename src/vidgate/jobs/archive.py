@@ -47,7 +47,7 @@ class Archiver:
         await asyncio.to_thread(_fresh_dir, work)
         try:
             video_path = work / "video.mp4"
-            digest = await _download(client, job.upstream_id or "", "video", video_path)
+            digest = await _download(client, job, "video", video_path)
             info = await self.media.probe(video_path)
             if info is None:
                 raise UpstreamError("The upstream's result is not a readable video.")
@@ -83,7 +83,7 @@ class Archiver:
         content_type = None
         if from_upstream:
             try:
-                digest = await _download(client, job.upstream_id or "", variant, path)
+                digest = await _download(client, job, variant, path)
                 content_type = _sniff(path)
             except GatewayError:
                 content_type = None  # the upstream lacks it after all: make our own
@@ -95,9 +95,10 @@ class Archiver:
         return _info_dict(await self.storage.put_file(key, path, content_type, digest))
 
 
-async def _download(client: UpstreamClient, upstream_id: str, variant: Variant, path: Path) -> str:
+async def _download(client: UpstreamClient, job: Job, variant: Variant, path: Path) -> str:
     digest = hashlib.sha256()
-    async with client.download(upstream_id, variant) as chunks:
+    location = ((job.upstream or {}).get("results") or {}).get(variant)
+    async with client.download(job.upstream_id or "", variant, location) as chunks:
         with path.open("wb") as handle:
             async for chunk in chunks:
                 digest.update(chunk)

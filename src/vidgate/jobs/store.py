@@ -59,6 +59,7 @@ class Job:
     request_hash: str | None
     assets: dict[str, Any] | None
     usage: dict[str, Any] | None
+    upstream: dict[str, Any] | None
     deleted_at: float | None
 
     @classmethod

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from vidgate.errors import GatewayError
@@ -43,9 +43,49 @@ class ModelCapabilities:
     operations: frozenset[str] = frozenset({"create"})
     max_prompt_chars: int = 32_000
     seed: bool = False
+    negative_prompt: bool = False
+    audio: bool | None = None
+    """``None``: the model makes no audio; ``True``/``False``: it can, and this is the default."""
+    max_reference_images: int = 0
     option_keys: frozenset[str] | None = frozenset()
     """Keys allowed in ``metadata`` passthrough; ``None`` forwards any key."""
     description: str = ""
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """A model's published price, as data: USD per output second by resolution tier.
+
+    ``per_second`` maps a tier (``"480p"``, ``"720p"``, ``"1080p"``, ``"4k"``, or ``"*"`` for any)
+    to USD per second; ``per_second_audio`` overrides it when audio is generated. Providers
+    that bill in their own units (credits, Kling units, xAI ticks) say so in ``unit`` and
+    ``usd_per_unit``; the upstream-reported units then settle the real cost.
+    """
+
+    per_second: Mapping[str, float]
+    per_second_audio: Mapping[str, float] | None = None
+    unit: str = "usd"
+    usd_per_unit: float = 1.0
+    source: str = ""
+
+    def usd(self, seconds: float, tier: str, audio: bool = False) -> float | None:
+        """The list price of ``seconds`` at ``tier``; ``None`` if the tier has no price."""
+        table = self.per_second_audio if audio and self.per_second_audio else self.per_second
+        rate = table.get(tier, table.get("*"))
+        return None if rate is None else round(rate * seconds, 6)
+
+
+def resolution_tier(width: int, height: int) -> str:
+    """The common name of a frame size's tier, by its short side (720 → ``720p``)."""
+    short = min(width, height)
+    if short >= 2160:
+        return "4k"
+    if short >= 1440:
+        return "1440p"
+    for tier in (1080, 720, 540, 480, 360):
+        if short >= tier:
+            return f"{tier}p"
+    return f"{short}p"
 
 
 @dataclass(frozen=True)
@@ -63,6 +103,14 @@ class ProviderSpec:
     poll_interval_s: float = 2.0
     upstream_previews: frozenset[str] = frozenset()
     """Variants besides ``video`` the upstream serves itself; others are made by vidgate."""
+    prices: Mapping[str, Pricing] = field(default_factory=dict)
+    """Published prices by upstream model."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Deployment fields and the environment variables that provide them (``api_key`` →
+    ``GEMINI_API_KEY``); when all are set at start, ``auto_models`` are registered."""
+    auto_models: tuple[str, ...] = ()
+    """Upstream models registered as ``<provider>/<model>`` when ``env`` is satisfied."""
+    default_api_base: str | None = None
 
     def capabilities(self, upstream_model: str) -> ModelCapabilities | None:
         """The capabilities of ``upstream_model``, or ``None`` if this provider lacks it."""
@@ -120,10 +168,16 @@ class ResolvedRequest:
     images: tuple[ImageInput, ...] = ()
     source: SourceVideo | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    negative_prompt: str | None = None
+    audio: bool | None = None
 
     @property
     def size(self) -> str:
         return f"{self.width}x{self.height}"
+
+    def image(self, role: ImageRole) -> Asset | None:
+        """The first input image with ``role``, if any."""
+        return next((i.asset for i in self.images if i.role == role), None)
 
 
 @dataclass(frozen=True)
@@ -137,6 +191,11 @@ class UpstreamState:
     error_code: str | None = None
     error_message: str | None = None
     poll_after_s: float | None = None
+    results: Mapping[str, str] = field(default_factory=dict)
+    """Where finished outputs are, by variant (a URL or a provider reference), as the
+    upstream reported them; kept on the job and handed back to ``download``."""
+    cost_units: float | None = None
+    """What the upstream says the task cost, in the provider's pricing ``unit``."""
 
 
 class UpstreamClient(Protocol):
@@ -151,9 +210,10 @@ class UpstreamClient(Protocol):
         ...
 
     def download(
-        self, upstream_id: str, variant: Variant
+        self, upstream_id: str, variant: Variant, location: str | None = None
     ) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
-        """Stream a finished result's bytes (never the whole file in memory)."""
+        """Stream a finished result's bytes (never the whole file in memory); ``location``
+        is what the upstream reported in ``UpstreamState.results`` for ``variant``."""
         ...
 
     async def delete(self, upstream_id: str) -> None:
@@ -192,6 +252,17 @@ class HttpCall:
 
 
 @dataclass(frozen=True)
+class DownloadCall:
+    """How to fetch a result: a request (``path`` may be an absolute URL), whether it needs
+    the deployment's auth (signed URLs must not get it), and, for upstreams that inline
+    results in JSON, the key whose string value is the base64 of the bytes."""
+
+    call: HttpCall
+    auth: bool = True
+    base64_field: str | None = None
+
+
+@dataclass(frozen=True)
 class HttpReply:
     """The parts of an upstream HTTP response an adapter may look at."""
 
@@ -204,7 +275,9 @@ class HttpReply:
 class HttpAdapter(Protocol):
     """Builds upstream requests and parses replies; never performs I/O."""
 
-    def auth_headers(self, deployment: Deployment) -> dict[str, str]: ...
+    def auth_headers(self, deployment: Deployment, token: str | None) -> dict[str, str]:
+        """Headers that authenticate a call; ``token`` comes from ``TokenAuth`` if any."""
+        ...
 
     def build_submit(
         self, request: ResolvedRequest, deployment: Deployment, idempotency_key: str
@@ -212,13 +285,30 @@ class HttpAdapter(Protocol):
 
     def build_poll(self, upstream_id: str) -> HttpCall: ...
 
-    def build_download(self, upstream_id: str, variant: Variant) -> HttpCall: ...
+    def build_download(
+        self, upstream_id: str, variant: Variant, location: str | None
+    ) -> DownloadCall | None:
+        """How to fetch ``variant``; ``None`` if the upstream does not have it."""
+        ...
 
     def build_delete(self, upstream_id: str) -> HttpCall | None: ...
 
     def parse_state(self, reply: HttpReply) -> UpstreamState: ...
 
     def parse_error(self, reply: HttpReply) -> GatewayError: ...
+
+
+@runtime_checkable
+class TokenAuth(Protocol):
+    """Adapters whose credentials must be exchanged for a short-lived token (OAuth)."""
+
+    def build_token_request(self, deployment: Deployment, now: float) -> HttpCall:
+        """The token exchange call (``path`` is an absolute URL)."""
+        ...
+
+    def parse_token(self, reply: HttpReply) -> tuple[str, float]:
+        """The access token and its lifetime in seconds."""
+        ...
 
 
 @dataclass(frozen=True)

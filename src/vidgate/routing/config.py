@@ -56,11 +56,16 @@ def deployment_id(entry: DeploymentEntry) -> str:
     return f"{entry.provider}-{hashlib.sha256(ident.encode()).hexdigest()[:12]}"
 
 
-def build_table(config: FileConfig, providers: Mapping[str, Provider]) -> DeploymentTable:
+def build_table(
+    config: FileConfig,
+    providers: Mapping[str, Provider],
+    environment: Mapping[str, str] | None = None,
+) -> DeploymentTable:
     """Check every entry against the registry; errors name the bad entry's path."""
     entries = config.model_list or [
         DeploymentEntry(model_name=EMBEDDED_MODEL, provider="local", model="preview")
     ]
+    entries = entries + env_entries(providers, environment or {}, {e.model_name for e in entries})
     by_id: dict[str, Deployment] = {}
     groups: dict[str, list[Deployment]] = {}
     for index, entry in enumerate(entries):
@@ -76,6 +81,35 @@ def build_table(config: FileConfig, providers: Mapping[str, Provider]) -> Deploy
             f"(have: {', '.join(sorted(groups))})"
         )
     return DeploymentTable(by_id, {k: tuple(v) for k, v in groups.items()}, default)
+
+
+def env_entries(
+    providers: Mapping[str, Provider], environment: Mapping[str, str], taken: set[str]
+) -> list[DeploymentEntry]:
+    """Deployments for providers whose credentials are all in the environment.
+
+    Each of the provider's ``auto_models`` is registered as ``<provider>/<model>``, unless
+    the config already serves that name.
+    """
+    entries = []
+    for name, provider in providers.items():
+        spec = provider.spec
+        if not spec.env or not all(environment.get(var) for var in spec.env.values()):
+            continue
+        fields: dict[str, Any] = {"api_base": spec.default_api_base, "options": {}}
+        for field_name, var in spec.env.items():
+            if field_name.startswith("options."):
+                fields["options"][field_name.removeprefix("options.")] = environment[var]
+            else:
+                fields[field_name] = environment[var]
+        for model in spec.auto_models:
+            if f"{name}/{model}" not in taken:
+                entries.append(
+                    DeploymentEntry(
+                        model_name=f"{name}/{model}", provider=name, model=model, **fields
+                    )
+                )
+    return entries
 
 
 def _deployment(path: str, entry: DeploymentEntry, providers: Mapping[str, Provider]) -> Deployment:

@@ -8,14 +8,16 @@ from storage as file parts; downloads are streamed chunk by chunk, never buffere
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
 
-from vidgate.errors import GatewayError, UpstreamError, UpstreamTimeout
+from vidgate.errors import GatewayError, NotFound, UpstreamError, UpstreamTimeout
 from vidgate.providers.base import (
     HttpAdapter,
     HttpCall,
@@ -23,10 +25,12 @@ from vidgate.providers.base import (
     Provider,
     ResolvedRequest,
     RuntimeContext,
+    TokenAuth,
     UpstreamClient,
     UpstreamState,
     Variant,
 )
+from vidgate.routing.b64stream import decode_field
 from vidgate.routing.config import Deployment
 from vidgate.storage.base import BlobStore
 
@@ -49,6 +53,8 @@ class HttpUpstream:
         self.storage = storage
         self.base = deployment.api_base or ""
         self.timeout = httpx.Timeout(deployment.timeout_s, connect=min(10.0, deployment.timeout_s))
+        self._token: tuple[str, float] | None = None
+        self._token_lock = asyncio.Lock()
 
     async def submit(self, request: ResolvedRequest, *, idempotency_key: str) -> UpstreamState:
         call = self.adapter.build_submit(request, self.deployment, idempotency_key)
@@ -59,11 +65,15 @@ class HttpUpstream:
 
     @asynccontextmanager
     async def download(
-        self, upstream_id: str, variant: Variant
+        self, upstream_id: str, variant: Variant, location: str | None = None
     ) -> AsyncIterator[AsyncIterator[bytes]]:
-        call = self.adapter.build_download(upstream_id, variant)
+        plan = self.adapter.build_download(upstream_id, variant, location)
+        if plan is None:
+            raise NotFound(f"The upstream has no {variant} for this job.")
+        call = plan.call
+        headers = await self._headers(call) if plan.auth else dict(call.headers)
         request = self.client.build_request(
-            call.method, self._url(call), headers=self._headers(call), params=call.params
+            call.method, self._url(call), headers=headers, params=call.params, json=call.json
         )
         try:
             response = await self.client.send(request, stream=True, follow_redirects=True)
@@ -75,7 +85,8 @@ class HttpUpstream:
             if response.status_code >= 400:
                 await response.aread()
                 raise self.adapter.parse_error(_reply(response))
-            yield response.aiter_bytes(DOWNLOAD_CHUNK)
+            chunks = response.aiter_bytes(DOWNLOAD_CHUNK)
+            yield decode_field(chunks, plan.base64_field) if plan.base64_field else chunks
         finally:
             await response.aclose()
 
@@ -88,12 +99,31 @@ class HttpUpstream:
         """Upstream copies stay: remix and edits by upstream id still need them."""
 
     def _url(self, call: HttpCall) -> str:
+        if call.path.startswith(("http://", "https://")):
+            return call.path
         return self.base + call.path
 
-    def _headers(self, call: HttpCall) -> dict[str, str]:
-        return {**self.adapter.auth_headers(self.deployment), **call.headers}
+    async def _headers(self, call: HttpCall) -> dict[str, str]:
+        token = await self._access_token()
+        return {**self.adapter.auth_headers(self.deployment, token), **call.headers}
+
+    async def _access_token(self) -> str | None:
+        """A cached OAuth token for adapters that need one, refreshed a minute early."""
+        if not isinstance(self.adapter, TokenAuth):
+            return None
+        async with self._token_lock:
+            now = time.time()
+            if self._token is None or self._token[1] - 60 <= now:
+                call = self.adapter.build_token_request(self.deployment, now)
+                reply = await self._request(call, {**call.headers})
+                token, lifetime = self.adapter.parse_token(reply)
+                self._token = (token, now + lifetime)
+            return self._token[0]
 
     async def _send(self, call: HttpCall) -> HttpReply:
+        return await self._request(call, await self._headers(call))
+
+    async def _request(self, call: HttpCall, headers: dict[str, str]) -> HttpReply:
         async with AsyncExitStack() as stack:
             files = [
                 (
@@ -110,7 +140,7 @@ class HttpUpstream:
                 response = await self.client.request(
                     call.method,
                     self._url(call),
-                    headers=self._headers(call),
+                    headers=headers,
                     json=call.json,
                     data=dict(call.data) if call.data else None,
                     files=files or None,

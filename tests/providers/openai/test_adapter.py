@@ -226,7 +226,9 @@ def test_poll_download_delete_calls() -> None:
         None,
     )
     for variant in ("video", "thumbnail", "spritesheet"):
-        download = ADAPTER.build_download(UPSTREAM_ID, variant)  # type: ignore[arg-type]
+        plan = ADAPTER.build_download(UPSTREAM_ID, variant, None)  # type: ignore[arg-type]
+        assert plan.auth and plan.base64_field is None
+        download = plan.call
         assert (download.method, download.path) == ("GET", f"/videos/{UPSTREAM_ID}/content")
         assert download.params == {"variant": variant}
         assert download.headers == {"Accept": "application/binary"}

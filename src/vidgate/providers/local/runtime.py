@@ -130,7 +130,7 @@ class LocalRenderer:
 
     @asynccontextmanager
     async def download(
-        self, upstream_id: str, variant: Variant
+        self, upstream_id: str, variant: Variant, location: str | None = None
     ) -> AsyncIterator[AsyncIterator[bytes]]:
         path = self.root / upstream_id / "out.mp4"
         if variant != "video" or not path.exists():

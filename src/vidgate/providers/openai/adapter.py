@@ -23,6 +23,7 @@ from vidgate.errors import (
 )
 from vidgate.providers.base import (
     Asset,
+    DownloadCall,
     FilePart,
     HttpCall,
     HttpReply,
@@ -41,7 +42,7 @@ _GATEWAY_ID = re.compile(r"video_[0-9a-f]{32}")
 class OpenAIAdapter:
     """``HttpAdapter`` for the OpenAI Videos wire format."""
 
-    def auth_headers(self, deployment: Deployment) -> dict[str, str]:
+    def auth_headers(self, deployment: Deployment, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {deployment.api_key}"} if deployment.api_key else {}
 
     def build_submit(
@@ -89,12 +90,16 @@ class OpenAIAdapter:
     def build_poll(self, upstream_id: str) -> HttpCall:
         return HttpCall("GET", f"/videos/{upstream_id}")
 
-    def build_download(self, upstream_id: str, variant: Variant) -> HttpCall:
-        return HttpCall(
-            "GET",
-            f"/videos/{upstream_id}/content",
-            {"Accept": "application/binary"},
-            params={"variant": variant},
+    def build_download(
+        self, upstream_id: str, variant: Variant, location: str | None = None
+    ) -> DownloadCall:
+        return DownloadCall(
+            HttpCall(
+                "GET",
+                f"/videos/{upstream_id}/content",
+                {"Accept": "application/binary"},
+                params={"variant": variant},
+            )
         )
 
     def build_delete(self, upstream_id: str) -> HttpCall | None:

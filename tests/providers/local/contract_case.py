@@ -1,0 +1,16 @@
+"""The local renderer in the contract suite."""
+
+from __future__ import annotations
+
+from tests.contract.case import ProviderCase, no_upstream
+
+CASE = ProviderCase(
+    provider="local",
+    model="preview",
+    upstream=no_upstream,
+    request={"size": "320x180", "seconds": "2"},
+    size=(320, 180),
+    seconds=2,
+    invalid=({"size": "100x100"}, "size"),
+    faults=frozenset(),
+)
