@@ -229,6 +229,20 @@ class UpstreamClient(Protocol):
 
 
 @dataclass(frozen=True)
+class Inline:
+    """A placeholder inside an ``HttpCall``'s JSON that dispatch replaces with an input's bytes.
+
+    Adapters stay pure: they say *where* an image goes and in which form, and
+    ``routing/dispatch.py`` reads the blob (or decodes a ``data:`` URL, or fetches an http(s)
+    URL) when it sends the call. ``form`` is ``base64`` (bare), ``data_uri``
+    (``data:<type>;base64,...``) or ``mime_type`` (just the content type).
+    """
+
+    asset: Asset
+    form: Literal["base64", "data_uri", "mime_type"] = "base64"
+
+
+@dataclass(frozen=True)
 class FilePart:
     """A multipart file part whose bytes come from an input asset."""
 

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib import import_module
 
-from vidgate.providers import local, openai
 from vidgate.providers.base import Provider
 
+
+def _load(name: str) -> Provider:
+    provider: Provider = import_module(f"vidgate.providers.{name}").PROVIDER
+    return provider
+
+
 PROVIDERS: Mapping[str, Provider] = {
-    "local": local.PROVIDER,
-    "openai": openai.PROVIDER,
+    "local": _load("local"),
+    "openai": _load("openai"),
+    # providers:end
 }

@@ -32,6 +32,7 @@ from vidgate.providers.base import (
 )
 from vidgate.routing.b64stream import decode_field
 from vidgate.routing.config import Deployment
+from vidgate.routing.inline import contains_inline, materialize
 from vidgate.storage.base import BlobStore
 
 DOWNLOAD_CHUNK = 256 * 1024
@@ -137,11 +138,14 @@ class HttpUpstream:
                 for part in call.files
             ]
             try:
+                body = call.json
+                if contains_inline(body):
+                    body = await materialize(body, self.storage, self.client)
                 response = await self.client.request(
                     call.method,
                     self._url(call),
                     headers=headers,
-                    json=call.json,
+                    json=body,
                     data=dict(call.data) if call.data else None,
                     files=files or None,
                     params=call.params,
