@@ -453,6 +453,7 @@ def resolved_from_json(data: Mapping[str, Any]) -> ResolvedRequest:
             job_id=source.get("job_id"),
             upstream_id=source.get("upstream_id"),
             seconds=source.get("seconds"),
+            location=source.get("location"),
         ),
         options=dict(data.get("options") or {}),
         negative_prompt=data.get("negative_prompt"),

@@ -206,10 +206,15 @@ class JobService:
             video = (source.assets or {}).get("video")
             asset = Asset("blob", video["key"], "video/mp4") if video else None
             same = source.deployment_id == deployment.id
-            return (
-                SourceVideo(asset, source.id, source.upstream_id if same else None, source.seconds),
-                (width, height, source.seconds),
+            location = ((source.upstream or {}).get("results") or {}).get("video")
+            video = SourceVideo(
+                asset,
+                source.id,
+                source.upstream_id if same else None,
+                source.seconds,
+                location if same else None,
             )
+            return video, (width, height, source.seconds)
         upload = request.source_upload
         if upload is None:
             raise InvalidRequest("Missing required parameter: 'video'.", param="video")

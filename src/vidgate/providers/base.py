@@ -151,6 +151,9 @@ class SourceVideo:
     upstream_id: str | None = None
     """Set only when the source was made on the same deployment (upstream can use its id)."""
     seconds: int | None = None
+    location: str | None = None
+    """The upstream's own location of the source's video (``UpstreamState.results``), set
+    with ``upstream_id`` — e.g. the file URI a Veo extension refers to."""
 
 
 @dataclass(frozen=True)
