@@ -1,0 +1,48 @@
+"""Providers whose credentials are in the environment are registered without config."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from vidgate.providers.base import ModelCapabilities, Provider, ProviderSpec
+from vidgate.providers.registry import PROVIDERS
+from vidgate.routing.config import build_table
+from vidgate.settings import DeploymentEntry, FileConfig
+
+CAPS = ModelCapabilities(
+    seconds=(4,), default_seconds=4, sizes=("1280x720",), default_size="1280x720"
+)
+SPEC = ProviderSpec(
+    name="fake",
+    description="",
+    models={"m1": CAPS, "m2": CAPS},
+    status_map={},
+    env={"api_key": "FAKE_KEY", "options.region": "FAKE_REGION"},
+    auto_models=("m1", "m2"),
+    default_api_base="https://fake.invalid/v1",
+)
+PROVIDERS_WITH_FAKE = {**PROVIDERS, "fake": Provider(spec=SPEC, adapter=None)}
+
+
+def test_registered_when_every_variable_is_set() -> None:
+    env = {"FAKE_KEY": "secret", "FAKE_REGION": "eu"}
+    table = build_table(FileConfig(), PROVIDERS_WITH_FAKE, env)
+    (deployment,) = table.group("fake/m1")
+    assert (deployment.api_key, deployment.api_base) == ("secret", "https://fake.invalid/v1")
+    assert deployment.options == {"region": "eu"} and table.group("fake/m2")
+    assert table.default_model == "local/preview"
+
+
+def test_not_registered_when_a_variable_is_missing_or_the_name_is_taken() -> None:
+    assert not build_table(FileConfig(), PROVIDERS_WITH_FAKE, {"FAKE_KEY": "s"}).group("fake/m1")
+    mine = DeploymentEntry(model_name="fake/m1", provider="local", model="preview")
+    table = build_table(
+        FileConfig(model_list=[mine]), PROVIDERS_WITH_FAKE, {"FAKE_KEY": "s", "FAKE_REGION": "eu"}
+    )
+    assert [d.provider for d in table.group("fake/m1")] == ["local"]
+    assert [d.provider for d in table.group("fake/m2")] == ["fake"]
+
+
+def test_spec_without_env_is_never_auto_registered() -> None:
+    quiet = {**PROVIDERS, "fake": Provider(spec=dataclasses.replace(SPEC, env={}))}
+    assert not build_table(FileConfig(), quiet, {"FAKE_KEY": "s"}).group("fake/m1")
