@@ -169,6 +169,11 @@ class Poller:
                     "updated_at": now,
                     "poll_failures": 0,
                     "lease_until": now + ARCHIVE_LEASE_S,
+                    "upstream": {
+                        **(job.upstream or {}),
+                        "results": dict(state.results),
+                        "cost_units": state.cost_units,
+                    },
                 },
                 phase="running",
             )
