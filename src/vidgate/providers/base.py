@@ -54,12 +54,13 @@ class ModelCapabilities:
 
 @dataclass(frozen=True)
 class Pricing:
-    """A model's published price, as data: USD per output second by resolution tier.
+    """A model's published price, as data: ``unit``s per output second by resolution tier.
 
     ``per_second`` maps a tier (``"480p"``, ``"720p"``, ``"1080p"``, ``"4k"``, or ``"*"`` for any)
-    to USD per second; ``per_second_audio`` overrides it when audio is generated. Providers
-    that bill in their own units (credits, Kling units, xAI ticks) say so in ``unit`` and
-    ``usd_per_unit``; the upstream-reported units then settle the real cost.
+    to the price per second in ``unit`` (``usd`` by default; providers that bill in their own
+    units — Runway credits, Kling units, xAI ticks — give ``usd_per_unit``);
+    ``per_second_audio`` overrides it when audio is generated. The upstream-reported units
+    (``UpstreamState.cost_units``) settle the real cost.
     """
 
     per_second: Mapping[str, float]
@@ -69,10 +70,14 @@ class Pricing:
     source: str = ""
 
     def usd(self, seconds: float, tier: str, audio: bool = False) -> float | None:
-        """The list price of ``seconds`` at ``tier``; ``None`` if the tier has no price."""
+        """The list price in USD of ``seconds`` at ``tier``; ``None`` if it has no price."""
         table = self.per_second_audio if audio and self.per_second_audio else self.per_second
         rate = table.get(tier, table.get("*"))
-        return None if rate is None else round(rate * seconds, 6)
+        return None if rate is None else round(rate * seconds * self.usd_per_unit, 6)
+
+    def units_usd(self, units: float) -> float:
+        """USD for an amount the upstream reported in ``unit``."""
+        return round(units * self.usd_per_unit, 6)
 
 
 def resolution_tier(width: int, height: int) -> str:
@@ -290,7 +295,11 @@ class HttpReply:
 
 
 class HttpAdapter(Protocol):
-    """Builds upstream requests and parses replies; never performs I/O."""
+    """Builds upstream requests and parses replies; never performs I/O.
+
+    An adapter whose URLs depend on the deployment (a region's host, say) may also define
+    ``for_deployment(deployment) -> HttpAdapter``; dispatch then uses the bound adapter.
+    """
 
     def auth_headers(self, deployment: Deployment, token: str | None) -> dict[str, str]:
         """Headers that authenticate a call; ``token`` comes from ``TokenAuth`` if any."""

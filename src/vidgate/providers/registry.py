@@ -16,5 +16,11 @@ def _load(name: str) -> Provider:
 PROVIDERS: Mapping[str, Provider] = {
     "local": _load("local"),
     "openai": _load("openai"),
+    "xai": _load("xai"),
+    "luma": _load("luma"),
+    "gemini": _load("gemini"),
+    "runway": _load("runway"),
+    "azure": _load("azure"),
+    "vertex_ai": _load("vertex_ai"),
     # providers:end
 }

@@ -187,7 +187,11 @@ def make_client(
         return provider.runtime(deployment, context)
     if provider.adapter is None:
         raise GatewayError(f"Provider {provider.spec.name} has neither adapter nor runtime.")
-    return HttpUpstream(provider.adapter, deployment, http, context.storage)
+    adapter = provider.adapter
+    bind = getattr(adapter, "for_deployment", None)
+    if bind is not None:  # adapters whose URLs depend on deployment options (regions, hosts)
+        adapter = bind(deployment)
+    return HttpUpstream(adapter, deployment, http, context.storage)
 
 
 def build_clients(

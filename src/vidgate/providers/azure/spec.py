@@ -1,0 +1,132 @@
+"""Azure OpenAI video (Sora), as data: models, both status maps, prices, credentials.
+
+Follows ``shared/reference/providers/azure.md`` (MS Learn ``video-generation.md``, ms.date
+2025-09-16, the preview REST reference and field reports). Azure serves video on two
+incompatible APIs, chosen per deployment with ``options.api``:
+
+- ``v1`` (default): Sora 2 on ``/openai/v1/videos`` — the OpenAI Videos wire format with the
+  ``api-key`` header; ``720x1280`` / ``1280x720`` and ``"4"``/``"8"``/``"12"`` seconds only;
+  create and remix (Azure lists no edits or extensions).
+- ``jobs``: Sora 1 on the legacy preview ``/openai/v1/video/generations/jobs`` API; nine
+  frame sizes, 1-20 seconds, create only.
+
+The deployment's ``model`` is the Azure *deployment name*. Capabilities are looked up by that
+name, so the common names (``sora-2``, ``sora-2-pro``, ``sora``) are listed; any other name
+gets the union of both APIs and the adapter checks the request against the deployment's
+``options.base_model`` before any upstream call.
+"""
+
+from __future__ import annotations
+
+from vidgate.providers.base import JobStatus, ModelCapabilities, Pricing, ProviderSpec
+
+V1_SIZES = ("720x1280", "1280x720")
+V1_SECONDS = (4, 8, 12)
+JOBS_SIZES = (
+    "480x480",
+    "480x854",
+    "854x480",
+    "720x720",
+    "720x1280",
+    "1280x720",
+    "1080x1080",
+    "1080x1920",
+    "1920x1080",
+)
+JOBS_SECONDS = tuple(range(1, 21))
+
+SORA_2 = ModelCapabilities(
+    seconds=V1_SECONDS,
+    default_seconds=4,
+    sizes=V1_SIZES,
+    default_size="720x1280",
+    image_roles=frozenset({"first_frame"}),
+    operations=frozenset({"create", "remix"}),
+    description="Sora 2 on an Azure OpenAI deployment (v1 /videos API).",
+)
+SORA_2_PRO = ModelCapabilities(
+    seconds=V1_SECONDS,
+    default_seconds=4,
+    sizes=V1_SIZES,
+    default_size="720x1280",
+    image_roles=frozenset({"first_frame"}),
+    operations=frozenset({"create", "remix"}),
+    description="Sora 2 Pro on Azure (v1 API; Azure documents only the Sora 2 sizes so far).",
+)
+SORA_1 = ModelCapabilities(
+    seconds=JOBS_SECONDS,
+    default_seconds=5,
+    sizes=JOBS_SIZES,
+    default_size="720x1280",
+    image_roles=frozenset({"first_frame"}),
+    operations=frozenset({"create"}),
+    description="Sora (1) on an Azure OpenAI deployment (legacy preview jobs API).",
+)
+ANY_DEPLOYMENT = ModelCapabilities(
+    seconds=JOBS_SECONDS,
+    default_seconds=4,
+    sizes=JOBS_SIZES,
+    default_size="720x1280",
+    image_roles=frozenset({"first_frame"}),
+    operations=frozenset({"create", "remix"}),
+    description="An Azure deployment of another name; checked against options.base_model.",
+)
+
+BASE_MODELS: dict[str, ModelCapabilities] = {
+    "sora-2": SORA_2,
+    "sora-2-pro": SORA_2_PRO,
+    "sora": SORA_1,
+}
+"""What ``options.base_model`` may name, and the API each one is served by."""
+BASE_MODEL_API = {"sora-2": "v1", "sora-2-pro": "v1", "sora": "jobs"}
+
+V1_STATUS: dict[str, JobStatus] = {
+    "queued": "queued",
+    "in_progress": "in_progress",
+    "completed": "completed",
+    "failed": "failed",
+}
+JOBS_STATUS: dict[str, JobStatus] = {
+    "preprocessing": "queued",
+    "queued": "queued",
+    "running": "in_progress",
+    "processing": "in_progress",
+    "succeeded": "completed",
+    "failed": "failed",
+    "cancelled": "failed",
+}
+
+SPEC = ProviderSpec(
+    name="azure",
+    description="Azure OpenAI video: Sora 2 (v1 /videos API) and Sora 1 (legacy jobs API).",
+    models=BASE_MODELS,
+    any_model=ANY_DEPLOYMENT,
+    status_map={**JOBS_STATUS, **V1_STATUS},
+    idempotent_submit=False,
+    poll_interval_s=5.0,
+    upstream_previews=frozenset({"thumbnail"}),
+    prices={
+        "sora-2": Pricing(
+            per_second={"720p": 0.10},
+            source=(
+                "azure/sora-2 in the LiteLLM price catalogue (secondary), as quoted by "
+                "shared/reference/providers/azure.md; capabilities per MS Learn 2025-09-16"
+            ),
+        ),
+    },
+    env={"api_key": "AZURE_API_KEY", "api_base": "AZURE_API_BASE"},
+    auto_models=("sora-2",),
+    default_api_base=None,
+)
+"""``default_api_base`` is ``None``: every Azure resource has its own endpoint
+(``https://{resource}.openai.azure.com``), which ``AZURE_API_BASE`` or ``api_base`` gives."""
+
+
+def status_map(api: str) -> dict[str, JobStatus]:
+    """The status map of one API (``v1`` or ``jobs``)."""
+    return JOBS_STATUS if api == "jobs" else V1_STATUS
+
+
+def map_status(api: str, raw: str) -> JobStatus:
+    """Map a raw status of ``api``; unknown values mean the job is still running."""
+    return status_map(api).get(raw, "in_progress")

@@ -1,0 +1,36 @@
+"""The azure provider (v1 API, Sora 2 deployment) against its simulator in the contract suite.
+
+The legacy jobs API (Sora 1) is covered end to end in ``test_gateway_azure.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tests.contract.case import ProviderCase
+from tests.support import serve
+from vidgate.providers.azure.simulator import SimulatorConfig, create_app
+
+KEY = "azure-contract-key"
+
+
+@contextmanager
+def upstream() -> Iterator[dict[str, Any]]:
+    config = SimulatorConfig(api_key=KEY, job_seconds=0.5, queued_seconds=0.05)
+    with serve(create_app(config)) as url:
+        yield {"api_base": url, "api_key": KEY, "options": {"api": "v1"}}
+
+
+CASE = ProviderCase(
+    provider="azure",
+    model="sora-2",
+    upstream=upstream,
+    request={"size": "1280x720", "seconds": "4"},
+    size=(1280, 720),
+    seconds=4,
+    invalid=({"seconds": "16"}, "seconds"),
+    faults=frozenset({"fail", "429", "500", "unknown-status", "malformed", "poll-429"}),
+    deployment={"poll_interval_s": 0.1},
+)

@@ -1,0 +1,424 @@
+"""The pure Azure adapter: both protocols built and parsed as data, no network."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from vidgate.errors import (
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    UnsupportedOperation,
+    UpstreamAuthError,
+    UpstreamError,
+)
+from vidgate.providers.azure import PROVIDER
+from vidgate.providers.azure.adapter import AzureAdapter, settings
+from vidgate.providers.azure.spec import ANY_DEPLOYMENT, JOBS_STATUS, SORA_1, SORA_2, SPEC
+from vidgate.providers.base import (
+    Asset,
+    FilePart,
+    HttpReply,
+    ImageInput,
+    ResolvedRequest,
+    SourceVideo,
+)
+from vidgate.routing.config import Deployment
+
+ADAPTER = AzureAdapter()
+KEY = "azure-secret-key"
+V1_DEP = Deployment(
+    id="az-v1",
+    model_name="sora",
+    provider="azure",
+    model="sora-2",
+    capabilities=SORA_2,
+    api_base="https://myres.openai.azure.com",
+    api_key=KEY,
+)
+JOBS_DEP = dataclasses.replace(
+    V1_DEP, id="az-jobs", model="sora", capabilities=SORA_1, options={"api": "jobs"}
+)
+VIDEO_ID = "video_" + "cd" * 24
+PNG = Asset("blob", "inputs/u1/ref.png", "image/png", "ref.png", "d1")
+
+
+def request(**changes: Any) -> ResolvedRequest:
+    base: dict[str, Any] = {
+        "operation": "create",
+        "prompt": "a rocket landing on mars",
+        "upstream_model": "sora-2",
+        "seconds": 8,
+        "width": 1280,
+        "height": 720,
+        "fps": 24,
+    }
+    return ResolvedRequest(**(base | changes))
+
+
+def reply(status: int, body: Any, **headers: str) -> HttpReply:
+    return HttpReply(status, httpx.Headers(headers), body)
+
+
+def job(status: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "object": "video.generation.job",
+        "id": "task_01jy98zkvpfb7909522ysd150a",
+        "status": status,
+        "generations": [],
+        "failure_reason": None,
+        **extra,
+    }
+
+
+# --- deployment settings ---------------------------------------------------------------
+
+
+def test_provider_is_registered_shape() -> None:
+    assert PROVIDER.spec is SPEC and isinstance(PROVIDER.adapter, AzureAdapter)
+    assert SPEC.env == {"api_key": "AZURE_API_KEY", "api_base": "AZURE_API_BASE"}
+    assert SPEC.auto_models == ("sora-2",)
+    assert SPEC.capabilities("my-custom-name") is ANY_DEPLOYMENT
+    assert set(JOBS_STATUS) == {
+        "preprocessing",
+        "queued",
+        "running",
+        "processing",
+        "succeeded",
+        "failed",
+        "cancelled",
+    }
+    assert SPEC.prices["sora-2"].usd(8, "720p") == pytest.approx(0.8)
+
+
+def test_settings_defaults_and_base_model() -> None:
+    assert settings(V1_DEP) == settings(dataclasses.replace(V1_DEP, options={"api": "v1"}))
+    assert settings(V1_DEP).base_model == "sora-2" and settings(V1_DEP).api_version is None
+    custom = dataclasses.replace(V1_DEP, model="video-prod", options={"base_model": "sora-2-pro"})
+    assert settings(custom).base_model == "sora-2-pro"
+    assert settings(dataclasses.replace(V1_DEP, model="video-prod")).base_model == "sora-2"
+    legacy = dataclasses.replace(V1_DEP, model="my-sora", options={"api": "jobs"})
+    assert settings(legacy).base_model == "sora"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"api": "rest"},
+        {"api": "jobs", "base_model": "sora-2"},
+        {"base_model": "sora-3"},
+        {"api_version": ""},
+        {"region": "x"},
+    ],
+)
+def test_bad_settings_are_config_errors(options: dict[str, Any]) -> None:
+    with pytest.raises(GatewayError) as caught:
+        settings(dataclasses.replace(V1_DEP, options=options))
+    assert caught.value.status == 500 and "misconfigured" in caught.value.message
+
+
+def test_sora_1_deployment_without_api_jobs_is_refused() -> None:
+    with pytest.raises(GatewayError, match=r"options\.api: jobs"):
+        ADAPTER.build_submit(request(), dataclasses.replace(JOBS_DEP, options={}), "video_x")
+
+
+def test_api_base_must_be_the_resource_endpoint() -> None:
+    bad = dataclasses.replace(V1_DEP, api_base="https://myres.openai.azure.com/openai/v1")
+    with pytest.raises(GatewayError, match="resource endpoint"):
+        ADAPTER.build_submit(request(), bad, "video_x")
+
+
+# --- auth ------------------------------------------------------------------------------
+
+
+def test_auth_is_the_api_key_header() -> None:
+    assert ADAPTER.auth_headers(V1_DEP, None) == {"api-key": KEY}
+    assert ADAPTER.auth_headers(dataclasses.replace(V1_DEP, api_key=None), None) == {}
+
+
+# --- v1 --------------------------------------------------------------------------------
+
+
+def test_v1_create_json_with_deployment_name_as_model() -> None:
+    dep = dataclasses.replace(V1_DEP, model="video-prod")
+    call = ADAPTER.build_submit(request(upstream_model="video-prod"), dep, "video_gw")
+    assert (call.method, call.path, call.params) == ("POST", "/openai/v1/videos", None)
+    assert call.json == {
+        "prompt": "a rocket landing on mars",
+        "model": "video-prod",
+        "seconds": "8",
+        "size": "1280x720",
+    }
+    assert "Authorization" not in call.headers
+
+
+def test_v1_api_version_when_configured() -> None:
+    dep = dataclasses.replace(V1_DEP, options={"api_version": "preview"})
+    assert ADAPTER.build_submit(request(), dep, "k").params == {"api-version": "preview"}
+
+
+def test_v1_image_goes_as_multipart_input_reference() -> None:
+    call = ADAPTER.build_submit(request(images=(ImageInput("first_frame", PNG),)), V1_DEP, "k")
+    assert call.files == (FilePart("input_reference", PNG, "ref.png", "image/png"),)
+    assert call.data is not None and call.data["seconds"] == "8"
+
+
+def test_v1_remix_uses_the_source_upstream_id() -> None:
+    source = SourceVideo(None, "video_gw", VIDEO_ID, 8)
+    call = ADAPTER.build_submit(request(operation="remix", source=source), V1_DEP, "k")
+    assert call.path == f"/openai/v1/videos/{VIDEO_ID}/remix" and call.json == {
+        "prompt": "a rocket landing on mars"
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "param"), [({"seconds": 16}, "seconds"), ({"width": 480, "height": 854}, "size")]
+)
+def test_v1_checks_the_base_model_before_any_call(change: dict[str, Any], param: str) -> None:
+    custom = dataclasses.replace(V1_DEP, model="video-prod", capabilities=ANY_DEPLOYMENT)
+    with pytest.raises(InvalidRequest) as caught:
+        ADAPTER.build_submit(request(**change), custom, "k")
+    assert caught.value.param == param
+
+
+def test_v1_follow_ups() -> None:
+    assert ADAPTER.build_poll(VIDEO_ID).path == f"/openai/v1/videos/{VIDEO_ID}"
+    download = ADAPTER.build_download(VIDEO_ID, "video", None)
+    assert download is not None and download.auth
+    assert download.call.path == f"/openai/v1/videos/{VIDEO_ID}/content"
+    assert download.call.params == {"variant": "video"}
+    assert ADAPTER.build_download(VIDEO_ID, "thumbnail", None) is None
+    delete = ADAPTER.build_delete(VIDEO_ID)
+    assert delete is not None and (delete.method, delete.path) == (
+        "DELETE",
+        f"/openai/v1/videos/{VIDEO_ID}",
+    )
+
+
+def v1_video(status: str, **extra: Any) -> dict[str, Any]:
+    return {"id": VIDEO_ID, "object": "video", "status": status, "progress": 0, **extra}
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "progress"),
+    [
+        ("queued", "queued", 42),
+        ("in_progress", "in_progress", 42),
+        ("completed", "completed", 100),
+        ("rendering", "in_progress", 42),
+    ],
+)
+def test_v1_states(raw: str, status: str, progress: int) -> None:
+    state = ADAPTER.parse_state(reply(200, v1_video(raw, progress=42)))
+    assert (state.upstream_id, state.status, state.progress) == (VIDEO_ID, status, progress)
+    assert state.raw_status == raw and state.results == {}
+
+
+def test_v1_failure_carries_code_and_scrubbed_message() -> None:
+    error = {"code": "moderation_blocked", "message": f"Video {VIDEO_ID} was blocked."}
+    state = ADAPTER.parse_state(reply(200, v1_video("failed", error=error)))
+    assert state.status == "failed" and state.error_code == "moderation_blocked"
+    assert state.error_message == "Video <upstream id> was blocked."
+    bare = ADAPTER.parse_state(reply(200, v1_video("failed", error=None)))
+    assert bare.error_code == "generation_failed" and bare.error_message
+
+
+@pytest.mark.parametrize("body", [{}, "<html>", {"status": "queued"}])
+def test_malformed_bodies_raise(body: Any) -> None:
+    with pytest.raises(UpstreamError):
+        ADAPTER.parse_state(reply(200, body))
+
+
+# --- legacy jobs -----------------------------------------------------------------------
+
+
+def test_jobs_create_json() -> None:
+    call = ADAPTER.build_submit(request(width=480, height=854, seconds=5), JOBS_DEP, "k")
+    assert (call.method, call.path) == ("POST", "/openai/v1/video/generations/jobs")
+    assert call.params == {"api-version": "preview"}
+    assert call.json == {
+        "model": "sora",
+        "prompt": "a rocket landing on mars",
+        "width": 480,
+        "height": 854,
+        "n_seconds": 5,
+        "n_variants": 1,
+    }
+
+
+def test_jobs_create_honours_api_version() -> None:
+    dep = dataclasses.replace(
+        JOBS_DEP, options={"api": "jobs", "api_version": "2025-04-01-preview"}
+    )
+    assert ADAPTER.build_submit(request(), dep, "k").params == {"api-version": "2025-04-01-preview"}
+
+
+def test_jobs_image_is_multipart_with_inpaint_items() -> None:
+    call = ADAPTER.build_submit(request(images=(ImageInput("first_frame", PNG),)), JOBS_DEP, "k")
+    assert call.json is None and call.files == (FilePart("files", PNG, "ref.png", "image/png"),)
+    assert call.data is not None and call.data["width"] == "1280"
+    (item,) = json.loads(call.data["inpaint_items"])
+    assert item["frame_index"] == 0 and item["type"] == "image" and item["file_name"] == "ref.png"
+    assert item["crop_bounds"]["right_fraction"] == 1.0
+
+
+def test_jobs_image_url_is_refused() -> None:
+    url = ImageInput("first_frame", Asset("url", "https://example.com/a.png"))
+    with pytest.raises(InvalidRequest) as caught:
+        ADAPTER.build_submit(request(images=(url,)), JOBS_DEP, "k")
+    assert caught.value.param == "input_reference"
+
+
+def test_jobs_has_no_remix() -> None:
+    source = SourceVideo(None, "video_gw", "jobs:task_1", 5)
+    custom = dataclasses.replace(JOBS_DEP, model="legacy", capabilities=ANY_DEPLOYMENT)
+    with pytest.raises(UnsupportedOperation):
+        ADAPTER.build_submit(request(operation="remix", source=source), custom, "k")
+
+
+def test_jobs_checks_seconds_and_size() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        ADAPTER.build_submit(request(width=640, height=360), JOBS_DEP, "k")
+    assert caught.value.param == "size"
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        ("preprocessing", "queued"),
+        ("queued", "queued"),
+        ("running", "in_progress"),
+        ("processing", "in_progress"),
+        ("uploading", "in_progress"),
+    ],
+)
+def test_jobs_running_states(raw: str, status: str) -> None:
+    state = ADAPTER.parse_state(reply(201, job(raw)))
+    assert state.upstream_id == "jobs:task_01jy98zkvpfb7909522ysd150a"
+    assert (state.status, state.progress, state.raw_status) == (status, 0, raw)
+
+
+def test_jobs_succeeded_points_at_the_first_generation() -> None:
+    gens = [{"object": "video.generation", "id": "gen_a"}, {"id": "gen_b"}]
+    state = ADAPTER.parse_state(reply(200, job("succeeded", generations=gens)))
+    assert state.status == "completed" and state.progress == 100
+    assert state.results == {"video": "gen_a", "thumbnail": "gen_a"}
+
+
+def test_jobs_succeeded_without_generation_is_a_failure() -> None:
+    state = ADAPTER.parse_state(reply(200, job("succeeded")))
+    assert state.status == "failed" and state.error_code == "no_result"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason", "code"),
+    [
+        ("failed", "input_moderation", "input_moderation"),
+        ("failed", "output_moderation", "output_moderation"),
+        ("failed", "internal_error", "internal_error"),
+        ("failed", "Something odd at https://x.openai.azure.com", "generation_failed"),
+        ("failed", None, "generation_failed"),
+        ("cancelled", None, "cancelled"),
+    ],
+)
+def test_jobs_failures(raw: str, reason: str | None, code: str) -> None:
+    state = ADAPTER.parse_state(reply(200, job(raw, failure_reason=reason)))
+    assert state.status == "failed" and state.error_code == code and state.error_message
+    assert "azure.com" not in state.error_message
+
+
+def test_jobs_malformed() -> None:
+    with pytest.raises(UpstreamError):
+        ADAPTER.parse_state(reply(200, {"object": "video.generation.job", "id": "task_1"}))
+
+
+def test_jobs_follow_ups() -> None:
+    upstream = "jobs:task_1"
+    poll = ADAPTER.build_poll(upstream)
+    assert poll.path == "/openai/v1/video/generations/jobs/task_1"
+    assert poll.params == {"api-version": "preview"}
+    video = ADAPTER.build_download(upstream, "video", "gen_a")
+    assert video is not None and video.call.path == (
+        "/openai/v1/video/generations/gen_a/content/video"
+    )
+    assert video.call.params == {"api-version": "preview"} and video.auth
+    thumb = ADAPTER.build_download(upstream, "thumbnail", "gen_a")
+    assert thumb is not None and thumb.call.path.endswith("/gen_a/content/thumbnail")
+    assert ADAPTER.build_download(upstream, "spritesheet", "gen_a") is None
+    assert ADAPTER.build_download(upstream, "video", None) is None
+    delete = ADAPTER.build_delete(upstream)
+    assert delete is not None and delete.method == "DELETE"
+    assert delete.path == "/openai/v1/video/generations/jobs/task_1"
+
+
+# --- errors ----------------------------------------------------------------------------
+
+
+def test_400_openai_envelope() -> None:
+    body = {
+        "error": {
+            "message": "Invalid value: '16'.",
+            "type": "invalid_request_error",
+            "param": "seconds",
+            "code": "invalid_value",
+        }
+    }
+    error = ADAPTER.parse_error(reply(400, body))
+    assert isinstance(error, InvalidRequest)
+    assert (error.param, error.code) == ("seconds", "invalid_value")
+    assert "Invalid value: '16'." in error.message
+
+
+def test_400_front_door_code_is_not_passed_through() -> None:
+    body = {"error": {"code": "BadRequest", "message": "API version not supported"}}
+    error = ADAPTER.parse_error(reply(400, body))
+    assert isinstance(error, InvalidRequest) and error.code == "invalid_request"
+
+
+def test_400_content_policy_from_inner_error() -> None:
+    body = {
+        "error": {
+            "code": "content_policy_violation",
+            "message": "Your request was rejected as a result of our safety system.",
+            "param": "prompt",
+            "type": "invalid_request_error",
+            "inner_error": {"code": "ResponsibleAIPolicyViolation", "revised_prompt": None},
+        }
+    }
+    error = ADAPTER.parse_error(reply(400, body))
+    assert isinstance(error, InvalidRequest) and error.code == "content_policy_violation"
+
+
+def test_auth_errors() -> None:
+    body = {"error": {"code": "401", "message": "Access denied due to invalid subscription key"}}
+    for status in (401, 403):
+        error = ADAPTER.parse_error(reply(status, body))
+        assert isinstance(error, UpstreamAuthError) and "subscription" not in error.message
+
+
+def test_404_and_429_and_5xx() -> None:
+    missing = {"error": {"code": "DeploymentNotFound", "message": "The API deployment ..."}}
+    assert isinstance(ADAPTER.parse_error(reply(404, missing)), NotFound)
+    limited = ADAPTER.parse_error(
+        reply(429, {"error": {"code": "429", "message": "slow down"}}, **{"retry-after": "7"})
+    )
+    assert isinstance(limited, RateLimited) and limited.retry_after_s == 7
+    broken = ADAPTER.parse_error(reply(503, "<html>Service Unavailable</html>"))
+    assert isinstance(broken, UpstreamError) and broken.status == 502
+
+
+def test_error_messages_hide_hosts_and_ids() -> None:
+    body = {
+        "error": {
+            "message": "See https://res.openai.azure.com/x (task_01abc) at res.openai.azure.com",
+            "type": "invalid_request_error",
+        }
+    }
+    message = ADAPTER.parse_error(reply(400, body)).message
+    assert "azure.com" not in message and "task_01abc" not in message

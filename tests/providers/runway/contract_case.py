@@ -1,0 +1,33 @@
+"""The runway provider (against its simulator) in the contract suite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tests.contract.case import ProviderCase
+from tests.support import serve
+from vidgate.providers.runway.simulator import SimulatorConfig, create_app
+
+KEY = "key_" + "c0" * 64
+
+
+@contextmanager
+def upstream() -> Iterator[dict[str, Any]]:
+    config = SimulatorConfig(api_key=KEY, job_seconds=0.5, queued_seconds=0.05)
+    with serve(create_app(config)) as url:
+        yield {"api_base": url, "api_key": KEY}
+
+
+CASE = ProviderCase(
+    provider="runway",
+    model="gen4.5",
+    upstream=upstream,
+    request={"size": "1280x720", "seconds": "2"},
+    size=(1280, 720),
+    seconds=2,
+    invalid=({"seconds": "12"}, "seconds"),
+    faults=frozenset({"fail", "429", "500", "unknown-status", "malformed", "poll-429"}),
+    deployment={"poll_interval_s": 0.1},
+)

@@ -1,0 +1,551 @@
+"""The pure Vertex AI adapter: requests built and replies parsed as data, no network."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from vidgate.errors import (
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    UpstreamAuthError,
+    UpstreamError,
+)
+from vidgate.providers.base import (
+    Asset,
+    HttpReply,
+    ImageInput,
+    Inline,
+    ResolvedRequest,
+    SourceVideo,
+    TokenAuth,
+)
+from vidgate.providers.vertex_ai import PROVIDER
+from vidgate.providers.vertex_ai.adapter import Target, VertexAdapter
+from vidgate.providers.vertex_ai.spec import SPEC, VEO_3_1
+from vidgate.routing.config import Deployment
+
+KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+PEM = KEY.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+).decode()
+ACCOUNT = {
+    "type": "service_account",
+    "project_id": "proj-1",
+    "private_key_id": "kid-7",
+    "private_key": PEM,
+    "client_email": "veo@proj-1.iam.gserviceaccount.com",
+    "token_uri": "https://oauth2.example.test/token",
+}
+ADAPTER = VertexAdapter()
+NAME = (
+    "projects/proj-1/locations/us-central1/publishers/google/models/veo-3.1-generate-001"
+    "/operations/0b4d-11"
+)
+RESOURCE = NAME.rpartition("/operations/")[0]
+PNG = Asset("blob", "inputs/u1/a.png", "image/png", "a.png", "d1")
+MP4 = Asset("blob", "videos/v1/video.mp4", "video/mp4")
+
+
+def deployment(api_base: str | None = "http://sim.test/v1", **options: Any) -> Deployment:
+    return Deployment(
+        id="vertex-test",
+        model_name="veo",
+        provider="vertex_ai",
+        model="veo-3.1-generate-001",
+        capabilities=VEO_3_1,
+        api_base=api_base,
+        options={"credentials": ACCOUNT} | options,
+    )
+
+
+def request(**changes: Any) -> ResolvedRequest:
+    base: dict[str, Any] = {
+        "operation": "create",
+        "prompt": "a lighthouse",
+        "upstream_model": "veo-3.1-generate-001",
+        "seconds": 8,
+        "width": 1280,
+        "height": 720,
+        "fps": 24,
+        "audio": True,
+    }
+    return ResolvedRequest(**(base | changes))
+
+
+def submit(req: ResolvedRequest, dep: Deployment | None = None) -> tuple[str, dict[str, Any]]:
+    call = ADAPTER.build_submit(req, dep or deployment(), "job-1")
+    assert call.method == "POST"
+    return call.path, call.json
+
+
+def reply(body: Any, status: int = 200, **headers: str) -> HttpReply:
+    return HttpReply(status, headers, body)
+
+
+# --- registration and spec -------------------------------------------------------------
+
+
+def test_provider_registration() -> None:
+    assert isinstance(PROVIDER.adapter, TokenAuth) and PROVIDER.needs_api_base is False
+    assert PROVIDER.runtime is None and hasattr(PROVIDER.adapter, "for_deployment")
+    assert SPEC.env == {"options.credentials": "GOOGLE_APPLICATION_CREDENTIALS"}
+    assert set(SPEC.auto_models) <= set(SPEC.models)
+    assert set(SPEC.prices) == set(SPEC.models)
+    assert "veo-3.0-generate-001" not in SPEC.models  # retired 2026-06-30
+    assert SPEC.prices["veo-3.1-generate-001"].usd(8, "4k", audio=True) == pytest.approx(4.8)
+    assert SPEC.prices["veo-3.1-generate-001"].usd(8, "720p", audio=False) == pytest.approx(1.6)
+
+
+# --- auth ------------------------------------------------------------------------------
+
+
+def _claims(jwt: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    header, claims, signature = jwt.split(".")
+    KEY.public_key().verify(
+        base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)),
+        f"{header}.{claims}".encode(),
+        padding.PKCS1v15(),
+        hashes.SHA256(),
+    )
+    decode = lambda part: json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))  # noqa: E731
+    return decode(header), decode(claims)
+
+
+def test_token_request_is_a_signed_jwt_grant() -> None:
+    call = ADAPTER.build_token_request(deployment(), now=1_700_000_000.7)
+    assert call.method == "POST" and call.path == "https://oauth2.example.test/token"
+    assert call.headers == {"Content-Type": "application/x-www-form-urlencoded"}
+    assert call.data is not None and call.json is None
+    assert call.data["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    header, claims = _claims(call.data["assertion"])
+    assert header == {"alg": "RS256", "typ": "JWT", "kid": "kid-7"}
+    assert claims == {
+        "iss": "veo@proj-1.iam.gserviceaccount.com",
+        "scope": "https://www.googleapis.com/auth/cloud-platform",
+        "aud": "https://oauth2.example.test/token",
+        "iat": 1_700_000_000,
+        "exp": 1_700_003_600,
+    }
+
+
+def test_credentials_from_a_file_are_read_once_per_version(tmp_path: Path) -> None:
+    path = tmp_path / "sa.json"
+    path.write_text(json.dumps(ACCOUNT))
+    call = ADAPTER.build_token_request(deployment(credentials=str(path)), now=1.0)
+    assert call.path == ACCOUNT["token_uri"]
+    path.write_text(json.dumps(ACCOUNT | {"token_uri": "https://other.test/token", "x": "yz"}))
+    assert ADAPTER.build_token_request(deployment(credentials=str(path)), now=1.0).path == (
+        "https://other.test/token"
+    )
+    inline = ADAPTER.build_token_request(deployment(credentials=json.dumps(ACCOUNT)), now=1.0)
+    assert inline.path == ACCOUNT["token_uri"]
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        "/nonexistent/sa.json",
+        {"type": "authorized_user"},
+        ACCOUNT | {"private_key": "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n"},
+        ACCOUNT | {"client_email": ""},
+        "{not json",
+        42,
+    ],
+)
+def test_unusable_credentials_are_auth_errors_without_key_material(credentials: Any) -> None:
+    with pytest.raises(UpstreamAuthError) as caught:
+        ADAPTER.build_token_request(deployment(credentials=credentials), now=1.0)
+    assert "PRIVATE KEY" not in caught.value.message and PEM[40:80] not in caught.value.message
+
+
+def test_deployment_options_are_checked() -> None:
+    with pytest.raises(GatewayError, match="unknown option"):
+        ADAPTER.build_submit(request(), deployment(region="x"), "k")
+    with pytest.raises(GatewayError, match="location"):
+        ADAPTER.build_submit(request(), deployment(location="US Central"), "k")
+    no_project = deployment(credentials=ACCOUNT | {"project_id": None})
+    with pytest.raises(GatewayError, match="project"):
+        ADAPTER.build_submit(request(), no_project, "k")
+    bare = Deployment(id="d", model_name="m", provider="vertex_ai", model="m", capabilities=VEO_3_1)
+    with pytest.raises(GatewayError, match="credentials"):
+        ADAPTER.build_submit(request(), bare, "k")
+
+
+def test_parse_token_and_auth_headers() -> None:
+    token, lifetime = ADAPTER.parse_token(reply({"access_token": "ya29.x", "expires_in": "3599"}))
+    assert (token, lifetime) == ("ya29.x", 3599.0)
+    assert ADAPTER.parse_token(reply({"access_token": "t"}))[1] == 3600.0
+    with pytest.raises(UpstreamAuthError):
+        ADAPTER.parse_token(reply({"token_type": "Bearer"}))
+    assert ADAPTER.auth_headers(deployment(), "ya29.x") == {"Authorization": "Bearer ya29.x"}
+
+
+def test_token_endpoint_errors_are_auth_errors_without_details() -> None:
+    body = {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
+    error = ADAPTER.parse_error(reply(body, 400))
+    assert isinstance(error, UpstreamAuthError) and not error.retryable
+    assert "invalid_grant" in error.message and "credentials" in error.message
+
+
+# --- URLs ------------------------------------------------------------------------------
+
+
+def test_urls_relative_to_api_base_or_absolute_from_the_location() -> None:
+    path, _ = submit(request())
+    assert path == (
+        "/projects/proj-1/locations/us-central1/publishers/google/models/"
+        "veo-3.1-generate-001:predictLongRunning"
+    )
+    path, _ = submit(request(), deployment(None, location="europe-west4", project="p-2"))
+    assert path == (
+        "https://europe-west4-aiplatform.googleapis.com/v1/projects/p-2/locations/europe-west4"
+        "/publishers/google/models/veo-3.1-generate-001:predictLongRunning"
+    )
+    assert submit(request(), deployment(None, location="global"))[0].startswith(
+        "https://aiplatform.googleapis.com/v1/projects/proj-1/locations/global/"
+    )
+    poll = ADAPTER.build_poll(NAME)
+    assert poll.method == "POST" and poll.path == f"/{RESOURCE}:fetchPredictOperation"
+    assert poll.json == {"operationName": NAME}
+    bound = VertexAdapter.for_deployment(deployment(None, location="asia-northeast1"))
+    assert bound.build_poll(NAME).path == (
+        f"https://asia-northeast1-aiplatform.googleapis.com/v1/{RESOURCE}:fetchPredictOperation"
+    )
+    assert (
+        VertexAdapter.for_deployment(deployment())
+        .build_poll(NAME)
+        .path.startswith("http://sim.test/v1/projects/")
+    )
+    with pytest.raises(UpstreamError):
+        ADAPTER.build_poll("operations/123")
+
+
+def test_downloads_inline_or_from_cloud_storage() -> None:
+    inline = ADAPTER.build_download(NAME, "video", "inline")
+    assert inline is not None and inline.auth and inline.base64_field == "bytesBase64Encoded"
+    assert inline.call.method == "POST" and inline.call.json == {"operationName": NAME}
+    gcs = VertexAdapter(Target(gcs_base="http://sim.test")).build_download(
+        NAME, "video", "gs://my-bucket/out/a b/sample_0.mp4"
+    )
+    assert gcs is not None and gcs.auth and gcs.base64_field is None
+    assert gcs.call.method == "GET" and gcs.call.params == {"alt": "media"}
+    assert gcs.call.path == (
+        "http://sim.test/download/storage/v1/b/my-bucket/o/out%2Fa%20b%2Fsample_0.mp4"
+    )
+    default = ADAPTER.build_download(NAME, "video", "gs://b/o.mp4")
+    assert default is not None
+    assert default.call.path == "https://storage.googleapis.com/download/storage/v1/b/b/o/o.mp4"
+    bound = VertexAdapter.for_deployment(deployment(gcs_base="http://127.0.0.1:9/"))
+    assert bound.target.gcs_base == "http://127.0.0.1:9"
+    assert ADAPTER.build_download(NAME, "thumbnail", None) is None
+    assert ADAPTER.build_delete(NAME) is None
+
+
+# --- parameter mapping -----------------------------------------------------------------
+
+
+def test_text_to_video_parameters() -> None:
+    _, body = submit(request(seed=7, negative_prompt="blur"))
+    assert body == {
+        "instances": [{"prompt": "a lighthouse"}],
+        "parameters": {
+            "aspectRatio": "16:9",
+            "durationSeconds": 8,
+            "sampleCount": 1,
+            "resolution": "720p",
+            "generateAudio": True,
+            "seed": 7,
+            "negativePrompt": "blur",
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("size", "aspect", "tier"),
+    [
+        ((1280, 720), "16:9", "720p"),
+        ((720, 1280), "9:16", "720p"),
+        ((1920, 1080), "16:9", "1080p"),
+        ((1080, 1920), "9:16", "1080p"),
+        ((3840, 2160), "16:9", "4k"),
+        ((2160, 3840), "9:16", "4k"),
+    ],
+)
+def test_sizes_map_to_aspect_ratio_and_resolution(
+    size: tuple[int, int], aspect: str, tier: str
+) -> None:
+    _, body = submit(request(width=size[0], height=size[1]))
+    assert (body["parameters"]["aspectRatio"], body["parameters"]["resolution"]) == (aspect, tier)
+
+
+def test_veo2_sends_neither_resolution_nor_audio() -> None:
+    _, body = submit(request(upstream_model="veo-2.0-generate-001", seconds=5, audio=None))
+    assert body["parameters"] == {"aspectRatio": "16:9", "durationSeconds": 5, "sampleCount": 1}
+
+
+def test_audio_off_is_sent_for_veo3() -> None:
+    assert submit(request(audio=False))[1]["parameters"]["generateAudio"] is False
+
+
+def test_images_are_inline_placeholders_or_gcs_uris() -> None:
+    last = Asset("url", "gs://bucket/last.JPG")
+    images = (ImageInput("first_frame", PNG), ImageInput("last_frame", last))
+    _, body = submit(request(images=images, options={"resize_mode": "crop"}))
+    instance = body["instances"][0]
+    assert instance["image"] == {
+        "bytesBase64Encoded": Inline(PNG),
+        "mimeType": Inline(PNG, "mime_type"),
+    }
+    assert instance["lastFrame"] == {"gcsUri": "gs://bucket/last.JPG", "mimeType": "image/jpeg"}
+    assert body["parameters"]["resizeMode"] == "crop"
+
+
+def test_reference_images() -> None:
+    refs = tuple(ImageInput("reference", PNG) for _ in range(2))
+    _, body = submit(request(images=refs))
+    assert (
+        body["instances"][0]["referenceImages"]
+        == [
+            {
+                "image": {"bytesBase64Encoded": Inline(PNG), "mimeType": Inline(PNG, "mime_type")},
+                "referenceType": "asset",
+            }
+        ]
+        * 2
+    )
+    with pytest.raises(InvalidRequest) as caught:
+        submit(request(images=refs, seconds=4))
+    assert caught.value.param == "metadata.reference_images"
+    with pytest.raises(InvalidRequest):
+        submit(request(images=refs, width=720, height=1280))
+    style = request(
+        upstream_model="veo-2.0-generate-exp",
+        images=refs,
+        options={"reference_type": "style"},
+        audio=None,
+    )
+    with pytest.raises(InvalidRequest, match="exactly one"):
+        submit(style)
+
+
+def test_image_combinations_rejected_before_any_call() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        submit(request(images=(ImageInput("last_frame", PNG),)))
+    assert caught.value.param == "metadata.last_frame"
+    mixed = (ImageInput("first_frame", PNG), ImageInput("reference", PNG))
+    with pytest.raises(InvalidRequest) as caught:
+        submit(request(images=mixed))
+    assert caught.value.param == "metadata.reference_images"
+    with pytest.raises(InvalidRequest) as caught:
+        submit(request(options={"resize_mode": "pad"}))
+    assert caught.value.param == "metadata.resize_mode"
+
+
+def test_high_resolutions_need_eight_seconds() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        submit(request(width=1920, height=1080, seconds=6))
+    assert caught.value.param == "seconds"
+
+
+def test_provider_options_are_validated_and_mapped() -> None:
+    options = {
+        "person_generation": "dont_allow",
+        "storage_uri": "gs://bucket/prefix/",
+        "compression_quality": "lossless",
+        "enhance_prompt": False,
+        "pubsub_topic": "projects/p/topics/t",
+        "labels": {"team": "video"},
+    }
+    _, body = submit(request(options=options))
+    assert body["labels"] == {"team": "video"}
+    params = body["parameters"]
+    assert params["personGeneration"] == "dont_allow"
+    assert params["storageUri"] == "gs://bucket/prefix/"
+    assert params["compressionQuality"] == "lossless"
+    assert params["enhancePrompt"] is False and params["pubsubTopic"] == "projects/p/topics/t"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("person_generation", "everyone"),
+        ("storage_uri", "s3://bucket/x"),
+        ("compression_quality", "max"),
+        ("enhance_prompt", "yes"),
+        ("resize_mode", "stretch"),
+        ("pubsub_topic", "topic"),
+        ("labels", {"Team": "x"}),
+        ("reference_type", "pose"),
+    ],
+)
+def test_bad_option_values_name_the_option(key: str, value: Any) -> None:
+    refs = (ImageInput("reference", PNG),) if key == "reference_type" else ()
+    with pytest.raises(InvalidRequest) as caught:
+        submit(request(options={key: value}, images=refs))
+    assert caught.value.param == f"metadata.{key}"
+
+
+def test_seed_must_be_uint32() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        submit(request(seed=2**32))
+    assert caught.value.param == "seed"
+
+
+def test_extension_sends_the_source_video() -> None:
+    gcs = SourceVideo(MP4, "video_a", NAME, 8, "gs://bucket/out/sample_0.mp4")
+    _, body = submit(request(operation="extend", source=gcs))
+    assert body["instances"][0] == {
+        "prompt": "a lighthouse",
+        "video": {"gcsUri": "gs://bucket/out/sample_0.mp4", "mimeType": "video/mp4"},
+    }
+    assert body["parameters"]["durationSeconds"] == 8
+    inline = SourceVideo(MP4, "video_b", NAME, 8, "inline")
+    _, body = submit(request(operation="extend", source=inline))
+    assert body["instances"][0]["video"] == {
+        "bytesBase64Encoded": Inline(MP4),
+        "mimeType": "video/mp4",
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "param"),
+    [
+        ({"seconds": 4}, "seconds"),
+        ({"width": 1920, "height": 1080}, "video"),
+        ({"source": SourceVideo(MP4, seconds=31)}, "video"),
+        ({"source": SourceVideo(None, seconds=8)}, "video"),
+        ({"images": (ImageInput("first_frame", PNG),)}, "input_reference"),
+    ],
+)
+def test_extension_limits(changes: dict[str, Any], param: str) -> None:
+    base = {"operation": "extend", "source": SourceVideo(MP4, seconds=8)}
+    with pytest.raises(InvalidRequest) as caught:
+        submit(request(**(base | changes)))
+    assert caught.value.param == param
+
+
+# --- state parsing ---------------------------------------------------------------------
+
+
+def test_pending_operations_are_running() -> None:
+    for body in ({"name": NAME}, {"name": NAME, "done": False}, {"name": NAME, "done": "yes"}):
+        state = ADAPTER.parse_state(reply(body))
+        assert (state.status, state.raw_status, state.upstream_id) == (
+            "in_progress",
+            "running",
+            NAME,
+        )
+        assert state.progress == 0 and not state.results
+
+
+def test_unknown_metadata_keeps_running() -> None:
+    body = {"name": NAME, "done": False, "metadata": {"state": "WARMING_UP"}}
+    assert ADAPTER.parse_state(reply(body)).status == "in_progress"
+
+
+def test_inline_success() -> None:
+    video = {"bytesBase64Encoded": "AAAA", "mimeType": "video/mp4"}
+    body = {"name": NAME, "done": True, "response": {"raiMediaFilteredCount": 0, "videos": [video]}}
+    state = ADAPTER.parse_state(reply(body))
+    assert (state.status, state.progress, state.results) == ("completed", 100, {"video": "inline"})
+    assert "AAAA" not in repr(state)
+
+
+def test_gcs_success() -> None:
+    video = {"gcsUri": "gs://b/p/sample_0.mp4", "mimeType": "video/mp4"}
+    body = {"name": NAME, "done": True, "response": {"videos": [video]}}
+    assert ADAPTER.parse_state(reply(body)).results == {"video": "gs://b/p/sample_0.mp4"}
+
+
+def test_done_with_error_is_failed() -> None:
+    body = {
+        "name": NAME,
+        "done": True,
+        "error": {"code": 3, "message": "Bad image in projects/p/x"},
+    }
+    state = ADAPTER.parse_state(reply(body))
+    assert (state.status, state.error_code) == ("failed", "invalid_argument")
+    assert state.error_message == "Bad image in <resource>"
+    weird = {"name": NAME, "done": True, "error": {"code": "x"}}
+    assert ADAPTER.parse_state(reply(weird)).error_code == "upstream_failed"
+
+
+def test_content_filtered_is_failed() -> None:
+    response = {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": ["Unsafe prompt."]}
+    state = ADAPTER.parse_state(reply({"name": NAME, "done": True, "response": response}))
+    assert (state.status, state.raw_status, state.error_code) == (
+        "failed",
+        "content_filtered",
+        "content_filtered",
+    )
+    assert state.error_message is not None and "Unsafe prompt." in state.error_message
+
+
+def test_done_without_result_is_failed() -> None:
+    for response in ({}, {"videos": []}, {"videos": [{"mimeType": "video/mp4"}]}, "x"):
+        state = ADAPTER.parse_state(reply({"name": NAME, "done": True, "response": response}))
+        assert (state.status, state.error_code) == ("failed", "no_result")
+
+
+@pytest.mark.parametrize("body", [{}, '{"name": "proj', [], {"done": True}])
+def test_malformed_bodies_raise_instead_of_ending_the_job(body: Any) -> None:
+    with pytest.raises(UpstreamError):
+        ADAPTER.parse_state(reply(body))
+
+
+def test_every_raw_status_is_mapped() -> None:
+    assert SPEC.status_map == {
+        "running": "in_progress",
+        "succeeded": "completed",
+        "failed": "failed",
+        "content_filtered": "failed",
+    }
+    assert SPEC.map_status("anything-else") == "in_progress"
+
+
+# --- errors ----------------------------------------------------------------------------
+
+
+def google(code: int, message: str, status: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "status": status, **extra}}
+
+
+def test_error_mapping() -> None:
+    bad = ADAPTER.parse_error(
+        reply(
+            google(
+                400, "Unsupported durationSeconds at https://x.googleapis.com/y", "INVALID_ARGUMENT"
+            ),
+            400,
+        )
+    )
+    assert isinstance(bad, InvalidRequest) and bad.code == "invalid_argument"
+    assert "Unsupported durationSeconds" in bad.message and "googleapis" not in bad.message
+    for status in (401, 403):
+        denied = ADAPTER.parse_error(
+            reply(google(status, "Permission denied", "PERMISSION_DENIED"), status)
+        )
+        assert isinstance(denied, UpstreamAuthError)
+    assert isinstance(ADAPTER.parse_error(reply(google(404, "x", "NOT_FOUND"), 404)), NotFound)
+    retry = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "30s"}]
+    limited = ADAPTER.parse_error(
+        reply(google(429, "Quota", "RESOURCE_EXHAUSTED", details=retry), 429)
+    )
+    assert isinstance(limited, RateLimited) and limited.retry_after_s == 30
+    header = ADAPTER.parse_error(
+        reply(google(429, "Quota", "RESOURCE_EXHAUSTED"), 429, **{"retry-after": "7"})
+    )
+    assert header.retry_after_s == 7
+    for status in (500, 503):
+        failed = ADAPTER.parse_error(reply(google(status, "Internal", "INTERNAL"), status))
+        assert type(failed) is UpstreamError and failed.retryable
+    assert type(ADAPTER.parse_error(reply("<html>bad gateway</html>", 502))) is UpstreamError

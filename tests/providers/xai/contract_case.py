@@ -1,0 +1,33 @@
+"""The xai provider (against its simulator) in the contract suite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tests.contract.case import ProviderCase
+from tests.support import serve
+from vidgate.providers.xai.simulator import SimulatorConfig, create_app
+
+KEY = "xai-contract-key"
+
+
+@contextmanager
+def upstream() -> Iterator[dict[str, Any]]:
+    config = SimulatorConfig(api_key=KEY, job_seconds=0.5, queued_seconds=0.05)
+    with serve(create_app(config)) as url:
+        yield {"api_base": f"{url}/v1", "api_key": KEY}
+
+
+CASE = ProviderCase(
+    provider="xai",
+    model="grok-imagine-video",
+    upstream=upstream,
+    request={"size": "854x480", "seconds": "2"},
+    size=(854, 480),
+    seconds=2,
+    invalid=({"seconds": "20"}, "seconds"),
+    faults=frozenset({"fail", "429", "500", "unknown-status", "malformed", "poll-429"}),
+    deployment={"poll_interval_s": 0.1},
+)
