@@ -30,7 +30,7 @@ class ProviderCase:
     invalid: tuple[dict[str, Any], str]
     """A create body the model cannot take, and the ``param`` the 400 must name."""
     faults: frozenset[str] = frozenset(
-        {"fail", "429", "500", "unknown-status", "malformed", "poll-429"}
+        {"fail", "429", "500", "unknown-status", "malformed", "poll-429", "hang"}
     )
     """Which ``[sim:...]`` markers the simulator implements."""
     deployment: dict[str, Any] = field(default_factory=dict)

@@ -23,6 +23,7 @@ from tests.contract.case import ProviderCase
 from tests.support import Gateway, running_gateway
 
 PROVIDERS_DIR = Path(__file__).parent.parent / "providers"
+HANG_TIMEOUT_S = 3.0
 CASES = [
     importlib.import_module(f"tests.providers.{path.parent.name}.contract_case").CASE
     for path in sorted(PROVIDERS_DIR.glob("*/contract_case.py"))
@@ -41,6 +42,7 @@ def gateway(case: ProviderCase, tmp_path_factory: pytest.TempPathFactory) -> Ite
             "model_name": "contract",
             "provider": case.provider,
             "model": case.model,
+            "timeout_s": HANG_TIMEOUT_S,
             **fields,
             **case.deployment,
         }
@@ -120,3 +122,11 @@ def test_poll_faults_do_not_fail_the_job(gateway: Gateway, case: ProviderCase, m
     response = create(gateway, case, f"[sim:{marker}] still fine")
     assert response.status_code == 200, response.text
     assert wait(gateway, response.json()["id"]).status == "completed"
+
+
+def test_upstream_that_never_answers_is_a_504(gateway: Gateway, case: ProviderCase) -> None:
+    if "hang" not in case.faults:
+        pytest.skip(f"{case.provider} has no hang switch")
+    response = create(gateway, case, "[sim:hang] no answer")
+    assert response.status_code == 504, response.text
+    assert response.json()["error"]["code"] == "upstream_timeout"

@@ -20,6 +20,7 @@ Fault markers (put them anywhere in the prompt):
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import re
@@ -84,6 +85,17 @@ def jpeg_bytes(width: int = 320, height: int = 180) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), (40, 90, 160)).save(buffer, "JPEG")
     return buffer.getvalue()
+
+
+async def hang(request: Request, seconds: float) -> bool:
+    """Wait ``seconds`` before answering (``[sim:hang]``); ``False`` as soon as the caller
+    has gone away, so a timed-out client leaves no job and no handler behind."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await request.is_disconnected():
+            return False
+        await asyncio.sleep(0.05)
+    return True
 
 
 class RequestLog:

@@ -29,6 +29,6 @@ CASE = ProviderCase(
     size=(1280, 720),
     seconds=4,
     invalid=({"seconds": "5"}, "seconds"),
-    faults=frozenset({"fail", "429", "500", "unknown-status", "malformed", "poll-429"}),
+    faults=frozenset({"fail", "429", "500", "unknown-status", "malformed", "poll-429", "hang"}),
     deployment={"poll_interval_s": 0.1},
 )

@@ -26,6 +26,6 @@ CASE = ProviderCase(
     size=(960, 540),
     seconds=5,
     invalid=({"seconds": "4"}, "seconds"),
-    faults=frozenset({"fail", "429", "500", "unknown-status", "malformed", "poll-429"}),
+    faults=frozenset({"fail", "429", "500", "unknown-status", "malformed", "poll-429", "hang"}),
     deployment={"poll_interval_s": 0.1},
 )

@@ -28,6 +28,6 @@ CASE = ProviderCase(
     size=(1280, 720),
     seconds=2,
     invalid=({"seconds": "12"}, "seconds"),
-    faults=frozenset({"fail", "429", "500", "unknown-status", "malformed", "poll-429"}),
+    faults=frozenset({"fail", "429", "500", "unknown-status", "malformed", "poll-429", "hang"}),
     deployment={"poll_interval_s": 0.1},
 )

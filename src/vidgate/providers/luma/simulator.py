@@ -19,14 +19,14 @@ source's length plus the new duration, at the source's size.
 Fault markers in the prompt: ``[sim:fail]`` (moderation failure), ``[sim:429]``,
 ``[sim:500]``, ``[sim:unknown-status]`` (``state: "processing"`` while running),
 ``[sim:malformed]`` (the first poll answers truncated JSON), ``[sim:poll-429]``,
-``[sim:slow]`` (10x longer), ``[sim:hang]`` (the create answers after 30 s).
+``[sim:slow]`` (10x longer), ``[sim:hang]`` (the create answers after 30 s; a caller that
+gives up first leaves no generation).
 ``GET /__sim__/log`` lists requests, ``POST /__sim__/reset`` forgets everything;
 ``app.state.sim`` is the :class:`SimState`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -45,6 +45,7 @@ from vidgate.providers.simkit import (
     Endpoint,
     RequestLog,
     Timeline,
+    hang,
     jpeg_bytes,
     log_routes,
     mp4_bytes,
@@ -320,8 +321,8 @@ async def create_generation(request: Request) -> Response:
     body = await _json_body(request)
     prompt = body.get("prompt") if isinstance(body.get("prompt"), str) else ""
     found = find_markers(prompt)
-    if "hang" in found:
-        await asyncio.sleep(sim.config.hang_seconds)
+    if "hang" in found and not await hang(request, sim.config.hang_seconds):
+        return Response(status_code=499)  # the caller gave up: nothing is created
     if "429" in found:
         raise _rate_limited()
     if "500" in found:
