@@ -422,3 +422,20 @@ def test_error_messages_hide_hosts_and_ids() -> None:
     }
     message = ADAPTER.parse_error(reply(400, body)).message
     assert "azure.com" not in message and "task_01abc" not in message
+
+
+def test_follow_ups_carry_the_configured_api_version() -> None:
+    pinned = dataclasses.replace(JOBS_DEP, options={"api": "jobs", "api_version": "2025-02-15"})
+    bound = AzureAdapter.for_deployment(pinned)
+    version = {"api-version": "2025-02-15"}
+    assert bound.build_poll("jobs:task_1").params == version
+    delete = bound.build_delete("jobs:task_1")
+    assert delete is not None and delete.params == version
+    plan = bound.build_download("jobs:task_1", "video", "gen_1")
+    assert plan is not None and plan.call.params == version
+    assert AzureAdapter.for_deployment(JOBS_DEP).build_poll("jobs:t").params == {
+        "api-version": "preview"
+    }
+    v1 = AzureAdapter.for_deployment(dataclasses.replace(V1_DEP, options={"api_version": "v9"}))
+    assert v1.build_poll(VIDEO_ID).params == {"api-version": "v9"}
+    assert AzureAdapter.for_deployment(V1_DEP).build_poll(VIDEO_ID).params is None

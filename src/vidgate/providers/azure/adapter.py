@@ -99,8 +99,23 @@ def settings(deployment: Deployment) -> Settings:
 class AzureAdapter:
     """``HttpAdapter`` for Azure OpenAI video deployments (v1 and legacy jobs APIs)."""
 
-    def __init__(self) -> None:
+    def __init__(self, api_version: str | None = None) -> None:
         self._v1 = OpenAIAdapter()
+        self.api_version = api_version
+        """The deployment's configured api-version, for every call (see ``for_deployment``)."""
+
+    @classmethod
+    def for_deployment(cls, deployment: Deployment) -> AzureAdapter:
+        """An adapter whose follow-up calls carry the deployment's ``options.api_version``
+        (the rest of ``options`` is checked, with a clear error, when a job is submitted)."""
+        version = deployment.options.get("api_version")
+        return cls(version if isinstance(version, str) and version else None)
+
+    def _jobs_version(self) -> dict[str, str]:
+        return {"api-version": self.api_version or JOBS_API_VERSION}
+
+    def _v1_version(self) -> dict[str, str] | None:
+        return {"api-version": self.api_version} if self.api_version else None
 
     def auth_headers(self, deployment: Deployment, token: str | None = None) -> dict[str, str]:
         return {"api-key": deployment.api_key} if deployment.api_key else {}
@@ -121,8 +136,8 @@ class AzureAdapter:
     def build_poll(self, upstream_id: str) -> HttpCall:
         job = _job_id(upstream_id)
         if job is not None:
-            return HttpCall("GET", f"{JOBS}/jobs/{job}", params=_version())
-        return HttpCall("GET", f"{V1}/{upstream_id}")
+            return HttpCall("GET", f"{JOBS}/jobs/{job}", params=self._jobs_version())
+        return HttpCall("GET", f"{V1}/{upstream_id}", params=self._v1_version())
 
     def build_download(
         self, upstream_id: str, variant: Variant, location: str | None = None
@@ -132,17 +147,18 @@ class AzureAdapter:
                 return None  # Azure documents only variant=video; vidgate makes previews
             headers = {"Accept": "application/binary"}
             path = f"{V1}/{upstream_id}/content"
-            return DownloadCall(HttpCall("GET", path, headers, params={"variant": "video"}))
+            params = {"variant": "video", **(self._v1_version() or {})}
+            return DownloadCall(HttpCall("GET", path, headers, params=params))
         if location is None or variant == "spritesheet":
             return None
         path = f"{JOBS}/{location}/content/{variant}"
-        return DownloadCall(HttpCall("GET", path, params=_version()))
+        return DownloadCall(HttpCall("GET", path, params=self._jobs_version()))
 
     def build_delete(self, upstream_id: str) -> HttpCall | None:
         job = _job_id(upstream_id)
         if job is not None:
-            return HttpCall("DELETE", f"{JOBS}/jobs/{job}", params=_version())
-        return HttpCall("DELETE", f"{V1}/{upstream_id}")
+            return HttpCall("DELETE", f"{JOBS}/jobs/{job}", params=self._jobs_version())
+        return HttpCall("DELETE", f"{V1}/{upstream_id}", params=self._v1_version())
 
     def parse_state(self, reply: HttpReply) -> UpstreamState:
         body = reply.body
@@ -259,10 +275,6 @@ def _jobs_submit(request: ResolvedRequest, deployment: Deployment, version: str)
     data["inpaint_items"] = json.dumps([inpaint])
     files = (FilePart("files", image, name, ctype),)
     return HttpCall("POST", path, data=data, files=files, params=params)
-
-
-def _version() -> dict[str, str]:
-    return {"api-version": JOBS_API_VERSION}
 
 
 def _job_id(upstream_id: str) -> str | None:
