@@ -14,12 +14,12 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from typing import TYPE_CHECKING, Any
 
 from vidgate.errors import UpstreamAuthError
+
+if TYPE_CHECKING:  # cryptography (OpenSSL, ~11 MiB) loads only when a key is used
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -94,6 +94,9 @@ def _parse(info: Any) -> ServiceAccount:
 
 @functools.lru_cache(maxsize=64)
 def _private_key(pem: str) -> rsa.RSAPrivateKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     try:
         key = serialization.load_pem_private_key(pem.encode(), password=None)
     except (ValueError, TypeError):
@@ -116,6 +119,9 @@ def assertion(account: ServiceAccount, now: float) -> str:
         "iat": issued,
         "exp": issued + ASSERTION_LIFETIME_S,
     }
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     signing_input = f"{_b64(header)}.{_b64(claims)}".encode()
     signature = account.key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input.decode()}.{_b64url(signature)}"
