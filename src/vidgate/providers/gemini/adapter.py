@@ -34,27 +34,9 @@ from vidgate.providers.base import (
     Variant,
 )
 from vidgate.providers.gemini.spec import PERSON_GENERATION, SPEC
-from vidgate.providers.wire import retry_after_s
+from vidgate.providers.wire import GRPC_CODE_NAMES, retry_after_s
 from vidgate.routing.config import Deployment
 
-RPC_CODES = {
-    1: "cancelled",
-    2: "unknown",
-    3: "invalid_argument",
-    4: "deadline_exceeded",
-    5: "not_found",
-    6: "already_exists",
-    7: "permission_denied",
-    8: "resource_exhausted",
-    9: "failed_precondition",
-    10: "aborted",
-    11: "out_of_range",
-    12: "unimplemented",
-    13: "internal",
-    14: "unavailable",
-    15: "data_loss",
-    16: "unauthenticated",
-}
 UPSTREAM_PARAMS = {
     "durationSeconds": "seconds",
     "aspectRatio": "size",
@@ -288,7 +270,9 @@ def _failed(name: str, raw: str, code: str, message: Any) -> UpstreamState:
 
 
 def _rpc_code(code: Any) -> str:
-    return RPC_CODES.get(code, "upstream_failed") if isinstance(code, int) else "upstream_failed"
+    return (
+        GRPC_CODE_NAMES.get(code, "upstream_failed") if isinstance(code, int) else "upstream_failed"
+    )
 
 
 def _details(error: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -41,7 +41,7 @@ from vidgate.providers.base import (
 )
 from vidgate.providers.vertex_ai import _auth, _config
 from vidgate.providers.vertex_ai.spec import SIZE_MAP, SPEC
-from vidgate.providers.wire import retry_after_s
+from vidgate.providers.wire import GRPC_CODE_NAMES, retry_after_s
 from vidgate.routing.config import Deployment
 
 _OPERATION = re.compile(
@@ -55,24 +55,6 @@ _IMAGE_TYPES[".webp"] = "image/webp"
 EXTENSION_SECONDS = 8
 """``durationSeconds`` an extension takes; Veo adds 7 s of video to the input."""
 MAX_EXTENSION_INPUT_S = 30
-RPC_CODES = {
-    1: "cancelled",
-    2: "unknown",
-    3: "invalid_argument",
-    4: "deadline_exceeded",
-    5: "not_found",
-    6: "already_exists",
-    7: "permission_denied",
-    8: "resource_exhausted",
-    9: "failed_precondition",
-    10: "aborted",
-    11: "out_of_range",
-    12: "unimplemented",
-    13: "internal",
-    14: "unavailable",
-    15: "data_loss",
-    16: "unauthenticated",
-}
 
 
 @dataclass(frozen=True)
@@ -186,7 +168,7 @@ class VertexAdapter:
             return _state(
                 name,
                 "failed",
-                error_code=RPC_CODES.get(code, "upstream_failed")
+                error_code=GRPC_CODE_NAMES.get(code, "upstream_failed")
                 if isinstance(code, int)
                 else "upstream_failed",
                 error_message=_scrub(error.get("message")) or "The upstream operation failed.",
