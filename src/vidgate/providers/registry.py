@@ -22,5 +22,12 @@ PROVIDERS: Mapping[str, Provider] = {
     "runway": _load("runway"),
     "azure": _load("azure"),
     "vertex_ai": _load("vertex_ai"),
+    "replicate": _load("replicate"),
+    "kling": _load("kling"),
+    "vidu": _load("vidu"),
+    "wan": _load("wan"),
+    "seedance": _load("seedance"),
+    "fal": _load("fal"),
+    "minimax": _load("minimax"),
     # providers:end
 }

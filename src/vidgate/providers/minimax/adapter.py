@@ -1,0 +1,472 @@
+"""Builds MiniMax Hailuo requests and parses replies; no I/O.
+
+**Protocols per model.** MiniMax-H3 speaks the v2 content-array API; every other model the
+v1 API. ``for_deployment`` binds an adapter to its deployment's protocol; v2 upstream ids are
+kept as ``v2:<task_id>`` so a poll or delete can never take the wrong path.
+
+**Errors arrive as HTTP 200** with a non-zero ``base_resp.status_code``; ``parse_state``
+raises the mapped ``GatewayError`` for them (dispatch only calls ``parse_error`` for HTTP
+>= 400). A v1 query that reports ``Fail``/``Failed`` is a failed job, whatever the code.
+
+**The v1 result is two calls away.** A ``Success`` query carries only a ``file_id``;
+``GET /v1/files/retrieve`` turns it into ``file.download_url``. The gateway's poller always
+polls with the id the submit returned and keeps results only on completion, so the adapter
+keeps a small per-deployment map ``task_id → file_id``: a ``Success`` query is reported as
+``in_progress`` (99 %, poll again at once) and remembered, the next ``build_poll`` for that
+task is the retrieve call, and its reply completes the job with the download URL. The map
+is only a shortcut — if it is lost (restart, another replica polls next) the next poll simply
+queries again and sees ``Success`` again — so no task can be lost or completed twice.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+from vidgate.errors import (
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    UnsupportedOperation,
+    UpstreamAuthError,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from vidgate.providers.base import (
+    Asset,
+    DownloadCall,
+    HttpCall,
+    HttpReply,
+    Inline,
+    ResolvedRequest,
+    UpstreamState,
+    Variant,
+)
+from vidgate.providers.minimax.spec import (
+    FAST_PRETREATMENT,
+    H3_SIZES,
+    IMAGE_ONLY,
+    SPEC,
+    SUBJECT_ONLY,
+    TEN_SECOND_RESOLUTIONS,
+    V1_RESOLUTIONS,
+    V2_MODELS,
+)
+from vidgate.providers.wire import retry_after_s
+from vidgate.routing.config import Deployment
+
+V2_PREFIX = "v2:"
+RATE_LIMIT_RETRY_S = 10.0
+"""Retry hint for a ``1002`` inside HTTP 200 (MiniMax sends no header with it)."""
+MAX_REMEMBERED = 10_000
+SERIES_01 = frozenset(
+    {"T2V-01", "T2V-01-Director", "I2V-01", "I2V-01-Director", "I2V-01-live", "S2V-01"}
+)
+BOOL_OPTIONS = ("prompt_optimizer", "fast_pretreatment", "aigc_watermark")
+MODERATION_CODES = frozenset({1026, 1027})
+_SECRET = re.compile(
+    r"(?:https?://|data:)\S+|\bsk-[\w-]+|Bearer\s+\S+|[A-Za-z0-9+/_=-]{40,}", re.IGNORECASE
+)
+
+
+class MinimaxAdapter:
+    """``HttpAdapter`` for the MiniMax video API (v1 and, for MiniMax-H3, v2)."""
+
+    def __init__(self, v2: bool = False) -> None:
+        self.v2 = v2
+        self._file_ids: OrderedDict[str, str] = OrderedDict()
+        """v1 task id → file id of a ``Success`` not yet retrieved."""
+        self._tasks: dict[str, str] = {}
+        """The reverse of ``_file_ids``."""
+
+    def for_deployment(self, deployment: Deployment) -> MinimaxAdapter:
+        """A fresh adapter speaking the protocol of the deployment's model."""
+        return MinimaxAdapter(v2=deployment.model in V2_MODELS)
+
+    def auth_headers(self, deployment: Deployment, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {deployment.api_key}"} if deployment.api_key else {}
+
+    def build_submit(
+        self, request: ResolvedRequest, deployment: Deployment, idempotency_key: str
+    ) -> HttpCall:
+        if request.operation != "create":
+            raise UnsupportedOperation(
+                f"MiniMax has no {request.operation} for model '{request.upstream_model}'.",
+                param="model",
+            )
+        if request.upstream_model in V2_MODELS:
+            return HttpCall("POST", "/v2/video_generation", json=_v2_body(request))
+        return HttpCall("POST", "/v1/video_generation", json=_v1_body(request))
+
+    def build_poll(self, upstream_id: str) -> HttpCall:
+        if upstream_id.startswith(V2_PREFIX):
+            return HttpCall("GET", f"/v2/query/video_generation/{upstream_id[len(V2_PREFIX) :]}")
+        file_id = self._file_ids.get(upstream_id)
+        if file_id is not None:
+            return HttpCall("GET", "/v1/files/retrieve", params={"file_id": file_id})
+        return HttpCall("GET", "/v1/query/video_generation", params={"task_id": upstream_id})
+
+    def build_download(
+        self, upstream_id: str, variant: Variant, location: str | None = None
+    ) -> DownloadCall | None:
+        if variant != "video" or not location or not location.startswith(("https:", "http:")):
+            return None
+        return DownloadCall(HttpCall("GET", location), auth=False)
+
+    def build_delete(self, upstream_id: str) -> HttpCall | None:
+        if upstream_id.startswith(V2_PREFIX):
+            return HttpCall("DELETE", f"/v2/video_generation/{upstream_id[len(V2_PREFIX) :]}")
+        self._forget(upstream_id)
+        return None  # v1 has no cancel or delete
+
+    def parse_state(self, reply: HttpReply) -> UpstreamState:
+        body = reply.body
+        if not isinstance(body, dict):
+            raise UpstreamError("MiniMax returned a malformed reply.")
+        if isinstance(body.get("task"), dict):
+            _raise_business_error(body, reply.headers)
+            return _v2_task(body["task"])
+        if "status" in body and "task_id" in body:
+            return self._v1_query(body, reply.headers)
+        _raise_business_error(body, reply.headers)
+        if isinstance(body.get("file"), dict):
+            return self._v1_file(body["file"])
+        task_id = _id(body.get("task_id"))
+        if task_id is None:
+            raise UpstreamError("MiniMax returned a malformed reply.")
+        upstream_id = V2_PREFIX + task_id if self.v2 else task_id
+        return UpstreamState(upstream_id, "queued", raw_status="Queueing")
+
+    def parse_error(self, reply: HttpReply) -> GatewayError:
+        body = reply.body if isinstance(reply.body, dict) else {}
+        code, message = _base_resp(body)
+        text = f"{message} ({code})" if message and code else message or ""
+        status = reply.status
+        if status in (400, 422):
+            return InvalidRequest(
+                f"MiniMax rejected the request: {text}" if text else "MiniMax rejected it."
+            )
+        if status in (401, 403):
+            return UpstreamAuthError("MiniMax rejected this deployment's API key.")
+        if status == 404:
+            return NotFound(f"MiniMax: {text}" if text else "MiniMax has no such task.")
+        if status == 429:
+            return RateLimited(
+                f"MiniMax rate limit: {text}" if text else "MiniMax rate limit reached.",
+                retry_after_s=retry_after_s(reply.headers),
+            )
+        return UpstreamError(f"MiniMax failed with HTTP {status}. {text}".strip())
+
+    # --- v1 replies ---------------------------------------------------------------------
+
+    def _v1_query(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> UpstreamState:
+        task_id = _id(body.get("task_id"))
+        raw = body.get("status")
+        if task_id is None or not isinstance(raw, str):
+            raise UpstreamError("MiniMax returned a malformed task.")
+        status = SPEC.map_status(raw)
+        if status == "failed":
+            self._forget(task_id)
+            return _v1_failed(task_id, raw, body)
+        _raise_business_error(body, headers)
+        if raw != "Success":
+            return UpstreamState(task_id, status, raw_status=raw)
+        file_id = _id(body.get("file_id"))
+        if file_id is None:
+            return UpstreamState(
+                task_id,
+                "failed",
+                raw_status=raw,
+                error_code="upstream_no_output",
+                error_message="MiniMax reported success but returned no file.",
+            )
+        self._remember(task_id, file_id)
+        return UpstreamState(task_id, "in_progress", progress=99, raw_status=raw, poll_after_s=0)
+
+    def _v1_file(self, file: Mapping[str, Any]) -> UpstreamState:
+        file_id = _id(file.get("file_id"))
+        if file_id is None:
+            raise UpstreamError("MiniMax returned a malformed file object.")
+        task_id = self._tasks.get(file_id, file_id)
+        self._forget(task_id)
+        url = file.get("download_url")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            return UpstreamState(
+                task_id,
+                "failed",
+                raw_status="Success",
+                error_code="upstream_no_output",
+                error_message="MiniMax reported success but the file has no download URL.",
+            )
+        return UpstreamState(
+            task_id, "completed", progress=100, raw_status="Success", results={"video": url}
+        )
+
+    def _remember(self, task_id: str, file_id: str) -> None:
+        self._forget(task_id)
+        self._file_ids[task_id] = file_id
+        self._tasks[file_id] = task_id
+        while len(self._file_ids) > MAX_REMEMBERED:
+            _old_task, old_file = self._file_ids.popitem(last=False)
+            self._tasks.pop(old_file, None)
+
+    def _forget(self, task_id: str) -> None:
+        file_id = self._file_ids.pop(task_id, None)
+        if file_id is not None:
+            self._tasks.pop(file_id, None)
+
+
+# --- request bodies --------------------------------------------------------------------
+
+
+def _v1_body(request: ResolvedRequest) -> dict[str, Any]:
+    model = request.upstream_model
+    body: dict[str, Any] = {"model": model, "prompt": request.prompt}
+    if model not in SERIES_01:  # the 01 series has one duration and resolution: send neither
+        resolution = V1_RESOLUTIONS.get(request.size)
+        if resolution is None:
+            raise InvalidRequest(
+                f"Invalid value for 'size': '{request.size}'; MiniMax sizes are "
+                f"{', '.join(V1_RESOLUTIONS)}.",
+                param="size",
+            )
+        if request.seconds == 10 and resolution not in TEN_SECOND_RESOLUTIONS:
+            raise InvalidRequest(
+                f"Model '{model}' makes 10 s videos only at 512P or 768P (size 912x512 or "
+                f"1366x768); {request.size} is {resolution}, which allows 6 s.",
+                param="seconds",
+                code="invalid_value",
+            )
+        body["duration"] = request.seconds
+        body["resolution"] = resolution
+    first, last = request.image("first_frame"), request.image("last_frame")
+    reference = request.image("reference")
+    if model in IMAGE_ONLY and first is None:
+        raise InvalidRequest(
+            f"Model '{model}' only makes video from an image: 'input_reference' is required.",
+            param="input_reference",
+        )
+    if model in SUBJECT_ONLY and reference is None:
+        raise InvalidRequest(
+            f"Model '{model}' needs a subject image in 'metadata.reference_images'.",
+            param="metadata.reference_images",
+        )
+    if first is not None:
+        body["first_frame_image"] = _image(first, "input_reference")
+    if last is not None:
+        body["last_frame_image"] = _image(last, "metadata.last_frame")
+    if reference is not None:
+        image = _image(reference, "metadata.reference_images")
+        body["subject_reference"] = [{"type": "character", "image": [image]}]
+    for key in BOOL_OPTIONS:
+        if key == "fast_pretreatment" and model not in FAST_PRETREATMENT:
+            continue
+        value = _bool_option(request, key)
+        if value is not None:
+            body[key] = value
+    return body
+
+
+def _v2_body(request: ResolvedRequest) -> dict[str, Any]:
+    found = H3_SIZES.get(request.size)
+    if found is None:
+        raise InvalidRequest(
+            f"Invalid value for 'size': '{request.size}'; MiniMax-H3 sizes are "
+            f"{', '.join(H3_SIZES)}.",
+            param="size",
+        )
+    ratio, resolution = found
+    content: list[dict[str, Any]] = [{"type": "text", "text": request.prompt}]
+    roles = {
+        "first_frame": "first_frame",
+        "last_frame": "last_frame",
+        "reference": "reference_image",
+    }
+    params = {
+        "first_frame": "input_reference",
+        "last_frame": "metadata.last_frame",
+        "reference": "metadata.reference_images",
+    }
+    for item in request.images:
+        content.append(
+            {
+                "type": "image_url",
+                "image_url": {"url": _image(item.asset, params[item.role])},
+                "role": roles[item.role],
+            }
+        )
+    body: dict[str, Any] = {
+        "model": request.upstream_model,
+        "content": content,
+        "resolution": resolution,
+        "duration": request.seconds,
+        "ratio": ratio,
+    }
+    watermark = _bool_option(request, "aigc_watermark")
+    if watermark is not None:
+        body["aigc_watermark"] = watermark
+    return body
+
+
+def _image(asset: Asset, param: str) -> Any:
+    """A URL or data URL as it is; an upload inline as a data URL."""
+    if asset.kind == "blob":
+        return Inline(asset, "data_uri")
+    if asset.kind == "url" and asset.value.startswith(("https://", "http://", "data:")):
+        return asset.value
+    raise InvalidRequest(
+        f"MiniMax takes '{param}' as an image URL, a data URL or an upload, not a file id.",
+        param=param,
+    )
+
+
+def _bool_option(request: ResolvedRequest, key: str) -> bool | None:
+    value = request.options.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise InvalidRequest(f"'metadata.{key}' must be true or false.", param=f"metadata.{key}")
+
+
+# --- replies ---------------------------------------------------------------------------
+
+
+def _v1_failed(task_id: str, raw: str, body: Mapping[str, Any]) -> UpstreamState:
+    code, message = _base_resp(body)
+    return UpstreamState(
+        task_id,
+        "failed",
+        raw_status=raw,
+        error_code=_failure_code(code or None),
+        error_message=(
+            f"MiniMax failed the task: {message} ({code})"
+            if message and code
+            else "MiniMax failed the task."
+        ),
+    )
+
+
+def _v2_task(task: Mapping[str, Any]) -> UpstreamState:
+    task_id = _id(task.get("id"))
+    raw = task.get("status")
+    if task_id is None or not isinstance(raw, str):
+        raise UpstreamError("MiniMax returned a malformed task.")
+    upstream_id = V2_PREFIX + task_id
+    status = SPEC.map_status(raw)
+    if raw == "succeeded":
+        content = task.get("content")
+        url = content.get("url") if isinstance(content, Mapping) else None
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            return UpstreamState(
+                upstream_id,
+                "failed",
+                raw_status=raw,
+                error_code="upstream_no_output",
+                error_message="MiniMax reported success but returned no video.",
+            )
+        return UpstreamState(
+            upstream_id, "completed", progress=100, raw_status=raw, results={"video": url}
+        )
+    if status == "failed":
+        return _v2_failed(upstream_id, raw, task.get("error"))
+    return UpstreamState(upstream_id, status, raw_status=raw)
+
+
+def _v2_failed(upstream_id: str, raw: str, error: Any) -> UpstreamState:
+    if raw in ("cancelled", "expired"):
+        return UpstreamState(
+            upstream_id,
+            "failed",
+            raw_status=raw,
+            error_code=raw,
+            error_message=f"The task was {raw} at MiniMax.",
+        )
+    error = error if isinstance(error, Mapping) else {}
+    code = _int(error.get("code"))
+    message = _scrub(str(error.get("message") or "")) or "MiniMax failed the task."
+    return UpstreamState(
+        upstream_id,
+        "failed",
+        raw_status=raw,
+        error_code=_failure_code(code),
+        error_message=f"{message} ({code})" if code else message,
+    )
+
+
+def _raise_business_error(body: Mapping[str, Any], headers: Mapping[str, str]) -> None:
+    code, message = _base_resp(body)
+    if code:
+        raise business_error(code, message, headers)
+
+
+def business_error(code: int, message: str, headers: Mapping[str, str]) -> GatewayError:
+    """The gateway error for a non-zero ``base_resp.status_code``."""
+    text = f"MiniMax: {message} ({code})" if message else f"MiniMax error {code}."
+    if code in (1002, 1039):
+        return RateLimited(text, retry_after_s=retry_after_s(headers) or RATE_LIMIT_RETRY_S)
+    if code in (1028, 1030):
+        return RateLimited(
+            text, code="upstream_quota_exhausted", retry_after_s=retry_after_s(headers)
+        )
+    if code in (1004, 2049):
+        return UpstreamAuthError(f"MiniMax rejected this deployment's API key. ({code})")
+    if code == 1008:
+        return UpstreamError(
+            f"The MiniMax account of this deployment has insufficient balance. ({code})",
+            code="upstream_insufficient_balance",
+        )
+    if code == 2061:
+        return UpstreamError(
+            f"This deployment's MiniMax plan does not include the model. ({code})",
+            code="upstream_model_not_in_plan",
+        )
+    if code in MODERATION_CODES:
+        return InvalidRequest(text, code="moderation_blocked")
+    if code == 2013:
+        return InvalidRequest(text)
+    if code == 1001:
+        return UpstreamTimeout(text)
+    return UpstreamError(text)
+
+
+def _failure_code(code: int | None) -> str:
+    return "moderation_blocked" if code in MODERATION_CODES else "upstream_failed"
+
+
+def _base_resp(body: Mapping[str, Any]) -> tuple[int, str]:
+    """``base_resp``'s code (0 when absent) and its scrubbed message."""
+    base = body.get("base_resp")
+    if not isinstance(base, Mapping):
+        return 0, ""
+    return _int(base.get("status_code")) or 0, _scrub(str(base.get("status_msg") or ""))
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _id(value: Any) -> str | None:
+    """An id as a string: the query's ``file_id`` is a string, retrieve's a JSON number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def _scrub(text: str) -> str:
+    """An upstream message without URLs, data URIs or anything that looks like a key."""
+    return _SECRET.sub("<redacted>", text)[:500]

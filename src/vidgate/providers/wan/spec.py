@@ -1,0 +1,238 @@
+"""Alibaba Wan video models on DashScope (Model Studio), as data.
+
+Source: ``shared/reference/providers/wan-dashscope.md`` (official DashScope docs, new-api's Ali
+adaptor) and the official ``dashscope`` SDK 2.0.2 (``VideoSynthesis``).
+
+Sizes are DashScope's ``W*H`` values written ``WxH``. Text-to-video models send the size as
+``parameters.size``; image-to-video and first/last-frame models take only a resolution tier
+(``parameters.resolution``: ``480P``/``720P``/``1080P``), picked from the size by ``TIER`` —
+their output keeps the input image's aspect ratio at that tier.
+
+Prices, per output second by tier:
+- wan2.5 / wan2.6: USD (Singapore), lumenfall and empiriolabs via the reference, 2026-10;
+  480P "about $0.05" is unverified.
+- wan2.2: CNY (Beijing list price), crazyrouter docs ("official price"), 2026-10; converted
+  at 1 CNY = 0.14 USD.
+- wan2.1: not in the reference; USD list prices as last published by Model Studio
+  international (unverified).
+
+``540p`` and ``1440p`` rows alias ``480p`` and ``1080p``: ``624x624`` and ``1440x1440`` are
+DashScope's 480P and 1080P squares, but ``resolution_tier`` names them by their short side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+from vidgate.providers.base import ModelCapabilities, Pricing, ProviderSpec
+
+Kind = Literal["t2v", "i2v", "kf2v"]
+
+SIZES_480P = ("832x480", "480x832", "624x624")
+SIZES_720P = ("1280x720", "720x1280", "960x960", "1088x832", "832x1088")
+SIZES_1080P = ("1920x1080", "1080x1920", "1440x1440", "1632x1248", "1248x1632")
+TIER: Mapping[str, str] = {
+    **dict.fromkeys(SIZES_480P, "480P"),
+    **dict.fromkeys(SIZES_720P, "720P"),
+    **dict.fromkeys(SIZES_1080P, "1080P"),
+}
+"""DashScope's resolution tier of every size it takes."""
+
+MAX_SEED = 2_147_483_647
+MAX_NEGATIVE_PROMPT_CHARS = 500
+T2V_PATH = "/services/aigc/video-generation/video-synthesis"
+KF2V_PATH = "/services/aigc/image2video/video-synthesis"
+"""First/last-frame models are served on ``image2video`` (the SDK switches on ``kf2v``)."""
+
+_BASE_OPTIONS = frozenset({"prompt_extend", "watermark"})
+_AUDIO_OPTIONS = _BASE_OPTIONS | {"audio_url"}
+_2_6_SECONDS = tuple(range(2, 16))
+
+
+def _caps(
+    kind: Kind,
+    sizes: tuple[str, ...],
+    default_size: str,
+    seconds: tuple[int, ...],
+    *,
+    audio: bool,
+    prompt_chars: int,
+    description: str,
+) -> ModelCapabilities:
+    roles = {"t2v": (), "i2v": ("first_frame",), "kf2v": ("first_frame", "last_frame")}[kind]
+    return ModelCapabilities(
+        seconds=seconds,
+        default_seconds=5,
+        sizes=sizes,
+        default_size=default_size,
+        image_roles=frozenset(roles),
+        max_prompt_chars=prompt_chars,
+        seed=True,
+        negative_prompt=True,
+        audio=True if audio else None,
+        option_keys=_AUDIO_OPTIONS if audio else _BASE_OPTIONS,
+        description=description,
+    )
+
+
+MODELS: Mapping[str, ModelCapabilities] = {
+    "wan2.1-t2v-turbo": _caps(
+        "t2v",
+        SIZES_480P + SIZES_720P,
+        "1280x720",
+        (5,),
+        audio=False,
+        prompt_chars=800,
+        description="Wan 2.1 Turbo text-to-video: 480P/720P, 5 s.",
+    ),
+    "wan2.1-t2v-plus": _caps(
+        "t2v",
+        SIZES_720P,
+        "1280x720",
+        (5,),
+        audio=False,
+        prompt_chars=800,
+        description="Wan 2.1 Plus text-to-video: 720P, 5 s.",
+    ),
+    "wan2.2-t2v-plus": _caps(
+        "t2v",
+        SIZES_480P + SIZES_1080P,
+        "1920x1080",
+        (5,),
+        audio=False,
+        prompt_chars=800,
+        description="Wan 2.2 Plus text-to-video: 480P/1080P, 5 s.",
+    ),
+    "wan2.5-t2v-preview": _caps(
+        "t2v",
+        SIZES_480P + SIZES_720P + SIZES_1080P,
+        "1920x1080",
+        (5, 10),
+        audio=True,
+        prompt_chars=1500,
+        description="Wan 2.5 text-to-video with audio: 480P-1080P, 5 or 10 s.",
+    ),
+    "wan2.6-t2v": _caps(
+        "t2v",
+        SIZES_720P + SIZES_1080P,
+        "1920x1080",
+        _2_6_SECONDS,
+        audio=True,
+        prompt_chars=1500,
+        description="Wan 2.6 text-to-video with audio: 720P/1080P, 2-15 s.",
+    ),
+    "wan2.2-i2v-flash": _caps(
+        "i2v",
+        SIZES_480P + SIZES_720P + SIZES_1080P,
+        "1280x720",
+        (5,),
+        audio=False,
+        prompt_chars=800,
+        description="Wan 2.2 Flash image-to-video (first frame required): 480P-1080P, 5 s.",
+    ),
+    "wan2.2-i2v-plus": _caps(
+        "i2v",
+        SIZES_480P + SIZES_1080P,
+        "1920x1080",
+        (5,),
+        audio=False,
+        prompt_chars=800,
+        description="Wan 2.2 Plus image-to-video (first frame required): 480P/1080P, 5 s.",
+    ),
+    "wan2.5-i2v-preview": _caps(
+        "i2v",
+        SIZES_480P + SIZES_720P + SIZES_1080P,
+        "1920x1080",
+        (5, 10),
+        audio=True,
+        prompt_chars=1500,
+        description="Wan 2.5 image-to-video with audio: 480P-1080P, 5 or 10 s.",
+    ),
+    "wan2.6-i2v": _caps(
+        "i2v",
+        SIZES_720P + SIZES_1080P,
+        "1920x1080",
+        _2_6_SECONDS,
+        audio=True,
+        prompt_chars=1500,
+        description="Wan 2.6 image-to-video with audio: 720P/1080P, 2-15 s.",
+    ),
+    "wan2.1-kf2v-plus": _caps(
+        "kf2v",
+        SIZES_720P,
+        "1280x720",
+        (5,),
+        audio=False,
+        prompt_chars=800,
+        description="Wan 2.1 Plus first/last-frame-to-video: 720P, 5 s.",
+    ),
+    "wan2.2-kf2v-flash": _caps(
+        "kf2v",
+        SIZES_480P + SIZES_720P + SIZES_1080P,
+        "1280x720",
+        (5,),
+        audio=False,
+        prompt_chars=800,
+        description="Wan 2.2 Flash first/last-frame-to-video: 480P-1080P, 5 s.",
+    ),
+}
+
+KIND: Mapping[str, Kind] = {
+    name: ("kf2v" if "-kf2v-" in name else "i2v" if "-i2v-" in name else "t2v") for name in MODELS
+}
+"""Which input shape each model takes: ``size`` (t2v), ``img_url`` (i2v) or frames (kf2v)."""
+
+_USD_SOURCE = "lumenfall; empiriolabs via the reference, 2026-10 (480P about $0.05, unverified)"
+_CNY_SOURCE = "crazyrouter docs, Beijing list price, 2026-10; 1 CNY = 0.14 USD"
+_OLD_SOURCE = "Model Studio international list price (not in the reference; unverified)"
+
+
+def _tiers(p480: float | None, p720: float | None, p1080: float | None) -> dict[str, float]:
+    rows = {"480p": p480, "540p": p480, "720p": p720, "1080p": p1080, "1440p": p1080}
+    return {tier: rate for tier, rate in rows.items() if rate is not None}
+
+
+def _usd(p480: float | None, p720: float | None, p1080: float | None, source: str) -> Pricing:
+    return Pricing(per_second=_tiers(p480, p720, p1080), source=source)
+
+
+def _cny(p480: float | None, p720: float | None, p1080: float | None) -> Pricing:
+    return Pricing(
+        per_second=_tiers(p480, p720, p1080), unit="cny", usd_per_unit=0.14, source=_CNY_SOURCE
+    )
+
+
+PRICES: Mapping[str, Pricing] = {
+    "wan2.1-t2v-turbo": _usd(0.036, 0.036, None, _OLD_SOURCE),
+    "wan2.1-t2v-plus": _usd(None, 0.10, None, _OLD_SOURCE),
+    "wan2.1-kf2v-plus": _usd(None, 0.10, None, _OLD_SOURCE),
+    "wan2.2-t2v-plus": _cny(0.14, None, 0.70),
+    "wan2.2-i2v-plus": _cny(0.14, None, 0.70),
+    "wan2.2-i2v-flash": _cny(0.10, 0.20, 0.48),
+    "wan2.2-kf2v-flash": _cny(0.10, 0.20, 0.48),
+    "wan2.5-t2v-preview": _usd(0.05, 0.10, 0.15, _USD_SOURCE),
+    "wan2.5-i2v-preview": _usd(0.05, 0.10, 0.15, _USD_SOURCE),
+    "wan2.6-t2v": _usd(None, 0.10, 0.15, _USD_SOURCE),
+    "wan2.6-i2v": _usd(None, 0.10, 0.15, _USD_SOURCE),
+}
+
+SPEC = ProviderSpec(
+    name="wan",
+    description="Alibaba Wan video models on DashScope / Model Studio (async video-synthesis).",
+    models=MODELS,
+    status_map={
+        "PENDING": "queued",
+        "RUNNING": "in_progress",
+        "SUCCEEDED": "completed",
+        "FAILED": "failed",
+        "CANCELED": "failed",
+        "UNKNOWN": "failed",
+    },
+    idempotent_submit=False,
+    poll_interval_s=5.0,
+    prices=PRICES,
+    env={"api_key": "DASHSCOPE_API_KEY"},
+    auto_models=tuple(MODELS),
+    default_api_base="https://dashscope-intl.aliyuncs.com/api/v1",
+)

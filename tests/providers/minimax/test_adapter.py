@@ -1,0 +1,485 @@
+"""The pure MiniMax adapter: requests built and replies parsed as data, no network.
+
+Replies use the JSON examples of ``shared/reference/providers/minimax.md`` verbatim.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from vidgate.errors import (
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    UnsupportedOperation,
+    UpstreamAuthError,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from vidgate.providers.base import Asset, HttpReply, ImageInput, Inline, ResolvedRequest
+from vidgate.providers.minimax import PROVIDER
+from vidgate.providers.minimax.adapter import MinimaxAdapter
+from vidgate.providers.minimax.spec import SPEC
+from vidgate.routing.config import Deployment
+
+# --- the reference's examples, verbatim ---------------------------------------------------
+CREATE = {"task_id": "106916112212032", "base_resp": {"status_code": 0, "status_msg": "success"}}
+QUERY = {
+    "task_id": "176843862716480",
+    "status": "Success",
+    "file_id": "176844028768320",
+    "video_width": 1920,
+    "video_height": 1080,
+    "base_resp": {"status_code": 0, "status_msg": "success"},
+}
+RETRIEVE = {
+    "file": {
+        "file_id": 176844028768320,
+        "bytes": 5242880,
+        "created_at": 1768440300,
+        "filename": "output.mp4",
+        "purpose": "video_generation",
+        "download_url": "https://…",
+    },
+    "base_resp": {"status_code": 0, "status_msg": "success"},
+}
+V2_REQUEST = {
+    "model": "MiniMax-H3",
+    "content": [
+        {"type": "text", "text": "A paper boat drifting down a rainy street"},
+        {
+            "type": "image_url",
+            "image_url": {"url": "https://…/first.png"},
+            "role": "first_frame",
+        },
+    ],
+    "resolution": "768P",
+    "duration": 5,
+    "ratio": "16:9",
+    "callback_url": "https://…",
+    "aigc_watermark": False,
+}
+V2_QUERY = {
+    "task": {
+        "id": "…",
+        "model": "MiniMax-H3",
+        "status": "succeeded",
+        "error": None,
+        "created_at": 1778754737,
+        "updated_at": 1778755025,
+        "content": {"url": "https://…mp4"},
+        "resolution": "768P",
+        "duration": 5,
+        "ratio": "16:9",
+        "usage": {
+            "total_seconds": 5,
+            "input_seconds": 0,
+            "output_seconds": 5,
+            "input_image_count": 1,
+        },
+        "task_type": "…",
+    }
+}
+# -------------------------------------------------------------------------------------------
+
+PNG = Asset("blob", "inputs/u1/first.png", "image/png", "first.png", "d1")
+LAST = Asset("url", "https://cdn.example.com/last.png")
+DATA = Asset("url", "data:image/jpeg;base64,/9j/4AAQ")
+
+
+def deployment(model: str = "MiniMax-Hailuo-2.3", **changes: Any) -> Deployment:
+    caps = SPEC.capabilities(model)
+    assert caps is not None
+    base = Deployment(
+        id="minimax-test",
+        model_name=model,
+        provider="minimax",
+        model=model,
+        capabilities=caps,
+        api_base="https://api.minimax.io",
+        api_key="sk-api-secret",
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def adapter(model: str = "MiniMax-Hailuo-2.3") -> MinimaxAdapter:
+    return MinimaxAdapter().for_deployment(deployment(model))
+
+
+def request(**changes: Any) -> ResolvedRequest:
+    base: dict[str, Any] = {
+        "operation": "create",
+        "prompt": "a paper boat [Push in]",
+        "upstream_model": "MiniMax-Hailuo-2.3",
+        "seconds": 6,
+        "width": 1366,
+        "height": 768,
+        "fps": 24,
+    }
+    return ResolvedRequest(**{**base, **changes})
+
+
+def submit(req: ResolvedRequest) -> Any:
+    model = req.upstream_model
+    return adapter(model).build_submit(req, deployment(model), "idem")
+
+
+def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpReply:
+    return HttpReply(status, headers or {}, body)
+
+
+def business(code: int, message: str = "msg", **extra: Any) -> HttpReply:
+    return reply({**extra, "base_resp": {"status_code": code, "status_msg": message}})
+
+
+# --- auth and wiring ------------------------------------------------------------------------
+
+
+def test_provider_wiring_and_auth_header() -> None:
+    assert isinstance(PROVIDER.adapter, MinimaxAdapter)
+    assert SPEC.env == {"api_key": "MINIMAX_API_KEY"}
+    assert SPEC.default_api_base == "https://api.minimax.io"
+    headers = adapter().auth_headers(deployment(), None)
+    assert headers == {"Authorization": "Bearer sk-api-secret"}
+    assert adapter().auth_headers(deployment(api_key=None), None) == {}
+
+
+def test_protocol_is_chosen_per_model_not_per_provider() -> None:
+    assert adapter("MiniMax-H3").v2 and not adapter("MiniMax-Hailuo-02").v2
+    v2 = submit(request(upstream_model="MiniMax-H3", seconds=5))
+    v1 = submit(request())
+    assert (v2.method, v2.path) == ("POST", "/v2/video_generation")
+    assert (v1.method, v1.path) == ("POST", "/v1/video_generation")
+
+
+# --- v1 request mapping ---------------------------------------------------------------------
+
+
+def test_v1_text_to_video_body() -> None:
+    call = submit(request(options={"prompt_optimizer": False, "fast_pretreatment": True}))
+    assert call.json == {
+        "model": "MiniMax-Hailuo-2.3",
+        "prompt": "a paper boat [Push in]",
+        "duration": 6,
+        "resolution": "768P",
+        "prompt_optimizer": False,
+        "fast_pretreatment": True,
+    }
+    assert "callback_url" not in call.json
+
+
+@pytest.mark.parametrize(
+    ("size", "resolution"),
+    [((912, 512), "512P"), ((1366, 768), "768P"), ((1920, 1080), "1080P")],
+)
+def test_v1_size_maps_to_resolution(size: tuple[int, int], resolution: str) -> None:
+    req = request(upstream_model="MiniMax-Hailuo-02", width=size[0], height=size[1])
+    assert submit(req).json["resolution"] == resolution
+
+
+def test_v1_ten_seconds_only_below_1080p() -> None:
+    ok = submit(request(upstream_model="MiniMax-Hailuo-02", seconds=10, width=912, height=512))
+    assert ok.json["duration"] == 10
+    with pytest.raises(InvalidRequest) as caught:
+        submit(request(seconds=10, width=1920, height=1080))
+    assert caught.value.param == "seconds"
+
+
+def test_v1_frames_inline_as_data_uri_or_url() -> None:
+    images = (ImageInput("first_frame", PNG), ImageInput("last_frame", LAST))
+    call = submit(request(upstream_model="MiniMax-Hailuo-02", images=images))
+    assert call.json["first_frame_image"] == Inline(PNG, "data_uri")
+    assert call.json["last_frame_image"] == "https://cdn.example.com/last.png"
+    data = submit(request(images=(ImageInput("first_frame", DATA),)))
+    assert data.json["first_frame_image"] == DATA.value
+
+
+def test_v1_image_only_and_subject_models() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        submit(request(upstream_model="MiniMax-Hailuo-2.3-Fast"))
+    assert caught.value.param == "input_reference"
+    fast = submit(
+        request(upstream_model="MiniMax-Hailuo-2.3-Fast", images=(ImageInput("first_frame", PNG),))
+    )
+    assert fast.json["first_frame_image"] == Inline(PNG, "data_uri")
+    s2v = request(upstream_model="S2V-01", width=1280, height=720)
+    with pytest.raises(InvalidRequest) as caught:
+        submit(s2v)
+    assert caught.value.param == "metadata.reference_images"
+    body = submit(dataclasses.replace(s2v, images=(ImageInput("reference", LAST),))).json
+    assert body == {
+        "model": "S2V-01",
+        "prompt": "a paper boat [Push in]",
+        "subject_reference": [{"type": "character", "image": [LAST.value]}],
+    }
+
+
+def test_v1_01_series_sends_no_duration_or_resolution() -> None:
+    req = request(upstream_model="T2V-01", width=1280, height=720, options={"aigc_watermark": True})
+    assert submit(req).json == {
+        "model": "T2V-01",
+        "prompt": "a paper boat [Push in]",
+        "aigc_watermark": True,
+    }
+
+
+def test_bad_inputs_and_options_are_rejected() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        submit(request(options={"prompt_optimizer": "yes"}))
+    assert caught.value.param == "metadata.prompt_optimizer"
+    file_id = Asset("file_id", "file-123")
+    with pytest.raises(InvalidRequest) as caught:
+        submit(request(images=(ImageInput("first_frame", file_id),)))
+    assert caught.value.param == "input_reference"
+    with pytest.raises(UnsupportedOperation):
+        submit(request(operation="remix"))
+
+
+def test_capabilities_follow_the_reference() -> None:
+    caps = {name: SPEC.capabilities(name) for name in SPEC.models}
+    assert caps["MiniMax-Hailuo-02"].seconds == (6, 10)  # type: ignore[union-attr]
+    assert "last_frame" in caps["MiniMax-Hailuo-02"].image_roles  # type: ignore[union-attr]
+    assert "last_frame" not in caps["MiniMax-Hailuo-2.3"].image_roles  # type: ignore[union-attr]
+    assert caps["T2V-01"].seconds == (6,)  # type: ignore[union-attr]
+    assert caps["MiniMax-H3"].seconds == tuple(range(4, 16))  # type: ignore[union-attr]
+    assert all(c is not None and c.operations == {"create"} for c in caps.values())
+    assert SPEC.prices["MiniMax-Hailuo-2.3"].usd(6, "720p") == pytest.approx(0.28)
+    assert SPEC.prices["MiniMax-Hailuo-02"].usd(6, "1080p") == pytest.approx(0.49)
+    assert SPEC.prices["MiniMax-H3"].usd(5, "1440p") == pytest.approx(0.65)
+
+
+# --- v2 request mapping ---------------------------------------------------------------------
+
+
+def test_v2_body_matches_the_reference_example() -> None:
+    first = Asset("url", "https://…/first.png")
+    req = request(
+        upstream_model="MiniMax-H3",
+        prompt="A paper boat drifting down a rainy street",
+        seconds=5,
+        images=(ImageInput("first_frame", first),),
+        options={"aigc_watermark": False},
+    )
+    expected = {k: v for k, v in V2_REQUEST.items() if k != "callback_url"}
+    assert submit(req).json == expected
+
+
+def test_v2_roles_and_sizes() -> None:
+    images = (
+        ImageInput("first_frame", PNG),
+        ImageInput("last_frame", LAST),
+        ImageInput("reference", DATA),
+    )
+    req = request(upstream_model="MiniMax-H3", seconds=15, width=1440, height=2560, images=images)
+    body = submit(req).json
+    assert (body["ratio"], body["resolution"], body["duration"]) == ("9:16", "2K", 15)
+    assert [(c.get("role"), c["type"]) for c in body["content"]] == [
+        (None, "text"),
+        ("first_frame", "image_url"),
+        ("last_frame", "image_url"),
+        ("reference_image", "image_url"),
+    ]
+    assert body["content"][1]["image_url"]["url"] == Inline(PNG, "data_uri")
+
+
+# --- polling and the two-step v1 result -------------------------------------------------
+
+
+def test_v1_create_reply_is_queued() -> None:
+    state = adapter().parse_state(reply(CREATE))
+    assert (state.upstream_id, state.status) == ("106916112212032", "queued")
+
+
+def test_v1_success_retrieves_the_file_then_completes() -> None:
+    bound = adapter()
+    poll = bound.build_poll("176843862716480")
+    assert (poll.method, poll.path) == ("GET", "/v1/query/video_generation")
+    assert poll.params == {"task_id": "176843862716480"}
+    seen = bound.parse_state(reply(QUERY))
+    assert (seen.status, seen.progress, seen.raw_status) == ("in_progress", 99, "Success")
+    assert seen.poll_after_s == 0 and not seen.results
+    retrieve = bound.build_poll("176843862716480")
+    assert (retrieve.path, retrieve.params) == (
+        "/v1/files/retrieve",
+        {"file_id": "176844028768320"},
+    )
+    done = bound.parse_state(reply(RETRIEVE))  # file_id is a JSON number here
+    assert done.upstream_id == "176843862716480"
+    assert (done.status, done.progress) == ("completed", 100)
+    assert done.results == {"video": "https://…"}
+    # Retrieved once: the next poll (if any) queries the task again.
+    assert bound.build_poll("176843862716480").path == "/v1/query/video_generation"
+    download = bound.build_download("176843862716480", "video", "https://…")
+    assert download is not None and not download.auth
+    assert download.call.path == "https://…"
+    assert bound.build_download("176843862716480", "thumbnail", "https://…") is None
+
+
+def test_v1_success_seen_by_another_replica_queries_again() -> None:
+    first, second = adapter(), adapter()
+    first.parse_state(reply(QUERY))
+    assert second.build_poll("176843862716480").path == "/v1/query/video_generation"
+    assert second.parse_state(reply(QUERY)).status == "in_progress"
+    assert second.build_poll("176843862716480").path == "/v1/files/retrieve"
+
+
+def test_success_without_a_result_is_a_failure() -> None:
+    state = adapter().parse_state(reply({**QUERY, "file_id": ""}))
+    assert (state.status, state.error_code) == ("failed", "upstream_no_output")
+    file = {**RETRIEVE["file"], "download_url": ""}
+    state = adapter().parse_state(reply({**RETRIEVE, "file": file}))
+    assert (state.status, state.error_code) == ("failed", "upstream_no_output")
+    task = {**V2_QUERY["task"], "content": None}
+    state = adapter("MiniMax-H3").parse_state(reply({"task": task}))
+    assert (state.status, state.error_code) == ("failed", "upstream_no_output")
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        ("Preparing", "queued"),
+        ("Queueing", "queued"),
+        ("Processing", "in_progress"),
+        ("Rendering", "in_progress"),  # unknown: still running
+    ],
+)
+def test_v1_running_statuses(raw: str, status: str) -> None:
+    state = adapter().parse_state(reply({**QUERY, "status": raw, "file_id": ""}))
+    assert (state.status, state.raw_status, state.progress) == (status, raw, 0)
+
+
+@pytest.mark.parametrize("raw", ["Fail", "Failed"])
+def test_v1_both_failure_spellings(raw: str) -> None:
+    ok = adapter().parse_state(reply({**QUERY, "status": raw, "file_id": ""}))
+    assert (ok.status, ok.error_code) == ("failed", "upstream_failed")
+    body = {"task_id": "1", "status": raw, "file_id": ""}
+    flagged = adapter().parse_state(business(1027, "output new_sensitive", **body))
+    assert (flagged.status, flagged.error_code) == ("failed", "moderation_blocked")
+    assert flagged.error_message and "new_sensitive" in flagged.error_message
+
+
+def test_v2_create_and_poll_and_delete() -> None:
+    bound = adapter("MiniMax-H3")
+    created = bound.parse_state(reply({"task_id": "7788"}))
+    assert (created.upstream_id, created.status) == ("v2:7788", "queued")
+    assert bound.build_poll("v2:7788").path == "/v2/query/video_generation/7788"
+    delete = bound.build_delete("v2:7788")
+    assert delete is not None and (delete.method, delete.path) == (
+        "DELETE",
+        "/v2/video_generation/7788",
+    )
+    assert adapter().build_delete("7788") is None  # v1 has no cancel
+    done = bound.parse_state(reply(V2_QUERY))
+    assert (done.upstream_id, done.status, done.progress) == ("v2:…", "completed", 100)
+    assert done.results == {"video": "https://…mp4"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "code"),
+    [
+        ("queued", "queued", None),
+        ("running", "in_progress", None),
+        ("processing", "in_progress", None),  # unknown
+        ("failed", "failed", "moderation_blocked"),
+        ("cancelled", "failed", "cancelled"),
+        ("expired", "failed", "expired"),
+    ],
+)
+def test_v2_statuses(raw: str, status: str, code: str | None) -> None:
+    error = {"code": 1026, "message": "input new_sensitive"} if raw == "failed" else None
+    task = {**V2_QUERY["task"], "status": raw, "error": error, "content": None}
+    state = adapter("MiniMax-H3").parse_state(reply({"task": task}))
+    assert (state.status, state.error_code, state.raw_status) == (status, code, raw)
+
+
+@pytest.mark.parametrize("body", [{}, "not json", {"task_id": ""}, {"task": {"status": 3}}])
+def test_malformed_replies_are_upstream_errors(body: Any) -> None:
+    with pytest.raises(UpstreamError):
+        adapter().parse_state(reply(body))
+
+
+# --- errors: business codes inside HTTP 200 -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "error", "gateway_code"),
+    [
+        (1000, UpstreamError, "upstream_error"),
+        (1001, UpstreamTimeout, "upstream_timeout"),
+        (1002, RateLimited, "rate_limit_exceeded"),
+        (1004, UpstreamAuthError, "upstream_auth_error"),
+        (1008, UpstreamError, "upstream_insufficient_balance"),
+        (1024, UpstreamError, "upstream_error"),
+        (1026, InvalidRequest, "moderation_blocked"),
+        (1027, InvalidRequest, "moderation_blocked"),
+        (1028, RateLimited, "upstream_quota_exhausted"),
+        (1030, RateLimited, "upstream_quota_exhausted"),
+        (1033, UpstreamError, "upstream_error"),
+        (1039, RateLimited, "rate_limit_exceeded"),
+        (2013, InvalidRequest, "invalid_request"),
+        (2049, UpstreamAuthError, "upstream_auth_error"),
+        (2061, UpstreamError, "upstream_model_not_in_plan"),
+    ],
+)
+def test_business_codes_in_create_replies(
+    code: int, error: type[GatewayError], gateway_code: str
+) -> None:
+    with pytest.raises(error) as caught:
+        adapter().parse_state(business(code, "invalid params, duration", task_id=""))
+    assert type(caught.value) is error and caught.value.code == gateway_code
+    assert str(code) in caught.value.message
+
+
+def test_business_codes_in_polls_raise() -> None:
+    body = {"task_id": "1", "status": "Processing", "file_id": ""}
+    with pytest.raises(UpstreamAuthError):
+        adapter().parse_state(business(1004, "login fail", **body))
+    with pytest.raises(RateLimited) as caught:
+        adapter("MiniMax-H3").parse_state(business(1002, task=V2_QUERY["task"]))
+    assert caught.value.retry_after_s == 10
+    with pytest.raises(InvalidRequest):
+        adapter().parse_state(business(2013, "file_id not found"))
+
+
+def test_rate_limit_honours_retry_after() -> None:
+    headers = {"retry-after": "3"}
+    with pytest.raises(RateLimited) as caught:
+        adapter().parse_state(reply(business(1002).body, headers=headers))
+    assert caught.value.retry_after_s == 3
+
+
+def test_messages_never_echo_secrets_or_hosts() -> None:
+    message = "bad key sk-api-abcdef0123 at https://api.minimax.io/v1 Bearer tok123"
+    with pytest.raises(InvalidRequest) as caught:
+        adapter().parse_state(business(2013, message))
+    text = caught.value.message
+    assert "sk-api" not in text and "minimax.io" not in text and "tok123" not in text
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (400, InvalidRequest),
+        (422, InvalidRequest),
+        (401, UpstreamAuthError),
+        (403, UpstreamAuthError),
+        (404, NotFound),
+        (429, RateLimited),
+        (500, UpstreamError),
+        (503, UpstreamError),
+    ],
+)
+def test_parse_error_by_http_status(status: int, error: type[GatewayError]) -> None:
+    found = adapter().parse_error(
+        reply(business(1002, "rate limit").body, status, {"retry-after": "2"})
+    )
+    assert type(found) is error
+    if status == 429:
+        assert found.retry_after_s == 2
+    if status in (400, 422, 404, 429):
+        assert "rate limit" in found.message
+    assert adapter().parse_error(reply("<html>busy</html>", status)).status == error.status

@@ -1,0 +1,352 @@
+"""The pure Replicate adapter: requests built and replies parsed as data, no network."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from vidgate.errors import (
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    UnsupportedOperation,
+    UpstreamAuthError,
+    UpstreamError,
+)
+from vidgate.providers.base import Asset, HttpReply, ImageInput, Inline, ResolvedRequest
+from vidgate.providers.replicate import PROVIDER
+from vidgate.providers.replicate.adapter import ReplicateAdapter, output_url
+from vidgate.providers.replicate.spec import ANY_MODEL, SEEDANCE_2, SIZES, SPEC
+from vidgate.routing.config import Deployment
+
+ADAPTER = ReplicateAdapter()
+PID = "gm3qorzdhgbfurvjtvhg6dckhu"
+SHA = "5c7d5dc6dd8bf75c1acaa8565735e7986bc5b66206b55cca93cb72c9bf15ccaa"
+PNG = Asset("blob", "inputs/u1/first.png", "image/png", "first.png", "d1")
+LAST = Asset("url", "https://cdn.example.com/last.png")
+URL = "https://replicate.delivery/xezq/abc/output.mp4"
+
+
+def deployment(model: str = "bytedance/seedance-2.0", **changes: Any) -> Deployment:
+    caps = SPEC.capabilities(model)
+    assert caps is not None
+    base = Deployment(
+        id="replicate-test",
+        model_name=model,
+        provider="replicate",
+        model=model,
+        capabilities=caps,
+        api_base="https://api.replicate.com/v1",
+        api_key="r8_secret",
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def request(**changes: Any) -> ResolvedRequest:
+    base: dict[str, Any] = {
+        "operation": "create",
+        "prompt": "a lighthouse at dusk",
+        "upstream_model": "bytedance/seedance-2.0",
+        "seconds": 5,
+        "width": 1280,
+        "height": 720,
+        "fps": 24,
+    }
+    return ResolvedRequest(**{**base, **changes})
+
+
+def submit(req: ResolvedRequest, dep: Deployment | None = None) -> Any:
+    return ADAPTER.build_submit(req, dep or deployment(req.upstream_model), "idem")
+
+
+def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpReply:
+    return HttpReply(status, headers or {}, body)
+
+
+def prediction(status: str, **fields: Any) -> dict[str, Any]:
+    return {"id": PID, "status": status, "model": "acme/v", "output": None, **fields}
+
+
+# --- spec ---------------------------------------------------------------------------
+
+
+def test_spec_is_registered_with_any_model() -> None:
+    assert PROVIDER.spec is SPEC and SPEC.default_api_base == "https://api.replicate.com/v1"
+    assert SPEC.env == {"api_key": "REPLICATE_API_TOKEN"}
+    assert SPEC.capabilities("someone/some-video") is ANY_MODEL
+    assert ANY_MODEL.option_keys is None
+    assert SPEC.capabilities(f"bytedance/seedance-2.0:{SHA}") is SEEDANCE_2
+    assert set(SPEC.status_map) == {
+        "starting",
+        "processing",
+        "succeeded",
+        "failed",
+        "canceled",
+        "aborted",
+    }
+    assert SPEC.map_status("booting") == "in_progress"
+    for model in SPEC.auto_models:
+        caps = SPEC.models[model]
+        assert caps.default_size in caps.sizes and set(caps.sizes) <= set(SIZES)
+
+
+@pytest.mark.parametrize(
+    ("size", "ratio", "tier"),
+    [
+        ("1280x720", "16:9", "720p"),
+        ("720x1280", "9:16", "720p"),
+        ("1920x1080", "16:9", "1080p"),
+        ("854x480", "16:9", "480p"),
+        ("720x720", "1:1", "720p"),
+    ],
+)
+def test_size_maps_to_aspect_ratio_and_resolution(size: str, ratio: str, tier: str) -> None:
+    width, height = (int(v) for v in size.split("x"))
+    call = submit(request(upstream_model="acme/video", width=width, height=height))
+    assert call.json["input"]["aspect_ratio"] == ratio
+    assert call.json["input"]["resolution"] == tier
+
+
+# --- submit -------------------------------------------------------------------------
+
+
+def test_official_model_uses_the_models_path() -> None:
+    call = submit(request(seed=7))
+    assert (call.method, call.path) == ("POST", "/models/bytedance/seedance-2.0/predictions")
+    assert call.json == {
+        "input": {
+            "prompt": "a lighthouse at dusk",
+            "duration": 5,
+            "aspect_ratio": "16:9",
+            "resolution": "720p",
+            "seed": 7,
+        }
+    }
+    assert "Prefer" not in call.headers and "version" not in call.json
+
+
+def test_pinned_version_uses_predictions_with_version() -> None:
+    call = submit(request(upstream_model=f"acme/clouds:{SHA}"))
+    assert call.path == "/predictions" and call.json["version"] == f"acme/clouds:{SHA}"
+    bare = submit(request(upstream_model=SHA))
+    assert bare.path == "/predictions" and bare.json["version"] == SHA
+
+
+def test_bad_model_reference_is_rejected() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        submit(request(upstream_model="no-owner"))
+    assert caught.value.param == "model"
+
+
+def test_images_go_inline_or_as_urls_under_the_models_names() -> None:
+    images = (
+        ImageInput("first_frame", PNG),
+        ImageInput("last_frame", LAST),
+        ImageInput("reference", LAST),
+    )
+    seedance = submit(request(images=images, audio=False)).json["input"]
+    assert seedance["image"] == Inline(PNG, "data_uri")
+    assert seedance["last_frame_image"] == LAST.value
+    assert seedance["reference_images"] == [LAST.value]
+    assert seedance["generate_audio"] is False
+    vidu = submit(request(upstream_model="vidu/q3-turbo", images=images[:2], audio=True))
+    assert vidu.json["input"]["start_image"] == Inline(PNG, "data_uri")
+    assert vidu.json["input"]["end_image"] == LAST.value and vidu.json["input"]["audio"] is True
+    http_image = Asset("url", "http://insecure.example/a.png")
+    inline = submit(request(images=(ImageInput("first_frame", http_image),)))
+    assert inline.json["input"]["image"] == Inline(http_image, "data_uri")
+
+
+def test_fixed_model_sends_only_what_it_takes() -> None:
+    req = request(
+        upstream_model="minimax/video-01",
+        seconds=6,
+        fps=25,
+        images=(ImageInput("first_frame", PNG),),
+        options={"prompt_optimizer": False},
+    )
+    assert submit(req).json["input"] == {
+        "prompt": "a lighthouse at dusk",
+        "first_frame_image": Inline(PNG, "data_uri"),
+        "prompt_optimizer": False,
+    }
+
+
+def test_any_model_forwards_extras_and_negative_prompt() -> None:
+    req = request(
+        upstream_model="acme/video",
+        negative_prompt="blur",
+        options={"num_inference_steps": 30, "loop": True},
+    )
+    body = submit(req).json["input"]
+    assert body["negative_prompt"] == "blur"
+    assert body["num_inference_steps"] == 30 and body["loop"] is True
+    with pytest.raises(InvalidRequest) as caught:
+        submit(request(upstream_model="acme/video", options={"duration": 9}))
+    assert caught.value.param == "metadata.duration"
+
+
+def test_input_keys_option_renames_and_drops() -> None:
+    dep = deployment(
+        "acme/video", options={"input_keys": {"first_frame": "start_image", "resolution": None}}
+    )
+    req = request(upstream_model="acme/video", images=(ImageInput("first_frame", LAST),))
+    body = submit(req, dep).json["input"]
+    assert body["start_image"] == LAST.value and "image" not in body and "resolution" not in body
+    no_seed = deployment("acme/video", options={"input_keys": {"seed": None}})
+    with pytest.raises(InvalidRequest) as caught:
+        submit(request(upstream_model="acme/video", seed=3), no_seed)
+    assert caught.value.param == "seed"
+
+
+def test_cancel_after_option_becomes_a_header() -> None:
+    call = submit(request(), deployment(options={"cancel_after": "30m"}))
+    assert call.headers == {"Cancel-After": "30m"}
+    assert submit(request(), deployment(options={"cancel_after": 90})).headers == {
+        "Cancel-After": "90s"
+    }
+    with pytest.raises(InvalidRequest):
+        submit(request(), deployment(options={"cancel_after": "soon"}))
+
+
+def test_other_operations_are_unsupported() -> None:
+    with pytest.raises(UnsupportedOperation):
+        submit(request(operation="remix"))
+
+
+def test_auth_poll_cancel_download() -> None:
+    assert ADAPTER.auth_headers(deployment(), None) == {"Authorization": "Bearer r8_secret"}
+    assert ADAPTER.auth_headers(deployment(api_key=None), None) == {}
+    poll = ADAPTER.build_poll(PID)
+    assert (poll.method, poll.path) == ("GET", f"/predictions/{PID}")
+    cancel = ADAPTER.build_delete(PID)
+    assert cancel is not None and (cancel.method, cancel.path) == (
+        "POST",
+        f"/predictions/{PID}/cancel",
+    )
+    download = ADAPTER.build_download(PID, "video", URL)
+    assert download is not None and download.call.path == URL and download.auth is False
+    assert ADAPTER.build_download(PID, "thumbnail", URL) is None
+    assert ADAPTER.build_download(PID, "video", None) is None
+
+
+# --- parse_state --------------------------------------------------------------------
+
+
+def test_starting_and_processing() -> None:
+    queued = ADAPTER.parse_state(reply(prediction("starting")))
+    assert (queued.upstream_id, queued.status, queued.progress) == (PID, "queued", 0)
+    logs = "step\n 10%|#  | 10/100\n 42%|####      | 42/100 [00:04<00:05]\n"
+    running = ADAPTER.parse_state(reply(prediction("processing", logs=logs)))
+    assert (running.status, running.progress, running.raw_status) == (
+        "in_progress",
+        42,
+        "processing",
+    )
+    assert ADAPTER.parse_state(reply(prediction("processing", logs=None))).progress == 0
+
+
+def test_unknown_status_is_still_running() -> None:
+    state = ADAPTER.parse_state(reply(prediction("booting")))
+    assert state.status == "in_progress" and state.raw_status == "booting"
+
+
+@pytest.mark.parametrize("output", [URL, [URL, "https://replicate.delivery/other.mp4"]])
+def test_succeeded_with_a_url_or_a_list(output: Any) -> None:
+    body = prediction("succeeded", output=output, metrics={"predict_time": 68.1})
+    state = ADAPTER.parse_state(reply(body))
+    assert state.status == "completed" and state.progress == 100
+    assert state.results == {"video": URL} and state.cost_units is None
+
+
+def test_hardware_billing_reports_predict_time() -> None:
+    bound = ADAPTER.for_deployment(deployment(options={"hardware_billing": True}))
+    body = prediction("succeeded", output=URL, metrics={"predict_time": 68.1})
+    assert bound.parse_state(reply(body)).cost_units == pytest.approx(68.1)
+    assert ADAPTER.for_deployment(deployment()).hardware_billing is False
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (prediction("succeeded", output=None), "upstream_no_output"),
+        (prediction("succeeded", output=[]), "upstream_no_output"),
+        (prediction("succeeded", output={"video": URL}), "upstream_no_output"),
+        (prediction("succeeded", output=URL, data_removed=True), "upstream_output_expired"),
+    ],
+)
+def test_succeeded_without_a_result_is_a_failure(body: dict[str, Any], code: str) -> None:
+    state = ADAPTER.parse_state(reply(body))
+    assert state.status == "failed" and state.error_code == code and state.error_message
+
+
+def test_failed_canceled_aborted() -> None:
+    flagged = "The input or output was flagged as sensitive. (E005) see https://x.example/doc"
+    failed = ADAPTER.parse_state(reply(prediction("failed", error=flagged)))
+    assert failed.status == "failed" and failed.error_code == "moderation_blocked"
+    assert failed.error_message is not None and "x.example" not in failed.error_message
+    crash = ADAPTER.parse_state(reply(prediction("failed", error="CUDA out of memory")))
+    assert crash.error_code == "upstream_failed" and crash.error_message == "CUDA out of memory"
+    assert ADAPTER.parse_state(reply(prediction("failed"))).error_message
+    canceled = ADAPTER.parse_state(reply(prediction("canceled")))
+    assert (canceled.status, canceled.error_code) == ("failed", "cancelled")
+    aborted = ADAPTER.parse_state(reply(prediction("aborted")))
+    assert (aborted.status, aborted.error_code) == ("failed", "upstream_aborted")
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"id": PID}, '{"id":"x","stat', [], {"id": "", "status": "x"}]
+)
+def test_malformed_bodies_raise(body: Any) -> None:
+    with pytest.raises(UpstreamError):
+        ADAPTER.parse_state(reply(body))
+
+
+def test_output_url() -> None:
+    assert output_url(URL) == URL and output_url([URL]) == URL
+    assert output_url(["data:video/mp4;base64,AA"]) is None and output_url(None) is None
+
+
+# --- parse_error --------------------------------------------------------------------
+
+
+def problem(status: int, detail: str, **extra: Any) -> dict[str, Any]:
+    return {"title": "t", "detail": detail, "status": status, **extra}
+
+
+def test_422_names_the_parameter() -> None:
+    body = problem(
+        422,
+        "- input.duration: duration must be one of the following: 5, 10",
+        invalid_fields=[{"type": "enum", "field": "input.duration", "description": "..."}],
+    )
+    error = ADAPTER.parse_error(reply(body, 422))
+    assert isinstance(error, InvalidRequest) and error.param == "seconds"
+    assert "duration must be one of" in error.message
+    by_text = ADAPTER.parse_error(reply(problem(422, "- input.start_image: bad uri"), 422))
+    assert by_text.param == "input_reference"
+    extra = ADAPTER.parse_error(reply(problem(422, "- input.loop: bad"), 422))
+    assert extra.param == "metadata.loop"
+    version = ADAPTER.parse_error(reply(problem(422, "Invalid version or not permitted"), 422))
+    assert version.param == "model"
+    assert isinstance(ADAPTER.parse_error(reply("oops", 400)), InvalidRequest)
+
+
+def test_error_classes() -> None:
+    auth = ADAPTER.parse_error(reply(problem(401, "You did not pass a valid token"), 401))
+    assert isinstance(auth, UpstreamAuthError) and "r8_" not in auth.message
+    assert isinstance(ADAPTER.parse_error(reply(problem(403, "no"), 403)), UpstreamAuthError)
+    credit = ADAPTER.parse_error(reply(problem(402, "Monthly spend limit reached"), 402))
+    assert isinstance(credit, UpstreamError) and credit.code == "upstream_insufficient_credits"
+    assert isinstance(ADAPTER.parse_error(reply(problem(404, "Not found"), 404)), NotFound)
+    server = ADAPTER.parse_error(reply(problem(500, "boom"), 500))
+    assert type(server) is UpstreamError and server.retryable
+
+
+def test_429_retry_after_from_header_or_body() -> None:
+    header = ADAPTER.parse_error(reply(problem(429, "throttled"), 429, {"retry-after": "7"}))
+    assert isinstance(header, RateLimited) and header.retry_after_s == 7
+    body = ADAPTER.parse_error(reply(problem(429, "throttled", retry_after=3), 429))
+    assert isinstance(body, RateLimited) and body.retry_after_s == 3
