@@ -169,6 +169,7 @@ class Poller:
                     "updated_at": now,
                     "poll_failures": 0,
                     "lease_until": now + ARCHIVE_LEASE_S,
+                    **_moved(job, state),
                     "upstream": {
                         **(job.upstream or {}),
                         "results": dict(state.results),
@@ -192,6 +193,7 @@ class Poller:
                 "next_poll_at": now + interval,
                 "lease_owner": None,
                 "lease_until": None,
+                **_moved(job, state),
             },
             phase="running",
         )
@@ -256,3 +258,10 @@ class Poller:
         for task in list(self._tasks) + list(self._refreshing.values()):
             task.cancel()
         await asyncio.gather(*self._tasks, *self._refreshing.values(), return_exceptions=True)
+
+
+def _moved(job: Job, state: UpstreamState) -> dict[str, str]:
+    """The new upstream id, when a poll answered with another one (a multi-step fetch)."""
+    if state.upstream_id and state.upstream_id != job.upstream_id:
+        return {"upstream_id": state.upstream_id}
+    return {}

@@ -193,6 +193,9 @@ class UpstreamState:
     """One observation of an upstream task, already mapped to gateway statuses."""
 
     upstream_id: str
+    """The id the job is followed by from now on. A poll may answer with another id than
+    it was asked about (the poller saves it): that is how a stateless adapter carries a
+    multi-step fetch — e.g. "finished, now retrieve file F" — to its next poll."""
     status: JobStatus
     progress: int = 0
     raw_status: str = ""
