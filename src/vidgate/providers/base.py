@@ -195,7 +195,8 @@ class UpstreamState:
     upstream_id: str
     """The id the job is followed by from now on. A poll may answer with another id than
     it was asked about (the poller saves it): that is how a stateless adapter carries a
-    multi-step fetch — e.g. "finished, now retrieve file F" — to its next poll."""
+    multi-step fetch — e.g. "finished, now retrieve file F" — to its next poll. An empty
+    id means "unchanged" (a reply that does not say which task it is about)."""
     status: JobStatus
     progress: int = 0
     raw_status: str = ""

@@ -302,29 +302,53 @@ def test_v1_success_retrieves_the_file_then_completes() -> None:
     seen = bound.parse_state(reply(QUERY))
     assert (seen.status, seen.progress, seen.raw_status) == ("in_progress", 99, "Success")
     assert seen.poll_after_s == 0 and not seen.results
-    retrieve = bound.build_poll("176843862716480")
-    assert (retrieve.path, retrieve.params) == (
+    # The step travels in the moved id the poller saves, not in the adapter.
+    assert seen.upstream_id == "176843862716480|file:176844028768320"
+    retrieve = adapter().build_poll(seen.upstream_id)
+    assert (retrieve.method, retrieve.path, retrieve.params) == (
+        "GET",
         "/v1/files/retrieve",
         {"file_id": "176844028768320"},
     )
     done = bound.parse_state(reply(RETRIEVE))  # file_id is a JSON number here
-    assert done.upstream_id == "176843862716480"
+    assert done.upstream_id == ""  # names no task: the job keeps the moved id
     assert (done.status, done.progress) == ("completed", 100)
     assert done.results == {"video": "https://…"}
-    # Retrieved once: the next poll (if any) queries the task again.
+    # Stateless: the same id polls the same way, before and after the retrieve.
     assert bound.build_poll("176843862716480").path == "/v1/query/video_generation"
-    download = bound.build_download("176843862716480", "video", "https://…")
+    assert bound.build_poll(seen.upstream_id).path == "/v1/files/retrieve"
+    download = bound.build_download(seen.upstream_id, "video", "https://…")
     assert download is not None and not download.auth
     assert download.call.path == "https://…"
-    assert bound.build_download("176843862716480", "thumbnail", "https://…") is None
+    assert bound.build_download(seen.upstream_id, "thumbnail", "https://…") is None
+    assert bound.build_delete(seen.upstream_id) is None
 
 
-def test_v1_success_seen_by_another_replica_queries_again() -> None:
+def test_v1_lost_step_queries_again_and_never_double_completes() -> None:
+    # A move that was not saved: the task id is polled again and Success is seen again.
     first, second = adapter(), adapter()
-    first.parse_state(reply(QUERY))
+    moved = first.parse_state(reply(QUERY)).upstream_id
     assert second.build_poll("176843862716480").path == "/v1/query/video_generation"
+    again = second.parse_state(reply(QUERY))
+    assert (again.status, again.upstream_id) == ("in_progress", moved)
+    # A failed retrieve is a failed poll (the job is not failed) and the id is retried as is.
+    with pytest.raises(InvalidRequest):
+        second.parse_state(business(2013, "invalid params, file_id not found"))
+    with pytest.raises(UpstreamError):
+        second.parse_state(reply({"base_resp": {"status_code": 1000, "status_msg": "x"}}))
+    assert second.parse_error(reply(business(1000).body, 503)).status >= 500
+    assert second.build_poll(moved).params == {"file_id": "176844028768320"}
+    # Only a retrieve reply completes; a repeated Success query never does.
     assert second.parse_state(reply(QUERY)).status == "in_progress"
-    assert second.build_poll("176843862716480").path == "/v1/files/retrieve"
+
+
+def test_v1_ids_tell_the_steps_apart() -> None:
+    bound = adapter()
+    assert bound.build_poll("7|file:").params == {"task_id": "7"}
+    assert bound.build_poll("7|file:9").path == "/v1/files/retrieve"
+    assert adapter("MiniMax-H3").build_poll("v2:7").path == "/v2/query/video_generation/7"
+    with pytest.raises(UpstreamError):
+        bound.parse_state(reply({"file": {"download_url": "https://x"}, "base_resp": {}}))
 
 
 def test_success_without_a_result_is_a_failure() -> None:

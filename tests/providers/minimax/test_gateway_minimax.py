@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,6 +132,11 @@ def decode(data: bytes) -> tuple[int, int, float]:
         )
 
 
+def stored_upstream_id(gw: Gateway, job_id: str) -> str:
+    with sqlite3.connect(gw.data_dir / "vidgate.db") as db:
+        return str(db.execute("SELECT upstream_id FROM jobs WHERE id=?", (job_id,)).fetchone()[0])
+
+
 def create(http: httpx.Client, **body: Any) -> httpx.Response:
     return http.post("/v1/videos", json=body)
 
@@ -138,7 +144,9 @@ def create(http: httpx.Client, **body: Any) -> httpx.Response:
 # --- v1 ---------------------------------------------------------------------------------
 
 
-def test_v1_text_to_video_end_to_end(client: openai.OpenAI, http: httpx.Client, sim: Sim) -> None:
+def test_v1_text_to_video_end_to_end(
+    client: openai.OpenAI, http: httpx.Client, sim: Sim, gw: Gateway
+) -> None:
     prompt = "a paper boat on a rainy street [Push in]"
     response = create(
         http,
@@ -172,6 +180,8 @@ def test_v1_text_to_video_end_to_end(client: openai.OpenAI, http: httpx.Client, 
     assert paths[-2:] == ["/v1/files/retrieve", f"/download/{task.file_id}/output.mp4"]
     assert set(paths[:-2]) == {"/v1/query/video_generation"}
     assert all(e["status_code"] == 200 for e in calls)
+    # The retrieve step travelled in the moved upstream id the poller saved on the job.
+    assert stored_upstream_id(gw, video.id) == f"{task.id}|file:{task.file_id}"
 
 
 def test_first_and_last_frame_on_hailuo_02(

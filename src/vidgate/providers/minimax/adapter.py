@@ -9,20 +9,20 @@ raises the mapped ``GatewayError`` for them (dispatch only calls ``parse_error``
 >= 400). A v1 query that reports ``Fail``/``Failed`` is a failed job, whatever the code.
 
 **The v1 result is two calls away.** A ``Success`` query carries only a ``file_id``;
-``GET /v1/files/retrieve`` turns it into ``file.download_url``. The gateway's poller always
-polls with the id the submit returned and keeps results only on completion, so the adapter
-keeps a small per-deployment map ``task_id → file_id``: a ``Success`` query is reported as
-``in_progress`` (99 %, poll again at once) and remembered, the next ``build_poll`` for that
-task is the retrieve call, and its reply completes the job with the download URL. The map
-is only a shortcut — if it is lost (restart, another replica polls next) the next poll simply
-queries again and sees ``Success`` again — so no task can be lost or completed twice.
+``GET /v1/files/retrieve`` turns it into ``file.download_url``. The adapter keeps no state for
+it: the poll that sees ``Success`` answers ``in_progress`` (99 %, poll again at once) under the
+moved id ``<task_id>|file:<file_id>``, which the poller saves on the job; ``build_poll`` for
+such an id is the retrieve call, and its reply completes the job with the download URL. The
+retrieve reply names no task, so its state carries an empty ``upstream_id`` (the poller saves
+only a non-empty id that differs from the job's): the job keeps ``<task_id>|file:<file_id>``.
+If the move is not saved the next poll queries again and sees ``Success`` again; a failed
+retrieve is a failed poll, retried with the same id — so no task is lost or completed twice.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,7 +62,8 @@ from vidgate.routing.config import Deployment
 V2_PREFIX = "v2:"
 RATE_LIMIT_RETRY_S = 10.0
 """Retry hint for a ``1002`` inside HTTP 200 (MiniMax sends no header with it)."""
-MAX_REMEMBERED = 10_000
+FILE_SEP = "|file:"
+"""Joins a v1 task id and the file id of its ``Success``: ``<task_id>|file:<file_id>``."""
 SERIES_01 = frozenset(
     {"T2V-01", "T2V-01-Director", "I2V-01", "I2V-01-Director", "I2V-01-live", "S2V-01"}
 )
@@ -78,10 +79,6 @@ class MinimaxAdapter:
 
     def __init__(self, v2: bool = False) -> None:
         self.v2 = v2
-        self._file_ids: OrderedDict[str, str] = OrderedDict()
-        """v1 task id → file id of a ``Success`` not yet retrieved."""
-        self._tasks: dict[str, str] = {}
-        """The reverse of ``_file_ids``."""
 
     def for_deployment(self, deployment: Deployment) -> MinimaxAdapter:
         """A fresh adapter speaking the protocol of the deployment's model."""
@@ -105,10 +102,10 @@ class MinimaxAdapter:
     def build_poll(self, upstream_id: str) -> HttpCall:
         if upstream_id.startswith(V2_PREFIX):
             return HttpCall("GET", f"/v2/query/video_generation/{upstream_id[len(V2_PREFIX) :]}")
-        file_id = self._file_ids.get(upstream_id)
+        task_id, file_id = split_file_id(upstream_id)
         if file_id is not None:
             return HttpCall("GET", "/v1/files/retrieve", params={"file_id": file_id})
-        return HttpCall("GET", "/v1/query/video_generation", params={"task_id": upstream_id})
+        return HttpCall("GET", "/v1/query/video_generation", params={"task_id": task_id})
 
     def build_download(
         self, upstream_id: str, variant: Variant, location: str | None = None
@@ -120,7 +117,6 @@ class MinimaxAdapter:
     def build_delete(self, upstream_id: str) -> HttpCall | None:
         if upstream_id.startswith(V2_PREFIX):
             return HttpCall("DELETE", f"/v2/video_generation/{upstream_id[len(V2_PREFIX) :]}")
-        self._forget(upstream_id)
         return None  # v1 has no cancel or delete
 
     def parse_state(self, reply: HttpReply) -> UpstreamState:
@@ -131,10 +127,10 @@ class MinimaxAdapter:
             _raise_business_error(body, reply.headers)
             return _v2_task(body["task"])
         if "status" in body and "task_id" in body:
-            return self._v1_query(body, reply.headers)
+            return _v1_query(body, reply.headers)
         _raise_business_error(body, reply.headers)
         if isinstance(body.get("file"), dict):
-            return self._v1_file(body["file"])
+            return _v1_file(body["file"])
         task_id = _id(body.get("task_id"))
         if task_id is None:
             raise UpstreamError("MiniMax returned a malformed reply.")
@@ -160,64 +156,6 @@ class MinimaxAdapter:
                 retry_after_s=retry_after_s(reply.headers),
             )
         return UpstreamError(f"MiniMax failed with HTTP {status}. {text}".strip())
-
-    # --- v1 replies ---------------------------------------------------------------------
-
-    def _v1_query(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> UpstreamState:
-        task_id = _id(body.get("task_id"))
-        raw = body.get("status")
-        if task_id is None or not isinstance(raw, str):
-            raise UpstreamError("MiniMax returned a malformed task.")
-        status = SPEC.map_status(raw)
-        if status == "failed":
-            self._forget(task_id)
-            return _v1_failed(task_id, raw, body)
-        _raise_business_error(body, headers)
-        if raw != "Success":
-            return UpstreamState(task_id, status, raw_status=raw)
-        file_id = _id(body.get("file_id"))
-        if file_id is None:
-            return UpstreamState(
-                task_id,
-                "failed",
-                raw_status=raw,
-                error_code="upstream_no_output",
-                error_message="MiniMax reported success but returned no file.",
-            )
-        self._remember(task_id, file_id)
-        return UpstreamState(task_id, "in_progress", progress=99, raw_status=raw, poll_after_s=0)
-
-    def _v1_file(self, file: Mapping[str, Any]) -> UpstreamState:
-        file_id = _id(file.get("file_id"))
-        if file_id is None:
-            raise UpstreamError("MiniMax returned a malformed file object.")
-        task_id = self._tasks.get(file_id, file_id)
-        self._forget(task_id)
-        url = file.get("download_url")
-        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            return UpstreamState(
-                task_id,
-                "failed",
-                raw_status="Success",
-                error_code="upstream_no_output",
-                error_message="MiniMax reported success but the file has no download URL.",
-            )
-        return UpstreamState(
-            task_id, "completed", progress=100, raw_status="Success", results={"video": url}
-        )
-
-    def _remember(self, task_id: str, file_id: str) -> None:
-        self._forget(task_id)
-        self._file_ids[task_id] = file_id
-        self._tasks[file_id] = task_id
-        while len(self._file_ids) > MAX_REMEMBERED:
-            _old_task, old_file = self._file_ids.popitem(last=False)
-            self._tasks.pop(old_file, None)
-
-    def _forget(self, task_id: str) -> None:
-        file_id = self._file_ids.pop(task_id, None)
-        if file_id is not None:
-            self._tasks.pop(file_id, None)
 
 
 # --- request bodies --------------------------------------------------------------------
@@ -332,6 +270,55 @@ def _bool_option(request: ResolvedRequest, key: str) -> bool | None:
 
 
 # --- replies ---------------------------------------------------------------------------
+
+
+def split_file_id(upstream_id: str) -> tuple[str, str | None]:
+    """``(task_id, file_id)`` of a v1 id; ``file_id`` is set once ``Success`` was seen."""
+    task_id, sep, file_id = upstream_id.partition(FILE_SEP)
+    return (task_id, file_id) if sep and file_id else (task_id, None)
+
+
+def _v1_query(body: Mapping[str, Any], headers: Mapping[str, str]) -> UpstreamState:
+    task_id = _id(body.get("task_id"))
+    raw = body.get("status")
+    if task_id is None or not isinstance(raw, str):
+        raise UpstreamError("MiniMax returned a malformed task.")
+    status = SPEC.map_status(raw)
+    if status == "failed":
+        return _v1_failed(task_id, raw, body)
+    _raise_business_error(body, headers)
+    if raw != "Success":
+        return UpstreamState(task_id, status, raw_status=raw)
+    file_id = _id(body.get("file_id"))
+    if file_id is None:
+        return UpstreamState(
+            task_id,
+            "failed",
+            raw_status=raw,
+            error_code="upstream_no_output",
+            error_message="MiniMax reported success but returned no file.",
+        )
+    return UpstreamState(
+        task_id + FILE_SEP + file_id, "in_progress", progress=99, raw_status=raw, poll_after_s=0
+    )
+
+
+def _v1_file(file: Mapping[str, Any]) -> UpstreamState:
+    """A ``files/retrieve`` reply; it names no task, so the job keeps its id (``""``)."""
+    if _id(file.get("file_id")) is None:
+        raise UpstreamError("MiniMax returned a malformed file object.")
+    url = file.get("download_url")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        return UpstreamState(
+            "",
+            "failed",
+            raw_status="Success",
+            error_code="upstream_no_output",
+            error_message="MiniMax reported success but the file has no download URL.",
+        )
+    return UpstreamState(
+        "", "completed", progress=100, raw_status="Success", results={"video": url}
+    )
 
 
 def _v1_failed(task_id: str, raw: str, body: Mapping[str, Any]) -> UpstreamState:
