@@ -56,6 +56,8 @@ class HttpUpstream:
         self.timeout = httpx.Timeout(deployment.timeout_s, connect=min(10.0, deployment.timeout_s))
         self._token: tuple[str, float] | None = None
         self._token_lock = asyncio.Lock()
+        # checked once: isinstance against a runtime Protocol costs ~0.1 ms per call
+        self._token_auth = adapter if isinstance(adapter, TokenAuth) else None
 
     async def submit(self, request: ResolvedRequest, *, idempotency_key: str) -> UpstreamState:
         call = self.adapter.build_submit(request, self.deployment, idempotency_key)
@@ -110,14 +112,15 @@ class HttpUpstream:
 
     async def _access_token(self) -> str | None:
         """A cached OAuth token for adapters that need one, refreshed a minute early."""
-        if not isinstance(self.adapter, TokenAuth):
+        auth = self._token_auth
+        if auth is None:
             return None
         async with self._token_lock:
             now = time.time()
             if self._token is None or self._token[1] - 60 <= now:
-                call = self.adapter.build_token_request(self.deployment, now)
+                call = auth.build_token_request(self.deployment, now)
                 reply = await self._request(call, {**call.headers})
-                token, lifetime = self.adapter.parse_token(reply)
+                token, lifetime = auth.parse_token(reply)
                 self._token = (token, now + lifetime)
             return self._token[0]
 
