@@ -153,3 +153,15 @@ def test_canonical_keys_the_model_cannot_take(metadata: dict[str, object], param
             upstream_model="u",
         )
     assert caught.value.param == param
+
+
+def test_error_messages_never_carry_urls() -> None:
+    from vidgate.errors import UpstreamError, client_text
+
+    error = UpstreamError(
+        "fetch https://cdn.upstream.example/v.mp4?sig=abc failed; "
+        "see gs://bucket/o and data:image/png;base64,AAAA"
+    )
+    assert "upstream.example" not in error.message and "sig=abc" not in error.message
+    assert error.message == "fetch <url> failed; see <url> and <url>"
+    assert client_text("plain words, no links") == "plain words, no links"

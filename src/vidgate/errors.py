@@ -19,10 +19,21 @@ another deployment. ``api/errors.py`` turns it into the OpenAI envelope in one p
     ├── ServiceUnavailable (503, code service_unavailable)  retryable
     └── UpstreamTimeout (504, code upstream_timeout)        retryable
 
-Messages never contain secrets or upstream URLs: they are written for the client.
+Messages never contain secrets or upstream URLs: they are written for the client. Adapters
+scrub what they pass on from upstreams, and ``client_text`` is the last line for every
+message that leaves the gateway (errors here, failed jobs in ``jobs/lifecycle.py``).
 """
 
 from __future__ import annotations
+
+import re
+
+_URL = re.compile(r"\b(?:https?|gs|wss?)://[^\s'\"<>]+|\bdata:[\w/+.-]+;base64,\S+", re.I)
+
+
+def client_text(message: str) -> str:
+    """``message`` without URLs or data URIs (they may carry hosts, tokens or signatures)."""
+    return _URL.sub("<url>", message)
 
 
 class GatewayError(Exception):
@@ -41,6 +52,7 @@ class GatewayError(Exception):
         code: str | None = None,
         retry_after_s: float | None = None,
     ) -> None:
+        message = client_text(message)
         super().__init__(message)
         self.message = message
         self.param = param

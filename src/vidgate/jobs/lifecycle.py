@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from vidgate.errors import client_text
 from vidgate.jobs.store import Job, JobStore
 
 LIVE_PHASES = ("submitting", "running", "archiving")
@@ -31,7 +32,7 @@ async def fail(
         "status": "failed",
         "phase": "done",
         "error_code": code,
-        "error_message": message,
+        "error_message": client_text(message),
         "completed_at": now,
         "updated_at": now,
         "next_poll_at": None,
