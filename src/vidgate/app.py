@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
@@ -17,11 +18,12 @@ from fastapi import FastAPI
 
 from vidgate import __version__
 from vidgate.accounting.keys import KeyStore
-from vidgate.api import admin, health, models, videos
+from vidgate.api import admin, health, models, operations, videos
 from vidgate.api import errors as api_errors
 from vidgate.api.fastpath import RetrieveFastPath
 from vidgate.db.engine import migrate, open_database
 from vidgate.jobs.archive import Archiver
+from vidgate.jobs.create import Creator
 from vidgate.jobs.poller import Poller
 from vidgate.jobs.service import JobService
 from vidgate.jobs.store import JobStore
@@ -29,8 +31,11 @@ from vidgate.media.pool import MediaPool
 from vidgate.providers.base import RuntimeContext
 from vidgate.providers.registry import PROVIDERS
 from vidgate.routing.config import build_table
-from vidgate.routing.dispatch import build_clients
-from vidgate.settings import Settings
+from vidgate.routing.dispatch import make_client
+from vidgate.routing.live import LiveDeployments
+from vidgate.routing.reload import reload_config
+from vidgate.routing.router import Router
+from vidgate.settings import ConfigError, Settings
 from vidgate.storage.local import LocalBlobStore
 
 log = logging.getLogger("vidgate")
@@ -49,35 +54,45 @@ def create_app(settings: Settings) -> FastAPI:
             limits=httpx.Limits(max_connections=512, max_keepalive_connections=128)
         )
         context = RuntimeContext(settings.data_dir, storage, settings.config.settings.local_workers)
-        clients = build_clients(PROVIDERS, table.by_id, context, http)
+        live = LiveDeployments(
+            table, lambda dep: make_client(PROVIDERS[dep.provider], dep, context, http)
+        )
+        router = Router(live, settings.config.router, PROVIDERS)
         sqlite = settings.database_url.startswith("sqlite")
         store = JobStore(db, sole_writer=sqlite)  # one process owns a SQLite file
+        store.on_end.append(lambda job: router.job_ended(job.deployment_id, job.id))
         gateway = settings.config.settings
         media = MediaPool()
         archiver = Archiver(store, storage, settings.data_dir / "tmp", media)
-        poller = Poller(store, table, PROVIDERS, clients, archiver, gateway)
-        service = JobService(store, table, PROVIDERS, clients, storage, poller, gateway, media)
+        poller = Poller(store, live, PROVIDERS, archiver, gateway)
+        creator = Creator(store, router, storage, poller, media)
+        service = JobService(store, live, creator, storage, poller, gateway)
         app.state.settings = settings
-        app.state.table = table
+        app.state.live = live
+        app.state.router = router
         app.state.storage = storage
         app.state.keys = KeyStore(db, settings.master_key)
         app.state.jobs = service
         app.state.started_at = time.time()
+        app.state.reload = lambda: reload_config(router, settings.config_path, PROVIDERS)
         if sqlite:
             await store.release_all_leases()
+        router.limits.seed(await store.live_deployments())
         recovered = await service.recover()
         if recovered:
             log.info("recovered %d job(s) interrupted while submitting", recovered)
         task = asyncio.create_task(poller.run()) if settings.run_poller else None
+        hangup = _on_sighup(app.state.reload)
         try:
             yield
         finally:
+            hangup()
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
             await poller.aclose()
             await service.aclose()
-            for client in clients.values():
+            for client in live.all_clients():
                 close = getattr(client, "aclose", None)
                 if close is not None:
                     await close()
@@ -93,4 +108,26 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     app.include_router(admin.router)
     app.include_router(health.router)
+    app.include_router(operations.router)
     return app
+
+
+def _on_sighup(reload: Callable[[], object]) -> Callable[[], None]:
+    """Reload the config on SIGHUP (main thread only); returns the undo."""
+
+    def handle() -> None:
+        try:
+            reload()
+        except ConfigError as exc:
+            log.error("config reload failed, keeping the running config:\n%s", exc)
+
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGHUP, handle)
+    except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+        return lambda: None  # not the main thread (embedded in tests) or no SIGHUP here
+
+    def undo() -> None:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+    return undo

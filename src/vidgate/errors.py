@@ -43,6 +43,8 @@ class GatewayError(Exception):
     type = "server_error"
     code = "internal_error"
     retryable = False
+    outcome_unknown = False
+    """The request reached the upstream but no answer came back: it may have acted on it."""
 
     def __init__(
         self,

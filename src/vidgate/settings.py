@@ -11,7 +11,7 @@ import os
 import secrets
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -32,9 +32,16 @@ class DeploymentEntry(BaseModel):
     api_base: str | None = None
     api_key: str | None = Field(default=None, repr=False)
     id: str | None = None
+    weight: float = Field(default=1.0, ge=0)
+    """Share of the group's traffic under the ``weighted`` strategy (0: only as a spare)."""
+    rpm: int | None = Field(default=None, ge=1)
+    """Creates per minute this deployment accepts; more are routed elsewhere or get 429."""
+    max_concurrent_jobs: int | None = Field(default=None, ge=1)
+    """Jobs submitting or running on this deployment at once."""
     max_concurrent_polls: int = Field(default=16, ge=1, le=1000)
     poll_interval_s: float | None = Field(default=None, gt=0, le=600)
-    timeout_s: float = Field(default=60.0, gt=0, le=600)
+    timeout_s: float | None = Field(default=None, gt=0, le=600)
+    """Per upstream call (None: ``router.timeout_s``)."""
     idempotent_submit: bool | None = None
     """The upstream honours ``Idempotency-Key`` (None: the provider's default)."""
     options: dict[str, Any] = Field(default_factory=dict)
@@ -55,15 +62,61 @@ class GatewaySettings(BaseModel):
     max_poll_failures: int = Field(default=30, ge=1)
 
 
+Strategy = Literal["weighted", "least-busy", "latency", "cost", "usage"]
+
+
+class CooldownSettings(BaseModel):
+    """The circuit breaker: ``failures`` within ``window_s`` cool a deployment for
+    ``cooldown_s``, after which one probe request decides whether it is healthy again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    """``false``: never skip a deployment for its failures or ``Retry-After``."""
+    failures: int = Field(default=3, ge=1)
+    window_s: float = Field(default=60.0, gt=0)
+    cooldown_s: float = Field(default=30.0, ge=0)
+
+
+class RouterSettings(BaseModel):
+    """How a create picks a deployment and what it does when one fails (``router:``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: Strategy = "weighted"
+    num_retries: int = Field(default=2, ge=0, le=10)
+    """After a retryable error, how many more deployments of the group to try (each group,
+    fallbacks too); every deployment is tried at most once per request."""
+    timeout_s: float = Field(default=60.0, gt=0, le=600)
+    """Per upstream call, unless a deployment sets its own ``timeout_s``."""
+    retry_backoff_s: float = Field(default=0.1, ge=0, le=60)
+    """Wait before the first retry; doubles with every further one."""
+    max_retry_wait_s: float = Field(default=2.0, ge=0, le=60)
+    """The longest wait between two attempts."""
+    retry_unknown_outcome: bool = False
+    """Fail over after a create whose outcome is unknown (sent, never answered) on an upstream
+    without idempotency keys: faster recovery, but the first upstream may have started (and
+    will bill) a video nobody follows. Off by default."""
+    cooldown: CooldownSettings = Field(default_factory=CooldownSettings)
+    fallbacks: list[dict[str, list[str]]] = Field(default_factory=list)
+    """``[{group: [fallback group, ...]}, ...]``: tried in order once a group is exhausted."""
+
+    def fallbacks_for(self, group: str) -> list[str]:
+        for entry in self.fallbacks:
+            if group in entry:
+                return entry[group]
+        return []
+
+
 class FileConfig(BaseModel):
-    """The whole config file. ``router`` is reserved for the routing settings."""
+    """The whole config file."""
 
     model_config = ConfigDict(extra="forbid")
 
     model_list: list[DeploymentEntry] = Field(default_factory=list)
     default_model: str | None = None
     settings: GatewaySettings = Field(default_factory=GatewaySettings)
-    router: dict[str, Any] = Field(default_factory=dict)
+    router: RouterSettings = Field(default_factory=RouterSettings)
     database_url: str | None = None
 
     @field_validator("model_list")
@@ -97,22 +150,36 @@ class Settings(BaseModel):
         return self.data_dir / "blobs"
 
 
-def resolve_env_refs(value: Any, path: str = "") -> Any:
-    """Replace ``os.environ/NAME`` strings anywhere in ``value`` with the variable's value."""
+def resolve_env_refs(value: Any, path: str = "", errors: list[str] | None = None) -> Any:
+    """Replace ``os.environ/NAME`` strings anywhere in ``value`` with the variable's value.
+
+    Unset variables raise ``ConfigError``, or are appended to ``errors`` when it is given.
+    """
+    collect = errors if errors is not None else []
+    resolved = _resolve_refs(value, path, collect)
+    if errors is None and collect:
+        raise ConfigError(collect[0])
+    return resolved
+
+
+def _resolve_refs(value: Any, path: str, errors: list[str]) -> Any:
     if isinstance(value, dict):
-        return {k: resolve_env_refs(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        return {
+            k: _resolve_refs(v, f"{path}.{k}" if path else str(k), errors) for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [resolve_env_refs(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [_resolve_refs(v, f"{path}[{i}]", errors) for i, v in enumerate(value)]
     if isinstance(value, str) and value.startswith("os.environ/"):
         name = value.removeprefix("os.environ/")
         if name not in os.environ:
-            raise ConfigError(f"{path}: environment variable {name} is not set")
+            errors.append(f"{path}: environment variable {name} is not set")
+            return ""
         return os.environ[name]
     return value
 
 
 def load_config_file(path: Path | None) -> FileConfig:
-    """Parse and validate a config file; errors name the path of the bad entry."""
+    """Parse and validate a config file; errors name the path of every bad entry."""
     if path is None:
         return FileConfig()
     try:
@@ -121,18 +188,24 @@ def load_config_file(path: Path | None) -> FileConfig:
         raise ConfigError(f"{path}: cannot read config: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
+    errors: list[str] = []
+    resolved = resolve_env_refs(raw, errors=errors)
+    lines = [f"{path}: {error}" for error in errors]
     try:
-        return FileConfig.model_validate(resolve_env_refs(raw))
+        config = FileConfig.model_validate(resolved)
     except ValidationError as exc:
-        raise ConfigError(_format_validation(path, exc)) from None
+        lines.extend(_format_validation(path, exc))
+    if lines:
+        raise ConfigError("\n".join(lines))
+    return config
 
 
-def _format_validation(path: Path, exc: ValidationError) -> str:
+def _format_validation(path: Path, exc: ValidationError) -> list[str]:
     lines = []
     for err in exc.errors():
         loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
         lines.append(f"{path}: {loc or '(top)'}: {err['msg']}")
-    return "\n".join(lines)
+    return lines
 
 
 def ensure_master_key(data_dir: Path) -> tuple[str, bool]:
@@ -185,3 +258,8 @@ def build_settings(
 def cli_env(name: str) -> str | None:
     """Read a ``VIDGATE_*`` variable for the CLI client commands (base URL, API key)."""
     return os.environ.get(name)
+
+
+def environment_snapshot() -> dict[str, str]:
+    """The environment now (a config reload re-reads provider credentials from it)."""
+    return dict(os.environ)

@@ -46,7 +46,12 @@ def gateway(case: ProviderCase, tmp_path_factory: pytest.TempPathFactory) -> Ite
             **fields,
             **case.deployment,
         }
-        config = {"model_list": [entry], "settings": {"stale_after_s": 1.0}}
+        config = {
+            "model_list": [entry],
+            "settings": {"stale_after_s": 1.0},
+            # one deployment, faults per request: no retries, no cooldown between cases
+            "router": {"num_retries": 0, "cooldown": {"enabled": False}},
+        }
         with running_gateway(tmp_path_factory.mktemp(case.provider), config) as gw:
             yield gw
 

@@ -12,6 +12,7 @@ from vidgate.jobs.store import JobStore
 from vidgate.media.pool import MediaPool
 from vidgate.providers.base import ModelCapabilities, Provider, ProviderSpec, UpstreamState
 from vidgate.routing.config import Deployment, DeploymentTable
+from vidgate.routing.live import LiveDeployments
 from vidgate.settings import GatewaySettings
 from vidgate.storage.local import LocalBlobStore
 
@@ -44,9 +45,8 @@ async def test_poll_moves_the_upstream_id(tmp_path: Path) -> None:
     archiver = Archiver(store, LocalBlobStore(tmp_path / "b"), tmp_path / "t", MediaPool())
     poller = Poller(
         store,
-        table,
+        LiveDeployments(table, lambda _dep: upstream),  # type: ignore[arg-type,return-value]
         {"fake": Provider(spec=spec)},
-        {"d1": upstream},  # type: ignore[dict-item]
         archiver,
         GatewaySettings(),
     )

@@ -32,7 +32,7 @@ def _models(request: Request, body: dict[str, Any]) -> list[str] | None:
         return None
     if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
         raise InvalidRequest("'models' must be a list of model names.", param="models")
-    known = request.app.state.table.groups
+    known = request.app.state.live.table.groups
     unknown = [m for m in models if m not in known]
     if unknown:
         raise InvalidRequest(

@@ -48,7 +48,7 @@ class RetrieveFastPath:
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
         ]
-        headers += [(k.encode(), v.encode()) for k, v in video_headers(job, state.table).items()]
+        headers += [(k.encode(), v.encode()) for k, v in video_headers(job, state.live).items()]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return True

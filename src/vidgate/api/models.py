@@ -14,7 +14,7 @@ router = APIRouter()
 
 @router.get("/models")
 async def list_models(request: Request, caller: Principal = Depends(principal)) -> JSONResponse:
-    table: DeploymentTable = request.app.state.table
+    table: DeploymentTable = request.app.state.live.table
     started = int(request.app.state.started_at)
     data = []
     for name, group in sorted(table.groups.items()):

@@ -22,7 +22,7 @@ from vidgate.jobs.service import JobService
 from vidgate.jobs.store import Job
 from vidgate.providers.base import VARIANTS, Operation
 from vidgate.request import parse_request
-from vidgate.routing.config import DeploymentTable
+from vidgate.routing.live import LiveDeployments
 from vidgate.types import video_deleted, video_list, video_object
 
 router = APIRouter()
@@ -41,7 +41,7 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def _video(request: Request, job: Job) -> Response:
-    headers = video_headers(job, request.app.state.table)
+    headers = video_headers(job, request.app.state.live)
     return Response(video_body(job), media_type="application/json", headers=headers)
 
 
@@ -49,20 +49,20 @@ def video_body(job: Job) -> bytes:
     return json.dumps(video_object(job), separators=(",", ":")).encode()
 
 
-def video_headers(job: Job, table: DeploymentTable) -> dict[str, str]:
+def video_headers(job: Job, live: LiveDeployments) -> dict[str, str]:
     """``x-vidgate-deployment``, and ``openai-poll-after-ms`` while the job runs."""
     headers = {"x-vidgate-deployment": job.deployment_id}
     if not job.terminal:
-        headers["openai-poll-after-ms"] = str(_poll_after_ms(job, table))
+        headers["openai-poll-after-ms"] = str(_poll_after_ms(job, live))
     return headers
 
 
-def _poll_after_ms(job: Job, table: DeploymentTable) -> int:
+def _poll_after_ms(job: Job, live: LiveDeployments) -> int:
     """Until the gateway's next look at the upstream: polling sooner cannot see news."""
     if job.next_poll_at is not None:
         seconds = job.next_poll_at - time.time()
     else:
-        deployment = table.by_id.get(job.deployment_id)
+        deployment = live.deployment(job.deployment_id)
         seconds = deployment.poll_interval_s if deployment else 2.0
     return min(POLL_AFTER_MS_MAX, max(POLL_AFTER_MS_MIN, int(seconds * 1000)))
 

@@ -48,6 +48,7 @@ jobs = Table(
     Column("assets", JSON),
     Column("usage", JSON),
     Column("upstream", JSON),
+    Column("attempts", JSON),
     Column("deleted_at", Float),
     Index("ix_jobs_owner_seq", "owner_key_id", "seq"),
     Index("ix_jobs_phase_next_poll", "phase", "next_poll_at"),

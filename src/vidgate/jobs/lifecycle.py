@@ -40,7 +40,7 @@ async def fail(
         "lease_until": None,
         **(extra or {}),
     }
-    return await store.update(job_id, values, phase=LIVE_PHASES)
+    return _ended(store, await store.update(job_id, values, phase=LIVE_PHASES))
 
 
 async def complete(
@@ -60,4 +60,11 @@ async def complete(
         "lease_owner": None,
         "lease_until": None,
     }
-    return await store.update(job_id, values, phase="archiving")
+    return _ended(store, await store.update(job_id, values, phase="archiving"))
+
+
+def _ended(store: JobStore, job: Job | None) -> Job | None:
+    """Run the end-of-job hooks for the writer that won the transition."""
+    if job is not None:
+        store.ended(job)
+    return job

@@ -23,7 +23,8 @@ from vidgate.jobs import lifecycle
 from vidgate.jobs.archive import Archiver
 from vidgate.jobs.store import Job, JobStore
 from vidgate.providers.base import Provider, UpstreamClient, UpstreamState
-from vidgate.routing.config import DeploymentTable
+from vidgate.routing.config import Deployment
+from vidgate.routing.live import LiveDeployments
 from vidgate.settings import GatewaySettings
 
 log = logging.getLogger("vidgate.poller")
@@ -38,24 +39,20 @@ class Poller:
     def __init__(
         self,
         store: JobStore,
-        table: DeploymentTable,
+        live: LiveDeployments,
         providers: Mapping[str, Provider],
-        clients: Mapping[str, UpstreamClient],
         archiver: Archiver,
         settings: GatewaySettings,
     ) -> None:
         self.store = store
-        self.table = table
+        self.live = live
         self.providers = providers
-        self.clients = clients
         self.archiver = archiver
         self.settings = settings
         self.owner = f"{socket.gethostname()}:{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
         self._sleep_until = 0.0
-        self._limits = {
-            d.id: asyncio.Semaphore(d.max_concurrent_polls) for d in table.by_id.values()
-        }
+        self._limits: dict[str, tuple[int, asyncio.Semaphore]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._refreshing: dict[str, asyncio.Task[None]] = {}
 
@@ -117,8 +114,9 @@ class Poller:
 
     async def process(self, job: Job) -> None:
         """Poll (or archive) one leased job and record what was seen."""
-        deployment = self.table.by_id.get(job.deployment_id)
-        if deployment is None:
+        deployment = self.live.deployment(job.deployment_id)
+        client = self.live.client(job.deployment_id)
+        if deployment is None or client is None:
             await lifecycle.fail(
                 self.store,
                 job.id,
@@ -127,12 +125,20 @@ class Poller:
                 "configured; the job cannot be followed.",
             )
             return
-        async with self._limits[deployment.id]:
+        async with self._limit(deployment):
             try:
-                await self._step(job, self.clients[deployment.id])
+                await self._step(job, client)
             except Exception as exc:  # a bug must not stall the job: back off and retry
                 log.exception("polling %s failed", job.id)
                 await self._poll_failed(job, exc)
+
+    def _limit(self, deployment: Deployment) -> asyncio.Semaphore:
+        """The deployment's poll concurrency limit (a new one if a reload changed it)."""
+        size = deployment.max_concurrent_polls
+        known = self._limits.get(deployment.id)
+        if known is None or known[0] != size:
+            known = self._limits[deployment.id] = (size, asyncio.Semaphore(size))
+        return known[1]
 
     async def _step(self, job: Job, client: UpstreamClient) -> None:
         if time.time() > job.created_at + self.settings.job_timeout_s:
@@ -199,10 +205,10 @@ class Poller:
         )
 
     def _interval(self, job: Job, state: UpstreamState) -> float:
-        deployment = self.table.by_id[job.deployment_id]
         if state.poll_after_s is not None:
             return max(state.poll_after_s, 0.05)
-        return deployment.poll_interval_s
+        deployment = self.live.deployment(job.deployment_id)
+        return deployment.poll_interval_s if deployment else 2.0
 
     async def _archive(self, job: Job, client: UpstreamClient) -> None:
         try:

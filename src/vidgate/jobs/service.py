@@ -1,9 +1,9 @@
 """The job service: create, remix, edit, extend, retrieve, list, delete and content.
 
-The API layer hands it a parsed ``VideoRequest`` and the caller's ``Principal``; it picks the
-deployment, validates against the model once, inserts the job row *before* calling the
-upstream, then records the upstream's answer. Follow-ups always use the deployment stored
-on the job. Every lookup is scoped to the caller's key: another key's id is a 404.
+The API layer hands it a parsed ``VideoRequest`` and the caller's ``Principal``. Creates go
+through ``jobs/create.py`` (routing, failover, the row inserted before the first upstream
+call); follow-ups always use the deployment stored on the job. Every lookup is scoped to the
+caller's key: another key's id is a 404.
 """
 
 from __future__ import annotations
@@ -13,40 +13,25 @@ import dataclasses
 import logging
 import secrets
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from vidgate.accounting.keys import Principal
-from vidgate.errors import (
-    Conflict,
-    GatewayError,
-    InvalidRequest,
-    NotFound,
-    PermissionDenied,
-)
+from vidgate.errors import Conflict, GatewayError, InvalidRequest, NotFound
 from vidgate.jobs import lifecycle
 from vidgate.jobs.archive import asset_prefix
+from vidgate.jobs.create import Creator, Plan, row_values
 from vidgate.jobs.poller import Poller
-from vidgate.jobs.store import DuplicateIdempotencyKey, Job, JobStore
-from vidgate.media.pool import MediaPool
-from vidgate.providers.base import (
-    Asset,
-    Provider,
-    ResolvedRequest,
-    SourceVideo,
-    UpstreamClient,
-    UpstreamState,
-    Variant,
-)
+from vidgate.jobs.store import Job, JobStore
+from vidgate.providers.base import ResolvedRequest, Variant
 from vidgate.request import (
     VideoRequest,
-    resolve,
     resolved_from_json,
-    resolved_to_json,
     resolved_upload_keys,
     upload_folder,
 )
-from vidgate.routing.config import Deployment, DeploymentTable
+from vidgate.routing.config import Deployment
+from vidgate.routing.live import LiveDeployments
+from vidgate.routing.router import Option
 from vidgate.settings import GatewaySettings
 from vidgate.storage.base import BlobStore
 
@@ -69,22 +54,18 @@ class JobService:
     def __init__(
         self,
         store: JobStore,
-        table: DeploymentTable,
-        providers: Mapping[str, Provider],
-        clients: Mapping[str, UpstreamClient],
+        live: LiveDeployments,
+        creator: Creator,
         storage: BlobStore,
         poller: Poller,
         settings: GatewaySettings,
-        media: MediaPool,
     ) -> None:
         self.store = store
-        self.table = table
-        self.providers = providers
-        self.clients = clients
+        self.live = live
+        self.creator = creator
         self.storage = storage
         self.poller = poller
         self.settings = settings
-        self.media = media
         self._background: set[asyncio.Task[None]] = set()
 
     # --- create and its variants --------------------------------------------------------
@@ -101,18 +82,26 @@ class JobService:
                     await self._discard_uploads(request)
                     return _same_request(existing, fingerprint)
             source = await self._source_job(principal, request)
-            deployment = self._choose(principal, request, source)
-            resolved, seconds = await self._resolve(request, deployment, source)
+            pinned, groups = await self.creator.options(principal, request, source)
         except GatewayError:
             await self._discard_uploads(request)
             raise
-        job, created = await self._insert(
-            principal, deployment, resolved, seconds, source, idempotency_key, fingerprint
-        )
-        if not created:
+        plan = Plan(new_job_id(), pinned)
+
+        async def insert(option: Option) -> tuple[Job, bool]:
+            values = _new_row(plan.job_id, principal, option, source, idempotency_key, fingerprint)
+            return await self.creator.insert_row(values, principal.key_id, idempotency_key)
+
+        try:
+            job = await self.creator.run(plan, groups, insert)
+        except GatewayError:
+            if plan.job is None:
+                await self._discard_uploads(request)
+            raise
+        if job.id != plan.job_id:  # an idempotency race was lost: the winner's job
             await self._discard_uploads(request)
             return _same_request(job, fingerprint)
-        return await self._start(job, deployment, resolved)
+        return job
 
     async def _free_refused_key(self, job: Job, fingerprint: str) -> bool:
         """Retrying a request the upstream refused (429, 5xx...) runs it again: nothing was
@@ -141,135 +130,10 @@ class JobService:
             )
         return source
 
-    def _choose(
-        self, principal: Principal, request: VideoRequest, source: Job | None
-    ) -> Deployment:
-        if request.operation == "remix" and source is not None:
-            return self._pinned(source)
-        model = request.model or (source.model if source else None) or self.table.default_model
-        group = self.table.group(model)
-        if not group:
-            available = ", ".join(sorted(self.table.groups))
-            raise NotFound(
-                f"The model '{model}' does not exist. Available: {available}.",
-                param="model",
-                code="model_not_found",
-            )
-        if not principal.may_use(model):
-            raise PermissionDenied(
-                f"This key may not use model '{model}'.", param="model", code="model_not_allowed"
-            )
-        if source is not None:
-            for deployment in group:
-                if deployment.id == source.deployment_id:
-                    return deployment
-        return group[0]
-
-    def _pinned(self, job: Job) -> Deployment:
-        deployment = self.table.by_id.get(job.deployment_id)
-        if deployment is None:
-            raise InvalidRequest(
-                f"The deployment that created video '{job.id}' is no longer configured.",
-                param="video",
-                code="deployment_removed",
-            )
-        return deployment
-
-    async def _resolve(
-        self, request: VideoRequest, deployment: Deployment, source: Job | None
-    ) -> tuple[ResolvedRequest, int]:
-        """The resolved request, and the job's total seconds (stitched for extensions)."""
-        caps, name, upstream = deployment.capabilities, deployment.model_name, deployment.model
-        if request.operation == "create":
-            resolved = resolve(request, caps, model_name=name, upstream_model=upstream)
-            return resolved, resolved.seconds
-        video, (width, height, seconds) = await self._source_video(request, deployment, source)
-        if request.operation != "extend":  # remix and edit keep the source's length
-            request = dataclasses.replace(request, seconds=None)
-        resolved = resolve(
-            request,
-            caps,
-            model_name=name,
-            upstream_model=upstream,
-            source=video,
-            source_size=(width, height),
-        )
-        if request.operation == "extend":
-            return resolved, seconds + resolved.seconds
-        return dataclasses.replace(resolved, seconds=seconds), seconds
-
-    async def _source_video(
-        self, request: VideoRequest, deployment: Deployment, source: Job | None
-    ) -> tuple[SourceVideo, tuple[int, int, int]]:
-        if source is not None:
-            width, height = (int(v) for v in source.size.split("x"))
-            video = (source.assets or {}).get("video")
-            asset = Asset("blob", video["key"], "video/mp4") if video else None
-            same = source.deployment_id == deployment.id
-            location = ((source.upstream or {}).get("results") or {}).get("video")
-            video = SourceVideo(
-                asset,
-                source.id,
-                source.upstream_id if same else None,
-                source.seconds,
-                location if same else None,
-            )
-            return video, (width, height, source.seconds)
-        upload = request.source_upload
-        if upload is None:
-            raise InvalidRequest("Missing required parameter: 'video'.", param="video")
-        path = self.storage.local_path(upload.blob_key)
-        if path is None:
-            raise InvalidRequest("Uploaded videos need a local blob store.", param="video")
-        info = await self.media.probe_video(path, "video")
-        asset = Asset("blob", upload.blob_key, upload.content_type, upload.filename)
-        seconds = max(1, round(info["duration_seconds"]))
-        return SourceVideo(asset, seconds=seconds), (info["width"], info["height"], seconds)
-
-    async def _insert(
-        self,
-        principal: Principal,
-        deployment: Deployment,
-        resolved: ResolvedRequest,
-        seconds: int,
-        source: Job | None,
-        idempotency_key: str | None,
-        fingerprint: str,
-    ) -> tuple[Job, bool]:
-        """Insert the row; on an idempotency race, the winner's row and ``False``."""
-        now = time.time()
-        values = {
-            "id": new_job_id(),
-            "owner_key_id": principal.key_id,
-            "model": deployment.model_name,
-            "deployment_id": deployment.id,
-            "provider": deployment.provider,
-            "upstream_model": resolved.upstream_model,
-            "operation": resolved.operation,
-            "status": "queued",
-            "phase": "submitting",
-            "progress": 0,
-            "prompt": resolved.prompt,
-            "size": resolved.size,
-            "seconds": seconds,
-            "request": resolved_to_json(resolved),
-            "remixed_from": source.id if source and resolved.operation == "remix" else None,
-            "created_at": now,
-            "updated_at": now,
-            "poll_failures": 0,
-            "idempotency_key": idempotency_key,
-            "request_hash": fingerprint,
-        }
-        try:
-            return await self.store.insert(values), True
-        except DuplicateIdempotencyKey:
-            existing = await self.store.find_idempotent(principal.key_id, idempotency_key or "")
-            if existing is None:
-                raise
-            return existing, False
-
-    async def _start(self, job: Job, deployment: Deployment, resolved: ResolvedRequest) -> Job:
-        client = self.clients[deployment.id]
+    async def _resubmit(self, job: Job, deployment: Deployment, resolved: ResolvedRequest) -> Job:
+        """Submit a recovered job once more, to the deployment it was being submitted to."""
+        client = self.live.client(deployment.id)
+        assert client is not None
         try:
             state = await client.submit(resolved, idempotency_key=job.id)
         except GatewayError as exc:
@@ -277,31 +141,7 @@ class JobService:
                 self.store, job.id, exc.code, exc.message, extra={"deleted_at": time.time()}
             )
             raise
-        return await self._record_submitted(job, deployment, state)
-
-    async def _record_submitted(
-        self, job: Job, deployment: Deployment, state: UpstreamState
-    ) -> Job:
-        now = time.time()
-        due_now = state.status in ("completed", "failed")
-        interval = state.poll_after_s if state.poll_after_s else deployment.poll_interval_s
-        next_poll_at = now if due_now else now + interval
-        updated = await self.store.update(
-            job.id,
-            {
-                "upstream_id": state.upstream_id,
-                "phase": "running",
-                "status": "in_progress" if due_now else state.status,
-                "progress": min(state.progress, 99),
-                "started_at": now,
-                "updated_at": now,
-                "last_polled_at": now,
-                "next_poll_at": now if due_now else now + interval,
-            },
-            phase="submitting",
-        )
-        self.poller.due_at(next_poll_at)
-        return updated or await self._reload(job.id)
+        return await self.creator.record_submitted(job, deployment, state)
 
     async def _reload(self, job_id: str) -> Job:
         job = await self.store.get(job_id)
@@ -394,7 +234,7 @@ class JobService:
         return deleted
 
     async def _delete_upstream(self, job: Job) -> None:
-        client = self.clients.get(job.deployment_id)
+        client = self.live.client(job.deployment_id)
         if client is None or not job.upstream_id:
             return
         try:
@@ -417,7 +257,7 @@ class JobService:
         return len(stuck)
 
     async def _recover_one(self, job: Job) -> None:
-        deployment = self.table.by_id.get(job.deployment_id)
+        deployment = self.live.deployment(job.deployment_id)
         if deployment is None:
             await lifecycle.fail(
                 self.store,
@@ -436,7 +276,7 @@ class JobService:
             )
             return
         try:
-            await self._start(job, deployment, resolved_from_json(job.request))
+            await self._resubmit(job, deployment, resolved_from_json(job.request))
         except GatewayError as exc:
             log.warning("recovering %s failed: %s", job.id, exc.code)
 
@@ -470,3 +310,30 @@ def _refused(job: Job) -> bool:
         and job.status == "failed"
         and job.upstream_id is None
     )
+
+
+def _new_row(
+    job_id: str,
+    principal: Principal,
+    option: Option,
+    source: Job | None,
+    idempotency_key: str | None,
+    fingerprint: str,
+) -> dict[str, Any]:
+    now = time.time()
+    operation = option.resolved.operation
+    return {
+        "id": job_id,
+        "owner_key_id": principal.key_id,
+        **row_values(option),
+        "operation": operation,
+        "status": "queued",
+        "phase": "submitting",
+        "progress": 0,
+        "remixed_from": source.id if source and operation == "remix" else None,
+        "created_at": now,
+        "updated_at": now,
+        "poll_failures": 0,
+        "idempotency_key": idempotency_key,
+        "request_hash": fingerprint,
+    }

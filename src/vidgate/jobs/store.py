@@ -60,6 +60,7 @@ class Job:
     assets: dict[str, Any] | None
     usage: dict[str, Any] | None
     upstream: dict[str, Any] | None
+    attempts: list[dict[str, Any]] | None
     deleted_at: float | None
 
     @classmethod
@@ -113,6 +114,12 @@ class JobStore:
     def __init__(self, db: Database, *, sole_writer: bool = False) -> None:
         self.db = db
         self.cache = JobCache() if sole_writer else None
+        self.on_end: list[Callable[[Job], None]] = []
+        """Called once with the final row when a job ends (see ``jobs/lifecycle.py``)."""
+
+    def ended(self, job: Job) -> None:
+        for callback in self.on_end:
+            callback(job)
 
     def _remember(self, job: Job) -> Job:
         return self.cache.put(job) if self.cache is not None else job
@@ -234,6 +241,17 @@ class JobStore:
 
     async def in_phase(self, phase: str) -> list[Job]:
         return await self.db.read(_all(select(jobs).where(jobs.c.phase == phase)))
+
+    async def live_deployments(self) -> list[tuple[str, str]]:
+        """``(deployment_id, job_id)`` of every job that has not ended."""
+        query = select(jobs.c.deployment_id, jobs.c.id).where(
+            jobs.c.phase.in_(("submitting", "running", "archiving"))
+        )
+
+        def run(conn: Connection) -> list[tuple[str, str]]:
+            return [(row[0], row[1]) for row in conn.execute(query)]
+
+        return await self.db.read(run)
 
     async def release_all_leases(self) -> None:
         """Forget every lease (start-up of the sole process that uses this database)."""

@@ -29,6 +29,9 @@ class Deployment:
     capabilities: ModelCapabilities
     api_base: str | None = None
     api_key: str | None = field(default=None, repr=False)
+    weight: float = 1.0
+    rpm: int | None = None
+    max_concurrent_jobs: int | None = None
     max_concurrent_polls: int = 16
     poll_interval_s: float = 2.0
     timeout_s: float = 60.0
@@ -61,26 +64,53 @@ def build_table(
     providers: Mapping[str, Provider],
     environment: Mapping[str, str] | None = None,
 ) -> DeploymentTable:
-    """Check every entry against the registry; errors name the bad entry's path."""
+    """Check every entry against the registry; the error lists every bad entry by path."""
     entries = config.model_list or [
         DeploymentEntry(model_name=EMBEDDED_MODEL, provider="local", model="preview")
     ]
     entries = entries + env_entries(providers, environment or {}, {e.model_name for e in entries})
+    errors: list[str] = []
     by_id: dict[str, Deployment] = {}
     groups: dict[str, list[Deployment]] = {}
     for index, entry in enumerate(entries):
-        deployment = _deployment(f"model_list[{index}]", entry, providers)
+        try:
+            deployment = _deployment(f"model_list[{index}]", entry, providers, config)
+        except ConfigError as exc:
+            errors.append(str(exc))
+            continue
         if deployment.id in by_id:
-            raise ConfigError(f"model_list[{index}]: duplicate deployment id {deployment.id!r}")
+            errors.append(f"model_list[{index}]: duplicate deployment id {deployment.id!r}")
+            continue
         by_id[deployment.id] = deployment
         groups.setdefault(deployment.model_name, []).append(deployment)
+    names = {entry.model_name for entry in entries}
     default = config.default_model or entries[0].model_name
-    if default not in groups:
-        raise ConfigError(
+    if default not in names:
+        errors.append(
             f"default_model: {default!r} is not a model_name in model_list "
-            f"(have: {', '.join(sorted(groups))})"
+            f"(have: {', '.join(sorted(names))})"
         )
+    errors.extend(_fallback_errors(config, names))
+    if errors:
+        raise ConfigError("\n".join(errors))
     return DeploymentTable(by_id, {k: tuple(v) for k, v in groups.items()}, default)
+
+
+def _fallback_errors(config: FileConfig, names: set[str]) -> list[str]:
+    errors = []
+    for index, entry in enumerate(config.router.fallbacks):
+        for group, fallbacks in entry.items():
+            path = f"router.fallbacks[{index}].{group}"
+            if group not in names:
+                errors.append(f"{path}: {group!r} is not a model_name in model_list")
+            for position, fallback in enumerate(fallbacks):
+                if fallback not in names:
+                    errors.append(
+                        f"{path}[{position}]: {fallback!r} is not a model_name in model_list"
+                    )
+                elif fallback == group:
+                    errors.append(f"{path}[{position}]: a group cannot fall back to itself")
+    return errors
 
 
 def env_entries(
@@ -112,7 +142,9 @@ def env_entries(
     return entries
 
 
-def _deployment(path: str, entry: DeploymentEntry, providers: Mapping[str, Provider]) -> Deployment:
+def _deployment(
+    path: str, entry: DeploymentEntry, providers: Mapping[str, Provider], config: FileConfig
+) -> Deployment:
     provider = providers.get(entry.provider)
     if provider is None:
         raise ConfigError(
@@ -135,9 +167,12 @@ def _deployment(path: str, entry: DeploymentEntry, providers: Mapping[str, Provi
         capabilities=caps,
         api_base=entry.api_base.rstrip("/") if entry.api_base else None,
         api_key=entry.api_key,
+        weight=entry.weight,
+        rpm=entry.rpm,
+        max_concurrent_jobs=entry.max_concurrent_jobs,
         max_concurrent_polls=entry.max_concurrent_polls,
         poll_interval_s=entry.poll_interval_s or provider.spec.poll_interval_s,
-        timeout_s=entry.timeout_s,
+        timeout_s=entry.timeout_s or config.router.timeout_s,
         idempotent_submit=provider.spec.idempotent_submit
         if entry.idempotent_submit is None
         else entry.idempotent_submit,

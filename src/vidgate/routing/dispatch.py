@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -154,10 +154,8 @@ class HttpUpstream:
                     params=call.params,
                     timeout=self.timeout,
                 )
-            except httpx.TimeoutException as exc:
-                raise UpstreamTimeout("The upstream did not answer in time.") from exc
             except httpx.HTTPError as exc:
-                raise UpstreamError(f"Cannot reach the upstream: {type(exc).__name__}.") from exc
+                raise _transport_error(exc) from exc
         reply = _reply(response)
         if response.status_code >= 400:
             raise self.adapter.parse_error(reply)
@@ -169,6 +167,21 @@ async def _open(stack: AsyncExitStack, storage: BlobStore, key: str) -> Any:
     if path is not None:
         return stack.enter_context(path.open("rb"))
     return await storage.read_all(key)
+
+
+def _transport_error(exc: httpx.HTTPError) -> GatewayError:
+    """The gateway error for a failed exchange, marked when the request may have arrived."""
+    error: GatewayError
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return UpstreamTimeout("The upstream did not accept the connection in time.")
+    if isinstance(exc, httpx.ConnectError):
+        return UpstreamError(f"Cannot reach the upstream: {type(exc).__name__}.")
+    if isinstance(exc, httpx.TimeoutException):
+        error = UpstreamTimeout("The upstream did not answer in time.")
+    else:
+        error = UpstreamError(f"The upstream exchange failed: {type(exc).__name__}.")
+    error.outcome_unknown = True
+    return error
 
 
 def _reply(response: httpx.Response) -> HttpReply:
@@ -195,16 +208,3 @@ def make_client(
     if bind is not None:  # adapters whose URLs depend on deployment options (regions, hosts)
         adapter = bind(deployment)
     return HttpUpstream(adapter, deployment, http, context.storage)
-
-
-def build_clients(
-    providers: Mapping[str, Provider],
-    deployments: Mapping[str, Deployment],
-    context: RuntimeContext,
-    http: httpx.AsyncClient,
-) -> dict[str, UpstreamClient]:
-    """One client per deployment id."""
-    return {
-        dep_id: make_client(providers[dep.provider], dep, context, http)
-        for dep_id, dep in deployments.items()
-    }

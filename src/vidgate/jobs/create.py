@@ -1,0 +1,438 @@
+"""Creating a job: pick deployments, resolve the request for each, submit with failover.
+
+The row is inserted before the first upstream call and always names the deployment being
+tried, so a crash mid-submit is recovered on the right upstream. Retryable errors (429, 5xx,
+timeouts, connection errors) move on, after a short backoff: first through the group's other
+deployments (strategy order, up to ``num_retries`` more), then through the fallback groups
+that can serve the request's parameters. Anything else ends the job at once. A deployment is
+tried at most once per request: retrying the same upstream is the client's call (it knows its
+own deadline; the OpenAI SDK already retries 429 and 5xx), and a 429's ``Retry-After`` cools
+the deployment for every request rather than holding this one open.
+
+One client request never leaves two paid upstream jobs: every attempt carries the job id as
+its idempotency key, and a create whose outcome is unknown (sent, never answered) is only
+retried on the same deployment when that upstream deduplicates by key; otherwise the job
+fails there (``router.retry_unknown_outcome`` opts out of this).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+from vidgate.accounting.keys import Principal
+from vidgate.errors import (
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+)
+from vidgate.jobs import lifecycle
+from vidgate.jobs.poller import Poller
+from vidgate.jobs.store import DuplicateIdempotencyKey, Job, JobStore
+from vidgate.media.pool import MediaPool
+from vidgate.providers.base import Asset, SourceVideo, UpstreamState
+from vidgate.request import VideoRequest, resolve, resolved_to_json
+from vidgate.routing.config import Deployment
+from vidgate.routing.router import Option, Router
+from vidgate.storage.base import BlobStore
+
+UNKNOWN_OUTCOME = (
+    " It may have started the video; vidgate did not retry it elsewhere, so you are not "
+    "billed twice. The job was not charged."
+)
+
+
+@dataclasses.dataclass
+class Plan:
+    """One create's routing: what is pinned, and what was tried."""
+
+    job_id: str
+    pinned: bool
+    attempts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    job: Job | None = None
+    last_error: GatewayError | None = None
+    wait_s: float | None = None
+    """The shortest wait a skipped (busy or cooling) deployment asked for."""
+    unresolved: Deployment | None = None
+    """A deployment whose last create may have started a job (outcome unknown)."""
+    stop: bool = False
+    """No further attempt is allowed (a non-retryable error, or an unsafe unknown outcome)."""
+
+    def waited(self, seconds: float) -> None:
+        self.wait_s = seconds if self.wait_s is None else min(self.wait_s, seconds)
+
+
+Insert = Callable[[Option], Awaitable[tuple[Job, bool]]]
+"""Inserts the row for the first attempt: the row, and ``False`` if an idempotency race
+was lost (the winner's row is returned as is)."""
+
+
+class Creator:
+    """Runs creates (and remixes, edits, extensions) through the router."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        router: Router,
+        storage: BlobStore,
+        poller: Poller,
+        media: MediaPool,
+    ) -> None:
+        self.store = store
+        self.router = router
+        self.storage = storage
+        self.poller = poller
+        self.media = media
+
+    async def options(
+        self, principal: Principal, request: VideoRequest, source: Job | None
+    ) -> tuple[bool, AsyncIterator[list[Option]]]:
+        """Whether the job is pinned, and its groups' options in the order to try them.
+
+        Raises at once when the request's own model cannot serve it (400) or may not be used.
+        """
+        live = self.router.live
+        probes: dict[str, dict[str, Any]] = {}
+        if source is not None and request.model in (None, source.model):
+            deployment = live.current(source.deployment_id)
+            if deployment is None:
+                raise InvalidRequest(
+                    f"The deployment that created video '{source.id}' is no longer configured.",
+                    param="video",
+                    code="deployment_removed",
+                )
+            option = await self._option(request, deployment, source, probes)
+            return True, _single([option])
+        model = request.model or live.table.default_model
+        group = live.table.group(model)
+        if not group:
+            raise NotFound(
+                f"The model '{model}' does not exist. "
+                f"Available: {', '.join(sorted(live.table.groups))}.",
+                param="model",
+                code="model_not_found",
+            )
+        if not principal.may_use(model):
+            raise PermissionDenied(
+                f"This key may not use model '{model}'.", param="model", code="model_not_allowed"
+            )
+        first = await self._group(request, group, source, probes)
+        if isinstance(first, GatewayError):
+            raise first
+        return False, self._fallbacks(principal, request, model, first, source, probes)
+
+    async def _fallbacks(
+        self,
+        principal: Principal,
+        request: VideoRequest,
+        model: str,
+        first: list[Option],
+        source: Job | None,
+        probes: dict[str, dict[str, Any]],
+    ) -> AsyncIterator[list[Option]]:
+        yield first
+        for name in self.router.groups(model)[1:]:
+            group = self.router.live.table.group(name)
+            if not group or not principal.may_use(name):
+                continue
+            options = await self._group(request, group, source, probes)
+            if not isinstance(options, GatewayError):  # it cannot serve these parameters
+                yield options
+
+    async def _group(
+        self,
+        request: VideoRequest,
+        group: tuple[Deployment, ...],
+        source: Job | None,
+        probes: dict[str, dict[str, Any]],
+    ) -> list[Option] | GatewayError:
+        """The group's deployments that can serve the request, in strategy order."""
+        options, error = [], None
+        for deployment in group:
+            try:
+                options.append(await self._option(request, deployment, source, probes))
+            except InvalidRequest as exc:
+                error = error or exc
+        if not options:
+            assert error is not None
+            return error
+        return self.router.order(options)
+
+    async def _option(
+        self,
+        request: VideoRequest,
+        deployment: Deployment,
+        source: Job | None,
+        probes: dict[str, dict[str, Any]],
+    ) -> Option:
+        """The request resolved for ``deployment``, with the job's total seconds there."""
+        caps, name, upstream = deployment.capabilities, deployment.model_name, deployment.model
+        if request.operation == "create":
+            resolved = resolve(request, caps, model_name=name, upstream_model=upstream)
+            return Option(deployment, resolved, resolved.seconds)
+        video, (width, height, seconds) = await self._source_video(
+            request, deployment, source, probes
+        )
+        if request.operation != "extend":  # remix and edit keep the source's length
+            request = dataclasses.replace(request, seconds=None)
+        resolved = resolve(
+            request,
+            caps,
+            model_name=name,
+            upstream_model=upstream,
+            source=video,
+            source_size=(width, height),
+        )
+        if request.operation == "extend":
+            return Option(deployment, resolved, seconds + resolved.seconds)
+        return Option(deployment, dataclasses.replace(resolved, seconds=seconds), seconds)
+
+    async def _source_video(
+        self,
+        request: VideoRequest,
+        deployment: Deployment,
+        source: Job | None,
+        probes: dict[str, dict[str, Any]],
+    ) -> tuple[SourceVideo, tuple[int, int, int]]:
+        if source is not None:
+            width, height = (int(v) for v in source.size.split("x"))
+            video = (source.assets or {}).get("video")
+            asset = Asset("blob", video["key"], "video/mp4") if video else None
+            same = source.deployment_id == deployment.id
+            location = ((source.upstream or {}).get("results") or {}).get("video")
+            video = SourceVideo(
+                asset,
+                source.id,
+                source.upstream_id if same else None,
+                source.seconds,
+                location if same else None,
+            )
+            return video, (width, height, source.seconds)
+        upload = request.source_upload
+        if upload is None:
+            raise InvalidRequest("Missing required parameter: 'video'.", param="video")
+        info = probes.get(upload.blob_key)
+        if info is None:
+            path = self.storage.local_path(upload.blob_key)
+            if path is None:
+                raise InvalidRequest("Uploaded videos need a local blob store.", param="video")
+            info = probes[upload.blob_key] = await self.media.probe_video(path, "video")
+        asset = Asset("blob", upload.blob_key, upload.content_type, upload.filename)
+        seconds = max(1, round(info["duration_seconds"]))
+        return SourceVideo(asset, seconds=seconds), (info["width"], info["height"], seconds)
+
+    # --- the attempt loop -------------------------------------------------------------------
+
+    async def run(
+        self,
+        plan: Plan,
+        groups: AsyncIterator[list[Option]],
+        insert: Insert,
+    ) -> Job:
+        """Try the groups' options until one upstream accepts the job."""
+        async for options in groups:
+            done = await self._group_attempts(plan, options, insert)
+            if done is not None:
+                return done
+            if plan.stop or plan.unresolved is not None:
+                break  # a job may exist upstream: trying another group could make a second
+        return await self._give_up(plan)
+
+    async def _group_attempts(
+        self, plan: Plan, options: list[Option], insert: Insert
+    ) -> Job | None:
+        tried: set[str] = set()
+        for _ in range(self.router.settings.num_retries + 1):
+            option = self._pick(plan, options, tried)
+            if option is None:
+                return None
+            if plan.attempts:
+                await asyncio.sleep(self._backoff_s(len(plan.attempts)))
+            taken = self.router.take(option.deployment, plan.job_id, pinned=plan.pinned)
+            if taken > 0:
+                plan.waited(taken)
+                return None
+            tried.add(option.deployment.id)
+            job = await self._attempt(plan, option, insert)
+            if job is not None or plan.stop:
+                return job
+        return None
+
+    def _pick(self, plan: Plan, options: list[Option], tried: set[str]) -> Option | None:
+        """The next deployment: the first available one not tried yet, in strategy order."""
+        if plan.unresolved is not None:  # only the same upstream, with the same key, is safe
+            return next((o for o in options if o.deployment.id == plan.unresolved.id), None)
+        for option in options:
+            if option.deployment.id in tried:
+                continue
+            wait = self.router.unavailable_for(option.deployment, pinned=plan.pinned)
+            if wait > 0:
+                plan.waited(wait)
+                continue
+            return option
+        return None
+
+    def _backoff_s(self, attempts: int) -> float:
+        settings = self.router.settings
+        delay: float = settings.retry_backoff_s * 2.0 ** (attempts - 1)
+        return min(delay, settings.max_retry_wait_s)
+
+    async def _attempt(self, plan: Plan, option: Option, insert: Insert) -> Job | None:
+        """One upstream create; the job on success, ``None`` (and ``plan.last_error``) if not."""
+        deployment = option.deployment
+        if plan.job is None:
+            job, created = await insert(option)
+            if not created:  # an idempotent replay of another request's job
+                self.router.job_ended(deployment.id, plan.job_id)
+                return job
+            plan.job = job
+        elif plan.job.deployment_id != deployment.id:
+            moved = await self.store.update(
+                plan.job_id, _row_for(option, plan.attempts), phase="submitting"
+            )
+            if moved is None:  # deleted while we were retrying
+                self.router.job_ended(deployment.id, plan.job_id)
+                return await self._reload(plan.job_id)
+            plan.job = moved
+        started = time.time()
+        try:
+            client = self.router.live.client(deployment.id)
+            if client is None:
+                raise GatewayError("The deployment has no client.")
+            state = await client.submit(option.resolved, idempotency_key=plan.job_id)
+        except GatewayError as exc:
+            self._failed(plan, option, exc, started)
+            return None
+        latency = time.time() - started
+        self.router.succeeded(deployment, latency)
+        plan.attempts.append(_attempt_row(deployment, started, latency, None))
+        return await self.record_submitted(plan.job, deployment, state, plan.attempts)
+
+    def _failed(self, plan: Plan, option: Option, error: GatewayError, started: float) -> None:
+        deployment = option.deployment
+        self.router.failed(deployment, plan.job_id, error)
+        plan.attempts.append(_attempt_row(deployment, started, time.time() - started, error))
+        plan.last_error = error
+        if not error.retryable:
+            plan.stop = True
+        if not error.outcome_unknown or self.router.settings.retry_unknown_outcome:
+            plan.unresolved = None  # an answer: with idempotency keys, nothing was started
+            return
+        plan.unresolved = deployment  # only the same key on the same upstream is safe now
+        if not deployment.idempotent_submit:
+            plan.stop = True
+
+    async def _give_up(self, plan: Plan) -> Job:
+        """No deployment took the job: fail it (hidden, so the key can retry) and raise."""
+        error = plan.last_error
+        if error is None:
+            raise RateLimited(
+                "Every deployment that can serve this request is busy or cooling down; "
+                "please retry later.",
+                code="deployments_busy",
+                retry_after_s=plan.wait_s or 1.0,
+            )
+        if plan.unresolved is not None:
+            error = type(error)(error.message + UNKNOWN_OUTCOME, param=error.param, code=error.code)
+        if plan.job is not None:
+            await lifecycle.fail(
+                self.store,
+                plan.job_id,
+                error.code,
+                error.message,
+                extra={"deleted_at": time.time(), "attempts": plan.attempts},
+            )
+        raise error
+
+    async def record_submitted(
+        self,
+        job: Job,
+        deployment: Deployment,
+        state: UpstreamState,
+        attempts: list[dict[str, Any]] | None = None,
+    ) -> Job:
+        """The upstream accepted the job: it is running, and due for its first poll."""
+        now = time.time()
+        due_now = state.status in ("completed", "failed")
+        interval = state.poll_after_s if state.poll_after_s else deployment.poll_interval_s
+        next_poll_at = now if due_now else now + interval
+        values: dict[str, Any] = {
+            "upstream_id": state.upstream_id,
+            "phase": "running",
+            "status": "in_progress" if due_now else state.status,
+            "progress": min(state.progress, 99),
+            "started_at": now,
+            "updated_at": now,
+            "last_polled_at": now,
+            "next_poll_at": next_poll_at,
+        }
+        if attempts is not None:
+            values["attempts"] = list(attempts)
+        updated = await self.store.update(job.id, values, phase="submitting")
+        self.poller.due_at(next_poll_at)
+        return updated or await self._reload(job.id)
+
+    async def _reload(self, job_id: str) -> Job:
+        job = await self.store.get(job_id)
+        if job is None:
+            raise NotFound(f"No video found with id '{job_id}'.")
+        return job
+
+    async def insert_row(
+        self,
+        values: Mapping[str, Any],
+        owner: str,
+        idempotency_key: str | None,
+    ) -> tuple[Job, bool]:
+        """Insert the row; on an idempotency race, the winner's row and ``False``."""
+        try:
+            return await self.store.insert(values), True
+        except DuplicateIdempotencyKey:
+            existing = await self.store.find_idempotent(owner, idempotency_key or "")
+            if existing is None:
+                raise
+            return existing, False
+
+
+def row_values(option: Option) -> dict[str, Any]:
+    """The columns that say where (and as what) the job runs."""
+    deployment, resolved = option.deployment, option.resolved
+    return {
+        "model": deployment.model_name,
+        "deployment_id": deployment.id,
+        "provider": deployment.provider,
+        "upstream_model": resolved.upstream_model,
+        "prompt": resolved.prompt,
+        "size": resolved.size,
+        "seconds": option.seconds,
+        "request": resolved_to_json(resolved),
+    }
+
+
+def _row_for(option: Option, attempts: list[dict[str, Any]]) -> dict[str, Any]:
+    return {**row_values(option), "attempts": list(attempts), "updated_at": time.time()}
+
+
+def _attempt_row(
+    deployment: Deployment, started: float, latency_s: float, error: GatewayError | None
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "deployment": deployment.id,
+        "model": deployment.model_name,
+        "provider": deployment.provider,
+        "started_at": round(started, 3),
+        "latency_ms": round(latency_s * 1000, 1),
+        "error": None,
+    }
+    if error is not None:
+        row["error"] = {"status": error.status, "code": error.code, "message": error.message}
+    return row
+
+
+async def _single(options: list[Option]) -> AsyncIterator[list[Option]]:
+    yield options

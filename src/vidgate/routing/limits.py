@@ -1,0 +1,89 @@
+"""Per-deployment limits: creates per minute and jobs in flight.
+
+``acquire`` is asked before every create attempt and either takes a slot (one rpm tick and,
+while the job lives, one concurrency slot) or says how long until one frees up. A job's
+concurrency slot is given back when the attempt fails or the job ends (the job service
+calls ``release`` from its end-of-job hook), so the count is exact however a job ends. The
+rpm window is sliding: a slot frees exactly 60 s after the create that used it.
+
+Counters live in this process and are seeded at start from the jobs still in flight; the
+methods are the interface a shared (Redis) implementation will provide for several replicas.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterable
+
+RPM_WINDOW_S = 60.0
+BUSY_RETRY_S = 1.0
+"""Retry-After for a deployment full of running jobs (when a job ends is not known)."""
+
+
+class DeploymentLimits:
+    """Sliding-window rpm and in-flight job sets, by deployment id."""
+
+    def __init__(self) -> None:
+        self._creates: dict[str, deque[float]] = {}
+        self._running: dict[str, set[str]] = {}
+
+    def seed(self, jobs: Iterable[tuple[str, str]]) -> None:
+        """Count ``(deployment_id, job_id)`` pairs still in flight (start-up)."""
+        for deployment_id, job_id in jobs:
+            self._running.setdefault(deployment_id, set()).add(job_id)
+
+    def running(self, deployment_id: str) -> int:
+        return len(self._running.get(deployment_id, ()))
+
+    def rpm_used(self, deployment_id: str, now: float | None = None) -> int:
+        window = self._creates.get(deployment_id)
+        if not window:
+            return 0
+        self._expire(window, time.time() if now is None else now)
+        return len(window)
+
+    def wait_s(
+        self,
+        deployment_id: str,
+        rpm: int | None,
+        max_concurrent: int | None,
+        now: float | None = None,
+    ) -> float:
+        """Seconds until the deployment has room for one more create (0: now)."""
+        now = time.time() if now is None else now
+        wait = 0.0
+        if max_concurrent is not None and self.running(deployment_id) >= max_concurrent:
+            wait = BUSY_RETRY_S
+        if rpm is not None and self.rpm_used(deployment_id, now) >= rpm:
+            window = self._creates[deployment_id]
+            wait = max(wait, window[len(window) - rpm] + RPM_WINDOW_S - now)
+        return wait
+
+    def acquire(
+        self,
+        deployment_id: str,
+        job_id: str,
+        rpm: int | None,
+        max_concurrent: int | None,
+        now: float | None = None,
+    ) -> float:
+        """Take a slot for ``job_id``: 0 when taken, else seconds until one frees up."""
+        now = time.time() if now is None else now
+        wait = self.wait_s(deployment_id, rpm, max_concurrent, now)
+        if wait > 0:
+            return wait
+        self._creates.setdefault(deployment_id, deque()).append(now)
+        self._running.setdefault(deployment_id, set()).add(job_id)
+        return 0.0
+
+    def release(self, deployment_id: str, job_id: str) -> None:
+        """The job no longer runs there (its attempt failed, or it ended). Idempotent."""
+        running = self._running.get(deployment_id)
+        if running is not None:
+            running.discard(job_id)
+
+    @staticmethod
+    def _expire(window: deque[float], now: float) -> None:
+        while window and window[0] <= now - RPM_WINDOW_S:
+            window.popleft()

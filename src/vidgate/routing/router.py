@@ -1,0 +1,161 @@
+"""The router: which deployments a new job may go to, in which order, and whether one can
+take it right now.
+
+It answers three questions for the create path in ``jobs/create.py``, which owns the retry
+loop: the groups to try (the requested model group, then its configured fallbacks), the
+order of one group's deployments (a strategy from ``routing/select.py`` over what the router
+knows now), and how long a deployment is unavailable (breaker open, rpm or concurrency
+full). It never sees follow-ups: those are pinned to the job's deployment.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from vidgate.errors import GatewayError, UpstreamAuthError
+from vidgate.providers.base import Provider, ResolvedRequest, resolution_tier
+from vidgate.routing.config import Deployment
+from vidgate.routing.health import HealthBoard
+from vidgate.routing.limits import DeploymentLimits
+from vidgate.routing.live import LiveDeployments
+from vidgate.routing.select import STRATEGIES, Candidate
+from vidgate.settings import RouterSettings
+
+
+@dataclass(frozen=True)
+class Option:
+    """A deployment able to serve the request, with the request as it would run there."""
+
+    deployment: Deployment
+    resolved: ResolvedRequest
+    seconds: int
+    """The job's total length there (extensions include the source)."""
+
+
+class Router:
+    """Group order, strategy order and availability of deployments for new jobs."""
+
+    def __init__(
+        self,
+        live: LiveDeployments,
+        settings: RouterSettings,
+        providers: Mapping[str, Provider],
+        rng: random.Random | None = None,
+    ) -> None:
+        self.live = live
+        self.settings = settings
+        self.providers = providers
+        self.health = HealthBoard(settings.cooldown)
+        self.limits = DeploymentLimits()
+        self.rng = rng or random.Random()
+
+    def reconfigure(self, settings: RouterSettings) -> None:
+        """New router settings (config reload); health and counters carry over."""
+        self.settings = settings
+        self.health.policy = settings.cooldown
+
+    def groups(self, model: str) -> list[str]:
+        """The model group, then its fallback groups in configured order."""
+        return [model, *self.settings.fallbacks_for(model)]
+
+    def order(self, options: Sequence[Option]) -> list[Option]:
+        """``options`` (one group's) best first, by the configured strategy."""
+        if len(options) < 2:
+            return list(options)
+        by_id = {option.deployment.id: option for option in options}
+        candidates = [self._candidate(option) for option in options]
+        ranked = STRATEGIES[self.settings.strategy](candidates, self.rng)
+        return [by_id[candidate.id] for candidate in ranked]
+
+    def _candidate(self, option: Option) -> Candidate:
+        deployment = option.deployment
+        cost = self.list_price(option) if self.settings.strategy == "cost" else None
+        return Candidate(
+            id=deployment.id,
+            weight=deployment.weight,
+            running=self.limits.running(deployment.id),
+            latency_s=self.health.latency(deployment.id),
+            cost_usd=cost,
+            rpm_used=self.limits.rpm_used(deployment.id),
+            rpm=deployment.rpm,
+            max_concurrent=deployment.max_concurrent_jobs,
+        )
+
+    def list_price(self, option: Option) -> float | None:
+        """The published price of the request on that deployment, in USD."""
+        provider = self.providers.get(option.deployment.provider)
+        pricing = provider.spec.prices.get(option.resolved.upstream_model) if provider else None
+        if pricing is None:
+            return None
+        resolved = option.resolved
+        tier = resolution_tier(resolved.width, resolved.height)
+        return pricing.usd(resolved.seconds, tier, bool(resolved.audio))
+
+    def unavailable_for(self, deployment: Deployment, *, pinned: bool = False) -> float:
+        """Seconds until ``deployment`` can take a new job (0: now). Pinned jobs ignore
+        the breaker (they can go nowhere else) but not the limits."""
+        now = time.time()
+        wait = 0.0 if pinned else self.health.blocked_for(deployment.id, now)
+        limit = self.limits.wait_s(
+            deployment.id, deployment.rpm, deployment.max_concurrent_jobs, now
+        )
+        return max(wait, limit)
+
+    def take(self, deployment: Deployment, job_id: str, *, pinned: bool = False) -> float:
+        """Claim ``deployment`` for one attempt of ``job_id``: 0 when claimed, else the wait."""
+        wait = self.unavailable_for(deployment, pinned=pinned)
+        if wait > 0:
+            return wait
+        if not pinned and not self.health.claim(deployment.id):
+            return self.health.blocked_for(deployment.id)
+        wait = self.limits.acquire(
+            deployment.id, job_id, deployment.rpm, deployment.max_concurrent_jobs
+        )
+        if wait > 0:
+            self.health.released(deployment.id)
+        return wait
+
+    def succeeded(self, deployment: Deployment, latency_s: float) -> None:
+        self.health.succeeded(deployment.id, latency_s)
+
+    def failed(self, deployment: Deployment, job_id: str, error: GatewayError) -> None:
+        """An attempt failed: free its slot; count it against the deployment when the
+        deployment is at fault (retryable errors and rejected credentials)."""
+        self.limits.release(deployment.id, job_id)
+        if error.retryable or isinstance(error, UpstreamAuthError):
+            self.health.failed(deployment.id, error, may_cool=self._has_alternative(deployment))
+        else:
+            self.health.released(deployment.id)
+
+    def _has_alternative(self, deployment: Deployment) -> bool:
+        """Whether new jobs for its group can go elsewhere while it cools down."""
+        group = self.live.table.group(deployment.model_name)
+        return len(group) > 1 or bool(self.settings.fallbacks_for(deployment.model_name))
+
+    def job_ended(self, deployment_id: str, job_id: str) -> None:
+        self.limits.release(deployment_id, job_id)
+
+    def status(self) -> list[dict[str, Any]]:
+        """Every current deployment's health and load (``/health/deployments``)."""
+        now = time.time()
+        rows = []
+        for deployment in self.live.table.by_id.values():
+            rows.append(
+                {
+                    "id": deployment.id,
+                    "model_name": deployment.model_name,
+                    "provider": deployment.provider,
+                    "model": deployment.model,
+                    **self.health.snapshot(deployment.id, now),
+                    "running_jobs": self.limits.running(deployment.id),
+                    "rpm_used": self.limits.rpm_used(deployment.id, now),
+                    "rpm": deployment.rpm,
+                    "max_concurrent_jobs": deployment.max_concurrent_jobs,
+                    "weight": deployment.weight,
+                }
+            )
+        return rows
