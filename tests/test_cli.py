@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import av
@@ -189,3 +191,98 @@ def _health(port: int) -> bool:
 def _no_env_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("VIDGATE_API_KEY", "VIDGATE_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
+
+
+def test_config_check_reports_every_error_with_its_path(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "model_list:\n"
+        "  - {model_name: a, provider: nope, model: m}\n"
+        "  - {model_name: b, provider: local, model: no-such-model}\n"
+        "  - {model_name: c, provider: local, model: preview}\n"
+        "router:\n"
+        "  fallbacks: [{c: [zzz, c]}]\n"
+    )
+    result = vidgate("config", "check", str(config))
+    assert result.returncode == 1
+    for path in (
+        "model_list[0].provider: unknown provider 'nope'",
+        "model_list[1].model: provider 'local' has no model 'no-such-model'",
+        "router.fallbacks[0].c[0]: 'zzz' is not a model_name",
+        "router.fallbacks[0].c[1]: a group cannot fall back to itself",
+    ):
+        assert path in result.stderr
+    assert "4 error(s)" in result.stderr
+    config.write_text(
+        "model_list:\n  - {model_name: c, provider: local, model: preview, rpm: 0}\n"
+        "  - {model_name: d, provider: local, model: preview, api_key: os.environ/VG_UNSET_X}\n"
+        "router: {strategy: fastest, cooldown: {failures: 0}}\n"
+    )
+    assert "VG_UNSET_X" not in os.environ
+    result = vidgate("config", "check", str(config))
+    assert result.returncode == 1
+    for path in (
+        "model_list[1].api_key: environment variable VG_UNSET_X is not set",
+        "model_list[0].rpm",
+        "router.strategy",
+        "router.cooldown.failures",
+    ):
+        assert path in result.stderr
+
+
+def test_config_check_summarises_a_good_config(tmp_path: Path) -> None:
+    config = tmp_path / "good.yaml"
+    config.write_text(
+        "model_list:\n"
+        "  - {model_name: fast, provider: local, model: preview, weight: 3, rpm: 60}\n"
+        "  - {model_name: fast, provider: local, model: preview, id: spare, weight: 0}\n"
+        "  - {model_name: slow, provider: local, model: preview, id: slow-1}\n"
+        "router: {strategy: least-busy, fallbacks: [{fast: [slow]}]}\n"
+    )
+    result = vidgate("config", "check", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "OK: 3 deployment(s) in 2 model group(s)" in result.stdout
+    assert "strategy least-busy" in result.stdout and "fast -> slow" in result.stdout
+
+
+def test_sighup_reloads_the_config(tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "vidgate.yaml"
+    config.write_text("model_list:\n  - {model_name: one, provider: local, model: preview}\n")
+    env = {**os.environ, "VIDGATE_MASTER_KEY": "sk-vg-master-sighup-test"}
+    args = ["serve", "--data-dir", str(tmp_path), "--port", str(port), "--config", str(config)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vidgate", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    logged: list[str] = []
+    reader = threading.Thread(target=lambda: logged.extend(iter(proc.stderr.readline, "")))  # type: ignore[union-attr]
+    reader.start()
+    headers = {"Authorization": "Bearer sk-vg-master-sighup-test"}
+
+    def models() -> set[str]:
+        response = httpx.get(f"http://127.0.0.1:{port}/v1/models", headers=headers, timeout=2)
+        return {m["id"] for m in response.json()["data"]}
+
+    try:
+        wait_for(lambda: _health(port), timeout=30)
+        assert models() == {"one"}
+        config.write_text(
+            "model_list:\n"
+            "  - {model_name: one, provider: local, model: preview}\n"
+            "  - {model_name: two, provider: local, model: preview}\n"
+        )
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: models() == {"one", "two"}, timeout=10)
+        config.write_text("model_list: [{model_name: broken}]\n")  # a bad file changes nothing
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: any("config reload failed" in line for line in logged), timeout=10)
+        assert any("model_list[0].provider" in line for line in logged)
+        assert models() == {"one", "two"} and proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        reader.join(timeout=5)

@@ -1,4 +1,4 @@
-"""The ``vidgate`` command: serve, generate, keys, simulate.
+"""The ``vidgate`` command: serve, generate, keys, config check, simulate.
 
 ``serve`` runs the gateway; the other commands are HTTP clients of a running gateway (or,
 for ``simulate``, serve a provider's upstream simulator), so they work the same against a
@@ -29,6 +29,8 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Manage virtual API keys on a running gateway.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+config_app = typer.Typer(help="Work with config files.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
 console = Console()
 err = Console(stderr=True)
 DEFAULT_BASE = "http://127.0.0.1:4000"
@@ -243,6 +245,43 @@ def keys_revoke(
     with _client(base_url, master_key or cli_env("VIDGATE_MASTER_KEY")) as client:
         result = _check(client.post("/key/delete", json={"keys": [key]}))
     console.print(f"revoked {', '.join(result['deleted_keys'])}")
+
+
+@config_app.command("check")
+def config_check(
+    path: Annotated[Path, typer.Argument(help="The YAML config file to check.")],
+) -> None:
+    """Validate a config file as ``serve`` would; list every error with its path."""
+    from vidgate.providers.registry import PROVIDERS
+    from vidgate.routing.config import build_table
+    from vidgate.settings import environment_snapshot, load_config_file
+
+    try:
+        config = load_config_file(path)
+        table = build_table(config, PROVIDERS, environment_snapshot())
+    except ConfigError as exc:
+        lines = str(exc).splitlines()
+        for line in lines:
+            err.print(line, markup=False, highlight=False, soft_wrap=True)
+        err.print(f"{len(lines)} error(s) in {path}", markup=False)
+        raise typer.Exit(1) from None
+    out = Table("model_name", "deployment", "provider", "model", "weight", "rpm", "max jobs")
+    for name, group in sorted(table.groups.items()):
+        for dep in group:
+            limits = (str(dep.rpm or "-"), str(dep.max_concurrent_jobs or "-"))
+            out.add_row(name, dep.id, dep.provider, dep.model, f"{dep.weight:g}", *limits)
+    console.print(out)
+    router = config.router
+    fallbacks = ", ".join(
+        f"{k} -> {' -> '.join(v)}" for f in router.fallbacks for k, v in f.items()
+    )
+    console.print(
+        f"OK: {len(table.by_id)} deployment(s) in {len(table.groups)} model group(s); "
+        f"default model {table.default_model}; strategy {router.strategy}, "
+        f"num_retries {router.num_retries}; fallbacks: {fallbacks or 'none'}",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 @app.command()

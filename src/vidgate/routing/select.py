@@ -42,10 +42,10 @@ def weighted(candidates: Sequence[Candidate], rng: random.Random) -> list[Candid
     Weight 0 deployments come last, as spares.
     """
 
-    def key(candidate: Candidate) -> float:
+    def key(candidate: Candidate) -> tuple[bool, float]:
         if candidate.weight <= 0:
-            return -1.0 - rng.random()
-        return math.log(1.0 - rng.random()) / candidate.weight  # log(u ** (1/w)), u in (0, 1]
+            return False, rng.random()
+        return True, math.log(1.0 - rng.random()) / candidate.weight  # log(u ** (1/w))
 
     return sorted(candidates, key=key, reverse=True)
 

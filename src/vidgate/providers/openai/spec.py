@@ -9,7 +9,7 @@ the upstream has the last word on what it accepts.
 
 from __future__ import annotations
 
-from vidgate.providers.base import ModelCapabilities, ProviderSpec
+from vidgate.providers.base import ModelCapabilities, Pricing, ProviderSpec
 
 _SECONDS = (4, 8, 12, 16, 20)
 _ALL_OPS = frozenset({"create", "remix", "edit", "extend"})
@@ -61,6 +61,13 @@ ANY_MODEL = ModelCapabilities(
     description="A model on an OpenAI-Videos-compatible upstream.",
 )
 
+_LAUNCH = "OpenAI launch rates 2025-10-06 (shared/reference/providers/openai.md)"
+SORA_2_PRICE = Pricing(per_second={"720p": 0.10}, source=_LAUNCH)
+SORA_2_PRO_PRICE = Pricing(
+    per_second={"720p": 0.30},
+    source=_LAUNCH + "; 1024x1792 is 0.50/s there but shares the 720p tier here",
+)
+
 SPEC = ProviderSpec(
     name="openai",
     description="Any upstream speaking the OpenAI Videos API (/v1/videos).",
@@ -81,4 +88,11 @@ SPEC = ProviderSpec(
     idempotent_submit=False,
     poll_interval_s=2.0,
     upstream_previews=frozenset({"thumbnail", "spritesheet"}),
+    prices={
+        "sora-2": SORA_2_PRICE,
+        "sora-2-2025-10-06": SORA_2_PRICE,
+        "sora-2-2025-12-08": SORA_2_PRICE,
+        "sora-2-pro": SORA_2_PRO_PRICE,
+        "sora-2-pro-2025-10-06": SORA_2_PRO_PRICE,
+    },
 )
