@@ -46,3 +46,12 @@ def test_not_registered_when_a_variable_is_missing_or_the_name_is_taken() -> Non
 def test_spec_without_env_is_never_auto_registered() -> None:
     quiet = {**PROVIDERS, "fake": Provider(spec=dataclasses.replace(SPEC, env={}))}
     assert not build_table(FileConfig(), quiet, {"FAKE_KEY": "s"}).group("fake/m1")
+
+
+def test_a_configured_entry_defaults_to_the_providers_endpoint() -> None:
+    entry = DeploymentEntry(model_name="x", provider="fake", model="m1", api_key="k")
+    (deployment,) = build_table(FileConfig(model_list=[entry]), PROVIDERS_WITH_FAKE).group("x")
+    assert deployment.api_base == "https://fake.invalid/v1"
+    vertex = DeploymentEntry(model_name="v", provider="vertex_ai", model="veo-3.1-generate-001")
+    (deployment,) = build_table(FileConfig(model_list=[vertex]), PROVIDERS).group("v")
+    assert deployment.api_base is None  # Vertex derives its host from options.location

@@ -517,3 +517,14 @@ def test_least_busy_strategy_spreads_running_jobs(upstreams: Upstreams, tmp_path
     with running_gateway(tmp_path / "gw", cfg, run_poller=False) as gw:
         served = Counter(create(gw).headers["x-vidgate-deployment"] for _ in range(10))
     assert served == {"sora-a": 5, "sora-b": 5}  # jobs never end here: they alternate
+
+
+def test_fallbacks_respect_the_keys_allowed_models(upstreams: Upstreams, tmp_path: Path) -> None:
+    upstreams.a.set(openai_error(503, "down", "server_error"))
+    upstreams.b.set(openai_error(503, "down", "server_error"))
+    with gateway(tmp_path, config(upstreams)) as gw:
+        only_sora = gw.new_key(models=["sora"])
+        response = create(gw, key=only_sora)
+        assert response.status_code == 502, response.text  # kling is not this key's to use
+        assert upstreams.kling.creates == 0
+        assert create(gw, key=gw.new_key()).headers["x-vidgate-deployment"] == "kling-c"

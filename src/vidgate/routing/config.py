@@ -157,7 +157,10 @@ def _deployment(
             f"{path}.model: provider {entry.provider!r} has no model {entry.model!r} "
             f"(known: {', '.join(sorted(provider.spec.models))})"
         )
-    if provider.needs_api_base and not entry.api_base:
+    api_base = entry.api_base
+    if provider.needs_api_base:  # the provider's public endpoint unless the entry names one
+        api_base = api_base or provider.spec.default_api_base
+    if provider.needs_api_base and not api_base:
         raise ConfigError(f"{path}.api_base: required for provider {entry.provider!r}")
     return Deployment(
         id=deployment_id(entry),
@@ -165,7 +168,7 @@ def _deployment(
         provider=entry.provider,
         model=entry.model,
         capabilities=caps,
-        api_base=entry.api_base.rstrip("/") if entry.api_base else None,
+        api_base=api_base.rstrip("/") if api_base else None,
         api_key=entry.api_key,
         weight=entry.weight,
         rpm=entry.rpm,
