@@ -528,3 +528,20 @@ def test_fallbacks_respect_the_keys_allowed_models(upstreams: Upstreams, tmp_pat
         assert response.status_code == 502, response.text  # kling is not this key's to use
         assert upstreams.kling.creates == 0
         assert create(gw, key=gw.new_key()).headers["x-vidgate-deployment"] == "kling-c"
+
+
+def test_running_jobs_keep_their_credentials_across_a_reload(
+    upstreams: Upstreams, tmp_path: Path
+) -> None:
+    cfg = config(upstreams)
+    with gateway(tmp_path, cfg) as gw:
+        running = create(gw, prompt="[sim:slow] a long one").json()["id"]  # ~3 s upstream
+        cfg["model_list"][0]["api_key"] = "sk-rotated-elsewhere"  # A's key changes
+        write_config(gw.data_dir, cfg)
+        with gw.http() as http:
+            reloaded = http.post("/config/reload").json()
+        assert reloaded["changed"] == ["sora-a"] and reloaded["removed"] == []
+        assert completed(gw, running)["status"] == "completed"  # polled with the old key
+        response = create(gw)  # new jobs use the new key, which A's upstream rejects
+        assert response.status_code == 502
+        assert response.json()["error"]["code"] == "upstream_auth_error"

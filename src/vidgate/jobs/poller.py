@@ -114,8 +114,8 @@ class Poller:
 
     async def process(self, job: Job) -> None:
         """Poll (or archive) one leased job and record what was seen."""
-        deployment = self.live.deployment(job.deployment_id)
-        client = self.live.client(job.deployment_id)
+        deployment = self.live.deployment(job.deployment_id, job.created_at)
+        client = self.live.client(job.deployment_id, job.created_at)
         if deployment is None or client is None:
             await lifecycle.fail(
                 self.store,
@@ -207,7 +207,7 @@ class Poller:
     def _interval(self, job: Job, state: UpstreamState) -> float:
         if state.poll_after_s is not None:
             return max(state.poll_after_s, 0.05)
-        deployment = self.live.deployment(job.deployment_id)
+        deployment = self.live.deployment(job.deployment_id, job.created_at)
         return deployment.poll_interval_s if deployment else 2.0
 
     async def _archive(self, job: Job, client: UpstreamClient) -> None:

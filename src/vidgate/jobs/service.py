@@ -132,7 +132,7 @@ class JobService:
 
     async def _resubmit(self, job: Job, deployment: Deployment, resolved: ResolvedRequest) -> Job:
         """Submit a recovered job once more, to the deployment it was being submitted to."""
-        client = self.live.client(deployment.id)
+        client = self.live.client(deployment.id, job.created_at)
         assert client is not None
         try:
             state = await client.submit(resolved, idempotency_key=job.id)
@@ -234,7 +234,7 @@ class JobService:
         return deleted
 
     async def _delete_upstream(self, job: Job) -> None:
-        client = self.live.client(job.deployment_id)
+        client = self.live.client(job.deployment_id, job.created_at)
         if client is None or not job.upstream_id:
             return
         try:
@@ -257,7 +257,7 @@ class JobService:
         return len(stuck)
 
     async def _recover_one(self, job: Job) -> None:
-        deployment = self.live.deployment(job.deployment_id)
+        deployment = self.live.deployment(job.deployment_id, job.created_at)
         if deployment is None:
             await lifecycle.fail(
                 self.store,
