@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vidgate.errors import RateLimited, UpstreamError
-from vidgate.routing.health import HealthBoard
+from vidgate.routing.health import PROBE_TIMEOUT_S, HealthBoard
 from vidgate.settings import CooldownSettings
 
 POLICY = CooldownSettings(failures=3, window_s=60, cooldown_s=30)
@@ -80,3 +80,12 @@ def test_latency_is_a_moving_average_and_errors_are_kept() -> None:
         "message": "boom",
         "at": 5,
     }
+
+
+def test_a_probe_that_never_reports_stops_blocking() -> None:
+    board = HealthBoard(POLICY)
+    for t in (0, 1, 2):
+        board.failed("d", BOOM, now=t)
+    assert board.claim("d", now=40)  # the probe's request then vanishes
+    assert not board.claim("d", now=100)
+    assert board.claim("d", now=40 + PROBE_TIMEOUT_S + 1)

@@ -308,6 +308,9 @@ class Creator:
         except GatewayError as exc:
             self._failed(plan, option, exc, started)
             return None
+        except BaseException:  # cancelled (shutdown): the row stays submitting for recovery
+            self.router.abandoned(deployment, plan.job_id)
+            raise
         latency = time.time() - started
         self.router.succeeded(deployment, latency)
         plan.attempts.append(_attempt_row(deployment, started, latency, None))

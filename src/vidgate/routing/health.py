@@ -27,6 +27,8 @@ LATENCY_ALPHA = 0.2
 """Weight of the newest sample in the moving average of create latency."""
 PROBE_WAIT_S = 1.0
 """What a half-open deployment with its probe in flight tells others to wait."""
+PROBE_TIMEOUT_S = 120.0
+"""A probe that has not reported by then (its request vanished) no longer blocks others."""
 
 
 @dataclass
@@ -34,6 +36,7 @@ class _Deployment:
     failures: deque[float] = field(default_factory=deque)
     open_until: float = 0.0
     probing: bool = False
+    probe_started: float = 0.0
     latency_s: float | None = None
     successes: int = 0
     errors: int = 0
@@ -61,15 +64,18 @@ class HealthBoard:
         now = time.time() if now is None else now
         if now < state.open_until:
             return state.open_until - now
-        return PROBE_WAIT_S if state.probing else 0.0  # half-open: one probe at a time
+        if state.probing and now - state.probe_started < PROBE_TIMEOUT_S:
+            return PROBE_WAIT_S  # half-open: one probe at a time
+        return 0.0
 
     def claim(self, deployment_id: str, now: float | None = None) -> bool:
         """Take the deployment for one attempt; in half-open state only one probe at a time."""
+        now = time.time() if now is None else now
         if self.blocked_for(deployment_id, now) > 0:
             return False
         state = self._get(deployment_id)
         if state.open_until:
-            state.probing = True
+            state.probing, state.probe_started = True, now
         return True
 
     def succeeded(self, deployment_id: str, latency_s: float) -> None:

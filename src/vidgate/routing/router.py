@@ -131,6 +131,11 @@ class Router:
         else:
             self.health.released(deployment.id)
 
+    def abandoned(self, deployment: Deployment, job_id: str) -> None:
+        """An attempt ended without an outcome (cancelled): free what it held."""
+        self.limits.release(deployment.id, job_id)
+        self.health.released(deployment.id)
+
     def _has_alternative(self, deployment: Deployment) -> bool:
         """Whether new jobs for its group can go elsewhere while it cools down."""
         group = self.live.table.group(deployment.model_name)
