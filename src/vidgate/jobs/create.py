@@ -258,7 +258,11 @@ class Creator:
                 plan.waited(taken)
                 return None
             tried.add(option.deployment.id)
-            job = await self._attempt(plan, option, insert)
+            try:
+                job = await self._attempt(plan, option, insert)
+            except BaseException:  # cancelled, or the database failed: free what it held
+                self.router.abandoned(option.deployment, plan.job_id)
+                raise
             if job is not None or plan.stop:
                 return job
         return None
@@ -308,9 +312,6 @@ class Creator:
         except GatewayError as exc:
             self._failed(plan, option, exc, started)
             return None
-        except BaseException:  # cancelled (shutdown): the row stays submitting for recovery
-            self.router.abandoned(deployment, plan.job_id)
-            raise
         latency = time.time() - started
         self.router.succeeded(deployment, latency)
         plan.attempts.append(_attempt_row(deployment, started, latency, None))
