@@ -40,7 +40,7 @@ async def fail(
         "lease_until": None,
         **(extra or {}),
     }
-    return _ended(store, await store.update(job_id, values, phase=LIVE_PHASES))
+    return _ended(store, await store.end(job_id, values, phase=LIVE_PHASES))
 
 
 async def complete(
@@ -60,7 +60,7 @@ async def complete(
         "lease_owner": None,
         "lease_until": None,
     }
-    return _ended(store, await store.update(job_id, values, phase="archiving"))
+    return _ended(store, await store.end(job_id, values, phase="archiving"))
 
 
 def _ended(store: JobStore, job: Job | None) -> Job | None:

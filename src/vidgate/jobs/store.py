@@ -114,8 +114,12 @@ class JobStore:
     def __init__(self, db: Database, *, sole_writer: bool = False) -> None:
         self.db = db
         self.cache = JobCache() if sole_writer else None
+        self.end_hooks: list[Callable[[Connection, Job], None]] = []
+        """Run inside the transaction that ends a job, with its final row: whatever must
+        happen exactly once with the end (settling money, queueing webhooks) commits or rolls
+        back with it."""
         self.on_end: list[Callable[[Job], None]] = []
-        """Called once with the final row when a job ends (see ``jobs/lifecycle.py``)."""
+        """Called once with the final row after a job ended (in-memory bookkeeping)."""
 
     def ended(self, job: Job) -> None:
         for callback in self.on_end:
@@ -171,6 +175,21 @@ class JobStore:
         self, job_id: str, values: Mapping[str, Any], *, phase: str | Sequence[str] | None = None
     ) -> Job | None:
         """Set ``values``; with ``phase``, only if the job is still in that phase (CAS)."""
+        return await self._update(job_id, values, phase, ())
+
+    async def end(
+        self, job_id: str, values: Mapping[str, Any], *, phase: str | Sequence[str]
+    ) -> Job | None:
+        """``update`` for a terminal transition: the ``end_hooks`` run in its transaction."""
+        return await self._update(job_id, values, phase, self.end_hooks)
+
+    async def _update(
+        self,
+        job_id: str,
+        values: Mapping[str, Any],
+        phase: str | Sequence[str] | None,
+        hooks: Sequence[Callable[[Connection, Job], None]],
+    ) -> Job | None:
         params: dict[str, Any] = {**values, "_id": job_id}
         if phase is not None:
             params["_phases"] = [phase] if isinstance(phase, str) else list(phase)
@@ -180,9 +199,14 @@ class JobStore:
         def run(conn: Connection) -> Job | None:
             if known is not None:  # sole writer: the cached row plus ``values`` is the new row
                 changed = conn.execute(_SET_CAS if phase else _SET, params).rowcount
-                return dataclasses.replace(known, **values) if changed else None
-            row = conn.execute(_UPDATE_CAS if phase else _UPDATE, params).mappings().first()
-            return None if row is None else Job.from_row(row)
+                job = dataclasses.replace(known, **values) if changed else None
+            else:
+                row = conn.execute(_UPDATE_CAS if phase else _UPDATE, params).mappings().first()
+                job = None if row is None else Job.from_row(row)
+            if job is not None:
+                for hook in hooks:
+                    hook(conn, job)
+            return job
 
         job = await self.db.write(run)
         if job is None:
