@@ -17,9 +17,12 @@ import httpx
 from fastapi import FastAPI
 
 from vidgate import __version__
+from vidgate.accounting import ledger
+from vidgate.accounting.budgets import BudgetStore
 from vidgate.accounting.keys import KeyStore
 from vidgate.api import admin, health, models, operations, videos
 from vidgate.api import errors as api_errors
+from vidgate.api import webhooks as webhook_api
 from vidgate.api.fastpath import RetrieveFastPath
 from vidgate.db.engine import migrate, open_database
 from vidgate.jobs.archive import Archiver
@@ -37,6 +40,7 @@ from vidgate.routing.reload import reload_config
 from vidgate.routing.router import Router
 from vidgate.settings import ConfigError, Settings
 from vidgate.storage.local import LocalBlobStore
+from vidgate.webhooks.service import Webhooks
 
 log = logging.getLogger("vidgate")
 
@@ -60,24 +64,33 @@ def create_app(settings: Settings) -> FastAPI:
         router = Router(live, settings.config.router, PROVIDERS)
         sqlite = settings.database_url.startswith("sqlite")
         store = JobStore(db, sole_writer=sqlite)  # one process owns a SQLite file
+        store.insert_hooks.append(ledger.hold_on_insert)
+        store.end_hooks.append(ledger.Settlement(live.deployment, PROVIDERS))
         store.on_end.append(lambda job: router.job_ended(job.deployment_id, job.id))
         gateway = settings.config.settings
+        webhooks = Webhooks(db, gateway.webhooks, settings.config.webhooks, sole_writer=sqlite)
+        await webhooks.start(store)  # before recovery, which may end jobs
+        app.state.webhooks = webhooks
         media = MediaPool()
         archiver = Archiver(store, storage, settings.data_dir / "tmp", media)
         poller = Poller(store, live, PROVIDERS, archiver, gateway)
         creator = Creator(store, router, storage, poller, media)
         service = JobService(store, live, creator, storage, poller, gateway)
+        store.on_end.append(lambda job: service.key_limits.release(job.owner_key_id, job.id))
         app.state.settings = settings
         app.state.live = live
         app.state.router = router
         app.state.storage = storage
         app.state.keys = KeyStore(db, settings.master_key)
+        app.state.budgets = BudgetStore(db)
         app.state.jobs = service
         app.state.started_at = time.time()
         app.state.reload = lambda: reload_config(router, settings.config_path, PROVIDERS)
         if sqlite:
             await store.release_all_leases()
-        router.limits.seed(await store.live_deployments())
+        in_flight = await store.live_jobs()
+        router.limits.seed((deployment, job) for deployment, _, job in in_flight)
+        service.key_limits.seed((owner, job) for _, owner, job in in_flight)
         recovered = await service.recover()
         if recovered:
             log.info("recovered %d job(s) interrupted while submitting", recovered)
@@ -92,6 +105,7 @@ def create_app(settings: Settings) -> FastAPI:
                 await asyncio.gather(task, return_exceptions=True)
             await poller.aclose()
             await service.aclose()
+            await webhooks.aclose()
             for client in live.all_clients():
                 close = getattr(client, "aclose", None)
                 if close is not None:
@@ -103,7 +117,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="vidgate", version=__version__, lifespan=lifespan)
     api_errors.install(app)
     app.add_middleware(RetrieveFastPath)
-    for router in (videos.router, models.router):
+    for router in (videos.router, models.router, webhook_api.router):
         app.include_router(router, prefix="/v1")
         app.include_router(router)
     app.include_router(admin.router)

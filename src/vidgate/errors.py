@@ -14,6 +14,7 @@ another deployment. ``api/errors.py`` turns it into the OpenAI envelope in one p
     ├── PayloadTooLarge (413, code payload_too_large)
     ├── UnsupportedMediaType (415, code unsupported_media_type)
     ├── RateLimited (429, code rate_limit_exceeded)        retryable
+    ├── InsufficientQuota (429, code insufficient_quota)
     ├── UpstreamError (502, code upstream_error)            retryable
     │   └── UpstreamAuthError (502, code upstream_auth_error)
     ├── ServiceUnavailable (503, code service_unavailable)  retryable
@@ -53,6 +54,7 @@ class GatewayError(Exception):
         param: str | None = None,
         code: str | None = None,
         retry_after_s: float | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         message = client_text(message)
         super().__init__(message)
@@ -61,6 +63,8 @@ class GatewayError(Exception):
         if code is not None:
             self.code = code
         self.retry_after_s = retry_after_s
+        self.headers = headers or {}
+        """Extra response headers (rate-limit state)."""
 
     def envelope(self) -> dict[str, dict[str, str | None]]:
         """The OpenAI error envelope for this error."""
@@ -143,6 +147,14 @@ class RateLimited(GatewayError):
     type = "rate_limit_error"
     code = "rate_limit_exceeded"
     retryable = True
+
+
+class InsufficientQuota(GatewayError):
+    """The key (or its team or user) has no budget left for this request (OpenAI's code)."""
+
+    status = 429
+    type = "insufficient_quota"
+    code = "insufficient_quota"
 
 
 class UpstreamError(GatewayError):

@@ -16,9 +16,26 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from vidgate.webhooks.config import WebhookEndpoints, WebhookSettings
+
 
 class ConfigError(ValueError):
     """A bad config file; the message names the path of the bad entry."""
+
+
+class PricingConfig(BaseModel):
+    """A deployment's own price, replacing its model's list price (``pricing:``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_second: dict[str, float] = Field(min_length=1)
+    """Price per output second by resolution tier (``480p``, ``720p``, ``1080p``, ``4k``) or
+    ``"*"`` for any, in ``unit``."""
+    per_second_audio: dict[str, float] | None = None
+    """The same when the video has generated audio."""
+    unit: str = "usd"
+    """``usd``, or the unit the upstream reports usage in (credits, units, tokens...)."""
+    usd_per_unit: float = Field(default=1.0, ge=0)
 
 
 class DeploymentEntry(BaseModel):
@@ -45,6 +62,7 @@ class DeploymentEntry(BaseModel):
     idempotent_submit: bool | None = None
     """The upstream honours ``Idempotency-Key`` (None: the provider's default)."""
     options: dict[str, Any] = Field(default_factory=dict)
+    pricing: PricingConfig | None = None
 
 
 class GatewaySettings(BaseModel):
@@ -60,6 +78,7 @@ class GatewaySettings(BaseModel):
     local_workers: int = Field(default=1, ge=1, le=64)
     poll_batch: int = Field(default=200, ge=1, le=10_000)
     max_poll_failures: int = Field(default=30, ge=1)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
 
 Strategy = Literal["weighted", "least-busy", "latency", "cost", "usage"]
@@ -118,6 +137,7 @@ class FileConfig(BaseModel):
     settings: GatewaySettings = Field(default_factory=GatewaySettings)
     router: RouterSettings = Field(default_factory=RouterSettings)
     database_url: str | None = None
+    webhooks: WebhookEndpoints = Field(default_factory=list)
 
     @field_validator("model_list")
     @classmethod

@@ -32,7 +32,7 @@ def video_object(job: Job) -> dict[str, Any]:
         "seconds": str(job.seconds),
         "remixed_from_video_id": job.remixed_from,
         "error": error,
-        "usage": {"duration_seconds": usage.get("duration_seconds")},
+        "usage": {"duration_seconds": usage.get("duration_seconds"), "cost_usd": job.cost_usd},
     }
 
 

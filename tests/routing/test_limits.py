@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from vidgate.routing.limits import BUSY_RETRY_S, DeploymentLimits
+from vidgate.routing.limits import BUSY_RETRY_S, LimitCounters
 
 
 def test_rpm_is_a_sliding_window_and_says_when_a_slot_frees() -> None:
-    limits = DeploymentLimits()
+    limits = LimitCounters()
     assert limits.acquire("d", "j1", rpm=2, max_concurrent=None, now=100) == 0
     assert limits.acquire("d", "j2", rpm=2, max_concurrent=None, now=130) == 0
     assert limits.acquire("d", "j3", rpm=2, max_concurrent=None, now=140) == 20
@@ -16,7 +16,7 @@ def test_rpm_is_a_sliding_window_and_says_when_a_slot_frees() -> None:
 
 
 def test_concurrency_counts_jobs_until_released() -> None:
-    limits = DeploymentLimits()
+    limits = LimitCounters()
     assert limits.acquire("d", "j1", rpm=None, max_concurrent=2, now=0) == 0
     assert limits.acquire("d", "j2", rpm=None, max_concurrent=2, now=0) == 0
     assert limits.acquire("d", "j3", rpm=None, max_concurrent=2, now=0) == BUSY_RETRY_S
@@ -27,7 +27,7 @@ def test_concurrency_counts_jobs_until_released() -> None:
 
 
 def test_seeded_jobs_count_and_other_deployments_are_separate() -> None:
-    limits = DeploymentLimits()
+    limits = LimitCounters()
     limits.seed([("d", "old1"), ("d", "old2"), ("e", "old3")])
     assert limits.wait_s("d", rpm=None, max_concurrent=2) == BUSY_RETRY_S
     assert limits.wait_s("e", rpm=None, max_concurrent=2) == 0

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.sql import Select
 
 from vidgate.db.engine import Database
-from vidgate.db.tables import api_keys
+from vidgate.db.tables import api_keys, budgets
 from vidgate.errors import AuthenticationFailed, InvalidRequest, NotFound
 
 CACHE_TTL_S = 2.0
@@ -38,9 +38,25 @@ class Principal:
     is_admin: bool = False
     models: frozenset[str] | None = None
     alias: str | None = None
+    team_id: str | None = None
+    user_id: str | None = None
+    rpm_limit: int | None = None
+    max_parallel_jobs: int | None = None
 
     def may_use(self, model: str) -> bool:
         return self.models is None or model in self.models
+
+    @property
+    def budget_ids(self) -> list[str]:
+        """The budget rows this caller's jobs are held against (none for the master key)."""
+        if self.is_admin:
+            return []
+        ids = [f"key:{self.key_id}"]
+        if self.team_id:
+            ids.append(f"team:{self.team_id}")
+        if self.user_id:
+            ids.append(f"user:{self.user_id}")
+        return ids
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,10 @@ class KeyRecord:
     created_at: float
     expires_at: float | None
     revoked_at: float | None
+    team_id: str | None = None
+    user_id: str | None = None
+    rpm_limit: int | None = None
+    max_parallel_jobs: int | None = None
 
     @classmethod
     def from_row(cls, row: RowMapping) -> KeyRecord:
@@ -63,7 +83,16 @@ class KeyRecord:
 
     def principal(self) -> Principal:
         models = None if self.models is None else frozenset(self.models)
-        return Principal(self.id, False, models, self.alias)
+        return Principal(
+            self.id,
+            False,
+            models,
+            self.alias,
+            self.team_id,
+            self.user_id,
+            self.rpm_limit,
+            self.max_parallel_jobs,
+        )
 
     def public(self) -> dict[str, Any]:
         """The key as admin endpoints show it (never the secret or its hash)."""
@@ -76,6 +105,10 @@ class KeyRecord:
             "created_at": int(self.created_at),
             "expires": None if self.expires_at is None else int(self.expires_at),
             "revoked": self.revoked_at is not None,
+            "team_id": self.team_id,
+            "user_id": self.user_id,
+            "rpm_limit": self.rpm_limit,
+            "max_parallel_requests": self.max_parallel_jobs,
         }
 
 
@@ -146,7 +179,11 @@ class KeyStore:
         models: Sequence[str] | None,
         expires_at: float | None,
         metadata: Mapping[str, Any],
+        limits: Mapping[str, Any] | None = None,
+        budget: Mapping[str, Any] | None = None,
     ) -> tuple[str, KeyRecord]:
+        """A new key; ``limits`` sets key columns (team_id, user_id, rpm_limit,
+        max_parallel_jobs), ``budget`` its budget row (written in the same transaction)."""
         key = "sk-vg-" + secrets.token_urlsafe(32)
         values = {
             "id": "key_" + secrets.token_hex(8),
@@ -158,9 +195,16 @@ class KeyStore:
             "created_at": time.time(),
             "expires_at": expires_at,
             "revoked_at": None,
+            **(limits or {}),
         }
-        await self.db.write(lambda conn: conn.execute(insert(api_keys).values(**values)))
-        return key, KeyRecord(**values)  # type: ignore[arg-type]
+        row = {**(budget or {}), "id": f"key:{values['id']}"}
+
+        def run(conn: Connection) -> None:
+            conn.execute(insert(api_keys).values(**values))
+            conn.execute(insert(budgets).values(**row))
+
+        await self.db.write(run)
+        return key, KeyRecord(**values)
 
     async def find(self, ref: str) -> KeyRecord:
         """A key by raw value, id or alias; 404 if none."""

@@ -7,16 +7,20 @@ keys are shown by id, alias and a four-character hint.
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import JSONResponse
 
+from vidgate.accounting.budgets import BudgetStore, budget_fields
+from vidgate.accounting.budgets import public as public_budget
 from vidgate.accounting.keys import MASTER_ID, KeyStore, Principal, parse_expiry
+from vidgate.accounting.ledger import budget_row
 from vidgate.api.auth import admin, principal
 from vidgate.api.body import read_fields
-from vidgate.errors import InvalidRequest
+from vidgate.errors import InvalidRequest, NotFound
 
 router = APIRouter()
 
@@ -50,19 +54,54 @@ def _metadata(body: dict[str, Any]) -> dict[str, Any]:
     return metadata
 
 
+def _limits(body: dict[str, Any]) -> dict[str, Any]:
+    """Key columns: ``team_id``, ``user_id``, ``rpm_limit``, ``max_parallel_requests``."""
+    limits: dict[str, Any] = {}
+    for name in ("team_id", "user_id"):
+        if name in body:
+            value = body[name]
+            if value is not None and (not isinstance(value, str) or not value):
+                raise InvalidRequest(f"'{name}' must be a non-empty string.", param=name)
+            limits[name] = value
+    for name, column in (
+        ("rpm_limit", "rpm_limit"),
+        ("max_parallel_requests", "max_parallel_jobs"),
+    ):
+        if name in body:
+            value = body[name]
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise InvalidRequest(
+                    f"Invalid value for '{name}': an integer >= 1, or null.", param=name
+                )
+            limits[column] = value
+    return limits
+
+
+def _budgets(request: Request) -> BudgetStore:
+    store: BudgetStore = request.app.state.budgets
+    return store
+
+
 @router.post("/key/generate")
 async def generate(request: Request, _: Principal = Depends(admin)) -> JSONResponse:
     body = await read_fields(request, allow_empty=True)
     alias = body.get("key_alias", body.get("alias"))
     if alias is not None and not isinstance(alias, str):
         raise InvalidRequest("'key_alias' must be a string.", param="key_alias")
+    fields = budget_fields(body)
+    now = time.time()
     key, record = await _keys(request).generate(
         alias=alias,
         models=_models(request, body),
-        expires_at=parse_expiry(body.get("duration"), body.get("expires"), time.time()),
+        expires_at=parse_expiry(body.get("duration"), body.get("expires"), now),
         metadata=_metadata(body),
+        limits=_limits(body),
+        budget=budget_row("", fields.get("max_budget"), fields.get("budget_duration"), now),
     )
-    return JSONResponse({"key": key, **record.public()})
+    budget = await _budgets(request).get(f"key:{record.id}")
+    return JSONResponse({"key": key, **record.public(), **public_budget(budget)})
 
 
 @router.get("/key/info")
@@ -77,7 +116,8 @@ async def info(request: Request, caller: Principal = Depends(principal)) -> JSON
         if record.id != caller.key_id:
             raise InvalidRequest("A key may only look up itself.", param="key")
     record = await _keys(request).find(ref)
-    return JSONResponse({"key_id": record.id, "info": record.public()})
+    budget = await _budgets(request).get(f"key:{record.id}")
+    return JSONResponse({"key_id": record.id, "info": {**record.public(), **public_budget(budget)}})
 
 
 @router.get("/key/list")
@@ -101,8 +141,14 @@ async def update(request: Request, _: Principal = Depends(admin)) -> JSONRespons
         values["metadata"] = _metadata(body)
     if "duration" in body or "expires" in body:
         values["expires_at"] = parse_expiry(body.get("duration"), body.get("expires"), time.time())
+    values.update(_limits(body))
+    fields = budget_fields(body)
     record = await _keys(request).update(ref, values)
-    return JSONResponse(record.public())
+    budget_id = f"key:{record.id}"
+    if await _budgets(request).get(budget_id) is None:  # a key older than budgets
+        await _budgets(request).create(budget_id, {})
+    budget = await _budgets(request).change(budget_id, fields)
+    return JSONResponse({**record.public(), **public_budget(budget)})
 
 
 @router.post("/key/delete")
@@ -113,3 +159,41 @@ async def delete(request: Request, _: Principal = Depends(admin)) -> JSONRespons
         raise InvalidRequest("Give the keys to delete in 'keys' (or 'key_aliases').", param="keys")
     revoked = [(await _keys(request).revoke(ref)).id for ref in refs]
     return JSONResponse({"deleted_keys": revoked})
+
+
+# --- team and user budgets (keys join them with team_id / user_id) -------------------------
+
+
+def _owner_routes(kind: str) -> None:
+    param = f"{kind}_id"
+
+    async def new(request: Request, _: Principal = Depends(admin)) -> JSONResponse:
+        body = await read_fields(request, allow_empty=True)
+        name = body.get(param) or f"{kind}_{secrets.token_hex(6)}"
+        if not isinstance(name, str):
+            raise InvalidRequest(f"'{param}' must be a string.", param=param)
+        row = await _budgets(request).create(f"{kind}:{name}", budget_fields(body))
+        return JSONResponse({param: name, **public_budget(row)})
+
+    async def info(request: Request, _: Principal = Depends(admin)) -> JSONResponse:
+        name = request.query_params.get(param)
+        row = await _budgets(request).get(f"{kind}:{name}") if name else None
+        if row is None:
+            raise NotFound(f"No {kind} '{name}'.", param=param)
+        return JSONResponse({param: name, **public_budget(row)})
+
+    async def change(request: Request, _: Principal = Depends(admin)) -> JSONResponse:
+        body = await read_fields(request)
+        name = body.get(param)
+        if not isinstance(name, str) or not name:
+            raise InvalidRequest(f"Missing required parameter: '{param}'.", param=param)
+        row = await _budgets(request).change(f"{kind}:{name}", budget_fields(body))
+        return JSONResponse({param: name, **public_budget(row)})
+
+    router.add_api_route(f"/{kind}/new", new, methods=["POST"])
+    router.add_api_route(f"/{kind}/info", info, methods=["GET"])
+    router.add_api_route(f"/{kind}/update", change, methods=["POST"])
+
+
+_owner_routes("team")
+_owner_routes("user")

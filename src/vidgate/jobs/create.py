@@ -23,9 +23,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
+from vidgate.accounting import ledger
 from vidgate.accounting.keys import Principal
 from vidgate.errors import (
     GatewayError,
+    InsufficientQuota,
     InvalidRequest,
     NotFound,
     PermissionDenied,
@@ -296,9 +300,11 @@ class Creator:
                 return job
             plan.job = job
         elif plan.job.deployment_id != deployment.id:
-            moved = await self.store.update(
-                plan.job_id, _row_for(option, plan.attempts), phase="submitting"
-            )
+            try:
+                moved = await self._move(plan.job, option, plan.attempts)
+            except InsufficientQuota as exc:  # the new deployment costs more than is left
+                self._failed(plan, option, exc, time.time())
+                return None
             if moved is None:  # deleted while we were retrying
                 self.router.job_ended(deployment.id, plan.job_id)
                 return await self._reload(plan.job_id)
@@ -316,6 +322,20 @@ class Creator:
         self.router.succeeded(deployment, latency)
         plan.attempts.append(_attempt_row(deployment, started, latency, None))
         return await self.record_submitted(plan.job, deployment, state, plan.attempts)
+
+    async def _move(self, job: Job, option: Option, attempts: list[dict[str, Any]]) -> Job | None:
+        """Point the row at the next deployment, re-holding the budget for its price."""
+        estimate = self.estimate(option)
+        delta = estimate - (job.reserved_usd or 0.0)
+        values = {**_row_for(option, attempts), "reserved_usd": estimate}
+
+        def rehold(conn: Connection, moved: Job) -> None:
+            if delta > 0:
+                ledger.reserve(conn, moved.budget_ids or [], delta, time.time())
+            elif delta < 0:
+                ledger.release(conn, moved.budget_ids or [], -delta)
+
+        return await self.store.update_with(job.id, values, rehold, phase="submitting")
 
     def _failed(self, plan: Plan, option: Option, error: GatewayError, started: float) -> None:
         deployment = option.deployment
@@ -386,6 +406,10 @@ class Creator:
         if job is None:
             raise NotFound(f"No video found with id '{job_id}'.")
         return job
+
+    def estimate(self, option: Option) -> float:
+        """What to hold on the caller's budgets for ``option`` (0 when unpriced)."""
+        return self.router.list_price(option) or 0.0
 
     async def insert_row(
         self,

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import secrets
 import time
 from typing import Any
 
 from vidgate.accounting.keys import Principal
-from vidgate.errors import Conflict, GatewayError, InvalidRequest, NotFound
+from vidgate.errors import Conflict, GatewayError, InvalidRequest, NotFound, RateLimited
 from vidgate.jobs import lifecycle
 from vidgate.jobs.archive import asset_prefix
 from vidgate.jobs.create import Creator, Plan, row_values
@@ -30,6 +31,7 @@ from vidgate.request import (
     upload_folder,
 )
 from vidgate.routing.config import Deployment
+from vidgate.routing.limits import LimitCounters
 from vidgate.routing.live import LiveDeployments
 from vidgate.routing.router import Option
 from vidgate.settings import GatewaySettings
@@ -66,6 +68,8 @@ class JobService:
         self.storage = storage
         self.poller = poller
         self.settings = settings
+        self.key_limits = LimitCounters()
+        """Per-key rpm and jobs in flight; slots are freed when a job ends."""
         self._background: set[asyncio.Task[None]] = set()
 
     # --- create and its variants --------------------------------------------------------
@@ -83,25 +87,57 @@ class JobService:
                     return _same_request(existing, fingerprint)
             source = await self._source_job(principal, request)
             pinned, groups = await self.creator.options(principal, request, source)
+            plan = Plan(new_job_id(), pinned)
+            self._admit(principal, plan.job_id)
         except GatewayError:
             await self._discard_uploads(request)
             raise
-        plan = Plan(new_job_id(), pinned)
 
         async def insert(option: Option) -> tuple[Job, bool]:
             values = _new_row(plan.job_id, principal, option, source, idempotency_key, fingerprint)
+            values["reserved_usd"] = self.creator.estimate(option)
+            values["budget_ids"] = principal.budget_ids
             return await self.creator.insert_row(values, principal.key_id, idempotency_key)
 
         try:
             job = await self.creator.run(plan, groups, insert)
-        except GatewayError:
+        except BaseException:
             if plan.job is None:
+                self.key_limits.release(principal.key_id, plan.job_id)
                 await self._discard_uploads(request)
             raise
+        if job.id != plan.job_id:
+            self.key_limits.release(principal.key_id, plan.job_id)
         if job.id != plan.job_id:  # an idempotency race was lost: the winner's job
             await self._discard_uploads(request)
             return _same_request(job, fingerprint)
         return job
+
+    def _admit(self, principal: Principal, job_id: str) -> None:
+        """The key's own limits: creates per minute and jobs in flight (429 when full)."""
+        rpm, parallel = principal.rpm_limit, principal.max_parallel_jobs
+        if rpm is None and parallel is None:
+            return
+        wait = self.key_limits.acquire(principal.key_id, job_id, rpm, parallel)
+        if wait <= 0:
+            return
+        used = self.key_limits.rpm_used(principal.key_id)
+        headers = {"x-ratelimit-reset-requests": f"{max(1, math.ceil(wait))}s"}
+        if rpm is not None:
+            headers["x-ratelimit-limit-requests"] = str(rpm)
+            headers["x-ratelimit-remaining-requests"] = str(max(0, rpm - used))
+        running = self.key_limits.running(principal.key_id)
+        what = (
+            f"{rpm} video requests per minute"
+            if rpm is not None and used >= rpm
+            else f"{parallel} jobs running at once"
+        )
+        raise RateLimited(
+            f"Rate limit reached for this key: {what} ({running} running). "
+            f"Please retry in {max(1, math.ceil(wait))} s.",
+            retry_after_s=wait,
+            headers=headers,
+        )
 
     async def _free_refused_key(self, job: Job, fingerprint: str) -> bool:
         """Retrying a request the upstream refused (429, 5xx...) runs it again: nothing was

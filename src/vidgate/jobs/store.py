@@ -61,6 +61,9 @@ class Job:
     usage: dict[str, Any] | None
     upstream: dict[str, Any] | None
     attempts: list[dict[str, Any]] | None
+    reserved_usd: float | None
+    cost_usd: float | None
+    budget_ids: list[str] | None
     deleted_at: float | None
 
     @classmethod
@@ -104,6 +107,9 @@ class JobCache:
         self._rows.pop(job_id, None)
 
 
+EndHook = Callable[[Connection, Job], Mapping[str, Any] | None]
+
+
 class DuplicateIdempotencyKey(Exception):
     """Another job of the same owner already holds this idempotency key."""
 
@@ -114,10 +120,12 @@ class JobStore:
     def __init__(self, db: Database, *, sole_writer: bool = False) -> None:
         self.db = db
         self.cache = JobCache() if sole_writer else None
-        self.end_hooks: list[Callable[[Connection, Job], None]] = []
+        self.insert_hooks: list[Callable[[Connection, Job], None]] = []
+        """Run inside the transaction that inserts a job (reserving money); raising aborts it."""
+        self.end_hooks: list[EndHook] = []
         """Run inside the transaction that ends a job, with its final row: whatever must
         happen exactly once with the end (settling money, queueing webhooks) commits or rolls
-        back with it."""
+        back with it. A hook may return column values it set, to keep the row current."""
         self.on_end: list[Callable[[Job], None]] = []
         """Called once with the final row after a job ended (in-memory bookkeeping)."""
 
@@ -140,7 +148,10 @@ class JobStore:
                 raise DuplicateIdempotencyKey(str(values.get("idempotency_key"))) from exc
             key = result.inserted_primary_key
             assert key is not None
-            return Job(**{**_EMPTY_ROW, **values, "seq": key[0]})
+            job = Job(**{**_EMPTY_ROW, **values, "seq": key[0]})
+            for hook in self.insert_hooks:
+                hook(conn, job)
+            return job
 
         return self._remember(await self.db.write(run))
 
@@ -177,6 +188,21 @@ class JobStore:
         """Set ``values``; with ``phase``, only if the job is still in that phase (CAS)."""
         return await self._update(job_id, values, phase, ())
 
+    async def update_with(
+        self,
+        job_id: str,
+        values: Mapping[str, Any],
+        hook: Callable[[Connection, Job], None],
+        *,
+        phase: str,
+    ) -> Job | None:
+        """``update`` with ``hook`` in its transaction (raising from it aborts the update)."""
+
+        def run_hook(conn: Connection, job: Job) -> None:
+            hook(conn, job)
+
+        return await self._update(job_id, values, phase, (run_hook,))
+
     async def end(
         self, job_id: str, values: Mapping[str, Any], *, phase: str | Sequence[str]
     ) -> Job | None:
@@ -188,7 +214,7 @@ class JobStore:
         job_id: str,
         values: Mapping[str, Any],
         phase: str | Sequence[str] | None,
-        hooks: Sequence[Callable[[Connection, Job], None]],
+        hooks: Sequence[EndHook],
     ) -> Job | None:
         params: dict[str, Any] = {**values, "_id": job_id}
         if phase is not None:
@@ -205,7 +231,9 @@ class JobStore:
                 job = None if row is None else Job.from_row(row)
             if job is not None:
                 for hook in hooks:
-                    hook(conn, job)
+                    set_by_hook = hook(conn, job)
+                    if set_by_hook:
+                        job = dataclasses.replace(job, **set_by_hook)
             return job
 
         job = await self.db.write(run)
@@ -266,14 +294,14 @@ class JobStore:
     async def in_phase(self, phase: str) -> list[Job]:
         return await self.db.read(_all(select(jobs).where(jobs.c.phase == phase)))
 
-    async def live_deployments(self) -> list[tuple[str, str]]:
-        """``(deployment_id, job_id)`` of every job that has not ended."""
-        query = select(jobs.c.deployment_id, jobs.c.id).where(
+    async def live_jobs(self) -> list[tuple[str, str, str]]:
+        """``(deployment_id, owner_key_id, job_id)`` of every job that has not ended."""
+        query = select(jobs.c.deployment_id, jobs.c.owner_key_id, jobs.c.id).where(
             jobs.c.phase.in_(("submitting", "running", "archiving"))
         )
 
-        def run(conn: Connection) -> list[tuple[str, str]]:
-            return [(row[0], row[1]) for row in conn.execute(query)]
+        def run(conn: Connection) -> list[tuple[str, str, str]]:
+            return [(row[0], row[1], row[2]) for row in conn.execute(query)]
 
         return await self.db.read(run)
 

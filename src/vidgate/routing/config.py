@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vidgate.providers.base import ModelCapabilities, Provider
+from vidgate.providers.base import ModelCapabilities, Pricing, Provider
 from vidgate.settings import ConfigError, DeploymentEntry, FileConfig
 
 EMBEDDED_MODEL = "local/preview"
@@ -37,6 +37,8 @@ class Deployment:
     timeout_s: float = 60.0
     idempotent_submit: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
+    pricing: Pricing | None = None
+    """The configured price (``None``: the model's list price)."""
 
 
 @dataclass(frozen=True)
@@ -180,4 +182,7 @@ def _deployment(
         if entry.idempotent_submit is None
         else entry.idempotent_submit,
         options=entry.options,
+        pricing=None
+        if entry.pricing is None
+        else Pricing(**entry.pricing.model_dump(), source="config"),
     )

@@ -1,4 +1,6 @@
-"""Per-deployment limits: creates per minute and jobs in flight.
+"""Rate and concurrency counters: creates per minute and jobs in flight, per id.
+
+Used per deployment by the router and per API key by the job service.
 
 ``acquire`` is asked before every create attempt and either takes a slot (one rpm tick and,
 while the job lives, one concurrency slot) or says how long until one frees up. A job's
@@ -21,23 +23,23 @@ BUSY_RETRY_S = 1.0
 """Retry-After for a deployment full of running jobs (when a job ends is not known)."""
 
 
-class DeploymentLimits:
-    """Sliding-window rpm and in-flight job sets, by deployment id."""
+class LimitCounters:
+    """Sliding-window rpm and in-flight job sets, by id (a deployment's or a key's)."""
 
     def __init__(self) -> None:
         self._creates: dict[str, deque[float]] = {}
         self._running: dict[str, set[str]] = {}
 
     def seed(self, jobs: Iterable[tuple[str, str]]) -> None:
-        """Count ``(deployment_id, job_id)`` pairs still in flight (start-up)."""
-        for deployment_id, job_id in jobs:
-            self._running.setdefault(deployment_id, set()).add(job_id)
+        """Count ``(counter_id, job_id)`` pairs still in flight (start-up)."""
+        for counter_id, job_id in jobs:
+            self._running.setdefault(counter_id, set()).add(job_id)
 
-    def running(self, deployment_id: str) -> int:
-        return len(self._running.get(deployment_id, ()))
+    def running(self, counter_id: str) -> int:
+        return len(self._running.get(counter_id, ()))
 
-    def rpm_used(self, deployment_id: str, now: float | None = None) -> int:
-        window = self._creates.get(deployment_id)
+    def rpm_used(self, counter_id: str, now: float | None = None) -> int:
+        window = self._creates.get(counter_id)
         if not window:
             return 0
         self._expire(window, time.time() if now is None else now)
@@ -45,7 +47,7 @@ class DeploymentLimits:
 
     def wait_s(
         self,
-        deployment_id: str,
+        counter_id: str,
         rpm: int | None,
         max_concurrent: int | None,
         now: float | None = None,
@@ -53,16 +55,16 @@ class DeploymentLimits:
         """Seconds until the deployment has room for one more create (0: now)."""
         now = time.time() if now is None else now
         wait = 0.0
-        if max_concurrent is not None and self.running(deployment_id) >= max_concurrent:
+        if max_concurrent is not None and self.running(counter_id) >= max_concurrent:
             wait = BUSY_RETRY_S
-        if rpm is not None and self.rpm_used(deployment_id, now) >= rpm:
-            window = self._creates[deployment_id]
+        if rpm is not None and self.rpm_used(counter_id, now) >= rpm:
+            window = self._creates[counter_id]
             wait = max(wait, window[len(window) - rpm] + RPM_WINDOW_S - now)
         return wait
 
     def acquire(
         self,
-        deployment_id: str,
+        counter_id: str,
         job_id: str,
         rpm: int | None,
         max_concurrent: int | None,
@@ -70,16 +72,16 @@ class DeploymentLimits:
     ) -> float:
         """Take a slot for ``job_id``: 0 when taken, else seconds until one frees up."""
         now = time.time() if now is None else now
-        wait = self.wait_s(deployment_id, rpm, max_concurrent, now)
+        wait = self.wait_s(counter_id, rpm, max_concurrent, now)
         if wait > 0:
             return wait
-        self._creates.setdefault(deployment_id, deque()).append(now)
-        self._running.setdefault(deployment_id, set()).add(job_id)
+        self._creates.setdefault(counter_id, deque()).append(now)
+        self._running.setdefault(counter_id, set()).add(job_id)
         return 0.0
 
-    def release(self, deployment_id: str, job_id: str) -> None:
+    def release(self, counter_id: str, job_id: str) -> None:
         """The job no longer runs there (its attempt failed, or it ended). Idempotent."""
-        running = self._running.get(deployment_id)
+        running = self._running.get(counter_id)
         if running is not None:
             running.discard(job_id)
 

@@ -16,11 +16,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vidgate.accounting.pricing import estimate_usd, pricing_for
 from vidgate.errors import GatewayError, UpstreamAuthError
-from vidgate.providers.base import Provider, ResolvedRequest, resolution_tier
+from vidgate.providers.base import Provider, ResolvedRequest
 from vidgate.routing.config import Deployment
 from vidgate.routing.health import HealthBoard
-from vidgate.routing.limits import DeploymentLimits
+from vidgate.routing.limits import LimitCounters
 from vidgate.routing.live import LiveDeployments
 from vidgate.routing.select import STRATEGIES, Candidate
 from vidgate.settings import RouterSettings
@@ -50,7 +51,7 @@ class Router:
         self.settings = settings
         self.providers = providers
         self.health = HealthBoard(settings.cooldown)
-        self.limits = DeploymentLimits()
+        self.limits = LimitCounters()
         self.rng = rng or random.Random()
 
     def reconfigure(self, settings: RouterSettings) -> None:
@@ -86,14 +87,8 @@ class Router:
         )
 
     def list_price(self, option: Option) -> float | None:
-        """The published price of the request on that deployment, in USD."""
-        provider = self.providers.get(option.deployment.provider)
-        pricing = provider.spec.prices.get(option.resolved.upstream_model) if provider else None
-        if pricing is None:
-            return None
-        resolved = option.resolved
-        tier = resolution_tier(resolved.width, resolved.height)
-        return pricing.usd(resolved.seconds, tier, bool(resolved.audio))
+        """The price of the request on that deployment, in USD."""
+        return estimate_usd(pricing_for(option.deployment, self.providers), option.resolved)
 
     def unavailable_for(self, deployment: Deployment, *, pinned: bool = False) -> float:
         """Seconds until ``deployment`` can take a new job (0: now). Pinned jobs ignore

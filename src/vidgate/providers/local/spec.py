@@ -6,7 +6,7 @@ over a seeded animated scene, so clients can exercise the whole API without cred
 
 from __future__ import annotations
 
-from vidgate.providers.base import ModelCapabilities, ProviderSpec
+from vidgate.providers.base import ModelCapabilities, Pricing, ProviderSpec
 
 PREVIEW = ModelCapabilities(
     seconds=tuple(range(1, 21)),
@@ -51,4 +51,5 @@ SPEC = ProviderSpec(
     },
     idempotent_submit=True,
     poll_interval_s=0.25,
+    prices={"preview": Pricing(per_second={"*": 0.0}, source="the built-in renderer is free")},
 )

@@ -1,0 +1,96 @@
+"""Budget rows as the admin API shows and changes them (keys, teams, users).
+
+The ledger (``accounting/ledger.py``) moves money inside job transactions; this module is
+the administrative side: create a team or user budget, change a limit or period, and read
+``max_budget``, ``spend``, ``reserved`` and ``budget_reset_at`` for ``/key/info``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from vidgate.accounting.ledger import budget_row, parse_period
+from vidgate.db.engine import Database
+from vidgate.db.tables import budgets
+from vidgate.errors import Conflict, InvalidRequest, NotFound
+
+
+def budget_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """``max_budget`` and ``budget_duration`` from a request body, checked."""
+    fields: dict[str, Any] = {}
+    if "max_budget" in body:
+        value = body["max_budget"]
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+        ):
+            raise InvalidRequest(
+                "Invalid value for 'max_budget': a number of USD >= 0, or null.",
+                param="max_budget",
+            )
+        fields["max_budget"] = None if value is None else float(value)
+    if "budget_duration" in body:
+        parse_period(body["budget_duration"])
+        fields["budget_duration"] = body["budget_duration"] or None
+    return fields
+
+
+def public(row: dict[str, Any] | None) -> dict[str, Any]:
+    row = row or {}
+    return {
+        "max_budget": row.get("max_budget"),
+        "spend": round(row.get("spend") or 0.0, 6),
+        "reserved": round(row.get("reserved") or 0.0, 6),
+        "budget_duration": row.get("budget_duration"),
+        "budget_reset_at": row.get("budget_reset_at"),
+    }
+
+
+class BudgetStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, budget_id: str) -> dict[str, Any] | None:
+        query = select(budgets).where(budgets.c.id == budget_id)
+
+        def run(conn: Connection) -> dict[str, Any] | None:
+            row = conn.execute(query).mappings().first()
+            return None if row is None else dict(row)
+
+        return await self.db.read(run)
+
+    async def create(self, budget_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        row = budget_row(
+            budget_id, fields.get("max_budget"), fields.get("budget_duration"), time.time()
+        )
+
+        def run(conn: Connection) -> None:
+            if conn.execute(select(budgets.c.id).where(budgets.c.id == budget_id)).first():
+                kind, name = budget_id.split(":", 1)
+                raise Conflict(f"The {kind} '{name}' already exists.", param=f"{kind}_id")
+            conn.execute(insert(budgets).values(**row))
+
+        await self.db.write(run)
+        return row
+
+    async def change(self, budget_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Set a new limit and/or period; a new period starts now."""
+        values = dict(fields)
+        if "budget_duration" in values:
+            period = parse_period(values["budget_duration"])
+            values["budget_reset_at"] = None if period is None else time.time() + period
+
+        def run(conn: Connection) -> None:
+            if values:
+                conn.execute(update(budgets).where(budgets.c.id == budget_id).values(**values))
+            if conn.execute(select(budgets.c.id).where(budgets.c.id == budget_id)).first() is None:
+                kind, name = budget_id.split(":", 1)
+                raise NotFound(f"No {kind} '{name}'.", param=f"{kind}_id")
+
+        await self.db.write(run)
+        row = await self.get(budget_id)
+        assert row is not None
+        return row

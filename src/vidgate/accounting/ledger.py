@@ -1,0 +1,203 @@
+"""The ledger: reserve at submit, settle or release at the end, exactly once.
+
+Budgets are rows (``key:<id>``, ``team:<id>``, ``user:<id>``) holding ``spend`` and
+``reserved``. Every function here runs *inside* the transaction of the job change it belongs
+to — the insert that creates a job reserves, the terminal transition settles or releases —
+so money and job state commit together or not at all, and only the writer that wins a
+terminal transition touches money. A reservation is one conditional ``UPDATE`` per budget
+row (``spend + reserved + amount <= max_budget``), atomic on SQLite's single writer and on
+PostgreSQL's row locks alike: concurrent creates can never take a budget over its limit.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import case, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from vidgate.accounting.pricing import pricing_for, settle_usd
+from vidgate.db.tables import budgets, jobs, spend_logs
+from vidgate.errors import InsufficientQuota, InvalidRequest
+from vidgate.jobs.store import Job
+from vidgate.providers.base import Provider
+from vidgate.routing.config import Deployment
+
+EPSILON = 1e-9
+_PERIOD = re.compile(r"^(\d+)([hd])$")
+PERIOD_UNITS = {"h": 3600, "d": 86400}
+
+
+def parse_period(value: Any, param: str = "budget_duration") -> float | None:
+    """``1d`` / ``7d`` / ``30d`` / ``12h`` → seconds; ``None`` for no period."""
+    if value in (None, ""):
+        return None
+    match = _PERIOD.match(str(value))
+    if not match or int(match.group(1)) == 0:
+        raise InvalidRequest(
+            f"Invalid value for '{param}': '{value}'. Allowed: a number of hours or days, "
+            "e.g. '12h', '1d', '7d', '30d'.",
+            param=param,
+        )
+    return int(match.group(1)) * PERIOD_UNITS[match.group(2)]
+
+
+def budget_row(
+    budget_id: str, max_budget: float | None, duration: str | None, now: float
+) -> dict[str, Any]:
+    period = parse_period(duration)
+    return {
+        "id": budget_id,
+        "max_budget": max_budget,
+        "spend": 0.0,
+        "reserved": 0.0,
+        "budget_duration": duration,
+        "budget_reset_at": None if period is None else now + period,
+        "created_at": now,
+    }
+
+
+def reserve(conn: Connection, budget_ids: Sequence[str], amount: float, now: float) -> None:
+    """Hold ``amount`` on every budget row, or raise ``InsufficientQuota`` (the caller's
+    transaction then rolls back whatever was held). Missing rows mean "no budget"."""
+    for budget_id in budget_ids:
+        _reset_if_due(conn, budget_id, now)
+        held = conn.execute(
+            update(budgets)
+            .where(
+                budgets.c.id == budget_id,
+                or_(
+                    budgets.c.max_budget.is_(None),
+                    budgets.c.spend + budgets.c.reserved + amount <= budgets.c.max_budget + EPSILON,
+                ),
+            )
+            .values(reserved=budgets.c.reserved + amount)
+        ).rowcount
+        if not held and _exists(conn, budget_id):
+            raise InsufficientQuota(_over_budget_message(conn, budget_id, amount))
+
+
+def release(conn: Connection, budget_ids: Sequence[str], amount: float) -> None:
+    """Give back ``amount`` of a reservation (never below zero)."""
+    settle(conn, budget_ids, amount, 0.0)
+
+
+def settle(conn: Connection, budget_ids: Sequence[str], reserved: float, cost: float) -> None:
+    """Turn a reservation into spend: release ``reserved``, charge ``cost``."""
+    left = budgets.c.reserved - reserved
+    for budget_id in budget_ids:
+        conn.execute(
+            update(budgets)
+            .where(budgets.c.id == budget_id)
+            .values(spend=budgets.c.spend + cost, reserved=case((left < 0, 0.0), else_=left))
+        )
+
+
+def _reset_if_due(conn: Connection, budget_id: str, now: float) -> None:
+    row = conn.execute(
+        select(budgets.c.budget_duration, budgets.c.budget_reset_at).where(
+            budgets.c.id == budget_id
+        )
+    ).first()
+    if row is None or row[1] is None or row[1] > now:
+        return
+    period = parse_period(row[0]) or 86400.0
+    periods = math.floor((now - row[1]) / period) + 1
+    conn.execute(
+        update(budgets)
+        .where(budgets.c.id == budget_id, budgets.c.budget_reset_at == row[1])
+        .values(spend=0.0, budget_reset_at=row[1] + periods * period)
+    )
+
+
+def _exists(conn: Connection, budget_id: str) -> bool:
+    return conn.execute(select(budgets.c.id).where(budgets.c.id == budget_id)).first() is not None
+
+
+def _over_budget_message(conn: Connection, budget_id: str, amount: float) -> str:
+    row = conn.execute(
+        select(budgets.c.max_budget, budgets.c.spend, budgets.c.reserved).where(
+            budgets.c.id == budget_id
+        )
+    ).first()
+    kind = budget_id.split(":", 1)[0]
+    limit, spend, reserved = (row or (0.0, 0.0, 0.0))[:3]
+    return (
+        f"You exceeded your current quota: this request costs up to ${amount:.4f} and the "
+        f"{kind} budget of ${limit or 0:.2f} has ${max(0.0, (limit or 0) - spend - reserved):.4f} "
+        "left (spent and held by running jobs)."
+    )
+
+
+class Settlement:
+    """The end-of-job hook: settle a completed job, release any other (runs in the
+    terminal transaction, see ``JobStore.end_hooks``)."""
+
+    def __init__(
+        self,
+        deployment: Callable[[str, float], Deployment | None],
+        providers: Mapping[str, Provider],
+    ) -> None:
+        self.deployment = deployment
+        self.providers = providers
+
+    def __call__(self, conn: Connection, job: Job) -> dict[str, Any]:
+        cost, priced = self.cost(job)
+        reserved = job.reserved_usd or 0.0
+        settle(conn, job.budget_ids or [], reserved, cost)
+        now = time.time()
+        values = {"cost_usd": round(cost, 6) if priced else None, "reserved_usd": 0.0}
+        conn.execute(update(jobs).where(jobs.c.id == job.id).values(**values))
+        conn.execute(insert(spend_logs).values(**self._spend_row(job, cost, priced, now)))
+        return values
+
+    def cost(self, job: Job) -> tuple[float, bool]:
+        """What the job is charged, and whether it had a price at all."""
+        if job.status != "completed":
+            return 0.0, True
+        deployment = self.deployment(job.deployment_id, job.created_at)
+        pricing = None if deployment is None else pricing_for(deployment, self.providers)
+        upstream = job.upstream or {}
+        cost = settle_usd(pricing, job.request, job.usage, upstream.get("cost_units"))
+        return (0.0, False) if cost is None else (cost, True)
+
+    @staticmethod
+    def _spend_row(job: Job, cost: float, priced: bool, now: float) -> dict[str, Any]:
+        ids = job.budget_ids or []
+        team = next((i.split(":", 1)[1] for i in ids if i.startswith("team:")), None)
+        user = next((i.split(":", 1)[1] for i in ids if i.startswith("user:")), None)
+        return {
+            "job_id": job.id,
+            "key_id": job.owner_key_id,
+            "team_id": team,
+            "user_id": user,
+            "model": job.model,
+            "provider": job.provider,
+            "deployment_id": job.deployment_id,
+            "status": job.status,
+            "seconds": (job.usage or {}).get("duration_seconds"),
+            "cost_usd": round(cost, 6),
+            "priced": int(priced),
+            "created_at": job.created_at,
+            "settled_at": now,
+        }
+
+
+def hold_on_insert(conn: Connection, job: Job) -> None:
+    """The insert hook: reserve the new job's estimate on its budgets."""
+    if job.budget_ids and job.reserved_usd:
+        reserve(conn, job.budget_ids, job.reserved_usd, time.time())
+
+
+def budget_ids(key_id: str, team_id: str | None, user_id: str | None) -> list[str]:
+    """The budget rows a key's jobs are held against (the master key has none)."""
+    ids = [f"key:{key_id}"]
+    if team_id:
+        ids.append(f"team:{team_id}")
+    if user_id:
+        ids.append(f"user:{user_id}")
+    return ids

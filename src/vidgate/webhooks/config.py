@@ -1,0 +1,88 @@
+"""Webhook configuration: global endpoints (top-level ``webhooks:``) and sender tunables.
+
+Kept apart from ``settings.py`` so the webhook package owns its own shapes; ``settings.py``
+only mounts them (``FileConfig.webhooks`` and ``GatewaySettings.webhooks``). Secrets arrive
+already resolved from ``os.environ/NAME`` by the config loader.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from vidgate.webhooks.signing import secret_problem
+
+EventType = Literal["video.completed", "video.failed"]
+EVENT_TYPES: tuple[EventType, ...] = ("video.completed", "video.failed")
+
+
+class WebhookSettings(BaseModel):
+    """How the sender delivers (``settings.webhooks`` in the config file)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    """Per delivery attempt, connect to last byte of the response headers."""
+    max_attempts: int = Field(default=12, ge=1, le=100)
+    """Attempts before a delivery is marked ``failed``."""
+    backoff_s: float = Field(default=10.0, ge=0, le=3600)
+    """Wait after the first failed attempt; doubles with each further one (with jitter)."""
+    max_backoff_s: float = Field(default=3600.0, ge=0, le=86_400)
+    """The longest wait between two attempts."""
+    concurrency: int = Field(default=8, ge=1, le=256)
+    """Deliveries in flight at once (across all endpoints)."""
+
+
+class WebhookEndpointConfig(BaseModel):
+    """One global endpoint from the config file: receives every key's events."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    secret: str = Field(repr=False)
+    """``whsec_`` + base64 of 24-64 bytes, usually ``os.environ/NAME``."""
+    events: list[EventType] = Field(default_factory=lambda: list(EVENT_TYPES), min_length=1)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        problem = url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: str) -> str:
+        problem = secret_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+def _unique_urls(value: list[WebhookEndpointConfig]) -> list[WebhookEndpointConfig]:
+    urls = [entry.url for entry in value]
+    if len(urls) != len(set(urls)):
+        raise ValueError("webhook URLs must be unique")
+    return value
+
+
+WebhookEndpoints = Annotated[list[WebhookEndpointConfig], AfterValidator(_unique_urls)]
+"""The top-level ``webhooks:`` list of the config file."""
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a webhook endpoint, or ``None``."""
+    if len(url) > 2048:
+        return "the URL is longer than 2048 characters"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "the URL cannot be parsed"
+    if parts.scheme not in ("http", "https"):
+        return "the URL must start with http:// or https://"
+    if not parts.hostname:
+        return "the URL has no host"
+    return None
