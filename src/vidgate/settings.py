@@ -78,6 +78,10 @@ class GatewaySettings(BaseModel):
     local_workers: int = Field(default=1, ge=1, le=64)
     poll_batch: int = Field(default=200, ge=1, le=10_000)
     max_poll_failures: int = Field(default=30, ge=1)
+    spend_log_retention_days: float = Field(default=400.0, gt=0)
+    """Spend rows (one per settled job) older than this are deleted."""
+    request_log_retention_days: float = Field(default=30.0, gt=0)
+    """Request log rows (one per API request) older than this are deleted."""
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
 
