@@ -22,6 +22,7 @@ from vidgate.accounting.budgets import BudgetStore
 from vidgate.accounting.keys import KeyStore
 from vidgate.api import admin, health, models, operations, videos
 from vidgate.api import errors as api_errors
+from vidgate.api import metrics as metrics_api
 from vidgate.api import webhooks as webhook_api
 from vidgate.api.fastpath import RetrieveFastPath
 from vidgate.db.engine import migrate, open_database
@@ -29,8 +30,11 @@ from vidgate.jobs.archive import Archiver
 from vidgate.jobs.create import Creator
 from vidgate.jobs.poller import Poller
 from vidgate.jobs.service import JobService
-from vidgate.jobs.store import JobStore
+from vidgate.jobs.store import Job, JobStore
 from vidgate.media.pool import MediaPool
+from vidgate.observe import metrics
+from vidgate.observe.logs import REDACTOR, known_secrets
+from vidgate.observe.requests import RequestLogWriter, RequestObserver
 from vidgate.providers.base import RuntimeContext
 from vidgate.providers.registry import PROVIDERS
 from vidgate.routing.config import build_table
@@ -48,6 +52,8 @@ log = logging.getLogger("vidgate")
 def create_app(settings: Settings) -> FastAPI:
     """The gateway as an ASGI app; config errors raise ``ConfigError`` here, before serving."""
     table = build_table(settings.config, PROVIDERS, settings.environment)
+    REDACTOR.add(known_secrets(settings.config, settings.master_key))
+    REDACTOR.add(d.api_key for d in table.by_id.values() if d.api_key)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
         store.insert_hooks.append(ledger.hold_on_insert)
         store.end_hooks.append(ledger.Settlement(live.deployment, PROVIDERS))
         store.on_end.append(lambda job: router.job_ended(job.deployment_id, job.id))
+        store.on_end.append(_job_ended)
         gateway = settings.config.settings
         webhooks = Webhooks(db, gateway.webhooks, settings.config.webhooks, sole_writer=sqlite)
         await webhooks.start(store)  # before recovery, which may end jobs
@@ -85,6 +92,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.budgets = BudgetStore(db)
         app.state.jobs = service
         app.state.started_at = time.time()
+        app.state.request_log = RequestLogWriter(db)
+        app.state.request_log.start()
         app.state.reload = lambda: reload_config(router, settings.config_path, PROVIDERS)
         if sqlite:
             await store.release_all_leases()
@@ -106,6 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
             await poller.aclose()
             await service.aclose()
             await webhooks.aclose()
+            await app.state.request_log.aclose()
             for client in live.all_clients():
                 close = getattr(client, "aclose", None)
                 if close is not None:
@@ -117,13 +127,36 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="vidgate", version=__version__, lifespan=lifespan)
     api_errors.install(app)
     app.add_middleware(RetrieveFastPath)
+    app.add_middleware(RequestObserver)  # outermost: sees the fast path too
     for router in (videos.router, models.router, webhook_api.router):
         app.include_router(router, prefix="/v1")
         app.include_router(router)
     app.include_router(admin.router)
     app.include_router(health.router)
     app.include_router(operations.router)
+    app.include_router(metrics_api.router)
     return app
+
+
+def _job_ended(job: Job) -> None:
+    """One log line and the metrics for every job that ends."""
+    metrics.JOBS_ENDED.labels(job.provider, job.model, job.status).inc()
+    if job.cost_usd:
+        metrics.SPEND.labels(job.model, job.provider).inc(job.cost_usd)
+    log.info(
+        "job ended",
+        extra={
+            "event": f"job.{job.status}",
+            "job_id": job.id,
+            "key_id": job.owner_key_id,
+            "model": job.model,
+            "deployment_id": job.deployment_id,
+            "status": job.status,
+            "error_code": job.error_code,
+            "cost_usd": job.cost_usd,
+            "seconds": (job.usage or {}).get("duration_seconds"),
+        },
+    )
 
 
 def _on_sighup(reload: Callable[[], object]) -> Callable[[], None]:

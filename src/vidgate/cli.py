@@ -45,11 +45,17 @@ def serve(
     ] = None,
     config: Annotated[Path | None, typer.Option(help="YAML config file (model_list, ...).")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+    log_format: Annotated[str, typer.Option(help="json (one object per line) or text.")] = "json",
+    app_log_level: Annotated[
+        str, typer.Option(help="vidgate log level (info logs every request and job end).")
+    ] = "info",
 ) -> None:
     """Run the gateway."""
     import uvicorn
 
     from vidgate.app import create_app
+    from vidgate.observe.logs import REDACTOR
+    from vidgate.observe.logs import configure as configure_logging
 
     try:
         settings = build_settings(host=host, port=port, data_dir=data_dir, config_path=config)
@@ -57,6 +63,7 @@ def serve(
     except ConfigError as exc:
         err.print(f"[red]config error[/red]\n{exc}")
         raise typer.Exit(2) from None
+    configure_logging(REDACTOR, json_lines=log_format == "json", level=app_log_level)
     _banner(
         settings.host,
         settings.port,
@@ -71,6 +78,7 @@ def serve(
         port=settings.port,
         log_level=log_level,
         access_log=False,
+        log_config=None,  # uvicorn's loggers go through vidgate's redacting handler
         loop="uvloop",
         http="httptools",
         timeout_graceful_shutdown=5,

@@ -6,6 +6,7 @@ from fastapi import Request
 
 from vidgate.accounting.keys import KeyStore, Principal
 from vidgate.errors import AuthenticationFailed, PermissionDenied
+from vidgate.observe.requests import note
 
 
 def bearer(request: Request) -> str:
@@ -25,7 +26,9 @@ def bearer(request: Request) -> str:
 async def principal(request: Request) -> Principal:
     """The authenticated caller (a FastAPI dependency)."""
     keys: KeyStore = request.app.state.keys
-    return await keys.authenticate(bearer(request))
+    caller = await keys.authenticate(bearer(request))
+    note(request.scope, key_id=caller.key_id)
+    return caller
 
 
 async def admin(request: Request) -> Principal:

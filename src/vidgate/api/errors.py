@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 from vidgate.errors import GatewayError, InvalidRequest
+from vidgate.observe.requests import note
 
 log = logging.getLogger("vidgate.api")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
@@ -28,8 +29,9 @@ def error_response(exc: GatewayError) -> JSONResponse:
     return JSONResponse(exc.envelope(), status_code=exc.status, headers=headers)
 
 
-async def _gateway_error(_request: Request, exc: Exception) -> Response:
+async def _gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
+    note(request.scope, error_code=exc.code)
     return error_response(exc)
 
 

@@ -16,6 +16,7 @@ import re
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vidgate.api.videos import video_body, video_headers
+from vidgate.observe.requests import note
 
 _PATH = re.compile(r"/(?:v1/)?videos/(video_[0-9a-f]{32})")
 
@@ -43,6 +44,13 @@ class RetrieveFastPath:
         job = None if principal is None else jobs.cached(principal, job_id)
         if job is None:
             return False
+        note(
+            scope,
+            key_id=principal.key_id if principal else None,
+            job_id=job.id,
+            model=job.model,
+            deployment_id=job.deployment_id,
+        )
         body = video_body(job)
         headers = [
             (b"content-type", b"application/json"),

@@ -20,6 +20,7 @@ from vidgate.api.content import content_response
 from vidgate.errors import InvalidRequest
 from vidgate.jobs.service import JobService
 from vidgate.jobs.store import Job
+from vidgate.observe.requests import note
 from vidgate.providers.base import VARIANTS, Operation
 from vidgate.request import parse_request
 from vidgate.routing.live import LiveDeployments
@@ -41,6 +42,7 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def _video(request: Request, job: Job) -> Response:
+    note(request.scope, job_id=job.id, model=job.model, deployment_id=job.deployment_id)
     headers = video_headers(job, request.app.state.live)
     return Response(video_body(job), media_type="application/json", headers=headers)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
@@ -44,6 +45,8 @@ from vidgate.request import VideoRequest, resolve, resolved_to_json
 from vidgate.routing.config import Deployment
 from vidgate.routing.router import Option, Router
 from vidgate.storage.base import BlobStore
+
+log = logging.getLogger("vidgate.jobs")
 
 UNKNOWN_OUTCOME = (
     " It may have started the video; vidgate did not retry it elsewhere, so you are not "
@@ -399,6 +402,16 @@ class Creator:
             values["attempts"] = list(attempts)
         updated = await self.store.update(job.id, values, phase="submitting")
         self.poller.due_at(next_poll_at)
+        log.info(
+            "job submitted",
+            extra={
+                "event": "job.submitted",
+                "job_id": job.id,
+                "deployment_id": deployment.id,
+                "model": deployment.model_name,
+                "attempts": len(attempts or ()),
+            },
+        )
         return updated or await self._reload(job.id)
 
     async def _reload(self, job_id: str) -> Job:

@@ -22,6 +22,7 @@ from vidgate.errors import GatewayError, NotFound, RateLimited
 from vidgate.jobs import lifecycle
 from vidgate.jobs.archive import Archiver
 from vidgate.jobs.store import Job, JobStore
+from vidgate.observe import metrics
 from vidgate.providers.base import Provider, UpstreamClient, UpstreamState
 from vidgate.routing.config import Deployment
 from vidgate.routing.live import LiveDeployments
@@ -114,6 +115,8 @@ class Poller:
 
     async def process(self, job: Job) -> None:
         """Poll (or archive) one leased job and record what was seen."""
+        if job.next_poll_at is not None:
+            metrics.POLL_LAG.observe(max(0.0, time.time() - job.next_poll_at))
         deployment = self.live.deployment(job.deployment_id, job.created_at)
         client = self.live.client(job.deployment_id, job.created_at)
         if deployment is None or client is None:

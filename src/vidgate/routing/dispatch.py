@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from vidgate.errors import GatewayError, NotFound, UpstreamError, UpstreamTimeout
+from vidgate.observe import metrics
 from vidgate.providers.base import (
     HttpAdapter,
     HttpCall,
@@ -140,6 +141,7 @@ class HttpUpstream:
                 )
                 for part in call.files
             ]
+            started = time.perf_counter()
             try:
                 body = call.json
                 if contains_inline(body):
@@ -155,11 +157,18 @@ class HttpUpstream:
                     timeout=self.timeout,
                 )
             except httpx.HTTPError as exc:
+                self._observe(started, type(exc).__name__)
                 raise _transport_error(exc) from exc
+        self._observe(started, f"{response.status_code // 100}xx")
         reply = _reply(response)
         if response.status_code >= 400:
             raise self.adapter.parse_error(reply)
         return reply
+
+    def _observe(self, started: float, outcome: str) -> None:
+        deployment, provider = self.deployment.id, self.deployment.provider
+        metrics.UPSTREAM_CALLS.labels(deployment, provider, outcome).inc()
+        metrics.UPSTREAM_SECONDS.labels(deployment, provider).observe(time.perf_counter() - started)
 
 
 async def _open(stack: AsyncExitStack, storage: BlobStore, key: str) -> Any:

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
+from vidgate.observe.logs import REDACTOR, known_secrets
 from vidgate.providers.base import Provider
 from vidgate.routing.config import build_table
 from vidgate.routing.live import ReloadSummary
@@ -31,6 +32,8 @@ def reload_config(
         raise ConfigError("the gateway was started without a config file; nothing to reload")
     config = load_config_file(config_path)
     table = build_table(config, providers, environment_snapshot())
+    REDACTOR.add(d.api_key for d in table.by_id.values() if d.api_key)
+    REDACTOR.add(known_secrets(config, ""))
     summary = router.live.replace(table)
     router.reconfigure(config.router)
     log.info("config reloaded: %s", summary.as_dict())

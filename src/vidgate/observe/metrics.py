@@ -1,0 +1,73 @@
+"""Prometheus metrics (``GET /metrics``).
+
+The metric objects live in one registry per process (several gateways in one test process
+share it). Hot-path updates are a counter increment and a histogram observation; values that
+are cheaper to read than to maintain — jobs by status, reservations outstanding — are read
+from the job store when the endpoint is scraped.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+REQUESTS = Counter(
+    "vidgate_requests_total", "API requests.", ("route", "method", "status"), registry=REGISTRY
+)
+REQUEST_SECONDS = Histogram(
+    "vidgate_request_duration_seconds",
+    "API request latency.",
+    ("route", "method"),
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=REGISTRY,
+)
+UPSTREAM_CALLS = Counter(
+    "vidgate_upstream_requests_total",
+    "Calls to upstream providers, by deployment and outcome (HTTP status class or error).",
+    ("deployment", "provider", "outcome"),
+    registry=REGISTRY,
+)
+UPSTREAM_SECONDS = Histogram(
+    "vidgate_upstream_request_duration_seconds",
+    "Upstream call latency.",
+    ("deployment", "provider"),
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+JOBS_ENDED = Counter(
+    "vidgate_jobs_ended_total",
+    "Jobs that ended.",
+    ("provider", "model", "status"),
+    registry=REGISTRY,
+)
+JOBS = Gauge(
+    "vidgate_jobs",
+    "Jobs in the store by status and provider (read at scrape).",
+    ("status", "provider"),
+    registry=REGISTRY,
+)
+POLL_LAG = Histogram(
+    "vidgate_poll_lag_seconds",
+    "How late a job was polled after it became due.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+SPEND = Counter(
+    "vidgate_spend_usd_total", "Settled spend in USD.", ("model", "provider"), registry=REGISTRY
+)
+RESERVED = Gauge(
+    "vidgate_reservations_outstanding_usd",
+    "USD held on budgets by jobs that have not ended (read at scrape).",
+    registry=REGISTRY,
+)
+RESERVATIONS = Gauge(
+    "vidgate_reservations_outstanding",
+    "Jobs holding a reservation (read at scrape).",
+    registry=REGISTRY,
+)
+REQUEST_LOG_DROPPED = Counter(
+    "vidgate_request_log_dropped_total",
+    "Request log rows dropped because the writer fell behind.",
+    registry=REGISTRY,
+)

@@ -1,0 +1,150 @@
+"""Every API request observed once: a request id, a log row, a JSON log line, metrics.
+
+``RequestObserver`` is the outermost ASGI middleware, so it sees requests the retrieve fast
+path answers too. The request id is the client's ``X-Request-ID`` (if it is a sane token)
+or a new one, and is echoed on the response. Routes add what they learn — the key, the
+model, the deployment, the job, the error code — to ``scope["state"]``.
+
+Request log rows are buffered and written in batches by ``RequestLogWriter`` (one
+transaction per second or per thousand rows), so logging costs the hot retrieve path a list
+append, not a database write; if the writer falls behind by more than ``MAX_BUFFER`` rows,
+rows are dropped and counted rather than growing memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+import time
+from typing import Any
+
+from sqlalchemy import insert
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vidgate.db.engine import Database
+from vidgate.db.tables import request_logs
+from vidgate.observe import metrics
+
+access = logging.getLogger("vidgate.access")
+log = logging.getLogger("vidgate.observe")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+_IDS = re.compile(r"/(?:video|whep|whd|evt|key|req|team|user)_[A-Za-z0-9_\-]+")
+FLUSH_S = 1.0
+BATCH = 1000
+MAX_BUFFER = 50_000
+STATE_FIELDS = ("key_id", "model", "deployment_id", "job_id", "error_code")
+
+
+def route_of(path: str) -> str:
+    """The path with ids replaced, for grouping (``/v1/videos/{id}``)."""
+    return _IDS.sub("/{id}", path)[:200]
+
+
+def note(scope: Scope, **fields: Any) -> None:
+    """Record what a route learned about the request, for its log row."""
+    scope.setdefault("state", {}).update(fields)
+
+
+class RequestLogWriter:
+    """Buffers request log rows and writes them in batches."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._rows: list[dict[str, Any]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, row: dict[str, Any]) -> None:
+        if len(self._rows) >= MAX_BUFFER:
+            metrics.REQUEST_LOG_DROPPED.inc()
+            return
+        self._rows.append(row)
+        if len(self._rows) >= BATCH:
+            self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), FLUSH_S)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("writing request logs failed")
+
+    async def flush(self) -> None:
+        rows, self._rows = self._rows, []
+        if rows:
+            await self.db.write(lambda conn: conn.execute(insert(request_logs), rows))
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.flush()
+
+
+class RequestObserver:
+    """ASGI middleware: request id, timing, log row, access log line and metrics."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _request_id(scope)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        status = 500
+        header = (b"x-request-id", request_id.encode())
+
+        async def observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed)
+        finally:
+            self._record(scope, state, status, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, state: dict[str, Any], status: int, elapsed: float) -> None:
+        route, method = route_of(scope["path"]), scope["method"]
+        metrics.REQUESTS.labels(route, method, str(status)).inc()
+        metrics.REQUEST_SECONDS.labels(route, method).observe(elapsed)
+        row = {
+            "at": time.time(),
+            "request_id": state["request_id"],
+            "method": method,
+            "route": route,
+            "status_code": status,
+            "latency_ms": round(elapsed * 1000, 3),
+            **{name: state.get(name) for name in STATE_FIELDS},
+        }
+        writer = getattr(scope.get("app"), "state", None)
+        writer = getattr(writer, "request_log", None)
+        if writer is not None and route not in ("/health", "/metrics"):
+            writer.add(row)
+        if access.isEnabledFor(logging.INFO):
+            access.info("request", extra={"event": "request", **row})
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            candidate = str(value.decode("latin-1")).strip()
+            if _REQUEST_ID.fullmatch(candidate):
+                return candidate
+            break
+    return "req_" + secrets.token_hex(12)
