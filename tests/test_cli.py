@@ -286,3 +286,61 @@ def test_sighup_reloads_the_config(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=20)
         reader.join(timeout=5)
+
+
+def test_spend_report_logs_and_csv(fresh_gateway: Gateway, tmp_path: Path) -> None:
+    import csv
+    import time
+
+    from tests.accounting.test_spend_gateway import insert_spend
+
+    gw, now = fresh_gateway, time.time()
+    base = {"provider": "openai", "key_id": "key_a"}
+    insert_spend(
+        gw.data_dir / "vidgate.db",
+        [
+            {**base, "model": "sora", "cost_usd": 0.4, "settled_at": now - 30},
+            {**base, "model": "sora-pro", "cost_usd": 1.2, "settled_at": now - 20},
+            {**base, "model": "sora", "key_id": "key_b", "cost_usd": 0.4, "settled_at": now - 10},
+            {
+                **base,
+                "model": "sora",
+                "status": "failed",
+                "seconds": None,
+                "cost_usd": 0.0,
+                "settled_at": now - 5,
+            },
+        ],
+    )
+    env = {"VIDGATE_BASE_URL": gw.url, "VIDGATE_API_KEY": gw.master_key, "COLUMNS": "200"}
+    result = vidgate("spend", env=env)  # --group-by model; base URL and key from the env
+    assert result.returncode == 0, result.stderr
+    cells = [line.replace("\u2502", " ").split() for line in result.stdout.splitlines()]
+    rows = [row for row in cells if row and row[0] in ("sora", "sora-pro", "total")]
+    assert rows == [
+        ["sora-pro", "1", "1", "0", "4", "$1.2000"],
+        ["sora", "3", "2", "1", "8", "$0.8000"],
+        ["total", "4", "3", "1", "12", "$2.0000"],
+    ]
+
+    result = vidgate("spend", "--logs", "--key", "key_b", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "video_synthetic_2" in result.stdout and "video_synthetic_0" not in result.stdout
+    assert "total over the range: $0.4000" in result.stdout
+
+    out = tmp_path / "by-key.csv"
+    common = ["--base-url", gw.url, "--api-key", gw.master_key]
+    result = vidgate(
+        "spend", "--group-by", "key", "--start", "2020-01-01", "--csv", str(out), *common
+    )
+    assert result.returncode == 0, result.stderr
+    with out.open(newline="") as handle:
+        exported = list(csv.reader(handle))
+    assert exported == [
+        ["group", "jobs", "completed", "failed", "seconds", "cost_usd"],
+        ["key_a", "3", "2", "1", "8.0", "1.6"],
+        ["key_b", "1", "1", "0", "4.0", "0.4"],
+    ]
+
+    result = vidgate("spend", "--group-by", "week", *common)
+    assert result.returncode == 1 and "error 400" in result.stderr and "group_by" in result.stderr

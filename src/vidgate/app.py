@@ -20,9 +20,12 @@ from vidgate import __version__
 from vidgate.accounting import ledger
 from vidgate.accounting.budgets import BudgetStore
 from vidgate.accounting.keys import KeyStore
+from vidgate.accounting.retention import Retention
+from vidgate.accounting.spend import SpendStore
 from vidgate.api import admin, health, models, operations, videos
 from vidgate.api import errors as api_errors
 from vidgate.api import metrics as metrics_api
+from vidgate.api import spend as spend_api
 from vidgate.api import webhooks as webhook_api
 from vidgate.api.fastpath import RetrieveFastPath
 from vidgate.db.engine import migrate, open_database
@@ -90,10 +93,13 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.storage = storage
         app.state.keys = KeyStore(db, settings.master_key)
         app.state.budgets = BudgetStore(db)
+        app.state.spend = SpendStore(db)
         app.state.jobs = service
         app.state.started_at = time.time()
         app.state.request_log = RequestLogWriter(db)
         app.state.request_log.start()
+        retention = Retention.for_settings(db, gateway)  # old spend/request log rows
+        retention.start()
         app.state.reload = lambda: reload_config(router, settings.config_path, PROVIDERS)
         if sqlite:
             await store.release_all_leases()
@@ -116,6 +122,7 @@ def create_app(settings: Settings) -> FastAPI:
             await service.aclose()
             await webhooks.aclose()
             await app.state.request_log.aclose()
+            await retention.aclose()
             for client in live.all_clients():
                 close = getattr(client, "aclose", None)
                 if close is not None:
@@ -132,6 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router, prefix="/v1")
         app.include_router(router)
     app.include_router(admin.router)
+    app.include_router(spend_api.router)
     app.include_router(health.router)
     app.include_router(operations.router)
     app.include_router(metrics_api.router)
