@@ -101,14 +101,14 @@ class JobService:
 
         try:
             job = await self.creator.run(plan, groups, insert)
-        except BaseException:
-            if plan.job is None:
+        except BaseException as exc:
+            if plan.job is None:  # no row: nothing will end and free the key's slot
                 self.key_limits.release(principal.key_id, plan.job_id)
-                await self._discard_uploads(request)
+                if isinstance(exc, GatewayError):
+                    await self._discard_uploads(request)
             raise
-        if job.id != plan.job_id:
-            self.key_limits.release(principal.key_id, plan.job_id)
         if job.id != plan.job_id:  # an idempotency race was lost: the winner's job
+            self.key_limits.release(principal.key_id, plan.job_id)
             await self._discard_uploads(request)
             return _same_request(job, fingerprint)
         return job
