@@ -138,6 +138,8 @@ class FileConfig(BaseModel):
 
     model_list: list[DeploymentEntry] = Field(default_factory=list)
     default_model: str | None = None
+    model_aliases: dict[str, str] = Field(default_factory=dict)
+    """Extra names for model groups (``{veo: veo-3}``), besides the built-in ones."""
     settings: GatewaySettings = Field(default_factory=GatewaySettings)
     router: RouterSettings = Field(default_factory=RouterSettings)
     database_url: str | None = None

@@ -36,7 +36,9 @@ def _models(request: Request, body: dict[str, Any]) -> list[str] | None:
         return None
     if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
         raise InvalidRequest("'models' must be a list of model names.", param="models")
-    known = request.app.state.live.table.groups
+    table = request.app.state.live.table
+    known = table.groups
+    models = [table.resolve(m) for m in models]  # aliases grant their group
     unknown = [m for m in models if m not in known]
     if unknown:
         raise InvalidRequest(

@@ -17,13 +17,17 @@ async def list_models(request: Request, caller: Principal = Depends(principal)) 
     table: DeploymentTable = request.app.state.live.table
     started = int(request.app.state.started_at)
     data = []
-    for name, group in sorted(table.groups.items()):
-        if not caller.may_use(name):
+    names = [(name, name) for name in sorted(table.groups)]
+    names += sorted(table.aliases.items())
+    for name, group_name in names:
+        group = table.groups[group_name]
+        if not caller.may_use(group_name):
             continue
         caps = group[0].capabilities
         data.append(
             {
                 "id": name,
+                "alias_for": None if name == group_name else group_name,
                 "object": "model",
                 "created": started,
                 "owned_by": group[0].provider,

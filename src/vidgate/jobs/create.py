@@ -115,7 +115,7 @@ class Creator:
                 )
             option = await self._option(request, deployment, source, probes)
             return True, _single([option])
-        model = request.model or live.table.default_model
+        model = live.table.resolve(request.model or live.table.default_model)
         group = live.table.group(model)
         if not group:
             raise NotFound(

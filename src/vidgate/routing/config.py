@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vidgate.providers.base import ModelCapabilities, Pricing, Provider
+from vidgate.routing.aliases import resolve_aliases
 from vidgate.settings import ConfigError, DeploymentEntry, FileConfig
 
 EMBEDDED_MODEL = "local/preview"
@@ -48,9 +49,15 @@ class DeploymentTable:
     by_id: Mapping[str, Deployment]
     groups: Mapping[str, tuple[Deployment, ...]]
     default_model: str
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    """Other names of groups: ``provider/model``, built-in and configured aliases."""
 
     def group(self, model_name: str) -> tuple[Deployment, ...]:
         return self.groups.get(model_name, ())
+
+    def resolve(self, name: str) -> str:
+        """The group a model name means (the name itself when it is not an alias)."""
+        return name if name in self.groups else self.aliases.get(name, name)
 
 
 def deployment_id(entry: DeploymentEntry) -> str:
@@ -93,9 +100,14 @@ def build_table(
             f"(have: {', '.join(sorted(names))})"
         )
     errors.extend(_fallback_errors(config, names))
+    for alias, target in config.model_aliases.items():
+        if target not in names:
+            errors.append(f"model_aliases.{alias}: {target!r} is not a model_name in model_list")
     if errors:
         raise ConfigError("\n".join(errors))
-    return DeploymentTable(by_id, {k: tuple(v) for k, v in groups.items()}, default)
+    members = {name: [(d.provider, d.model) for d in group] for name, group in groups.items()}
+    aliases = resolve_aliases(members, config.model_aliases)
+    return DeploymentTable(by_id, {k: tuple(v) for k, v in groups.items()}, default, aliases)
 
 
 def _fallback_errors(config: FileConfig, names: set[str]) -> list[str]:
