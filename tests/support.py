@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import av
 import httpx
 import openai
 import uvicorn
@@ -91,3 +93,11 @@ def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> A
             return value
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(interval)
+
+
+def video_shape(data: bytes) -> tuple[int, int, float]:
+    """Width, height and container duration (s) of an MP4 given as bytes."""
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        duration = (container.duration or 0) / 1e6
+        return stream.codec_context.width, stream.codec_context.height, duration

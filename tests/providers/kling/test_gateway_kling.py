@@ -15,13 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import av
 import httpx
 import openai
 import pytest
 from PIL import Image
 
-from tests.support import Gateway, running_gateway, serve
+from tests.support import Gateway, running_gateway, serve, video_shape
 from vidgate.providers.kling.simulator import SimState, SimTask, SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -115,13 +114,6 @@ def png_uri(width: int, height: int) -> str:
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
 
 
-def decode(data: bytes) -> tuple[int, int, float]:
-    with av.open(io.BytesIO(data), mode="r") as container:
-        stream = container.streams.video[0]
-        duration = (container.duration or 0) / 1e6
-        return stream.codec_context.width, stream.codec_context.height, duration
-
-
 def create(http: httpx.Client, **body: Any) -> httpx.Response:
     return http.post("/v1/videos", json=body)
 
@@ -172,7 +164,7 @@ def test_text2video_end_to_end(client: openai.OpenAI, http: httpx.Client, sim: S
     video = done(client, video_id)
     assert video.status == "completed", video.error
     assert (video.size, video.seconds, video.progress) == ("720x1280", "5", 100)
-    width, height, seconds = decode(client.videos.download_content(video.id).content)
+    width, height, seconds = video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (720, 1280) and seconds == pytest.approx(5, abs=0.2)
     polls = [e for e in sim.log() if e["path"] == f"/v1/videos/text2video/{task.id}"]
     assert polls and all(e["status_code"] == 200 for e in polls)

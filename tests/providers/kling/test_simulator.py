@@ -16,13 +16,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import av
 import httpx
 import pytest
 from PIL import Image
 from starlette.applications import Starlette
 
-from tests.support import serve, wait_for
+from tests.support import serve, video_shape, wait_for
 from vidgate.providers.kling.simulator import SimState, SimulatorConfig, create_app
 
 AK, SK = "ak-sim-test-1", "sk-sim-test-1"
@@ -93,16 +92,6 @@ def png_b64(width: int, height: int) -> str:
     out = io.BytesIO()
     Image.new("RGB", (width, height), (10, 120, 200)).save(out, format="PNG")
     return base64.b64encode(out.getvalue()).decode()
-
-
-def decode(data: bytes) -> tuple[int, int, float]:
-    with av.open(io.BytesIO(data), mode="r") as container:
-        stream = container.streams.video[0]
-        return (
-            stream.codec_context.width,
-            stream.codec_context.height,
-            (container.duration or 0) / 1e6,
-        )
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +177,7 @@ def test_text2video_lifecycle_matches_the_documented_bodies(http: httpx.Client) 
     # The CDN URL needs no auth; the file is a real MP4 of the requested shape.
     mp4 = httpx.get(video["url"])
     assert mp4.status_code == 200 and mp4.headers["content-type"] == "video/mp4"
-    width, height, seconds = decode(mp4.content)
+    width, height, seconds = video_shape(mp4.content)
     assert (width, height) == (720, 1280) and seconds == pytest.approx(5, abs=0.2)
     # Query by external_task_id works as well.
     again = http.get("/v1/videos/text2video/order-42").json()["data"]
@@ -203,7 +192,7 @@ def test_pro_mode_is_1080p_and_units_follow_mode_and_duration(http: httpx.Client
     assert finished(http, "text2video", short["task_id"])["final_unit_deduction"] == "3.5"
     data = finished(http, "text2video", v3.json()["data"]["task_id"])
     assert data["final_unit_deduction"] == "2.4"  # 0.8 units/s without audio
-    width, height, _ = decode(httpx.get(data["task_result"]["videos"][0]["url"]).content)
+    width, height, _ = video_shape(httpx.get(data["task_result"]["videos"][0]["url"]).content)
     assert (width, height) == (1080, 1080)
 
 
@@ -228,7 +217,7 @@ def test_image2video_follows_the_input_image(http: httpx.Client, state: SimState
         http, "image2video", model_name="kling-v3", duration="3", image=png_b64(400, 400)
     )
     data = finished(http, "image2video", square.json()["data"]["task_id"])
-    width, height, _ = decode(httpx.get(data["task_result"]["videos"][0]["url"]).content)
+    width, height, _ = video_shape(httpx.get(data["task_result"]["videos"][0]["url"]).content)
     assert (width, height) == (720, 720)  # std, at the image's 1:1
     assert state.tasks[task_id].body["image"].endswith("chars>")  # kept short in the record
     # The query family must be the create call's.

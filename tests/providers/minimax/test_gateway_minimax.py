@@ -14,13 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import av
 import httpx
 import openai
 import pytest
 from PIL import Image
 
-from tests.support import Gateway, running_gateway, serve, wait_for
+from tests.support import Gateway, running_gateway, serve, video_shape, wait_for
 from vidgate.providers.minimax.simulator import SimState, SimTask, SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -122,16 +121,6 @@ def png_uri(width: int = 640, height: int = 360) -> str:
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
 
 
-def decode(data: bytes) -> tuple[int, int, float]:
-    with av.open(io.BytesIO(data), mode="r") as container:
-        stream = container.streams.video[0]
-        return (
-            stream.codec_context.width,
-            stream.codec_context.height,
-            (container.duration or 0) / 1e6,
-        )
-
-
 def stored_upstream_id(gw: Gateway, job_id: str) -> str:
     with sqlite3.connect(gw.data_dir / "vidgate.db") as db:
         return str(db.execute("SELECT upstream_id FROM jobs WHERE id=?", (job_id,)).fetchone()[0])
@@ -170,7 +159,7 @@ def test_v1_text_to_video_end_to_end(
     video = done(client, response.json()["id"])
     assert video.status == "completed", video.error
     assert (video.size, video.seconds, video.progress) == ("1366x768", "6", 100)
-    width, height, seconds = decode(client.videos.download_content(video.id).content)
+    width, height, seconds = video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (1366, 768) and seconds == pytest.approx(6, abs=0.3)
     # query until Success, then files/retrieve once, then the signed URL without auth.
     calls = [
@@ -313,7 +302,7 @@ def test_h3_content_array_end_to_end_and_delete(
     assert task.body["aigc_watermark"] is False
     video = done(client, response.json()["id"])
     assert video.status == "completed", video.error
-    width, height, seconds = decode(client.videos.download_content(video.id).content)
+    width, height, seconds = video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (768, 768) and seconds == pytest.approx(4, abs=0.3)
     client.videos.delete(video.id)
     wait_for(lambda: sim.state.deleted.get(task.id) == "deleted", timeout=5)

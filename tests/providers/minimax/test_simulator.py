@@ -11,13 +11,12 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-import av
 import httpx
 import pytest
 from PIL import Image
 from starlette.applications import Starlette
 
-from tests.support import serve, wait_for
+from tests.support import serve, video_shape, wait_for
 from vidgate.providers.minimax.simulator import SimState, SimulatorConfig, create_app
 
 KEY = "sk-api-" + "ab" * 32
@@ -76,16 +75,6 @@ def finished(http: httpx.Client, task_id: str) -> dict[str, Any]:
     return result
 
 
-def decode(data: bytes) -> tuple[int, int, float]:
-    with av.open(io.BytesIO(data), mode="r") as container:
-        stream = container.streams.video[0]
-        return (
-            stream.codec_context.width,
-            stream.codec_context.height,
-            (container.duration or 0) / 1e6,
-        )
-
-
 # --- v1 ---------------------------------------------------------------------------------
 
 
@@ -119,7 +108,7 @@ def test_v1_text_to_video_three_step_result(http: httpx.Client, state: SimState)
     # The download URL is signed: it needs no Authorization header.
     video = httpx.get(file["download_url"])
     assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
-    width, height, seconds = decode(video.content)
+    width, height, seconds = video_shape(video.content)
     assert (width, height) == (1366, 768) and seconds == pytest.approx(6, abs=0.3)
     raw = http.get("/v1/files/retrieve_content", params={"file_id": success["file_id"]})
     assert raw.content == video.content
@@ -277,7 +266,7 @@ def test_v2_content_array_lifecycle(http: httpx.Client, state: SimState) -> None
     assert (task["resolution"], task["duration"], task["ratio"]) == ("768P", 4, "1:1")
     assert task["usage"]["total_seconds"] == 4 and task["usage"]["input_image_count"] == 1
     video = httpx.get(task["content"]["url"])
-    width, height, seconds = decode(video.content)
+    width, height, seconds = video_shape(video.content)
     assert (width, height) == (768, 768) and seconds == pytest.approx(4, abs=0.3)
 
 

@@ -14,13 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import av
 import httpx
 import openai
 import pytest
 from PIL import Image
 
-from tests.support import Gateway, running_gateway, serve, wait_for
+from tests.support import Gateway, running_gateway, serve, video_shape, wait_for
 from vidgate.providers.runway.simulator import SimState, SimTask, SimulatorConfig, create_app
 from vidgate.providers.simkit import mp4_bytes
 
@@ -117,13 +116,6 @@ def png_uri(width: int = 64, height: int = 36) -> str:
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
 
 
-def decode(data: bytes) -> tuple[int, int, float]:
-    with av.open(io.BytesIO(data)) as container:
-        stream = container.streams.video[0]
-        duration = (container.duration or 0) / 1e6
-        return stream.codec_context.width, stream.codec_context.height, duration
-
-
 def create(http: httpx.Client, **body: Any) -> httpx.Response:
     return http.post("/v1/videos", json=body)
 
@@ -149,7 +141,7 @@ def test_text_to_video_end_to_end(client: openai.OpenAI, http: httpx.Client, sim
     video = done(client, response.json()["id"])
     assert video.status == "completed", video.error
     assert (video.size, video.seconds, video.progress) == ("720x1280", "3", 100)
-    width, height, seconds = decode(client.videos.download_content(video.id).content)
+    width, height, seconds = video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (720, 1280) and seconds == pytest.approx(3, abs=0.2)
     # The signed output URL was fetched without the deployment's credentials.
     fetched = [e for e in sim.log() if e["path"] == f"/outputs/{task.id}/output.mp4"]
@@ -272,7 +264,7 @@ def test_edit_of_an_uploaded_video_goes_to_video_to_video(
     assert "ratio" not in task.body and "duration" not in task.body
     video = done(client, response.json()["id"])
     assert video.status == "completed", video.error
-    width, height, seconds = decode(client.videos.download_content(video.id).content)
+    width, height, seconds = video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (320, 180) and seconds == pytest.approx(2, abs=0.2)
 
 

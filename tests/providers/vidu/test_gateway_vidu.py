@@ -13,13 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import av
 import httpx
 import openai
 import pytest
 from PIL import Image
 
-from tests.support import Gateway, running_gateway, serve, wait_for
+from tests.support import Gateway, running_gateway, serve, video_shape, wait_for
 from vidgate.providers.vidu.simulator import SimState, SimTask, SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -115,13 +114,6 @@ def png_uri(width: int = 160, height: int = 90) -> str:
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
 
 
-def decode(data: bytes) -> tuple[int, int, float]:
-    with av.open(io.BytesIO(data)) as container:
-        stream = container.streams.video[0]
-        duration = (container.duration or 0) / 1e6
-        return stream.codec_context.width, stream.codec_context.height, duration
-
-
 def create(http: httpx.Client, **body: Any) -> httpx.Response:
     return http.post("/v1/videos", json=body)
 
@@ -147,7 +139,7 @@ def test_text_to_video_end_to_end(client: openai.OpenAI, http: httpx.Client, sim
     video = done(client, response.json()["id"])
     assert video.status == "completed", video.error
     assert (video.size, video.seconds, video.progress) == ("540x720", "2", 100)
-    width, height, seconds = decode(client.videos.download_content(video.id).content)
+    width, height, seconds = video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (540, 720) and seconds == pytest.approx(2, abs=0.2)
     thumb = client.videos.download_content(video.id, variant="thumbnail").content
     assert Image.open(io.BytesIO(thumb)).format in ("JPEG", "WEBP", "PNG")

@@ -14,13 +14,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import av
 import httpx
 import pytest
 from PIL import Image
 from starlette.applications import Starlette
 
-from tests.support import serve, wait_for
+from tests.support import serve, video_shape, wait_for
 from vidgate.providers.vidu.simulator import SimState, SimulatorConfig, create_app
 
 KEY = "vda_" + "ab" * 24
@@ -92,16 +91,6 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     return body
 
 
-def decode(data: bytes) -> tuple[int, int, float]:
-    with av.open(io.BytesIO(data)) as container:
-        stream = container.streams.video[0]
-        return (
-            stream.codec_context.width,
-            stream.codec_context.height,
-            (container.duration or 0) / 1e6,
-        )
-
-
 # --- auth --------------------------------------------------------------------------------
 
 
@@ -151,7 +140,7 @@ def test_text_to_video_lifecycle_and_result_urls(
     assert set(creation) == {"id", "url", "cover_url"}
     video = httpx.get(creation["url"])  # signed URLs, no auth header
     assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
-    width, height, seconds = decode(video.content)
+    width, height, seconds = video_shape(video.content)
     assert (width, height) == (540, 960) and seconds == pytest.approx(2, abs=0.2)
     cover = httpx.get(creation["cover_url"])
     assert Image.open(io.BytesIO(cover.content)).format == "JPEG"
@@ -188,7 +177,7 @@ def test_image_to_video_follows_the_image_aspect(vidu: httpx.Client) -> None:
     assert "aspect_ratio" not in task and task["audio"] is True
     assert task["images"][0].startswith("data:image/png;base64,")
     url = finished(vidu, task["task_id"])["creations"][0]["url"]
-    assert decode(httpx.get(url).content)[:2] == (540, 960)
+    assert video_shape(httpx.get(url).content)[:2] == (540, 960)
 
 
 def test_start_end_and_reference_counts(vidu: httpx.Client) -> None:

@@ -13,13 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import av
 import httpx
 import openai
 import pytest
 from PIL import Image
 
-from tests.support import Gateway, running_gateway, serve, wait_for
+from tests.support import Gateway, running_gateway, serve, video_shape, wait_for
 from vidgate.providers.wan.simulator import SimState, SimTask, SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -134,13 +133,6 @@ def png_uri(width: int = 64, height: int = 36) -> str:
     return "data:image/png;base64," + base64.b64encode(png(width, height)).decode()
 
 
-def decode(data: bytes) -> tuple[int, int, float]:
-    with av.open(io.BytesIO(data), mode="r") as container:
-        stream = container.streams.video[0]
-        duration = (container.duration or 0) / 1e6
-        return stream.codec_context.width, stream.codec_context.height, duration
-
-
 def create(http: httpx.Client, **body: Any) -> httpx.Response:
     return http.post("/v1/videos", json=body)
 
@@ -178,7 +170,7 @@ def test_text_to_video_end_to_end(client: openai.OpenAI, http: httpx.Client, sim
     video = done(client, response.json()["id"])
     assert video.status == "completed", video.error
     assert (video.size, video.seconds, video.progress) == ("480x832", "5", 100)
-    width, height, seconds = decode(client.videos.download_content(video.id).content)
+    width, height, seconds = video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (480, 832) and seconds == pytest.approx(5, abs=0.2)
     fetched = [e for e in sim.log() if e["path"] == f"/results/{task.id}.mp4"]
     assert fetched and all(e["status_code"] == 200 for e in fetched)
@@ -220,7 +212,7 @@ def test_image_to_video_sends_img_url_and_resolution(
     assert task.body["parameters"] == {"duration": 5, "resolution": "480P"}
     video = done(client, response.json()["id"])
     assert video.status == "completed", video.error
-    width, height, _ = decode(client.videos.download_content(video.id).content)
+    width, height, _ = video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (480, 832)  # the image's portrait aspect at the 480P tier
 
 
@@ -244,7 +236,7 @@ def test_first_and_last_frame_go_to_image2video(
     assert task.body["parameters"] == {"duration": 5, "resolution": "480P"}
     video = done(client, response.json()["id"])
     assert video.status == "completed", video.error
-    width, height, _ = decode(client.videos.download_content(video.id).content)
+    width, height, _ = video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (480, 832)  # the first frame's aspect wins over the size
 
 

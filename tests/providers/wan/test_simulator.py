@@ -8,7 +8,6 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import av
 import dashscope
 import httpx
 import pytest
@@ -16,7 +15,7 @@ from dashscope import VideoSynthesis
 from PIL import Image
 from starlette.applications import Starlette
 
-from tests.support import serve, wait_for
+from tests.support import serve, video_shape, wait_for
 from vidgate.providers.wan.simulator import SimState, SimulatorConfig, create_app
 
 KEY = "sk-" + "ab" * 16
@@ -67,13 +66,6 @@ def finished(task_id: str) -> Any:
     return wait_for(check, timeout=10)
 
 
-def decode(data: bytes) -> tuple[int, int, float]:
-    with av.open(io.BytesIO(data), mode="r") as container:
-        stream = container.streams.video[0]
-        duration = (container.duration or 0) / 1e6
-        return stream.codec_context.width, stream.codec_context.height, duration
-
-
 # --- the happy paths, as the SDK sees them ------------------------------------------------
 
 
@@ -116,7 +108,7 @@ def test_text_to_video_lifecycle(state: SimState, base_url: str) -> None:
     assert out.video_url.startswith(f"{base_url}/results/") and "Signature=" in out.video_url
     video = httpx.get(out.video_url)  # no Authorization: the URL is signed
     assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
-    width, height, seconds = decode(video.content)
+    width, height, seconds = video_shape(video.content)
     assert (width, height) == (832, 480) and seconds == pytest.approx(5, abs=0.2)
 
 
