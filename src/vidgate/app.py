@@ -55,8 +55,7 @@ log = logging.getLogger("vidgate")
 def create_app(settings: Settings) -> FastAPI:
     """The gateway as an ASGI app; config errors raise ``ConfigError`` here, before serving."""
     table = build_table(settings.config, PROVIDERS, settings.environment)
-    REDACTOR.add(known_secrets(settings.config, settings.master_key))
-    REDACTOR.add(d.api_key for d in table.by_id.values() if d.api_key)
+    REDACTOR.add(known_secrets(settings.config, settings.master_key, table))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

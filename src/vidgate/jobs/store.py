@@ -197,11 +197,7 @@ class JobStore:
         phase: str,
     ) -> Job | None:
         """``update`` with ``hook`` in its transaction (raising from it aborts the update)."""
-
-        def run_hook(conn: Connection, job: Job) -> None:
-            hook(conn, job)
-
-        return await self._update(job_id, values, phase, (run_hook,))
+        return await self._update(job_id, values, phase, (hook,))
 
     async def end(
         self, job_id: str, values: Mapping[str, Any], *, phase: str | Sequence[str]

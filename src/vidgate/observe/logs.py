@@ -56,10 +56,12 @@ REDACTOR = Redactor()
 SECRET_OPTION = re.compile(r"secret|key|token|password|credential", re.I)
 
 
-def known_secrets(config: Any, master_key: str) -> list[str]:
-    """The master key, every deployment credential and every webhook secret in ``config``
-    (a ``FileConfig``)."""
+def known_secrets(config: Any, master_key: str, table: Any) -> list[str]:
+    """The master key, every deployment credential — of ``table``'s deployments too, which
+    may come from the environment — and every webhook secret in ``config`` (a
+    ``FileConfig``)."""
     found = [master_key]
+    found.extend(d.api_key for d in table.by_id.values() if d.api_key)
     for entry in config.model_list:
         if entry.api_key:
             found.append(entry.api_key)

@@ -132,8 +132,8 @@ class RequestObserver:
             "latency_ms": round(elapsed * 1000, 3),
             **{name: state.get(name) for name in STATE_FIELDS},
         }
-        writer = getattr(scope.get("app"), "state", None)
-        writer = getattr(writer, "request_log", None)
+        app_state = getattr(scope.get("app"), "state", None)
+        writer = getattr(app_state, "request_log", None)
         if writer is not None and route not in ("/health", "/metrics"):
             writer.add(row)
         if access.isEnabledFor(logging.INFO):
