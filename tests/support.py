@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import threading
 import time
@@ -16,6 +17,7 @@ import httpx
 import openai
 import uvicorn
 import yaml
+from PIL import Image
 
 from vidgate.app import create_app
 from vidgate.settings import build_settings
@@ -101,3 +103,12 @@ def video_shape(data: bytes) -> tuple[int, int, float]:
         stream = container.streams.video[0]
         duration = (container.duration or 0) / 1e6
         return stream.codec_context.width, stream.codec_context.height, duration
+
+
+def png_uri(
+    width: int = 640, height: int = 360, colour: tuple[int, int, int] = (20, 90, 200)
+) -> str:
+    """A solid PNG as a data URI (an image input every provider accepts)."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()

@@ -22,7 +22,7 @@ from vidgate.accounting.budgets import BudgetStore
 from vidgate.accounting.keys import KeyStore
 from vidgate.accounting.retention import Retention
 from vidgate.accounting.spend import SpendStore
-from vidgate.api import admin, health, models, operations, videos
+from vidgate.api import admin, aimlapi, health, models, newapi, operations, videos
 from vidgate.api import errors as api_errors
 from vidgate.api import metrics as metrics_api
 from vidgate.api import spend as spend_api
@@ -137,6 +137,8 @@ def create_app(settings: Settings) -> FastAPI:
     for router in (videos.router, models.router, webhook_api.router):
         app.include_router(router, prefix="/v1")
         app.include_router(router)
+    app.include_router(aimlapi.router)  # /v2/...: aimlapi-style clients
+    app.include_router(newapi.router)  # /v1/video/generations: new-api clients
     app.include_router(admin.router)
     app.include_router(spend_api.router)
     app.include_router(health.router)

@@ -30,7 +30,20 @@ SIZE_RE = re.compile(r"^\s*(\d{2,5})\s*[xX*\u00d7]\s*(\d{2,5})\s*$")
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
 KNOWN_FIELDS: Mapping[Operation, frozenset[str]] = {
     "create": frozenset(
-        {"prompt", "model", "seconds", "size", "input_reference", "metadata", "user", "seed", "fps"}
+        {
+            "prompt",
+            "model",
+            "seconds",
+            "size",
+            "resolution",
+            "aspect_ratio",
+            "input_reference",
+            "images",
+            "metadata",
+            "user",
+            "seed",
+            "fps",
+        }
     ),
     "remix": frozenset({"prompt", "metadata", "user"}),
     "edit": frozenset({"prompt", "video", "model", "metadata", "user"}),
@@ -60,25 +73,38 @@ class VideoRequest:
     size: tuple[int, int] | None = None
     fps: int | None = None
     seed: int | None = None
+    resolution: int | None = None
+    """Short side in pixels (``720`` for ``"720p"``), matched against the model's sizes."""
+    aspect_ratio: tuple[int, int] | None = None
     image: Asset | None = None
     last_frame: Asset | None = None
     reference_images: list[Asset] = field(default_factory=list)
+    images: list[Asset] = field(default_factory=list)
+    """Images whose role the model decides: first (and last) frame, or references."""
     negative_prompt: str | None = None
     audio: bool | None = None
     source_video_id: str | None = None
     source_upload: Upload | None = None
     options: dict[str, Any] = field(default_factory=dict)
     user: str | None = None
+    names: dict[str, str] = field(default_factory=dict)
+    """What the client called a canonical field (``seconds`` → ``duration``), for errors."""
 
     def fingerprint(self) -> str:
         """A stable digest of the request (uploads by content), for idempotency checks."""
-        body = {f.name: _canonical(getattr(self, f.name)) for f in fields(self)}
+        body = {
+            f.name: _canonical(getattr(self, f.name)) for f in fields(self) if f.name != "names"
+        }
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+    def name(self, canonical: str) -> str:
+        """The parameter name the client used for ``canonical``."""
+        return self.names.get(canonical, canonical)
 
     def upload_keys(self) -> list[str]:
         """Blob keys of files uploaded with this request."""
         keys = [self.source_upload.blob_key] if self.source_upload else []
-        images = [self.image, self.last_frame, *self.reference_images]
+        images = [self.image, self.last_frame, *self.reference_images, *self.images]
         keys += [i.value for i in images if i is not None and i.kind == "blob"]
         return keys
 
@@ -122,9 +148,17 @@ def unflatten(form: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def parse_request(
-    operation: Operation, body: Mapping[str, Any], *, source_video_id: str | None = None
+    operation: Operation,
+    body: Mapping[str, Any],
+    *,
+    source_video_id: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> VideoRequest:
-    """Validate the shape of a body (types, unknown fields); capabilities come later."""
+    """Validate the shape of a body (types, unknown fields); capabilities come later.
+
+    ``names`` says what the client called a field another surface renamed (``seconds`` was
+    sent as ``duration``), so errors name what the client sent.
+    """
     unknown = sorted(set(body) - KNOWN_FIELDS[operation])
     if unknown:
         raise InvalidRequest(
@@ -139,19 +173,42 @@ def parse_request(
         model=_optional_str(body, "model"),
         seconds=_optional_int(body, "seconds"),
         size=_size(body.get("size")),
+        resolution=_resolution(body.get("resolution")),
+        aspect_ratio=_aspect_ratio(body.get("aspect_ratio")),
         fps=_optional_int(body, "fps"),
         seed=_optional_int(body, "seed"),
         image=_image_reference(body.get("input_reference")),
-        options=_options(body.get("metadata")),
+        images=_image_list(body.get("images"), "images"),
+        options=as_object(body.get("metadata"), "metadata"),
         user=_optional_str(body, "user"),
         source_video_id=source_video_id,
+        names=dict(names or {}),
     )
     _canonical_options(request)
+    _one_way_to_say(request)
     if operation in ("edit", "extend"):
         _video_reference(request, body.get("video"))
     if operation == "extend" and request.seconds is None:
         raise InvalidRequest("Missing required parameter: 'seconds'.", param="seconds")
     return request
+
+
+def _one_way_to_say(request: VideoRequest) -> None:
+    """A size and images each given one way: no guessing which of two the client meant."""
+    if request.size is not None and (request.resolution or request.aspect_ratio):
+        param = "resolution" if request.resolution else "aspect_ratio"
+        raise InvalidRequest(
+            f"Give either '{request.name('size')}' or 'resolution'/'aspect_ratio', not both.",
+            param=param,
+        )
+    named = request.image or request.last_frame or request.reference_images
+    if request.images and named:
+        raise InvalidRequest(
+            f"Give images either in '{request.name('images')}' (roles chosen by the model) or "
+            f"in '{request.name('input_reference')}' / 'metadata.last_frame' / "
+            "'metadata.reference_images', not both.",
+            param=request.name("images"),
+        )
 
 
 def _prompt(value: Any) -> str:
@@ -201,6 +258,56 @@ def _size(value: Any) -> tuple[int, int] | None:
             code="invalid_value",
         )
     return int(match.group(1)), int(match.group(2))
+
+
+_RESOLUTION_NAMES = {"2k": 1440, "4k": 2160}
+
+
+def _resolution(value: Any) -> int | None:
+    """``"720p"``, ``"1080P"``, ``"4k"`` → the short side in pixels."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip().lower()
+    if text in _RESOLUTION_NAMES:
+        return _RESOLUTION_NAMES[text]
+    match = re.fullmatch(r"(\d{3,4})p?", text)
+    if not match or isinstance(value, bool):
+        raise InvalidRequest(
+            f"Invalid value for 'resolution': {value!r}; expected a tier such as '720p', "
+            "'1080p' or '4k'.",
+            param="resolution",
+            code="invalid_value",
+        )
+    return int(match.group(1))
+
+
+def _aspect_ratio(value: Any) -> tuple[int, int] | None:
+    if value is None or value == "":
+        return None
+    match = (
+        re.fullmatch(r"\s*(\d{1,2})\s*:\s*(\d{1,2})\s*", value) if isinstance(value, str) else None
+    )
+    if not match or "0" in (match.group(1), match.group(2)):
+        raise InvalidRequest(
+            f"Invalid value for 'aspect_ratio': {value!r}; expected W:H such as '16:9'.",
+            param="aspect_ratio",
+            code="invalid_value",
+        )
+    return int(match.group(1)), int(match.group(2))
+
+
+def _image_list(value: Any, param: str) -> list[Asset]:
+    if value is None or value == "":
+        return []
+    if not isinstance(value, list):
+        raise InvalidRequest(
+            f"'{param}' must be a list of images.", param=param, code="invalid_type"
+        )
+    return [
+        asset
+        for index, item in enumerate(value)
+        if (asset := _image_reference(item, f"{param}[{index}]")) is not None
+    ]
 
 
 def _image_reference(value: Any, param: str = "input_reference") -> Asset | None:
@@ -272,19 +379,25 @@ def _canonical_options(request: VideoRequest) -> None:
         request.last_frame = _image_reference(options.pop("last_frame"), "metadata.last_frame")
     if "reference_images" in options:
         value = options.pop("reference_images")
-        if not isinstance(value, list):
-            raise InvalidRequest(
-                "'metadata.reference_images' must be a list of images.",
-                param="metadata.reference_images",
-            )
-        request.reference_images = [
-            asset
-            for item in value
-            if (asset := _image_reference(item, "metadata.reference_images")) is not None
-        ]
+        request.reference_images = _image_list(value, "metadata.reference_images")
+    if "model" in options:
+        _metadata_model(request, options.pop("model"))
 
 
-def _options(value: Any) -> dict[str, Any]:
+def _metadata_model(request: VideoRequest, value: Any) -> None:
+    """``metadata.model`` may repeat ``model`` but never choose another (billed) model."""
+    if value is None or value == "" or value == request.model:
+        return
+    raise InvalidRequest(
+        f"'metadata.model' ({value!r}) differs from 'model' ({request.model!r}); the model "
+        "is chosen by 'model' alone, so the model billed is the model used.",
+        param="metadata.model",
+        code="invalid_value",
+    )
+
+
+def as_object(value: Any, param: str) -> dict[str, Any]:
+    """An object given as JSON or as a JSON string (multipart forms can only send strings)."""
     if value is None or value == "":
         return {}
     if isinstance(value, str):
@@ -293,7 +406,7 @@ def _options(value: Any) -> dict[str, Any]:
         except json.JSONDecodeError:
             value = None
     if not isinstance(value, dict):
-        raise InvalidRequest("'metadata' must be an object.", param="metadata", code="invalid_type")
+        raise InvalidRequest(f"'{param}' must be an object.", param=param, code="invalid_type")
     return dict(value)
 
 
@@ -323,12 +436,14 @@ def resolve(
             param="prompt",
             code="string_above_max_length",
         )
-    seconds = _pick("seconds", request.seconds, caps.seconds, caps.default_seconds, model_name)
-    width, height = source_size or _resolve_size(request.size, caps, model_name)
+    seconds = _pick(
+        request.name("seconds"), request.seconds, caps.seconds, caps.default_seconds, model_name
+    )
+    width, height = source_size or _resolve_size(request, caps, model_name)
     fps = _pick("fps", request.fps, caps.fps, caps.default_fps, model_name)
     if request.seed is not None and not caps.seed:
         raise InvalidRequest(f"Model '{model_name}' does not accept 'seed'.", param="seed")
-    _check_options(request.options, caps, model_name)
+    options = _model_options(request, caps, model_name)
     images = _images(request, caps, model_name)
     if request.negative_prompt is not None and not caps.negative_prompt:
         raise InvalidRequest(
@@ -350,18 +465,20 @@ def resolve(
         seed=request.seed,
         images=images,
         source=source,
-        options=request.options,
+        options=options,
         negative_prompt=request.negative_prompt,
         audio=caps.audio if request.audio is None else request.audio,
     )
 
 
 def _images(request: VideoRequest, caps: ModelCapabilities, model: str) -> tuple[ImageInput, ...]:
+    if request.images:
+        return _images_by_model(request.images, caps, model, request.name("images"))
     images: list[ImageInput] = []
     wanted = (
-        ("first_frame", "input_reference", [request.image]),
-        ("last_frame", "metadata.last_frame", [request.last_frame]),
-        ("reference", "metadata.reference_images", request.reference_images),
+        ("first_frame", request.name("input_reference"), [request.image]),
+        ("last_frame", request.name("metadata.last_frame"), [request.last_frame]),
+        ("reference", request.name("metadata.reference_images"), request.reference_images),
     )
     for role, param, assets in wanted:
         given = [a for a in assets if a is not None]
@@ -374,6 +491,38 @@ def _images(request: VideoRequest, caps: ModelCapabilities, model: str) -> tuple
             )
         images += [ImageInput(role, asset) for asset in given]  # type: ignore[arg-type]
     return tuple(images)
+
+
+def _images_by_model(
+    assets: list[Asset], caps: ModelCapabilities, model: str, param: str
+) -> tuple[ImageInput, ...]:
+    """Roles for images the client left to the model: a first frame, first and last frames,
+    or references — whichever the model takes for that many images."""
+    roles = caps.image_roles
+    count = len(assets)
+    if count == 1 and "first_frame" in roles:
+        return (ImageInput("first_frame", assets[0]),)
+    if count == 2 and {"first_frame", "last_frame"} <= roles:
+        return ImageInput("first_frame", assets[0]), ImageInput("last_frame", assets[1])
+    if "reference" in roles and count <= caps.max_reference_images:
+        return tuple(ImageInput("reference", asset) for asset in assets)
+    raise InvalidRequest(
+        f"Model '{model}' cannot take {count} image(s) in '{param}'; it takes "
+        f"{_image_ability(caps)}.",
+        param=param,
+        code="invalid_value",
+    )
+
+
+def _image_ability(caps: ModelCapabilities) -> str:
+    ways = []
+    if "first_frame" in caps.image_roles:
+        ways.append("1 image (first frame)")
+    if {"first_frame", "last_frame"} <= caps.image_roles:
+        ways.append("2 images (first and last frames)")
+    if "reference" in caps.image_roles and caps.max_reference_images:
+        ways.append(f"1 to {caps.max_reference_images} reference images")
+    return ", or ".join(ways) or "no images"
 
 
 def _pick(name: str, value: int | None, allowed: tuple[int, ...], default: int, model: str) -> int:
@@ -389,32 +538,83 @@ def _pick(name: str, value: int | None, allowed: tuple[int, ...], default: int, 
     return value
 
 
-def _resolve_size(
-    size: tuple[int, int] | None, caps: ModelCapabilities, model: str
-) -> tuple[int, int]:
+def _resolve_size(request: VideoRequest, caps: ModelCapabilities, model: str) -> tuple[int, int]:
+    size = request.size
+    if size is None and (request.resolution or request.aspect_ratio):
+        return _size_by_tier(request.resolution, request.aspect_ratio, caps, model)
     text = caps.default_size if size is None else f"{size[0]}x{size[1]}"
     if text not in caps.sizes:
+        param = request.name("size")
         raise InvalidRequest(
-            f"Invalid value for 'size': '{text}'. Model '{model}' allows: {', '.join(caps.sizes)}.",
-            param="size",
+            f"Invalid value for '{param}': '{text}'. Model '{model}' allows: "
+            f"{', '.join(caps.sizes)}.",
+            param=param,
             code="invalid_value",
         )
+    return _dimensions(text)
+
+
+def _dimensions(text: str) -> tuple[int, int]:
     width, height = text.split("x")
     return int(width), int(height)
 
 
-def _check_options(options: Mapping[str, Any], caps: ModelCapabilities, model: str) -> None:
+def _size_by_tier(
+    short_side: int | None, ratio: tuple[int, int] | None, caps: ModelCapabilities, model: str
+) -> tuple[int, int]:
+    """The model's size with this short side and aspect ratio (each defaulting to the
+    default size's), as aggregator APIs ask: ``resolution: 720p, aspect_ratio: 9:16``."""
+    sizes = [_dimensions(text) for text in caps.sizes]
+    default = _dimensions(caps.default_size)
+    short = short_side or min(default)
+    aspect = ratio or default
+    for width, height in sizes:
+        if min(width, height) == short and _same_ratio((width, height), aspect):
+            return width, height
+    param = "resolution" if short_side else "aspect_ratio"
+    tiers = sorted({min(w, h) for w, h in sizes})
+    raise InvalidRequest(
+        f"Model '{model}' has no {short}p size at {aspect[0]}:{aspect[1]}; it makes: "
+        f"{', '.join(caps.sizes)} (resolutions {', '.join(f'{t}p' for t in tiers)}).",
+        param=param,
+        code="invalid_value",
+    )
+
+
+def _same_ratio(size: tuple[int, int], ratio: tuple[int, int]) -> bool:
+    """Within 1%: published sizes round (1366x768 is 16:9)."""
+    return abs(size[0] * ratio[1] / (size[1] * ratio[0]) - 1) <= 0.01
+
+
+def _model_options(request: VideoRequest, caps: ModelCapabilities, model: str) -> dict[str, Any]:
+    """The options under the names this model uses; 400 on one it does not take."""
+    options = dict(request.options)
     if caps.option_keys is None:
-        return
+        return options
+    for name in sorted(set(options) - caps.option_keys):
+        synonym = _synonym(name, caps.option_keys)
+        if synonym is not None and synonym not in options:
+            options[synonym] = options.pop(name)
     unknown = sorted(set(options) - caps.option_keys)
     if unknown:
         allowed = ", ".join(sorted(caps.option_keys)) or "none"
         raise InvalidRequest(
-            f"Unsupported metadata option(s) for model '{model}': {', '.join(unknown)}. "
-            f"Allowed: {allowed}.",
-            param=f"metadata.{unknown[0]}",
+            f"Unsupported option(s) for model '{model}': {', '.join(unknown)}. Allowed: {allowed}.",
+            param=request.name(f"metadata.{unknown[0]}"),
             code="unknown_parameter",
         )
+    return options
+
+
+OPTION_SYNONYMS = (frozenset({"enhance_prompt", "prompt_optimizer", "prompt_extend"}),)
+"""Options providers name differently (prompt rewriting: Veo, MiniMax, Wan)."""
+
+
+def _synonym(name: str, keys: frozenset[str]) -> str | None:
+    for group in OPTION_SYNONYMS:
+        if name in group:
+            return next(iter(sorted(group & keys)), None)
+    return None
 
 
 # --- persistence of a resolved request on the job row ---------------------------------

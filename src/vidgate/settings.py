@@ -75,6 +75,9 @@ class GatewaySettings(BaseModel):
     stale_after_s: float = Field(default=5.0, gt=0)
     refresh_wait_s: float = Field(default=2.0, ge=0)
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
+    """The gateway's address as clients reach it (``https://videos.example.com``), for the
+    absolute ``url`` in responses; unset: taken from each request's ``Host``."""
     local_workers: int = Field(default=1, ge=1, le=64)
     poll_batch: int = Field(default=200, ge=1, le=10_000)
     max_poll_failures: int = Field(default=30, ge=1)

@@ -1,7 +1,9 @@
 """Public wire shapes: the Video object, lists, deletions — exactly as the OpenAI SDK reads them.
 
 Built as plain dicts from job rows (no model validation on the hot retrieve path); every key
-is always present, with ``null`` where unset, as the OpenAI API does.
+is always present, with ``null`` where unset, as the OpenAI API does. Two keys are not
+OpenAI's and the SDK ignores them: ``task_id`` (the id again, for clients of older gateways)
+and ``url`` (the gateway's absolute content URL once completed; it needs the owner's key).
 """
 
 from __future__ import annotations
@@ -12,8 +14,12 @@ from typing import Any
 from vidgate.jobs.store import Job
 
 
-def video_object(job: Job) -> dict[str, Any]:
-    """The OpenAI ``Video`` object for a job, plus vidgate's ``usage``."""
+def content_url(base_url: str, job_id: str) -> str:
+    return f"{base_url}/v1/videos/{job_id}/content"
+
+
+def video_object(job: Job, base_url: str) -> dict[str, Any]:
+    """The OpenAI ``Video`` object for a job, plus ``usage``, ``task_id`` and ``url``."""
     error = None
     if job.status == "failed":
         error = {"code": job.error_code or "failed", "message": job.error_message or ""}
@@ -33,13 +39,15 @@ def video_object(job: Job) -> dict[str, Any]:
         "remixed_from_video_id": job.remixed_from,
         "error": error,
         "usage": {"duration_seconds": usage.get("duration_seconds"), "cost_usd": job.cost_usd},
+        "task_id": job.id,
+        "url": content_url(base_url, job.id) if job.status == "completed" else None,
     }
 
 
-def video_list(jobs: Sequence[Job], has_more: bool) -> dict[str, Any]:
+def video_list(jobs: Sequence[Job], has_more: bool, base_url: str) -> dict[str, Any]:
     return {
         "object": "list",
-        "data": [video_object(job) for job in jobs],
+        "data": [video_object(job, base_url) for job in jobs],
         "first_id": jobs[0].id if jobs else None,
         "last_id": jobs[-1].id if jobs else None,
         "has_more": has_more,

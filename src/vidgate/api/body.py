@@ -63,12 +63,25 @@ async def _form(request: Request, storage: BlobStore, tmp: Path) -> dict[str, An
     try:
         for key, value in form.multi_items():
             if isinstance(value, UploadFile):
-                flat[key] = await store_upload(storage, tmp, value, key)
+                _add(flat, key, await store_upload(storage, tmp, value, key))
             else:
-                flat[key] = value
+                _add(flat, key, value)
     finally:
         await form.close()
     return unflatten(flat)
+
+
+def _add(flat: dict[str, Any], key: str, value: Any) -> None:
+    """A form field; ``name[]`` and repeated names collect into a list (``images[]``)."""
+    if key.endswith("[]"):
+        key = key[:-2]
+        flat.setdefault(key, [])
+    if key not in flat:
+        flat[key] = value
+    elif isinstance(flat[key], list):
+        flat[key].append(value)
+    else:
+        flat[key] = [flat[key], value]
 
 
 async def store_upload(storage: BlobStore, tmp: Path, upload: UploadFile, field: str) -> Upload:

@@ -15,6 +15,7 @@ import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from vidgate.api.urls import base_url
 from vidgate.api.videos import video_body, video_headers
 from vidgate.observe.requests import note
 
@@ -51,7 +52,7 @@ class RetrieveFastPath:
             model=job.model,
             deployment_id=job.deployment_id,
         )
-        body = video_body(job)
+        body = video_body(job, base_url(scope))
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),

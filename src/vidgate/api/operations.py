@@ -63,6 +63,7 @@ def _record(job: Job) -> dict[str, Any]:
     return {
         "id": job.id,
         "owner_key_id": job.owner_key_id,
+        "end_user": job.end_user,
         "model": job.model,
         "deployment_id": job.deployment_id,
         "provider": job.provider,

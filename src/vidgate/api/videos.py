@@ -17,6 +17,8 @@ from vidgate.accounting.keys import Principal
 from vidgate.api.auth import principal
 from vidgate.api.body import read_fields
 from vidgate.api.content import content_response
+from vidgate.api.extended import canonical
+from vidgate.api.urls import base_url
 from vidgate.errors import InvalidRequest
 from vidgate.jobs.service import JobService
 from vidgate.jobs.store import Job
@@ -44,11 +46,12 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 def _video(request: Request, job: Job) -> Response:
     note(request.scope, job_id=job.id, model=job.model, deployment_id=job.deployment_id)
     headers = video_headers(job, request.app.state.live)
-    return Response(video_body(job), media_type="application/json", headers=headers)
+    body = video_body(job, base_url(request.scope))
+    return Response(body, media_type="application/json", headers=headers)
 
 
-def video_body(job: Job) -> bytes:
-    return json.dumps(video_object(job), separators=(",", ":")).encode()
+def video_body(job: Job, base: str) -> bytes:
+    return json.dumps(video_object(job, base), separators=(",", ":")).encode()
 
 
 def video_headers(job: Job, live: LiveDeployments) -> dict[str, str]:
@@ -77,11 +80,24 @@ def _service(request: Request) -> JobService:
 async def _create(
     request: Request, caller: Principal, operation: Operation, source_id: str | None = None
 ) -> Response:
-    fields = await read_fields(request)
-    video = parse_request(operation, fields, source_video_id=source_id)
-    key = request.headers.get("idempotency-key")
-    job = await _service(request).submit(caller, video, key)
+    job = await submit(request, caller, operation, await read_fields(request), source_id)
     return _video(request, job)
+
+
+async def submit(
+    request: Request,
+    caller: Principal,
+    operation: Operation,
+    fields: dict[str, Any],
+    source_id: str | None = None,
+) -> Job:
+    """Parse ``fields`` (OpenAI's, or the extended ones) and submit the job: the one create
+    path every client surface goes through."""
+    body = canonical(fields)
+    video = parse_request(operation, body.body, source_video_id=source_id, names=body.names)
+    note(request.scope, end_user=video.user)
+    key = request.headers.get("idempotency-key")
+    return await _service(request).submit(caller, video, key)
 
 
 @router.post("/videos")
@@ -114,7 +130,7 @@ async def list_videos(request: Request, caller: Principal = Caller) -> Response:
             f"Invalid value for 'order': '{order}'. Allowed: asc, desc.", param="order"
         )
     page = await _service(request).list(caller, after=query.get("after"), limit=limit, order=order)
-    return _json(video_list(page.jobs, page.has_more))
+    return _json(video_list(page.jobs, page.has_more, base_url(request.scope)))
 
 
 def _limit(value: str | None) -> int:

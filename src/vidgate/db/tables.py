@@ -53,6 +53,7 @@ jobs = Table(
     Column("cost_usd", Float),
     Column("budget_ids", JSON),
     Column("deleted_at", Float),
+    Column("end_user", String(200)),
     Index("ix_jobs_owner_seq", "owner_key_id", "seq"),
     Index("ix_jobs_phase_next_poll", "phase", "next_poll_at"),
     Index("ux_jobs_owner_idempotency", "owner_key_id", "idempotency_key", unique=True),
@@ -124,6 +125,7 @@ request_logs = Table(
     Column("latency_ms", Float, nullable=False),
     Column("job_id", String(64)),
     Column("error_code", String(64)),
+    Column("end_user", String(200)),
     Index("ix_request_logs_at", "at"),
     Index("ix_request_logs_key", "key_id", "at"),
 )

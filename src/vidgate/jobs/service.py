@@ -94,7 +94,9 @@ class JobService:
             raise
 
         async def insert(option: Option) -> tuple[Job, bool]:
-            values = _new_row(plan.job_id, principal, option, source, idempotency_key, fingerprint)
+            values = _new_row(
+                plan.job_id, principal, option, source, idempotency_key, fingerprint, request.user
+            )
             values["reserved_usd"] = self.creator.estimate(option)
             values["budget_ids"] = principal.budget_ids
             return await self.creator.insert_row(values, principal.key_id, idempotency_key)
@@ -355,6 +357,7 @@ def _new_row(
     source: Job | None,
     idempotency_key: str | None,
     fingerprint: str,
+    end_user: str | None,
 ) -> dict[str, Any]:
     now = time.time()
     operation = option.resolved.operation
@@ -372,4 +375,5 @@ def _new_row(
         "poll_failures": 0,
         "idempotency_key": idempotency_key,
         "request_hash": fingerprint,
+        "end_user": end_user,
     }

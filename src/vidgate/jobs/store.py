@@ -65,6 +65,7 @@ class Job:
     cost_usd: float | None
     budget_ids: list[str] | None
     deleted_at: float | None
+    end_user: str | None
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Job:

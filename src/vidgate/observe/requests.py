@@ -35,7 +35,7 @@ _IDS = re.compile(r"/(?:video|whep|whd|evt|key|req|team|user)_[A-Za-z0-9_\-]+")
 FLUSH_S = 1.0
 BATCH = 1000
 MAX_BUFFER = 50_000
-STATE_FIELDS = ("key_id", "model", "deployment_id", "job_id", "error_code")
+STATE_FIELDS = ("key_id", "model", "deployment_id", "job_id", "error_code", "end_user")
 
 
 def route_of(path: str) -> str:
