@@ -171,7 +171,7 @@ def parse_request(
         operation=operation,
         prompt=_prompt(body.get("prompt")),
         model=_optional_str(body, "model"),
-        seconds=_optional_int(body, "seconds"),
+        seconds=_optional_int(body, "seconds", (names or {}).get("seconds")),
         size=_size(body.get("size")),
         resolution=_resolution(body.get("resolution")),
         aspect_ratio=_aspect_ratio(body.get("aspect_ratio")),
@@ -228,8 +228,9 @@ def _optional_str(body: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
-def _optional_int(body: Mapping[str, Any], name: str) -> int | None:
-    value = body.get(name)
+def _optional_int(body: Mapping[str, Any], key: str, shown: str | None = None) -> int | None:
+    """``body[key]`` as an int; errors name it ``shown`` (what the client called it)."""
+    value, name = body.get(key), shown or key
     if value is None or value == "":
         return None
     if isinstance(value, bool):
