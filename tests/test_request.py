@@ -165,3 +165,33 @@ def test_error_messages_never_carry_urls() -> None:
     assert "upstream.example" not in error.message and "sig=abc" not in error.message
     assert error.message == "fetch <url> failed; see <url> and <url>"
     assert client_text("plain words, no links") == "plain words, no links"
+
+
+def test_option_synonyms_take_the_models_name_without_touching_the_request() -> None:
+    caps = dataclasses.replace(CAPS, option_keys=frozenset({"prompt_optimizer"}))
+    request = parse_request("create", {"prompt": "x", "metadata": {"enhance_prompt": False}})
+    resolved = resolve(request, caps, model_name="m", upstream_model="u")
+    assert resolved.options == {"prompt_optimizer": False}
+    assert request.options == {"enhance_prompt": False}  # a fallback model gets its own name
+    both = parse_request(
+        "create", {"prompt": "x", "metadata": {"enhance_prompt": 1, "prompt_optimizer": 2}}
+    )
+    with pytest.raises(InvalidRequest, match="enhance_prompt") as caught:
+        resolve(both, caps, model_name="m", upstream_model="u")
+    assert caught.value.param == "metadata.enhance_prompt"
+
+
+def test_size_from_resolution_and_aspect_ratio() -> None:
+    caps = dataclasses.replace(CAPS, sizes=("1366x768", "768x1366", "1920x1080"))
+    caps = dataclasses.replace(caps, default_size="1366x768")
+
+    def size(**body: object) -> str:
+        request = parse_request("create", {"prompt": "x", **body})
+        return resolve(request, caps, model_name="m", upstream_model="u").size
+
+    assert size(resolution="768P") == "1366x768"
+    assert size(aspect_ratio="9:16") == "768x1366"
+    assert size(resolution="1080p", aspect_ratio="16:9") == "1920x1080"
+    with pytest.raises(InvalidRequest, match="resolutions 768p, 1080p") as caught:
+        size(resolution="1080p", aspect_ratio="9:16")
+    assert caught.value.param == "resolution"
