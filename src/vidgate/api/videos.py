@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -90,11 +91,14 @@ async def submit(
     operation: Operation,
     fields: dict[str, Any],
     source_id: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Job:
     """Parse ``fields`` (OpenAI's, or the extended ones) and submit the job: the one create
-    path every client surface goes through."""
+    path every client surface goes through. ``names`` says what a surface's client called
+    the canonical fields it renamed (``seconds`` sent as ``duration``), for errors."""
     body = canonical(fields)
-    video = parse_request(operation, body.body, source_video_id=source_id, names=body.names)
+    names = {**body.names, **(names or {})}
+    video = parse_request(operation, body.body, source_video_id=source_id, names=names)
     note(request.scope, end_user=video.user)
     key = request.headers.get("idempotency-key")
     return await _service(request).submit(caller, video, key)

@@ -156,11 +156,11 @@ def _open_source(path: str) -> _Source:
     try:
         info = probe(path)
     except MediaError as exc:
-        raise ValueError(f"source_video is not a readable video: {exc}") from exc
+        raise ValueError("source_video is not a readable video") from exc
     rate = Fraction(info.fps).limit_denominator(1001)
     size = (info.width - info.width % 2, info.height - info.height % 2)
     if rate <= 0 or min(size) < 2:
-        raise ValueError(f"source_video {path!r} has an unusable size or frame rate")
+        raise ValueError("source_video has an unusable size or frame rate")
     return _Source(path, size, rate, max(1, round(info.duration_s * rate)))
 
 
@@ -169,7 +169,7 @@ def _decode(src: _Source) -> Iterator[VideoFrame]:
         with open_video(src.path) as container:
             yield from container.decode(video=0)
     except (MediaError, av.FFmpegError) as exc:
-        raise ValueError(f"cannot decode source_video {src.path!r}: {exc}") from exc
+        raise ValueError("cannot decode source_video") from exc
 
 
 def _first_frame(src: _Source) -> VideoFrame | None:
@@ -196,7 +196,7 @@ def _load_image(path: str) -> Image.Image:
         with Image.open(path, formats=["PNG", "JPEG", "WEBP"]) as image:
             return ImageOps.exif_transpose(image).convert("RGB")
     except (OSError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"first_frame {path!r} is not a readable PNG/JPEG/WebP: {exc}") from exc
+        raise ValueError("first_frame is not a readable PNG/JPEG/WebP image") from exc
 
 
 class _GradientScene:
