@@ -28,6 +28,7 @@ from vidgate.api import metrics as metrics_api
 from vidgate.api import spend as spend_api
 from vidgate.api import webhooks as webhook_api
 from vidgate.api.fastpath import RetrieveFastPath
+from vidgate.cluster.share import share_through_redis
 from vidgate.db.engine import migrate, open_database
 from vidgate.jobs.archive import Archiver
 from vidgate.jobs.create import Creator
@@ -36,7 +37,7 @@ from vidgate.jobs.service import JobService
 from vidgate.jobs.store import Job, JobStore
 from vidgate.media.pool import MediaPool
 from vidgate.observe import metrics
-from vidgate.observe.logs import REDACTOR, known_secrets
+from vidgate.observe.logs import REDACTOR, known_secrets, url_passwords
 from vidgate.observe.requests import RequestLogWriter, RequestObserver
 from vidgate.providers.base import RuntimeContext
 from vidgate.providers.registry import PROVIDERS
@@ -46,7 +47,7 @@ from vidgate.routing.live import LiveDeployments
 from vidgate.routing.reload import reload_config
 from vidgate.routing.router import Router
 from vidgate.settings import ConfigError, Settings
-from vidgate.storage.local import LocalBlobStore
+from vidgate.storage.open import open_storage
 from vidgate.webhooks.service import Webhooks
 
 log = logging.getLogger("vidgate")
@@ -56,12 +57,16 @@ def create_app(settings: Settings) -> FastAPI:
     """The gateway as an ASGI app; config errors raise ``ConfigError`` here, before serving."""
     table = build_table(settings.config, PROVIDERS, settings.environment)
     REDACTOR.add(known_secrets(settings.config, settings.master_key, table))
+    REDACTOR.add(url_passwords(settings.database_url, settings.redis_url))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = open_database(settings.database_url)
         await migrate(db)
-        storage = LocalBlobStore(settings.storage_dir)
+        storage = open_storage(settings)
+        check_storage = getattr(storage, "check", None)
+        if check_storage is not None:  # a missing bucket or bad credentials fail the start
+            await check_storage()
         http = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=512, max_keepalive_connections=128)
         )
@@ -97,6 +102,12 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.started_at = time.time()
         app.state.request_log = RequestLogWriter(db)
         app.state.request_log.start()
+        link = None
+        if settings.redis_url:  # replicas share limits, cooldowns and key changes
+            max_job_s = gateway.job_timeout_s + gateway.poll_lease_s
+            link = await share_through_redis(
+                settings.redis_url, router, service, app.state.keys, max_job_s
+            )
         retention = Retention.for_settings(db, gateway)  # old spend/request log rows
         retention.start()
         app.state.reload = lambda: reload_config(router, settings.config_path, PROVIDERS)
@@ -109,14 +120,16 @@ def create_app(settings: Settings) -> FastAPI:
         if recovered:
             log.info("recovered %d job(s) interrupted while submitting", recovered)
         task = asyncio.create_task(poller.run()) if settings.run_poller else None
+        maintenance = asyncio.gather(service.maintain(), poller.keep_leases())
         hangup = _on_sighup(app.state.reload)
         try:
             yield
         finally:
             hangup()
+            maintenance.cancel()
             if task is not None:
                 task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            await asyncio.gather(maintenance, *([task] if task else []), return_exceptions=True)
             await poller.aclose()
             await service.aclose()
             await webhooks.aclose()
@@ -127,7 +140,12 @@ def create_app(settings: Settings) -> FastAPI:
                 if close is not None:
                     await close()
             await http.aclose()
+            if link is not None:
+                await link.aclose()
             media.close()
+            close_storage = getattr(storage, "aclose", None)
+            if close_storage is not None:
+                await close_storage()
             await db.dispose()
 
     app = FastAPI(title="vidgate", version=__version__, lifespan=lifespan)

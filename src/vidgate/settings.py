@@ -72,6 +72,9 @@ class GatewaySettings(BaseModel):
 
     job_timeout_s: float = Field(default=3600.0, gt=0)
     poll_lease_s: float = Field(default=60.0, gt=0)
+    submit_lease_s: float = Field(default=30.0, gt=0)
+    """A submit in progress holds its job row this long, renewed every third of it; a
+    replica that dies mid-submit has its submits recovered by others once it lapses."""
     stale_after_s: float = Field(default=5.0, gt=0)
     refresh_wait_s: float = Field(default=2.0, ge=0)
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
@@ -134,6 +137,28 @@ class RouterSettings(BaseModel):
         return []
 
 
+class StorageOptions(BaseModel):
+    """How to reach an S3-compatible ``storage_url`` (the ``storage:`` section).
+
+    Unset fields fall back to the standard AWS environment (``AWS_ACCESS_KEY_ID``,
+    ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL``) and credential
+    files.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    endpoint_url: str | None = None
+    """``https://s3.eu-west-1.amazonaws.com``, ``http://minio:9000``, ..."""
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = Field(default=None, repr=False)
+    addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    """``path`` for most self-hosted servers (MinIO); ``auto`` for AWS."""
+    part_size_mb: int = Field(default=16, ge=5, le=512)
+    """Multipart upload part size (S3 allows at most 10,000 parts: 16 MiB parts cover
+    156 GiB). Parts are streamed from the file, so memory does not grow with it."""
+
+
 class FileConfig(BaseModel):
     """The whole config file."""
 
@@ -146,6 +171,12 @@ class FileConfig(BaseModel):
     settings: GatewaySettings = Field(default_factory=GatewaySettings)
     router: RouterSettings = Field(default_factory=RouterSettings)
     database_url: str | None = None
+    """``sqlite:///path`` (default: ``<data dir>/vidgate.db``) or ``postgresql+asyncpg://...``."""
+    redis_url: str | None = None
+    """``redis://host:6379/0``: limits, cooldowns and cache invalidation shared by replicas."""
+    storage_url: str | None = Field(default=None, pattern=r"^(file://.+|s3://[^/]+(/.*)?)$")
+    """``file:///path`` (default: ``<data dir>/blobs``) or ``s3://bucket/prefix``."""
+    storage: StorageOptions = Field(default_factory=StorageOptions)
     webhooks: WebhookEndpoints = Field(default_factory=list)
 
     @field_validator("model_list")
@@ -168,6 +199,8 @@ class Settings(BaseModel):
     master_key: str = Field(repr=False)
     master_key_generated: bool = False
     database_url: str
+    redis_url: str | None = Field(default=None, repr=False)
+    storage_url: str
     config: FileConfig
     config_path: Path | None = None
     run_poller: bool = True
@@ -176,7 +209,15 @@ class Settings(BaseModel):
 
     @property
     def storage_dir(self) -> Path:
+        """The local blob root (``file://`` storage); other stores use it for nothing."""
+        if self.storage_url.startswith("file://"):
+            return Path(self.storage_url.removeprefix("file://"))
         return self.data_dir / "blobs"
+
+    @property
+    def sole_process(self) -> bool:
+        """One process owns the state (SQLite): it may cache and clear leases freely."""
+        return self.database_url.startswith("sqlite")
 
 
 def resolve_env_refs(value: Any, path: str = "", errors: list[str] | None = None) -> Any:
@@ -270,6 +311,7 @@ def build_settings(
     database_url = (
         env.get("VIDGATE_DATABASE_URL") or config.database_url or f"sqlite:///{data / 'vidgate.db'}"
     )
+    storage_url = env.get("VIDGATE_STORAGE_URL") or config.storage_url or f"file://{data / 'blobs'}"
     return Settings(
         host=host or env.get("VIDGATE_HOST", "127.0.0.1"),
         port=port if port is not None else int(env.get("VIDGATE_PORT", "4000")),
@@ -277,6 +319,8 @@ def build_settings(
         master_key=master_key,
         master_key_generated=generated,
         database_url=database_url,
+        redis_url=env.get("VIDGATE_REDIS_URL") or config.redis_url,
+        storage_url=storage_url,
         config=config,
         config_path=cfg_path,
         run_poller=run_poller,

@@ -2,7 +2,8 @@
 
 Lookups are by hash (an index probe), and authenticated keys are cached in process for a
 short TTL so a hot retrieve path costs no database round trip; revocation through this
-process invalidates its cache at once, and any other process within ``CACHE_TTL_S``.
+process invalidates its cache at once, other replicas sharing Redis at once too (the change
+is announced), and any other process within ``CACHE_TTL_S``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from vidgate.db.engine import Database
 from vidgate.db.tables import api_keys, budgets
 from vidgate.errors import AuthenticationFailed, InvalidRequest, NotFound
 
-CACHE_TTL_S = 2.0
+CACHE_TTL_S = 1.0
 MASTER_ID = "master"
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -140,6 +141,8 @@ class KeyStore:
         self.db = db
         self._master_hash = hash_key(master_key)
         self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
+        self.on_change: list[Callable[[str], None]] = []
+        """Called with a key's hash after it changed (replicas drop it from their caches)."""
 
     async def authenticate(self, token: str) -> Principal:
         digest = hash_key(token)
@@ -230,8 +233,14 @@ class KeyStore:
         record = await self.find(ref)
         query = update(api_keys).where(api_keys.c.id == record.id).values(**values)
         await self.db.write(lambda conn: conn.execute(query))
-        self._cache.pop(record.key_hash, None)
+        self.forget(record.key_hash)
+        for callback in self.on_change:
+            callback(record.key_hash)
         return await self.find(record.id)
+
+    def forget(self, key_hash: str) -> None:
+        """Drop a key from the cache (it changed here or on another replica)."""
+        self._cache.pop(key_hash, None)
 
     async def revoke(self, ref: str) -> KeyRecord:
         return await self.update(ref, {"revoked_at": time.time()})

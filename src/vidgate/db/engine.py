@@ -128,7 +128,13 @@ async def migrate(db: Database) -> None:
     await db.write(_migrate)
 
 
+MIGRATION_LOCK = 7_363_001
+"""PostgreSQL advisory lock id: replicas starting together migrate one at a time."""
+
+
 def _migrate(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":  # released when this transaction ends
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
     if current_revision(connection) != HEAD_REVISION:
         _upgrade(connection)
 

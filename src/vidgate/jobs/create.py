@@ -20,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -225,13 +227,22 @@ class Creator:
             raise InvalidRequest("Missing required parameter: 'video'.", param="video")
         info = probes.get(upload.blob_key)
         if info is None:
-            path = self.storage.local_path(upload.blob_key)
-            if path is None:
-                raise InvalidRequest("Uploaded videos need a local blob store.", param="video")
-            info = probes[upload.blob_key] = await self.media.probe_video(path, "video")
+            info = probes[upload.blob_key] = await self._probe_upload(upload.blob_key)
         asset = Asset("blob", upload.blob_key, upload.content_type, upload.filename)
         seconds = max(1, round(info["duration_seconds"]))
         return SourceVideo(asset, seconds=seconds), (info["width"], info["height"], seconds)
+
+    async def _probe_upload(self, key: str) -> dict[str, Any]:
+        """Probe an uploaded video; from a remote store it is streamed to a temporary file."""
+        path = self.storage.local_path(key)
+        if path is not None:
+            return await self.media.probe_video(path, "video")
+        with tempfile.TemporaryDirectory(prefix="vidgate-probe-") as folder:
+            path = Path(folder) / "video"
+            with path.open("wb") as handle:
+                async for chunk in self.storage.read(key):
+                    await asyncio.to_thread(handle.write, chunk)
+            return await self.media.probe_video(path, "video")
 
     # --- the attempt loop -------------------------------------------------------------------
 
@@ -254,17 +265,19 @@ class Creator:
         self, plan: Plan, options: list[Option], insert: Insert
     ) -> Job | None:
         tried: set[str] = set()
-        for _ in range(self.router.settings.num_retries + 1):
+        attempts_left = self.router.settings.num_retries + 1
+        while attempts_left > 0:
             option = self._pick(plan, options, tried)
             if option is None:
                 return None
+            tried.add(option.deployment.id)
+            taken = await self.router.take(option.deployment, plan.job_id, pinned=plan.pinned)
+            if taken > 0:  # full after all (another request, or another replica, was first)
+                plan.waited(taken)
+                continue
             if plan.attempts:
                 await asyncio.sleep(self._backoff_s(len(plan.attempts)))
-            taken = self.router.take(option.deployment, plan.job_id, pinned=plan.pinned)
-            if taken > 0:
-                plan.waited(taken)
-                return None
-            tried.add(option.deployment.id)
+            attempts_left -= 1
             try:
                 job = await self._attempt(plan, option, insert)
             except BaseException:  # cancelled, or the database failed: free what it held
@@ -397,6 +410,8 @@ class Creator:
             "updated_at": now,
             "last_polled_at": now,
             "next_poll_at": next_poll_at,
+            "lease_owner": None,  # the submit's lease: any poller may claim it now
+            "lease_until": None,
         }
         if attempts is not None:
             values["attempts"] = list(attempts)

@@ -31,7 +31,6 @@ from vidgate.settings import GatewaySettings
 log = logging.getLogger("vidgate.poller")
 MAX_SLEEP_S = 1.0
 MAX_BACKOFF_S = 60.0
-ARCHIVE_LEASE_S = 900.0
 
 
 class Poller:
@@ -56,6 +55,10 @@ class Poller:
         self._limits: dict[str, tuple[int, asyncio.Semaphore]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._refreshing: dict[str, asyncio.Task[None]] = {}
+        self._held: set[str] = set()
+        """Jobs whose lease this process holds while it works on them."""
+        self.confirm_leases = not store.sole_writer
+        """Replicas: check the lease is still ours right before each upstream poll."""
 
     def wake(self) -> None:
         """A job became due now: look again without waiting."""
@@ -77,6 +80,7 @@ class Poller:
                 log.exception("claiming due jobs failed")
                 claimed = []
             for job in claimed:
+                self._held.add(job.id)  # from the claim on: its lease is renewed
                 self._spawn(self.process(job))
             if len(claimed) < self.settings.poll_batch:
                 await self._sleep()
@@ -115,6 +119,26 @@ class Poller:
 
     async def process(self, job: Job) -> None:
         """Poll (or archive) one leased job and record what was seen."""
+        self._held.add(job.id)
+        try:
+            await self._process(job)
+        finally:
+            self._held.discard(job.id)
+
+    async def keep_leases(self) -> None:
+        """Until cancelled: renew the leases of the jobs this process is working on, so a
+        slow poll or a long archive keeps its job, and only a dead replica's leases lapse."""
+        lease = self.settings.poll_lease_s
+        while True:
+            await asyncio.sleep(lease / 3)
+            if not self._held:
+                continue
+            try:
+                await self.store.renew_leases(self.owner, list(self._held), time.time() + lease)
+            except Exception:
+                log.exception("renewing poll leases failed")
+
+    async def _process(self, job: Job) -> None:
         if job.next_poll_at is not None:
             metrics.POLL_LAG.observe(max(0.0, time.time() - job.next_poll_at))
         deployment = self.live.deployment(job.deployment_id, job.created_at)
@@ -147,6 +171,8 @@ class Poller:
         if time.time() > job.created_at + self.settings.job_timeout_s:
             await self._timeout(job, client)
             return
+        if self.confirm_leases and not await self._still_ours(job):
+            return  # the lease lapsed: another replica may have the job now
         if job.phase == "archiving":
             await self._archive(job, client)
             return
@@ -156,6 +182,12 @@ class Poller:
             await self._poll_failed(job, exc)
             return
         await self._apply(job, client, state)
+
+    async def _still_ours(self, job: Job) -> bool:
+        """Renew the lease right before polling, with at least half of it left to poll in."""
+        lease = self.settings.poll_lease_s
+        until = await self.store.confirm_lease(job.id, self.owner, lease)
+        return until is not None and time.time() < until - lease / 2
 
     async def _apply(self, job: Job, client: UpstreamClient, state: UpstreamState) -> None:
         now = time.time()
@@ -177,7 +209,7 @@ class Poller:
                     "last_polled_at": now,
                     "updated_at": now,
                     "poll_failures": 0,
-                    "lease_until": now + ARCHIVE_LEASE_S,
+                    "lease_until": now + self.settings.poll_lease_s,  # renewed while it runs
                     **_moved(job, state),
                     "upstream": {
                         **(job.upstream or {}),

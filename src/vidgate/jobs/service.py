@@ -31,7 +31,7 @@ from vidgate.request import (
     upload_folder,
 )
 from vidgate.routing.config import Deployment
-from vidgate.routing.limits import LimitCounters
+from vidgate.routing.limits import Counters, LimitCounters
 from vidgate.routing.live import LiveDeployments
 from vidgate.routing.router import Option
 from vidgate.settings import GatewaySettings
@@ -68,8 +68,12 @@ class JobService:
         self.storage = storage
         self.poller = poller
         self.settings = settings
-        self.key_limits = LimitCounters()
+        self.key_limits: Counters = LimitCounters()
         """Per-key rpm and jobs in flight; slots are freed when a job ends."""
+        self.instance = poller.owner
+        """This process, as the holder of leases on job rows."""
+        self._submitting: set[str] = set()
+        """Jobs this process is submitting: their row leases are renewed until done."""
         self._background: set[asyncio.Task[None]] = set()
 
     # --- create and its variants --------------------------------------------------------
@@ -88,7 +92,7 @@ class JobService:
             source = await self._source_job(principal, request)
             pinned, groups = await self.creator.options(principal, request, source)
             plan = Plan(new_job_id(), pinned)
-            self._admit(principal, plan.job_id)
+            await self._admit(principal, plan.job_id)
         except GatewayError:
             await self._discard_uploads(request)
             raise
@@ -99,8 +103,11 @@ class JobService:
             )
             values["reserved_usd"] = self.creator.estimate(option)
             values["budget_ids"] = principal.budget_ids
+            values["lease_owner"] = self.instance
+            values["lease_until"] = time.time() + self.settings.submit_lease_s
             return await self.creator.insert_row(values, principal.key_id, idempotency_key)
 
+        self._submitting.add(plan.job_id)
         try:
             job = await self.creator.run(plan, groups, insert)
         except BaseException as exc:
@@ -109,18 +116,20 @@ class JobService:
                 if isinstance(exc, GatewayError):
                     await self._discard_uploads(request)
             raise
+        finally:
+            self._submitting.discard(plan.job_id)
         if job.id != plan.job_id:  # an idempotency race was lost: the winner's job
             self.key_limits.release(principal.key_id, plan.job_id)
             await self._discard_uploads(request)
             return _same_request(job, fingerprint)
         return job
 
-    def _admit(self, principal: Principal, job_id: str) -> None:
+    async def _admit(self, principal: Principal, job_id: str) -> None:
         """The key's own limits: creates per minute and jobs in flight (429 when full)."""
         rpm, parallel = principal.rpm_limit, principal.max_parallel_jobs
         if rpm is None and parallel is None:
             return
-        wait = self.key_limits.acquire(principal.key_id, job_id, rpm, parallel)
+        wait = await self.key_limits.take(principal.key_id, job_id, rpm, parallel)
         if wait <= 0:
             return
         used = self.key_limits.rpm_used(principal.key_id)
@@ -285,14 +294,41 @@ class JobService:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    # --- start-up recovery --------------------------------------------------------------
+    # --- leases on submits, and recovery ------------------------------------------------
+
+    async def maintain(self) -> None:
+        """Until cancelled: renew this process's submit leases, and recover submits whose
+        submitter died (its lease lapsed) — another replica's, or this one's before a crash."""
+        lease = self.settings.submit_lease_s
+        next_recovery = time.time() + lease
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                if self._submitting:
+                    until = time.time() + lease
+                    await self.store.renew_leases(self.instance, list(self._submitting), until)
+                if time.time() >= next_recovery:
+                    next_recovery = time.time() + lease
+                    await self.recover()
+            except Exception:
+                log.exception("renewing submit leases or recovering submits failed")
 
     async def recover(self) -> int:
-        """Finish what a crash interrupted: stuck ``submitting`` rows. Returns how many."""
-        stuck = await self.store.in_phase("submitting")
-        for job in stuck:
-            await self._recover_one(job)
-        return len(stuck)
+        """Finish submits a crash interrupted (rows in ``submitting`` whose lease lapsed;
+        at start-up of the sole process, all of them). Returns how many."""
+        count = 0
+        while True:
+            lease = self.settings.submit_lease_s
+            stalled = await self.store.claim_stalled_submits(self.instance, time.time(), lease)
+            if not stalled:
+                return count
+            count += len(stalled)
+            for job in stalled:
+                self._submitting.add(job.id)
+                try:
+                    await self._recover_one(job)
+                finally:
+                    self._submitting.discard(job.id)
 
     async def _recover_one(self, job: Job) -> None:
         deployment = self.live.deployment(job.deployment_id, job.created_at)

@@ -2,19 +2,23 @@
 
 Terminal transitions are guarded by the phase the writer expects (``update(..., phase=)``),
 so of two writers racing to finish a job exactly one wins; the loser sees ``False``. The
-poller claims due jobs with a lease in a single ``UPDATE ... RETURNING``; a replica that
-dies mid-lease simply lets the lease expire.
+poller claims due jobs with a lease in a single ``UPDATE ... RETURNING`` (on PostgreSQL its
+subquery locks ``FOR UPDATE SKIP LOCKED``, so replicas claiming at once split the due jobs
+instead of waiting on each other); a replica that dies mid-lease simply lets the lease
+expire. A job being submitted is leased to its submitter too, renewed while the submit
+lasts, so only a dead submitter's jobs are recovered by others.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, insert, or_, select, update
+from sqlalchemy import Executable, Select, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -120,6 +124,7 @@ class JobStore:
 
     def __init__(self, db: Database, *, sole_writer: bool = False) -> None:
         self.db = db
+        self.sole_writer = sole_writer
         self.cache = JobCache() if sole_writer else None
         self.insert_hooks: list[Callable[[Connection, Job], None]] = []
         """Run inside the transaction that inserts a job (reserving money); raising aborts it."""
@@ -250,14 +255,63 @@ class JobStore:
             )
             .order_by(jobs.c.next_poll_at)
             .limit(limit)
+            .with_for_update(skip_locked=True)  # PostgreSQL: replicas never claim the same row
         )
+        return await self._lease(due, owner, now + lease_s)
+
+    async def claim_stalled_submits(
+        self, owner: str, now: float, lease_s: float, limit: int = 100
+    ) -> list[Job]:
+        """Lease ``submitting`` jobs whose submitter stopped renewing its lease (it died)."""
+        stalled = (
+            select(jobs.c.seq)
+            .where(
+                jobs.c.phase == "submitting",
+                or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < now),
+            )
+            .order_by(jobs.c.seq)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return await self._lease(stalled, owner, now + lease_s)
+
+    async def _lease(self, rows: Select[Any], owner: str, until: float) -> list[Job]:
         query = (
             update(jobs)
-            .where(jobs.c.seq.in_(due.scalar_subquery()))
-            .values(lease_owner=owner, lease_until=now + lease_s)
+            .where(jobs.c.seq.in_(rows.scalar_subquery()))
+            .values(lease_owner=owner, lease_until=until)
             .returning(*jobs.c)
         )
         return [self._remember(job) for job in await self.db.write(_all(query))]
+
+    async def confirm_lease(self, job_id: str, owner: str, lease_s: float) -> float | None:
+        """Extend ``owner``'s lease on a job if it still holds it: the new end, else ``None``.
+
+        Replicas check this right before an upstream poll: a lease that lapsed (an overloaded
+        process) may have been claimed by another, which must then be the only one. The end
+        is computed when the statement runs, not when it was asked for (a wait for a
+        connection must not hand out a lease that already ended).
+        """
+
+        def run(conn: Connection) -> float | None:
+            until = time.time() + lease_s
+            query = (
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.lease_owner == owner)
+                .values(lease_until=until)
+            )
+            return until if conn.execute(query).rowcount else None
+
+        return await self.db.write(run)
+
+    async def renew_leases(self, owner: str, job_ids: Sequence[str], until: float) -> None:
+        """Extend ``owner``'s leases on these jobs (a submit in progress keeps its rows)."""
+        query = (
+            update(jobs)
+            .where(jobs.c.id.in_(list(job_ids)), jobs.c.lease_owner == owner)
+            .values(lease_until=until)
+        )
+        await self.db.write(lambda conn: conn.execute(query))
 
     async def claim_one(self, job_id: str, owner: str, now: float, lease_s: float) -> Job | None:
         """Lease one specific running job now (read-through refresh), if nobody holds it."""

@@ -70,6 +70,19 @@ def known_secrets(config: Any, master_key: str, table: Any) -> list[str]:
                 found.extend(_strings(value))
     for endpoint in getattr(config, "webhooks", None) or []:
         found.extend(_strings(getattr(endpoint, "secret", None)))
+    storage = getattr(config, "storage", None)
+    found.extend(_strings(getattr(storage, "secret_access_key", None)))
+    return found
+
+
+def url_passwords(*urls: str | None) -> list[str]:
+    """The passwords in connection URLs (``postgresql://user:pw@host``, ``redis://:pw@h``)."""
+    found = []
+    for url in urls:
+        if url and "@" in url and "://" in url:
+            userinfo = url.split("://", 1)[1].rsplit("@", 1)[0]
+            if ":" in userinfo:
+                found.append(userinfo.split(":", 1)[1])
     return found
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -172,10 +173,16 @@ class HttpUpstream:
 
 
 async def _open(stack: AsyncExitStack, storage: BlobStore, key: str) -> Any:
+    """An open file of the blob: a remote one (S3) is spooled to a temporary file first,
+    so an uploaded video is sent on without ever being whole in memory."""
     path = storage.local_path(key)
     if path is not None:
         return stack.enter_context(path.open("rb"))
-    return await storage.read_all(key)
+    handle = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 (the stack closes it)
+    async for chunk in storage.read(key):
+        await asyncio.to_thread(handle.write, chunk)
+    handle.seek(0)
+    return handle
 
 
 def _transport_error(exc: httpx.HTTPError) -> GatewayError:

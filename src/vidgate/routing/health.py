@@ -9,14 +9,16 @@ never cooled: skipping it would turn every request into an error for the whole c
 whatever the upstream would have said. Follow-ups of existing jobs never consult the
 breaker: they are pinned.
 
-State lives in this process; ``HealthBoard``'s methods are the interface a shared (Redis)
-implementation will provide for several replicas.
+State lives in this process. With replicas sharing Redis, a breaker one replica opens or
+closes is announced (``on_change``) and applied by the others (``apply``), so a cooldown
+holds everywhere; failure counts and latencies stay per replica.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +51,21 @@ class HealthBoard:
     def __init__(self, policy: CooldownSettings) -> None:
         self.policy = policy
         self._state: dict[str, _Deployment] = {}
+        self.on_change: Callable[[str, float], None] | None = None
+        """Called when this process opens a breaker (with its end) or closes one (0.0)."""
+
+    def apply(self, deployment_id: str, open_until: float) -> None:
+        """A breaker another replica opened (until ``open_until``) or closed (0.0)."""
+        state = self._get(deployment_id)
+        if open_until:
+            state.open_until = max(state.open_until, open_until)
+        else:
+            state.open_until, state.probing = 0.0, False
+            state.failures.clear()
+
+    def _announce(self, deployment_id: str, open_until: float) -> None:
+        if self.on_change is not None:
+            self.on_change(deployment_id, open_until)
 
     def _get(self, deployment_id: str) -> _Deployment:
         state = self._state.get(deployment_id)
@@ -82,8 +99,10 @@ class HealthBoard:
         state = self._get(deployment_id)
         state.successes += 1
         state.failures.clear()
-        state.open_until = 0.0
+        was_open, state.open_until = state.open_until, 0.0
         state.probing = False
+        if was_open:
+            self._announce(deployment_id, 0.0)
         if state.latency_s is None:
             state.latency_s = latency_s
         else:
@@ -103,6 +122,7 @@ class HealthBoard:
         state = self._get(deployment_id)
         state.errors += 1
         state.last_error = {"code": error.code, "message": error.message, "at": now}
+        opened = state.open_until
         window = state.failures
         window.append(now)
         while window and window[0] < now - self.policy.window_s:
@@ -114,6 +134,8 @@ class HealthBoard:
         elif state.probing or len(window) >= self.policy.failures:
             state.open_until = now + self.policy.cooldown_s
         state.probing = False
+        if state.open_until > opened:
+            self._announce(deployment_id, state.open_until)
 
     def released(self, deployment_id: str) -> None:
         """An attempt that claimed the deployment never reached it (e.g. limits)."""

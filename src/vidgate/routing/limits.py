@@ -8,8 +8,8 @@ concurrency slot is given back when the attempt fails or the job ends (the job s
 calls ``release`` from its end-of-job hook), so the count is exact however a job ends. The
 rpm window is sliding: a slot frees exactly 60 s after the create that used it.
 
-Counters live in this process and are seeded at start from the jobs still in flight; the
-methods are the interface a shared (Redis) implementation will provide for several replicas.
+Counters live in this process and are seeded at start from the jobs still in flight.
+``Counters`` is the interface; ``cluster/redis.py`` implements it in Redis for replicas.
 """
 
 from __future__ import annotations
@@ -17,10 +17,35 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Iterable
+from typing import Protocol
 
 RPM_WINDOW_S = 60.0
 BUSY_RETRY_S = 1.0
 """Retry-After for a deployment full of running jobs (when a job ends is not known)."""
+
+
+class Counters(Protocol):
+    """Rate and concurrency counters by id; ``take`` is the one admission decision."""
+
+    def seed(self, jobs: Iterable[tuple[str, str]]) -> None: ...
+
+    def running(self, counter_id: str) -> int: ...
+
+    def rpm_used(self, counter_id: str, now: float | None = None) -> int: ...
+
+    def wait_s(
+        self,
+        counter_id: str,
+        rpm: int | None,
+        max_concurrent: int | None,
+        now: float | None = None,
+    ) -> float: ...
+
+    async def take(
+        self, counter_id: str, job_id: str, rpm: int | None, max_concurrent: int | None
+    ) -> float: ...
+
+    def release(self, counter_id: str, job_id: str) -> None: ...
 
 
 class LimitCounters:
@@ -78,6 +103,12 @@ class LimitCounters:
         self._creates.setdefault(counter_id, deque()).append(now)
         self._running.setdefault(counter_id, set()).add(job_id)
         return 0.0
+
+    async def take(
+        self, counter_id: str, job_id: str, rpm: int | None, max_concurrent: int | None
+    ) -> float:
+        """``acquire`` now (``Counters``' admission; the shared version goes to Redis)."""
+        return self.acquire(counter_id, job_id, rpm, max_concurrent)
 
     def release(self, counter_id: str, job_id: str) -> None:
         """The job no longer runs there (its attempt failed, or it ended). Idempotent."""

@@ -21,7 +21,7 @@ from vidgate.errors import GatewayError, UpstreamAuthError
 from vidgate.providers.base import Provider, ResolvedRequest
 from vidgate.routing.config import Deployment
 from vidgate.routing.health import HealthBoard
-from vidgate.routing.limits import LimitCounters
+from vidgate.routing.limits import Counters, LimitCounters
 from vidgate.routing.live import LiveDeployments
 from vidgate.routing.select import STRATEGIES, Candidate
 from vidgate.settings import RouterSettings
@@ -51,7 +51,8 @@ class Router:
         self.settings = settings
         self.providers = providers
         self.health = HealthBoard(settings.cooldown)
-        self.limits = LimitCounters()
+        self.limits: Counters = LimitCounters()
+        """Per-deployment rpm and jobs in flight (in Redis when replicas share them)."""
         self.rng = rng or random.Random()
 
     def reconfigure(self, settings: RouterSettings) -> None:
@@ -100,16 +101,20 @@ class Router:
         )
         return max(wait, limit)
 
-    def take(self, deployment: Deployment, job_id: str, *, pinned: bool = False) -> float:
+    async def take(self, deployment: Deployment, job_id: str, *, pinned: bool = False) -> float:
         """Claim ``deployment`` for one attempt of ``job_id``: 0 when claimed, else the wait."""
         wait = self.unavailable_for(deployment, pinned=pinned)
         if wait > 0:
             return wait
         if not pinned and not self.health.claim(deployment.id):
             return self.health.blocked_for(deployment.id)
-        wait = self.limits.acquire(
-            deployment.id, job_id, deployment.rpm, deployment.max_concurrent_jobs
-        )
+        try:
+            wait = await self.limits.take(
+                deployment.id, job_id, deployment.rpm, deployment.max_concurrent_jobs
+            )
+        except BaseException:
+            self.health.released(deployment.id)
+            raise
         if wait > 0:
             self.health.released(deployment.id)
         return wait

@@ -364,6 +364,7 @@ class SimMiddleware:
             "video_id": path_id,
             "status_code": None,
             "t": time.time(),
+            "client_port": (scope.get("client") or (None, None))[1],
         }
         self.log.append(entry)
         return entry

@@ -1,0 +1,294 @@
+"""Three gateway processes on one PostgreSQL and one Redis, as a scale-out deployment runs.
+
+Real servers on loopback (``services.py`` installs and starts them: PostgreSQL, Redis and
+an S3-compatible store), the replicas started with ``vidgate serve`` as separate processes
+sharing a master key and those three, and an OpenAI-wire simulator as the upstream whose
+request log shows every create and poll. The last test SIGKILLs a replica mid-run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.scaleout.services import (
+    Postgres,
+    free_port,
+    postgres_server,
+    redis_server,
+    s3_server,
+)
+from tests.support import serve, wait_for
+from vidgate.providers.openai import simulator as openai_sim
+
+pytestmark = pytest.mark.scaleout
+
+MASTER = "sk-vg-master-scaleout-test-0001"
+UPSTREAM_KEY = "sk-upstream-scaleout"
+POLL_S = 0.5
+JOB_S = 2.0
+LEASE_S = 3.0
+BUCKET = "vidgate-scaleout"
+
+
+@dataclass
+class Replica:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def http(self, key: str = MASTER) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+
+
+@dataclass
+class Cluster:
+    replicas: list[Replica]
+    sim: openai_sim.SimState
+    pg: Postgres
+    database: str
+
+    def new_key(self, **body: Any) -> str:
+        with self.replicas[0].http() as http:
+            response = http.post("/key/generate", json=body)
+            assert response.status_code == 200, response.text
+            return str(response.json()["key"])
+
+    def polls(self) -> dict[str, list[float]]:
+        """Upstream poll times per upstream video id, from the simulator's log."""
+        times: dict[str, list[float]] = defaultdict(list)
+        for entry in list(self.sim.log):
+            if (
+                entry["method"] == "GET"
+                and entry.get("video_id")
+                and "content" not in entry["path"]
+            ):
+                times[entry["video_id"]].append(entry["t"])
+        return times
+
+    def creates(self) -> int:
+        return sum(1 for e in list(self.sim.log) if e["method"] == "POST")
+
+
+def start_replica(index: int, root: Path, config: Path, env: dict[str, str]) -> Replica:
+    port = free_port()
+    log = root / f"replica-{index}.log"
+    command = [sys.executable, "-m", "vidgate", "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--data-dir", str(root / f"replica-{index}")]
+    command += ["--config", str(config), "--app-log-level", "warning"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    replica = Replica(f"http://127.0.0.1:{port}", process, log)
+
+    def up() -> bool:
+        assert process.poll() is None, log.read_text()[-3000:]
+        try:
+            return httpx.get(f"{replica.url}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(up, timeout=60, interval=0.1)
+    return replica
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    sim_config = openai_sim.SimulatorConfig(
+        api_key=UPSTREAM_KEY,
+        job_seconds=JOB_S,
+        queued_seconds=0.2,
+        poll_after_ms=int(POLL_S * 1000),
+    )
+    sim_app = openai_sim.create_app(sim_config)
+    root = tmp_path_factory.mktemp("scaleout")
+    servers = postgres_server(), redis_server(), s3_server(BUCKET), serve(sim_app)
+    with servers[0] as pg, servers[1] as redis, servers[2] as s3, servers[3] as sim_url:
+        database = "vidgate_scaleout"
+        database_url = pg.create_database(database)
+        config = root / "vidgate.yaml"
+        deployment = {
+            "model_name": "sora",
+            "provider": "openai",
+            "model": "sora-2",
+            "api_base": f"{sim_url}/v1",
+            "api_key": UPSTREAM_KEY,
+            "poll_interval_s": POLL_S,
+        }
+        settings = {
+            "poll_lease_s": LEASE_S,
+            "submit_lease_s": LEASE_S,
+            "stale_after_s": 60,
+            "local_workers": 1,
+        }
+        storage = {
+            "endpoint_url": s3,
+            "region": "us-east-1",
+            "access_key_id": "testing",
+            "secret_access_key": "testing",
+            "addressing_style": "path",
+        }
+        body = {"model_list": [deployment], "settings": settings, "storage": storage}
+        config.write_text(yaml.safe_dump(body))
+        env = {
+            **os.environ,
+            "VIDGATE_MASTER_KEY": MASTER,
+            "VIDGATE_DATABASE_URL": database_url,
+            "VIDGATE_REDIS_URL": redis.url,
+            "VIDGATE_STORAGE_URL": f"s3://{BUCKET}/videos",
+        }
+        with ThreadPoolExecutor(3) as pool:  # together: they race to migrate
+            futures = [pool.submit(start_replica, i, root, config, env) for i in range(3)]
+            replicas = [future.result() for future in futures]
+        try:
+            yield Cluster(replicas, sim_app.state.sim, pg, database)
+        finally:
+            for replica in replicas:
+                if replica.process.poll() is None:
+                    replica.process.terminate()
+            for replica in replicas:
+                replica.process.wait(timeout=30)
+
+
+def create(replica: Replica, key: str, prompt: str, seconds: str = "4") -> httpx.Response:
+    body = {"model": "sora", "prompt": prompt, "seconds": seconds, "size": "1280x720"}
+    with replica.http(key) as http:
+        return http.post("/v1/videos", json=body)
+
+
+def all_ended(cluster: Cluster, key: str, ids: list[str], via: int = 0) -> dict[str, str]:
+    """Wait until every job ended; their statuses (with the error, if failed), read through
+    one replica."""
+    videos: dict[str, dict[str, Any]] = {}
+    with cluster.replicas[via].http(key) as http:
+
+        def done() -> bool:
+            for video_id in ids:
+                if videos.get(video_id, {}).get("status") not in ("completed", "failed"):
+                    videos[video_id] = http.get(f"/v1/videos/{video_id}").json()
+            return all(v["status"] in ("completed", "failed") for v in videos.values())
+
+        wait_for(done, timeout=120, interval=0.25)
+    return {
+        i: v["status"] if v["status"] == "completed" else str(v["error"]) for i, v in videos.items()
+    }
+
+
+def test_replicas_migrated_once_and_share_one_schema(cluster: Cluster) -> None:
+    version = cluster.pg.psql(cluster.database, "SELECT version_num FROM alembic_version")
+    assert version.split() == ["0006"]
+
+
+def test_300_jobs_across_replicas_each_polled_by_one_replica_at_a_time(cluster: Cluster) -> None:
+    key = cluster.new_key()
+    creates_before = cluster.creates()
+
+    def make(index: int) -> str:
+        response = create(cluster.replicas[index % 3], key, f"job {index}")
+        assert response.status_code == 200, response.text
+        return str(response.json()["id"])
+
+    with ThreadPoolExecutor(12) as pool:
+        ids = list(pool.map(make, range(300)))
+    statuses = all_ended(cluster, key, ids, via=1)
+    assert Counter(statuses.values()) == {"completed": 300}
+    assert cluster.creates() - creates_before == 300  # one upstream job per request
+    polls = cluster.polls()
+    gaps = []
+    for times in polls.values():
+        times.sort()
+        gaps += [b - a for a, b in itertools.pairwise(times)]
+    # Two replicas polling one job at once would show polls milliseconds apart; each poll
+    # schedules the next one POLL_S later (the simulator's hint), so gaps are about POLL_S.
+    assert gaps and min(gaps) > POLL_S * 0.5, sorted(gaps)[:5]
+    per_job = [len(times) for times in polls.values()]
+    assert max(per_job) <= (JOB_S + 0.2) / POLL_S + 4, max(per_job)
+
+
+def test_budget_and_rpm_hold_across_replicas(cluster: Cluster) -> None:
+    budget_key = cluster.new_key(max_budget=4.0)  # ten 4 s sora-2 jobs at $0.10/s
+    creates_before = cluster.creates()
+
+    def attempt(index: int) -> int:
+        return create(cluster.replicas[index % 3], budget_key, f"budget {index}").status_code
+
+    with ThreadPoolExecutor(50) as pool:
+        codes = Counter(pool.map(attempt, range(50)))
+    assert codes[200] == 10 and codes[429] == 40, codes
+    assert cluster.creates() - creates_before == 10
+    with cluster.replicas[1].http(budget_key) as http:
+        info = http.get("/key/info").json()["info"]
+    assert info["spend"] + info["reserved"] <= 4.0 + 1e-9
+
+    rpm_key = cluster.new_key(rpm_limit=5)
+
+    def rpm_attempt(index: int) -> int:
+        return create(cluster.replicas[index % 3], rpm_key, f"rpm {index}").status_code
+
+    with ThreadPoolExecutor(15) as pool:
+        codes = Counter(pool.map(rpm_attempt, range(15)))
+    assert codes[200] == 5 and codes[429] == 10, codes
+
+
+def test_revoking_a_key_on_one_replica_blocks_it_on_the_others(cluster: Cluster) -> None:
+    key = cluster.new_key()
+    for replica in cluster.replicas:
+        with replica.http(key) as http:
+            assert http.get("/v1/videos").status_code == 200  # now cached everywhere
+    with cluster.replicas[0].http() as admin:
+        assert admin.post("/key/delete", json={"keys": [key]}).status_code == 200
+    started = time.monotonic()
+    for replica in cluster.replicas[1:]:
+        with replica.http(key) as http:
+            wait_for(lambda h=http: h.get("/v1/videos").status_code == 401, timeout=1.0)
+    assert time.monotonic() - started < 1.0
+
+
+def test_content_is_served_by_any_replica(cluster: Cluster) -> None:
+    key = cluster.new_key()
+    response = create(cluster.replicas[0], key, "content anywhere")
+    video_id = response.json()["id"]
+    all_ended(cluster, key, [video_id], via=2)
+    bodies = []
+    for replica in cluster.replicas:
+        with replica.http(key) as http:
+            content = http.get(f"/v1/videos/{video_id}/content")
+            assert content.status_code == 200 and content.headers["content-type"] == "video/mp4"
+            bodies.append(content.content)
+    assert bodies[0] == bodies[1] == bodies[2] and len(bodies[0]) > 1000
+
+
+def test_a_replica_killed_mid_run_has_its_jobs_finished_by_the_others(cluster: Cluster) -> None:
+    key = cluster.new_key()
+    victim = cluster.replicas[0]
+
+    def make(index: int) -> str:
+        response = create(cluster.replicas[index % 3], key, f"kill {index}")
+        assert response.status_code == 200, response.text
+        return str(response.json()["id"])
+
+    with ThreadPoolExecutor(10) as pool:
+        ids = list(pool.map(make, range(60)))
+    before = sum(len(t) for t in cluster.polls().values())
+    wait_for(lambda: sum(len(t) for t in cluster.polls().values()) > before + 20)  # mid-run
+    victim.process.send_signal(signal.SIGKILL)
+    victim.process.wait(timeout=10)
+    killed_at = time.time()
+    statuses = all_ended(cluster, key, ids, via=1)
+    assert Counter(statuses.values()) == {"completed": 60}
+    # the dead replica's leases lapse after LEASE_S; the others then finish its jobs
+    assert time.time() - killed_at < JOB_S + LEASE_S + 30
