@@ -42,6 +42,9 @@ UPSTREAM_KEY = "sk-upstream-scaleout"
 POLL_S = 0.5
 JOB_S = 2.0
 LEASE_S = 3.0
+SUBMIT_LEASE_S = 15.0
+"""Longer than a create takes even here, where three replicas, PostgreSQL, Redis, S3 and the
+upstream share two cores (creates up to ~4 s): a live submitter must never look dead."""
 BUCKET = "vidgate-scaleout"
 
 
@@ -131,7 +134,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         }
         settings = {
             "poll_lease_s": LEASE_S,
-            "submit_lease_s": LEASE_S,
+            "submit_lease_s": SUBMIT_LEASE_S,
             "stale_after_s": 60,
             "local_workers": 1,
         }

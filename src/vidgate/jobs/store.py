@@ -72,7 +72,7 @@ class Job:
     end_user: str | None
 
     @classmethod
-    def from_row(cls, row: RowMapping) -> Job:
+    def from_row(cls, row: RowMapping | Mapping[str, Any]) -> Job:
         return cls(**{name: row[name] for name in _FIELDS})
 
     @property
@@ -165,8 +165,8 @@ class JobStore:
         cached = self.cache.get(job_id) if self.cache is not None else None
         if cached is not None:
             return cached
-        job = await self.db.read(_first(select(jobs).where(jobs.c.id == job_id)))
-        return None if job is None else self._remember(job)
+        row = await self.db.read_row(jobs, "id", job_id)
+        return None if row is None else self._remember(Job.from_row(row))
 
     async def get_owned(self, job_id: str, owner: str) -> Job | None:
         """The live job if ``owner`` owns it; ``None`` for anything else (fails closed)."""
