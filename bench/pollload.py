@@ -1,6 +1,6 @@
 """Poll load on PostgreSQL: what running jobs cost the database, per 1,000 of them.
 
-    .venv/bin/python bench/pollload.py                          # 1 and 3 replicas, ~4 min
+    .venv/bin/python bench/pollload.py                          # 1 and 3 replicas, ~3 min
     .venv/bin/python bench/pollload.py --replicas 1 --jobs 300  # a smaller run
 
 For each replica count: PostgreSQL and Redis on loopback (started as the scale-out tests
@@ -17,7 +17,7 @@ replicas sharing a master key, the database, Redis and a ``file://`` store. Then
 
 Everything shares this machine's cores, so the CPU figures are what this box spends, and
 the statement counts are the portable result. Raw numbers go to
-``bench/results/pollload.json`` (gitignored).
+``bench/results/pollload.json`` (``--name``; gitignored).
 """
 
 from __future__ import annotations
@@ -46,10 +46,10 @@ import redis
 from run import RESULTS, SIM_KEY, auth, log
 from servers import (
     BENCH,
+    CLK_TCK,
     VIDGATE,
     Server,
     free_port,
-    proc_cpu_s,
     spawn,
     start_simulator,
     write_gateway_config,
@@ -109,22 +109,20 @@ def postgres_with_statements() -> Iterator[tuple[Postgres, int]]:
 
 
 def tree_cpu_s(root_pid: int) -> float:
-    """User + system CPU seconds of a process and all its descendants (live ones)."""
-    parents: dict[int, int] = {}
+    """CPU seconds of a process tree: user + system time of every live process in it, plus
+    the time of the children each has reaped (PostgreSQL backends that have exited)."""
+    stats: dict[int, list[str]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             with contextlib.suppress(OSError), open(f"/proc/{entry}/stat") as handle:
-                parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
+                stats[int(entry)] = handle.read().rsplit(")", 1)[1].split()
     tree, grew = {root_pid}, True
     while grew:
-        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        more = {pid for pid, fields in stats.items() if int(fields[1]) in tree} - tree
         tree |= more
         grew = bool(more)
-    total = 0.0
-    for pid in tree:
-        with contextlib.suppress(OSError):
-            total += proc_cpu_s(pid)
-    return total
+    ticks = sum(int(v) for pid in tree if pid in stats for v in stats[pid][11:15])
+    return ticks / CLK_TCK
 
 
 class Probe:
@@ -185,7 +183,7 @@ class Probe:
                 **{f"replica{i}": r.cpu_s() for i, r in enumerate(replicas)},
             },
             "redis_commands": int(info["total_commands_processed"]),
-            "redis_clients": int(info["connected_clients"]),
+            "redis_clients": int(info["connected_clients"]) - 1,  # not this probe
         }
 
 
@@ -198,7 +196,7 @@ def window(
     deadline = time.time() + seconds
     while time.time() < deadline:
         connections.append(probe.connections())
-        redis_clients.append(int(probe.redis.info("clients")["connected_clients"]))
+        redis_clients.append(int(probe.redis.info("clients")["connected_clients"]) - 1)
         time.sleep(min(2.0, max(0.0, deadline - time.time())))
     end = probe.snapshot(replicas, sim)
     span = end["t"] - start["t"]
@@ -311,6 +309,7 @@ def run(
         time.sleep(args.settle)
         log(f"  measuring {args.window:g} s")
         busy = window(probe, replicas, sim, args.window, args.jobs)
+    probe.redis.close()
     return {"replicas": count, "idle": idle, "running": busy}
 
 
@@ -358,6 +357,7 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=15.0, help="idle window, s")
     parser.add_argument("--settle", type=float, default=10.0)
     parser.add_argument("--window", type=float, default=30.0)
+    parser.add_argument("--name", default="pollload", help="results/<name>.json")
     args = parser.parse_args()
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -383,7 +383,7 @@ def main() -> None:
             results["runs"].append(result)
             print(json.dumps(result, indent=1), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "pollload.json").write_text(json.dumps(results, indent=1))
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

@@ -85,3 +85,13 @@ def test_config_errors_name_the_path(tmp_path: Path, text: str, needle: str) -> 
     with pytest.raises(ConfigError) as caught:
         build_table(load_config_file(path), PROVIDERS)
     assert needle in str(caught.value)
+
+
+def test_a_storage_url_from_the_environment_is_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDGATE_STORAGE_URL", "/just/a/path")
+    with pytest.raises(ConfigError, match="neither file:///path nor s3://bucket"):
+        build_settings(data_dir=tmp_path)
+    monkeypatch.setenv("VIDGATE_STORAGE_URL", "s3://bucket/prefix")
+    assert build_settings(data_dir=tmp_path).storage_url == "s3://bucket/prefix"

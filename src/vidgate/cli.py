@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -38,8 +39,12 @@ DEFAULT_BASE = "http://127.0.0.1:4000"
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 4000,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (default $VIDGATE_HOST or 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default $VIDGATE_PORT or 4000).")
+    ] = None,
     data_dir: Annotated[
         Path | None, typer.Option(help="Data directory (default ./.vidgate).")
     ] = None,
@@ -86,10 +91,17 @@ def serve(
 
 
 def _banner(host: str, port: int, key: str, data_dir: Path, _state: Any, generated: bool) -> None:
+    """Where to reach the gateway and how to call it. A master key given in the environment
+    (as in production, where stdout goes to the logs) is never printed, only named; one kept
+    in the data dir is printed, as ``make serve`` promises."""
     base = f"http://{host}:{port}"
     note = " (new; saved in the data dir, mode 0600)" if generated else ""
     console.print(f"[bold]vidgate[/bold] listening on {base}  (data: {data_dir})")
-    console.print(f"master key{note}: {key}")
+    if os.environ.get("VIDGATE_MASTER_KEY"):
+        key = "$VIDGATE_MASTER_KEY"
+        console.print("master key: from the environment (VIDGATE_MASTER_KEY)")
+    else:
+        console.print(f"master key{note}: {key}")
     console.print("try it:")
     console.print(
         f"  curl -s {base}/v1/videos -H 'Authorization: Bearer {key}' "

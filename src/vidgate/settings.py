@@ -8,6 +8,7 @@ written ``os.environ/NAME`` and resolved here, once, at start.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
@@ -137,6 +138,9 @@ class RouterSettings(BaseModel):
         return []
 
 
+STORAGE_URL = r"^(file://.+|s3://[^/]+(/.*)?)$"
+
+
 class StorageOptions(BaseModel):
     """How to reach an S3-compatible ``storage_url`` (the ``storage:`` section).
 
@@ -174,7 +178,7 @@ class FileConfig(BaseModel):
     """``sqlite:///path`` (default: ``<data dir>/vidgate.db``) or ``postgresql+asyncpg://...``."""
     redis_url: str | None = None
     """``redis://host:6379/0``: limits, cooldowns and cache invalidation shared by replicas."""
-    storage_url: str | None = Field(default=None, pattern=r"^(file://.+|s3://[^/]+(/.*)?)$")
+    storage_url: str | None = Field(default=None, pattern=STORAGE_URL)
     """``file:///path`` (default: ``<data dir>/blobs``) or ``s3://bucket/prefix``."""
     storage: StorageOptions = Field(default_factory=StorageOptions)
     webhooks: WebhookEndpoints = Field(default_factory=list)
@@ -312,6 +316,10 @@ def build_settings(
         env.get("VIDGATE_DATABASE_URL") or config.database_url or f"sqlite:///{data / 'vidgate.db'}"
     )
     storage_url = env.get("VIDGATE_STORAGE_URL") or config.storage_url or f"file://{data / 'blobs'}"
+    if not re.match(STORAGE_URL, storage_url):
+        raise ConfigError(
+            f"storage_url {storage_url!r} is neither file:///path nor s3://bucket[/prefix]"
+        )
     return Settings(
         host=host or env.get("VIDGATE_HOST", "127.0.0.1"),
         port=port if port is not None else int(env.get("VIDGATE_PORT", "4000")),

@@ -33,3 +33,13 @@ def test_seeded_jobs_count_and_other_deployments_are_separate() -> None:
     assert limits.wait_s("e", rpm=None, max_concurrent=2) == 0
     assert limits.acquire("f", "j", rpm=1, max_concurrent=1, now=0) == 0
     assert limits.running("f") == 1 and limits.running("d") == 2
+
+
+def test_retain_frees_slots_of_jobs_that_ended_elsewhere() -> None:
+    counters = LimitCounters()
+    counters.seed([("key", "ended-elsewhere"), ("key", "still-running")])
+    assert counters.acquire("key", "just-taken", None, None, now=100.0) == 0
+    counters.retain({"still-running"}, taken_before=90.0)
+    assert counters.running("key") == 2  # the young slot stays: its row may not exist yet
+    counters.retain({"still-running"}, taken_before=101.0)
+    assert counters.running("key") == 1

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tests.scaleout.services import Redis, redis_server
+from tests.scaleout.services import Redis, free_port, redis_server
 from vidgate.cluster.redis import RedisLink
-from vidgate.errors import UpstreamError
+from vidgate.errors import ServiceUnavailable, UpstreamError
 from vidgate.routing.health import HealthBoard
 from vidgate.settings import CooldownSettings
 
@@ -102,3 +102,11 @@ async def test_a_breaker_opened_on_one_replica_holds_on_the_other(
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(open_on_second(), 1.0)
+
+
+async def test_an_unreachable_redis_is_a_503_not_an_unchecked_limit() -> None:
+    link = RedisLink(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    counters = link.counters_for("key", 3600)
+    with pytest.raises(ServiceUnavailable, match="cannot check rate limits"):
+        await counters.take("k", "job", 10, None)
+    await link.redis.aclose()

@@ -31,7 +31,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from vidgate.errors import ServiceUnavailable
 from vidgate.routing.limits import BUSY_RETRY_S, RPM_WINDOW_S
 
 log = logging.getLogger("vidgate.cluster")
@@ -120,7 +122,14 @@ class RedisLimitCounters:
             f"{job_id}:{secrets.token_hex(4)}",
             BUSY_RETRY_S,
         ]
-        wait, running, used = await self._script(keys=self._keys(counter_id), args=args)
+        try:
+            wait, running, used = await self._script(keys=self._keys(counter_id), args=args)
+        except RedisError as exc:  # limits that cannot be checked are not ignored
+            log.warning("Redis is unreachable for a rate-limit check: %s", exc)
+            raise ServiceUnavailable(
+                "The gateway cannot check rate limits right now (shared store unreachable); "
+                "please retry shortly."
+            ) from None
         self._counts[counter_id] = (int(running), int(used))
         return float(wait)
 
@@ -129,6 +138,9 @@ class RedisLimitCounters:
         running, used = self._counts.get(counter_id, (0, 0))
         self._counts[counter_id] = (max(0, running - 1), used)
         self._spawn(self.redis.zrem(self._keys(counter_id)[1], job_id))
+
+    def retain(self, live: set[str], taken_before: float) -> None:
+        """Nothing to do: whichever replica ends a job releases its slot in Redis."""
 
     async def refresh(self) -> None:
         """Re-read the counts this process ranks by (other replicas change them)."""

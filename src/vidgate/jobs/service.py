@@ -310,8 +310,18 @@ class JobService:
                 if time.time() >= next_recovery:
                     next_recovery = time.time() + lease
                     await self.recover()
+                    await self._forget_ended_slots(time.time() - lease)
             except Exception:
                 log.exception("renewing submit leases or recovering submits failed")
+
+    async def _forget_ended_slots(self, taken_before: float) -> None:
+        """Replicas without Redis: free the local slots of jobs other replicas ended."""
+        counters = [self.key_limits, self.creator.router.limits]
+        if self.store.sole_writer or not any(isinstance(c, LimitCounters) for c in counters):
+            return
+        live = {job_id for _, _, job_id in await self.store.live_jobs()}
+        for local in counters:
+            local.retain(live, taken_before)
 
     async def recover(self) -> int:
         """Finish submits a crash interrupted (rows in ``submitting`` whose lease lapsed;

@@ -47,18 +47,23 @@ class Counters(Protocol):
 
     def release(self, counter_id: str, job_id: str) -> None: ...
 
+    def retain(self, live: set[str], taken_before: float) -> None:
+        """Drop slots of jobs no longer live (taken before ``taken_before``)."""
+        ...
+
 
 class LimitCounters:
     """Sliding-window rpm and in-flight job sets, by id (a deployment's or a key's)."""
 
     def __init__(self) -> None:
         self._creates: dict[str, deque[float]] = {}
-        self._running: dict[str, set[str]] = {}
+        self._running: dict[str, dict[str, float]] = {}
+        """Jobs in flight per counter, with when each took its slot."""
 
     def seed(self, jobs: Iterable[tuple[str, str]]) -> None:
         """Count ``(counter_id, job_id)`` pairs still in flight (start-up)."""
         for counter_id, job_id in jobs:
-            self._running.setdefault(counter_id, set()).add(job_id)
+            self._running.setdefault(counter_id, {})[job_id] = 0.0
 
     def running(self, counter_id: str) -> int:
         return len(self._running.get(counter_id, ()))
@@ -101,7 +106,7 @@ class LimitCounters:
         if wait > 0:
             return wait
         self._creates.setdefault(counter_id, deque()).append(now)
-        self._running.setdefault(counter_id, set()).add(job_id)
+        self._running.setdefault(counter_id, {})[job_id] = now
         return 0.0
 
     async def take(
@@ -114,7 +119,16 @@ class LimitCounters:
         """The job no longer runs there (its attempt failed, or it ended). Idempotent."""
         running = self._running.get(counter_id)
         if running is not None:
-            running.discard(job_id)
+            running.pop(job_id, None)
+
+    def retain(self, live: set[str], taken_before: float) -> None:
+        """Replicas without Redis: a job started here may end on another replica, whose
+        release this process never sees; drop slots of jobs that are no longer live. Slots
+        taken after ``taken_before`` stay (their job row may not be written yet)."""
+        for running in self._running.values():
+            for job_id in [j for j, at in running.items() if at < taken_before]:
+                if job_id not in live:
+                    del running[job_id]
 
     @staticmethod
     def _expire(window: deque[float], now: float) -> None:
