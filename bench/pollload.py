@@ -30,8 +30,6 @@ import json
 import os
 import re
 import secrets
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -77,35 +75,9 @@ KINDS = (
 @contextlib.contextmanager
 def postgres_with_statements() -> Iterator[tuple[Postgres, int]]:
     """``services.postgres_server()`` with ``pg_stat_statements`` loaded; (server, pid)."""
-    services.ensure_installed()
-    bin_dir = services._pg_bin()
-    assert bin_dir is not None
-    root = Path(tempfile.mkdtemp(prefix="vidgate-pg-"))
-    root.chmod(0o755)
-    data = root / "data"
-    data.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(data, "postgres", "postgres")
-    initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", "vidgate", "--auth=trust"]
-    subprocess.run(services._as_postgres([*initdb, "-E", "UTF8"]), check=True, capture_output=True)
-    port = free_port()
-    options = ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={data}"]
-    options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "max_connections=300"]
-    options += ["-c", "shared_preload_libraries=pg_stat_statements"]
-    argv = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), *options]
-    server = subprocess.Popen(
-        services._as_postgres(argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        ready = [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-q"]
-        services._wait(lambda: subprocess.run(ready).returncode == 0, server, "PostgreSQL")
-        pg = Postgres(port, bin_dir)
+    with services.postgres_server("shared_preload_libraries=pg_stat_statements") as pg:
         pg.psql("postgres", "CREATE EXTENSION pg_stat_statements")
-        yield pg, server.pid
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        shutil.rmtree(root, ignore_errors=True)
+        yield pg, pg.pid
 
 
 def tree_cpu_s(root_pid: int) -> float:

@@ -61,6 +61,8 @@ def _as_postgres(argv: list[str]) -> list[str]:
 class Postgres:
     port: int
     bin: Path
+    pid: int
+    """The postmaster's process id (its backends are its children)."""
 
     def url(self, database: str) -> str:
         return f"postgresql+asyncpg://vidgate@127.0.0.1:{self.port}/{database}"
@@ -78,7 +80,8 @@ class Postgres:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[Postgres]:
+def postgres_server(*options: str) -> Iterator[Postgres]:
+    """A fresh cluster; ``options`` are extra ``-c name=value`` server settings."""
     ensure_installed()
     bin_dir = _pg_bin()
     assert bin_dir is not None
@@ -91,17 +94,18 @@ def postgres_server() -> Iterator[Postgres]:
     initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", "vidgate", "--auth=trust"]
     subprocess.run(_as_postgres([*initdb, "-E", "UTF8"]), check=True, capture_output=True)
     port = free_port()
-    options = ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={data}"]
-    options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "max_connections=300"]
+    settings = ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={data}"]
+    settings += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "max_connections=300"]
+    settings += [arg for option in options for arg in ("-c", option)]
     server = subprocess.Popen(
-        _as_postgres([str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), *options]),
+        _as_postgres([str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), *settings]),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         ready = [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-q"]
         _wait(lambda: subprocess.run(ready).returncode == 0, server, "PostgreSQL")
-        yield Postgres(port, bin_dir)
+        yield Postgres(port, bin_dir, server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -127,7 +127,7 @@ async def remix_video(video_id: str, request: Request, caller: Principal = Calle
 @router.get("/videos")
 async def list_videos(request: Request, caller: Principal = Caller) -> Response:
     query = request.query_params
-    limit = _limit(query.get("limit"))
+    limit = page_limit(query.get("limit"))
     order = query.get("order") or "desc"
     if order not in ("asc", "desc"):
         raise InvalidRequest(
@@ -137,7 +137,8 @@ async def list_videos(request: Request, caller: Principal = Caller) -> Response:
     return _json(video_list(page.jobs, page.has_more, base_url(request.scope)))
 
 
-def _limit(value: str | None) -> int:
+def page_limit(value: str | None) -> int:
+    """A list route's ``limit`` query parameter: 1-100, default 20."""
     if value is None or value == "":
         return 20
     if not value.isdigit() or not 1 <= int(value) <= 100:

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 from vidgate.accounting.keys import Principal
 from vidgate.api.auth import principal
 from vidgate.api.body import read_fields
+from vidgate.api.videos import page_limit
 from vidgate.errors import InvalidRequest, NotFound
 from vidgate.webhooks.config import EVENT_TYPES, url_problem
 from vidgate.webhooks.service import Webhooks
@@ -101,7 +102,7 @@ async def list_deliveries(
     endpoint = await _owned(request, caller, webhook_id)
     store = _store(request)
     query = request.query_params
-    limit = _limit(query.get("limit"))
+    limit = page_limit(query.get("limit"))
     order = query.get("order") or "desc"
     if order not in ("asc", "desc"):
         raise InvalidRequest(
@@ -175,14 +176,3 @@ def _description(value: Any) -> str | None:
             param="description",
         )
     return value
-
-
-def _limit(value: str | None) -> int:
-    if value is None or value == "":
-        return 20
-    if not value.isdigit() or not 1 <= int(value) <= 100:
-        raise InvalidRequest(
-            f"Invalid value for 'limit': '{value}'. Allowed: an integer from 1 to 100.",
-            param="limit",
-        )
-    return int(value)
