@@ -342,9 +342,6 @@ class JobStore:
 
         return await self.db.read(run)
 
-    async def in_phase(self, phase: str) -> list[Job]:
-        return await self.db.read(_all(select(jobs).where(jobs.c.phase == phase)))
-
     async def live_jobs(self) -> list[tuple[str, str, str]]:
         """``(deployment_id, owner_key_id, job_id)`` of every job that has not ended."""
         query = select(jobs.c.deployment_id, jobs.c.owner_key_id, jobs.c.id).where(
