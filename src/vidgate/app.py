@@ -27,6 +27,7 @@ from vidgate.api import errors as api_errors
 from vidgate.api import metrics as metrics_api
 from vidgate.api import spend as spend_api
 from vidgate.api import webhooks as webhook_api
+from vidgate.api.bodylimit import BodyLimit
 from vidgate.api.fastpath import RetrieveFastPath
 from vidgate.cluster.share import share_through_redis
 from vidgate.db.engine import migrate, open_database
@@ -150,6 +151,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="vidgate", version=__version__, lifespan=lifespan)
     api_errors.install(app)
+    app.add_middleware(BodyLimit, limit=settings.config.settings.max_upload_bytes)
     app.add_middleware(RetrieveFastPath)
     app.add_middleware(RequestObserver)  # outermost: sees the fast path too
     for router in (videos.router, models.router, webhook_api.router):

@@ -79,6 +79,9 @@ class GatewaySettings(BaseModel):
     stale_after_s: float = Field(default=5.0, gt=0)
     refresh_wait_s: float = Field(default=2.0, ge=0)
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    """The largest request body of any kind, counted while it streams in (chunked too)."""
+    max_json_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    """The largest JSON body (it is held in memory to parse; a 20 MiB image as base64 fits)."""
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
     """The gateway's address as clients reach it (``https://videos.example.com``), for the
     absolute ``url`` in responses; unset: taken from each request's ``Host``."""

@@ -18,6 +18,9 @@ from vidgate.db.engine import Database
 from vidgate.db.tables import budgets
 from vidgate.errors import Conflict, InvalidRequest, NotFound
 
+MAX_BUDGET_USD = 1e15
+"""A finite ceiling: sums of spend against it stay exact to the cent in a float."""
+
 
 def budget_fields(body: dict[str, Any]) -> dict[str, Any]:
     """``max_budget`` and ``budget_duration`` from a request body, checked."""
@@ -25,10 +28,13 @@ def budget_fields(body: dict[str, Any]) -> dict[str, Any]:
     if "max_budget" in body:
         value = body["max_budget"]
         if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 <= value <= MAX_BUDGET_USD
         ):
             raise InvalidRequest(
-                "Invalid value for 'max_budget': a number of USD >= 0, or null.",
+                f"Invalid value for 'max_budget': a number of USD from 0 to {MAX_BUDGET_USD:.0e}, "
+                "or null.",
                 param="max_budget",
             )
         fields["max_budget"] = None if value is None else float(value)

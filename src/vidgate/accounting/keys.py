@@ -27,7 +27,10 @@ from vidgate.errors import AuthenticationFailed, InvalidRequest, NotFound
 
 CACHE_TTL_S = 1.0
 MASTER_ID = "master"
-_DURATION = re.compile(r"^(\d+)([smhd])$")
+_DURATION = re.compile(r"^(\d{1,12})([smhd])$")
+MAX_KEY_LIFETIME_S = 100 * 366 * 86400
+MAX_UNIX_TIME = 253_402_300_799
+"""9999-12-31T23:59:59Z: the last time every date library can show."""
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -121,15 +124,23 @@ def parse_expiry(duration: Any, expires: Any, now: float) -> float | None:
     """``duration`` like ``30d`` / ``12h`` or ``expires`` as Unix seconds → expiry time."""
     if duration not in (None, ""):
         match = _DURATION.match(str(duration))
-        if not match:
+        if not match or int(match.group(1)) * _UNITS[match.group(2)] > MAX_KEY_LIFETIME_S:
             raise InvalidRequest(
-                "Invalid 'duration': use a number and a unit s, m, h or d, e.g. '30d'.",
+                "Invalid 'duration': use a number and a unit s, m, h or d, e.g. '30d' "
+                "(at most 100 years).",
                 param="duration",
             )
         return now + int(match.group(1)) * _UNITS[match.group(2)]
     if expires not in (None, ""):
-        if not isinstance(expires, int | float):
-            raise InvalidRequest("'expires' must be Unix seconds.", param="expires")
+        if (
+            isinstance(expires, bool)
+            or not isinstance(expires, int | float)
+            or not 0 <= expires <= MAX_UNIX_TIME
+        ):
+            raise InvalidRequest(
+                f"Invalid value for 'expires': Unix seconds between 0 and {MAX_UNIX_TIME}.",
+                param="expires",
+            )
         return float(expires)
     return None
 

@@ -28,7 +28,9 @@ from vidgate.providers.base import Provider
 from vidgate.routing.config import Deployment
 
 EPSILON = 1e-9
-_PERIOD = re.compile(r"^(\d+)([hd])$")
+_PERIOD = re.compile(r"^(\d{1,6})([hd])$")
+MAX_PERIOD_S = 10 * 366 * 86400
+"""Budget periods are at most ten years (and stay far inside float and column ranges)."""
 PERIOD_UNITS = {"h": 3600, "d": 86400}
 
 
@@ -37,10 +39,14 @@ def parse_period(value: Any, param: str = "budget_duration") -> float | None:
     if value in (None, ""):
         return None
     match = _PERIOD.match(str(value))
-    if not match or int(match.group(1)) == 0:
+    if (
+        not match
+        or int(match.group(1)) == 0
+        or int(match.group(1)) * PERIOD_UNITS[match.group(2)] > MAX_PERIOD_S
+    ):
         raise InvalidRequest(
             f"Invalid value for '{param}': '{value}'. Allowed: a number of hours or days, "
-            "e.g. '12h', '1d', '7d', '30d'.",
+            "e.g. '12h', '1d', '7d', '30d' (at most 10 years).",
             param=param,
         )
     return int(match.group(1)) * PERIOD_UNITS[match.group(2)]

@@ -23,6 +23,8 @@ from vidgate.api.body import read_fields
 from vidgate.errors import InvalidRequest, NotFound
 
 router = APIRouter()
+MAX_LIMIT = 1_000_000_000
+"""Largest ``rpm_limit`` / ``max_parallel_requests`` (the columns are 32-bit on PostgreSQL)."""
 
 
 def _keys(request: Request) -> KeyStore:
@@ -72,10 +74,11 @@ def _limits(body: dict[str, Any]) -> dict[str, Any]:
         if name in body:
             value = body[name]
             if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
+                isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT
             ):
                 raise InvalidRequest(
-                    f"Invalid value for '{name}': an integer >= 1, or null.", param=name
+                    f"Invalid value for '{name}': an integer from 1 to {MAX_LIMIT}, or null.",
+                    param=name,
                 )
             limits[column] = value
     return limits

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
+from vidgate.api import safe_json
 from vidgate.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from vidgate.request import Upload, unflatten
 from vidgate.storage.base import BlobStore
@@ -30,31 +30,50 @@ _MAGIC = (
 
 
 async def read_fields(request: Request, *, allow_empty: bool = False) -> dict[str, Any]:
-    """The body as a mapping; multipart brackets unflattened and files turned into ``Upload``."""
+    """The body as a mapping; multipart brackets unflattened and files turned into ``Upload``.
+
+    The size limits hold while the body streams in (``api/bodylimit.py`` for every body,
+    ``max_json_bytes`` here for JSON), not only against ``Content-Length``.
+    """
     state = request.app.state
-    limit = state.settings.config.settings.max_upload_bytes
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
-        raise PayloadTooLarge(f"The request body is over the {limit} byte limit.")
+    gateway = state.settings.config.settings
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        return await _form(request, state.storage, state.settings.data_dir / "tmp")
-    raw = await request.body()
-    if not raw.strip():
-        if allow_empty:
-            return {}
-        raise InvalidRequest("The request body is empty; send JSON or multipart/form-data.")
+        fields = await _form(request, state.storage, state.settings.data_dir / "tmp")
+        safe_json.check(fields)
+        return fields
     if ctype not in ("application/json", "", "text/plain") and not ctype.endswith("+json"):
         raise UnsupportedMediaType(
             f"Unsupported Content-Type '{ctype}'; send application/json or multipart/form-data."
         )
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
+    raw = await read_limited(request, gateway.max_json_bytes, "JSON request body")
+    if not raw.strip():
+        if allow_empty:
+            return {}
+        raise InvalidRequest("The request body is empty; send JSON or multipart/form-data.")
+    body = safe_json.loads(raw)
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
     return body
+
+
+async def read_limited(request: Request, limit: int, what: str) -> bytearray:
+    """The whole body, refused with 413 as soon as it passes ``limit`` bytes."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise _too_large(what, limit)
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise _too_large(what, limit)
+    return raw
+
+
+def _too_large(what: str, limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"The {what} is over the {limit} byte limit.", headers={"Connection": "close"}
+    )
 
 
 async def _form(request: Request, storage: BlobStore, tmp: Path) -> dict[str, Any]:
