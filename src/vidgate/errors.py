@@ -10,6 +10,7 @@ another deployment. ``api/errors.py`` turns it into the OpenAI envelope in one p
     ├── AuthenticationFailed (401, code invalid_api_key)
     ├── PermissionDenied (403, code permission_denied)
     ├── NotFound (404, code not_found)
+    │   └── ContentExpired (404, code content_expired)
     ├── Conflict (409, code conflict)
     ├── PayloadTooLarge (413, code payload_too_large)
     ├── UnsupportedMediaType (415, code unsupported_media_type)
@@ -114,6 +115,12 @@ class NotFound(GatewayError):
     status = 404
     type = "invalid_request_error"
     code = "not_found"
+
+
+class ContentExpired(NotFound):
+    """The upstream no longer serves a finished job's result (403/404/410 on download)."""
+
+    code = "content_expired"
 
 
 class Conflict(GatewayError):

@@ -18,7 +18,7 @@ import time
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
-from vidgate.errors import GatewayError, NotFound, RateLimited
+from vidgate.errors import ContentExpired, GatewayError, NotFound, RateLimited
 from vidgate.jobs import lifecycle
 from vidgate.jobs.archive import Archiver
 from vidgate.jobs.store import Job, JobStore
@@ -260,13 +260,7 @@ class Poller:
         if failures >= self.settings.max_poll_failures or (
             isinstance(exc, NotFound) and failures >= 3
         ):
-            message = exc.message if isinstance(exc, GatewayError) else type(exc).__name__
-            await lifecycle.fail(
-                self.store,
-                job.id,
-                "upstream_unreachable",
-                f"Gave up following the job after {failures} failed polls: {message}",
-            )
+            await lifecycle.fail(self.store, job.id, *_gave_up(exc, failures))
             return
         delay = min(MAX_BACKOFF_S, 0.5 * 2 ** min(failures, 10))
         if isinstance(exc, RateLimited) and exc.retry_after_s:
@@ -299,6 +293,17 @@ class Poller:
         for task in list(self._tasks) + list(self._refreshing.values()):
             task.cancel()
         await asyncio.gather(*self._tasks, *self._refreshing.values(), return_exceptions=True)
+
+
+def _gave_up(exc: BaseException, failures: int) -> tuple[str, str]:
+    """The code and message a job fails with once its polls or downloads keep failing."""
+    if isinstance(exc, ContentExpired):  # said as is: the result is gone, not unreachable
+        return exc.code, exc.message
+    message = exc.message if isinstance(exc, GatewayError) else type(exc).__name__
+    return (
+        "upstream_unreachable",
+        f"Gave up following the job after {failures} failed polls: {message}",
+    )
 
 
 def _moved(job: Job, state: UpstreamState) -> dict[str, str]:

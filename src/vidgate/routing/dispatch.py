@@ -18,7 +18,13 @@ from typing import Any
 
 import httpx
 
-from vidgate.errors import GatewayError, NotFound, UpstreamError, UpstreamTimeout
+from vidgate.errors import (
+    ContentExpired,
+    GatewayError,
+    NotFound,
+    UpstreamError,
+    UpstreamTimeout,
+)
 from vidgate.observe import metrics
 from vidgate.providers.base import (
     HttpAdapter,
@@ -38,6 +44,9 @@ from vidgate.routing.inline import contains_inline, materialize
 from vidgate.storage.base import BlobStore
 
 DOWNLOAD_CHUNK = 256 * 1024
+GONE = (403, 404, 410)
+"""Download answers that mean the result is no longer there: signed URLs past their expiry
+(object stores answer 403), results past the upstream's retention (404, 410)."""
 
 
 class HttpUpstream:
@@ -87,6 +96,8 @@ class HttpUpstream:
         except httpx.HTTPError as exc:
             raise UpstreamError(f"Download from upstream failed: {type(exc).__name__}.") from exc
         try:
+            if response.status_code in GONE:
+                raise _gone(variant, response.status_code)
             if response.status_code >= 400:
                 await response.aread()
                 raise self.adapter.parse_error(_reply(response))
@@ -183,6 +194,13 @@ async def _open(stack: AsyncExitStack, storage: BlobStore, key: str) -> Any:
         await asyncio.to_thread(handle.write, chunk)
     handle.seek(0)
     return handle
+
+
+def _gone(variant: Variant, status: int) -> ContentExpired:
+    return ContentExpired(
+        f"The upstream no longer serves the {variant} (HTTP {status}): it expired or was "
+        "deleted before the gateway could archive it. The job was not charged."
+    )
 
 
 def _transport_error(exc: httpx.HTTPError) -> GatewayError:
