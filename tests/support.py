@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -65,6 +66,13 @@ class Gateway:
             response = client.post("/key/generate", json=body)
             assert response.status_code == 200, response.text
             return str(response.json()["key"])
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (for servers started as processes)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def write_config(data_dir: Path, config: dict[str, Any]) -> Path:

@@ -7,7 +7,6 @@ import contextlib
 import io
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,17 +19,11 @@ import av
 import httpx
 import pytest
 
-from tests.support import serve, wait_for, write_config
+from tests.support import free_port, serve, wait_for, write_config
 from vidgate.providers.openai.simulator import SimulatorConfig, create_app
 
 pytestmark = pytest.mark.slow
 MASTER = "sk-vg-test-master"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_gateway(data_dir: Path, config: Path, port: int) -> subprocess.Popen[bytes]:
