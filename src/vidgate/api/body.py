@@ -18,15 +18,11 @@ from starlette.datastructures import UploadFile
 
 from vidgate.api import safe_json
 from vidgate.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from vidgate.media.sniff import sniff
 from vidgate.request import Upload, unflatten
 from vidgate.storage.base import BlobStore
 
 CHUNK = 1024 * 1024
-_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF8", "image/gif"),
-)
 
 
 async def read_fields(request: Request, *, allow_empty: bool = False) -> dict[str, Any]:
@@ -126,18 +122,6 @@ async def store_upload(storage: BlobStore, tmp: Path, upload: UploadFile, field:
     key = f"inputs/{upload_id}/{name}"
     info = await storage.put_file(key, path, ctype, digest.hexdigest()[:32])
     return Upload(info.key, name, ctype, size, digest.hexdigest())
-
-
-def sniff(head: bytes) -> str | None:
-    """The real type of an image from its first bytes (clients often send octet-stream)."""
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    for magic, ctype in _MAGIC:
-        if head.startswith(magic):
-            return ctype
-    if head[4:8] == b"ftyp":
-        return "video/mp4"
-    return None
 
 
 def _safe_name(name: str) -> str:

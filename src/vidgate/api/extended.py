@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vidgate.api.body import sniff
 from vidgate.errors import InvalidRequest
+from vidgate.media.sniff import sniff
 from vidgate.request import Upload, as_object
 
 EXTENDED_FIELDS = frozenset(
