@@ -24,6 +24,7 @@ from vidgate.accounting.retention import Retention
 from vidgate.accounting.spend import SpendStore
 from vidgate.api import admin, aimlapi, health, models, newapi, operations, videos
 from vidgate.api import errors as api_errors
+from vidgate.api import schema as api_schema
 from vidgate.api import metrics as metrics_api
 from vidgate.api import spend as spend_api
 from vidgate.api import webhooks as webhook_api
@@ -38,10 +39,10 @@ from vidgate.jobs.service import JobService
 from vidgate.jobs.store import Job, JobStore
 from vidgate.media.pool import MediaPool
 from vidgate.observe import metrics
-from vidgate.observe.logs import REDACTOR, known_secrets, url_passwords
 from vidgate.observe.requests import RequestLogWriter, RequestObserver
 from vidgate.providers.base import RuntimeContext
 from vidgate.providers.registry import PROVIDERS
+from vidgate.redact import REDACTOR, known_secrets, url_passwords
 from vidgate.routing.config import build_table
 from vidgate.routing.dispatch import make_client
 from vidgate.routing.live import LiveDeployments
@@ -151,6 +152,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="vidgate", version=__version__, lifespan=lifespan)
     api_errors.install(app)
+    api_schema.install(app)
     app.add_middleware(BodyLimit, limit=settings.config.settings.max_upload_bytes)
     app.add_middleware(RetrieveFastPath)
     app.add_middleware(RequestObserver)  # outermost: sees the fast path too

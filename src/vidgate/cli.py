@@ -59,8 +59,8 @@ def serve(
     import uvicorn
 
     from vidgate.app import create_app
-    from vidgate.observe.logs import REDACTOR
     from vidgate.observe.logs import configure as configure_logging
+    from vidgate.redact import REDACTOR
 
     try:
         settings = build_settings(host=host, port=port, data_dir=data_dir, config_path=config)

@@ -14,8 +14,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import Gateway, running_gateway, serve, wait_for
-from vidgate.observe.logs import REDACTOR, JsonFormatter, RedactingFilter, Redactor
+from vidgate.observe.logs import JsonFormatter, RedactingFilter
 from vidgate.providers.openai import simulator as openai_sim
+from vidgate.redact import REDACTOR, Redactor
 
 UPSTREAM_KEY = "sk-upstream-very-secret-0123456789"
 WRONG_KEY = "upstream-wrong-credential-abcdef"

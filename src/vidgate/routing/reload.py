@@ -14,8 +14,8 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from vidgate.observe.logs import REDACTOR, known_secrets
 from vidgate.providers.base import Provider
+from vidgate.redact import REDACTOR, known_secrets
 from vidgate.routing.config import build_table
 from vidgate.routing.live import ReloadSummary
 from vidgate.routing.router import Router
