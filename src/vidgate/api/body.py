@@ -17,27 +17,29 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 
 from vidgate.api import safe_json
-from vidgate.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from vidgate.errors import GatewayError, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from vidgate.media.sniff import sniff
-from vidgate.request import Upload, unflatten
+from vidgate.request import Upload, unflatten, upload_folder
 from vidgate.storage.base import BlobStore
 
 CHUNK = 1024 * 1024
 
 
-async def read_fields(request: Request, *, allow_empty: bool = False) -> dict[str, Any]:
-    """The body as a mapping; multipart brackets unflattened and files turned into ``Upload``.
+async def read_fields(
+    request: Request, *, allow_empty: bool = False, files: bool = False
+) -> dict[str, Any]:
+    """The body as a mapping; multipart brackets unflattened and files turned into ``Upload``
+    (only where ``files`` — the create routes; elsewhere a file part is a 400).
 
     The size limits hold while the body streams in (``api/bodylimit.py`` for every body,
-    ``max_json_bytes`` here for JSON), not only against ``Content-Length``.
+    ``max_json_bytes`` here for JSON), not only against ``Content-Length``. Uploads of a
+    body refused here are deleted before the error leaves.
     """
     state = request.app.state
     gateway = state.settings.config.settings
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        fields = await _form(request, state.storage, state.settings.data_dir / "tmp")
-        safe_json.check(fields)
-        return fields
+        return await _form(request, state.storage, state.settings.data_dir / "tmp", files)
     if ctype not in ("application/json", "", "text/plain") and not ctype.endswith("+json"):
         raise UnsupportedMediaType(
             f"Unsupported Content-Type '{ctype}'; send application/json or multipart/form-data."
@@ -72,18 +74,25 @@ def _too_large(what: str, limit: int) -> PayloadTooLarge:
     )
 
 
-async def _form(request: Request, storage: BlobStore, tmp: Path) -> dict[str, Any]:
+async def _form(request: Request, storage: BlobStore, tmp: Path, files: bool) -> dict[str, Any]:
     form = await request.form(max_files=8, max_fields=200)
     flat: dict[str, Any] = {}
     try:
         for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
+            if not isinstance(value, UploadFile):
+                _add(flat, key, value)
+            elif files:
                 _add(flat, key, await store_upload(storage, tmp, value, key))
             else:
-                _add(flat, key, value)
+                raise InvalidRequest(f"'{key}' is a file; this route takes no uploads.", param=key)
+        fields = unflatten(flat)
+        safe_json.check(fields)
+    except GatewayError:
+        await discard_uploads(flat, storage)
+        raise
     finally:
         await form.close()
-    return unflatten(flat)
+    return fields
 
 
 def _add(flat: dict[str, Any], key: str, value: Any) -> None:
@@ -122,6 +131,19 @@ async def store_upload(storage: BlobStore, tmp: Path, upload: UploadFile, field:
     key = f"inputs/{upload_id}/{name}"
     info = await storage.put_file(key, path, ctype, digest.hexdigest()[:32])
     return Upload(info.key, name, ctype, size, digest.hexdigest())
+
+
+async def discard_uploads(fields: Any, storage: BlobStore) -> None:
+    """Delete the files stored for a request that will not become a job."""
+    stack = [fields]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Upload):
+            await storage.delete_prefix(upload_folder(item.blob_key))
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _safe_name(name: str) -> str:

@@ -299,7 +299,7 @@ def _gave_up(exc: BaseException, failures: int) -> tuple[str, str]:
     """The code and message a job fails with once its polls or downloads keep failing."""
     if isinstance(exc, ContentExpired):  # said as is: the result is gone, not unreachable
         return exc.code, exc.message
-    message = exc.message if isinstance(exc, GatewayError) else type(exc).__name__
+    message = exc.message if isinstance(exc, GatewayError) else "an internal error"
     return (
         "upstream_unreachable",
         f"Gave up following the job after {failures} failed polls: {message}",

@@ -166,9 +166,9 @@ def test_unreadable_inputs_raise_value_error(tmp_path: Path) -> None:
     junk, out = tmp_path / "junk.png", tmp_path / "out.mp4"
     junk.write_text("not an image")
 
-    with pytest.raises(ValueError, match="first_frame"):
+    with pytest.raises(ValueError, match="input image is not a readable"):
         render(replace(SPEC, first_frame=str(junk)), str(out))
-    with pytest.raises(ValueError, match="source_video"):
+    with pytest.raises(ValueError, match="The source video"):
         render(replace(SPEC, operation="edit", source_video=str(junk)), str(out))
     assert not out.exists() and not (tmp_path / "out.mp4.part").exists()
 

@@ -156,11 +156,11 @@ def _open_source(path: str) -> _Source:
     try:
         info = probe(path)
     except MediaError as exc:
-        raise ValueError("source_video is not a readable video") from exc
+        raise ValueError("The source video is not a readable video.") from exc
     rate = Fraction(info.fps).limit_denominator(1001)
     size = (info.width - info.width % 2, info.height - info.height % 2)
     if rate <= 0 or min(size) < 2:
-        raise ValueError("source_video has an unusable size or frame rate")
+        raise ValueError("The source video has an unusable size or frame rate.")
     return _Source(path, size, rate, max(1, round(info.duration_s * rate)))
 
 
@@ -169,7 +169,7 @@ def _decode(src: _Source) -> Iterator[VideoFrame]:
         with open_video(src.path) as container:
             yield from container.decode(video=0)
     except (MediaError, av.FFmpegError) as exc:
-        raise ValueError("cannot decode source_video") from exc
+        raise ValueError("The source video cannot be decoded.") from exc
 
 
 def _first_frame(src: _Source) -> VideoFrame | None:
@@ -181,7 +181,7 @@ def _first_frame(src: _Source) -> VideoFrame | None:
 def _fit(frame: Frame | None, size: Size) -> Image.Image:
     """An RGB image covering exactly `size` (scaled and centre-cropped as needed)."""
     if frame is None:
-        raise ValueError("source_video has no decodable frames")
+        raise ValueError("The source video has no decodable frames.")
     image = _to_image(frame) if isinstance(frame, VideoFrame) else frame
     return image if image.size == size else ImageOps.fit(image.convert("RGB"), size, _RESAMPLE)
 
@@ -196,7 +196,7 @@ def _load_image(path: str) -> Image.Image:
         with Image.open(path, formats=["PNG", "JPEG", "WEBP"]) as image:
             return ImageOps.exif_transpose(image).convert("RGB")
     except (OSError, Image.DecompressionBombError) as exc:
-        raise ValueError("first_frame is not a readable PNG/JPEG/WebP image") from exc
+        raise ValueError("The input image is not a readable PNG, JPEG or WebP image.") from exc
 
 
 class _GradientScene:

@@ -8,6 +8,7 @@ every finished render where it left it and restarts only the unfinished ones.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -30,5 +31,8 @@ def run_task(task_dir: str) -> None:
     try:
         render(spec, str(own), lambda pct: write_atomic(folder / "progress", str(pct)))
         os.replace(own, folder / "out.mp4")
-    except Exception as exc:  # the outcome is reported through the task folder
-        write_atomic(folder / "error", f"{type(exc).__name__}: {exc}")
+    except ValueError as exc:  # the spec or an input: its message is written for clients
+        write_atomic(folder / "error", str(exc))
+    except Exception:  # reported through the task folder, without internal detail
+        logging.getLogger("vidgate.local").exception("render failed in %s", folder.name)
+        write_atomic(folder / "error", "The local renderer failed to render this video.")
