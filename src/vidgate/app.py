@@ -25,6 +25,7 @@ from vidgate.accounting.spend import SpendStore
 from vidgate.api import admin, aimlapi, health, models, newapi, operations, videos
 from vidgate.api import errors as api_errors
 from vidgate.api import metrics as metrics_api
+from vidgate.api import schema as api_schema
 from vidgate.api import spend as spend_api
 from vidgate.api import webhooks as webhook_api
 from vidgate.api.bodylimit import BodyLimit
@@ -151,6 +152,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="vidgate", version=__version__, lifespan=lifespan)
     api_errors.install(app)
+    api_schema.install(app)
     app.add_middleware(BodyLimit, limit=settings.config.settings.max_upload_bytes)
     app.add_middleware(RetrieveFastPath)
     app.add_middleware(RequestObserver)  # outermost: sees the fast path too

@@ -12,14 +12,17 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
 from vidgate.accounting.budgets import BudgetStore, budget_fields
 from vidgate.accounting.budgets import public as public_budget
 from vidgate.accounting.keys import MASTER_ID, KeyStore, Principal, parse_expiry
 from vidgate.accounting.ledger import budget_row
+from vidgate.api import openapi_models as m
 from vidgate.api.auth import admin, principal
 from vidgate.api.body import read_fields
+from vidgate.api.schema import described, query
 from vidgate.errors import InvalidRequest, NotFound
 
 router = APIRouter()
@@ -89,7 +92,7 @@ def _budgets(request: Request) -> BudgetStore:
     return store
 
 
-@router.post("/key/generate")
+@router.post("/key/generate", openapi_extra=described(body=m.KeyGenerate, body_required=False))
 async def generate(request: Request, _: Principal = Depends(admin)) -> JSONResponse:
     body = await read_fields(request, allow_empty=True)
     alias = body.get("key_alias", body.get("alias"))
@@ -109,7 +112,12 @@ async def generate(request: Request, _: Principal = Depends(admin)) -> JSONRespo
     return JSONResponse({"key": key, **record.public(), **public_budget(budget)})
 
 
-@router.get("/key/info")
+@router.get(
+    "/key/info",
+    openapi_extra=described(
+        params=[query("key", "A key id, alias or key (master key only); default: the caller.")]
+    ),
+)
 async def info(request: Request, caller: Principal = Depends(principal)) -> JSONResponse:
     ref = request.query_params.get("key")
     if ref is None and not caller.is_admin:
@@ -125,13 +133,13 @@ async def info(request: Request, caller: Principal = Depends(principal)) -> JSON
     return JSONResponse({"key_id": record.id, "info": {**record.public(), **public_budget(budget)}})
 
 
-@router.get("/key/list")
+@router.get("/key/list", openapi_extra=described())
 async def list_keys(request: Request, _: Principal = Depends(admin)) -> JSONResponse:
     records = await _keys(request).list()
     return JSONResponse({"keys": [r.public() for r in records], "total_count": len(records)})
 
 
-@router.post("/key/update")
+@router.post("/key/update", openapi_extra=described(body=m.KeyUpdate))
 async def update(request: Request, _: Principal = Depends(admin)) -> JSONResponse:
     body = await read_fields(request)
     ref = body.get("key")
@@ -156,7 +164,7 @@ async def update(request: Request, _: Principal = Depends(admin)) -> JSONRespons
     return JSONResponse({**record.public(), **public_budget(budget)})
 
 
-@router.post("/key/delete")
+@router.post("/key/delete", openapi_extra=described(body=m.KeyDelete))
 async def delete(request: Request, _: Principal = Depends(admin)) -> JSONResponse:
     body = await read_fields(request)
     refs = list(body.get("keys") or []) + list(body.get("key_aliases") or [])
@@ -169,7 +177,7 @@ async def delete(request: Request, _: Principal = Depends(admin)) -> JSONRespons
 # --- team and user budgets (keys join them with team_id / user_id) -------------------------
 
 
-def _owner_routes(kind: str) -> None:
+def _owner_routes(kind: str, new_body: type[BaseModel], update_body: type[BaseModel]) -> None:
     param = f"{kind}_id"
 
     async def new(request: Request, _: Principal = Depends(admin)) -> JSONResponse:
@@ -195,10 +203,14 @@ def _owner_routes(kind: str) -> None:
         row = await _budgets(request).change(f"{kind}:{name}", budget_fields(body))
         return JSONResponse({param: name, **public_budget(row)})
 
-    router.add_api_route(f"/{kind}/new", new, methods=["POST"])
-    router.add_api_route(f"/{kind}/info", info, methods=["GET"])
-    router.add_api_route(f"/{kind}/update", change, methods=["POST"])
+    new_doc = described(body=new_body, body_required=False)
+    info_doc = described(params=[query(param, f"The {kind}'s id.", required=True)])
+    router.add_api_route(f"/{kind}/new", new, methods=["POST"], openapi_extra=new_doc)
+    router.add_api_route(f"/{kind}/info", info, methods=["GET"], openapi_extra=info_doc)
+    router.add_api_route(
+        f"/{kind}/update", change, methods=["POST"], openapi_extra=described(body=update_body)
+    )
 
 
-_owner_routes("team")
-_owner_routes("user")
+_owner_routes("team", m.TeamNew, m.TeamUpdate)
+_owner_routes("user", m.UserNew, m.UserUpdate)

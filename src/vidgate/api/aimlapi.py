@@ -25,10 +25,12 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from vidgate.accounting.keys import Principal
+from vidgate.api import openapi_models as m
 from vidgate.api import videos
 from vidgate.api.auth import principal
 from vidgate.api.body import read_fields
 from vidgate.api.extended import image_ref
+from vidgate.api.schema import IDEMPOTENCY_KEY, described, query
 from vidgate.api.urls import base_url
 from vidgate.errors import GatewayError, InvalidRequest, NotFound
 from vidgate.jobs.service import JobService
@@ -375,25 +377,39 @@ def _vendor(vendor: str) -> str:
 
 # --- routes -----------------------------------------------------------------------------
 
+_CREATE = described(body=m.V2GenerationCreate, params=[IDEMPOTENCY_KEY])
+_POLL = described(
+    params=[
+        query("generation_id", "One generation (the id a create returned)."),
+        query(
+            "generation_ids",
+            f"Several, at most {MAX_IDS}: repeated, generation_ids[]=, or comma-separated.",
+            type="array",
+            items={"type": "string"},
+            maxItems=MAX_IDS,
+        ),
+    ]
+)
 
-@router.post("/v2/video/generations")
+
+@router.post("/v2/video/generations", openapi_extra=_CREATE)
 async def create_generation(request: Request, caller: Principal = Caller) -> Response:
     return await _create(request, caller, None)
 
 
-@router.get("/v2/video/generations")
+@router.get("/v2/video/generations", openapi_extra=_POLL)
 async def get_generation(request: Request, caller: Principal = Caller) -> Response:
     return await _poll(request, caller)
 
 
-@router.post("/v2/generate/video/{vendor}/generation")
+@router.post("/v2/generate/video/{vendor}/generation", openapi_extra=_CREATE)
 async def create_vendor_generation(
     vendor: str, request: Request, caller: Principal = Caller
 ) -> Response:
     return await _create(request, caller, _vendor(vendor))
 
 
-@router.get("/v2/generate/video/{vendor}/generation")
+@router.get("/v2/generate/video/{vendor}/generation", openapi_extra=_POLL)
 async def get_vendor_generation(
     vendor: str, request: Request, caller: Principal = Caller
 ) -> Response:

@@ -7,12 +7,13 @@ from starlette.responses import JSONResponse
 
 from vidgate.accounting.keys import Principal
 from vidgate.api.auth import principal
+from vidgate.api.schema import described
 from vidgate.routing.config import DeploymentTable
 
 router = APIRouter()
 
 
-@router.get("/models")
+@router.get("/models", openapi_extra=described())
 async def list_models(request: Request, caller: Principal = Depends(principal)) -> JSONResponse:
     table: DeploymentTable = request.app.state.live.table
     started = int(request.app.state.started_at)

@@ -28,10 +28,12 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from vidgate.accounting.keys import Principal
+from vidgate.api import openapi_models as m
 from vidgate.api.auth import principal
 from vidgate.api.body import read_fields
 from vidgate.api.errors import error_response
 from vidgate.api.extended import image_ref
+from vidgate.api.schema import IDEMPOTENCY_KEY, described
 from vidgate.api.urls import base_url
 from vidgate.api.videos import submit, video_body, video_headers
 from vidgate.errors import GatewayError, NotFound
@@ -47,7 +49,12 @@ QUOTA_PER_USD = 500_000
 STATUSES = {"completed": "SUCCESS", "failed": "FAILURE", "in_progress": "IN_PROGRESS"}
 
 
-@router.post("/v1/video/generations")
+@router.post(
+    "/v1/video/generations",
+    openapi_extra=described(
+        body=m.TaskCreate, form=m.VideoCreateForm, params=[IDEMPOTENCY_KEY], returns=m.Video
+    ),
+)
 async def create_task(request: Request, caller: Principal = Caller) -> Response:
     try:
         job = await submit(request, caller, "create", _fields(await read_fields(request)))
@@ -61,7 +68,7 @@ async def create_task(request: Request, caller: Principal = Caller) -> Response:
     )
 
 
-@router.get("/v1/video/generations/{task_id}")
+@router.get("/v1/video/generations/{task_id}", openapi_extra=described())
 async def fetch_task(task_id: str, request: Request, caller: Principal = Caller) -> Response:
     service: JobService = request.app.state.jobs
     try:

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 
 from vidgate.accounting.keys import Principal
 from vidgate.api.auth import admin
+from vidgate.api.schema import described
 from vidgate.errors import InvalidRequest, NotFound
 from vidgate.jobs.store import Job
 from vidgate.routing.router import Router
@@ -29,7 +30,7 @@ def _router(request: Request) -> Router:
     return routing
 
 
-@router.get("/health/deployments")
+@router.get("/health/deployments", openapi_extra=described())
 async def deployment_health(request: Request, _caller: Principal = Admin) -> JSONResponse:
     rows = _router(request).status()
     healthy = sum(1 for row in rows if row["healthy"])
@@ -38,7 +39,7 @@ async def deployment_health(request: Request, _caller: Principal = Admin) -> JSO
     )
 
 
-@router.post("/config/reload")
+@router.post("/config/reload", openapi_extra=described())
 async def reload_config(request: Request, _caller: Principal = Admin) -> JSONResponse:
     try:
         summary = request.app.state.reload()
@@ -51,7 +52,7 @@ async def reload_config(request: Request, _caller: Principal = Admin) -> JSONRes
     return JSONResponse({"reloaded": True, **summary.as_dict()})
 
 
-@router.get("/jobs/{video_id}")
+@router.get("/jobs/{video_id}", openapi_extra=described())
 async def job_record(video_id: str, request: Request, _caller: Principal = Admin) -> JSONResponse:
     job: Job | None = await request.app.state.jobs.store.get(video_id)
     if job is None:

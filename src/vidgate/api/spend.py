@@ -40,6 +40,7 @@ from vidgate.accounting.spend import (
     SpendStore,
 )
 from vidgate.api.auth import principal
+from vidgate.api.schema import Param, described, enum, header, query
 from vidgate.errors import InvalidRequest, PermissionDenied
 
 router = APIRouter()
@@ -58,6 +59,26 @@ _TIME_FORMS = (
     "Unix seconds, an ISO-8601 date (YYYY-MM-DD) or datetime (e.g. 2026-01-31T12:00:00Z); "
     "times without an offset are UTC"
 )
+
+
+_FILTER_PARAMS = (
+    query("key", "A key id; a key other than the master key sees only its own."),
+    query("model", "A public model name."),
+    query("provider", "A provider name."),
+    query("status", "How the job ended.", **enum(STATUSES)),
+    query("team_id", "A team id."),
+    query("user_id", "A user id."),
+    query("start", f"From this time on (inclusive): {_TIME_FORMS}."),
+    query("end", f"Before this time (a date covers that day): {_TIME_FORMS}."),
+)
+_FORMAT_PARAMS = (
+    query("format", "json, or csv (every matching row).", **enum(FORMATS, "json")),
+    header("Accept", "text/csv answers CSV when 'format' is not given."),
+)
+
+
+def _params(*extra: Param) -> list[Param]:
+    return [*_FILTER_PARAMS, *extra, *_FORMAT_PARAMS]
 
 
 def _store(request: Request) -> SpendStore:
@@ -207,7 +228,22 @@ def _csv_response(
     )
 
 
-@router.get("/spend/logs")
+@router.get(
+    "/spend/logs",
+    openapi_extra=described(
+        params=_params(
+            query(
+                "limit",
+                f"Rows per JSON page, 1 to {MAX_LIMIT}.",
+                type="integer",
+                minimum=1,
+                maximum=MAX_LIMIT,
+                default=DEFAULT_LIMIT,
+            ),
+            query("after", "The 'next_cursor' of the previous page."),
+        )
+    ),
+)
 async def spend_logs(request: Request, caller: Principal = Caller) -> Response:
     """Spend rows, newest first: a page as JSON, or every matching row as CSV."""
     query = request.query_params
@@ -233,7 +269,14 @@ async def _once(rows: list[dict[str, Any]]) -> AsyncIterator[list[dict[str, Any]
     yield rows
 
 
-@router.get("/spend/report")
+@router.get(
+    "/spend/report",
+    openapi_extra=described(
+        params=_params(
+            query("group_by", "What each row totals.", **enum(GROUP_BY, DEFAULT_GROUP_BY))
+        )
+    ),
+)
 async def spend_report(request: Request, caller: Principal = Caller) -> Response:
     """Spend grouped by key, model, provider, day, team or user, with totals."""
     query = request.query_params

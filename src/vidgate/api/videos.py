@@ -15,10 +15,12 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from vidgate.accounting.keys import Principal
+from vidgate.api import openapi_models as m
 from vidgate.api.auth import principal
 from vidgate.api.body import read_fields
 from vidgate.api.content import content_response
 from vidgate.api.extended import canonical
+from vidgate.api.schema import IDEMPOTENCY_KEY, described, enum, header, page, query
 from vidgate.api.urls import base_url
 from vidgate.errors import InvalidRequest
 from vidgate.jobs.service import JobService
@@ -104,27 +106,52 @@ async def submit(
     return await _service(request).submit(caller, video, key)
 
 
-@router.post("/videos")
+@router.post(
+    "/videos",
+    openapi_extra=described(
+        body=m.VideoCreate, form=m.VideoCreateForm, params=[IDEMPOTENCY_KEY], returns=m.Video
+    ),
+)
 async def create_video(request: Request, caller: Principal = Caller) -> Response:
     return await _create(request, caller, "create")
 
 
-@router.post("/videos/edits")
+@router.post(
+    "/videos/edits",
+    openapi_extra=described(
+        body=m.VideoEdit, form=m.VideoEditForm, params=[IDEMPOTENCY_KEY], returns=m.Video
+    ),
+)
 async def edit_video(request: Request, caller: Principal = Caller) -> Response:
     return await _create(request, caller, "edit")
 
 
-@router.post("/videos/extensions")
+@router.post(
+    "/videos/extensions",
+    openapi_extra=described(
+        body=m.VideoExtend, form=m.VideoExtendForm, params=[IDEMPOTENCY_KEY], returns=m.Video
+    ),
+)
 async def extend_video(request: Request, caller: Principal = Caller) -> Response:
     return await _create(request, caller, "extend")
 
 
-@router.post("/videos/{video_id}/remix")
+@router.post(
+    "/videos/{video_id}/remix",
+    openapi_extra=described(
+        body=m.VideoRemix, form=m.VideoRemix, params=[IDEMPOTENCY_KEY], returns=m.Video
+    ),
+)
 async def remix_video(video_id: str, request: Request, caller: Principal = Caller) -> Response:
     return await _create(request, caller, "remix", video_id)
 
 
-@router.get("/videos")
+@router.get(
+    "/videos",
+    openapi_extra=described(
+        params=page("The last video id of the previous page."), returns=m.VideoList
+    ),
+)
 async def list_videos(request: Request, caller: Principal = Caller) -> Response:
     query = request.query_params
     limit = page_limit(query.get("limit"))
@@ -149,18 +176,33 @@ def page_limit(value: str | None) -> int:
     return int(value)
 
 
-@router.get("/videos/{video_id}")
+@router.get("/videos/{video_id}", openapi_extra=described(returns=m.Video))
 async def retrieve_video(video_id: str, request: Request, caller: Principal = Caller) -> Response:
     return _video(request, await _service(request).get(caller, video_id))
 
 
-@router.delete("/videos/{video_id}")
+@router.delete("/videos/{video_id}", openapi_extra=described(returns=m.VideoDeleted))
 async def delete_video(video_id: str, request: Request, caller: Principal = Caller) -> Response:
     job = await _service(request).delete(caller, video_id)
     return _json(video_deleted(job.id))
 
 
-@router.api_route("/videos/{video_id}/content", methods=["GET", "HEAD"])
+_CONTENT: dict[str, Any] = {
+    "response_class": Response,
+    "openapi_extra": described(
+        params=[
+            query("variant", "Which asset.", **enum(VARIANTS, "video")),
+            header("Range", "A byte range, e.g. 'bytes=0-1023' (206 Partial Content)."),
+            header("If-Range", "The ETag the Range applies to."),
+            header("If-None-Match", "An ETag already held (304 Not Modified)."),
+        ],
+        returns_media=("video/mp4", "image/webp", "image/jpeg", "image/png"),
+    ),
+}
+
+
+@router.get("/videos/{video_id}/content", **_CONTENT)
+@router.head("/videos/{video_id}/content", **_CONTENT)  # its own route: a unique operationId
 async def video_content(video_id: str, request: Request, caller: Principal = Caller) -> Response:
     variant = request.query_params.get("variant") or "video"
     if variant not in VARIANTS:

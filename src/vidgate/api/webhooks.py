@@ -14,8 +14,10 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import JSONResponse
 
 from vidgate.accounting.keys import Principal
+from vidgate.api import openapi_models as m
 from vidgate.api.auth import principal
 from vidgate.api.body import read_fields
+from vidgate.api.schema import described, page
 from vidgate.api.videos import page_limit
 from vidgate.errors import InvalidRequest, NotFound
 from vidgate.webhooks.config import EVENT_TYPES, url_problem
@@ -34,7 +36,7 @@ def _store(request: Request) -> WebhookStore:
     return webhooks.store
 
 
-@router.post("/webhooks")
+@router.post("/webhooks", openapi_extra=described(body=m.WebhookCreate))
 async def create_endpoint(request: Request, caller: Principal = Caller) -> JSONResponse:
     body = await read_fields(request)
     unknown = sorted(set(body) - set(_FIELDS))
@@ -58,7 +60,7 @@ async def create_endpoint(request: Request, caller: Principal = Caller) -> JSONR
     return JSONResponse({**endpoint.public(), "secret": endpoint.secret})
 
 
-@router.get("/webhooks")
+@router.get("/webhooks", openapi_extra=described())
 async def list_endpoints(request: Request, caller: Principal = Caller) -> JSONResponse:
     found = await _store(request).list_owned(caller.key_id)
     data = [endpoint.public() for endpoint in found]
@@ -73,14 +75,14 @@ async def list_endpoints(request: Request, caller: Principal = Caller) -> JSONRe
     )
 
 
-@router.get("/webhooks/{webhook_id}")
+@router.get("/webhooks/{webhook_id}", openapi_extra=described())
 async def retrieve_endpoint(
     webhook_id: str, request: Request, caller: Principal = Caller
 ) -> JSONResponse:
     return JSONResponse((await _owned(request, caller, webhook_id)).public())
 
 
-@router.delete("/webhooks/{webhook_id}")
+@router.delete("/webhooks/{webhook_id}", openapi_extra=described())
 async def delete_endpoint(
     webhook_id: str, request: Request, caller: Principal = Caller
 ) -> JSONResponse:
@@ -95,7 +97,10 @@ async def delete_endpoint(
     return JSONResponse({"id": endpoint.id, "object": "webhook_endpoint.deleted", "deleted": True})
 
 
-@router.get("/webhooks/{webhook_id}/deliveries")
+@router.get(
+    "/webhooks/{webhook_id}/deliveries",
+    openapi_extra=described(params=page("The last delivery id of the previous page.")),
+)
 async def list_deliveries(
     webhook_id: str, request: Request, caller: Principal = Caller
 ) -> JSONResponse:

@@ -1,0 +1,317 @@
+"""Pydantic models that describe request bodies and replies in ``/openapi.json`` — only that.
+
+The routes parse bodies themselves (``api/body.py``, ``request.py``, ``api/extended.py``)
+so that every rejection is a 400 naming the field the client sent; these models never
+validate a request. They mirror what the parsers accept, so clients and code generators can
+read the API, and ``tests/api/test_fuzz.py`` draws the fields it attacks from them: a field
+added here is fuzzed, and a field accepted by a parser but missing here is a documentation
+bug. ``extra="forbid"`` marks bodies whose parser rejects unknown fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vidgate.webhooks.config import EVENT_TYPES
+
+_Strict = ConfigDict(extra="forbid")
+Binary = bytes
+"""A file part of a multipart body (``format: binary`` in the schema)."""
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+class ErrorObject(BaseModel):
+    message: str = Field(description="What went wrong, naming the field and allowed values.")
+    type: str = Field(description="invalid_request_error, authentication_error, ...")
+    param: str | None = Field(description="The field or parameter at fault, as sent.")
+    code: str | None = Field(description="A machine-readable code, e.g. invalid_value.")
+
+
+class ErrorResponse(BaseModel):
+    """The OpenAI error envelope every error of the gateway is sent in."""
+
+    error: ErrorObject
+
+
+# --- images and videos given to a create ----------------------------------------------------
+
+
+class ImageReference(BaseModel):
+    """Exactly one of ``image_url`` (an https URL or a ``data:`` URI) or ``file_id``."""
+
+    model_config = _Strict
+    image_url: str | None = Field(None, examples=["https://example.com/first.png"])
+    file_id: str | None = None
+
+
+class ChatImageUrl(BaseModel):
+    url: str
+
+
+class ImageObject(BaseModel):
+    """An image as other gateways send it: ``{url}``, ``{image_url}`` (a string or the
+    chat-style ``{url}``) or ``{file_id}``."""
+
+    url: str | None = None
+    image_url: str | ChatImageUrl | None = None
+    file_id: str | None = None
+
+
+Image = str | ImageObject
+"""A URL, a ``data:`` URI, bare base64 PNG/JPEG/WebP bytes, or an image object."""
+
+
+class VideoReference(BaseModel):
+    """An earlier video of the same key, by id."""
+
+    model_config = _Strict
+    id: str = Field(examples=["video_0123456789abcdef0123456789abcdef"])
+
+
+class Options(BaseModel):
+    """Provider options, checked against the chosen model (``GET /v1/models``); the keys
+    below mean the same for every provider, others are passed to the model that takes them."""
+
+    model_config = ConfigDict(extra="allow")
+    negative_prompt: str | None = None
+    audio: bool | None = Field(None, description="Generate audio, where the model can.")
+    last_frame: str | ImageReference | None = None
+    reference_images: list[str | ImageReference] | None = None
+    model: str | None = Field(None, description="May repeat 'model'; never another model.")
+
+
+class ContentItem(BaseModel):
+    """A Seedance-style ``content`` item: the prompt, or an image with an optional role."""
+
+    type: Literal["text", "image_url"]
+    text: str | None = None
+    image_url: Image | None = None
+    role: Literal["first_frame", "last_frame", "reference_image"] | None = None
+
+
+# --- POST /v1/videos and its operations ------------------------------------------------------
+
+
+class _Common(BaseModel):
+    model_config = _Strict
+    prompt: str = Field(min_length=1, examples=["A paper boat drifting down a rainy street"])
+    metadata: Options | None = None
+    user: str | None = Field(None, description="Your end user's id, for spend reports.")
+    parameters: dict[str, Any] | None = Field(
+        None, description="Provider options, as 'metadata' (aggregator gateways' name)."
+    )
+    mode: str | None = Field(None, description="Provider mode, same as 'metadata.mode'.")
+    n: Literal[1] | Literal["1"] | None = Field(None, description="Only 1 video per request.")
+    response_format: Literal["url"] | None = None
+
+
+class VideoCreate(_Common):
+    """OpenAI's create body plus the extended fields aggregator gateways document."""
+
+    prompt: str | None = Field(  # type: ignore[assignment]
+        None,
+        min_length=1,
+        examples=["A paper boat drifting down a rainy street"],
+        description="Required, unless a 'content' text item gives it.",
+    )
+    model: str | None = Field(None, examples=["sora-2"], description="See GET /v1/models.")
+    seconds: int | str | None = Field(None, examples=["4"])
+    size: str | None = Field(None, examples=["1280x720"], description="WIDTHxHEIGHT.")
+    resolution: str | None = Field(None, examples=["720p"], description="720p, 1080p, 4k.")
+    aspect_ratio: str | None = Field(None, examples=["16:9"], description="W:H.")
+    input_reference: ImageReference | None = Field(None, description="The first frame.")
+    images: list[Image] | None = Field(None, description="Images whose roles the model picks.")
+    seed: int | None = None
+    fps: int | None = None
+    duration: int | str | None = Field(None, description="Same as 'seconds' ('seconds' wins).")
+    width: int | str | None = Field(None, description="With 'height': the size in pixels.")
+    height: int | str | None = None
+    image: Image | None = Field(None, description="The first frame, as 'input_reference'.")
+    content: list[ContentItem] | None = None
+
+
+class VideoCreateForm(VideoCreate):
+    """The create body as ``multipart/form-data``: images as files; objects as JSON text or
+    bracket keys (``input_reference[image_url]``)."""
+
+    input_reference: Binary | ImageReference | None = None  # type: ignore[assignment]
+    images: list[Binary | str] | None = None  # type: ignore[assignment]
+    image: Binary | str | None = None  # type: ignore[assignment]
+
+
+class VideoRemix(_Common):
+    """A new video from a completed one, by a new prompt."""
+
+
+class VideoEdit(_Common):
+    video: VideoReference
+    model: str | None = None
+
+
+class VideoExtend(VideoEdit):
+    seconds: int | str = Field(description="How many seconds to add.")
+    duration: int | str | None = Field(None, description="Same as 'seconds'.")
+
+
+class VideoEditForm(VideoEdit):
+    video: Binary | VideoReference  # type: ignore[assignment]
+
+
+class VideoExtendForm(VideoExtend):
+    video: Binary | VideoReference  # type: ignore[assignment]
+
+
+# --- replies ------------------------------------------------------------------------------
+
+
+class VideoError(BaseModel):
+    code: str
+    message: str
+
+
+class VideoUsage(BaseModel):
+    duration_seconds: float | None
+    cost_usd: float | None
+
+
+class Video(BaseModel):
+    """OpenAI's Video object, plus ``usage``, ``task_id`` and ``url``."""
+
+    id: str
+    object: Literal["video"]
+    model: str
+    status: Literal["queued", "in_progress", "completed", "failed"]
+    progress: int
+    created_at: int
+    completed_at: int | None
+    expires_at: int | None
+    prompt: str | None
+    size: str
+    seconds: str
+    remixed_from_video_id: str | None
+    error: VideoError | None
+    usage: VideoUsage
+    task_id: str = Field(description="The id again, for clients of older gateways.")
+    url: str | None = Field(description="The gateway's content URL once completed.")
+
+
+class VideoList(BaseModel):
+    object: Literal["list"]
+    data: list[Video]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+
+
+class VideoDeleted(BaseModel):
+    id: str
+    object: Literal["video.deleted"]
+    deleted: bool
+
+
+# --- compatibility surfaces ----------------------------------------------------------------
+
+
+class Keyframe(BaseModel):
+    type: Literal["image"]
+    url: Image
+
+
+class Keyframes(BaseModel):
+    model_config = _Strict
+    frame0: Keyframe | None = None
+    frame1: Keyframe | None = None
+
+
+class V2GenerationCreate(BaseModel):
+    """aimlapi's ``/v2`` create; other fields are vendor options, passed to the model."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str | None = Field(
+        None, examples=["google/veo3"], description="Required, except on a vendor path."
+    )
+    prompt: str = Field(min_length=1, examples=["A paper boat drifting down a rainy street"])
+    duration: int | str | None = Field(None, examples=[5], description="Seconds; '5s' too.")
+    aspect_ratio: str | None = None
+    resolution: str | None = None
+    size: str | None = None
+    seed: int | None = None
+    user: str | None = None
+    image_url: Image | None = Field(None, description="The first frame.")
+    first_frame_image: Image | None = None
+    last_image_url: Image | None = Field(None, description="The last frame.")
+    last_frame_image: Image | None = None
+    tail_image_url: Image | None = None
+    keyframes: Keyframes | None = None
+    generate_audio: bool | None = None
+    negative_prompt: str | None = None
+    generation_type: Literal["video"] | None = None
+    metadata: Options | None = None
+
+
+class TaskCreate(VideoCreate):
+    """new-api's create: ``input_reference`` may also be a URL or base64 image string."""
+
+    input_reference: str | ImageReference | None = None  # type: ignore[assignment]
+
+
+# --- administration -------------------------------------------------------------------------
+
+
+class _Budget(BaseModel):
+    max_budget: float | None = Field(None, ge=0, description="USD per period; null: none.")
+    budget_duration: str | None = Field(None, examples=["30d"], description="12h, 1d, 30d.")
+
+
+class _KeyFields(_Budget):
+    key_alias: str | None = None
+    models: list[str] | None = Field(None, description="Models the key may use; none: all.")
+    duration: str | None = Field(None, examples=["30d"], description="Lifetime: 30s, 12h, 30d.")
+    expires: float | None = Field(None, description="Expiry in Unix seconds.")
+    metadata: dict[str, Any] | None = None
+    team_id: str | None = Field(None, min_length=1)
+    user_id: str | None = Field(None, min_length=1)
+    rpm_limit: int | None = Field(None, ge=1, description="Creates per minute.")
+    max_parallel_requests: int | None = Field(None, ge=1, description="Jobs in flight.")
+
+
+class KeyGenerate(_KeyFields):
+    alias: str | None = Field(None, description="Same as 'key_alias'.")
+
+
+class KeyUpdate(_KeyFields):
+    key: str = Field(description="The key's id, alias or the key itself.")
+
+
+class KeyDelete(BaseModel):
+    keys: list[str] | None = None
+    key_aliases: list[str] | None = None
+
+
+class TeamNew(_Budget):
+    team_id: str | None = Field(None, description="Default: a generated id.")
+
+
+class TeamUpdate(_Budget):
+    team_id: str
+
+
+class UserNew(_Budget):
+    user_id: str | None = Field(None, description="Default: a generated id.")
+
+
+class UserUpdate(_Budget):
+    user_id: str
+
+
+class WebhookCreate(BaseModel):
+    model_config = _Strict
+    url: str = Field(examples=["https://example.com/hooks/vidgate"])
+    events: list[Literal[EVENT_TYPES]] | None = Field(  # type: ignore[valid-type]
+        None, min_length=1, description="Default: every event type."
+    )
+    description: str | None = Field(None, max_length=500)
