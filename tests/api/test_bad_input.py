@@ -27,6 +27,7 @@ def _assert_400(response: httpx.Response, param: str | None) -> None:
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["type"] == "invalid_request_error" and isinstance(error["message"], str)
+    assert error["code"] in ("invalid_value", "invalid_json", "invalid_request"), error
     assert error["param"] == param, error
     if param:
         assert param in error["message"]

@@ -99,7 +99,9 @@ def _out_of_range(path: str) -> InvalidRequest:
 
 def _bad(path: str, wanted: str) -> InvalidRequest:
     name = path or "body"
-    return InvalidRequest(f"Invalid value for '{name}': expected {wanted}.", param=path or None)
+    return InvalidRequest(
+        f"Invalid value for '{name}': expected {wanted}.", param=path or None, code="invalid_value"
+    )
 
 
 def _too_deep(path: str | None) -> InvalidRequest:
