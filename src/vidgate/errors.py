@@ -14,6 +14,7 @@ another deployment. ``api/errors.py`` turns it into the OpenAI envelope in one p
     ├── Conflict (409, code conflict)
     ├── PayloadTooLarge (413, code payload_too_large)
     ├── UnsupportedMediaType (415, code unsupported_media_type)
+    ├── RangeNotSatisfiable (416, code range_not_satisfiable)
     ├── RateLimited (429, code rate_limit_exceeded)        retryable
     ├── InsufficientQuota (429, code insufficient_quota)
     ├── UpstreamError (502, code upstream_error)            retryable
@@ -145,6 +146,14 @@ class UnsupportedMediaType(GatewayError):
     status = 415
     type = "invalid_request_error"
     code = "unsupported_media_type"
+
+
+class RangeNotSatisfiable(GatewayError):
+    """A ``Range`` that starts past the end of the content (``headers`` say its size)."""
+
+    status = 416
+    type = "invalid_request_error"
+    code = "range_not_satisfiable"
 
 
 class RateLimited(GatewayError):
