@@ -24,19 +24,24 @@ another deployment. ``api/errors.py`` turns it into the OpenAI envelope in one p
 
 Messages never contain secrets or upstream URLs: they are written for the client. Adapters
 scrub what they pass on from upstreams, and ``client_text`` is the last line for every
-message that leaves the gateway (errors here, failed jobs in ``jobs/lifecycle.py``).
+message that leaves the gateway or is stored (errors here — so attempts and the health
+board too — and failed jobs in ``jobs/lifecycle.py``): it strips URLs and runs the
+process's one secret redaction (``redact.py``).
 """
 
 from __future__ import annotations
 
 import re
 
+from vidgate.redact import REDACTOR
+
 _URL = re.compile(r"\b(?:https?|gs|wss?)://[^\s'\"<>]+|\bdata:[\w/+.-]+;base64,\S+", re.I)
 
 
 def client_text(message: str) -> str:
-    """``message`` without URLs or data URIs (they may carry hosts, tokens or signatures)."""
-    return _URL.sub("<url>", message)
+    """``message`` without URLs or data URIs (they may carry hosts, tokens or signatures)
+    and without the secrets the gateway knows or anything shaped like one."""
+    return REDACTOR(_URL.sub("<url>", message))
 
 
 class GatewayError(Exception):
@@ -61,9 +66,9 @@ class GatewayError(Exception):
         message = client_text(message)
         super().__init__(message)
         self.message = message
-        self.param = param
+        self.param = None if param is None else REDACTOR(param)  # both may come from upstream
         if code is not None:
-            self.code = code
+            self.code = REDACTOR(code)
         self.retry_after_s = retry_after_s
         self.headers = headers or {}
         """Extra response headers (rate-limit state)."""

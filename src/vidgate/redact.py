@@ -4,8 +4,10 @@ Client-visible messages (``errors.client_text``), stored job errors and attempts
 health board, request log rows and log lines all pass through the process's ``REDACTOR``,
 so an upstream that quotes a deployment's key back, or a log line that shows a signed URL,
 cannot carry the secret any further. It replaces the exact secrets the gateway knows (the
-app adds them at start and on reload: ``known_secrets``, ``url_passwords``) and anything
-shaped like a key or a bearer token. A leaf module: ``errors`` and every layer import it.
+app adds them at start and on reload: ``known_secrets``, ``url_passwords``), anything
+shaped like a key or a bearer token, the values of a signed URL's query (signatures,
+credentials, tokens, expiries) and the password of a URL's userinfo. A leaf module:
+``errors`` and every layer import it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,19 @@ _SHAPES = re.compile(
     r"(sk-[A-Za-z0-9_\-]{8,}|whsec_[A-Za-z0-9+/=]{8,}|(?i:bearer)\s+[A-Za-z0-9._\-+/=]{8,}"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[^-]*-----END [A-Z ]*PRIVATE KEY-----)"
 )
+_SHAPE_MARKS = ("sk-", "whsec_", "bearer", "-----begin")
+"""What every ``_SHAPES`` match contains, in lower case."""
+_SIGNED_NAMES = (
+    r"[\w.\-]*(?:sig|signature|token|credential|secret|password|jwt|key|policy|expires)[\w.\-]*"
+    r"|s[eprtv]|ss|srt|spr|sip|sdd|sk(?:oid|tid|t|e|s|v)"  # Azure SAS fields
+)
+_QUERY_SECRET = re.compile(
+    rf"((?:[?&;]|%3F|%26)(?:{_SIGNED_NAMES})(?:=|%3D))(?:(?!%26)[^&#\s'\"<>\\])+", re.I
+)
+"""A signed URL's query value (``X-Amz-Signature``, ``sig``, ``token``, ``key``, ``Expires``,
+an Azure SAS's ``sv``/``se``/``sp``/``sig``/``skoid``...), also inside a percent-encoded URL;
+the name stays, so a log line still says which URL it was."""
+_USERINFO = re.compile(r"(://[^/\s:@'\"]*):[^/\s@'\"]+@")
 
 
 class Redactor:
@@ -35,7 +50,14 @@ class Redactor:
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        return _SHAPES.sub(REDACTED, text)
+        low = text.lower()  # the checks below skip regexes that cannot match (most text)
+        if any(mark in low for mark in _SHAPE_MARKS):
+            text = _SHAPES.sub(REDACTED, text)
+        if "=" in text or "%3d" in low:
+            text = _QUERY_SECRET.sub(rf"\1{REDACTED}", text)
+        if "@" in text:
+            text = _USERINFO.sub(rf"\1:{REDACTED}@", text)
+        return text
 
     def value(self, value: Any) -> Any:
         if isinstance(value, str):

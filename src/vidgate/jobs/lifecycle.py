@@ -31,7 +31,7 @@ async def fail(
     values = {
         "status": "failed",
         "phase": "done",
-        "error_code": code,
+        "error_code": client_text(code),  # both may quote an upstream's text
         "error_message": client_text(message),
         "completed_at": now,
         "updated_at": now,

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from vidgate.errors import GatewayError, RateLimited
+from vidgate.errors import GatewayError, RateLimited, client_text
 from vidgate.settings import CooldownSettings
 
 LATENCY_ALPHA = 0.2
@@ -121,7 +121,7 @@ class HealthBoard:
         now = time.time() if now is None else now
         state = self._get(deployment_id)
         state.errors += 1
-        state.last_error = {"code": error.code, "message": error.message, "at": now}
+        state.last_error = {"code": error.code, "message": client_text(error.message), "at": now}
         opened = state.open_until
         window = state.failures
         window.append(now)
