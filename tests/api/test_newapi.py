@@ -11,6 +11,8 @@ import base64
 import dataclasses
 import json
 import re
+import struct
+import zlib
 from typing import Any
 
 import httpx
@@ -36,6 +38,18 @@ def keys(gateway: Gateway) -> tuple[str, str]:
 
 def png_bytes(width: int, height: int) -> bytes:
     return base64.b64decode(png_uri(width, height).split(",", 1)[1])
+
+
+def png_with_corrupt_pixels(width: int = 64, height: int = 64) -> bytes:
+    """A PNG whose chunks and checksums are valid but whose pixel data is not zlib."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = chunk(b"IDAT", b"not zlib data" * 8)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + pixels + chunk(b"IEND", b"")
 
 
 def poll(http: httpx.Client, task_id: str) -> dict[str, Any]:
@@ -227,7 +241,7 @@ def test_input_reference_as_a_string(gateway: Gateway, keys: tuple[str, str]) ->
 
 def test_a_failed_job_is_failure_with_its_reason(gateway: Gateway, keys: tuple[str, str]) -> None:
     owner, _ = keys
-    broken = b"\x89PNG\r\n\x1a\n" + b"not really a png" * 8  # passes the sniff, fails the render
+    broken = png_with_corrupt_pixels()  # passes the gateway's structural check, fails the render
     form = {"model": MODEL, "prompt": "never rendered", "seconds": "1", "size": "640x360"}
     with gateway.http(owner) as http:
         created = http.post(
