@@ -22,16 +22,20 @@ import yaml
 from PIL import Image
 
 from vidgate.app import create_app
-from vidgate.settings import build_settings
+from vidgate.server import server_config
+from vidgate.settings import GatewaySettings, build_settings
 
 
 @contextmanager
-def serve(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
-    """Run an ASGI app with uvicorn on a free loopback port in a thread; yield its base URL.
+def serve(
+    app: Any, host: str = "127.0.0.1", *, settings: GatewaySettings | None = None
+) -> Iterator[str]:
+    """Run an ASGI app with uvicorn, configured as ``vidgate serve`` runs (``vidgate.server``;
+    ``settings``: its timeouts), on a free loopback port in a thread; yield its base URL.
 
     ``host`` may be another loopback address (``127.0.0.2``, ``::1``), never a routable one."""
     assert ipaddress.ip_address(host).is_loopback, host
-    config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="on")
+    config = server_config(app, host=host, port=0, settings=settings, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -94,7 +98,7 @@ def running_gateway(
     config_path = write_config(data_dir, config) if config is not None else None
     settings = build_settings(data_dir=data_dir, config_path=config_path, run_poller=run_poller)
     app = create_app(settings)
-    with serve(app) as url:
+    with serve(app, settings=settings.config.settings) as url:
         yield Gateway(url, settings.master_key, data_dir, app)
 
 

@@ -56,11 +56,10 @@ def serve(
     ] = "info",
 ) -> None:
     """Run the gateway."""
-    import uvicorn
-
     from vidgate.app import create_app
     from vidgate.observe.logs import configure as configure_logging
     from vidgate.redact import REDACTOR
+    from vidgate.server import run_server, server_config
 
     try:
         settings = build_settings(host=host, port=port, data_dir=data_dir, config_path=config)
@@ -77,17 +76,16 @@ def serve(
         application.state,
         settings.master_key_generated,
     )
-    uvicorn.run(
+    served = server_config(
         application,
         host=settings.host,
         port=settings.port,
+        settings=settings.config.settings,
         log_level=log_level,
-        access_log=False,
         log_config=None,  # uvicorn's loggers go through vidgate's redacting handler
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=5,
     )
+    if not run_server(served):
+        raise typer.Exit(3)
 
 
 def _banner(host: str, port: int, key: str, data_dir: Path, _state: Any, generated: bool) -> None:

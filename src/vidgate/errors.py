@@ -11,6 +11,7 @@ another deployment. ``api/errors.py`` turns it into the OpenAI envelope in one p
     ├── PermissionDenied (403, code permission_denied)
     ├── NotFound (404, code not_found)
     │   └── ContentExpired (404, code content_expired)
+    ├── RequestTimeout (408, code request_timeout)
     ├── Conflict (409, code conflict)
     ├── PayloadTooLarge (413, code payload_too_large)
     ├── UnsupportedMediaType (415, code unsupported_media_type)
@@ -127,6 +128,14 @@ class ContentExpired(NotFound):
     """The upstream no longer serves a finished job's result (403/404/410 on download)."""
 
     code = "content_expired"
+
+
+class RequestTimeout(GatewayError):
+    """The client did not send its request headers or body in time (``vidgate.server``)."""
+
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
 
 
 class Conflict(GatewayError):

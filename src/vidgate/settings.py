@@ -82,6 +82,10 @@ class GatewaySettings(BaseModel):
     """The largest request body of any kind, counted while it streams in (chunked too)."""
     max_json_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     """The largest JSON body (it is held in memory to parse; a 20 MiB image as base64 fits)."""
+    header_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    """A connection's request line and headers must arrive within this (else 408, closed)."""
+    body_idle_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    """The longest pause between two pieces of a request body (else 408, closed)."""
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
     """The gateway's address as clients reach it (``https://videos.example.com``), for the
     absolute ``url`` in responses; unset: taken from each request's ``Host``."""

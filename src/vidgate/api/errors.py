@@ -13,6 +13,7 @@ import math
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
 from vidgate.errors import GatewayError, InvalidRequest
@@ -53,6 +54,13 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
     return error_response(error)
 
 
+async def _client_gone(_request: Request, _exc: Exception) -> Response:
+    """The client left mid-request, or ``vidgate.server`` timed its body out: there is no one
+    to answer (uvicorn drops the response), and it is no server error to log. 499 is the
+    status request logs use for it (nginx's "client closed request")."""
+    return Response(status_code=499)
+
+
 async def _unexpected(_request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
     return error_response(GatewayError("The server had an error processing your request."))
@@ -62,4 +70,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)
