@@ -38,6 +38,7 @@ from vidgate.jobs.poller import Poller
 from vidgate.jobs.service import JobService
 from vidgate.jobs.store import Job, JobStore
 from vidgate.media.pool import MediaPool
+from vidgate.netpolicy import OutboundPolicy
 from vidgate.observe import metrics
 from vidgate.observe.requests import RequestLogWriter, RequestObserver
 from vidgate.providers.base import RuntimeContext
@@ -45,6 +46,7 @@ from vidgate.providers.registry import PROVIDERS
 from vidgate.redact import REDACTOR, known_secrets, url_passwords
 from vidgate.routing.config import build_table
 from vidgate.routing.dispatch import make_client
+from vidgate.routing.imagefetch import ImageFetcher
 from vidgate.routing.live import LiveDeployments
 from vidgate.routing.reload import reload_config
 from vidgate.routing.router import Router
@@ -73,8 +75,10 @@ def create_app(settings: Settings) -> FastAPI:
             limits=httpx.Limits(max_connections=512, max_keepalive_connections=128)
         )
         context = RuntimeContext(settings.data_dir, storage, settings.config.settings.local_workers)
+        outbound = OutboundPolicy.from_entries(settings.config.settings.outbound_allow)
+        images = ImageFetcher(outbound)  # client-supplied URLs: not through ``http``
         live = LiveDeployments(
-            table, lambda dep: make_client(PROVIDERS[dep.provider], dep, context, http)
+            table, lambda dep: make_client(PROVIDERS[dep.provider], dep, context, http, images)
         )
         router = Router(live, settings.config.router, PROVIDERS)
         sqlite = settings.database_url.startswith("sqlite")
@@ -84,7 +88,9 @@ def create_app(settings: Settings) -> FastAPI:
         store.on_end.append(lambda job: router.job_ended(job.deployment_id, job.id))
         store.on_end.append(_job_ended)
         gateway = settings.config.settings
-        webhooks = Webhooks(db, gateway.webhooks, settings.config.webhooks, sole_writer=sqlite)
+        webhooks = Webhooks(
+            db, gateway.webhooks, settings.config.webhooks, sole_writer=sqlite, policy=outbound
+        )
         await webhooks.start(store)  # before recovery, which may end jobs
         app.state.webhooks = webhooks
         media = MediaPool()
@@ -142,6 +148,7 @@ def create_app(settings: Settings) -> FastAPI:
                 if close is not None:
                     await close()
             await http.aclose()
+            await images.aclose()
             if link is not None:
                 await link.aclose()
             media.close()

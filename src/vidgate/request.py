@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from vidgate.errors import InvalidRequest, UnsupportedOperation
@@ -474,7 +474,9 @@ def resolve(
 
 def _images(request: VideoRequest, caps: ModelCapabilities, model: str) -> tuple[ImageInput, ...]:
     if request.images:
-        return _images_by_model(request.images, caps, model, request.name("images"))
+        param = request.name("images")
+        named = _named(request.images, param, indexed=True)
+        return _images_by_model(named, caps, model, param)
     images: list[ImageInput] = []
     wanted = (
         ("first_frame", request.name("input_reference"), [request.image]),
@@ -490,8 +492,14 @@ def _images(request: VideoRequest, caps: ModelCapabilities, model: str) -> tuple
                 f"Model '{model}' takes at most {caps.max_reference_images} reference images.",
                 param=param,
             )
-        images += [ImageInput(role, asset) for asset in given]  # type: ignore[arg-type]
+        named = _named(given, param, indexed=role == "reference")
+        images += [ImageInput(role, asset) for asset in named]  # type: ignore[arg-type]
     return tuple(images)
+
+
+def _named(assets: list[Asset], param: str, *, indexed: bool) -> list[Asset]:
+    """The assets knowing the field they came in (``images[1]``), for errors about a URL."""
+    return [replace(a, param=f"{param}[{i}]" if indexed else param) for i, a in enumerate(assets)]
 
 
 def _images_by_model(

@@ -15,9 +15,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from vidgate.webhooks.config import WebhookEndpoints, WebhookSettings
+from vidgate.netpolicy import OutboundPolicy, entry_problem
+from vidgate.webhooks.config import WebhookEndpoints, WebhookSettings, url_problem
 
 
 class ConfigError(ValueError):
@@ -97,6 +105,18 @@ class GatewaySettings(BaseModel):
     request_log_retention_days: float = Field(default=30.0, gt=0)
     """Request log rows (one per API request) older than this are deleted."""
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    outbound_allow: list[str] = Field(default_factory=list)
+    """Networks (``10.0.0.0/8``, ``127.0.0.1/32``) and host names that client-supplied URLs
+    (input images, webhooks) may reach besides public addresses (``vidgate.netpolicy``)."""
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _outbound_allow(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            problem = entry_problem(entry)
+            if problem:
+                raise ValueError(problem)
+        return value
 
 
 Strategy = Literal["weighted", "least-busy", "latency", "cost", "usage"]
@@ -197,6 +217,15 @@ class FileConfig(BaseModel):
         if len(ids) != len(set(ids)):
             raise ValueError("deployment ids must be unique")
         return value
+
+    @model_validator(mode="after")
+    def _webhooks_reachable(self) -> FileConfig:
+        policy = OutboundPolicy.from_entries(self.settings.outbound_allow)
+        for index, endpoint in enumerate(self.webhooks):
+            problem = url_problem(endpoint.url, policy)
+            if problem:
+                raise ValueError(f"webhooks[{index}].url: {problem} (see settings.outbound_allow)")
+        return self
 
 
 class Settings(BaseModel):

@@ -56,7 +56,11 @@ def gateway_config(sim_url: str, **webhooks: Any) -> dict[str, Any]:
                 "poll_interval_s": 0.1,
             },
         ],
-        "settings": {"local_workers": 2, "webhooks": {**FAST, **webhooks}},
+        "settings": {
+            "local_workers": 2,
+            "webhooks": {**FAST, **webhooks},
+            "outbound_allow": ["127.0.0.1/32"],  # the receiver listens on loopback
+        },
     }
 
 

@@ -20,6 +20,7 @@ from vidgate.api.body import read_fields
 from vidgate.api.schema import described, page
 from vidgate.api.videos import page_limit
 from vidgate.errors import InvalidRequest, NotFound
+from vidgate.netpolicy import OutboundPolicy
 from vidgate.webhooks.config import EVENT_TYPES, url_problem
 from vidgate.webhooks.service import Webhooks
 from vidgate.webhooks.store import Endpoint, WebhookStore
@@ -45,7 +46,7 @@ async def create_endpoint(request: Request, caller: Principal = Caller) -> JSONR
             f"Unknown parameter: '{unknown[0]}'. Allowed: {', '.join(_FIELDS)}.",
             param=unknown[0],
         )
-    url = _url(body.get("url"))
+    url = _url(body.get("url"), request.app.state.webhooks.policy)
     events = _events(body.get("events"))
     description = _description(body.get("description"))
     store = _store(request)
@@ -141,15 +142,17 @@ async def _owned(request: Request, caller: Principal, webhook_id: str) -> Endpoi
     return endpoint
 
 
-def _url(value: Any) -> str:
+def _url(value: Any, policy: OutboundPolicy) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidRequest(
             "Missing required parameter: 'url' (an http:// or https:// URL).", param="url"
         )
-    problem = url_problem(value)
+    problem = url_problem(value, policy)
     if problem:
         raise InvalidRequest(
-            f"Invalid value for 'url': {problem}. Allowed: an http:// or https:// URL.",
+            f"Invalid value for 'url': {problem}. Allowed: an http:// or https:// URL "
+            "without user name or password, on a public address or one the operator allows "
+            "(settings.outbound_allow).",
             param="url",
         )
     return value

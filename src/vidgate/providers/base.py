@@ -136,6 +136,8 @@ class Asset:
     filename: str | None = None
     digest: str | None = None
     """Content hash of a ``blob`` (uploads are compared by content, not by key)."""
+    param: str | None = field(default=None, compare=False)
+    """The request field the client sent it in (``input_reference``, ``images[1]``), for errors."""
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from vidgate.providers.base import (
 )
 from vidgate.routing.b64stream import decode_field
 from vidgate.routing.config import Deployment
+from vidgate.routing.imagefetch import ImageFetcher
 from vidgate.routing.inline import contains_inline, materialize
 from vidgate.storage.base import BlobStore
 
@@ -58,11 +59,14 @@ class HttpUpstream:
         deployment: Deployment,
         client: httpx.AsyncClient,
         storage: BlobStore,
+        images: ImageFetcher | None = None,
     ) -> None:
         self.adapter = adapter
         self.deployment = deployment
         self.client = client
         self.storage = storage
+        self.images = images
+        """Fetches client-supplied image URLs (not ``client``: those pass the address policy)."""
         self.base = deployment.api_base or ""
         self.timeout = httpx.Timeout(deployment.timeout_s, connect=min(10.0, deployment.timeout_s))
         self._token: tuple[str, float] | None = None
@@ -153,11 +157,11 @@ class HttpUpstream:
                 )
                 for part in call.files
             ]
+            body = call.json
+            if contains_inline(body):  # before the clock: image fetches are not upstream time
+                body = await materialize(body, self.storage, self.images)
             started = time.perf_counter()
             try:
-                body = call.json
-                if contains_inline(body):
-                    body = await materialize(body, self.storage, self.client)
                 response = await self.client.request(
                     call.method,
                     self._url(call),
@@ -231,8 +235,10 @@ def make_client(
     deployment: Deployment,
     context: RuntimeContext,
     http: httpx.AsyncClient,
+    images: ImageFetcher | None = None,
 ) -> UpstreamClient:
-    """The ``UpstreamClient`` for a deployment of ``provider``."""
+    """The ``UpstreamClient`` for a deployment of ``provider``; ``images`` fetches image URLs
+    (without it, an image URL that must be inlined is refused)."""
     if provider.runtime is not None:
         return provider.runtime(deployment, context)
     if provider.adapter is None:
@@ -241,4 +247,4 @@ def make_client(
     bind = getattr(adapter, "for_deployment", None)
     if bind is not None:  # adapters whose URLs depend on deployment options (regions, hosts)
         adapter = bind(deployment)
-    return HttpUpstream(adapter, deployment, http, context.storage)
+    return HttpUpstream(adapter, deployment, http, context.storage, images)

@@ -1,8 +1,10 @@
 """Replaces ``Inline`` placeholders in an upstream call's JSON with the inputs' bytes.
 
-Inputs are images (at most ``MAX_INLINE_BYTES``); a blob is read from storage, a ``data:``
-URL decoded, an http(s) URL fetched with the gateway's client. A ``file_id`` cannot be
-turned into bytes here and is a 400 naming the input.
+A blob is read from storage, a ``data:`` URL decoded, an http(s) URL fetched by the
+``ImageFetcher`` (outbound policy, size and type checks). Each input is read or fetched once
+per call, however many placeholders name it: Veo asks for an image's bytes and its MIME
+type in two places, which used to fetch the URL twice. A ``file_id`` cannot be turned into
+bytes here and is a 400 naming the input.
 """
 
 from __future__ import annotations
@@ -11,24 +13,15 @@ import base64
 import binascii
 from typing import Any
 
-import httpx
-
 from vidgate.errors import InvalidRequest
 from vidgate.providers.base import Asset, Inline
+from vidgate.routing.imagefetch import ImageFetcher, unfetchable
 from vidgate.storage.base import BlobStore
 
-MAX_INLINE_BYTES = 20 * 1024 * 1024
 
-
-async def materialize(value: Any, storage: BlobStore, http: httpx.AsyncClient) -> Any:
+async def materialize(value: Any, storage: BlobStore, fetcher: ImageFetcher | None) -> Any:
     """``value`` with every ``Inline`` replaced by the string it stands for."""
-    if isinstance(value, Inline):
-        return await _render(value, storage, http)
-    if isinstance(value, dict):
-        return {k: await materialize(v, storage, http) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [await materialize(v, storage, http) for v in value]
-    return value
+    return await _Inputs(storage, fetcher).replace(value)
 
 
 def contains_inline(value: Any) -> bool:
@@ -41,18 +34,38 @@ def contains_inline(value: Any) -> bool:
     return False
 
 
-async def _render(item: Inline, storage: BlobStore, http: httpx.AsyncClient) -> str:
-    data, ctype = await asset_bytes(item.asset, storage, http)
-    if item.form == "mime_type":
-        return ctype
-    encoded = base64.b64encode(data).decode()
-    return f"data:{ctype};base64,{encoded}" if item.form == "data_uri" else encoded
+class _Inputs:
+    """The inputs of one upstream call, each read once."""
+
+    def __init__(self, storage: BlobStore, fetcher: ImageFetcher | None) -> None:
+        self.storage = storage
+        self.fetcher = fetcher
+        self._read: dict[Asset, tuple[bytes, str]] = {}
+
+    async def replace(self, value: Any) -> Any:
+        if isinstance(value, Inline):
+            return await self._render(value)
+        if isinstance(value, dict):
+            return {k: await self.replace(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [await self.replace(v) for v in value]
+        return value
+
+    async def _render(self, item: Inline) -> str:
+        if item.asset not in self._read:
+            self._read[item.asset] = await asset_bytes(item.asset, self.storage, self.fetcher)
+        data, ctype = self._read[item.asset]
+        if item.form == "mime_type":
+            return ctype
+        encoded = base64.b64encode(data).decode()
+        return f"data:{ctype};base64,{encoded}" if item.form == "data_uri" else encoded
 
 
 async def asset_bytes(
-    asset: Asset, storage: BlobStore, http: httpx.AsyncClient
+    asset: Asset, storage: BlobStore, fetcher: ImageFetcher | None
 ) -> tuple[bytes, str]:
     """The bytes and content type of an input image."""
+    param = asset.param or "input_reference"
     if asset.kind == "blob":
         return await storage.read_all(asset.value), asset.content_type or "image/png"
     if asset.kind == "url" and asset.value.startswith("data:"):
@@ -61,31 +74,13 @@ async def asset_bytes(
         try:
             return base64.b64decode(payload, validate=True), ctype
         except (binascii.Error, ValueError):
-            raise InvalidRequest("An image data: URL is not valid base64.") from None
+            raise InvalidRequest(
+                f"The data: URL in '{param}' is not valid base64.", param=param
+            ) from None
     if asset.kind == "url":
-        return await _fetch(asset.value, http)
+        if fetcher is None:
+            raise unfetchable(param)
+        return await fetcher.fetch(asset.value, param)
     raise InvalidRequest(
-        "This provider needs image bytes; a 'file_id' cannot be used here.", param="input_reference"
+        f"This provider needs image bytes; a 'file_id' cannot be used in '{param}'.", param=param
     )
-
-
-async def _fetch(url: str, http: httpx.AsyncClient) -> tuple[bytes, str]:
-    try:
-        async with http.stream("GET", url, follow_redirects=True, timeout=30) as response:
-            if response.status_code >= 400:
-                raise InvalidRequest(
-                    f"Fetching an input image failed with HTTP {response.status_code}.",
-                    param="input_reference",
-                )
-            chunks, size = [], 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > MAX_INLINE_BYTES:
-                    raise InvalidRequest("An input image is over 20 MiB.", param="input_reference")
-                chunks.append(chunk)
-            ctype = response.headers.get("content-type", "image/png").split(";")[0]
-            return b"".join(chunks), ctype
-    except httpx.HTTPError as exc:
-        raise InvalidRequest(
-            f"Cannot fetch an input image: {type(exc).__name__}.", param="input_reference"
-        ) from exc

@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+import httpx
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from vidgate.netpolicy import OutboundPolicy, host_problem
 from vidgate.webhooks.signing import secret_problem
 
 EventType = Literal["video.completed", "video.failed"]
@@ -73,16 +75,26 @@ WebhookEndpoints = Annotated[list[WebhookEndpointConfig], AfterValidator(_unique
 """The top-level ``webhooks:`` list of the config file."""
 
 
-def url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be a webhook endpoint, or ``None``."""
+def url_problem(url: str, policy: OutboundPolicy | None = None) -> str | None:
+    """Why ``url`` cannot be a webhook endpoint, or ``None``; with ``policy``, a host that is
+    a refused address (a literal IP, ``localhost``) is a problem too. Names are checked by
+    the sender at each attempt, on the addresses they then resolve to."""
     if len(url) > 2048:
         return "the URL is longer than 2048 characters"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return "the URL contains whitespace or control characters"
     try:
         parts = urlsplit(url)
-    except ValueError:
+        parts.port  # noqa: B018 (raises on a bad port)
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL):
         return "the URL cannot be parsed"
     if parts.scheme not in ("http", "https"):
         return "the URL must start with http:// or https://"
+    if "@" in parts.netloc:
+        return "the URL must not contain a user name or password"
     if not parts.hostname:
         return "the URL has no host"
+    if policy is not None:
+        return host_problem(parts.hostname, policy)
     return None

@@ -3,20 +3,23 @@
 ``app.py`` builds one ``Webhooks`` in its lifespan, ``start``s it with the job store before
 anything can end a job (crash recovery may), and ``aclose``s it on shutdown. The sender has
 its own HTTP client: endpoints are arbitrary user URLs, so they share no connection pool or
-cookie jar with upstream provider calls, and nothing they set is ever sent elsewhere.
+cookie jar with upstream provider calls, and nothing they set is ever sent elsewhere. Its
+every connection passes the outbound address policy (``vidgate.outbound``), at each attempt:
+a name that resolves to a private address later is refused then, like a failed connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 from sqlalchemy.engine import Connection
 
 from vidgate.db.engine import Database
 from vidgate.jobs.store import Job, JobStore
+from vidgate.netpolicy import OutboundPolicy
+from vidgate.outbound import guarded_client
 from vidgate.webhooks.config import WebhookEndpointConfig, WebhookSettings
 from vidgate.webhooks.events import queue_events
 from vidgate.webhooks.sender import Sender
@@ -33,17 +36,18 @@ class Webhooks:
         configured: Sequence[WebhookEndpointConfig],
         *,
         sole_writer: bool = False,
+        policy: OutboundPolicy | None = None,
     ) -> None:
         self.store = WebhookStore(db)
         self.settings = settings
         self.configured = list(configured)
         self.sole_writer = sole_writer
-        no_cookies = CookieJar(DefaultCookiePolicy(allowed_domains=[]))
-        self.http = httpx.AsyncClient(
-            cookies=no_cookies,  # a jar that accepts nothing
-            follow_redirects=False,
+        self.policy = policy or OutboundPolicy()
+        """Where endpoints may point (checked at registration too, for literal addresses)."""
+        self.http = guarded_client(  # no redirects, no cookies, no proxy from the environment
+            self.policy,
             timeout=httpx.Timeout(settings.timeout_s),  # the sender also bounds the total
-            limits=httpx.Limits(max_connections=settings.concurrency * 2),
+            max_connections=settings.concurrency * 2,
         )
         self.sender = Sender(self.store, self.http, settings)
         self._queued = False
