@@ -33,6 +33,9 @@ class _Unfetchable(Exception):
     """Why a fetch failed; logged, never shown to the client."""
 
 
+_FAILURES = (_Unfetchable, httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, TimeoutError)
+
+
 def unfetchable(param: str) -> InvalidRequest:
     """The one error for every image URL the gateway could not use."""
     return InvalidRequest(
@@ -59,7 +62,7 @@ class ImageFetcher:
         try:
             async with asyncio.timeout(self.timeout_s):  # the whole fetch, redirects included
                 return await self._follow(url)
-        except (_Unfetchable, httpx.HTTPError, httpx.InvalidURL, TimeoutError) as exc:
+        except _FAILURES as exc:
             log.info("input image in %s not fetched: %s", param, _reason(exc))
             raise unfetchable(param) from None
 
