@@ -216,7 +216,7 @@ def test_config_check_reports_every_error_with_its_path(tmp_path: Path) -> None:
     config.write_text(
         "model_list:\n  - {model_name: c, provider: local, model: preview, rpm: 0}\n"
         "  - {model_name: d, provider: local, model: preview, api_key: os.environ/VG_UNSET_X}\n"
-        "router: {strategy: fastest, cooldown: {failures: 0}}\n"
+        "router: {strategy: fastest, cooldown: {min_requests: 0}}\n"
     )
     assert "VG_UNSET_X" not in os.environ
     result = vidgate("config", "check", str(config))
@@ -225,7 +225,7 @@ def test_config_check_reports_every_error_with_its_path(tmp_path: Path) -> None:
         "model_list[1].api_key: environment variable VG_UNSET_X is not set",
         "model_list[0].rpm",
         "router.strategy",
-        "router.cooldown.failures",
+        "router.cooldown.min_requests",
     ):
         assert path in result.stderr
 

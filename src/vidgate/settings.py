@@ -123,16 +123,30 @@ Strategy = Literal["weighted", "least-busy", "latency", "cost", "usage"]
 
 
 class CooldownSettings(BaseModel):
-    """The circuit breaker: ``failures`` within ``window_s`` cool a deployment for
+    """The circuit breaker: when at least ``min_requests`` creates were sent to a deployment
+    within ``window_s`` and an ``error_rate`` share of them failed, it cools for
     ``cooldown_s``, after which one probe request decides whether it is healthy again."""
 
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
     """``false``: never skip a deployment for its failures or ``Retry-After``."""
-    failures: int = Field(default=3, ge=1)
+    min_requests: int = Field(default=20, ge=1)
+    """Creates within the window before the error rate is judged."""
+    error_rate: float = Field(default=0.5, gt=0, le=1)
+    """Share of failed creates within the window that opens the breaker."""
     window_s: float = Field(default=60.0, gt=0)
     cooldown_s: float = Field(default=30.0, ge=0)
+    failures: int | None = Field(default=None, ge=1)
+    """Older configs' name of ``min_requests`` (once: failures in a row); used when
+    ``min_requests`` is not set."""
+
+    @property
+    def min_attempts(self) -> int:
+        """``min_requests``, or ``failures`` when only that is set."""
+        if self.failures is not None and "min_requests" not in self.model_fields_set:
+            return self.failures
+        return self.min_requests
 
 
 class RouterSettings(BaseModel):
@@ -141,9 +155,9 @@ class RouterSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     strategy: Strategy = "weighted"
-    num_retries: int = Field(default=2, ge=0, le=10)
-    """After a retryable error, how many more deployments of the group to try (each group,
-    fallbacks too); every deployment is tried at most once per request."""
+    num_retries: int = Field(default=4, ge=0, le=10)
+    """After a retryable error, how many more attempts to make in the group (each group,
+    fallbacks too): round the group's deployments in strategy order, then round again."""
     timeout_s: float = Field(default=60.0, gt=0, le=600)
     """Per upstream call, unless a deployment sets its own ``timeout_s``."""
     retry_backoff_s: float = Field(default=0.1, ge=0, le=60)

@@ -9,7 +9,8 @@ import pytest
 
 from tests.scaleout.services import Redis, free_port, redis_server
 from vidgate.cluster.redis import RedisLink
-from vidgate.errors import ServiceUnavailable, UpstreamError
+from vidgate.cluster.share import share_breakers
+from vidgate.errors import RateLimited, ServiceUnavailable, UpstreamError
 from vidgate.routing.health import HealthBoard
 from vidgate.settings import CooldownSettings
 
@@ -74,15 +75,10 @@ async def test_a_slot_lost_with_a_crashed_replica_frees_itself(
 async def test_a_breaker_opened_on_one_replica_holds_on_the_other(
     links: tuple[RedisLink, RedisLink],
 ) -> None:
-    policy = CooldownSettings(failures=2, window_s=60, cooldown_s=30)
+    policy = CooldownSettings(min_requests=2, window_s=60, cooldown_s=30)
     boards = [HealthBoard(policy), HealthBoard(policy)]
     for link, board in zip(links, boards, strict=True):
-        board.on_change = lambda dep, until, link=link: link.publish(
-            "breaker", deployment=dep, open_until=until
-        )
-        link.handlers["breaker"] = lambda event, board=board: board.apply(
-            event["deployment"], float(event["open_until"])
-        )
+        share_breakers(link, board)
     for _ in range(2):
         boards[0].failed("dep-a", UpstreamError("boom"))
     assert boards[0].blocked_for("dep-a") > 29
@@ -102,6 +98,15 @@ async def test_a_breaker_opened_on_one_replica_holds_on_the_other(
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(open_on_second(), 1.0)
+    # a Retry-After holds on the other replica even where an open breaker may be forced
+    boards[0].failed("dep-a", RateLimited("slow down", retry_after_s=20))
+
+    async def told_on_second() -> None:
+        while boards[1].blocked_for("dep-a", force=True) == 0:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(told_on_second(), 1.0)
+    assert 18 < boards[1].blocked_for("dep-a", force=True) <= 20
 
 
 async def test_an_unreachable_redis_is_a_503_not_an_unchecked_limit() -> None:

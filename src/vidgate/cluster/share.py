@@ -12,6 +12,7 @@ from typing import Any
 from vidgate.accounting.keys import KeyStore
 from vidgate.cluster.redis import RedisLink
 from vidgate.jobs.service import JobService
+from vidgate.routing.health import HealthBoard
 from vidgate.routing.router import Router
 
 
@@ -22,15 +23,23 @@ async def share_through_redis(
     router.limits = link.counters_for("deployment", max_job_s)
     service.key_limits = link.counters_for("key", max_job_s)
 
-    def breaker_changed(deployment_id: str, open_until: float) -> None:
-        link.publish("breaker", deployment=deployment_id, open_until=open_until)
-
-    def apply_breaker(event: dict[str, Any]) -> None:
-        router.health.apply(str(event["deployment"]), float(event["open_until"]))
-
-    router.health.on_change = breaker_changed
-    link.handlers["breaker"] = apply_breaker
+    share_breakers(link, router.health)
     keys.on_change.append(lambda key_hash: link.publish("key", key_hash=key_hash))
     link.handlers["key"] = lambda event: keys.forget(str(event["key_hash"]))
     await link.start()
     return link
+
+
+def share_breakers(link: RedisLink, health: HealthBoard) -> None:
+    """Announce the breakers this replica opens and closes, and the ``Retry-After``s it is
+    told; apply those of the others."""
+
+    def changed(deployment_id: str, until: float, retry_after: bool) -> None:
+        link.publish("breaker", deployment=deployment_id, open_until=until, retry_after=retry_after)
+
+    def apply(event: dict[str, Any]) -> None:
+        retry_after = bool(event.get("retry_after", False))  # absent from older replicas
+        health.apply(str(event["deployment"]), float(event["open_until"]), retry_after)
+
+    health.on_change = changed
+    link.handlers["breaker"] = apply

@@ -91,23 +91,28 @@ class Router:
         """The price of the request on that deployment, in USD."""
         return estimate_usd(pricing_for(option.deployment, self.providers), option.resolved)
 
-    def unavailable_for(self, deployment: Deployment, *, pinned: bool = False) -> float:
+    def unavailable_for(
+        self, deployment: Deployment, *, pinned: bool = False, force: bool = False
+    ) -> float:
         """Seconds until ``deployment`` can take a new job (0: now). Pinned jobs ignore
-        the breaker (they can go nowhere else) but not the limits."""
+        the breaker (they can go nowhere else) but not the limits; ``force`` looks past an
+        open breaker (every other route is cooling too) but not past a ``Retry-After``."""
         now = time.time()
-        wait = 0.0 if pinned else self.health.blocked_for(deployment.id, now)
+        wait = 0.0 if pinned else self.health.blocked_for(deployment.id, now, force=force)
         limit = self.limits.wait_s(
             deployment.id, deployment.rpm, deployment.max_concurrent_jobs, now
         )
         return max(wait, limit)
 
-    async def take(self, deployment: Deployment, job_id: str, *, pinned: bool = False) -> float:
+    async def take(
+        self, deployment: Deployment, job_id: str, *, pinned: bool = False, force: bool = False
+    ) -> float:
         """Claim ``deployment`` for one attempt of ``job_id``: 0 when claimed, else the wait."""
-        wait = self.unavailable_for(deployment, pinned=pinned)
+        wait = self.unavailable_for(deployment, pinned=pinned, force=force)
         if wait > 0:
             return wait
-        if not pinned and not self.health.claim(deployment.id):
-            return self.health.blocked_for(deployment.id)
+        if not pinned and not self.health.claim(deployment.id, force=force):
+            return self.health.blocked_for(deployment.id, force=force)
         try:
             wait = await self.limits.take(
                 deployment.id, job_id, deployment.rpm, deployment.max_concurrent_jobs
