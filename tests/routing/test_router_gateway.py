@@ -87,7 +87,7 @@ def config(up: Upstreams, **router: Any) -> dict[str, Any]:
         "router": {
             "retry_backoff_s": 0,
             "timeout_s": 2,
-            "cooldown": {"failures": 2, "window_s": 60, "cooldown_s": 30},
+            "cooldown": {"min_requests": 2, "window_s": 60, "cooldown_s": 30},
             "fallbacks": [{"sora": ["kling"]}],
             **router,
         },
@@ -230,6 +230,48 @@ def test_unanswered_create_is_resent_to_an_idempotent_upstream(
     assert upstreams.a.creates == 2 and upstreams.b.creates == 0
 
 
+def test_a_dropped_create_is_resent_to_its_idempotent_upstream_even_when_cooling(
+    upstreams: Upstreams, tmp_path: Path
+) -> None:
+    """The upstream started the task, the answer was lost, and that failure opened A's
+    breaker: the same key goes to A again anyway (the only safe place), and gets that task."""
+    upstreams.a.set(Fault(drop="after", times=1))
+    cfg = config(upstreams, cooldown={"min_requests": 1})
+    cfg["model_list"][0]["idempotent_submit"] = True
+    sim = upstreams.a.app.state.sim
+    tasks = len(sim.jobs)
+    with gateway(tmp_path, cfg) as gw:
+        response = create(gw)
+        assert response.status_code == 200, response.text
+        assert response.headers["x-vidgate-deployment"] == "sora-a"
+        attempts = record(gw, response.json()["id"])["attempts"]
+        assert [a["deployment"] for a in attempts] == ["sora-a", "sora-a"]
+        assert attempts[0]["error"]["code"] == "upstream_error"
+        assert health(gw)["sora-a"]["state"] == "ok"  # the answer closed the breaker
+        completed(gw, response.json()["id"])
+    assert upstreams.a.creates == 2 and upstreams.b.creates == 0
+    assert len(sim.jobs) == tasks + 1 and response.json()["id"] in sim.idempotency
+
+
+def test_an_unknown_outcome_stays_unknown_after_an_error_answer(
+    upstreams: Upstreams, tmp_path: Path
+) -> None:
+    """A dropped create (the task was started), then a 500 to the resend: the first may still
+    have started a task, so the job stays on A rather than make a second on B."""
+    upstreams.a.queue(Fault(drop="after"), openai_error(500, "internal", "server_error"))
+    cfg = config(upstreams)
+    cfg["model_list"][0]["idempotent_submit"] = True
+    tasks = len(upstreams.a.app.state.sim.jobs)
+    with gateway(tmp_path, cfg) as gw:
+        response = create(gw)
+        assert response.status_code == 200, response.text
+        assert response.headers["x-vidgate-deployment"] == "sora-a"
+        attempts = record(gw, response.json()["id"])["attempts"]
+        assert [a["deployment"] for a in attempts] == ["sora-a"] * 3
+    assert upstreams.a.creates == 3 and upstreams.b.creates == 0
+    assert len(upstreams.a.app.state.sim.jobs) == tasks + 1  # the task of the dropped create
+
+
 def test_retry_unknown_outcome_opts_into_failover(upstreams: Upstreams, tmp_path: Path) -> None:
     upstreams.a.set(Fault(status=0))
     with gateway(tmp_path, config(upstreams, retry_unknown_outcome=True)) as gw:
@@ -256,7 +298,10 @@ def test_fallback_to_another_provider_translates_parameters(
         video = response.json()
         assert video["model"] == "kling"  # the group that served it
         assert video["size"] == "720x1280" and video["seconds"] == "5"
+        # round the group until both breakers open (2 creates, all failed), then the fallback
         assert [a["deployment"] for a in record(gw, video["id"])["attempts"]] == [
+            "sora-a",
+            "sora-b",
             "sora-a",
             "sora-b",
             "kling-c",
@@ -303,7 +348,7 @@ def test_auth_failure_returns_at_once(upstreams: Upstreams, tmp_path: Path) -> N
 
 
 def test_cooldown_and_recovery(upstreams: Upstreams, tmp_path: Path) -> None:
-    cfg = config(upstreams, cooldown={"failures": 2, "window_s": 60, "cooldown_s": 1})
+    cfg = config(upstreams, cooldown={"min_requests": 2, "window_s": 60, "cooldown_s": 1})
     upstreams.a.set(openai_error(503, "down", "server_error"))
     with gateway(tmp_path, cfg) as gw:
         for _ in range(2):
@@ -319,6 +364,32 @@ def test_cooldown_and_recovery(upstreams: Upstreams, tmp_path: Path) -> None:
         state = health(gw)["sora-a"]
         assert state["state"] == "ok" and state["healthy"] is True
         assert state["latency_ms"] is not None and state["successes"] == 1
+
+
+def test_a_group_whose_breakers_are_all_open_is_still_tried(
+    upstreams: Upstreams, tmp_path: Path
+) -> None:
+    """Both breakers open: the create goes to the one whose cooldown ends first, not a 429."""
+    cfg = config(upstreams, fallbacks=[], cooldown={"min_requests": 2, "cooldown_s": 30})
+    upstreams.a.set(openai_error(503, "down", "server_error"))
+    upstreams.b.set(openai_error(503, "down", "server_error"))
+    with gateway(tmp_path, cfg) as gw:
+        failed = create(gw)
+        assert failed.status_code == 502, failed.text
+        states = health(gw)
+        assert {states[d]["state"] for d in ("sora-a", "sora-b")} == {"cooling_down"}
+        # A opened first, but its last try (forced past the open breaker) pushed its end back
+        assert states["sora-b"]["cooling_down_until"] < states["sora-a"]["cooling_down_until"]
+        assert upstreams.a.faulted == 3 and upstreams.b.faulted == 2
+        upstreams.a.set(None)
+        upstreams.b.set(None)
+        response = create(gw)
+        assert response.status_code == 200, response.text
+        assert response.headers["x-vidgate-deployment"] == "sora-b"
+        states = health(gw)
+        assert states["sora-b"]["state"] == "ok" and states["sora-a"]["state"] == "cooling_down"
+        assert create(gw).headers["x-vidgate-deployment"] == "sora-b"  # A still skipped
+    assert upstreams.a.creates == 3
 
 
 def test_every_deployment_cooling_gives_429_with_retry_after(

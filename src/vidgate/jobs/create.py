@@ -2,12 +2,15 @@
 
 The row is inserted before the first upstream call and always names the deployment being
 tried, so a crash mid-submit is recovered on the right upstream. Retryable errors (429, 5xx,
-timeouts, connection errors) move on, after a short backoff: first through the group's other
-deployments (strategy order, up to ``num_retries`` more), then through the fallback groups
-that can serve the request's parameters. Anything else ends the job at once. A deployment is
-tried at most once per request: retrying the same upstream is the client's call (it knows its
-own deadline; the OpenAI SDK already retries 429 and 5xx), and a 429's ``Retry-After`` cools
-the deployment for every request rather than holding this one open.
+timeouts, connection errors) move on, after a short backoff: round the group's deployments
+in strategy order, then round them again — up to ``num_retries`` more attempts — then through
+the fallback groups that can serve the request's parameters. A second try of a deployment is
+what gets a request through an upstream that fails a share of its creates at random; a
+deployment that answered 429 is not asked again by this request (its ``Retry-After`` cools it
+for every request instead). Anything else ends the job at once. When every deployment left
+is cooling down (its breaker open), the request tries them anyway, the one whose cooldown
+ends first leading, rather than refuse the client: the breaker keeps traffic off a failing
+deployment while others can take it, it must not turn a partial outage into a total one.
 
 One client request never leaves two paid upstream jobs: every attempt carries the job id as
 its idempotency key, and a create whose outcome is unknown (sent, never answered) is only
@@ -22,6 +25,7 @@ import dataclasses
 import logging
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -72,6 +76,12 @@ class Plan:
     """A deployment whose last create may have started a job (outcome unknown)."""
     stop: bool = False
     """No further attempt is allowed (a non-retryable error, or an unsafe unknown outcome)."""
+    tries: Counter[str] = dataclasses.field(default_factory=Counter)
+    """Attempts per deployment id: the least tried goes next."""
+    done_with: set[str] = dataclasses.field(default_factory=set)
+    """Deployments this request does not ask again (they answered 429)."""
+    cooling: dict[str, Option] = dataclasses.field(default_factory=dict)
+    """Options skipped only for their open breaker: the last resort."""
 
     def waited(self, seconds: float) -> None:
         self.wait_s = seconds if self.wait_s is None else min(self.wait_s, seconds)
@@ -253,32 +263,47 @@ class Creator:
         groups: AsyncIterator[list[Option]],
         insert: Insert,
     ) -> Job:
-        """Try the groups' options until one upstream accepts the job."""
+        """Try the groups' options until one upstream accepts the job; if every deployment
+        left is cooling, try those rather than refuse."""
+        budget = self.router.settings.num_retries + 1
         async for options in groups:
-            done = await self._group_attempts(plan, options, insert)
+            done = await self._group_attempts(plan, options, insert, budget)
             if done is not None:
                 return done
             if plan.stop or plan.unresolved is not None:
-                break  # a job may exist upstream: trying another group could make a second
+                return await self._give_up(plan)  # a job may exist upstream: no second one
+        budget -= len(plan.attempts)
+        if plan.cooling and budget > 0:
+            last = sorted(plan.cooling.values(), key=self._cooldown_left)
+            done = await self._group_attempts(plan, last, insert, budget, force=True)
+            if done is not None:
+                return done
         return await self._give_up(plan)
 
+    def _cooldown_left(self, option: Option) -> float:
+        return self.router.unavailable_for(option.deployment)
+
     async def _group_attempts(
-        self, plan: Plan, options: list[Option], insert: Insert
+        self, plan: Plan, options: list[Option], insert: Insert, budget: int, force: bool = False
     ) -> Job | None:
-        tried: set[str] = set()
-        attempts_left = self.router.settings.num_retries + 1
-        while attempts_left > 0:
-            option = self._pick(plan, options, tried)
+        """Up to ``budget`` attempts on ``options``; ``force`` looks past open breakers."""
+        refused: set[str] = set()
+        while budget > 0:
+            option = self._pick(plan, options, refused, force)
             if option is None:
                 return None
-            tried.add(option.deployment.id)
-            taken = await self.router.take(option.deployment, plan.job_id, pinned=plan.pinned)
+            forced = force or plan.unresolved is not None  # settling an unknown outcome
+            taken = await self.router.take(
+                option.deployment, plan.job_id, pinned=plan.pinned, force=forced
+            )
             if taken > 0:  # full after all (another request, or another replica, was first)
                 plan.waited(taken)
+                refused.add(option.deployment.id)
                 continue
             if plan.attempts:
                 await asyncio.sleep(self._backoff_s(len(plan.attempts)))
-            attempts_left -= 1
+            budget -= 1
+            plan.tries[option.deployment.id] += 1
             try:
                 job = await self._attempt(plan, option, insert)
             except BaseException:  # cancelled, or the database failed: free what it held
@@ -288,19 +313,29 @@ class Creator:
                 return job
         return None
 
-    def _pick(self, plan: Plan, options: list[Option], tried: set[str]) -> Option | None:
-        """The next deployment: the first available one not tried yet, in strategy order."""
+    def _pick(
+        self, plan: Plan, options: list[Option], refused: set[str], force: bool
+    ) -> Option | None:
+        """The next deployment: the available one this request tried least, first in the
+        given order among equals (so the group is gone round in strategy order)."""
         if plan.unresolved is not None:  # only the same upstream, with the same key, is safe
-            return next((o for o in options if o.deployment.id == plan.unresolved.id), None)
+            unresolved = plan.unresolved.id
+            if unresolved in refused:
+                return None
+            return next((o for o in options if o.deployment.id == unresolved), None)
+        ready = []
         for option in options:
-            if option.deployment.id in tried:
+            deployment = option.deployment
+            if deployment.id in refused or deployment.id in plan.done_with:
                 continue
-            wait = self.router.unavailable_for(option.deployment, pinned=plan.pinned)
+            wait = self.router.unavailable_for(deployment, pinned=plan.pinned, force=force)
             if wait > 0:
                 plan.waited(wait)
+                if not force and not self.router.unavailable_for(deployment, force=True):
+                    plan.cooling.setdefault(deployment.id, option)  # only its breaker is open
                 continue
-            return option
-        return None
+            ready.append(option)
+        return min(ready, key=lambda o: plan.tries[o.deployment.id], default=None)
 
     def _backoff_s(self, attempts: int) -> float:
         settings = self.router.settings
@@ -361,9 +396,10 @@ class Creator:
         plan.last_error = error
         if not error.retryable:
             plan.stop = True
+        if isinstance(error, RateLimited):
+            plan.done_with.add(deployment.id)  # it asked for less traffic, not another try
         if not error.outcome_unknown or self.router.settings.retry_unknown_outcome:
-            plan.unresolved = None  # an answer: with idempotency keys, nothing was started
-            return
+            return  # an answer, but to this attempt: an earlier unknown outcome stays unknown
         plan.unresolved = deployment  # only the same key on the same upstream is safe now
         if not deployment.idempotent_submit:
             plan.stop = True
