@@ -24,7 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-START_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 120.0
+"""Starting a server (moto imports a lot) on a two-core machine that is busy with other work."""
 
 
 def free_port() -> int:
@@ -177,7 +178,7 @@ def s3_server(bucket: str) -> Iterator[str]:
     try:
         _wait(lambda: _answers_http(f"{url}/moto-api/"), server, "moto")
         request = urllib.request.Request(f"{url}/{bucket}", method="PUT")
-        urllib.request.urlopen(request, timeout=10).close()
+        urllib.request.urlopen(request, timeout=60).close()
         yield url
     finally:
         server.terminate()

@@ -59,6 +59,15 @@ jobs = Table(
     Index("ux_jobs_owner_idempotency", "owner_key_id", "idempotency_key", unique=True),
 )
 
+replicas = Table(
+    "replicas",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the lease owner name of a process
+    Column("started_at", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+)
+"""Each gateway process's heartbeat: recovery takes over a submit only from a silent one."""
+
 api_keys = Table(
     "api_keys",
     metadata,

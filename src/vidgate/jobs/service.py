@@ -21,6 +21,7 @@ from vidgate.errors import Conflict, GatewayError, InvalidRequest, NotFound, Rat
 from vidgate.jobs import lifecycle
 from vidgate.jobs.archive import asset_prefix
 from vidgate.jobs.create import Creator, Plan, row_values
+from vidgate.jobs.heartbeat import Heartbeat, stale_after
 from vidgate.jobs.poller import Poller
 from vidgate.jobs.store import Job, JobStore
 from vidgate.providers.base import ResolvedRequest, Variant
@@ -73,7 +74,7 @@ class JobService:
         self.instance = poller.owner
         """This process, as the holder of leases on job rows."""
         self._submitting: set[str] = set()
-        """Jobs this process is submitting: their row leases are renewed until done."""
+        """Jobs this process is submitting: the heartbeat renews their leases until done."""
         self._background: set[asyncio.Task[None]] = set()
 
     # --- create and its variants --------------------------------------------------------
@@ -297,22 +298,26 @@ class JobService:
     # --- leases on submits, and recovery ------------------------------------------------
 
     async def maintain(self) -> None:
-        """Until cancelled: renew this process's submit leases, and recover submits whose
-        submitter died (its lease lapsed) — another replica's, or this one's before a crash."""
+        """Until cancelled: beat and renew this process's submit leases from a thread of
+        their own (``jobs/heartbeat.py``), and every lease recover submits that nobody is
+        submitting any more — a dead replica's, or this one's before a crash."""
         lease = self.settings.submit_lease_s
-        next_recovery = time.time() + lease
-        while True:
-            await asyncio.sleep(lease / 3)
-            try:
-                if self._submitting:
-                    until = time.time() + lease
-                    await self.store.renew_leases(self.instance, list(self._submitting), until)
-                if time.time() >= next_recovery:
-                    next_recovery = time.time() + lease
+        heartbeat = Heartbeat(self.store.db.url, self.instance, lease, self.submitting)
+        heartbeat.start()
+        try:
+            while True:
+                await asyncio.sleep(lease)
+                try:
                     await self.recover()
                     await self._forget_ended_slots(time.time() - lease)
-            except Exception:
-                log.exception("renewing submit leases or recovering submits failed")
+                except Exception:
+                    log.exception("recovering submits failed")
+        finally:
+            await asyncio.to_thread(heartbeat.stop)
+
+    def submitting(self) -> tuple[str, ...]:
+        """The jobs this process is submitting now (their leases are renewed)."""
+        return tuple(self._submitting)
 
     async def _forget_ended_slots(self, taken_before: float) -> None:
         """Replicas without Redis: free the local slots of jobs other replicas ended."""
@@ -324,23 +329,30 @@ class JobService:
             local.retain(live, taken_before)
 
     async def recover(self) -> int:
-        """Finish submits a crash interrupted (rows in ``submitting`` whose lease lapsed;
-        at start-up of the sole process, all of them). Returns how many."""
+        """Finish submits that nobody is submitting any more: rows in ``submitting`` whose
+        lease lapsed and whose owner is silent (or is this process, no longer on it); at
+        start-up of the sole process, all of them. Returns how many."""
         count = 0
         while True:
-            lease = self.settings.submit_lease_s
-            stalled = await self.store.claim_stalled_submits(self.instance, time.time(), lease)
+            lease, now = self.settings.submit_lease_s, time.time()
+            stalled = await self.store.claim_stalled_submits(
+                self.instance,
+                now,
+                lease,
+                busy=self.submitting(),
+                silent_since=now - stale_after(lease),
+            )
             if not stalled:
                 return count
             count += len(stalled)
-            for job in stalled:
+            for job, held_by in stalled:
                 self._submitting.add(job.id)
                 try:
-                    await self._recover_one(job)
+                    await self._recover_one(job, held_by)
                 finally:
                     self._submitting.discard(job.id)
 
-    async def _recover_one(self, job: Job) -> None:
+    async def _recover_one(self, job: Job, held_by: str | None) -> None:
         deployment = self.live.deployment(job.deployment_id, job.created_at)
         if deployment is None:
             await lifecycle.fail(
@@ -355,14 +367,26 @@ class JobService:
                 self.store,
                 job.id,
                 "submit_interrupted",
-                "The gateway stopped while submitting this job and the upstream cannot be "
-                "asked safely again; it was not charged. Please retry.",
+                self._interrupted(held_by)
+                + " The upstream cannot be asked safely again; the job was not charged. "
+                "Please retry.",
             )
             return
         try:
             await self._resubmit(job, deployment, resolved_from_json(job.request))
         except GatewayError as exc:
             log.warning("recovering %s failed: %s", job.id, exc.code)
+
+    def _interrupted(self, held_by: str | None) -> str:
+        """What is known about a submit nobody finished, from who held its lease."""
+        if held_by is None:  # leases are cleared at start-up of the sole process
+            return "The gateway stopped while submitting this job."
+        if held_by == self.instance:
+            return "This job's submit was interrupted before the upstream's answer was recorded."
+        return (
+            "The gateway replica that was submitting this job stopped responding before "
+            "the upstream's answer was recorded."
+        )
 
     async def aclose(self) -> None:
         for task in list(self._background):

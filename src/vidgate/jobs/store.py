@@ -6,7 +6,8 @@ poller claims due jobs with a lease in a single ``UPDATE ... RETURNING`` (on Pos
 subquery locks ``FOR UPDATE SKIP LOCKED``, so replicas claiming at once split the due jobs
 instead of waiting on each other); a replica that dies mid-lease simply lets the lease
 expire. A job being submitted is leased to its submitter too, renewed while the submit
-lasts, so only a dead submitter's jobs are recovered by others.
+lasts; others recover it only once the lease lapsed and the submitter's heartbeat (the
+``replicas`` table, ``jobs/heartbeat.py``) went silent too, so a slow submitter keeps it.
 """
 
 from __future__ import annotations
@@ -14,16 +15,16 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import Executable, Select, bindparam, insert, or_, select, update
+from sqlalchemy import Executable, Select, and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from vidgate.db.engine import Database
-from vidgate.db.tables import jobs
+from vidgate.db.tables import jobs, replicas
 
 
 @dataclass(frozen=True)
@@ -260,20 +261,51 @@ class JobStore:
         return await self._lease(due, owner, now + lease_s)
 
     async def claim_stalled_submits(
-        self, owner: str, now: float, lease_s: float, limit: int = 100
-    ) -> list[Job]:
-        """Lease ``submitting`` jobs whose submitter stopped renewing its lease (it died)."""
+        self,
+        owner: str,
+        now: float,
+        lease_s: float,
+        *,
+        busy: Collection[str],
+        silent_since: float,
+        limit: int = 100,
+    ) -> list[tuple[Job, str | None]]:
+        """Lease ``submitting`` jobs that nobody is submitting any more; each with the owner
+        of its lapsed lease. A lapsed lease alone proves nothing (a starved replica renews
+        late), so a job is taken only when its owner is unknown, has sent no heartbeat since
+        ``silent_since``, or is ``owner`` itself with no submit of it running (``busy``)."""
+        alive = select(replicas.c.id).where(replicas.c.last_seen >= silent_since)
+        abandoned = or_(
+            jobs.c.lease_owner.is_(None),
+            and_(jobs.c.lease_owner != owner, jobs.c.lease_owner.not_in(alive)),
+            and_(jobs.c.lease_owner == owner, jobs.c.id.not_in(list(busy))),
+        )
         stalled = (
-            select(jobs.c.seq)
+            select(jobs.c.seq, jobs.c.lease_owner)
             .where(
                 jobs.c.phase == "submitting",
                 or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < now),
+                abandoned,
             )
             .order_by(jobs.c.seq)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return await self._lease(stalled, owner, now + lease_s)
+
+        def run(conn: Connection) -> list[tuple[Job, str | None]]:
+            before = {row.seq: row.lease_owner for row in conn.execute(stalled)}
+            if not before:
+                return []
+            query = (
+                update(jobs)
+                .where(jobs.c.seq.in_(list(before)))
+                .values(lease_owner=owner, lease_until=now + lease_s)
+                .returning(*jobs.c)
+            )
+            rows = conn.execute(query).mappings().all()
+            return [(Job.from_row(row), before[row["seq"]]) for row in rows]
+
+        return [(self._remember(job), held) for job, held in await self.db.write(run)]
 
     async def _lease(self, rows: Select[Any], owner: str, until: float) -> list[Job]:
         query = (
