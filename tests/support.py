@@ -102,8 +102,13 @@ def running_gateway(
         yield Gateway(url, settings.master_key, data_dir, app)
 
 
-def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> Any:
-    """Poll ``predicate`` until it returns something truthy (for state reached over time)."""
+def wait_for(predicate: Any, timeout: float = 120.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy (for state reached over time).
+
+    The default deadline is generous on purpose: only state that never comes reaches it,
+    and on a two-core machine running other suites beside this one, work that takes 2 s
+    alone can take 20. Pass a shorter one only where the test measures how soon something
+    happens."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
