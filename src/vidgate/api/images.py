@@ -4,8 +4,10 @@ An upload that is not an image used to be accepted with 200 and fail later as a 
 (``render_failed``, after money was held). Here each image the client sent as bytes is opened
 with Pillow — header and structure (``verify``), no pixels decoded, in a thread — and a
 file that is not a PNG, JPEG or WebP image is a 400 naming the field the client used
-(``input_reference``, ``image``, ``images[1]``, ``content[0]``). Image URLs are checked
-where they are fetched (``routing/inline.py``) or by the upstream that fetches them.
+(``input_reference``, ``image``, ``images[1]``, ``content[0]``). Which formats a model takes
+is the provider's to say (uploads are limited to PNG, JPEG and WebP by ``request.py``; some
+upstreams take GIF or BMP by URI); here only "is it an image at all". Image URLs are checked
+where they are fetched (``routing/imagefetch.py``) or by the upstream that fetches them.
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ from vidgate.errors import InvalidRequest
 from vidgate.request import VideoRequest
 from vidgate.storage.base import BlobStore
 
-FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
-
 
 async def check_images(video: VideoRequest, storage: BlobStore) -> None:
     """Raise a 400 naming the field of the first image given as bytes that is unreadable."""
@@ -32,7 +32,7 @@ async def check_images(video: VideoRequest, storage: BlobStore) -> None:
         readable = await _readable(kind, value, storage, param)
         if readable is False:
             raise InvalidRequest(
-                f"'{param}' is not a readable PNG, JPEG or WebP image.",
+                f"'{param}' is not a readable image (PNG, JPEG or WebP).",
                 param=param,
                 code="invalid_image",
             )
@@ -88,8 +88,6 @@ def _check_file(handle: IO[bytes]) -> bool:
 
     try:
         with Image.open(handle) as image:
-            if image.format not in FORMATS:
-                return False
             image.verify()
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return False  # UnidentifiedImageError is an OSError

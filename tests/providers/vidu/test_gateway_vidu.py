@@ -301,7 +301,9 @@ def test_out_of_credits_is_an_upstream_error(http: httpx.Client, sim: Sim) -> No
 
 
 def test_upstream_validation_error_keeps_its_parameter(http: httpx.Client) -> None:
-    gif = "data:image/gif;base64,R0lGODlhAQABAAAAACw="
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(out, format="GIF")  # an image, in a format Vidu refuses
+    gif = "data:image/gif;base64," + base64.b64encode(out.getvalue()).decode()
     response = create(http, model="vidu-q2-pro", prompt="a gif", input_reference={"image_url": gif})
     assert response.status_code == 400, response.text
     error = response.json()["error"]
