@@ -268,7 +268,7 @@ def _client_names(error: GatewayError, names: Mapping[str, str]) -> None:
 
 
 async def _create(request: Request, caller: Principal, vendor: str | None) -> Response:
-    body = await read_fields(request)
+    body = await read_fields(request, files=True)
     table: DeploymentTable = request.app.state.live.table
     fields, names = translate(body, table, vendor)
     try:

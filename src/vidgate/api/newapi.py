@@ -57,7 +57,9 @@ STATUSES = {"completed": "SUCCESS", "failed": "FAILURE", "in_progress": "IN_PROG
 )
 async def create_task(request: Request, caller: Principal = Caller) -> Response:
     try:
-        job = await submit(request, caller, "create", _fields(await read_fields(request)))
+        job = await submit(
+            request, caller, "create", _fields(await read_fields(request, files=True))
+        )
     except GatewayError as exc:
         return task_error(request, exc)
     note(request.scope, job_id=job.id, model=job.model, deployment_id=job.deployment_id)

@@ -7,6 +7,7 @@ Mounted under ``/v1`` and at the root. Responses are serialised straight from jo
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -17,12 +18,13 @@ from starlette.responses import Response
 from vidgate.accounting.keys import Principal
 from vidgate.api import openapi_models as m
 from vidgate.api.auth import principal
-from vidgate.api.body import read_fields
+from vidgate.api.body import discard_uploads, read_fields
 from vidgate.api.content import content_response
 from vidgate.api.extended import canonical
+from vidgate.api.images import check_images
 from vidgate.api.schema import IDEMPOTENCY_KEY, described, enum, header, page, query
 from vidgate.api.urls import base_url
-from vidgate.errors import InvalidRequest
+from vidgate.errors import GatewayError, InvalidRequest
 from vidgate.jobs.service import JobService
 from vidgate.jobs.store import Job
 from vidgate.observe.requests import note
@@ -83,7 +85,9 @@ def _service(request: Request) -> JobService:
 async def _create(
     request: Request, caller: Principal, operation: Operation, source_id: str | None = None
 ) -> Response:
-    job = await submit(request, caller, operation, await read_fields(request), source_id)
+    job = await submit(
+        request, caller, operation, await read_fields(request, files=True), source_id
+    )
     return _video(request, job)
 
 
@@ -98,9 +102,15 @@ async def submit(
     """Parse ``fields`` (OpenAI's, or the extended ones) and submit the job: the one create
     path every client surface goes through. ``names`` says what a surface's client called
     the canonical fields it renamed (``seconds`` sent as ``duration``), for errors."""
-    body = canonical(fields)
-    names = {**body.names, **(names or {})}
-    video = parse_request(operation, body.body, source_video_id=source_id, names=names)
+    storage = request.app.state.storage
+    try:
+        body = canonical(fields)
+        names = {**body.names, **(names or {})}
+        video = parse_request(operation, body.body, source_video_id=source_id, names=names)
+        await check_images(video, storage)
+    except GatewayError:
+        await discard_uploads(fields, storage)
+        raise
     note(request.scope, end_user=video.user)
     key = request.headers.get("idempotency-key")
     return await _service(request).submit(caller, video, key)
@@ -168,7 +178,7 @@ def page_limit(value: str | None) -> int:
     """A list route's ``limit`` query parameter: 1-100, default 20."""
     if value is None or value == "":
         return 20
-    if not value.isdigit() or not 1 <= int(value) <= 100:
+    if not re.fullmatch(r"[0-9]{1,3}", value) or not 1 <= int(value) <= 100:
         raise InvalidRequest(
             f"Invalid value for 'limit': '{value}'. Allowed: an integer from 1 to 100.",
             param="limit",

@@ -98,7 +98,7 @@ class HttpUpstream:
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout("The upstream did not answer the download in time.") from exc
         except httpx.HTTPError as exc:
-            raise UpstreamError(f"Download from upstream failed: {type(exc).__name__}.") from exc
+            raise UpstreamError(f"Download from upstream failed: {what_failed(exc)}.") from exc
         try:
             if response.status_code in GONE:
                 raise _gone(variant, response.status_code)
@@ -207,17 +207,37 @@ def _gone(variant: Variant, status: int) -> ContentExpired:
     )
 
 
+_FAILURES: tuple[tuple[type[httpx.HTTPError], str], ...] = (
+    (httpx.ConnectTimeout, "the connection timed out"),
+    (httpx.ConnectError, "the connection was refused or failed"),
+    (httpx.TimeoutException, "no answer in time"),
+    (httpx.RemoteProtocolError, "the connection was closed before a complete answer"),
+    (httpx.ReadError, "the connection broke while reading the answer"),
+    (httpx.WriteError, "the connection broke while sending the request"),
+    (httpx.TooManyRedirects, "too many redirects"),
+    (httpx.UnsupportedProtocol, "an unsupported URL"),
+)
+
+
+def what_failed(exc: BaseException) -> str:
+    """An exchange's failure in words (never an exception class: clients see this)."""
+    for kind, words in _FAILURES:
+        if isinstance(exc, kind):
+            return words
+    return "the exchange failed"
+
+
 def _transport_error(exc: httpx.HTTPError) -> GatewayError:
     """The gateway error for a failed exchange, marked when the request may have arrived."""
     error: GatewayError
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
         return UpstreamTimeout("The upstream did not accept the connection in time.")
     if isinstance(exc, httpx.ConnectError):
-        return UpstreamError(f"Cannot reach the upstream: {type(exc).__name__}.")
+        return UpstreamError(f"Cannot reach the upstream: {what_failed(exc)}.")
     if isinstance(exc, httpx.TimeoutException):
         error = UpstreamTimeout("The upstream did not answer in time.")
     else:
-        error = UpstreamError(f"The upstream exchange failed: {type(exc).__name__}.")
+        error = UpstreamError(f"The upstream exchange failed: {what_failed(exc)}.")
     error.outcome_unknown = True
     return error
 
