@@ -61,6 +61,10 @@ UNKNOWN_OUTCOME = (
 )
 
 
+ACCOUNT_CODES = frozenset({"upstream_insufficient_credits"})
+"""Retryable on another deployment, pointless on the same one within a request."""
+
+
 @dataclasses.dataclass
 class Plan:
     """One create's routing: what is pinned, and what was tried."""
@@ -398,6 +402,8 @@ class Creator:
             plan.stop = True
         if isinstance(error, RateLimited):
             plan.done_with.add(deployment.id)  # it asked for less traffic, not another try
+        elif error.code in ACCOUNT_CODES:
+            plan.done_with.add(deployment.id)  # asking again cannot change the account's answer
         if not error.outcome_unknown or self.router.settings.retry_unknown_outcome:
             return  # an answer, but to this attempt: an earlier unknown outcome stays unknown
         plan.unresolved = deployment  # only the same key on the same upstream is safe now

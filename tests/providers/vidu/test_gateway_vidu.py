@@ -292,12 +292,15 @@ def test_bad_deployment_key_is_an_upstream_auth_error(http: httpx.Client, sim: S
 
 def test_out_of_credits_is_an_upstream_error(http: httpx.Client, sim: Sim) -> None:
     sim.state.config.credit_balance = sim.state.spent
+    seen = len(sim.log())
     try:
         response = create(http, model="vidu-q2", prompt="no credits left", seconds="2")
     finally:
         sim.state.config.credit_balance = None
     assert response.status_code == 502, response.text
     assert response.json()["error"]["code"] == "upstream_insufficient_credits"
+    creates = [e for e in sim.log()[seen:] if e["method"] == "POST"]
+    assert len(creates) == 1  # asking an empty account again cannot change its answer
 
 
 def test_upstream_validation_error_keeps_its_parameter(http: httpx.Client) -> None:
