@@ -235,14 +235,17 @@ def _optional_int(body: Mapping[str, Any], key: str, shown: str | None = None) -
         return None
     if isinstance(value, bool):
         raise InvalidRequest(f"'{name}' must be an integer.", param=name, code="invalid_type")
+    number = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-        return int(value)
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,19}\s*", value):
+        number = int(value)  # longer digit strings: past 64 bits (and past int()'s limit)
+    if number is not None and -(2**63) < number < 2**63:
+        return number
     raise InvalidRequest(
-        f"Invalid value for '{name}': {value!r}; expected an integer.",
+        f"Invalid value for '{name}': {value!r}; expected an integer (at most 19 digits).",
         param=name,
         code="invalid_type",
     )
@@ -404,7 +407,7 @@ def as_object(value: Any, param: str) -> dict[str, Any]:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, too deep, or a 5,000-digit integer
             value = None
     if not isinstance(value, dict):
         raise InvalidRequest(f"'{param}' must be an object.", param=param, code="invalid_type")

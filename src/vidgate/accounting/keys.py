@@ -242,6 +242,8 @@ class KeyStore:
 
     async def update(self, ref: str, values: Mapping[str, Any]) -> KeyRecord:
         record = await self.find(ref)
+        if not values:  # only budget fields changed (an UPDATE without SET is no SQL)
+            return record
         query = update(api_keys).where(api_keys.c.id == record.id).values(**values)
         await self.db.write(lambda conn: conn.execute(query))
         self.forget(record.key_hash)

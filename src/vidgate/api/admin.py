@@ -147,6 +147,8 @@ async def update(request: Request, _: Principal = Depends(admin)) -> JSONRespons
         raise InvalidRequest("Missing required parameter: 'key'.", param="key")
     values: dict[str, Any] = {}
     if "key_alias" in body:
+        if body["key_alias"] is not None and not isinstance(body["key_alias"], str):
+            raise InvalidRequest("'key_alias' must be a string or null.", param="key_alias")
         values["alias"] = body["key_alias"]
     if "models" in body:
         values["models"] = _models(request, body)
@@ -167,7 +169,8 @@ async def update(request: Request, _: Principal = Depends(admin)) -> JSONRespons
 @router.post("/key/delete", openapi_extra=described(body=m.KeyDelete))
 async def delete(request: Request, _: Principal = Depends(admin)) -> JSONResponse:
     body = await read_fields(request)
-    refs = list(body.get("keys") or []) + list(body.get("key_aliases") or [])
+    keys, aliases = body.get("keys") or [], body.get("key_aliases") or []
+    refs = [*keys, *aliases] if isinstance(keys, list) and isinstance(aliases, list) else []
     if not refs or not all(isinstance(r, str) for r in refs):
         raise InvalidRequest("Give the keys to delete in 'keys' (or 'key_aliases').", param="keys")
     revoked = [(await _keys(request).revoke(ref)).id for ref in refs]

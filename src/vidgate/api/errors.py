@@ -7,8 +7,10 @@ reveals nothing internal.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,11 +25,19 @@ log = logging.getLogger("vidgate.api")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
+class _AsciiJSONResponse(JSONResponse):
+    """JSON with non-ASCII escaped: a message quoting client text that no UTF-8 encoder takes
+    (a lone surrogate) is still sent, as ``\\ud800``, instead of failing into a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode()
+
+
 def error_response(exc: GatewayError) -> JSONResponse:
     headers = dict(exc.headers)
     if exc.retry_after_s is not None:
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
-    return JSONResponse(exc.envelope(), status_code=exc.status, headers=headers)
+    return _AsciiJSONResponse(exc.envelope(), status_code=exc.status, headers=headers)
 
 
 async def _gateway_error(request: Request, exc: Exception) -> Response:

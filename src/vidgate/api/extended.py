@@ -129,7 +129,8 @@ def _width_height(out: Canonical) -> None:
     if out.body.get("size") not in (None, ""):
         raise InvalidRequest("Give either 'size' or 'width' and 'height', not both.", param="size")
     for name, value in (("width", width), ("height", height)):
-        if isinstance(value, bool) or not str(value).strip().isdigit():
+        text = str(value).strip()
+        if isinstance(value, bool) or not (text.isascii() and text.isdigit() and len(text) < 6):
             raise InvalidRequest(
                 f"Invalid value for '{name}': {value!r}; expected a whole number of pixels.",
                 param=name,
@@ -175,13 +176,18 @@ def _image(out: Canonical) -> None:
 
 def _images(out: Canonical) -> None:
     value = out.body.get("images")
-    if isinstance(value, dict) and value and all(k.isdigit() for k in value):
+    if isinstance(value, dict) and value and all(_index(k) for k in value):
         value = [value[k] for k in sorted(value, key=int)]  # multipart images[0], images[1]
     if value is None or value == "":
         return
     if not isinstance(value, list):
         value = [value]
     out.body["images"] = [image_ref(item, f"images[{i}]") for i, item in enumerate(value)]
+
+
+def _index(key: str) -> bool:
+    """A multipart list index (``images[0]``): ASCII digits, not ``²`` or 5,000 of them."""
+    return key.isascii() and key.isdigit() and len(key) < 4
 
 
 def _content(out: Canonical) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -103,7 +104,7 @@ def _check_params(query: QueryParams, allowed: Sequence[str]) -> None:
 def parse_time(value: str, param: str, *, end: bool = False) -> float:
     """Unix seconds for a ``start``/``end`` value; a date ``end`` is the next midnight."""
     try:
-        if _NUMBER.fullmatch(value):
+        if _NUMBER.fullmatch(value) and math.isfinite(float(value)):  # not 5,000 digits
             return float(value)
         if _DATE.fullmatch(value):
             day = date.fromisoformat(value) + timedelta(days=1 if end else 0)
@@ -163,7 +164,7 @@ def _limit(query: QueryParams) -> int | None:
     value = _value(query, "limit")
     if value is None:
         return None
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+    if not re.fullmatch(r"[0-9]{1,4}", value) or not 1 <= int(value) <= MAX_LIMIT:
         raise InvalidRequest(
             f"Invalid value for 'limit': '{value}'. Allowed: an integer from 1 to {MAX_LIMIT}.",
             param="limit",
