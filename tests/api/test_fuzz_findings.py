@@ -120,3 +120,15 @@ def test_key_update_with_only_budget_fields(gateway: Gateway) -> None:
 def test_key_delete_refuses_what_is_not_a_list(gateway: Gateway, body: dict[str, Any]) -> None:
     with gateway.http() as client:
         _envelope(client.post("/key/delete", json=body), 400, "keys")
+
+
+def test_idempotency_key_fits_its_column(gateway: Gateway) -> None:
+    """The key is stored in a 255-character column: PostgreSQL refuses longer (a 500 there);
+    now every database answers 400 naming the header."""
+    body = {"prompt": "a", "model": "local/preview", "seconds": 1, "size": "320x180"}
+    with gateway.http() as client:
+        long = client.post("/v1/videos", json=body, headers={"Idempotency-Key": "k" * 256})
+        error = _envelope(long, 400, "Idempotency-Key")
+        assert "255" in error["message"]
+        fits = client.post("/v1/videos", json=body, headers={"Idempotency-Key": "k" * 255})
+        assert fits.status_code == 200, fits.text

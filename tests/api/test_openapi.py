@@ -22,6 +22,8 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from openapi_spec_validator import validate
 
 from tests.support import Gateway
+from vidgate.accounting.budgets import MAX_BUDGET_USD
+from vidgate.api import admin, videos
 
 NOT_PARAMETERS = {"authorization", "x-api-key", "content-type", "content-length"}
 """Headers described otherwise: the security schemes and the request body's media type."""
@@ -180,3 +182,14 @@ def test_bodies_reference_component_schemas(gateway: Gateway) -> None:
     envelope = schemas[error.rsplit("/", 1)[1]]
     assert envelope["required"] == ["error"]
     assert set(schemas["ErrorObject"]["required"]) == {"message", "type", "param", "code"}
+
+
+def test_documented_bounds_are_the_enforced_ones(gateway: Gateway) -> None:
+    schemas = _document(gateway)["components"]["schemas"]
+    key = schemas["KeyGenerate"]["properties"]
+    limit = next(o for o in key["rpm_limit"]["anyOf"] if o.get("type") == "integer")
+    assert limit["maximum"] == admin.MAX_LIMIT
+    budget = next(o for o in key["max_budget"]["anyOf"] if o.get("type") == "number")
+    assert budget["maximum"] == MAX_BUDGET_USD
+    idempotency = _document(gateway)["paths"]["/v1/videos"]["post"]["parameters"][0]
+    assert idempotency["schema"]["maxLength"] == videos.MAX_IDEMPOTENCY_KEY

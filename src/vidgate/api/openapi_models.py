@@ -14,9 +14,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vidgate.accounting.budgets import MAX_BUDGET_USD
+from vidgate.accounting.keys import MAX_UNIX_TIME
 from vidgate.webhooks.config import EVENT_TYPES
 
 _Strict = ConfigDict(extra="forbid")
+KEY_LIMIT_MAX = 1_000_000_000
+"""``api/admin.py``'s ``MAX_LIMIT`` (which imports this module; a test keeps them equal)."""
 Binary = bytes
 """A file part of a multipart body (``format: binary`` in the schema)."""
 
@@ -263,7 +267,9 @@ class TaskCreate(VideoCreate):
 
 
 class _Budget(BaseModel):
-    max_budget: float | None = Field(None, ge=0, description="USD per period; null: none.")
+    max_budget: float | None = Field(
+        None, ge=0, le=MAX_BUDGET_USD, description="USD per period; null: none."
+    )
     budget_duration: str | None = Field(None, examples=["30d"], description="12h, 1d, 30d.")
 
 
@@ -271,12 +277,14 @@ class _KeyFields(_Budget):
     key_alias: str | None = None
     models: list[str] | None = Field(None, description="Models the key may use; none: all.")
     duration: str | None = Field(None, examples=["30d"], description="Lifetime: 30s, 12h, 30d.")
-    expires: float | None = Field(None, description="Expiry in Unix seconds.")
+    expires: float | None = Field(None, ge=0, le=MAX_UNIX_TIME, description="Unix seconds.")
     metadata: dict[str, Any] | None = None
     team_id: str | None = Field(None, min_length=1)
     user_id: str | None = Field(None, min_length=1)
-    rpm_limit: int | None = Field(None, ge=1, description="Creates per minute.")
-    max_parallel_requests: int | None = Field(None, ge=1, description="Jobs in flight.")
+    rpm_limit: int | None = Field(None, ge=1, le=KEY_LIMIT_MAX, description="Creates per minute.")
+    max_parallel_requests: int | None = Field(
+        None, ge=1, le=KEY_LIMIT_MAX, description="Jobs in flight."
+    )
 
 
 class KeyGenerate(_KeyFields):

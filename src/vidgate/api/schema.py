@@ -159,7 +159,7 @@ def _authenticated(route: APIRoute) -> bool:
 IDEMPOTENCY_KEY = header(
     "Idempotency-Key",
     "The same key and body return the same video instead of creating a second one.",
-    maxLength=255,
+    maxLength=255,  # the column's size (api/videos.py MAX_IDEMPOTENCY_KEY)
 )
 
 

@@ -37,6 +37,7 @@ router = APIRouter()
 Caller = Depends(principal)
 POLL_AFTER_MS_MIN = 200
 POLL_AFTER_MS_MAX = 10_000
+MAX_IDEMPOTENCY_KEY = 255
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -104,6 +105,7 @@ async def submit(
     the canonical fields it renamed (``seconds`` sent as ``duration``), for errors."""
     storage = request.app.state.storage
     try:
+        key = idempotency_key(request)
         body = canonical(fields)
         names = {**body.names, **(names or {})}
         video = parse_request(operation, body.body, source_video_id=source_id, names=names)
@@ -112,8 +114,19 @@ async def submit(
         await discard_uploads(fields, storage)
         raise
     note(request.scope, end_user=video.user)
-    key = request.headers.get("idempotency-key")
     return await _service(request).submit(caller, video, key)
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The ``Idempotency-Key`` header, at most 255 characters (the column's size)."""
+    key = request.headers.get("idempotency-key")
+    if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
+        raise InvalidRequest(
+            f"Invalid value for 'Idempotency-Key': {len(key)} characters; "
+            f"allowed: at most {MAX_IDEMPOTENCY_KEY}.",
+            param="Idempotency-Key",
+        )
+    return key
 
 
 @router.post(
