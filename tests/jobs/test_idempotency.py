@@ -56,11 +56,12 @@ def test_uploads_compared_by_content(gateway: Gateway, tmp_path: Path) -> None:
             for _ in range(2)
         }
         assert len(ids) == 1
+        Image.new("RGB", (320, 180), (0, 200, 0)).save(image)  # same name, other content
         other = http.post(
             "/v1/videos",
             data=data,
             headers={"Idempotency-Key": "up-1"},
-            files={"input_reference": ("a.png", b"\x89PNG\r\n\x1a\nxx", "image/png")},
+            files={"input_reference": ("a.png", image.read_bytes(), "image/png")},
         )
         assert other.status_code == 409
 
