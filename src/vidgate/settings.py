@@ -82,8 +82,10 @@ class GatewaySettings(BaseModel):
     job_timeout_s: float = Field(default=3600.0, gt=0)
     poll_lease_s: float = Field(default=60.0, gt=0)
     submit_lease_s: float = Field(default=30.0, gt=0)
-    """A submit in progress holds its job row this long, renewed every third of it; a
-    replica that dies mid-submit has its submits recovered by others once it lapses."""
+    """A submit in progress holds its job row this long, renewed every third of it by a
+    heartbeat thread (so a starved event loop cannot let it lapse); a replica whose lease
+    lapsed *and* whose heartbeat is two leases old is taken as dead, and its submits are
+    recovered by the others."""
     stale_after_s: float = Field(default=5.0, gt=0)
     refresh_wait_s: float = Field(default=2.0, ge=0)
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
