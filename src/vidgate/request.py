@@ -28,6 +28,8 @@ from vidgate.providers.base import (
 
 SIZE_RE = re.compile(r"^\s*(\d{2,5})\s*[xX*\u00d7]\s*(\d{2,5})\s*$")
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
+MAX_USER = 200
+"""``user`` is kept with the job and in request logs, in columns of 200 characters."""
 KNOWN_FIELDS: Mapping[Operation, frozenset[str]] = {
     "create": frozenset(
         {
@@ -180,7 +182,7 @@ def parse_request(
         image=_image_reference(body.get("input_reference")),
         images=_image_list(body.get("images"), "images"),
         options=as_object(body.get("metadata"), "metadata"),
-        user=_optional_str(body, "user"),
+        user=_optional_str(body, "user", MAX_USER),
         source_video_id=source_video_id,
         names=dict(names or {}),
     )
@@ -219,12 +221,18 @@ def _prompt(value: Any) -> str:
     return value
 
 
-def _optional_str(body: Mapping[str, Any], name: str) -> str | None:
+def _optional_str(body: Mapping[str, Any], name: str, max_chars: int = 0) -> str | None:
     value = body.get(name)
     if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise InvalidRequest(f"'{name}' must be a string.", param=name, code="invalid_type")
+    if max_chars and len(value) > max_chars:
+        raise InvalidRequest(
+            f"'{name}' is too long: {len(value)} characters; allowed: at most {max_chars}.",
+            param=name,
+            code="string_above_max_length",
+        )
     return value
 
 

@@ -27,6 +27,7 @@ from vidgate.errors import InvalidRequest, NotFound
 
 router = APIRouter()
 MAX_LIMIT = 1_000_000_000
+MAX_NAME = 200
 """Largest ``rpm_limit`` / ``max_parallel_requests`` (the columns are 32-bit on PostgreSQL)."""
 
 
@@ -61,6 +62,16 @@ def _metadata(body: dict[str, Any]) -> dict[str, Any]:
     return metadata
 
 
+def _fits(value: str | None, param: str) -> None:
+    """Aliases, team and user ids are stored in columns of ``MAX_NAME`` characters."""
+    if value is not None and len(value) > MAX_NAME:
+        raise InvalidRequest(
+            f"'{param}' is too long: {len(value)} characters; allowed: at most {MAX_NAME}.",
+            param=param,
+            code="string_above_max_length",
+        )
+
+
 def _limits(body: dict[str, Any]) -> dict[str, Any]:
     """Key columns: ``team_id``, ``user_id``, ``rpm_limit``, ``max_parallel_requests``."""
     limits: dict[str, Any] = {}
@@ -69,6 +80,7 @@ def _limits(body: dict[str, Any]) -> dict[str, Any]:
             value = body[name]
             if value is not None and (not isinstance(value, str) or not value):
                 raise InvalidRequest(f"'{name}' must be a non-empty string.", param=name)
+            _fits(value, name)
             limits[name] = value
     for name, column in (
         ("rpm_limit", "rpm_limit"),
@@ -98,6 +110,7 @@ async def generate(request: Request, _: Principal = Depends(admin)) -> JSONRespo
     alias = body.get("key_alias", body.get("alias"))
     if alias is not None and not isinstance(alias, str):
         raise InvalidRequest("'key_alias' must be a string.", param="key_alias")
+    _fits(alias, "key_alias")
     fields = budget_fields(body)
     now = time.time()
     key, record = await _keys(request).generate(
@@ -149,6 +162,7 @@ async def update(request: Request, _: Principal = Depends(admin)) -> JSONRespons
     if "key_alias" in body:
         if body["key_alias"] is not None and not isinstance(body["key_alias"], str):
             raise InvalidRequest("'key_alias' must be a string or null.", param="key_alias")
+        _fits(body["key_alias"], "key_alias")
         values["alias"] = body["key_alias"]
     if "models" in body:
         values["models"] = _models(request, body)
@@ -188,6 +202,7 @@ def _owner_routes(kind: str, new_body: type[BaseModel], update_body: type[BaseMo
         name = body.get(param) or f"{kind}_{secrets.token_hex(6)}"
         if not isinstance(name, str):
             raise InvalidRequest(f"'{param}' must be a string.", param=param)
+        _fits(name, param)
         row = await _budgets(request).create(f"{kind}:{name}", budget_fields(body))
         return JSONResponse({param: name, **public_budget(row)})
 

@@ -41,8 +41,9 @@ STATE_FIELDS = ("key_id", "model", "deployment_id", "job_id", "error_code", "end
 
 
 def route_of(path: str) -> str:
-    """The path with ids replaced, for grouping (``/v1/videos/{id}``)."""
-    return _IDS.sub("/{id}", path)[:200]
+    """The path with ids replaced, for grouping (``/v1/videos/{id}``); a NUL as the client
+    wrote it (``%00``), since PostgreSQL text cannot hold one."""
+    return _IDS.sub("/{id}", path).replace("\x00", "%00")[:200]
 
 
 def note(scope: Scope, **fields: Any) -> None:
@@ -122,7 +123,8 @@ class RequestObserver:
             self._record(scope, state, status, time.perf_counter() - started)
 
     def _record(self, scope: Scope, state: dict[str, Any], status: int, elapsed: float) -> None:
-        route, method = route_of(scope["path"]), scope["method"]
+        route = route_of(scope["path"])
+        method = scope["method"][:8]  # the column's size (MKCALENDAR is 10 letters)
         metrics.REQUESTS.labels(route, method, str(status)).inc()
         metrics.REQUEST_SECONDS.labels(route, method).observe(elapsed)
         row = {
