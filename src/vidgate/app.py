@@ -30,6 +30,7 @@ from vidgate.api import spend as spend_api
 from vidgate.api import webhooks as webhook_api
 from vidgate.api.bodylimit import BodyLimit
 from vidgate.api.fastpath import RetrieveFastPath
+from vidgate.api.urlguard import UrlTextGuard
 from vidgate.cluster.share import share_through_redis
 from vidgate.db.engine import migrate, open_database
 from vidgate.jobs.archive import Archiver
@@ -162,6 +163,7 @@ def create_app(settings: Settings) -> FastAPI:
     api_schema.install(app)
     app.add_middleware(BodyLimit, limit=settings.config.settings.max_upload_bytes)
     app.add_middleware(RetrieveFastPath)
+    app.add_middleware(UrlTextGuard)  # before any route or the fast path reads the URL
     app.add_middleware(RequestObserver)  # outermost: sees the fast path too
     for router in (videos.router, models.router, webhook_api.router):
         app.include_router(router, prefix="/v1")
