@@ -152,7 +152,7 @@ def create_app(settings: Settings) -> FastAPI:
             await images.aclose()
             if link is not None:
                 await link.aclose()
-            media.close()
+            await media.aclose()
             close_storage = getattr(storage, "aclose", None)
             if close_storage is not None:
                 await close_storage()

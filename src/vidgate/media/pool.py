@@ -3,18 +3,19 @@
 Decoding video is CPU-bound and PyAV plus FFmpeg add ~25 MiB to whichever process loads
 them. Running it in a small process pool keeps the event loop free and the gateway's own
 resident memory flat (measured: ~95 MiB idle / 136 MiB peak with media in-process, see
-bench/README.md); workers start lazily, on the first archive.
+bench/README.md); workers start lazily, on the first archive, and never outlive the gateway
+(``media/workers.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import multiprocessing
 from pathlib import Path
 from typing import Any
 
 from vidgate.errors import InvalidRequest
+from vidgate.media.workers import start_pool, stop_pool
 
 
 def probe_dict(path: str) -> dict[str, Any] | None:
@@ -53,8 +54,7 @@ class MediaPool:
 
     def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None:
-            context = multiprocessing.get_context("forkserver")
-            self._pool = concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context)
+            self._pool = start_pool(self.workers)
         return self._pool
 
     async def probe(self, path: Path) -> dict[str, Any] | None:
@@ -74,6 +74,8 @@ class MediaPool:
             self._executor(), make_preview, variant, str(video), str(out)
         )
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+    async def aclose(self) -> None:
+        """Stop the workers (work in progress is dropped: an archive starts over)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await asyncio.to_thread(stop_pool, pool)

@@ -13,7 +13,6 @@ import binascii
 import concurrent.futures
 import hashlib
 import json
-import multiprocessing
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from vidgate.errors import InvalidRequest, NotFound
+from vidgate.media.workers import start_pool, stop_pool
 from vidgate.providers.base import (
     Asset,
     ResolvedRequest,
@@ -46,8 +46,7 @@ class LocalRenderer:
 
     def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None:
-            context = multiprocessing.get_context("forkserver")
-            self._pool = concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context)
+            self._pool = start_pool(self.workers)
         return self._pool
 
     async def submit(self, request: ResolvedRequest, *, idempotency_key: str) -> UpstreamState:
@@ -126,7 +125,12 @@ class LocalRenderer:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._executor(), run_task, str(folder))
         self._running[upstream_id] = future
-        future.add_done_callback(lambda _f: self._running.pop(upstream_id, None))
+        future.add_done_callback(lambda f: self._finished(upstream_id, f))
+
+    def _finished(self, upstream_id: str, future: asyncio.Future[None]) -> None:
+        self._running.pop(upstream_id, None)
+        if not future.cancelled():
+            future.exception()  # retrieved: renders report failure in their error file
 
     @asynccontextmanager
     async def download(
@@ -148,8 +152,10 @@ class LocalRenderer:
         await asyncio.to_thread(shutil.rmtree, self.root / upstream_id, True)
 
     async def aclose(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the render workers: an unfinished render restarts from its task file."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await asyncio.to_thread(stop_pool, pool)
 
 
 async def _read_file(path: Path) -> AsyncIterator[bytes]:
