@@ -170,3 +170,29 @@ def test_metrics_exposition_parses(gw: Gateway) -> None:
     )
     assert "vidgate_reservations_outstanding_usd" in families
     assert UPSTREAM_KEY not in text and key not in text
+
+
+def _route_labels(gw: Gateway) -> set[tuple[str, str]]:
+    with gw.http() as http:
+        text = http.get("/metrics").text
+    return {
+        (s.labels["route"], s.labels["method"])
+        for family in text_string_to_metric_families(text)
+        if family.name == "vidgate_requests"
+        for s in family.samples
+    }
+
+
+def test_metric_labels_stay_bounded_whatever_clients_send(gw: Gateway) -> None:
+    with gw.http() as http:
+        http.get("/v1/videos/video_" + "0" * 32)  # the fast path's route
+        http.get("/v1/videos")
+    before = _route_labels(gw)
+    with gw.http() as http:
+        for i in range(40):
+            http.get(f"/no/such/path/{i}/video_{i}")
+            http.request(f"X{i}", "/v1/videos")
+    after = _route_labels(gw)
+    new = after - before
+    assert new <= {("(unmatched)", "GET"), ("/v1/videos", "OTHER")}, new
+    assert ("/v1/videos/{video_id}", "GET") in after or ("/v1/videos/{id}", "GET") in after

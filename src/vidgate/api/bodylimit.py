@@ -7,6 +7,10 @@ wraps every request's ``receive`` and counts body bytes; once ``limit`` is passe
 closes the parser's spooled files and becomes the 413 envelope (with ``Connection: close``,
 so the server stops reading the rest). A declared length over the limit is refused before
 any byte is read. Pure ASGI, so the fast paths and streaming responses are untouched.
+
+Starlette 1.10's ``RequestBodyLimitMiddleware`` does the counting too, but answers plain text
+("Content Too Large") on two of its paths and checks a declared length only once the route
+reads or answers; every gateway error is the OpenAI envelope, refused before any work.
 """
 
 from __future__ import annotations

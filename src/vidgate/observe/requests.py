@@ -34,6 +34,9 @@ access = logging.getLogger("vidgate.access")
 log = logging.getLogger("vidgate.observe")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 _IDS = re.compile(r"/(?:video|whep|whd|evt|key|req|team|user)_[A-Za-z0-9_\-]+")
+_FAST_ROUTES = frozenset({"/v1/videos/{id}", "/videos/{id}"})
+"""What the retrieve fast path serves without the router (it sets no ``scope["route"]``)."""
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 FLUSH_S = 1.0
 BATCH = 1000
 MAX_BUFFER = 50_000
@@ -44,6 +47,30 @@ def route_of(path: str) -> str:
     """The path with ids replaced, for grouping (``/v1/videos/{id}``); a NUL as the client
     wrote it (``%00``), since PostgreSQL text cannot hold one."""
     return _IDS.sub("/{id}", path).replace("\x00", "%00")[:200]
+
+
+def metric_labels(scope: Scope, route: str) -> tuple[str, str]:
+    """Route and method labels from a bounded set, whatever paths and methods clients send:
+    the matched route's template, the fast path's, or ``(unmatched)``; ``OTHER`` for
+    methods HTTP does not define (each label value is a time series kept forever)."""
+    template = getattr(scope.get("route"), "path", None)
+    if template is None:
+        template = route if route in _FAST_ROUTES else "(unmatched)"
+    else:
+        template = _mounted_at(scope, template) + template
+    method = scope["method"]
+    return template, method if method in _METHODS else "OTHER"
+
+
+def _mounted_at(scope: Scope, template: str) -> str:
+    """The prefix a router was included under (``/v1``): the request path less the route's
+    own path with its parameters filled in."""
+    try:
+        own = template.format(**scope.get("path_params", {}))
+    except (KeyError, IndexError, ValueError):
+        return ""
+    path: str = scope["path"]
+    return path[: -len(own)] if own and path.endswith(own) else ""
 
 
 def note(scope: Scope, **fields: Any) -> None:
@@ -125,8 +152,9 @@ class RequestObserver:
     def _record(self, scope: Scope, state: dict[str, Any], status: int, elapsed: float) -> None:
         route = route_of(scope["path"])
         method = scope["method"][:8]  # the column's size (MKCALENDAR is 10 letters)
-        metrics.REQUESTS.labels(route, method, str(status)).inc()
-        metrics.REQUEST_SECONDS.labels(route, method).observe(elapsed)
+        label, verb = metric_labels(scope, route)
+        metrics.REQUESTS.labels(label, verb, str(status)).inc()
+        metrics.REQUEST_SECONDS.labels(label, verb).observe(elapsed)
         row = {
             "at": time.time(),
             "request_id": state["request_id"],
