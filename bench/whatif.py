@@ -85,23 +85,14 @@ def apply(patches: set[str]) -> None:
 
 def serve(port: int, data_dir: Path, config: Path) -> None:
     """``vidgate serve`` as the CLI runs it, after applying ``$PATCH``."""
-    import uvicorn
-
     from vidgate.app import create_app
+    from vidgate.server import run_server, server_config
     from vidgate.settings import build_settings
 
     apply(set(filter(None, os.environ.get("PATCH", "").split("+"))))
     settings = build_settings(port=port, data_dir=data_dir, config_path=config)
-    uvicorn.run(
-        create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=5,
-    )
+    app = create_app(settings)
+    run_server(server_config(app, host="127.0.0.1", port=port, settings=settings.config.settings))
 
 
 class Experiment:
