@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from vidgate import safe_json
 from vidgate.errors import InvalidRequest, UnsupportedOperation
 from vidgate.providers.base import (
     Asset,
@@ -413,9 +414,11 @@ def as_object(value: Any, param: str) -> dict[str, Any]:
     if value is None or value == "":
         return {}
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except (ValueError, RecursionError):  # not JSON, too deep, or a 5,000-digit integer
+        try:  # values no store can keep are a 400 naming them (metadata.x), as in JSON bodies
+            value = safe_json.loads(value, param)
+        except InvalidRequest as exc:
+            if exc.code != "invalid_json":
+                raise
             value = None
     if not isinstance(value, dict):
         raise InvalidRequest(f"'{param}' must be an object.", param=param, code="invalid_type")

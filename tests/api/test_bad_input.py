@@ -111,3 +111,20 @@ def test_in_range_limits_still_work(gateway: Gateway) -> None:
         assert response.status_code == 200, response.text
         info = client.get("/key/info", params={"key": response.json()["key"]})
         assert info.status_code == 200 and info.json()["info"]["rpm_limit"] == 1_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("metadata", "param"),
+    [
+        ('{"x": 1e400}', "metadata.x"),
+        ('{"x": "\\ud800"}', "metadata.x"),
+        ('{"x": [18446744073709551616]}', "metadata.x[0]"),
+        ('{"x": "a\\u0000b"}', "metadata.x"),
+    ],
+)
+def test_metadata_sent_as_a_json_string_follows_the_same_rules(
+    gateway: Gateway, metadata: str, param: str
+) -> None:
+    with gateway.http() as client:
+        data = {"prompt": "a", "metadata": metadata}
+        _assert_400(client.post("/v1/videos", data=data), param)

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from vidgate.api import safe_json
+from vidgate import safe_json
 from vidgate.errors import GatewayError, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from vidgate.media.sniff import sniff
 from vidgate.request import Upload, unflatten, upload_folder

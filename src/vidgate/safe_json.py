@@ -41,21 +41,24 @@ def _parse_constant(name: str) -> float:
     return float(name)  # NaN, Infinity, -Infinity: refused by ``check`` with the field
 
 
-def loads(raw: bytes | bytearray | str) -> Any:
-    """``raw`` decoded; ``InvalidRequest`` for anything that is not storable JSON."""
+def loads(raw: bytes | bytearray | str, path: str = "") -> Any:
+    """``raw`` decoded; ``InvalidRequest`` for anything that is not storable JSON (code
+    ``invalid_json`` when it is not JSON at all). ``path`` names where ``raw`` came from
+    (``metadata`` for a JSON string in that form field), for the fields in errors."""
     try:
         value = json.loads(raw, parse_int=_parse_int, parse_constant=_parse_constant)
     except RecursionError:
-        raise _too_deep(None) from None
+        raise _too_deep(path or None) from None
     except (ValueError, UnicodeDecodeError):  # JSONDecodeError is a ValueError
-        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
-    check(value)
+        what = f"'{path}'" if path else "The request body"
+        raise InvalidRequest(f"{what} is not valid JSON.", code="invalid_json") from None
+    check(value, path)
     return value
 
 
-def check(value: Any) -> None:
+def check(value: Any, path: str = "") -> None:
     """Walks ``value`` (iteratively) and raises ``InvalidRequest`` naming the first bad field."""
-    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
     while stack:
         item, path, depth = stack.pop()
         if isinstance(item, str):
