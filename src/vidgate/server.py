@@ -75,6 +75,10 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._stop()
         super().on_message_complete()
 
+    def handle_websocket_upgrade(self) -> None:
+        self._stop()  # the connection is the websocket protocol's from here on
+        super().handle_websocket_upgrade()
+
     # --- the timer ---------------------------------------------------------------------
 
     def _watch(self, phase: str, timeout_s: float) -> None:
