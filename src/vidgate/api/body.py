@@ -58,7 +58,7 @@ async def read_fields(
 async def read_limited(request: Request, limit: int, what: str) -> bytearray:
     """The whole body, refused with 413 as soon as it passes ``limit`` bytes."""
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
+    if length and length.isascii() and length.isdigit() and int(length[:18]) > limit:
         raise _too_large(what, limit)
     raw = bytearray()
     async for chunk in request.stream():

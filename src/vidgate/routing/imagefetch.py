@@ -89,7 +89,7 @@ async def _image(response: httpx.Response) -> tuple[bytes, str]:
     if response.status_code != 200:
         raise _Unfetchable(f"HTTP {response.status_code}")
     length = response.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_INLINE_BYTES:
+    if length.isascii() and length.isdigit() and int(length[:18]) > MAX_INLINE_BYTES:
         raise _Unfetchable(f"Content-Length {length}")
     chunks: list[bytes] = []
     size = 0

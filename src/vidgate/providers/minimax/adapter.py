@@ -438,7 +438,7 @@ def _int(value: Any) -> int | None:
         return value
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and _is_int(value.strip().lstrip("-")):
         return int(value)
     return None
 
@@ -457,3 +457,8 @@ def _id(value: Any) -> str | None:
 def _scrub(text: str) -> str:
     """An upstream message without URLs, data URIs or anything that looks like a key."""
     return _SECRET.sub("<redacted>", text)[:500]
+
+
+def _is_int(text: str | None) -> bool:
+    """Digits ``int()`` takes: ASCII only ("²" is a digit to ``isdigit``), and not too many."""
+    return text is not None and text.isascii() and text.isdigit() and 0 < len(text) <= 18
