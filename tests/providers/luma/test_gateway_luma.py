@@ -7,6 +7,7 @@ shows every call, including the unauthenticated CDN downloads.
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import uuid
@@ -20,7 +21,7 @@ import openai
 import pytest
 from PIL import Image
 
-from tests.support import Gateway, running_gateway, serve, wait_for
+from tests.support import Gateway, png_uri, running_gateway, serve, wait_for
 from vidgate.providers.luma.simulator import SimGeneration, SimState, SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -29,7 +30,7 @@ SIM_KEY = "luma-upstream-key"
 BAD_KEY = "luma-wrong-key-0123456789"
 API = "/dream-machine/v1"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+PNG = base64.b64decode(png_uri(64, 64).split(",", 1)[1])  # a real image: Luma refuses its bytes
 
 
 @dataclass
@@ -210,7 +211,7 @@ def test_image_uploads_and_data_urls_are_refused(http: httpx.Client, sim: Sim) -
             ("input_reference", ("first.png", PNG, "image/png")),
         ],
     )
-    data_url = {"image_url": "data:image/png;base64,iVBORw0KGgo="}
+    data_url = {"image_url": png_uri(64, 64)}
     inline = http.post("/v1/videos", json={"prompt": "inline", "input_reference": data_url})
     for response in (upload, inline):
         assert response.status_code == 400, response.text

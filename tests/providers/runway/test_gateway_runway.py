@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import random
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -326,7 +327,10 @@ def test_bad_deployment_key_is_an_upstream_auth_error(http: httpx.Client, sim: S
 
 
 def test_upstream_validation_error_keeps_its_parameter(http: httpx.Client) -> None:
-    big = "data:image/png;base64," + "A" * (7 * 1024 * 1024)  # Runway takes 5 MB data URIs
+    noise = Image.frombytes("RGB", (1600, 1600), random.Random(7).randbytes(1600 * 1600 * 3))
+    out = io.BytesIO()
+    noise.save(out, format="PNG", compress_level=0)  # ~7.7 MB: Runway takes 5 MB data URIs
+    big = "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
     response = create(
         http, model="runway-turbo", prompt="huge image", input_reference={"image_url": big}
     )

@@ -326,12 +326,18 @@ def test_bad_deployment_key_is_an_upstream_auth_error(http: httpx.Client, sim: S
     assert sim.log()[-1]["status_code"] == 401
 
 
+def _gif_uri() -> str:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(out, format="GIF")
+    return "data:image/gif;base64," + base64.b64encode(out.getvalue()).decode()
+
+
 def test_upstream_validation_error_keeps_its_parameter(http: httpx.Client) -> None:
     response = create(
         http,
         model="wan-i2v",
-        prompt="not an image",
-        input_reference={"image_url": "data:text/plain;base64,aGVsbG8="},
+        prompt="a gif",
+        input_reference={"image_url": _gif_uri()},  # an image, in a type DashScope refuses
     )
     assert response.status_code == 400, response.text
     error = response.json()["error"]
