@@ -130,7 +130,7 @@ def test_simulate_serves_with_its_key_only() -> None:
             except httpx.HTTPError:
                 return False
 
-        wait_for(up, timeout=20)
+        wait_for(up)
         assert httpx.get(url, headers={"Authorization": "Bearer sk-other"}).status_code == 401
         assert httpx.get(url, headers={"Authorization": "Bearer sk-dev"}).status_code == 200
     finally:
@@ -172,7 +172,7 @@ def test_serve_prints_url_key_and_example(tmp_path: Path) -> None:
         env=env,
     )
     try:
-        wait_for(lambda: _health(port), timeout=30)
+        wait_for(lambda: _health(port))
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=20)
@@ -268,7 +268,7 @@ def test_sighup_reloads_the_config(tmp_path: Path) -> None:
         return {m["id"] for m in response.json()["data"] if m["alias_for"] is None}
 
     try:
-        wait_for(lambda: _health(port), timeout=30)
+        wait_for(lambda: _health(port))
         assert models() == {"one"}
         config.write_text(
             "model_list:\n"
@@ -276,10 +276,10 @@ def test_sighup_reloads_the_config(tmp_path: Path) -> None:
             "  - {model_name: two, provider: local, model: preview}\n"
         )
         proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: models() == {"one", "two"}, timeout=10)
+        wait_for(lambda: models() == {"one", "two"})
         config.write_text("model_list: [{model_name: broken}]\n")  # a bad file changes nothing
         proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: any("config reload failed" in line for line in logged), timeout=10)
+        wait_for(lambda: any("config reload failed" in line for line in logged))
         assert any("model_list[0].provider" in line for line in logged)
         assert models() == {"one", "two"} and proc.poll() is None
     finally:

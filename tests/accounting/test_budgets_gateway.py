@@ -94,7 +94,7 @@ def ended(gw: Gateway, key: str, video_id: str) -> dict[str, Any]:
             video = http.get(f"/v1/videos/{video_id}").json()
         return video if video["status"] in ("completed", "failed") else None
 
-    video: dict[str, Any] = wait_for(done, timeout=30)
+    video: dict[str, Any] = wait_for(done)
     return video
 
 

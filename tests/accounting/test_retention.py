@@ -125,4 +125,4 @@ def test_the_gateway_sweeps_at_start(tmp_path: Path) -> None:
         "request_log_retention_days": 30,
     }
     with running_gateway(data_dir, {**LOCAL_FAST, "settings": settings}):
-        wait_for(lambda: remaining(database) == (["video_new"], ["req_new"]), timeout=10)
+        wait_for(lambda: remaining(database) == (["video_new"], ["req_new"]))

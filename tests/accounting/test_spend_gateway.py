@@ -112,7 +112,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         owners = {
             job: id_a if key == key_a else id_b for job, (key, _, _) in zip(ids, plan, strict=True)
         }
-        wait_for(lambda: len(get(gw, "/spend/logs").json()["data"]) == len(plan), timeout=30)
+        wait_for(lambda: len(get(gw, "/spend/logs").json()["data"]) == len(plan))
         yield World(gw, key_a, key_b, id_a, id_b, owners)
 
 

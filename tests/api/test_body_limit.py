@@ -171,7 +171,7 @@ def _assert_413(served: Served, sent: int, raw: bytes, limit: int) -> None:
     assert sent < limit + 16 * 1024 * 1024, sent
     leftovers = [p for p in served.data_dir.rglob("*") if p.is_file() and _is_upload(p)]
     assert leftovers == []
-    wait_for(lambda: served.deleted_open_files() == [], timeout=30)
+    wait_for(lambda: served.deleted_open_files() == [])
 
 
 def _is_upload(path: Path) -> bool:

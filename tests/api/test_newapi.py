@@ -64,7 +64,7 @@ def until_done(http: httpx.Client, task_id: str) -> dict[str, Any]:
         body = poll(http, task_id)
         return body if body["data"]["status"] in ("SUCCESS", "FAILURE") else None
 
-    result: dict[str, Any] = wait_for(done, timeout=15)
+    result: dict[str, Any] = wait_for(done)
     return result
 
 

@@ -50,7 +50,7 @@ def start_gateway(data_dir: Path, config: Path, port: int) -> subprocess.Popen[b
         except httpx.HTTPError:
             return False
 
-    wait_for(healthy, timeout=30)
+    wait_for(healthy)
     return proc
 
 
@@ -102,7 +102,7 @@ def test_sigkill_and_restart(tmp_path: Path) -> None:
             url, headers, {"prompt": "mid-submit", "model": "sora-2", "size": "1280x720"}
         )
         # the row exists before the upstream call, which takes 600 ms: kill inside that window
-        wait_for(lambda: _phase(tmp_path / "data", "mid-submit") == "submitting", timeout=10)
+        wait_for(lambda: _phase(tmp_path / "data", "mid-submit") == "submitting")
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         in_flight.join(timeout=10)

@@ -93,7 +93,7 @@ def test_request_ids_and_log_rows(gw: Gateway) -> None:
         found = [r for r in rows(gw) if r["key_id"] not in (None, "master")]
         return found if len(found) >= 5 else None
 
-    found = wait_for(logged, timeout=10)
+    found = wait_for(logged)
     by_id = {r["request_id"]: r for r in found}
     row = by_id["client-req-42"]
     assert row["method"] == "POST" and row["route"] == "/v1/videos"
@@ -119,7 +119,7 @@ def test_no_secret_in_any_log_line_or_error_body(gw: Gateway, captured: io.Strin
         "careless %s and %s", key, UPSTREAM_KEY, extra={"header": f"Bearer {key}"}
     )
     video_id = json.loads(bodies[0])["id"]
-    wait_for(lambda: "job.completed" in captured.getvalue() or None, timeout=20)
+    wait_for(lambda: "job.completed" in captured.getvalue() or None)
     lines = captured.getvalue().splitlines()
     assert any(f'"job_id":"{video_id}"' in line for line in lines)
     assert any('"event":"request"' in line for line in lines)

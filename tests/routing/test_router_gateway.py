@@ -126,7 +126,7 @@ def completed(gw: Gateway, video_id: str) -> dict[str, Any]:
             video = http.get(f"/v1/videos/{video_id}").json()
         return video if video["status"] in ("completed", "failed") else None
 
-    video: dict[str, Any] = wait_for(done, timeout=30)
+    video: dict[str, Any] = wait_for(done)
     assert video["status"] == "completed", video
     return video
 
@@ -195,7 +195,7 @@ def test_failover_on_connection_refused_and_connect_timeout(
                 response = create(gw)
                 assert response.status_code == 200, response.text
                 assert response.headers["x-vidgate-deployment"] == "sora-b"
-                assert time.monotonic() - started < 4  # connect timeout is timeout_s (2 s)
+                assert time.monotonic() - started < 20  # timeout_s (2 s), not the 60 s default
                 error = record(gw, response.json()["id"])["attempts"][0]["error"]
                 assert error["code"] in ("upstream_error", "upstream_timeout")
                 assert dead.rsplit(":", 1)[1] not in error["message"]  # no upstream address
@@ -359,7 +359,7 @@ def test_cooldown_and_recovery(upstreams: Upstreams, tmp_path: Path) -> None:
         assert create(gw).headers["x-vidgate-deployment"] == "sora-b"
         assert upstreams.a.faulted == 2  # skipped while cooling: no third call
         upstreams.a.set(None)  # A recovers
-        wait_for(lambda: health(gw)["sora-a"]["cooling_down_until"] is None, timeout=5)
+        wait_for(lambda: health(gw)["sora-a"]["cooling_down_until"] is None)
         assert create(gw).headers["x-vidgate-deployment"] == "sora-a"  # the probe
         state = health(gw)["sora-a"]
         assert state["state"] == "ok" and state["healthy"] is True

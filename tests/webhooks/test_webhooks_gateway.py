@@ -95,7 +95,7 @@ def finished(gw: Gateway, key: str | None, video_id: str) -> dict[str, Any]:
             video: dict[str, Any] = http.get(f"/v1/videos/{video_id}").json()
         return video if video["status"] in ("completed", "failed") else None
 
-    result: dict[str, Any] = wait_for(done, timeout=30)
+    result: dict[str, Any] = wait_for(done)
     return result
 
 
@@ -115,7 +115,7 @@ def settled(gw: Gateway, key: str | None, endpoint_id: str, count: int = 1) -> l
             return rows
         return None
 
-    rows: list[Any] = wait_for(done, timeout=30)
+    rows: list[Any] = wait_for(done)
     return rows
 
 

@@ -129,7 +129,7 @@ def finished(http: httpx.Client, family: str, task_id: str) -> dict[str, Any]:
         data: dict[str, Any] = http.get(f"/v1/videos/{family}/{task_id}").json()["data"]
         return data if data["task_status"] in ("succeed", "failed") else None
 
-    result: dict[str, Any] = wait_for(poll, timeout=10)
+    result: dict[str, Any] = wait_for(poll)
     return result
 
 

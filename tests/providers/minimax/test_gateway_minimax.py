@@ -305,7 +305,7 @@ def test_h3_content_array_end_to_end_and_delete(
     width, height, seconds = video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (768, 768) and seconds == pytest.approx(4, abs=0.3)
     client.videos.delete(video.id)
-    wait_for(lambda: sim.state.deleted.get(task.id) == "deleted", timeout=5)
+    wait_for(lambda: sim.state.deleted.get(task.id) == "deleted")
 
 
 def test_h3_delete_while_queued_cancels_upstream(
@@ -316,4 +316,4 @@ def test_h3_delete_while_queued_cancels_upstream(
     assert response.status_code == 200, response.text
     task = sim.task(prompt)
     client.videos.delete(response.json()["id"])
-    wait_for(lambda: sim.state.deleted.get(task.id) == "cancelled", timeout=5)
+    wait_for(lambda: sim.state.deleted.get(task.id) == "cancelled")

@@ -71,7 +71,7 @@ def finished(http: httpx.Client, task_id: str) -> dict[str, Any]:
         body = query(http, task_id)
         return body if body["status"] in ("Success", "Fail") else None
 
-    result: dict[str, Any] = wait_for(done, timeout=10)
+    result: dict[str, Any] = wait_for(done)
     return result
 
 
@@ -122,7 +122,7 @@ def test_v1_statuses_move_from_queued_to_processing(http: httpx.Client) -> None:
         statuses.append(query(http, task_id)["status"])
         return statuses[-1] == "Processing"
 
-    wait_for(processing, timeout=5)
+    wait_for(processing)
     assert statuses[0] in ("Preparing", "Queueing")
 
 
@@ -207,7 +207,7 @@ def test_v1_failure_and_faults(http: httpx.Client, base_url: str) -> None:
         broken.json()
     assert query(http, task_id)["status"] in ("Preparing", "Queueing", "Processing", "Success")
     odd = create(http, prompt="[sim:unknown-status] [sim:slow]")["task_id"]
-    wait_for(lambda: query(http, odd)["status"] == "Rendering", timeout=5)
+    wait_for(lambda: query(http, odd)["status"] == "Rendering")
 
 
 def test_v1_hang_gives_up_when_the_client_leaves(http: httpx.Client, state: SimState) -> None:

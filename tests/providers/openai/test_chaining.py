@@ -41,4 +41,4 @@ def test_gateway_chained_to_a_gateway(tmp_path: Path) -> None:
             assert len(inner_jobs) == 2  # one upstream job per outer job, under the outer's key
             assert {v.id for v in inner_jobs}.isdisjoint({video.id, remix.id})
             client.videos.delete(video.id)  # the upstream delete runs in the background
-            wait_for(lambda: len(inner.sdk(key).videos.list(limit=100).data) == 1, timeout=10)
+            wait_for(lambda: len(inner.sdk(key).videos.list(limit=100).data) == 1)

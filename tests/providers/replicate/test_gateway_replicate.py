@@ -234,7 +234,7 @@ def test_delete_while_running_cancels_the_prediction(
     assert response.status_code == 200, response.text
     prediction = sim.prediction(prompt)
     client.videos.delete(response.json()["id"])
-    wait_for(lambda: prediction.canceled_at is not None, timeout=10)
+    wait_for(lambda: prediction.canceled_at is not None)
     cancels = [e for e in sim.log() if e["path"] == f"/v1/predictions/{prediction.id}/cancel"]
     assert [e["method"] for e in cancels] == ["POST"]
     with pytest.raises(openai.NotFoundError):

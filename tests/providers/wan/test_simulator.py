@@ -63,7 +63,7 @@ def finished(task_id: str) -> Any:
         status = rsp.output.task_status
         return rsp if status not in ("PENDING", "RUNNING", "PREPARING") else None
 
-    return wait_for(check, timeout=10)
+    return wait_for(check)
 
 
 # --- the happy paths, as the SDK sees them ------------------------------------------------

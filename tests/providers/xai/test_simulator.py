@@ -68,7 +68,7 @@ def until(http: httpx.Client, request_id: str, status: str) -> dict[str, Any]:
         body = poll(http, request_id)
         return body if body.get("status") == status else None
 
-    result: dict[str, Any] = wait_for(reached, 10)
+    result: dict[str, Any] = wait_for(reached)
     return result
 
 
@@ -298,7 +298,7 @@ def test_hang_gives_up_when_the_client_does(http: httpx.Client, sim: tuple[str, 
                 json={"prompt": "[sim:hang]", "model": "grok-imagine-video"},
                 timeout=0.3,
             )
-        log = wait_for(lambda: httpx.get(f"{url}/__sim__/log").json(), 5)
+        log = wait_for(lambda: httpx.get(f"{url}/__sim__/log").json())
         assert log[0]["status_code"] == 499
         assert app.state.sim.jobs == {}
 
