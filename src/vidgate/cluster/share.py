@@ -2,23 +2,28 @@
 
 Everything here is wiring: the counters replace the in-process ones, and the breaker and
 key-cache events are announced and applied (see ``cluster/redis.py`` for what is shared and
-why). Without ``redis_url`` none of this runs and a single replica works as before.
+why). Without ``redis_url`` none of this runs and a single replica works as before; the
+``redis`` package (the ``scaleout`` extra) is imported only then, so a plain install serves.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vidgate.accounting.keys import KeyStore
-from vidgate.cluster.redis import RedisLink
 from vidgate.jobs.service import JobService
 from vidgate.routing.health import HealthBoard
 from vidgate.routing.router import Router
+
+if TYPE_CHECKING:
+    from vidgate.cluster.redis import RedisLink
 
 
 async def share_through_redis(
     url: str, router: Router, service: JobService, keys: KeyStore, max_job_s: float
 ) -> RedisLink:
+    from vidgate.cluster.redis import RedisLink  # the scaleout extra: only when configured
+
     link = RedisLink(url)
     router.limits = link.counters_for("deployment", max_job_s)
     service.key_limits = link.counters_for("key", max_job_s)
