@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import io
 import ipaddress
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -81,6 +84,42 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def start_vidgate(
+    data_dir: Path,
+    config: Path | None,
+    master_key: str,
+    *,
+    port: int | None = None,
+    log: Path | None = None,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``vidgate serve`` as users run it, in a process of its own (its stderr, the logs, to
+    ``log``, by default ``data_dir/serve.log``); returns once it answers ``/health``."""
+    port = port or free_port()
+    log = log or data_dir / "serve.log"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "vidgate", "serve", "--port", str(port)]
+    command += ["--data-dir", str(data_dir)] + (["--config", str(config)] if config else [])
+    env = {**os.environ, "VIDGATE_MASTER_KEY": master_key}
+    with log.open("ab") as stderr:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        assert process.poll() is None, log.read_text()[-3000:]
+        try:
+            return httpx.get(f"{url}/health", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(healthy)
+    except BaseException:
+        process.terminate()
+        process.wait(timeout=60)
+        raise
+    return process, url
 
 
 def write_config(data_dir: Path, config: dict[str, Any]) -> Path:

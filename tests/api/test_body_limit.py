@@ -13,7 +13,6 @@ import os
 import select
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ import httpx
 import pytest
 
 from tests.conftest import LOCAL_FAST
-from tests.support import free_port, wait_for, write_config
+from tests.support import start_vidgate, wait_for, write_config
 
 MASTER = "sk-master-bodylimit-test"
 UPLOAD_LIMIT = 8 * 1024 * 1024
@@ -75,23 +74,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             },
         },
     )
-    port = free_port()
-    command = [sys.executable, "-m", "vidgate", "serve", "--port", str(port)]
-    command += ["--data-dir", str(data_dir), "--config", str(config)]
-    env = {**os.environ, "VIDGATE_MASTER_KEY": MASTER}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        try:
-            return httpx.get(f"{url}/health", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
+    process, url = start_vidgate(data_dir, config, MASTER)
     try:
-        wait_for(healthy, timeout=60)
-        yield Served(url, port, process, data_dir)
+        yield Served(url, int(url.rsplit(":", 1)[1]), process, data_dir)
     finally:
         process.terminate()
         process.wait(timeout=30)

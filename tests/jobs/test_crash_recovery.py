@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -19,7 +17,7 @@ import av
 import httpx
 import pytest
 
-from tests.support import free_port, serve, wait_for, write_config
+from tests.support import free_port, serve, start_vidgate, wait_for, write_config
 from vidgate.providers.openai.simulator import SimulatorConfig, create_app
 
 pytestmark = pytest.mark.slow
@@ -27,31 +25,7 @@ MASTER = "sk-vg-test-master"
 
 
 def start_gateway(data_dir: Path, config: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "VIDGATE_MASTER_KEY": MASTER}
-    cmd = [
-        sys.executable,
-        "-m",
-        "vidgate",
-        "serve",
-        "--data-dir",
-        str(data_dir),
-        "--config",
-        str(config),
-        "--port",
-        str(port),
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        try:
-            return httpx.get(f"{url}/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(healthy)
-    return proc
+    return start_vidgate(data_dir, config, MASTER, port=port)[0]
 
 
 def test_sigkill_and_restart(tmp_path: Path) -> None:

@@ -11,12 +11,10 @@ them behind a wrapper that makes it quote the key.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,7 +26,7 @@ import yaml
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tests.routing.faults import Fault, Faults, openai_error
-from tests.support import free_port, serve, wait_for
+from tests.support import serve, start_vidgate, wait_for
 from tests.webhooks.receiver import Receiver
 from vidgate.errors import UpstreamError, client_text
 from vidgate.providers.minimax import simulator as minimax_sim
@@ -167,32 +165,7 @@ class _Started:
 
 def _vidgate_serve(data_dir: Path, config: Path, log: Path) -> _Started:
     """``vidgate serve`` in a subprocess, its stderr (the logs) to ``log``."""
-    port = free_port()
-    env = {**os.environ, "VIDGATE_MASTER_KEY": MASTER}
-    args = ["serve", "--data-dir", str(data_dir), "--config", str(config), "--port", str(port)]
-    with log.open("wb") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "vidgate", *args],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        assert proc.poll() is None, log.read_text()
-        try:
-            return httpx.get(f"{url}/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(healthy, timeout=60)
-    except BaseException:
-        proc.terminate()
-        proc.wait(timeout=30)
-        raise
-    return _Started(proc, url)
+    return _Started(*start_vidgate(data_dir, config, MASTER, log=log))
 
 
 def _terminal(served: Served, key: str, video_id: str) -> dict[str, Any]:
