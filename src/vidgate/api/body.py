@@ -45,7 +45,7 @@ async def read_fields(
             f"Unsupported Content-Type '{ctype}'; send application/json or multipart/form-data."
         )
     raw = await read_limited(request, gateway.max_json_bytes, "JSON request body")
-    if not raw.strip():
+    if not raw or raw.isspace():  # (strip would copy a large body)
         if allow_empty:
             return {}
         raise InvalidRequest("The request body is empty; send JSON or multipart/form-data.")
