@@ -39,10 +39,19 @@ from vidgate.redact import REDACTOR
 _URL = re.compile(r"\b(?:https?|gs|wss?)://[^\s'\"<>]+|\bdata:[\w/+.-]+;base64,\S+", re.I)
 
 
-def client_text(message: str) -> str:
+MAX_TEXT = 4000
+"""Longest client text: a message quoting a 1 MB value keeps its start and its end."""
+
+
+def client_text(message: str, limit: int = MAX_TEXT) -> str:
     """``message`` without URLs or data URIs (they may carry hosts, tokens or signatures)
-    and without the secrets the gateway knows or anything shaped like one."""
-    return REDACTOR(_URL.sub("<url>", message))
+    and without the secrets the gateway knows or anything shaped like one; cut in the middle
+    to ``limit`` characters (after redaction, so no secret is left half-cut)."""
+    text = REDACTOR(_URL.sub("<url>", message))
+    if len(text) <= limit:
+        return text
+    keep = (limit - 5) // 2
+    return f"{text[:keep]} ... {text[-keep:]}"
 
 
 class GatewayError(Exception):
@@ -67,7 +76,7 @@ class GatewayError(Exception):
         message = client_text(message)
         super().__init__(message)
         self.message = message
-        self.param = None if param is None else REDACTOR(param)  # both may come from upstream
+        self.param = None if param is None else client_text(param, 200)  # may be upstream's
         if code is not None:
             self.code = REDACTOR(code)
         self.retry_after_s = retry_after_s

@@ -128,3 +128,14 @@ def test_metadata_sent_as_a_json_string_follows_the_same_rules(
     with gateway.http() as client:
         data = {"prompt": "a", "metadata": metadata}
         _assert_400(client.post("/v1/videos", data=data), param)
+
+
+def test_an_error_quoting_a_huge_value_stays_small(gateway: Gateway) -> None:
+    huge = "x" * 1_000_000
+    with gateway.http() as client:
+        response = client.post("/v1/videos", json={"prompt": "a", "size": huge})
+        assert response.status_code == 400 and len(response.content) < 10_000
+        error = response.json()["error"]
+        assert error["param"] == "size" and error["message"].startswith("Invalid value for 'size'")
+        response = client.post("/v1/videos", json={"prompt": "a", "metadata": {huge: 1}})
+        assert response.status_code == 400 and len(response.content) < 10_000
