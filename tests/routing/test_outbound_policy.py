@@ -10,12 +10,14 @@ import itertools
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.outbound_targets import LOOPBACK_V4, LOOPBACK_V6, numeric_lookups_only
+from tests.routing.faults import Fault, Faults
 from tests.routing.imageserver import PNG, ImageServer
 from tests.support import Gateway, running_gateway, serve
 from vidgate.providers.gemini.simulator import SimState, SimulatorConfig, create_app
@@ -218,3 +220,29 @@ def test_the_local_renderer_never_fetches_urls(allowing: Gateway, servers: Serve
         response = http.post("/v1/videos", json=body)
     assert response.status_code == 400 and response.json()["error"]["param"] == "input_reference"
     assert servers.v4.count() == before
+
+
+def test_an_image_url_is_fetched_once_for_all_the_attempts_of_a_request(
+    servers: Servers, tmp_path: Path
+) -> None:
+    """The first group fails every create (5 attempts), its fallback takes the job: the
+    image was fetched for the first attempt only."""
+    app = create_app(SimulatorConfig(api_key=KEY, job_seconds=0.3, queued_seconds=0.05, fps=8))
+    failing = Faults(app, r".*:predictLongRunning")
+    failing.set(Fault(status=503, body={"error": {"code": 503, "message": "overloaded"}}))
+    with serve(failing) as failing_url, serve(app) as working_url:
+        cfg = config(working_url, outbound_allow=["127.0.0.1/32"])
+        veo = cfg["model_list"][0]
+        cfg["model_list"].append(
+            {**veo, "model_name": "veo-a", "api_base": f"{failing_url}/v1beta"}
+        )
+        cfg["router"] = {"fallbacks": [{"veo-a": ["veo"]}], "retry_backoff_s": 0}
+        with running_gateway(tmp_path / "gw", cfg) as gw, gw.http() as http:
+            before = servers.v4.count("/img.png")
+            url = f"http://127.0.0.1:{servers.v4_port}/img.png"
+            body = {"model": "veo-a", "prompt": "fetched once", "image": url}
+            response = http.post("/v1/videos", json=body)
+            assert response.status_code == 200, response.text
+            attempts = http.get(f"/jobs/{response.json()['id']}").json()["attempts"]
+    assert failing.faulted >= 2 and len(attempts) == failing.faulted + 1
+    assert servers.v4.count("/img.png") == before + 1

@@ -50,6 +50,7 @@ from vidgate.media.pool import MediaPool
 from vidgate.providers.base import Asset, SourceVideo, UpstreamState
 from vidgate.request import VideoRequest, resolve, resolved_to_json
 from vidgate.routing.config import Deployment
+from vidgate.routing.imagefetch import one_fetch_per_url
 from vidgate.routing.router import Option, Router
 from vidgate.storage.base import BlobStore
 
@@ -268,7 +269,12 @@ class Creator:
         insert: Insert,
     ) -> Job:
         """Try the groups' options until one upstream accepts the job; if every deployment
-        left is cooling, try those rather than refuse."""
+        left is cooling, try those rather than refuse. An image URL is fetched once for all
+        the attempts."""
+        with one_fetch_per_url():
+            return await self._run(plan, groups, insert)
+
+    async def _run(self, plan: Plan, groups: AsyncIterator[list[Option]], insert: Insert) -> Job:
         budget = self.router.settings.num_retries + 1
         async for options in groups:
             done = await self._group_attempts(plan, options, insert, budget)

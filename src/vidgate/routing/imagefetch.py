@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import httpx
 
@@ -47,6 +50,23 @@ def unfetchable(param: str) -> InvalidRequest:
     )
 
 
+_FETCHED: ContextVar[dict[str, tuple[bytes, str]] | None] = ContextVar(
+    "vidgate_fetched_images", default=None
+)
+
+
+@contextmanager
+def one_fetch_per_url() -> Iterator[None]:
+    """Within this block (one client request: its attempts on every deployment), each image
+    URL is fetched once; the bytes are dropped when it ends. A context variable, so
+    concurrent requests never see each other's images."""
+    token = _FETCHED.set({})
+    try:
+        yield
+    finally:
+        _FETCHED.reset(token)
+
+
 class ImageFetcher:
     """Fetches input images under the outbound policy; one per gateway (owns a client)."""
 
@@ -58,13 +78,20 @@ class ImageFetcher:
         self.http = guarded_client(policy, timeout=timeout, resolver=resolver)
 
     async def fetch(self, url: str, param: str) -> tuple[bytes, str]:
-        """The image's bytes and sniffed type; ``unfetchable(param)`` on any failure."""
+        """The image's bytes and sniffed type; ``unfetchable(param)`` on any failure. Inside
+        ``one_fetch_per_url`` a URL already fetched is not fetched again."""
+        fetched = _FETCHED.get()
+        if fetched is not None and url in fetched:
+            return fetched[url]
         try:
             async with asyncio.timeout(self.timeout_s):  # the whole fetch, redirects included
-                return await self._follow(url)
+                image = await self._follow(url)
         except _FAILURES as exc:
             log.info("input image in %s not fetched: %s", param, _reason(exc))
             raise unfetchable(param) from None
+        if fetched is not None:
+            fetched[url] = image
+        return image
 
     async def _follow(self, url: str) -> tuple[bytes, str]:
         target = httpx.URL(url)
