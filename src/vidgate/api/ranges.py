@@ -17,7 +17,7 @@ import re
 
 from vidgate.errors import RangeNotSatisfiable
 
-_SPEC = re.compile(r"(\d*)-(\d*)")
+_SPEC = re.compile(r"([0-9]*)-([0-9]*)")  # DIGIT in RFC 9110 is ASCII
 _BIG = 10**18
 """Stands for any position with more digits than a size can have (no int() of 10k digits)."""
 

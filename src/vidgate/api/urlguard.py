@@ -3,7 +3,7 @@
 Why: ids, cursors and filters from the URL go straight into SQL, and PostgreSQL refuses text
 with a NUL (``invalid byte sequence for encoding "UTF8": 0x00``): ``GET /v1/videos/%00`` or
 ``/spend/logs?model=a%00b`` answered 500 there, and dropped the connection. JSON bodies get
-the same rule in ``api/safe_json.py``; this is the URL's side, in one place for every route.
+the same rule in ``safe_json.py``; this is the URL's side, in one place for every route.
 """
 
 from __future__ import annotations
