@@ -17,7 +17,8 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 
 from vidgate import safe_json
-from vidgate.errors import GatewayError, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from vidgate.api.bodylimit import too_large
+from vidgate.errors import GatewayError, InvalidRequest, UnsupportedMediaType
 from vidgate.media.sniff import sniff
 from vidgate.request import Upload, unflatten, upload_folder
 from vidgate.storage.base import BlobStore
@@ -59,19 +60,13 @@ async def read_limited(request: Request, limit: int, what: str) -> bytearray:
     """The whole body, refused with 413 as soon as it passes ``limit`` bytes."""
     length = request.headers.get("content-length")
     if length and length.isascii() and length.isdigit() and int(length[:18]) > limit:
-        raise _too_large(what, limit)
+        raise too_large(what, limit)
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > limit:
-            raise _too_large(what, limit)
+            raise too_large(what, limit)
     return raw
-
-
-def _too_large(what: str, limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"The {what} is over the {limit} byte limit.", headers={"Connection": "close"}
-    )
 
 
 async def _form(request: Request, storage: BlobStore, tmp: Path, files: bool) -> dict[str, Any]:

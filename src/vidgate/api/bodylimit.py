@@ -59,10 +59,14 @@ class BodyLimit:
         return counted
 
     def error(self) -> PayloadTooLarge:
-        return PayloadTooLarge(
-            f"The request body is over the {self.limit} byte limit.",
-            headers={"Connection": "close"},
-        )
+        return too_large("request body", self.limit)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         await error_response(self.error())(scope, receive, send)
+
+
+def too_large(what: str, limit: int) -> PayloadTooLarge:
+    """The 413 for a body over ``limit``; it closes the connection (the rest goes unread)."""
+    return PayloadTooLarge(
+        f"The {what} is over the {limit} byte limit.", headers={"Connection": "close"}
+    )

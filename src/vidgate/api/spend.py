@@ -42,6 +42,7 @@ from vidgate.accounting.spend import (
 )
 from vidgate.api.auth import principal
 from vidgate.api.schema import Param, described, enum, header, query
+from vidgate.api.videos import page_limit
 from vidgate.errors import InvalidRequest, PermissionDenied
 
 router = APIRouter()
@@ -162,14 +163,7 @@ def _filters(query: QueryParams, caller: Principal) -> SpendFilter:
 
 def _limit(query: QueryParams) -> int | None:
     value = _value(query, "limit")
-    if value is None:
-        return None
-    if not re.fullmatch(r"[0-9]{1,4}", value) or not 1 <= int(value) <= MAX_LIMIT:
-        raise InvalidRequest(
-            f"Invalid value for 'limit': '{value}'. Allowed: an integer from 1 to {MAX_LIMIT}.",
-            param="limit",
-        )
-    return int(value)
+    return None if value is None else page_limit(value, MAX_LIMIT)
 
 
 def _after(query: QueryParams) -> Cursor | None:

@@ -187,13 +187,14 @@ async def list_videos(request: Request, caller: Principal = Caller) -> Response:
     return _json(video_list(page.jobs, page.has_more, base_url(request.scope)))
 
 
-def page_limit(value: str | None) -> int:
-    """A list route's ``limit`` query parameter: 1-100, default 20."""
+def page_limit(value: str | None, most: int = 100, default: int = 20) -> int:
+    """A list route's ``limit`` query parameter: 1 to ``most``, else ``default``."""
     if value is None or value == "":
-        return 20
-    if not re.fullmatch(r"[0-9]{1,3}", value) or not 1 <= int(value) <= 100:
+        return default
+    digits = len(str(most))
+    if not re.fullmatch(f"[0-9]{{1,{digits}}}", value) or not 1 <= int(value) <= most:
         raise InvalidRequest(
-            f"Invalid value for 'limit': '{value}'. Allowed: an integer from 1 to 100.",
+            f"Invalid value for 'limit': '{value}'. Allowed: an integer from 1 to {most}.",
             param="limit",
         )
     return int(value)

@@ -48,3 +48,8 @@ GRPC_CODE_NAMES = {
     16: "unauthenticated",
 }
 """gRPC status codes by number (``google.rpc.Code``), as error codes for clients."""
+
+
+def is_int_text(text: str | None) -> bool:
+    """Digits ``int()`` takes: ASCII only ("²" is a digit to ``isdigit``), and not too many."""
+    return text is not None and text.isascii() and text.isdigit() and 0 < len(text) <= 18

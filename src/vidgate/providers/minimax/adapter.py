@@ -56,7 +56,7 @@ from vidgate.providers.minimax.spec import (
     V1_RESOLUTIONS,
     V2_MODELS,
 )
-from vidgate.providers.wire import retry_after_s
+from vidgate.providers.wire import is_int_text, retry_after_s
 from vidgate.routing.config import Deployment
 
 V2_PREFIX = "v2:"
@@ -438,7 +438,7 @@ def _int(value: Any) -> int | None:
         return value
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and _is_int(value.strip().lstrip("-")):
+    if isinstance(value, str) and is_int_text(value.strip().lstrip("-")):
         return int(value)
     return None
 
@@ -457,8 +457,3 @@ def _id(value: Any) -> str | None:
 def _scrub(text: str) -> str:
     """An upstream message without URLs, data URIs or anything that looks like a key."""
     return _SECRET.sub("<redacted>", text)[:500]
-
-
-def _is_int(text: str | None) -> bool:
-    """Digits ``int()`` takes: ASCII only ("²" is a digit to ``isdigit``), and not too many."""
-    return text is not None and text.isascii() and text.isdigit() and 0 < len(text) <= 18

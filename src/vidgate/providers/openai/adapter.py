@@ -32,7 +32,7 @@ from vidgate.providers.base import (
     Variant,
 )
 from vidgate.providers.openai.spec import SPEC
-from vidgate.providers.wire import retry_after_s
+from vidgate.providers.wire import is_int_text, retry_after_s
 from vidgate.routing.config import Deployment
 
 _UPSTREAM_ID = re.compile(r"\bvideo_[A-Za-z0-9_=-]+")
@@ -119,7 +119,7 @@ class OpenAIAdapter:
             raw_status=raw,
             error_code=error.get("code"),
             error_message=_scrub(error["message"]) if error.get("message") else None,
-            poll_after_s=int(poll_after) / 1000 if poll_after and _is_int(poll_after) else None,
+            poll_after_s=int(poll_after) / 1000 if poll_after and is_int_text(poll_after) else None,
         )
 
     def parse_error(self, reply: HttpReply) -> GatewayError:
@@ -182,8 +182,3 @@ def _progress(value: Any) -> int:
     if 0 < number < 1:  # some compatible upstreams report a fraction
         number = round(number * 100, 6)  # 0.57 * 100 is 56.99999999999999
     return max(0, min(100, int(number)))
-
-
-def _is_int(text: str | None) -> bool:
-    """Digits ``int()`` takes: ASCII only ("²" is a digit to ``isdigit``), and not too many."""
-    return text is not None and text.isascii() and text.isdigit() and 0 < len(text) <= 18
