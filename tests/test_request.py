@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
+from vidgate.capabilities import ModelCapabilities
 from vidgate.errors import InvalidRequest, UnsupportedOperation
-from vidgate.providers.base import Asset, ModelCapabilities
 from vidgate.request import (
     Upload,
     parse_request,
@@ -16,6 +16,7 @@ from vidgate.request import (
     resolved_to_json,
     unflatten,
 )
+from vidgate.values import Asset
 
 CAPS = ModelCapabilities(
     seconds=(4, 8),

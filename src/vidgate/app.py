@@ -17,7 +17,6 @@ import httpx
 from fastapi import FastAPI
 
 from vidgate import __version__
-from vidgate.accounting import ledger
 from vidgate.accounting.budgets import BudgetStore
 from vidgate.accounting.keys import KeyStore
 from vidgate.accounting.retention import Retention
@@ -33,6 +32,7 @@ from vidgate.api.fastpath import RetrieveFastPath
 from vidgate.api.urlguard import UrlTextGuard
 from vidgate.cluster.share import share_through_redis
 from vidgate.db.engine import migrate, open_database
+from vidgate.jobs import money
 from vidgate.jobs.archive import Archiver
 from vidgate.jobs.create import Creator
 from vidgate.jobs.poller import Poller
@@ -84,8 +84,8 @@ def create_app(settings: Settings) -> FastAPI:
         router = Router(live, settings.config.router, PROVIDERS)
         sqlite = settings.database_url.startswith("sqlite")
         store = JobStore(db, sole_writer=sqlite)  # one process owns a SQLite file
-        store.insert_hooks.append(ledger.hold_on_insert)
-        store.end_hooks.append(ledger.Settlement(live.deployment, PROVIDERS))
+        store.insert_hooks.append(money.hold)
+        store.end_hooks.append(money.Settlement(live.deployment, PROVIDERS))
         store.on_end.append(lambda job: router.job_ended(job.deployment_id, job.id))
         store.on_end.append(_job_ended)
         gateway = settings.config.settings

@@ -5,16 +5,18 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from vidgate.capabilities import ModelCapabilities
 from vidgate.db.engine import migrate, open_database
 from vidgate.jobs.archive import Archiver
 from vidgate.jobs.poller import Poller
 from vidgate.jobs.store import JobStore
 from vidgate.media.pool import MediaPool
-from vidgate.providers.base import ModelCapabilities, Provider, ProviderSpec, UpstreamState
-from vidgate.routing.config import Deployment, DeploymentTable
+from vidgate.providers.base import Provider, ProviderSpec
+from vidgate.routing.config import DeploymentTable
 from vidgate.routing.live import LiveDeployments
 from vidgate.settings import GatewaySettings
 from vidgate.storage.local import LocalBlobStore
+from vidgate.values import Deployment, UpstreamState
 
 CAPS = ModelCapabilities(
     seconds=(4,), default_seconds=4, sizes=("1280x720",), default_size="1280x720"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from vidgate.providers.base import ModelCapabilities, Provider, ProviderSpec
+from vidgate.capabilities import ModelCapabilities
+from vidgate.providers.base import Provider, ProviderSpec
 from vidgate.providers.registry import PROVIDERS
 from vidgate.routing.config import build_table
 from vidgate.settings import DeploymentEntry, FileConfig

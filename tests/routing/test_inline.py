@@ -13,10 +13,11 @@ from tests.routing.imageserver import PNG, ImageServer
 from tests.support import serve
 from vidgate.errors import InvalidRequest
 from vidgate.netpolicy import OutboundPolicy
-from vidgate.providers.base import Asset, Inline
+from vidgate.providers.base import Inline
 from vidgate.routing.imagefetch import ImageFetcher
 from vidgate.routing.inline import contains_inline, materialize
 from vidgate.storage.local import LocalBlobStore
+from vidgate.values import Asset
 
 
 async def test_blob_and_data_url_forms(tmp_path: Path) -> None:

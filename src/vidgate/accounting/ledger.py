@@ -1,31 +1,28 @@
-"""The ledger: reserve at submit, settle or release at the end, exactly once.
+"""The ledger: budget rows and the three money moves on them (reserve, settle, release).
 
 Budgets are rows (``key:<id>``, ``team:<id>``, ``user:<id>``) holding ``spend`` and
 ``reserved``. Every function here runs *inside* the transaction of the job change it belongs
 to — the insert that creates a job reserves, the terminal transition settles or releases —
 so money and job state commit together or not at all, and only the writer that wins a
-terminal transition touches money. A reservation is one conditional ``UPDATE`` per budget
-row (``spend + reserved + amount <= max_budget``), atomic on SQLite's single writer and on
-PostgreSQL's row locks alike: concurrent creates can never take a budget over its limit.
+terminal transition touches money (``jobs/money.py`` decides which move a job's change
+makes; this module only moves amounts on budget rows). A reservation is one conditional
+``UPDATE`` per budget row (``spend + reserved + amount <= max_budget``), atomic on SQLite's
+single writer and on PostgreSQL's row locks alike: concurrent creates can never take a
+budget over its limit.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import case, insert, or_, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.engine import Connection
 
-from vidgate.accounting.pricing import pricing_for, settle_usd
-from vidgate.db.tables import budgets, jobs, spend_logs
+from vidgate.db.tables import budgets
 from vidgate.errors import InsufficientQuota, InvalidRequest
-from vidgate.jobs.store import Job
-from vidgate.providers.base import Provider
-from vidgate.routing.config import Deployment
 
 EPSILON = 1e-9
 _PERIOD = re.compile(r"^(\d{1,6})([hd])$")
@@ -137,66 +134,6 @@ def _over_budget_message(conn: Connection, budget_id: str, amount: float) -> str
         f"{kind} budget of ${limit or 0:.2f} has ${max(0.0, (limit or 0) - spend - reserved):.4f} "
         "left (spent and held by running jobs)."
     )
-
-
-class Settlement:
-    """The end-of-job hook: settle a completed job, release any other (runs in the
-    terminal transaction, see ``JobStore.end_hooks``)."""
-
-    def __init__(
-        self,
-        deployment: Callable[[str, float], Deployment | None],
-        providers: Mapping[str, Provider],
-    ) -> None:
-        self.deployment = deployment
-        self.providers = providers
-
-    def __call__(self, conn: Connection, job: Job) -> dict[str, Any]:
-        cost, priced = self.cost(job)
-        reserved = job.reserved_usd or 0.0
-        settle(conn, job.budget_ids or [], reserved, cost)
-        now = time.time()
-        values = {"cost_usd": round(cost, 6) if priced else None, "reserved_usd": 0.0}
-        conn.execute(update(jobs).where(jobs.c.id == job.id).values(**values))
-        conn.execute(insert(spend_logs).values(**self._spend_row(job, cost, priced, now)))
-        return values
-
-    def cost(self, job: Job) -> tuple[float, bool]:
-        """What the job is charged, and whether it had a price at all."""
-        if job.status != "completed":
-            return 0.0, True
-        deployment = self.deployment(job.deployment_id, job.created_at)
-        pricing = None if deployment is None else pricing_for(deployment, self.providers)
-        upstream = job.upstream or {}
-        cost = settle_usd(pricing, job.request, job.usage, upstream.get("cost_units"))
-        return (0.0, False) if cost is None else (cost, True)
-
-    @staticmethod
-    def _spend_row(job: Job, cost: float, priced: bool, now: float) -> dict[str, Any]:
-        ids = job.budget_ids or []
-        team = next((i.split(":", 1)[1] for i in ids if i.startswith("team:")), None)
-        user = next((i.split(":", 1)[1] for i in ids if i.startswith("user:")), None)
-        return {
-            "job_id": job.id,
-            "key_id": job.owner_key_id,
-            "team_id": team,
-            "user_id": user,
-            "model": job.model,
-            "provider": job.provider,
-            "deployment_id": job.deployment_id,
-            "status": job.status,
-            "seconds": (job.usage or {}).get("duration_seconds"),
-            "cost_usd": round(cost, 6),
-            "priced": int(priced),
-            "created_at": job.created_at,
-            "settled_at": now,
-        }
-
-
-def hold_on_insert(conn: Connection, job: Job) -> None:
-    """The insert hook: reserve the new job's estimate on its budgets."""
-    if job.budget_ids and job.reserved_usd:
-        reserve(conn, job.budget_ids, job.reserved_usd, time.time())
 
 
 def budget_ids(key_id: str, team_id: str | None, user_id: str | None) -> list[str]:

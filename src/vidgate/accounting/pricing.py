@@ -14,8 +14,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from vidgate.providers.base import Pricing, Provider, ResolvedRequest, resolution_tier
-from vidgate.routing.config import Deployment
+from vidgate.capabilities import Pricing, resolution_tier
+from vidgate.providers.base import Provider
+from vidgate.values import Deployment, ResolvedRequest
 
 
 def pricing_for(deployment: Deployment, providers: Mapping[str, Provider]) -> Pricing | None:

@@ -30,6 +30,7 @@ from vidgate.api import videos
 from vidgate.api.auth import principal
 from vidgate.api.body import read_fields
 from vidgate.api.extended import image_ref
+from vidgate.api.objects import content_url
 from vidgate.api.schema import IDEMPOTENCY_KEY, described, query
 from vidgate.api.urls import base_url
 from vidgate.errors import GatewayError, InvalidRequest, NotFound
@@ -38,7 +39,6 @@ from vidgate.jobs.store import Job
 from vidgate.observe.requests import note
 from vidgate.request import as_object
 from vidgate.routing.config import DeploymentTable
-from vidgate.types import content_url
 
 router = APIRouter()
 Caller = Depends(principal)

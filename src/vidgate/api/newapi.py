@@ -33,6 +33,7 @@ from vidgate.api.auth import principal
 from vidgate.api.body import read_fields
 from vidgate.api.errors import error_response
 from vidgate.api.extended import image_ref
+from vidgate.api.objects import content_url, video_object
 from vidgate.api.schema import IDEMPOTENCY_KEY, described
 from vidgate.api.urls import base_url
 from vidgate.api.videos import submit, video_body, video_headers
@@ -40,7 +41,6 @@ from vidgate.errors import GatewayError, NotFound
 from vidgate.jobs.service import JobService
 from vidgate.jobs.store import Job
 from vidgate.observe.requests import note
-from vidgate.types import content_url, video_object
 
 router = APIRouter()
 Caller = Depends(principal)

@@ -22,16 +22,16 @@ from vidgate.api.body import discard_uploads, read_fields
 from vidgate.api.content import content_response
 from vidgate.api.extended import canonical
 from vidgate.api.images import check_images
+from vidgate.api.objects import video_deleted, video_list, video_object
 from vidgate.api.schema import IDEMPOTENCY_KEY, described, enum, header, page, query
 from vidgate.api.urls import base_url
 from vidgate.errors import GatewayError, InvalidRequest
 from vidgate.jobs.service import JobService
 from vidgate.jobs.store import Job
 from vidgate.observe.requests import note
-from vidgate.providers.base import VARIANTS, Operation
 from vidgate.request import parse_request
 from vidgate.routing.live import LiveDeployments
-from vidgate.types import video_deleted, video_list, video_object
+from vidgate.values import VARIANTS, Operation
 
 router = APIRouter()
 Caller = Depends(principal)

@@ -18,8 +18,9 @@ from vidgate.errors import GatewayError, UpstreamError
 from vidgate.jobs import lifecycle
 from vidgate.jobs.store import Job, JobStore
 from vidgate.media.pool import MediaPool
-from vidgate.providers.base import UpstreamClient, Variant
+from vidgate.providers.base import UpstreamClient
 from vidgate.storage.base import BlobInfo, BlobStore
+from vidgate.values import Variant
 
 _NAMES = {"video": "video.mp4", "thumbnail": "thumbnail", "spritesheet": "spritesheet.jpg"}
 

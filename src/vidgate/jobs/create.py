@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import tempfile
 import time
@@ -30,9 +31,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
-from vidgate.accounting import ledger
 from vidgate.accounting.keys import Principal
 from vidgate.errors import (
     GatewayError,
@@ -43,16 +41,15 @@ from vidgate.errors import (
     RateLimited,
     client_text,
 )
-from vidgate.jobs import lifecycle
+from vidgate.jobs import lifecycle, money
 from vidgate.jobs.poller import Poller
 from vidgate.jobs.store import DuplicateIdempotencyKey, Job, JobStore
 from vidgate.media.pool import MediaPool
-from vidgate.providers.base import Asset, SourceVideo, UpstreamState
 from vidgate.request import VideoRequest, resolve, resolved_to_json
-from vidgate.routing.config import Deployment
 from vidgate.routing.imagefetch import one_fetch_per_url
 from vidgate.routing.router import Option, Router
 from vidgate.storage.base import BlobStore
+from vidgate.values import Asset, Deployment, SourceVideo, UpstreamState
 
 log = logging.getLogger("vidgate.jobs")
 
@@ -387,17 +384,9 @@ class Creator:
 
     async def _move(self, job: Job, option: Option, attempts: list[dict[str, Any]]) -> Job | None:
         """Point the row at the next deployment, re-holding the budget for its price."""
-        estimate = self.estimate(option)
-        delta = estimate - (job.reserved_usd or 0.0)
-        values = {**_row_for(option, attempts), "reserved_usd": estimate}
-
-        def rehold(conn: Connection, moved: Job) -> None:
-            if delta > 0:
-                ledger.reserve(conn, moved.budget_ids or [], delta, time.time())
-            elif delta < 0:
-                ledger.release(conn, moved.budget_ids or [], -delta)
-
-        return await self.store.update_with(job.id, values, rehold, phase="submitting")
+        values = {**_row_for(option, attempts), "reserved_usd": self.estimate(option)}
+        hook = functools.partial(money.rehold, previous_usd=job.reserved_usd or 0.0)
+        return await self.store.update_with(job.id, values, hook, phase="submitting")
 
     def _failed(self, plan: Plan, option: Option, error: GatewayError, started: float) -> None:
         deployment = option.deployment

@@ -23,10 +23,10 @@ from vidgate.jobs import lifecycle
 from vidgate.jobs.archive import Archiver
 from vidgate.jobs.store import Job, JobStore
 from vidgate.observe import metrics
-from vidgate.providers.base import Provider, UpstreamClient, UpstreamState
-from vidgate.routing.config import Deployment
+from vidgate.providers.base import Provider, UpstreamClient
 from vidgate.routing.live import LiveDeployments
 from vidgate.settings import GatewaySettings
+from vidgate.values import Deployment, UpstreamState
 
 log = logging.getLogger("vidgate.poller")
 MAX_SLEEP_S = 1.0

@@ -24,19 +24,18 @@ from vidgate.jobs.create import Creator, Plan, row_values
 from vidgate.jobs.heartbeat import Heartbeat, stale_after
 from vidgate.jobs.poller import Poller
 from vidgate.jobs.store import Job, JobStore
-from vidgate.providers.base import ResolvedRequest, Variant
 from vidgate.request import (
     VideoRequest,
     resolved_from_json,
     resolved_upload_keys,
     upload_folder,
 )
-from vidgate.routing.config import Deployment
 from vidgate.routing.limits import Counters, LimitCounters
 from vidgate.routing.live import LiveDeployments
 from vidgate.routing.router import Option
 from vidgate.settings import GatewaySettings
 from vidgate.storage.base import BlobStore
+from vidgate.values import Deployment, ResolvedRequest, Variant
 
 log = logging.getLogger("vidgate.jobs")
 

@@ -132,7 +132,7 @@ class JobStore:
         self.end_hooks: list[EndHook] = []
         """Run inside the transaction that ends a job, with its final row: whatever must
         happen exactly once with the end (settling money, queueing webhooks) commits or rolls
-        back with it. A hook may return column values it set, to keep the row current."""
+        back with it. A hook may return column values; the store writes them in that transaction."""
         self.on_end: list[Callable[[Job], None]] = []
         """Called once with the final row after a job ended (in-memory bookkeeping)."""
 
@@ -235,7 +235,8 @@ class JobStore:
             if job is not None:
                 for hook in hooks:
                     set_by_hook = hook(conn, job)
-                    if set_by_hook:
+                    if set_by_hook:  # the hook's columns are written in this transaction
+                        conn.execute(_SET, {**set_by_hook, "_id": job_id})
                         job = dataclasses.replace(job, **set_by_hook)
             return job
 

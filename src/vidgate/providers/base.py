@@ -16,81 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
+from vidgate.capabilities import ModelCapabilities, Pricing
+from vidgate.values import Asset, Deployment, JobStatus, ResolvedRequest, UpstreamState, Variant
+
 if TYPE_CHECKING:
     from vidgate.errors import GatewayError
-    from vidgate.routing.config import Deployment
     from vidgate.storage.base import BlobStore
-
-Operation = Literal["create", "remix", "edit", "extend"]
-JobStatus = Literal["queued", "in_progress", "completed", "failed"]
-ImageRole = Literal["first_frame", "last_frame", "reference"]
-Variant = Literal["video", "thumbnail", "spritesheet"]
-VARIANTS: tuple[Variant, ...] = ("video", "thumbnail", "spritesheet")
-OPERATIONS: tuple[Operation, ...] = ("create", "remix", "edit", "extend")
-
-
-@dataclass(frozen=True)
-class ModelCapabilities:
-    """What one upstream model can take; requests are validated against this once."""
-
-    seconds: tuple[int, ...]
-    default_seconds: int
-    sizes: tuple[str, ...]
-    default_size: str
-    fps: tuple[int, ...] = (24,)
-    default_fps: int = 24
-    image_roles: frozenset[str] = frozenset()
-    operations: frozenset[str] = frozenset({"create"})
-    max_prompt_chars: int = 32_000
-    seed: bool = False
-    negative_prompt: bool = False
-    audio: bool | None = None
-    """``None``: the model makes no audio; ``True``/``False``: it can, and this is the default."""
-    max_reference_images: int = 0
-    option_keys: frozenset[str] | None = frozenset()
-    """Keys allowed in ``metadata`` passthrough; ``None`` forwards any key."""
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class Pricing:
-    """A model's published price, as data: ``unit``s per output second by resolution tier.
-
-    ``per_second`` maps a tier (``"480p"``, ``"720p"``, ``"1080p"``, ``"4k"``, or ``"*"`` for any)
-    to the price per second in ``unit`` (``usd`` by default; providers that bill in their own
-    units — Runway credits, Kling units, xAI ticks — give ``usd_per_unit``);
-    ``per_second_audio`` overrides it when audio is generated. The upstream-reported units
-    (``UpstreamState.cost_units``) settle the real cost.
-    """
-
-    per_second: Mapping[str, float]
-    per_second_audio: Mapping[str, float] | None = None
-    unit: str = "usd"
-    usd_per_unit: float = 1.0
-    source: str = ""
-
-    def usd(self, seconds: float, tier: str, audio: bool = False) -> float | None:
-        """The list price in USD of ``seconds`` at ``tier``; ``None`` if it has no price."""
-        table = self.per_second_audio if audio and self.per_second_audio else self.per_second
-        rate = table.get(tier, table.get("*"))
-        return None if rate is None else round(rate * seconds * self.usd_per_unit, 6)
-
-    def units_usd(self, units: float) -> float:
-        """USD for an amount the upstream reported in ``unit``."""
-        return round(units * self.usd_per_unit, 6)
-
-
-def resolution_tier(width: int, height: int) -> str:
-    """The common name of a frame size's tier, by its short side (720 → ``720p``)."""
-    short = min(width, height)
-    if short >= 2160:
-        return "4k"
-    if short >= 1440:
-        return "1440p"
-    for tier in (1080, 720, 540, 480, 360):
-        if short >= tier:
-            return f"{tier}p"
-    return f"{short}p"
 
 
 @dataclass(frozen=True)
@@ -124,92 +55,6 @@ class ProviderSpec:
     def map_status(self, raw: str) -> JobStatus:
         """Map an upstream status; unknown values mean the job is still running."""
         return self.status_map.get(raw, "in_progress")
-
-
-@dataclass(frozen=True)
-class Asset:
-    """An input the gateway holds (``blob`` key in storage) or only references."""
-
-    kind: Literal["blob", "url", "file_id"]
-    value: str
-    content_type: str | None = None
-    filename: str | None = None
-    digest: str | None = None
-    """Content hash of a ``blob`` (uploads are compared by content, not by key)."""
-    param: str | None = field(default=None, compare=False)
-    """The request field the client sent it in (``input_reference``, ``images[1]``), for errors."""
-
-
-@dataclass(frozen=True)
-class ImageInput:
-    """An input image with its role (first frame, last frame, reference)."""
-
-    role: ImageRole
-    asset: Asset
-
-
-@dataclass(frozen=True)
-class SourceVideo:
-    """The video a remix, edit or extension starts from."""
-
-    asset: Asset | None
-    """The archived or uploaded bytes, when the gateway has them."""
-    job_id: str | None = None
-    upstream_id: str | None = None
-    """Set only when the source was made on the same deployment (upstream can use its id)."""
-    seconds: int | None = None
-    location: str | None = None
-    """The upstream's own location of the source's video (``UpstreamState.results``), set
-    with ``upstream_id`` — e.g. the file URI a Veo extension refers to."""
-
-
-@dataclass(frozen=True)
-class ResolvedRequest:
-    """A validated request with every default resolved, as the upstream will run it."""
-
-    operation: Operation
-    prompt: str
-    upstream_model: str
-    seconds: int
-    width: int
-    height: int
-    fps: int
-    seed: int | None = None
-    images: tuple[ImageInput, ...] = ()
-    source: SourceVideo | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-    negative_prompt: str | None = None
-    audio: bool | None = None
-
-    @property
-    def size(self) -> str:
-        return f"{self.width}x{self.height}"
-
-    def image(self, role: ImageRole) -> Asset | None:
-        """The first input image with ``role``, if any."""
-        return next((i.asset for i in self.images if i.role == role), None)
-
-
-@dataclass(frozen=True)
-class UpstreamState:
-    """One observation of an upstream task, already mapped to gateway statuses."""
-
-    upstream_id: str
-    """The id the job is followed by from now on. A poll may answer with another id than
-    it was asked about (the poller saves it): that is how a stateless adapter carries a
-    multi-step fetch — e.g. "finished, now retrieve file F" — to its next poll. An empty
-    id means "unchanged" (a reply that does not say which task it is about)."""
-    status: JobStatus
-    progress: int = 0
-    raw_status: str = ""
-    error_code: str | None = None
-    error_message: str | None = None
-    poll_after_s: float | None = None
-    results: Mapping[str, str] = field(default_factory=dict)
-    """Where finished outputs are, by variant (a URL or a provider reference), as the
-    upstream reported them; kept on the job and handed back to ``download``."""
-    cost_units: float | None = None
-    """What the upstream says the task cost, in the provider's pricing ``unit``."""
 
 
 class UpstreamClient(Protocol):
@@ -352,7 +197,7 @@ class RuntimeContext:
     local_workers: int = 1
 
 
-RuntimeFactory = Callable[["Deployment", RuntimeContext], UpstreamClient]
+RuntimeFactory = Callable[[Deployment, RuntimeContext], UpstreamClient]
 
 
 @dataclass(frozen=True)

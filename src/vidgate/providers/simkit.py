@@ -65,7 +65,7 @@ class Timeline:
 @functools.lru_cache(maxsize=32)
 def mp4_bytes(width: int, height: int, seconds: int, fps: int = 24) -> bytes:
     """A real H.264 MP4 of the given shape, rendered once per shape by the local renderer."""
-    from vidgate.providers.local.render import RenderSpec, render
+    from vidgate.media.render import RenderSpec, render
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "sim.mp4")

@@ -12,34 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vidgate.providers.base import ModelCapabilities, Pricing, Provider
+from vidgate.capabilities import Pricing
+from vidgate.providers.base import Provider
 from vidgate.routing.aliases import resolve_aliases
 from vidgate.settings import ConfigError, DeploymentEntry, FileConfig
+from vidgate.values import Deployment
 
 EMBEDDED_MODEL = "local/preview"
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """One upstream deployment; ``api_key`` never leaves the process."""
-
-    id: str
-    model_name: str
-    provider: str
-    model: str
-    capabilities: ModelCapabilities
-    api_base: str | None = None
-    api_key: str | None = field(default=None, repr=False)
-    weight: float = 1.0
-    rpm: int | None = None
-    max_concurrent_jobs: int | None = None
-    max_concurrent_polls: int = 16
-    poll_interval_s: float = 2.0
-    timeout_s: float = 60.0
-    idempotent_submit: bool = False
-    options: Mapping[str, Any] = field(default_factory=dict)
-    pricing: Pricing | None = None
-    """The configured price (``None``: the model's list price)."""
 
 
 @dataclass(frozen=True)

@@ -31,18 +31,15 @@ from vidgate.providers.base import (
     HttpCall,
     HttpReply,
     Provider,
-    ResolvedRequest,
     RuntimeContext,
     TokenAuth,
     UpstreamClient,
-    UpstreamState,
-    Variant,
 )
 from vidgate.routing.b64stream import decode_field
-from vidgate.routing.config import Deployment
 from vidgate.routing.imagefetch import ImageFetcher
 from vidgate.routing.inline import contains_inline, materialize
 from vidgate.storage.base import BlobStore
+from vidgate.values import Deployment, ResolvedRequest, UpstreamState, Variant
 
 DOWNLOAD_CHUNK = 256 * 1024
 GONE = (403, 404, 410)

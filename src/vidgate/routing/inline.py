@@ -14,9 +14,10 @@ import binascii
 from typing import Any
 
 from vidgate.errors import InvalidRequest
-from vidgate.providers.base import Asset, Inline
+from vidgate.providers.base import Inline
 from vidgate.routing.imagefetch import ImageFetcher, unfetchable
 from vidgate.storage.base import BlobStore
+from vidgate.values import Asset
 
 
 async def materialize(value: Any, storage: BlobStore, fetcher: ImageFetcher | None) -> Any:

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from vidgate.providers.base import UpstreamClient
-from vidgate.routing.config import Deployment, DeploymentTable
+from vidgate.routing.config import DeploymentTable
+from vidgate.values import Deployment
 
 ClientFactory = Callable[[Deployment], UpstreamClient]
 

@@ -18,13 +18,13 @@ from typing import Any
 
 from vidgate.accounting.pricing import estimate_usd, pricing_for
 from vidgate.errors import GatewayError, UpstreamAuthError
-from vidgate.providers.base import Provider, ResolvedRequest
-from vidgate.routing.config import Deployment
+from vidgate.providers.base import Provider
 from vidgate.routing.health import HealthBoard
 from vidgate.routing.limits import Counters, LimitCounters
 from vidgate.routing.live import LiveDeployments
 from vidgate.routing.select import STRATEGIES, Candidate
 from vidgate.settings import RouterSettings
+from vidgate.values import Deployment, ResolvedRequest
 
 
 @dataclass(frozen=True)

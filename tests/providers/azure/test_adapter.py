@@ -21,15 +21,8 @@ from vidgate.errors import (
 from vidgate.providers.azure import PROVIDER
 from vidgate.providers.azure.adapter import AzureAdapter, settings
 from vidgate.providers.azure.spec import ANY_DEPLOYMENT, JOBS_STATUS, SORA_1, SORA_2, SPEC
-from vidgate.providers.base import (
-    Asset,
-    FilePart,
-    HttpReply,
-    ImageInput,
-    ResolvedRequest,
-    SourceVideo,
-)
-from vidgate.routing.config import Deployment
+from vidgate.providers.base import FilePart, HttpReply
+from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest, SourceVideo
 
 ADAPTER = AzureAdapter()
 KEY = "azure-secret-key"

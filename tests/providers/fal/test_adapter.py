@@ -15,11 +15,11 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import Asset, HttpReply, ImageInput, Inline, ResolvedRequest
+from vidgate.providers.base import HttpReply, Inline
 from vidgate.providers.fal import PROVIDER
 from vidgate.providers.fal.adapter import MEMORY, FalAdapter, app_path, split_id
 from vidgate.providers.fal.spec import MODELS, SIZES, SPEC
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest
 
 RAY = "fal-ai/luma-dream-machine/ray-2-flash"
 KLING = "fal-ai/kling-video/v2.1/master/text-to-video"

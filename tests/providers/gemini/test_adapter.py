@@ -14,17 +14,10 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import (
-    Asset,
-    HttpReply,
-    ImageInput,
-    Inline,
-    ResolvedRequest,
-    SourceVideo,
-)
+from vidgate.providers.base import HttpReply, Inline
 from vidgate.providers.gemini.adapter import GeminiAdapter, scrub
 from vidgate.providers.gemini.spec import SPEC, VEO_3_1
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest, SourceVideo
 
 ADAPTER = GeminiAdapter()
 DEPLOYMENT = Deployment(

@@ -22,12 +22,13 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import Asset, HttpReply, ImageInput, Inline, ResolvedRequest
+from vidgate.providers.base import HttpReply, Inline
 from vidgate.providers.kling import PROVIDER
 from vidgate.providers.kling.adapter import KlingAdapter, sign_jwt, split_upstream_id
 from vidgate.providers.kling.spec import LEGACY_API_BASE, MODELS, SPEC
 from vidgate.providers.registry import PROVIDERS
-from vidgate.routing.config import Deployment, env_entries
+from vidgate.routing.config import env_entries
+from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest
 
 NOW = 1_774_805_076.4  # a fixed clock, 36.4 s into its minute
 ADAPTER = KlingAdapter(clock=lambda: NOW)

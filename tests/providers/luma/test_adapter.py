@@ -16,12 +16,12 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import Asset, HttpReply, ImageInput, ResolvedRequest, SourceVideo
+from vidgate.providers.base import HttpReply
 from vidgate.providers.luma import PROVIDER
 from vidgate.providers.luma.adapter import LumaAdapter
 from vidgate.providers.luma.spec import RAY_1_6, RAY_2, SIZES, SPEC, frame_size
 from vidgate.request import VideoRequest, resolve
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest, SourceVideo
 
 ADAPTER = LumaAdapter()
 DEPLOYMENT = Deployment(

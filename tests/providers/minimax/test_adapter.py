@@ -20,11 +20,11 @@ from vidgate.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from vidgate.providers.base import Asset, HttpReply, ImageInput, Inline, ResolvedRequest
+from vidgate.providers.base import HttpReply, Inline
 from vidgate.providers.minimax import PROVIDER
 from vidgate.providers.minimax.adapter import MinimaxAdapter
 from vidgate.providers.minimax.spec import SPEC
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest
 
 # --- the reference's examples, verbatim ---------------------------------------------------
 CREATE = {"task_id": "106916112212032", "base_resp": {"status_code": 0, "status_msg": "success"}}

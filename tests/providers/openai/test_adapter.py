@@ -14,17 +14,10 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import (
-    Asset,
-    FilePart,
-    HttpReply,
-    ImageInput,
-    ResolvedRequest,
-    SourceVideo,
-)
+from vidgate.providers.base import FilePart, HttpReply
 from vidgate.providers.openai.adapter import OpenAIAdapter, _flatten
 from vidgate.providers.openai.spec import SORA_2
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest, SourceVideo
 
 ADAPTER = OpenAIAdapter()
 DEPLOYMENT = Deployment(

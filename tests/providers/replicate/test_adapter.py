@@ -15,11 +15,11 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import Asset, HttpReply, ImageInput, Inline, ResolvedRequest
+from vidgate.providers.base import HttpReply, Inline
 from vidgate.providers.replicate import PROVIDER
 from vidgate.providers.replicate.adapter import ReplicateAdapter, output_url
 from vidgate.providers.replicate.spec import ANY_MODEL, SEEDANCE_2, SIZES, SPEC
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest
 
 ADAPTER = ReplicateAdapter()
 PID = "gm3qorzdhgbfurvjtvhg6dckhu"

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from vidgate.capabilities import ModelCapabilities
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -16,19 +17,11 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import (
-    Asset,
-    HttpReply,
-    ImageInput,
-    Inline,
-    ModelCapabilities,
-    ResolvedRequest,
-    SourceVideo,
-)
+from vidgate.providers.base import HttpReply, Inline
 from vidgate.providers.runway import PROVIDER
 from vidgate.providers.runway.adapter import RunwayAdapter
 from vidgate.providers.runway.spec import SPEC
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest, SourceVideo
 
 ADAPTER = RunwayAdapter()
 TASK = "3f1c2a9e-5b7d-4c1e-9a0f-6d2b8e4c7a11"

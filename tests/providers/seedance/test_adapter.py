@@ -14,11 +14,11 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import Asset, HttpReply, ImageInput, Inline, ResolvedRequest
+from vidgate.providers.base import HttpReply, Inline
 from vidgate.providers.seedance import PROVIDER
 from vidgate.providers.seedance.adapter import SeedanceAdapter
 from vidgate.providers.seedance.spec import PRICES, SIZES, SPEC, TOKENS_PER_SECOND
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest
 
 ADAPTER = SeedanceAdapter()
 V15 = "doubao-seedance-1-5-pro-251215"

@@ -19,19 +19,11 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import (
-    Asset,
-    HttpReply,
-    ImageInput,
-    Inline,
-    ResolvedRequest,
-    SourceVideo,
-    TokenAuth,
-)
+from vidgate.providers.base import HttpReply, Inline, TokenAuth
 from vidgate.providers.vertex_ai import PROVIDER
 from vidgate.providers.vertex_ai.adapter import Target, VertexAdapter
 from vidgate.providers.vertex_ai.spec import SPEC, VEO_3_1
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest, SourceVideo
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 PEM = KEY.private_bytes(

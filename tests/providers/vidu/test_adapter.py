@@ -22,12 +22,12 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import Asset, HttpReply, ImageInput, Inline, ResolvedRequest
+from vidgate.providers.base import HttpReply, Inline
 from vidgate.providers.registry import PROVIDERS
 from vidgate.providers.vidu import PROVIDER
 from vidgate.providers.vidu.adapter import OFF_PEAK_POLL_S, ViduAdapter
 from vidgate.providers.vidu.spec import SPEC, frame_size, ratio_and_tier
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest
 
 ADAPTER = ViduAdapter()
 PNG = Asset("blob", "inputs/u1/first.png", "image/png", "first.png", "d1")

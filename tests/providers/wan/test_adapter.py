@@ -14,11 +14,11 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import Asset, HttpReply, ImageInput, Inline, ResolvedRequest
+from vidgate.providers.base import HttpReply, Inline
 from vidgate.providers.wan import PROVIDER
 from vidgate.providers.wan.adapter import DEFAULT_RETRY_AFTER_S, WanAdapter, cost_units
 from vidgate.providers.wan.spec import MODELS, PRICES, SPEC, TIER
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest
 
 KEY = "sk-test-key"
 

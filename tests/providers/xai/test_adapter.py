@@ -15,11 +15,11 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import Asset, HttpReply, ImageInput, Inline, ResolvedRequest
+from vidgate.providers.base import HttpReply, Inline
 from vidgate.providers.xai import PROVIDER
 from vidgate.providers.xai.adapter import DEFAULT_RETRY_AFTER_S, XAIAdapter
 from vidgate.providers.xai.spec import SIZES, SPEC
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest
 
 ADAPTER = XAIAdapter()
 CAPS = SPEC.models["grok-imagine-video"]

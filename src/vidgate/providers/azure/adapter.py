@@ -31,18 +31,10 @@ from vidgate.errors import (
     UpstreamError,
 )
 from vidgate.providers.azure.spec import BASE_MODEL_API, BASE_MODELS, map_status
-from vidgate.providers.base import (
-    DownloadCall,
-    FilePart,
-    HttpCall,
-    HttpReply,
-    ResolvedRequest,
-    UpstreamState,
-    Variant,
-)
+from vidgate.providers.base import DownloadCall, FilePart, HttpCall, HttpReply
 from vidgate.providers.openai.adapter import OpenAIAdapter
 from vidgate.providers.wire import retry_after_s
-from vidgate.routing.config import Deployment
+from vidgate.values import Deployment, ResolvedRequest, UpstreamState, Variant
 
 V1 = "/openai/v1/videos"
 JOBS = "/openai/v1/video/generations"

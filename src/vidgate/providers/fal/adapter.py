@@ -38,19 +38,10 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import (
-    Asset,
-    DownloadCall,
-    HttpCall,
-    HttpReply,
-    Inline,
-    ResolvedRequest,
-    UpstreamState,
-    Variant,
-)
+from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
 from vidgate.providers.fal.spec import FAMILIES, GENERIC, NAMESPACES, SIZES, SPEC, Family
 from vidgate.providers.wire import retry_after_s
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 MEMORY = 10_000
 """At most this many finished requests whose result is still to be fetched are remembered."""

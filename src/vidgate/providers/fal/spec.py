@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from vidgate.providers.base import ModelCapabilities, Pricing, ProviderSpec
+from vidgate.capabilities import ModelCapabilities, Pricing
+from vidgate.providers.base import ProviderSpec
 
 DurationFormat = Literal["plain", "suffix", "int", "none"]
 """How ``duration`` is sent: ``"5"``, ``"5s"``, ``5``, or not at all."""

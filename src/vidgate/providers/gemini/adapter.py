@@ -23,19 +23,10 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import (
-    Asset,
-    DownloadCall,
-    HttpCall,
-    HttpReply,
-    Inline,
-    ResolvedRequest,
-    UpstreamState,
-    Variant,
-)
+from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
 from vidgate.providers.gemini.spec import PERSON_GENERATION, SPEC
 from vidgate.providers.wire import GRPC_CODE_NAMES, retry_after_s
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 UPSTREAM_PARAMS = {
     "durationSeconds": "seconds",

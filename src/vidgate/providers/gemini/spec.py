@@ -13,7 +13,8 @@ RAI fields; the adapter names those outcomes and this map turns them into gatewa
 
 from __future__ import annotations
 
-from vidgate.providers.base import ModelCapabilities, Pricing, ProviderSpec
+from vidgate.capabilities import ModelCapabilities, Pricing
+from vidgate.providers.base import ProviderSpec
 
 SIZES_720P = ("1280x720", "720x1280")
 SIZES_1080P = ("1920x1080", "1080x1920")

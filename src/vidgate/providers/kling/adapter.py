@@ -41,16 +41,7 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import (
-    Asset,
-    DownloadCall,
-    HttpCall,
-    HttpReply,
-    Inline,
-    ResolvedRequest,
-    UpstreamState,
-    Variant,
-)
+from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
 from vidgate.providers.kling.spec import (
     ASPECT_RATIOS,
     CAMERA_AXES,
@@ -59,7 +50,7 @@ from vidgate.providers.kling.spec import (
     SPEC,
 )
 from vidgate.providers.wire import retry_after_s
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 TOKEN_LIFETIME_S = 1800
 NBF_SKEW_S = 5

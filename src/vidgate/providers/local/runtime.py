@@ -21,15 +21,9 @@ from typing import Any
 
 from vidgate.errors import InvalidRequest, NotFound
 from vidgate.media.workers import start_pool, stop_pool
-from vidgate.providers.base import (
-    Asset,
-    ResolvedRequest,
-    RuntimeContext,
-    UpstreamState,
-    Variant,
-)
+from vidgate.providers.base import RuntimeContext
 from vidgate.providers.local.worker import run_task, write_atomic
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 CHUNK = 256 * 1024
 

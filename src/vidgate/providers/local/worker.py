@@ -21,7 +21,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 def run_task(task_dir: str) -> None:
     """Render the task in ``task_dir``; failures are written to ``error``, never raised."""
-    from vidgate.providers.local.render import RenderSpec, render  # heavy: PyAV
+    from vidgate.media.render import RenderSpec, render  # heavy: PyAV
 
     folder = Path(task_dir)
     spec = RenderSpec(**json.loads((folder / "task.json").read_text()))

@@ -22,18 +22,10 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import (
-    Asset,
-    DownloadCall,
-    HttpCall,
-    HttpReply,
-    ResolvedRequest,
-    UpstreamState,
-    Variant,
-)
+from vidgate.providers.base import DownloadCall, HttpCall, HttpReply
 from vidgate.providers.luma.spec import LEGACY_MODELS, SIZES, SPEC
 from vidgate.providers.wire import retry_after_s
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)
 _URL = re.compile(r"\b(?:https?|data):\S+", re.I)

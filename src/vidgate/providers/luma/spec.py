@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from vidgate.providers.base import ModelCapabilities, Pricing, ProviderSpec
+from vidgate.capabilities import ModelCapabilities, Pricing
+from vidgate.providers.base import ProviderSpec
 
 ASPECT_RATIOS: Mapping[str, tuple[int, int]] = {
     "16:9": (16, 9),

@@ -36,16 +36,7 @@ from vidgate.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from vidgate.providers.base import (
-    Asset,
-    DownloadCall,
-    HttpCall,
-    HttpReply,
-    Inline,
-    ResolvedRequest,
-    UpstreamState,
-    Variant,
-)
+from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
 from vidgate.providers.minimax.spec import (
     FAST_PRETREATMENT,
     H3_SIZES,
@@ -57,7 +48,7 @@ from vidgate.providers.minimax.spec import (
     V2_MODELS,
 )
 from vidgate.providers.wire import is_int_text, retry_after_s
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 V2_PREFIX = "v2:"
 RATE_LIMIT_RETRY_S = 10.0

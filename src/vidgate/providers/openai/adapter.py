@@ -21,19 +21,10 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import (
-    Asset,
-    DownloadCall,
-    FilePart,
-    HttpCall,
-    HttpReply,
-    ResolvedRequest,
-    UpstreamState,
-    Variant,
-)
+from vidgate.providers.base import DownloadCall, FilePart, HttpCall, HttpReply
 from vidgate.providers.openai.spec import SPEC
 from vidgate.providers.wire import is_int_text, retry_after_s
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 _UPSTREAM_ID = re.compile(r"\bvideo_[A-Za-z0-9_=-]+")
 _GATEWAY_ID = re.compile(r"video_[0-9a-f]{32}")

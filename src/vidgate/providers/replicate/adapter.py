@@ -34,16 +34,7 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import (
-    Asset,
-    DownloadCall,
-    HttpCall,
-    HttpReply,
-    Inline,
-    ResolvedRequest,
-    UpstreamState,
-    Variant,
-)
+from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
 from vidgate.providers.replicate.spec import (
     INPUTS,
     SIZES,
@@ -53,7 +44,7 @@ from vidgate.providers.replicate.spec import (
     model_name,
 )
 from vidgate.providers.wire import retry_after_s
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 _URL = re.compile(r"(?:https?|data)://\S+|data:[^\s,]*,\S+")
 _PROGRESS = re.compile(r"^\s*(\d+)%\s*\|.+?\|\s*(\d+)/(\d+)")

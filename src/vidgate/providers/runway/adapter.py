@@ -30,17 +30,7 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import (
-    Asset,
-    DownloadCall,
-    HttpCall,
-    HttpReply,
-    Inline,
-    ResolvedRequest,
-    SourceVideo,
-    UpstreamState,
-    Variant,
-)
+from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
 from vidgate.providers.runway.spec import (
     IMAGE_ONLY,
     MAX_PROMPT_CHARS,
@@ -50,7 +40,7 @@ from vidgate.providers.runway.spec import (
     T2V_SIZES,
 )
 from vidgate.providers.wire import retry_after_s
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ResolvedRequest, SourceVideo, UpstreamState, Variant
 
 MAX_SEED = 4_294_967_295
 THRESHOLDS = ("auto", "low")

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from vidgate.providers.base import ModelCapabilities, Pricing, ProviderSpec
+from vidgate.capabilities import ModelCapabilities, Pricing
+from vidgate.providers.base import ProviderSpec
 
 RUNWAY_VERSION = "2024-11-06"
 MAX_PROMPT_CHARS = 1000

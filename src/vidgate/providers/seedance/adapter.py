@@ -30,16 +30,7 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import (
-    Asset,
-    DownloadCall,
-    HttpCall,
-    HttpReply,
-    Inline,
-    ResolvedRequest,
-    UpstreamState,
-    Variant,
-)
+from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
 from vidgate.providers.seedance.spec import (
     FLAG_MODELS,
     MAX_SEED,
@@ -49,7 +40,7 @@ from vidgate.providers.seedance.spec import (
     SPEC,
 )
 from vidgate.providers.wire import retry_after_s
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 TASKS = "/contents/generations/tasks"
 SERVICE_TIERS = ("default", "flex")

@@ -15,7 +15,7 @@ from typing import Any
 
 from vidgate.errors import GatewayError, InvalidRequest
 from vidgate.providers.vertex_ai import _auth
-from vidgate.routing.config import Deployment
+from vidgate.values import Deployment
 
 DEFAULT_LOCATION = "us-central1"
 GCS_BASE = "https://storage.googleapis.com"

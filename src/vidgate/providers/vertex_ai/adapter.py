@@ -29,20 +29,11 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import (
-    Asset,
-    DownloadCall,
-    HttpCall,
-    HttpReply,
-    Inline,
-    ResolvedRequest,
-    UpstreamState,
-    Variant,
-)
+from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
 from vidgate.providers.vertex_ai import _auth, _config
 from vidgate.providers.vertex_ai.spec import SIZE_MAP, SPEC
 from vidgate.providers.wire import GRPC_CODE_NAMES, retry_after_s
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 _OPERATION = re.compile(
     r"^(projects/[^/]+/locations/[^/]+/publishers/[^/]+/models/[^/:]+)/operations/[^/]+$"

@@ -12,7 +12,8 @@ reports no progress and no status field; the adapter names the four states it ca
 
 from __future__ import annotations
 
-from vidgate.providers.base import ModelCapabilities, Pricing, ProviderSpec
+from vidgate.capabilities import ModelCapabilities, Pricing
+from vidgate.providers.base import ProviderSpec
 
 SIZE_MAP: dict[str, tuple[str, str]] = {
     "1280x720": ("16:9", "720p"),

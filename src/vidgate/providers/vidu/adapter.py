@@ -31,16 +31,7 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import (
-    Asset,
-    DownloadCall,
-    HttpCall,
-    HttpReply,
-    Inline,
-    ResolvedRequest,
-    UpstreamState,
-    Variant,
-)
+from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
 from vidgate.providers.vidu.spec import (
     AUDIO_ENDPOINTS,
     EIGHT_SECONDS_TIER,
@@ -59,7 +50,7 @@ from vidgate.providers.vidu.spec import (
     ratio_and_tier,
 )
 from vidgate.providers.wire import retry_after_s
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 OFF_PEAK_POLL_S = 300.0
 """Off-peak tasks may sit queued for up to 48 h: poll them every five minutes."""

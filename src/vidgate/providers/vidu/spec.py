@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from math import gcd
 
-from vidgate.providers.base import ModelCapabilities, Pricing, ProviderSpec
+from vidgate.capabilities import ModelCapabilities, Pricing
+from vidgate.providers.base import ProviderSpec
 
 TEXT2VIDEO = "text2video"
 IMG2VIDEO = "img2video"

@@ -26,6 +26,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from vidgate.capabilities import Pricing
 from vidgate.errors import (
     GatewayError,
     InvalidRequest,
@@ -35,17 +36,7 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import (
-    Asset,
-    DownloadCall,
-    HttpCall,
-    HttpReply,
-    Inline,
-    Pricing,
-    ResolvedRequest,
-    UpstreamState,
-    Variant,
-)
+from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
 from vidgate.providers.wan.spec import (
     KF2V_PATH,
     KIND,
@@ -57,7 +48,7 @@ from vidgate.providers.wan.spec import (
     TIER,
 )
 from vidgate.providers.wire import retry_after_s
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 DEFAULT_RETRY_AFTER_S = 2.0
 """DashScope sends no ``Retry-After``; quotas are per minute, so back off a little."""

@@ -25,19 +25,10 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import (
-    Asset,
-    DownloadCall,
-    HttpCall,
-    HttpReply,
-    Inline,
-    ResolvedRequest,
-    UpstreamState,
-    Variant,
-)
+from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
 from vidgate.providers.wire import retry_after_s
 from vidgate.providers.xai.spec import SIZES, SPEC
-from vidgate.routing.config import Deployment
+from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 DEFAULT_RETRY_AFTER_S = 2.0
 """xAI is not known to send rate-limit headers on a 429; back off this long then."""

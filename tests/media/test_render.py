@@ -14,7 +14,7 @@ import pytest
 from PIL import Image, ImageStat
 
 from vidgate.media.probe import probe
-from vidgate.providers.local.render import RenderSpec, render
+from vidgate.media.render import RenderSpec, render
 
 SPEC = RenderSpec(
     prompt="A lighthouse in a storm, waves crashing", seconds=1, width=320, height=180

@@ -1,0 +1,130 @@
+"""The gateway's value model: what a request, a deployment and an upstream task are.
+
+A leaf that every layer may import (providers, routing, jobs, accounting, api). Plain frozen
+dataclasses and type aliases, no behaviour beyond small derived properties: the layers above
+pass these between them, so none of them has to import another layer to name a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from vidgate.capabilities import ModelCapabilities, Pricing
+
+Operation = Literal["create", "remix", "edit", "extend"]
+JobStatus = Literal["queued", "in_progress", "completed", "failed"]
+ImageRole = Literal["first_frame", "last_frame", "reference"]
+Variant = Literal["video", "thumbnail", "spritesheet"]
+VARIANTS: tuple[Variant, ...] = ("video", "thumbnail", "spritesheet")
+OPERATIONS: tuple[Operation, ...] = ("create", "remix", "edit", "extend")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One upstream deployment; ``api_key`` never leaves the process."""
+
+    id: str
+    model_name: str
+    provider: str
+    model: str
+    capabilities: ModelCapabilities
+    api_base: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    weight: float = 1.0
+    rpm: int | None = None
+    max_concurrent_jobs: int | None = None
+    max_concurrent_polls: int = 16
+    poll_interval_s: float = 2.0
+    timeout_s: float = 60.0
+    idempotent_submit: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+    pricing: Pricing | None = None
+    """The configured price (``None``: the model's list price)."""
+
+
+@dataclass(frozen=True)
+class Asset:
+    """An input the gateway holds (``blob`` key in storage) or only references."""
+
+    kind: Literal["blob", "url", "file_id"]
+    value: str
+    content_type: str | None = None
+    filename: str | None = None
+    digest: str | None = None
+    """Content hash of a ``blob`` (uploads are compared by content, not by key)."""
+    param: str | None = field(default=None, compare=False)
+    """The request field the client sent it in (``input_reference``, ``images[1]``), for errors."""
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """An input image with its role (first frame, last frame, reference)."""
+
+    role: ImageRole
+    asset: Asset
+
+
+@dataclass(frozen=True)
+class SourceVideo:
+    """The video a remix, edit or extension starts from."""
+
+    asset: Asset | None
+    """The archived or uploaded bytes, when the gateway has them."""
+    job_id: str | None = None
+    upstream_id: str | None = None
+    """Set only when the source was made on the same deployment (upstream can use its id)."""
+    seconds: int | None = None
+    location: str | None = None
+    """The upstream's own location of the source's video (``UpstreamState.results``), set
+    with ``upstream_id`` — e.g. the file URI a Veo extension refers to."""
+
+
+@dataclass(frozen=True)
+class ResolvedRequest:
+    """A validated request with every default resolved, as the upstream will run it."""
+
+    operation: Operation
+    prompt: str
+    upstream_model: str
+    seconds: int
+    width: int
+    height: int
+    fps: int
+    seed: int | None = None
+    images: tuple[ImageInput, ...] = ()
+    source: SourceVideo | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    negative_prompt: str | None = None
+    audio: bool | None = None
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    def image(self, role: ImageRole) -> Asset | None:
+        """The first input image with ``role``, if any."""
+        return next((i.asset for i in self.images if i.role == role), None)
+
+
+@dataclass(frozen=True)
+class UpstreamState:
+    """One observation of an upstream task, already mapped to gateway statuses."""
+
+    upstream_id: str
+    """The id the job is followed by from now on. A poll may answer with another id than
+    it was asked about (the poller saves it): that is how a stateless adapter carries a
+    multi-step fetch — e.g. "finished, now retrieve file F" — to its next poll. An empty
+    id means "unchanged" (a reply that does not say which task it is about)."""
+    status: JobStatus
+    progress: int = 0
+    raw_status: str = ""
+    error_code: str | None = None
+    error_message: str | None = None
+    poll_after_s: float | None = None
+    results: Mapping[str, str] = field(default_factory=dict)
+    """Where finished outputs are, by variant (a URL or a provider reference), as the
+    upstream reported them; kept on the job and handed back to ``download``."""
+    cost_units: float | None = None
+    """What the upstream says the task cost, in the provider's pricing ``unit``."""
