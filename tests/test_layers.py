@@ -24,7 +24,6 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "vidgate"
 
 LEAF_MODULES = {
-    "capabilities",
     "errors",
     "netpolicy",
     "outbound",

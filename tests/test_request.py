@@ -6,7 +6,6 @@ import dataclasses
 
 import pytest
 
-from vidgate.capabilities import ModelCapabilities
 from vidgate.errors import InvalidRequest, UnsupportedOperation
 from vidgate.request import (
     Upload,
@@ -16,7 +15,7 @@ from vidgate.request import (
     resolved_to_json,
     unflatten,
 )
-from vidgate.values import Asset
+from vidgate.values import Asset, ModelCapabilities
 
 CAPS = ModelCapabilities(
     seconds=(4, 8),

@@ -17,9 +17,15 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from vidgate import safe_json
-from vidgate.capabilities import ModelCapabilities
 from vidgate.errors import InvalidRequest, UnsupportedOperation
-from vidgate.values import Asset, ImageInput, Operation, ResolvedRequest, SourceVideo
+from vidgate.values import (
+    Asset,
+    ImageInput,
+    ModelCapabilities,
+    Operation,
+    ResolvedRequest,
+    SourceVideo,
+)
 
 SIZE_RE = re.compile(r"^\s*(\d{2,5})\s*[xX*\u00d7]\s*(\d{2,5})\s*$")
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from vidgate.accounting.pricing import billed_seconds, estimate_usd, pricing_for, settle_usd
-from vidgate.capabilities import Pricing
 from vidgate.providers.registry import PROVIDERS
 from vidgate.routing.config import build_table
 from vidgate.settings import DeploymentEntry, FileConfig, PricingConfig
-from vidgate.values import ResolvedRequest
+from vidgate.values import Pricing, ResolvedRequest
 
 
 def request(seconds: int = 4, size: tuple[int, int] = (1280, 720), **kw: object) -> ResolvedRequest:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from vidgate.capabilities import ModelCapabilities
 from vidgate.db.engine import migrate, open_database
 from vidgate.jobs.archive import Archiver
 from vidgate.jobs.poller import Poller
@@ -16,7 +15,7 @@ from vidgate.routing.config import DeploymentTable
 from vidgate.routing.live import LiveDeployments
 from vidgate.settings import GatewaySettings
 from vidgate.storage.local import LocalBlobStore
-from vidgate.values import Deployment, UpstreamState
+from vidgate.values import Deployment, ModelCapabilities, UpstreamState
 
 CAPS = ModelCapabilities(
     seconds=(4,), default_seconds=4, sizes=("1280x720",), default_size="1280x720"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vidgate.capabilities import Pricing, resolution_tier
+from vidgate.values import Pricing, resolution_tier
 
 
 def test_usd_per_second_by_tier() -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from vidgate.capabilities import ModelCapabilities
 from vidgate.providers.base import Provider, ProviderSpec
 from vidgate.providers.registry import PROVIDERS
 from vidgate.routing.config import build_table
 from vidgate.settings import DeploymentEntry, FileConfig
+from vidgate.values import ModelCapabilities
 
 CAPS = ModelCapabilities(
     seconds=(4,), default_seconds=4, sizes=("1280x720",), default_size="1280x720"

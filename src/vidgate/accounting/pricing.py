@@ -14,9 +14,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from vidgate.capabilities import Pricing, resolution_tier
 from vidgate.providers.base import Provider
-from vidgate.values import Deployment, ResolvedRequest
+from vidgate.values import Deployment, Pricing, ResolvedRequest, resolution_tier
 
 
 def pricing_for(deployment: Deployment, providers: Mapping[str, Provider]) -> Pricing | None:

@@ -16,8 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from vidgate.capabilities import ModelCapabilities, Pricing
-from vidgate.values import Asset, Deployment, JobStatus, ResolvedRequest, UpstreamState, Variant
+from vidgate.values import (
+    Asset,
+    Deployment,
+    JobStatus,
+    ModelCapabilities,
+    Pricing,
+    ResolvedRequest,
+    UpstreamState,
+    Variant,
+)
 
 if TYPE_CHECKING:
     from vidgate.errors import GatewayError

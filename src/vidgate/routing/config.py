@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vidgate.capabilities import Pricing
 from vidgate.providers.base import Provider
 from vidgate.routing.aliases import resolve_aliases
 from vidgate.settings import ConfigError, DeploymentEntry, FileConfig
-from vidgate.values import Deployment
+from vidgate.values import Deployment, Pricing
 
 EMBEDDED_MODEL = "local/preview"
 

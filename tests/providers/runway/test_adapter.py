@@ -8,7 +8,6 @@ from typing import Any
 import httpx
 import pytest
 
-from vidgate.capabilities import ModelCapabilities
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -21,7 +20,14 @@ from vidgate.providers.base import HttpReply, Inline
 from vidgate.providers.runway import PROVIDER
 from vidgate.providers.runway.adapter import RunwayAdapter
 from vidgate.providers.runway.spec import SPEC
-from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest, SourceVideo
+from vidgate.values import (
+    Asset,
+    Deployment,
+    ImageInput,
+    ModelCapabilities,
+    ResolvedRequest,
+    SourceVideo,
+)
 
 ADAPTER = RunwayAdapter()
 TASK = "3f1c2a9e-5b7d-4c1e-9a0f-6d2b8e4c7a11"

@@ -18,9 +18,8 @@ gets the union of both APIs and the adapter checks the request against the deplo
 
 from __future__ import annotations
 
-from vidgate.capabilities import ModelCapabilities, Pricing
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import JobStatus
+from vidgate.values import JobStatus, ModelCapabilities, Pricing
 
 V1_SIZES = ("720x1280", "1280x720")
 V1_SECONDS = (4, 8, 12)

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from vidgate.capabilities import ModelCapabilities, Pricing
 from vidgate.providers.base import ProviderSpec
+from vidgate.values import ModelCapabilities, Pricing
 
 DurationFormat = Literal["plain", "suffix", "int", "none"]
 """How ``duration`` is sent: ``"5"``, ``"5s"``, ``5``, or not at all."""

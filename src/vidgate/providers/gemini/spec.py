@@ -13,8 +13,8 @@ RAI fields; the adapter names those outcomes and this map turns them into gatewa
 
 from __future__ import annotations
 
-from vidgate.capabilities import ModelCapabilities, Pricing
 from vidgate.providers.base import ProviderSpec
+from vidgate.values import ModelCapabilities, Pricing
 
 SIZES_720P = ("1280x720", "720x1280")
 SIZES_1080P = ("1920x1080", "1080x1920")

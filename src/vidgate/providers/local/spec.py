@@ -6,8 +6,8 @@ over a seeded animated scene, so clients can exercise the whole API without cred
 
 from __future__ import annotations
 
-from vidgate.capabilities import ModelCapabilities, Pricing
 from vidgate.providers.base import ProviderSpec
+from vidgate.values import ModelCapabilities, Pricing
 
 PREVIEW = ModelCapabilities(
     seconds=tuple(range(1, 21)),

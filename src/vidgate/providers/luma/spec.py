@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from vidgate.capabilities import ModelCapabilities, Pricing
 from vidgate.providers.base import ProviderSpec
+from vidgate.values import ModelCapabilities, Pricing
 
 ASPECT_RATIOS: Mapping[str, tuple[int, int]] = {
     "16:9": (16, 9),

@@ -9,8 +9,8 @@ the upstream has the last word on what it accepts.
 
 from __future__ import annotations
 
-from vidgate.capabilities import ModelCapabilities, Pricing
 from vidgate.providers.base import ProviderSpec
+from vidgate.values import ModelCapabilities, Pricing
 
 _SECONDS = (4, 8, 12, 16, 20)
 _ALL_OPS = frozenset({"create", "remix", "edit", "extend"})

@@ -27,8 +27,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from vidgate.capabilities import ModelCapabilities, Pricing
 from vidgate.providers.base import ProviderSpec
+from vidgate.values import ModelCapabilities, Pricing
 
 VERSION_ID = re.compile(r"^[0-9a-f]{64}$")
 """A bare Replicate version id."""

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from vidgate.capabilities import ModelCapabilities, Pricing
 from vidgate.providers.base import ProviderSpec
+from vidgate.values import ModelCapabilities, Pricing
 
 RUNWAY_VERSION = "2024-11-06"
 MAX_PROMPT_CHARS = 1000

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from vidgate.capabilities import ModelCapabilities, Pricing
 from vidgate.providers.base import ProviderSpec
+from vidgate.values import ModelCapabilities, Pricing
 
 VOLCENGINE_API_BASE = "https://ark.cn-beijing.volces.com/api/v3"
 BYTEPLUS_API_BASE = "https://ark.ap-southeast.bytepluses.com/api/v3"

@@ -12,8 +12,8 @@ reports no progress and no status field; the adapter names the four states it ca
 
 from __future__ import annotations
 
-from vidgate.capabilities import ModelCapabilities, Pricing
 from vidgate.providers.base import ProviderSpec
+from vidgate.values import ModelCapabilities, Pricing
 
 SIZE_MAP: dict[str, tuple[str, str]] = {
     "1280x720": ("16:9", "720p"),

@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from math import gcd
 
-from vidgate.capabilities import ModelCapabilities, Pricing
 from vidgate.providers.base import ProviderSpec
+from vidgate.values import ModelCapabilities, Pricing
 
 TEXT2VIDEO = "text2video"
 IMG2VIDEO = "img2video"

@@ -26,7 +26,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from vidgate.capabilities import Pricing
 from vidgate.errors import (
     GatewayError,
     InvalidRequest,
@@ -48,7 +47,7 @@ from vidgate.providers.wan.spec import (
     TIER,
 )
 from vidgate.providers.wire import retry_after_s
-from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
+from vidgate.values import Asset, Deployment, Pricing, ResolvedRequest, UpstreamState, Variant
 
 DEFAULT_RETRY_AFTER_S = 2.0
 """DashScope sends no ``Retry-After``; quotas are per minute, so back off a little."""

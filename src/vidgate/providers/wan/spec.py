@@ -25,8 +25,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from vidgate.capabilities import ModelCapabilities, Pricing
 from vidgate.providers.base import ProviderSpec
+from vidgate.values import ModelCapabilities, Pricing
 
 Kind = Literal["t2v", "i2v", "kf2v"]
 
