@@ -47,7 +47,7 @@ from vidgate.jobs.store import DuplicateIdempotencyKey, Job, JobStore
 from vidgate.media.pool import MediaPool
 from vidgate.request import VideoRequest, resolve, resolved_to_json
 from vidgate.routing.imagefetch import one_fetch_per_url
-from vidgate.routing.router import Option, Router
+from vidgate.routing.router import Placement, Router
 from vidgate.storage.base import BlobStore
 from vidgate.values import Asset, Deployment, SourceVideo, UpstreamState
 
@@ -82,14 +82,14 @@ class Plan:
     """Attempts per deployment id: the least tried goes next."""
     done_with: set[str] = dataclasses.field(default_factory=set)
     """Deployments this request does not ask again (they answered 429)."""
-    cooling: dict[str, Option] = dataclasses.field(default_factory=dict)
-    """Options skipped only for their open breaker: the last resort."""
+    cooling: dict[str, Placement] = dataclasses.field(default_factory=dict)
+    """Placements skipped only for their open breaker: the last resort."""
 
     def waited(self, seconds: float) -> None:
         self.wait_s = seconds if self.wait_s is None else min(self.wait_s, seconds)
 
 
-Insert = Callable[[Option], Awaitable[tuple[Job, bool]]]
+Insert = Callable[[Placement], Awaitable[tuple[Job, bool]]]
 """Inserts the row for the first attempt: the row, and ``False`` if an idempotency race
 was lost (the winner's row is returned as is)."""
 
@@ -111,10 +111,10 @@ class Creator:
         self.poller = poller
         self.media = media
 
-    async def options(
+    async def placements(
         self, principal: Principal, request: VideoRequest, source: Job | None
-    ) -> tuple[bool, AsyncIterator[list[Option]]]:
-        """Whether the job is pinned, and its groups' options in the order to try them.
+    ) -> tuple[bool, AsyncIterator[list[Placement]]]:
+        """Whether the job is pinned, and its groups' placements in the order to try them.
 
         Raises at once when the request's own model cannot serve it (400) or may not be used.
         """
@@ -128,8 +128,8 @@ class Creator:
                     param="video",
                     code="deployment_removed",
                 )
-            option = await self._option(request, deployment, source, probes)
-            return True, _single([option])
+            placement = await self._placement(request, deployment, source, probes)
+            return True, _single([placement])
         model = live.table.resolve(request.model or live.table.default_model)
         group = live.table.group(model)
         if not group:
@@ -153,18 +153,18 @@ class Creator:
         principal: Principal,
         request: VideoRequest,
         model: str,
-        first: list[Option],
+        first: list[Placement],
         source: Job | None,
         probes: dict[str, dict[str, Any]],
-    ) -> AsyncIterator[list[Option]]:
+    ) -> AsyncIterator[list[Placement]]:
         yield first
         for name in self.router.groups(model)[1:]:
             group = self.router.live.table.group(name)
             if not group or not principal.may_use(name):
                 continue
-            options = await self._group(request, group, source, probes)
-            if not isinstance(options, GatewayError):  # it cannot serve these parameters
-                yield options
+            placements = await self._group(request, group, source, probes)
+            if not isinstance(placements, GatewayError):  # it cannot serve these parameters
+                yield placements
 
     async def _group(
         self,
@@ -172,31 +172,31 @@ class Creator:
         group: tuple[Deployment, ...],
         source: Job | None,
         probes: dict[str, dict[str, Any]],
-    ) -> list[Option] | GatewayError:
+    ) -> list[Placement] | GatewayError:
         """The group's deployments that can serve the request, in strategy order."""
-        options, error = [], None
+        placements, error = [], None
         for deployment in group:
             try:
-                options.append(await self._option(request, deployment, source, probes))
+                placements.append(await self._placement(request, deployment, source, probes))
             except InvalidRequest as exc:
                 error = error or exc
-        if not options:
+        if not placements:
             assert error is not None
             return error
-        return self.router.order(options)
+        return self.router.order(placements)
 
-    async def _option(
+    async def _placement(
         self,
         request: VideoRequest,
         deployment: Deployment,
         source: Job | None,
         probes: dict[str, dict[str, Any]],
-    ) -> Option:
+    ) -> Placement:
         """The request resolved for ``deployment``, with the job's total seconds there."""
         caps, name, upstream = deployment.capabilities, deployment.model_name, deployment.model
         if request.operation == "create":
             resolved = resolve(request, caps, model_name=name, upstream_model=upstream)
-            return Option(deployment, resolved, resolved.seconds)
+            return Placement(deployment, resolved, resolved.seconds)
         video, (width, height, seconds) = await self._source_video(
             request, deployment, source, probes
         )
@@ -211,8 +211,8 @@ class Creator:
             source_size=(width, height),
         )
         if request.operation == "extend":
-            return Option(deployment, resolved, seconds + resolved.seconds)
-        return Option(deployment, dataclasses.replace(resolved, seconds=seconds), seconds)
+            return Placement(deployment, resolved, seconds + resolved.seconds)
+        return Placement(deployment, dataclasses.replace(resolved, seconds=seconds), seconds)
 
     async def _source_video(
         self,
@@ -262,19 +262,19 @@ class Creator:
     async def run(
         self,
         plan: Plan,
-        groups: AsyncIterator[list[Option]],
+        groups: AsyncIterator[list[Placement]],
         insert: Insert,
     ) -> Job:
-        """Try the groups' options until one upstream accepts the job; if every deployment
+        """Try the groups' placements until one upstream accepts the job; if every deployment
         left is cooling, try those rather than refuse. An image URL is fetched once for all
         the attempts."""
         with one_fetch_per_url():
             return await self._run(plan, groups, insert)
 
-    async def _run(self, plan: Plan, groups: AsyncIterator[list[Option]], insert: Insert) -> Job:
+    async def _run(self, plan: Plan, groups: AsyncIterator[list[Placement]], insert: Insert) -> Job:
         budget = self.router.settings.num_retries + 1
-        async for options in groups:
-            done = await self._group_attempts(plan, options, insert, budget)
+        async for placements in groups:
+            done = await self._group_attempts(plan, placements, insert, budget)
             if done is not None:
                 return done
             if plan.stop or plan.unresolved is not None:
@@ -287,61 +287,66 @@ class Creator:
                 return done
         return await self._give_up(plan)
 
-    def _cooldown_left(self, option: Option) -> float:
-        return self.router.unavailable_for(option.deployment)
+    def _cooldown_left(self, placement: Placement) -> float:
+        return self.router.unavailable_for(placement.deployment)
 
     async def _group_attempts(
-        self, plan: Plan, options: list[Option], insert: Insert, budget: int, force: bool = False
+        self,
+        plan: Plan,
+        placements: list[Placement],
+        insert: Insert,
+        budget: int,
+        force: bool = False,
     ) -> Job | None:
-        """Up to ``budget`` attempts on ``options``; ``force`` looks past open breakers."""
+        """Up to ``budget`` attempts on ``placements``; ``force`` looks past open breakers."""
         refused: set[str] = set()
         while budget > 0:
-            option = self._pick(plan, options, refused, force)
-            if option is None:
+            placement = self._pick(plan, placements, refused, force)
+            if placement is None:
                 return None
             forced = force or plan.unresolved is not None  # settling an unknown outcome
             taken = await self.router.take(
-                option.deployment, plan.job_id, pinned=plan.pinned, force=forced
+                placement.deployment, plan.job_id, pinned=plan.pinned, force=forced
             )
             if taken > 0:  # full after all (another request, or another replica, was first)
                 plan.waited(taken)
-                refused.add(option.deployment.id)
+                refused.add(placement.deployment.id)
                 continue
             if plan.attempts:
                 await asyncio.sleep(self._backoff_s(len(plan.attempts)))
             budget -= 1
-            plan.tries[option.deployment.id] += 1
+            plan.tries[placement.deployment.id] += 1
             try:
-                job = await self._attempt(plan, option, insert)
+                job = await self._attempt(plan, placement, insert)
             except BaseException:  # cancelled, or the database failed: free what it held
-                self.router.abandoned(option.deployment, plan.job_id)
+                self.router.abandoned(placement.deployment, plan.job_id)
                 raise
             if job is not None or plan.stop:
                 return job
         return None
 
     def _pick(
-        self, plan: Plan, options: list[Option], refused: set[str], force: bool
-    ) -> Option | None:
+        self, plan: Plan, placements: list[Placement], refused: set[str], force: bool
+    ) -> Placement | None:
         """The next deployment: the available one this request tried least, first in the
         given order among equals (so the group is gone round in strategy order)."""
         if plan.unresolved is not None:  # only the same upstream, with the same key, is safe
             unresolved = plan.unresolved.id
             if unresolved in refused:
                 return None
-            return next((o for o in options if o.deployment.id == unresolved), None)
+            return next((p for p in placements if p.deployment.id == unresolved), None)
         ready = []
-        for option in options:
-            deployment = option.deployment
+        for placement in placements:
+            deployment = placement.deployment
             if deployment.id in refused or deployment.id in plan.done_with:
                 continue
             wait = self.router.unavailable_for(deployment, pinned=plan.pinned, force=force)
             if wait > 0:
                 plan.waited(wait)
                 if not force and not self.router.unavailable_for(deployment, force=True):
-                    plan.cooling.setdefault(deployment.id, option)  # only its breaker is open
+                    plan.cooling.setdefault(deployment.id, placement)  # only its breaker is open
                 continue
-            ready.append(option)
+            ready.append(placement)
         return min(ready, key=lambda o: plan.tries[o.deployment.id], default=None)
 
     def _backoff_s(self, attempts: int) -> float:
@@ -349,20 +354,20 @@ class Creator:
         delay: float = settings.retry_backoff_s * 2.0 ** (attempts - 1)
         return min(delay, settings.max_retry_wait_s)
 
-    async def _attempt(self, plan: Plan, option: Option, insert: Insert) -> Job | None:
+    async def _attempt(self, plan: Plan, placement: Placement, insert: Insert) -> Job | None:
         """One upstream create; the job on success, ``None`` (and ``plan.last_error``) if not."""
-        deployment = option.deployment
+        deployment = placement.deployment
         if plan.job is None:
-            job, created = await insert(option)
+            job, created = await insert(placement)
             if not created:  # an idempotent replay of another request's job
                 self.router.job_ended(deployment.id, plan.job_id)
                 return job
             plan.job = job
         elif plan.job.deployment_id != deployment.id:
             try:
-                moved = await self._move(plan.job, option, plan.attempts)
+                moved = await self._move(plan.job, placement, plan.attempts)
             except InsufficientQuota as exc:  # the new deployment costs more than is left
-                self._failed(plan, option, exc, time.time())
+                self._failed(plan, placement, exc, time.time())
                 return None
             if moved is None:  # deleted while we were retrying
                 self.router.job_ended(deployment.id, plan.job_id)
@@ -373,23 +378,27 @@ class Creator:
             client = self.router.live.client(deployment.id)
             if client is None:
                 raise GatewayError("The deployment has no client.")
-            state = await client.submit(option.resolved, idempotency_key=plan.job_id)
+            state = await client.submit(placement.resolved, idempotency_key=plan.job_id)
         except GatewayError as exc:
-            self._failed(plan, option, exc, started)
+            self._failed(plan, placement, exc, started)
             return None
         latency = time.time() - started
         self.router.succeeded(deployment, latency)
         plan.attempts.append(_attempt_row(deployment, started, latency, None))
         return await self.record_submitted(plan.job, deployment, state, plan.attempts)
 
-    async def _move(self, job: Job, option: Option, attempts: list[dict[str, Any]]) -> Job | None:
+    async def _move(
+        self, job: Job, placement: Placement, attempts: list[dict[str, Any]]
+    ) -> Job | None:
         """Point the row at the next deployment, re-holding the budget for its price."""
-        values = {**_row_for(option, attempts), "reserved_usd": self.estimate(option)}
+        values = {**_row_for(placement, attempts), "reserved_usd": self.estimate(placement)}
         hook = functools.partial(money.rehold, previous_usd=job.reserved_usd or 0.0)
         return await self.store.update_with(job.id, values, hook, phase="submitting")
 
-    def _failed(self, plan: Plan, option: Option, error: GatewayError, started: float) -> None:
-        deployment = option.deployment
+    def _failed(
+        self, plan: Plan, placement: Placement, error: GatewayError, started: float
+    ) -> None:
+        deployment = placement.deployment
         self.router.failed(deployment, plan.job_id, error)
         plan.attempts.append(_attempt_row(deployment, started, time.time() - started, error))
         plan.last_error = error
@@ -473,9 +482,9 @@ class Creator:
             raise NotFound(f"No video found with id '{job_id}'.")
         return job
 
-    def estimate(self, option: Option) -> float:
-        """What to hold on the caller's budgets for ``option`` (0 when unpriced)."""
-        return self.router.list_price(option) or 0.0
+    def estimate(self, placement: Placement) -> float:
+        """What to hold on the caller's budgets for ``placement`` (0 when unpriced)."""
+        return self.router.list_price(placement) or 0.0
 
     async def insert_row(
         self,
@@ -493,9 +502,9 @@ class Creator:
             return existing, False
 
 
-def row_values(option: Option) -> dict[str, Any]:
+def row_values(placement: Placement) -> dict[str, Any]:
     """The columns that say where (and as what) the job runs."""
-    deployment, resolved = option.deployment, option.resolved
+    deployment, resolved = placement.deployment, placement.resolved
     return {
         "model": deployment.model_name,
         "deployment_id": deployment.id,
@@ -503,13 +512,13 @@ def row_values(option: Option) -> dict[str, Any]:
         "upstream_model": resolved.upstream_model,
         "prompt": resolved.prompt,
         "size": resolved.size,
-        "seconds": option.seconds,
+        "seconds": placement.seconds,
         "request": resolved_to_json(resolved),
     }
 
 
-def _row_for(option: Option, attempts: list[dict[str, Any]]) -> dict[str, Any]:
-    return {**row_values(option), "attempts": list(attempts), "updated_at": time.time()}
+def _row_for(placement: Placement, attempts: list[dict[str, Any]]) -> dict[str, Any]:
+    return {**row_values(placement), "attempts": list(attempts), "updated_at": time.time()}
 
 
 def _attempt_row(
@@ -529,5 +538,5 @@ def _attempt_row(
     return row
 
 
-async def _single(options: list[Option]) -> AsyncIterator[list[Option]]:
-    yield options
+async def _single(placements: list[Placement]) -> AsyncIterator[list[Placement]]:
+    yield placements

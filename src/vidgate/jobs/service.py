@@ -32,7 +32,7 @@ from vidgate.request import (
 )
 from vidgate.routing.limits import Counters, LimitCounters
 from vidgate.routing.live import LiveDeployments
-from vidgate.routing.router import Option
+from vidgate.routing.router import Placement
 from vidgate.settings import GatewaySettings
 from vidgate.storage.base import BlobStore
 from vidgate.values import Deployment, ResolvedRequest, Variant
@@ -90,18 +90,24 @@ class JobService:
                     await self._discard_uploads(request)
                     return _same_request(existing, fingerprint)
             source = await self._source_job(principal, request)
-            pinned, groups = await self.creator.options(principal, request, source)
+            pinned, groups = await self.creator.placements(principal, request, source)
             plan = Plan(new_job_id(), pinned)
             await self._admit(principal, plan.job_id)
         except GatewayError:
             await self._discard_uploads(request)
             raise
 
-        async def insert(option: Option) -> tuple[Job, bool]:
+        async def insert(placement: Placement) -> tuple[Job, bool]:
             values = _new_row(
-                plan.job_id, principal, option, source, idempotency_key, fingerprint, request.user
+                plan.job_id,
+                principal,
+                placement,
+                source,
+                idempotency_key,
+                fingerprint,
+                request.user,
             )
-            values["reserved_usd"] = self.creator.estimate(option)
+            values["reserved_usd"] = self.creator.estimate(placement)
             values["budget_ids"] = principal.budget_ids
             values["lease_owner"] = self.instance
             values["lease_until"] = time.time() + self.settings.submit_lease_s
@@ -422,18 +428,18 @@ def _refused(job: Job) -> bool:
 def _new_row(
     job_id: str,
     principal: Principal,
-    option: Option,
+    placement: Placement,
     source: Job | None,
     idempotency_key: str | None,
     fingerprint: str,
     end_user: str | None,
 ) -> dict[str, Any]:
     now = time.time()
-    operation = option.resolved.operation
+    operation = placement.resolved.operation
     return {
         "id": job_id,
         "owner_key_id": principal.key_id,
-        **row_values(option),
+        **row_values(placement),
         "operation": operation,
         "status": "queued",
         "phase": "submitting",

@@ -28,8 +28,11 @@ from vidgate.values import Deployment, ResolvedRequest
 
 
 @dataclass(frozen=True)
-class Option:
-    """A deployment able to serve the request, with the request as it would run there."""
+class Placement:
+    """Where a new job can run: a deployment able to serve the request, with the request
+    resolved for it (as it would run there) and the job's total length there. (Not a
+    ``select.Candidate``, which is what a strategy ranks, nor an attempt, which is one
+    upstream create on a placement.)"""
 
     deployment: Deployment
     resolved: ResolvedRequest
@@ -64,18 +67,18 @@ class Router:
         """The model group, then its fallback groups in configured order."""
         return [model, *self.settings.fallbacks_for(model)]
 
-    def order(self, options: Sequence[Option]) -> list[Option]:
-        """``options`` (one group's) best first, by the configured strategy."""
-        if len(options) < 2:
-            return list(options)
-        by_id = {option.deployment.id: option for option in options}
-        candidates = [self._candidate(option) for option in options]
+    def order(self, placements: Sequence[Placement]) -> list[Placement]:
+        """``placements`` (one group's) best first, by the configured strategy."""
+        if len(placements) < 2:
+            return list(placements)
+        by_id = {placement.deployment.id: placement for placement in placements}
+        candidates = [self._candidate(placement) for placement in placements]
         ranked = STRATEGIES[self.settings.strategy](candidates, self.rng)
         return [by_id[candidate.id] for candidate in ranked]
 
-    def _candidate(self, option: Option) -> Candidate:
-        deployment = option.deployment
-        cost = self.list_price(option) if self.settings.strategy == "cost" else None
+    def _candidate(self, placement: Placement) -> Candidate:
+        deployment = placement.deployment
+        cost = self.list_price(placement) if self.settings.strategy == "cost" else None
         return Candidate(
             id=deployment.id,
             weight=deployment.weight,
@@ -87,9 +90,9 @@ class Router:
             max_concurrent=deployment.max_concurrent_jobs,
         )
 
-    def list_price(self, option: Option) -> float | None:
+    def list_price(self, placement: Placement) -> float | None:
         """The price of the request on that deployment, in USD."""
-        return estimate_usd(pricing_for(option.deployment, self.providers), option.resolved)
+        return estimate_usd(pricing_for(placement.deployment, self.providers), placement.resolved)
 
     def unavailable_for(
         self, deployment: Deployment, *, pinned: bool = False, force: bool = False
