@@ -35,6 +35,7 @@ from vidgate.db.engine import migrate, open_database
 from vidgate.jobs import money
 from vidgate.jobs.archive import Archiver
 from vidgate.jobs.create import Creator
+from vidgate.jobs.placements import Placements
 from vidgate.jobs.poller import Poller
 from vidgate.jobs.service import JobService
 from vidgate.jobs.store import Job, JobStore
@@ -97,8 +98,9 @@ def create_app(settings: Settings) -> FastAPI:
         media = MediaPool()
         archiver = Archiver(store, storage, settings.data_dir / "tmp", media)
         poller = Poller(store, live, PROVIDERS, archiver, gateway)
-        creator = Creator(store, router, storage, poller, media)
-        service = JobService(store, live, creator, storage, poller, gateway)
+        placements = Placements(router, storage, media)
+        creator = Creator(store, router, poller)
+        service = JobService(store, live, placements, creator, storage, poller, gateway)
         store.on_end.append(lambda job: service.key_limits.release(job.owner_key_id, job.id))
         app.state.settings = settings
         app.state.live = live

@@ -1,4 +1,4 @@
-"""Creating a job: pick deployments, resolve the request for each, submit with failover.
+"""Creating a job: submit it to its placements with failover (the attempt loop).
 
 The row is inserted before the first upstream call and always names the deployment being
 tried, so a crash mid-submit is recovered on the right upstream. Retryable errors (429, 5xx,
@@ -24,32 +24,25 @@ import asyncio
 import dataclasses
 import functools
 import logging
-import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from pathlib import Path
 from typing import Any
 
-from vidgate.accounting.keys import Principal
 from vidgate.errors import (
     GatewayError,
     InsufficientQuota,
-    InvalidRequest,
     NotFound,
-    PermissionDenied,
     RateLimited,
     client_text,
 )
 from vidgate.jobs import lifecycle, money
 from vidgate.jobs.poller import Poller
 from vidgate.jobs.store import DuplicateIdempotencyKey, Job, JobStore
-from vidgate.media.pool import MediaPool
-from vidgate.request import VideoRequest, resolve, resolved_to_json
+from vidgate.request import resolved_to_json
 from vidgate.routing.imagefetch import one_fetch_per_url
 from vidgate.routing.router import Placement, Router
-from vidgate.storage.base import BlobStore
-from vidgate.values import Asset, Deployment, SourceVideo, UpstreamState
+from vidgate.values import Deployment, UpstreamState
 
 log = logging.getLogger("vidgate.jobs")
 
@@ -95,169 +88,13 @@ was lost (the winner's row is returned as is)."""
 
 
 class Creator:
-    """Runs creates (and remixes, edits, extensions) through the router."""
+    """Runs creates (and remixes, edits, extensions) through the router: the attempts over
+    the placements ``jobs/placements.py`` yields, until one upstream accepts the job."""
 
-    def __init__(
-        self,
-        store: JobStore,
-        router: Router,
-        storage: BlobStore,
-        poller: Poller,
-        media: MediaPool,
-    ) -> None:
+    def __init__(self, store: JobStore, router: Router, poller: Poller) -> None:
         self.store = store
         self.router = router
-        self.storage = storage
         self.poller = poller
-        self.media = media
-
-    async def placements(
-        self, principal: Principal, request: VideoRequest, source: Job | None
-    ) -> tuple[bool, AsyncIterator[list[Placement]]]:
-        """Whether the job is pinned, and its groups' placements in the order to try them.
-
-        Raises at once when the request's own model cannot serve it (400) or may not be used.
-        """
-        live = self.router.live
-        probes: dict[str, dict[str, Any]] = {}
-        if source is not None and request.model in (None, source.model):
-            deployment = live.current(source.deployment_id)
-            if deployment is None:
-                raise InvalidRequest(
-                    f"The deployment that created video '{source.id}' is no longer configured.",
-                    param="video",
-                    code="deployment_removed",
-                )
-            placement = await self._placement(request, deployment, source, probes)
-            return True, _single([placement])
-        model = live.table.resolve(request.model or live.table.default_model)
-        group = live.table.group(model)
-        if not group:
-            raise NotFound(
-                f"The model '{model}' does not exist. "
-                f"Available: {', '.join(sorted(live.table.groups))}.",
-                param="model",
-                code="model_not_found",
-            )
-        if not principal.may_use(model):
-            raise PermissionDenied(
-                f"This key may not use model '{model}'.", param="model", code="model_not_allowed"
-            )
-        first = await self._group(request, group, source, probes)
-        if isinstance(first, GatewayError):
-            raise first
-        return False, self._fallbacks(principal, request, model, first, source, probes)
-
-    async def _fallbacks(
-        self,
-        principal: Principal,
-        request: VideoRequest,
-        model: str,
-        first: list[Placement],
-        source: Job | None,
-        probes: dict[str, dict[str, Any]],
-    ) -> AsyncIterator[list[Placement]]:
-        yield first
-        for name in self.router.groups(model)[1:]:
-            group = self.router.live.table.group(name)
-            if not group or not principal.may_use(name):
-                continue
-            placements = await self._group(request, group, source, probes)
-            if not isinstance(placements, GatewayError):  # it cannot serve these parameters
-                yield placements
-
-    async def _group(
-        self,
-        request: VideoRequest,
-        group: tuple[Deployment, ...],
-        source: Job | None,
-        probes: dict[str, dict[str, Any]],
-    ) -> list[Placement] | GatewayError:
-        """The group's deployments that can serve the request, in strategy order."""
-        placements, error = [], None
-        for deployment in group:
-            try:
-                placements.append(await self._placement(request, deployment, source, probes))
-            except InvalidRequest as exc:
-                error = error or exc
-        if not placements:
-            assert error is not None
-            return error
-        return self.router.order(placements)
-
-    async def _placement(
-        self,
-        request: VideoRequest,
-        deployment: Deployment,
-        source: Job | None,
-        probes: dict[str, dict[str, Any]],
-    ) -> Placement:
-        """The request resolved for ``deployment``, with the job's total seconds there."""
-        caps, name, upstream = deployment.capabilities, deployment.model_name, deployment.model
-        if request.operation == "create":
-            resolved = resolve(request, caps, model_name=name, upstream_model=upstream)
-            return Placement(deployment, resolved, resolved.seconds)
-        video, (width, height, seconds) = await self._source_video(
-            request, deployment, source, probes
-        )
-        if request.operation != "extend":  # remix and edit keep the source's length
-            request = dataclasses.replace(request, seconds=None)
-        resolved = resolve(
-            request,
-            caps,
-            model_name=name,
-            upstream_model=upstream,
-            source=video,
-            source_size=(width, height),
-        )
-        if request.operation == "extend":
-            return Placement(deployment, resolved, seconds + resolved.seconds)
-        return Placement(deployment, dataclasses.replace(resolved, seconds=seconds), seconds)
-
-    async def _source_video(
-        self,
-        request: VideoRequest,
-        deployment: Deployment,
-        source: Job | None,
-        probes: dict[str, dict[str, Any]],
-    ) -> tuple[SourceVideo, tuple[int, int, int]]:
-        if source is not None:
-            width, height = (int(v) for v in source.size.split("x"))
-            video = (source.assets or {}).get("video")
-            asset = Asset("blob", video["key"], "video/mp4") if video else None
-            same = source.deployment_id == deployment.id
-            location = ((source.upstream or {}).get("results") or {}).get("video")
-            video = SourceVideo(
-                asset,
-                source.id,
-                source.upstream_id if same else None,
-                source.seconds,
-                location if same else None,
-            )
-            return video, (width, height, source.seconds)
-        upload = request.source_upload
-        if upload is None:
-            raise InvalidRequest("Missing required parameter: 'video'.", param="video")
-        info = probes.get(upload.blob_key)
-        if info is None:
-            info = probes[upload.blob_key] = await self._probe_upload(upload.blob_key)
-        asset = Asset("blob", upload.blob_key, upload.content_type, upload.filename)
-        seconds = max(1, round(info["duration_seconds"]))
-        return SourceVideo(asset, seconds=seconds), (info["width"], info["height"], seconds)
-
-    async def _probe_upload(self, key: str) -> dict[str, Any]:
-        """Probe an uploaded video; from a remote store it is streamed to a temporary file."""
-        path = self.storage.local_path(key)
-        if path is not None:
-            return await self.media.probe_video(path, "video")
-        with tempfile.TemporaryDirectory(prefix="vidgate-probe-") as folder:
-            path = Path(folder) / "video"
-            with path.open("wb") as handle:
-                async for chunk in self.storage.read(key):
-                    await asyncio.to_thread(handle.write, chunk)
-            return await self.media.probe_video(path, "video")
-
-    # --- the attempt loop -------------------------------------------------------------------
 
     async def run(
         self,
@@ -536,7 +373,3 @@ def _attempt_row(
         message = client_text(error.message)  # stored and shown by /jobs/{id}
         row["error"] = {"status": error.status, "code": error.code, "message": message}
     return row
-
-
-async def _single(placements: list[Placement]) -> AsyncIterator[list[Placement]]:
-    yield placements

@@ -1,9 +1,10 @@
 """The job service: create, remix, edit, extend, retrieve, list, delete and content.
 
-The API layer hands it a parsed ``VideoRequest`` and the caller's ``Principal``. Creates go
-through ``jobs/create.py`` (routing, failover, the row inserted before the first upstream
-call); follow-ups always use the deployment stored on the job. Every lookup is scoped to the
-caller's key: another key's id is a 404.
+The API layer hands it a parsed ``VideoRequest`` and the caller's ``Principal``. Creates are
+placed by ``jobs/placements.py`` (model group, fallbacks, the request resolved for each
+deployment) and run by ``jobs/create.py`` (failover, the row inserted before the first
+upstream call); follow-ups always use the deployment stored on the job. Every lookup is
+scoped to the caller's key: another key's id is a 404.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from vidgate.jobs import lifecycle
 from vidgate.jobs.archive import asset_prefix
 from vidgate.jobs.create import Creator, Plan, row_values
 from vidgate.jobs.heartbeat import Heartbeat, stale_after
+from vidgate.jobs.placements import Placements
 from vidgate.jobs.poller import Poller
 from vidgate.jobs.store import Job, JobStore
 from vidgate.request import (
@@ -57,6 +59,7 @@ class JobService:
         self,
         store: JobStore,
         live: LiveDeployments,
+        placements: Placements,
         creator: Creator,
         storage: BlobStore,
         poller: Poller,
@@ -64,6 +67,7 @@ class JobService:
     ) -> None:
         self.store = store
         self.live = live
+        self.placements = placements
         self.creator = creator
         self.storage = storage
         self.poller = poller
@@ -90,7 +94,7 @@ class JobService:
                     await self._discard_uploads(request)
                     return _same_request(existing, fingerprint)
             source = await self._source_job(principal, request)
-            pinned, groups = await self.creator.placements(principal, request, source)
+            pinned, groups = await self.placements.groups(principal, request, source)
             plan = Plan(new_job_id(), pinned)
             await self._admit(principal, plan.job_id)
         except GatewayError:
