@@ -11,10 +11,10 @@ from pathlib import Path
 
 import av
 import pytest
-from PIL import Image, ImageStat
+from PIL import Image, ImageFont, ImageStat
 
 from vidgate.media.probe import probe
-from vidgate.media.render import RenderSpec, render
+from vidgate.media.render import RenderSpec, render, wrap_text
 
 SPEC = RenderSpec(
     prompt="A lighthouse in a storm, waves crashing", seconds=1, width=320, height=180
@@ -135,7 +135,21 @@ def test_progress_rises_in_coarse_steps_to_100(tmp_path: Path) -> None:
 
 
 def test_long_prompts_are_wrapped(tmp_path: Path) -> None:
+    font, width = ImageFont.load_default(size=16), 200.0
     prompt = "word " * 500 + "x" * 300
+
+    lines = wrap_text(" ".join(prompt.split()), font, width)
+    assert len(lines) == 4 and lines[-1].endswith(" …")
+    assert all(0 < font.getlength(line) <= width for line in lines)
+    counts = [len(wrap_text(" ".join(["word"] * n), font, width)) for n in (1, 5, 10, 20, 80)]
+    assert counts == [1, 2, 3, 4, 4]
+    medium = "A lighthouse in a storm, waves crashing over the rocks while gulls circle above"
+    wrapped = wrap_text(medium, font, width)
+    assert len(wrapped) > 1 and " ".join(wrapped) == medium
+    assert all(font.getlength(line) <= width for line in wrapped)
+    pieces = wrap_text("x" * 300, font, width)  # one word wider than a line is split
+    assert len(pieces) > 1 and all(font.getlength(piece) <= width for piece in pieces)
+    assert wrap_text("", font, width) == []
 
     render(replace(SPEC, prompt=prompt), str(tmp_path / "long.mp4"))
     render(replace(SPEC, prompt="   "), str(tmp_path / "blank.mp4"))

@@ -299,7 +299,7 @@ def _caption(
 ) -> tuple[Image.Image, tuple[int, int]] | None:
     """The wrapped prompt on a translucent box, and where it goes (top or bottom centre)."""
     font, pad = ImageFont.load_default(size=font_size), font_size // 2
-    lines = _wrap(" ".join(prompt.split()), font, size[0] * 0.9 - 2 * pad)
+    lines = wrap_text(" ".join(prompt.split()), font, size[0] * 0.9 - 2 * pad)
     if not lines:
         return None
     text = "\n".join(lines)
@@ -314,8 +314,9 @@ def _caption(
     return box, ((size[0] - box.width) // 2, y)
 
 
-def _wrap(text: str, font: Font, width: float, max_lines: int = 4) -> list[str]:
-    """Word-wrap to `width` pixels; past `max_lines` the text ends in an ellipsis."""
+def wrap_text(text: str, font: Font, width: float, max_lines: int = 4) -> list[str]:
+    """Word-wrap to `width` pixels (a word too long for a line is split); past `max_lines`
+    the text ends in an ellipsis."""
     sample = text[:400]
     chars = int(width * len(sample) / max(1.0, font.getlength(sample))) if sample else 4
     while True:
