@@ -39,6 +39,7 @@ from vidgate.jobs.placements import Placements
 from vidgate.jobs.poller import Poller
 from vidgate.jobs.service import JobService
 from vidgate.jobs.store import Job, JobStore
+from vidgate.jobs.submits import Submits
 from vidgate.media.pool import MediaPool
 from vidgate.netpolicy import OutboundPolicy
 from vidgate.observe import metrics
@@ -100,7 +101,15 @@ def create_app(settings: Settings) -> FastAPI:
         poller = Poller(store, live, PROVIDERS, archiver, gateway)
         placements = Placements(router, storage, media)
         creator = Creator(store, router, poller)
-        service = JobService(store, live, placements, creator, storage, poller, gateway)
+        submits = Submits(
+            store,
+            live,
+            creator,
+            gateway,
+            poller.owner,
+            lambda: (service.key_limits, router.limits),  # scale-out wiring replaces both
+        )
+        service = JobService(store, live, placements, creator, submits, storage, poller, gateway)
         store.on_end.append(lambda job: service.key_limits.release(job.owner_key_id, job.id))
         app.state.settings = settings
         app.state.live = live
@@ -127,11 +136,11 @@ def create_app(settings: Settings) -> FastAPI:
         in_flight = await store.live_jobs()
         router.limits.seed((deployment, job) for deployment, _, job in in_flight)
         service.key_limits.seed((owner, job) for _, owner, job in in_flight)
-        recovered = await service.recover()
+        recovered = await submits.recover()
         if recovered:
             log.info("recovered %d job(s) interrupted while submitting", recovered)
         task = asyncio.create_task(poller.run()) if settings.run_poller else None
-        maintenance = asyncio.gather(service.maintain(), poller.keep_leases())
+        maintenance = asyncio.gather(submits.maintain(), poller.keep_leases())
         hangup = _on_sighup(app.state.reload)
         try:
             yield

@@ -22,10 +22,10 @@ from vidgate.errors import Conflict, GatewayError, InvalidRequest, NotFound, Rat
 from vidgate.jobs import lifecycle
 from vidgate.jobs.archive import asset_prefix
 from vidgate.jobs.create import Creator, Plan, row_values
-from vidgate.jobs.heartbeat import Heartbeat, stale_after
 from vidgate.jobs.placements import Placements
 from vidgate.jobs.poller import Poller
 from vidgate.jobs.store import Job, JobStore
+from vidgate.jobs.submits import Submits
 from vidgate.request import (
     VideoRequest,
     resolved_from_json,
@@ -37,7 +37,7 @@ from vidgate.routing.live import LiveDeployments
 from vidgate.routing.router import Placement
 from vidgate.settings import GatewaySettings
 from vidgate.storage.base import BlobStore
-from vidgate.values import Deployment, ResolvedRequest, Variant
+from vidgate.values import Variant
 
 log = logging.getLogger("vidgate.jobs")
 
@@ -61,6 +61,7 @@ class JobService:
         live: LiveDeployments,
         placements: Placements,
         creator: Creator,
+        submits: Submits,
         storage: BlobStore,
         poller: Poller,
         settings: GatewaySettings,
@@ -69,15 +70,12 @@ class JobService:
         self.live = live
         self.placements = placements
         self.creator = creator
+        self.submits = submits
         self.storage = storage
         self.poller = poller
         self.settings = settings
         self.key_limits: Counters = LimitCounters()
         """Per-key rpm and jobs in flight; slots are freed when a job ends."""
-        self.instance = poller.owner
-        """This process, as the holder of leases on job rows."""
-        self._submitting: set[str] = set()
-        """Jobs this process is submitting: the heartbeat renews their leases until done."""
         self._background: set[asyncio.Task[None]] = set()
 
     # --- create and its variants --------------------------------------------------------
@@ -113,21 +111,19 @@ class JobService:
             )
             values["reserved_usd"] = self.creator.estimate(placement)
             values["budget_ids"] = principal.budget_ids
-            values["lease_owner"] = self.instance
+            values["lease_owner"] = self.submits.instance
             values["lease_until"] = time.time() + self.settings.submit_lease_s
             return await self.creator.insert_row(values, principal.key_id, idempotency_key)
 
-        self._submitting.add(plan.job_id)
         try:
-            job = await self.creator.run(plan, groups, insert)
+            with self.submits.running(plan.job_id):
+                job = await self.creator.run(plan, groups, insert)
         except BaseException as exc:
             if plan.job is None:  # no row: nothing will end and free the key's slot
                 self.key_limits.release(principal.key_id, plan.job_id)
                 if isinstance(exc, GatewayError):
                     await self._discard_uploads(request)
             raise
-        finally:
-            self._submitting.discard(plan.job_id)
         if job.id != plan.job_id:  # an idempotency race was lost: the winner's job
             self.key_limits.release(principal.key_id, plan.job_id)
             await self._discard_uploads(request)
@@ -186,25 +182,6 @@ class JobService:
                 code="video_not_ready",
             )
         return source
-
-    async def _resubmit(self, job: Job, deployment: Deployment, resolved: ResolvedRequest) -> Job:
-        """Submit a recovered job once more, to the deployment it was being submitted to."""
-        client = self.live.client(deployment.id, job.created_at)
-        assert client is not None
-        try:
-            state = await client.submit(resolved, idempotency_key=job.id)
-        except GatewayError as exc:
-            await lifecycle.fail(
-                self.store, job.id, exc.code, exc.message, extra={"deleted_at": time.time()}
-            )
-            raise
-        return await self.creator.record_submitted(job, deployment, state)
-
-    async def _reload(self, job_id: str) -> Job:
-        job = await self.store.get(job_id)
-        if job is None:
-            raise NotFound(f"No video found with id '{job_id}'.")
-        return job
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -303,99 +280,6 @@ class JobService:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-    # --- leases on submits, and recovery ------------------------------------------------
-
-    async def maintain(self) -> None:
-        """Until cancelled: beat and renew this process's submit leases from a thread of
-        their own (``jobs/heartbeat.py``), and every lease recover submits that nobody is
-        submitting any more — a dead replica's, or this one's before a crash."""
-        lease = self.settings.submit_lease_s
-        heartbeat = Heartbeat(self.store.db.url, self.instance, lease, self.submitting)
-        heartbeat.start()
-        try:
-            while True:
-                await asyncio.sleep(lease)
-                try:
-                    await self.recover()
-                    await self._forget_ended_slots(time.time() - lease)
-                except Exception:
-                    log.exception("recovering submits failed")
-        finally:
-            await asyncio.to_thread(heartbeat.stop)
-
-    def submitting(self) -> tuple[str, ...]:
-        """The jobs this process is submitting now (their leases are renewed)."""
-        return tuple(self._submitting)
-
-    async def _forget_ended_slots(self, taken_before: float) -> None:
-        """Replicas without Redis: free the local slots of jobs other replicas ended."""
-        counters = [self.key_limits, self.creator.router.limits]
-        if self.store.sole_writer or not any(isinstance(c, LimitCounters) for c in counters):
-            return
-        live = {job_id for _, _, job_id in await self.store.live_jobs()}
-        for local in counters:
-            local.retain(live, taken_before)
-
-    async def recover(self) -> int:
-        """Finish submits that nobody is submitting any more: rows in ``submitting`` whose
-        lease lapsed and whose owner is silent (or is this process, no longer on it); at
-        start-up of the sole process, all of them. Returns how many."""
-        count = 0
-        while True:
-            lease, now = self.settings.submit_lease_s, time.time()
-            stalled = await self.store.claim_stalled_submits(
-                self.instance,
-                now,
-                lease,
-                busy=self.submitting(),
-                silent_since=now - stale_after(lease),
-            )
-            if not stalled:
-                return count
-            count += len(stalled)
-            for job, held_by in stalled:
-                self._submitting.add(job.id)
-                try:
-                    await self._recover_one(job, held_by)
-                finally:
-                    self._submitting.discard(job.id)
-
-    async def _recover_one(self, job: Job, held_by: str | None) -> None:
-        deployment = self.live.deployment(job.deployment_id, job.created_at)
-        if deployment is None:
-            await lifecycle.fail(
-                self.store,
-                job.id,
-                "deployment_removed",
-                "The deployment of this job is no longer configured.",
-            )
-            return
-        if not deployment.idempotent_submit:
-            await lifecycle.fail(
-                self.store,
-                job.id,
-                "submit_interrupted",
-                self._interrupted(held_by)
-                + " The upstream cannot be asked safely again; the job was not charged. "
-                "Please retry.",
-            )
-            return
-        try:
-            await self._resubmit(job, deployment, resolved_from_json(job.request))
-        except GatewayError as exc:
-            log.warning("recovering %s failed: %s", job.id, exc.code)
-
-    def _interrupted(self, held_by: str | None) -> str:
-        """What is known about a submit nobody finished, from who held its lease."""
-        if held_by is None:  # leases are cleared at start-up of the sole process
-            return "The gateway stopped while submitting this job."
-        if held_by == self.instance:
-            return "This job's submit was interrupted before the upstream's answer was recorded."
-        return (
-            "The gateway replica that was submitting this job stopped responding before "
-            "the upstream's answer was recorded."
-        )
 
     async def aclose(self) -> None:
         for task in list(self._background):
