@@ -87,9 +87,9 @@ def create_app(settings: Settings) -> FastAPI:
         sqlite = settings.database_url.startswith("sqlite")
         store = JobStore(db, sole_writer=sqlite)  # one process owns a SQLite file
         store.insert_hooks.append(money.hold)
-        store.end_hooks.append(money.Settlement(live.deployment, PROVIDERS))
-        store.on_end.append(lambda job: router.job_ended(job.deployment_id, job.id))
-        store.on_end.append(_job_ended)
+        store.terminal_hooks.append(money.Settlement(live.deployment, PROVIDERS))
+        store.after_end.append(lambda job: router.job_ended(job.deployment_id, job.id))
+        store.after_end.append(_job_ended)
         gateway = settings.config.settings
         webhooks = Webhooks(
             db, gateway.webhooks, settings.config.webhooks, sole_writer=sqlite, policy=outbound
@@ -110,7 +110,7 @@ def create_app(settings: Settings) -> FastAPI:
             lambda: (service.key_limits, router.limits),  # scale-out wiring replaces both
         )
         service = JobService(store, live, placements, creator, submits, storage, poller, gateway)
-        store.on_end.append(lambda job: service.key_limits.release(job.owner_key_id, job.id))
+        store.after_end.append(lambda job: service.key_limits.release(job.owner_key_id, job.id))
         app.state.settings = settings
         app.state.live = live
         app.state.router = router

@@ -40,7 +40,7 @@ async def fail(
         "lease_until": None,
         **(extra or {}),
     }
-    return _ended(store, await store.end(job_id, values, phase=LIVE_PHASES))
+    return _notify_if_won(store, await store.finish(job_id, values, phase=LIVE_PHASES))
 
 
 async def complete(
@@ -60,11 +60,11 @@ async def complete(
         "lease_owner": None,
         "lease_until": None,
     }
-    return _ended(store, await store.end(job_id, values, phase="archiving"))
+    return _notify_if_won(store, await store.finish(job_id, values, phase="archiving"))
 
 
-def _ended(store: JobStore, job: Job | None) -> Job | None:
-    """Run the end-of-job hooks for the writer that won the transition."""
+def _notify_if_won(store: JobStore, job: Job | None) -> Job | None:
+    """Run the after-end callbacks for the writer that won the transition."""
     if job is not None:
-        store.ended(job)
+        store.notify_ended(job)
     return job

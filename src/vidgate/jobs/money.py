@@ -41,8 +41,8 @@ def rehold(conn: Connection, job: Job, previous_usd: float) -> None:
 
 
 class Settlement:
-    """The end-of-job hook: settle a completed job, release any other (runs in the
-    terminal transaction, see ``JobStore.end_hooks``)."""
+    """The terminal hook: settle a completed job, release any other (runs in the
+    terminal transaction, see ``JobStore.terminal_hooks``)."""
 
     def __init__(
         self,

@@ -1,7 +1,7 @@
 """Job rows: one statement per operation, with compare-and-set where state changes.
 
-Terminal transitions are guarded by the phase the writer expects (``update(..., phase=)``),
-so of two writers racing to finish a job exactly one wins; the loser sees ``False``. The
+Terminal transitions (``finish``) are guarded by the phase the writer expects (CAS),
+so of two writers racing to finish a job exactly one wins; the loser gets ``None``. The
 poller claims due jobs with a lease in a single ``UPDATE ... RETURNING`` (on PostgreSQL its
 subquery locks ``FOR UPDATE SKIP LOCKED``, so replicas claiming at once split the due jobs
 instead of waiting on each other); a replica that dies mid-lease simply lets the lease
@@ -113,7 +113,8 @@ class JobCache:
         self._rows.pop(job_id, None)
 
 
-EndHook = Callable[[Connection, Job], Mapping[str, Any] | None]
+TerminalHook = Callable[[Connection, Job], Mapping[str, Any] | None]
+"""Runs in the transaction that ends a job; may return columns to write in it."""
 
 
 class DuplicateIdempotencyKey(Exception):
@@ -129,15 +130,18 @@ class JobStore:
         self.cache = JobCache() if sole_writer else None
         self.insert_hooks: list[Callable[[Connection, Job], None]] = []
         """Run inside the transaction that inserts a job (reserving money); raising aborts it."""
-        self.end_hooks: list[EndHook] = []
-        """Run inside the transaction that ends a job, with its final row: whatever must
-        happen exactly once with the end (settling money, queueing webhooks) commits or rolls
-        back with it. A hook may return column values; the store writes them in that transaction."""
-        self.on_end: list[Callable[[Job], None]] = []
-        """Called once with the final row after a job ended (in-memory bookkeeping)."""
+        self.terminal_hooks: list[TerminalHook] = []
+        """Run inside the transaction that ends a job (``finish``), with its final row:
+        whatever must happen exactly once with the end (settling money, queueing webhooks)
+        commits or rolls back with it. A hook may return column values; the store writes
+        them in that transaction. A writer that loses the transition runs none."""
+        self.after_end: list[Callable[[Job], None]] = []
+        """Called once with the final row after a job's end committed (in-memory
+        bookkeeping: slots, metrics, waking the webhook sender); see ``notify_ended``."""
 
-    def ended(self, job: Job) -> None:
-        for callback in self.on_end:
+    def notify_ended(self, job: Job) -> None:
+        """Run the ``after_end`` callbacks: ``job`` ended, and this writer ended it."""
+        for callback in self.after_end:
             callback(job)
 
     def _remember(self, job: Job) -> Job:
@@ -206,18 +210,19 @@ class JobStore:
         """``update`` with ``hook`` in its transaction (raising from it aborts the update)."""
         return await self._update(job_id, values, phase, (hook,))
 
-    async def end(
+    async def finish(
         self, job_id: str, values: Mapping[str, Any], *, phase: str | Sequence[str]
     ) -> Job | None:
-        """``update`` for a terminal transition: the ``end_hooks`` run in its transaction."""
-        return await self._update(job_id, values, phase, self.end_hooks)
+        """``update`` for a terminal transition (CAS on ``phase``): the ``terminal_hooks``
+        run in its transaction, and only if it wins."""
+        return await self._update(job_id, values, phase, self.terminal_hooks)
 
     async def _update(
         self,
         job_id: str,
         values: Mapping[str, Any],
         phase: str | Sequence[str] | None,
-        hooks: Sequence[EndHook],
+        hooks: Sequence[TerminalHook],
     ) -> Job | None:
         params: dict[str, Any] = {**values, "_id": job_id}
         if phase is not None:

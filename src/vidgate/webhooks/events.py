@@ -1,6 +1,6 @@
 """Events from job ends: ``video.completed`` and ``video.failed``, in OpenAI's event shape.
 
-``queue_events`` is a ``JobStore.end_hooks`` function: it runs in the transaction that ends
+``queue_events`` is a ``JobStore.terminal_hooks`` function: it runs in the transaction that ends
 the job, so a delivery row exists if and only if the job's end committed — never lost to a
 crash between the two, never written twice by two writers racing to end the job. Jobs that
 end hidden (refused at create, or deleted by their owner) produce no event.

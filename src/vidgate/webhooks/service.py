@@ -58,15 +58,15 @@ class Webhooks:
         await self.store.sync_config(self.configured)
         if self.sole_writer:  # one process owns a SQLite file: nobody else holds a claim
             await self.store.release_all_leases()
-        jobs.end_hooks.append(self._queue)
-        jobs.on_end.append(self._ended)
+        jobs.terminal_hooks.append(self._queue)
+        jobs.after_end.append(self._wake_sender)
         self._task = asyncio.create_task(self.sender.run())
 
     def _queue(self, conn: Connection, job: Job) -> None:
         if queue_events(conn, job):
             self._queued = True
 
-    def _ended(self, _job: Job) -> None:
+    def _wake_sender(self, _job: Job) -> None:
         if self._queued:
             self._queued = False
             self.sender.wake()
