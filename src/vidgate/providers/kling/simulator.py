@@ -49,11 +49,22 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vidgate.providers.kling import _sim_rules as rules
 from vidgate.providers.kling._sim_rules import KlingError
-from vidgate.providers.simkit import RequestLog, Timeline, hang, log_routes, markers, mp4_bytes
+from vidgate.providers.simkit import (
+    BaseConfig,
+    BaseState,
+    BaseTask,
+    Check,
+    Guard,
+    base_url,
+    elide,
+    hang,
+    markers,
+    mp4_bytes,
+    sim_app,
+)
 
 DEFAULT_KEY = "kling-sim-access-key:kling-sim-secret-key"
 FAMILIES = ("text2video", "image2video")
@@ -62,16 +73,12 @@ POLICY_REFUSAL = "Failure to pass the risk control system: the content may viola
 
 
 @dataclass
-class SimulatorConfig:
+class SimulatorConfig(BaseConfig):
     """Knobs of the simulated upstream."""
 
     api_key: str | None = DEFAULT_KEY
     """``"ACCESS_KEY:SECRET_KEY"``; ``None`` accepts any access key unsigned-checked."""
-    job_seconds: float = 1.0
     secret_key: str | None = None
-    queued_seconds: float = 0.1
-    hang_seconds: float = 30.0
-    fps: int = 24
     max_active_tasks: int | None = None
     """Over this many unfinished tasks a create answers 1303 (resource-pack concurrency)."""
 
@@ -86,7 +93,7 @@ class SimulatorConfig:
 
 
 @dataclass
-class SimTask:
+class SimTask(BaseTask):
     """One task; its status follows the clock."""
 
     id: str
@@ -94,10 +101,7 @@ class SimTask:
     checked: rules.Checked
     body: dict[str, Any]
     headers: dict[str, str]
-    timeline: Timeline
-    markers: frozenset[str]
     created_at: int
-    polls: int = 0
 
     def status(self) -> str:
         phase, _ = self.timeline.phase()
@@ -109,17 +113,11 @@ class SimTask:
 
 
 @dataclass
-class SimState:
+class SimState(BaseState[SimulatorConfig]):
     """Everything the simulator remembers; ``app.state.sim``."""
 
-    config: SimulatorConfig
     tasks: dict[str, SimTask] = field(default_factory=dict)
     external: dict[str, str] = field(default_factory=dict)
-    log: list[dict[str, Any]] = field(default_factory=list)
-
-    def reset(self) -> None:
-        self.tasks.clear()
-        self.external.clear()
 
     def find(self, family: str, ident: str) -> SimTask | None:
         task = self.tasks.get(self.external.get(ident, ident))
@@ -161,11 +159,6 @@ def _task_info(task: SimTask) -> dict[str, Any]:
     return {"external_task_id": external} if external else {}
 
 
-def _sim(request: Request) -> SimState:
-    state: SimState = request.app.state.sim
-    return state
-
-
 def _request_id() -> str:
     return str(uuid.uuid4())
 
@@ -184,31 +177,21 @@ def _rate_limited(code: int, message: str) -> JSONResponse:
     return _error(KlingError(code, message), {"Retry-After": "1"})
 
 
-def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
-
-
-class KlingAuth:
+def _jwt_check(state: SimState) -> Check:
     """Checks the JWT on every ``/v1`` call, as Kling's gateway does."""
 
-    def __init__(self, app: ASGIApp, state: SimState) -> None:
-        self.app, self.state = app, state
+    def check(request: Request) -> Response | None:
+        try:
+            rules.check_jwt(request.headers.get("authorization"), state.config.keys(), time.time())
+        except KlingError as exc:
+            return _error(exc)
+        return None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
-            request = Request(scope)
-            try:
-                rules.check_jwt(
-                    request.headers.get("authorization"), self.state.config.keys(), time.time()
-                )
-            except KlingError as exc:
-                await _error(exc)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+    return check
 
 
 async def _create(request: Request, family: str) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     try:
         body = await request.json()
     except ValueError:
@@ -231,7 +214,7 @@ async def _create(request: Request, family: str) -> Response:
     if limit is not None and active >= limit:
         return _rate_limited(1303, "Parallel task over resource pack limit")
     task = _new_task(sim, family, checked, body, request, found)
-    data = sim.task_json(task, _base_url(request))
+    data = sim.task_json(task, base_url(request))
     data.pop("task_status_msg")
     return _ok(data)
 
@@ -244,14 +227,13 @@ def _new_task(
     request: Request,
     found: frozenset[str],
 ) -> SimTask:
-    duration = sim.config.job_seconds * (10 if "slow" in found else 1)
     task = SimTask(
         id=str(random.randrange(10**17, 10**18)),
         family=family,
         checked=checked,
-        body={k: _short(v) for k, v in body.items()},
+        body=elide(body, any_text=True),
         headers={k: v for k, v in request.headers.items() if k in KEPT_HEADERS},
-        timeline=Timeline(duration, queued_s=min(sim.config.queued_seconds, duration)),
+        timeline=sim.config.timeline(found),
         markers=found,
         created_at=rules.now_ms(),
     )
@@ -259,13 +241,6 @@ def _new_task(
     if checked.external_task_id:
         sim.external[checked.external_task_id] = task.id
     return task
-
-
-def _short(value: Any) -> Any:
-    """Keep base64 images out of the task record (their prefix and length are enough)."""
-    if isinstance(value, str) and len(value) > 200:
-        return f"{value[:40]}...<{len(value)} chars>"
-    return value
 
 
 async def text2video(request: Request) -> Response:
@@ -277,22 +252,22 @@ async def image2video(request: Request) -> Response:
 
 
 async def query(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     family = request.path_params["family"]
     task = sim.find(family, request.path_params["task_id"]) if family in FAMILIES else None
     if task is None:
         return _error(KlingError(1203, "task not found"))
-    task.polls += 1
-    if task.polls == 1 and "poll-429" in task.markers:
+    fault = task.poll_fault()
+    if fault == "poll-429":
         return _rate_limited(1302, "The API request frequency is too high, please slow down")
-    if task.polls == 1 and "malformed" in task.markers:
+    if fault == "malformed":
         truncated = f'{{"code":0,"message":"SUCCEED","data":{{"task_id":"{task.id}","task_st'
         return Response(truncated, media_type="application/json")
-    return _ok(sim.task_json(task, _base_url(request)))
+    return _ok(sim.task_json(task, base_url(request)))
 
 
 async def list_tasks(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     family = request.path_params["family"]
     if family not in FAMILIES:
         return _error(KlingError(1202, "request method or path is wrong"))
@@ -308,12 +283,12 @@ async def list_tasks(request: Request) -> Response:
         key=lambda t: t.created_at,
         reverse=True,
     )
-    base = _base_url(request)
+    base = base_url(request)
     return _ok([sim.task_json(t, base) for t in tasks[(page - 1) * size : page * size]])
 
 
 async def video_file(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     task = sim.tasks.get(request.path_params["task_id"])
     if task is None or task.status() != "succeed":
         return Response("<Error><Code>NoSuchKey</Code></Error>", 404, media_type="text/xml")
@@ -333,9 +308,6 @@ def create_app(config: SimulatorConfig | None = None) -> Starlette:
         Route("/v1/videos/{family}/{task_id}", query),
         Route("/v1/videos/{family}", list_tasks),
         Route("/cdn/videos/{task_id}.mp4", video_file),
-        *log_routes(state.log, state.reset),
     ]
-    middleware = [Middleware(RequestLog, entries=state.log), Middleware(KlingAuth, state=state)]
-    app = Starlette(routes=routes, middleware=middleware)
-    app.state.sim = state
-    return app
+    guard = Middleware(Guard, check=_jwt_check(state), under=("/v1/",))
+    return sim_app(state, routes, [guard])
