@@ -2,16 +2,20 @@
 
 Start-up applies migrations, builds the deployment table from config (failing fast with the
 path of a bad entry), recovers jobs a crash left in ``submitting``, and starts the poller.
+Each part registers its stop on an ``AsyncExitStack`` when it starts, so shutdown runs in the
+reverse order of start-up and a start that fails part-way stops what had started.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -31,7 +35,7 @@ from vidgate.api.bodylimit import BodyLimit
 from vidgate.api.fastpath import RetrieveFastPath
 from vidgate.api.urlguard import UrlTextGuard
 from vidgate.cluster.share import share_through_redis
-from vidgate.db.engine import migrate, open_database
+from vidgate.db.engine import Database, migrate, open_database
 from vidgate.jobs import money
 from vidgate.jobs.archive import Archiver
 from vidgate.jobs.create import Creator
@@ -47,13 +51,14 @@ from vidgate.observe.requests import RequestLogWriter, RequestObserver
 from vidgate.providers.base import RuntimeContext
 from vidgate.providers.registry import PROVIDERS
 from vidgate.redact import REDACTOR, known_secrets, url_passwords
-from vidgate.routing.config import build_table
+from vidgate.routing.config import DeploymentTable, build_table
 from vidgate.routing.dispatch import make_client
 from vidgate.routing.imagefetch import ImageFetcher
 from vidgate.routing.live import LiveDeployments
 from vidgate.routing.reload import reload_config
 from vidgate.routing.router import Router
 from vidgate.settings import ConfigError, Settings
+from vidgate.storage.base import BlobStore
 from vidgate.storage.open import open_storage
 from vidgate.webhooks.service import Webhooks
 
@@ -68,106 +73,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = open_database(settings.database_url)
-        await migrate(db)
-        storage = open_storage(settings)
-        check_storage = getattr(storage, "check", None)
-        if check_storage is not None:  # a missing bucket or bad credentials fail the start
-            await check_storage()
-        http = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=512, max_keepalive_connections=128)
-        )
-        context = RuntimeContext(settings.data_dir, storage, settings.config.settings.local_workers)
-        outbound = OutboundPolicy.from_entries(settings.config.settings.outbound_allow)
-        images = ImageFetcher(outbound)  # client-supplied URLs: not through ``http``
-        live = LiveDeployments(
-            table, lambda dep: make_client(PROVIDERS[dep.provider], dep, context, http, images)
-        )
-        router = Router(live, settings.config.router, PROVIDERS)
-        sqlite = settings.database_url.startswith("sqlite")
-        store = JobStore(db, sole_writer=sqlite)  # one process owns a SQLite file
-        store.insert_hooks.append(money.hold)
-        store.terminal_hooks.append(money.Settlement(live.deployment, PROVIDERS))
-        store.after_end.append(lambda job: router.job_ended(job.deployment_id, job.id))
-        store.after_end.append(_job_ended)
-        gateway = settings.config.settings
-        webhooks = Webhooks(
-            db, gateway.webhooks, settings.config.webhooks, sole_writer=sqlite, policy=outbound
-        )
-        await webhooks.start(store)  # before recovery, which may end jobs
-        app.state.webhooks = webhooks
-        media = MediaPool()
-        archiver = Archiver(store, storage, settings.data_dir / "tmp", media)
-        poller = Poller(store, live, PROVIDERS, archiver, gateway)
-        placements = Placements(router, storage, media)
-        creator = Creator(store, router, poller)
-        submits = Submits(
-            store,
-            live,
-            creator,
-            gateway,
-            poller.owner,
-            lambda: (service.key_limits, router.limits),  # scale-out wiring replaces both
-        )
-        service = JobService(store, live, placements, creator, submits, storage, poller, gateway)
-        store.after_end.append(lambda job: service.key_limits.release(job.owner_key_id, job.id))
-        app.state.settings = settings
-        app.state.live = live
-        app.state.router = router
-        app.state.storage = storage
-        app.state.keys = KeyStore(db, settings.master_key)
-        app.state.budgets = BudgetStore(db)
-        app.state.spend = SpendStore(db)
-        app.state.jobs = service
-        app.state.started_at = time.time()
-        app.state.request_log = RequestLogWriter(db)
-        app.state.request_log.start()
-        link = None
-        if settings.redis_url:  # replicas share limits, cooldowns and key changes
-            max_job_s = gateway.job_timeout_s + gateway.poll_lease_s
-            link = await share_through_redis(
-                settings.redis_url, router, service, app.state.keys, max_job_s
-            )
-        retention = Retention.for_settings(db, gateway)  # old spend/request log rows
-        retention.start()
-        app.state.reload = lambda: reload_config(router, settings.config_path, PROVIDERS)
-        if sqlite:
-            await store.release_all_leases()
-        in_flight = await store.live_jobs()
-        router.limits.seed((deployment, job) for deployment, _, job in in_flight)
-        service.key_limits.seed((owner, job) for _, owner, job in in_flight)
-        recovered = await submits.recover()
-        if recovered:
-            log.info("recovered %d job(s) interrupted while submitting", recovered)
-        task = asyncio.create_task(poller.run()) if settings.run_poller else None
-        maintenance = asyncio.gather(submits.maintain(), poller.keep_leases())
-        hangup = _on_sighup(app.state.reload)
-        try:
+        async with AsyncExitStack() as stack:
+            await _start(app, settings, table, stack)
             yield
-        finally:
-            hangup()
-            maintenance.cancel()
-            if task is not None:
-                task.cancel()
-            await asyncio.gather(maintenance, *([task] if task else []), return_exceptions=True)
-            await poller.aclose()
-            await service.aclose()
-            await webhooks.aclose()
-            await app.state.request_log.aclose()
-            await retention.aclose()
-            for client in live.all_clients():
-                close = getattr(client, "aclose", None)
-                if close is not None:
-                    await close()
-            await http.aclose()
-            await images.aclose()
-            if link is not None:
-                await link.aclose()
-            await media.aclose()
-            close_storage = getattr(storage, "aclose", None)
-            if close_storage is not None:
-                await close_storage()
-            await db.dispose()
 
     app = FastAPI(title="vidgate", version=__version__, lifespan=lifespan)
     api_errors.install(app)
@@ -187,6 +95,184 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(operations.router)
     app.include_router(metrics_api.router)
     return app
+
+
+async def _start(
+    app: FastAPI, settings: Settings, table: DeploymentTable, stack: AsyncExitStack
+) -> None:
+    """Start the gateway's parts in order. Each part registers its stop on ``stack`` as soon
+    as it exists, so the parts stop in the reverse order, and a start that fails part-way
+    stops what had started."""
+    gateway = settings.config.settings
+    sqlite = settings.database_url.startswith("sqlite")  # one process owns a SQLite file
+    db = await _database(stack, settings.database_url)
+    storage = await _storage(stack, settings)
+    outbound = OutboundPolicy.from_entries(gateway.outbound_allow)
+    live = _deployments(stack, settings, table, storage, outbound)
+    router = Router(live, settings.config.router, PROVIDERS)
+    store = _job_store(db, sqlite, live, router)
+    webhooks = Webhooks(
+        db, gateway.webhooks, settings.config.webhooks, sole_writer=sqlite, policy=outbound
+    )
+    stack.push_async_callback(webhooks.aclose)
+    await webhooks.start(store)  # before recovery, which may end jobs
+    media = MediaPool()
+    stack.push_async_callback(media.aclose)
+    archiver = Archiver(store, storage, settings.data_dir / "tmp", media)
+    poller = Poller(store, live, PROVIDERS, archiver, gateway)
+    placements = Placements(router, storage, media)
+    creator = Creator(store, router, poller)
+    submits = Submits(
+        store,
+        live,
+        creator,
+        gateway,
+        poller.owner,
+        lambda: (service.key_limits, router.limits),  # scale-out wiring replaces both
+    )
+    service = JobService(store, live, placements, creator, submits, storage, poller, gateway)
+    store.after_end.append(lambda job: service.key_limits.release(job.owner_key_id, job.id))
+    keys = KeyStore(db, settings.master_key)
+    request_log = RequestLogWriter(db)
+    request_log.start()
+    stack.push_async_callback(request_log.aclose)
+    if settings.redis_url:  # replicas share limits, cooldowns and key changes
+        max_job_s = gateway.job_timeout_s + gateway.poll_lease_s
+        link = await share_through_redis(settings.redis_url, router, service, keys, max_job_s)
+        stack.push_async_callback(link.aclose)
+    retention = Retention.for_settings(db, gateway)  # old spend/request log rows
+    retention.start()
+    stack.push_async_callback(retention.aclose)
+    reload = functools.partial(reload_config, router, settings.config_path, PROVIDERS)
+    _publish(app, settings, live, router, storage, keys, db, service, webhooks, request_log)
+    app.state.reload = reload
+    # Work that uses everything above: the service's background deletes and the poller's
+    # polls and archives stop before any of it (the poller first).
+    stack.push_async_callback(service.aclose)
+    stack.push_async_callback(poller.aclose)
+    await _recover(store, sqlite, router, service, submits)
+    _run_in_background(stack, settings.run_poller, poller, submits)
+    stack.callback(_on_sighup(reload))
+
+
+async def _database(stack: AsyncExitStack, url: str) -> Database:
+    """The database, migrated to the newest schema."""
+    db = open_database(url)
+    stack.push_async_callback(db.dispose)
+    await migrate(db)
+    return db
+
+
+async def _storage(stack: AsyncExitStack, settings: Settings) -> BlobStore:
+    """The blob store; a missing bucket or bad credentials fail the start."""
+    storage = open_storage(settings)
+    close = getattr(storage, "aclose", None)
+    if close is not None:
+        stack.push_async_callback(close)
+    check = getattr(storage, "check", None)
+    if check is not None:
+        await check()
+    return storage
+
+
+def _deployments(
+    stack: AsyncExitStack,
+    settings: Settings,
+    table: DeploymentTable,
+    storage: BlobStore,
+    outbound: OutboundPolicy,
+) -> LiveDeployments:
+    """The deployments in force, each with its client: HTTP providers share one connection
+    pool; client-supplied image URLs are fetched by a client of their own, under the
+    outbound address policy."""
+    http = httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=512, max_keepalive_connections=128)
+    )
+    stack.push_async_callback(http.aclose)
+    images = ImageFetcher(outbound)  # client-supplied URLs: not through ``http``
+    stack.push_async_callback(images.aclose)
+    context = RuntimeContext(settings.data_dir, storage, settings.config.settings.local_workers)
+    live = LiveDeployments(
+        table, lambda dep: make_client(PROVIDERS[dep.provider], dep, context, http, images)
+    )
+    stack.push_async_callback(_close_clients, live)
+    return live
+
+
+async def _close_clients(live: LiveDeployments) -> None:
+    """Close every deployment's client, retired ones included."""
+    for client in live.all_clients():
+        close = getattr(client, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def _job_store(db: Database, sqlite: bool, live: LiveDeployments, router: Router) -> JobStore:
+    """The job rows, with the money moves in their transactions and the bookkeeping after
+    a job ends."""
+    store = JobStore(db, sole_writer=sqlite)
+    store.insert_hooks.append(money.hold)
+    store.terminal_hooks.append(money.Settlement(live.deployment, PROVIDERS))
+    store.after_end.append(lambda job: router.job_ended(job.deployment_id, job.id))
+    store.after_end.append(_job_ended)
+    return store
+
+
+def _publish(
+    app: FastAPI,
+    settings: Settings,
+    live: LiveDeployments,
+    router: Router,
+    storage: BlobStore,
+    keys: KeyStore,
+    db: Database,
+    service: JobService,
+    webhooks: Webhooks,
+    request_log: RequestLogWriter,
+) -> None:
+    """What the routes reach through ``app.state``."""
+    app.state.settings = settings
+    app.state.live = live
+    app.state.router = router
+    app.state.storage = storage
+    app.state.keys = keys
+    app.state.budgets = BudgetStore(db)
+    app.state.spend = SpendStore(db)
+    app.state.jobs = service
+    app.state.webhooks = webhooks
+    app.state.request_log = request_log
+    app.state.started_at = time.time()
+
+
+async def _recover(
+    store: JobStore, sqlite: bool, router: Router, service: JobService, submits: Submits
+) -> None:
+    """Count the jobs still running against their limits, and finish the submits a crash
+    interrupted (the sole process first forgets the leases its previous run held)."""
+    if sqlite:
+        await store.release_all_leases()
+    in_flight = await store.live_jobs()
+    router.limits.seed((deployment, job) for deployment, _, job in in_flight)
+    service.key_limits.seed((owner, job) for _, owner, job in in_flight)
+    recovered = await submits.recover()
+    if recovered:
+        log.info("recovered %d job(s) interrupted while submitting", recovered)
+
+
+def _run_in_background(
+    stack: AsyncExitStack, run_poller: bool, poller: Poller, submits: Submits
+) -> None:
+    """Start the poller and the lease upkeep (submit heartbeat and recovery, poll leases);
+    they are cancelled at stop, before anything they use stops."""
+    tasks: list[asyncio.Future[Any]] = [asyncio.create_task(poller.run())] if run_poller else []
+    tasks.append(asyncio.gather(submits.maintain(), poller.keep_leases()))
+
+    async def cancel() -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    stack.push_async_callback(cancel)
 
 
 def _job_ended(job: Job) -> None:
