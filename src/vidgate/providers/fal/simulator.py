@@ -45,9 +45,20 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from vidgate.providers.simkit import RequestLog, Timeline, hang, log_routes, markers, mp4_bytes
+from vidgate.providers.simkit import (
+    BaseConfig,
+    BaseState,
+    BaseTask,
+    Guard,
+    base_url,
+    elide,
+    hang,
+    key_check,
+    markers,
+    mp4_bytes,
+    sim_app,
+)
 
 DEFAULT_KEY = "5eed0000-fa1e-4c1a-9e0d-000000000001:" + "5eed" * 8
 POLICY = (
@@ -116,20 +127,16 @@ GENERIC = Rules()
 
 
 @dataclass
-class SimulatorConfig:
+class SimulatorConfig(BaseConfig):
     """Knobs of the simulated upstream."""
 
     api_key: str | None = DEFAULT_KEY
-    job_seconds: float = 1.0
-    queued_seconds: float = 0.1
-    hang_seconds: float = 30.0
-    fps: int = 24
     status_errors: bool = False
     """``COMPLETED`` statuses of failed runs carry ``error``/``error_type`` (newer schema)."""
 
 
 @dataclass
-class SimRequest:
+class SimRequest(BaseTask):
     """One queued request; its status follows the clock."""
 
     id: str
@@ -141,22 +148,14 @@ class SimRequest:
     height: int
     seconds: int
     seed: int
-    timeline: Timeline
-    markers: frozenset[str]
-    polls: int = 0
     cancelled: bool = False
 
 
 @dataclass
-class SimState:
+class SimState(BaseState[SimulatorConfig]):
     """Everything the simulator remembers; ``app.state.sim``."""
 
-    config: SimulatorConfig
     requests: dict[str, SimRequest] = field(default_factory=dict)
-    log: list[dict[str, Any]] = field(default_factory=list)
-
-    def reset(self) -> None:
-        self.requests.clear()
 
 
 class Invalid(Exception):
@@ -167,37 +166,15 @@ class Invalid(Exception):
         self.detail = [{"loc": ["body", field_name], "msg": msg, "type": kind}]
 
 
-def _sim(request: Request) -> SimState:
-    state: SimState = request.app.state.sim
-    return state
-
-
 def _detail(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
-class KeyGuard:
+def _unauthorized(given: str | None) -> JSONResponse:
     """Every route but the CDN's needs ``Authorization: Key <key>``."""
-
-    def __init__(self, app: ASGIApp, state: SimState) -> None:
-        self.app, self.state = app, state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        key = self.state.config.api_key
-        if scope["type"] != "http" or key is None or path.startswith(("/files/", "/__sim__")):
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        given = headers.get("authorization")
-        if given is None:
-            denied = _detail(401, "Missing authorization header.")
-        elif given != f"Key {key}":
-            denied = _detail(401, "No user found for Key ID and Secret.")
-        else:
-            await self.app(scope, receive, send)
-            return
-        await denied(scope, receive, send)
+    if given is None:
+        return _detail(401, "Missing authorization header.")
+    return _detail(401, "No user found for Key ID and Secret.")
 
 
 # --- validation ------------------------------------------------------------------------
@@ -292,7 +269,7 @@ def _urls(base: str, app: str, request_id: str) -> dict[str, str]:
 
 
 async def submit(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     model = request.path_params["model"].strip("/")
     if len([p for p in model.split("/") if p]) < 2:
         return _detail(404, "Application not found.")
@@ -311,36 +288,29 @@ async def submit(request: Request) -> Response:
         width, height, seconds = _check(model, body)
     except Invalid as exc:
         return _detail(422, exc.detail)
-    duration = sim.config.job_seconds * (10 if "slow" in found else 1)
     seed = body.get("seed")
     item = SimRequest(
         id=str(uuid.uuid4()),
         app=_app_of(model),
         model=model,
-        body={k: _short(v) for k, v in body.items()},
+        body=elide(body),
         headers={k: v for k, v in request.headers.items() if k in ("authorization",)},
         width=width,
         height=height,
         seconds=seconds,
         seed=seed if isinstance(seed, int) else random.randrange(2**31),
-        timeline=Timeline(duration, queued_s=min(sim.config.queued_seconds, duration)),
+        timeline=sim.config.timeline(found),
         markers=found,
     )
     sim.requests[item.id] = item
-    base = str(request.base_url).rstrip("/")
+    base = base_url(request)
     return JSONResponse(
         {"request_id": item.id, **_urls(base, item.app, item.id), "queue_position": 0}
     )
 
 
-def _short(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith("data:") and len(value) > 200:
-        return f"{value[:40]}...<{len(value)} chars>"
-    return value
-
-
 def _find(request: Request) -> SimRequest | None:
-    item = _sim(request).requests.get(request.path_params["request_id"])
+    item = SimState.of(request).requests.get(request.path_params["request_id"])
     if item is None or item.app != request.path_params["app"].strip("/"):
         return None
     return item
@@ -354,16 +324,16 @@ def _logs(item: SimRequest, wanted: bool) -> list[dict[str, str]] | None:
 
 
 async def status(request: Request) -> Response:
-    sim, item = _sim(request), _find(request)
+    sim, item = SimState.of(request), _find(request)
     if item is None:
         return _detail(404, "Request not found.")
-    item.polls += 1
-    if item.polls == 1 and "poll-429" in item.markers:
+    fault = item.poll_fault()
+    if fault == "poll-429":
         return _detail(429, "Too many requests.", {"Retry-After": "1"})
-    if item.polls == 1 and "malformed" in item.markers:
+    if fault == "malformed":
         return Response('{"status": "IN_PROG', 202, media_type="application/json")
     wanted = request.query_params.get("logs", "").lower() in ("1", "true")
-    base = str(request.base_url).rstrip("/")
+    base = base_url(request)
     response_url = _urls(base, item.app, item.id)["response_url"]
     if item.cancelled:
         return JSONResponse({"status": "CANCELED", "response_url": response_url})
@@ -400,9 +370,9 @@ async def result(request: Request) -> Response:
     if "no-video" in item.markers:
         return JSONResponse({"seed": item.seed})
     data = await run_in_threadpool(
-        mp4_bytes, item.width, item.height, item.seconds, _sim(request).config.fps
+        mp4_bytes, item.width, item.height, item.seconds, SimState.of(request).config.fps
     )
-    base = str(request.base_url).rstrip("/")
+    base = base_url(request)
     video = {
         "url": f"{base}/files/{item.id}/output.mp4",
         "content_type": "video/mp4",
@@ -423,12 +393,12 @@ async def cancel(request: Request) -> Response:
 
 
 async def files(request: Request) -> Response:
-    item = _sim(request).requests.get(request.path_params["request_id"])
+    item = SimState.of(request).requests.get(request.path_params["request_id"])
     if item is None or item.cancelled or item.timeline.phase()[0] != "done":
         return Response(status_code=404)
     if "fail" in item.markers or "no-video" in item.markers:
         return Response(status_code=404)
-    config = _sim(request).config
+    config = SimState.of(request).config
     data = await run_in_threadpool(mp4_bytes, item.width, item.height, item.seconds, config.fps)
     return Response(data, media_type="video/mp4")
 
@@ -437,14 +407,11 @@ def create_app(config: SimulatorConfig | None = None) -> Starlette:
     """The simulator as an ASGI app; its state is ``app.state.sim``."""
     state = SimState(config or SimulatorConfig())
     routes = [
-        *log_routes(state.log, state.reset),
         Route("/files/{request_id}/output.mp4", files),
         Route("/{app:path}/requests/{request_id}/status", status),
         Route("/{app:path}/requests/{request_id}/cancel", cancel, methods=["PUT"]),
         Route("/{app:path}/requests/{request_id}", result),
         Route("/{model:path}", submit, methods=["POST"]),
     ]
-    middleware = [Middleware(RequestLog, entries=state.log), Middleware(KeyGuard, state=state)]
-    app = Starlette(routes=routes, middleware=middleware)
-    app.state.sim = state
-    return app
+    check = key_check(lambda: state.config.api_key, _unauthorized, schemes=("Key",))
+    return sim_app(state, routes, [Middleware(Guard, check=check, exempt=("/files/",))])

@@ -45,10 +45,21 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vidgate.providers.minimax import _sim_rules as rules
-from vidgate.providers.simkit import RequestLog, Timeline, hang, log_routes, markers, mp4_bytes
+from vidgate.providers.simkit import (
+    BaseConfig,
+    BaseState,
+    BaseTask,
+    Guard,
+    base_url,
+    elide,
+    hang,
+    key_check,
+    markers,
+    mp4_bytes,
+    sim_app,
+)
 
 DEFAULT_KEY = "sk-api-" + "5eed" * 16
 MESSAGES = {
@@ -67,20 +78,16 @@ MESSAGES = {
 
 
 @dataclass
-class SimulatorConfig:
+class SimulatorConfig(BaseConfig):
     """Knobs of the simulated upstream."""
 
     api_key: str | None = DEFAULT_KEY
-    job_seconds: float = 1.0
-    queued_seconds: float = 0.1
-    hang_seconds: float = 30.0
-    fps: int = 24
     url_lifetime_s: float = 9 * 3600
     signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(16))
 
 
 @dataclass
-class SimTask:
+class SimTask(BaseTask):
     """One task; its status follows the clock."""
 
     id: str
@@ -93,27 +100,18 @@ class SimTask:
     width: int
     height: int
     seconds: int
-    timeline: Timeline
-    markers: frozenset[str]
     created_at: int
     file_id: int
-    polls: int = 0
     cancelled: bool = False
 
 
 @dataclass
-class SimState:
+class SimState(BaseState[SimulatorConfig]):
     """Everything the simulator remembers; ``app.state.sim``."""
 
-    config: SimulatorConfig
     tasks: dict[str, SimTask] = field(default_factory=dict)
     deleted: dict[str, str] = field(default_factory=dict)
     """Task id → ``"cancelled"`` or ``"deleted"``, for what DELETE did."""
-    log: list[dict[str, Any]] = field(default_factory=list)
-
-    def reset(self) -> None:
-        self.tasks.clear()
-        self.deleted.clear()
 
     def by_file(self, file_id: str) -> SimTask | None:
         for task in self.tasks.values():
@@ -137,15 +135,6 @@ def _succeeded(task: SimTask) -> bool:
     return task.timeline.phase()[0] == "done" and "fail" not in task.markers and not task.cancelled
 
 
-def _sim(request: Request) -> SimState:
-    state: SimState = request.app.state.sim
-    return state
-
-
-def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
-
-
 def base_resp(code: int, message: str | None = None) -> dict[str, Any]:
     return {"status_code": code, "status_msg": message or MESSAGES.get(code, "error")}
 
@@ -159,29 +148,13 @@ def _new_id() -> int:
     return 100_000_000_000_000 + secrets.randbelow(900_000_000_000_000)
 
 
-class MinimaxGuard:
+def _unauthorized(given: str | None) -> JSONResponse:
     """``/v1`` and ``/v2`` need ``Authorization: Bearer <key>``; failures are HTTP 200."""
-
-    def __init__(self, app: ASGIApp, state: SimState) -> None:
-        self.app, self.state = app, state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith(("/v1/", "/v2/")):
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        key = self.state.config.api_key
-        given = headers.get("authorization", "")
-        if key is not None and given != f"Bearer {key}":
-            code = 1004 if not given.startswith("Bearer ") else 2049
-            await _business(code)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+    return _business(2049 if (given or "").startswith("Bearer ") else 1004)
 
 
 async def _create(request: Request, api: str) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     try:
         body = await request.json()
     except ValueError:
@@ -214,19 +187,18 @@ def _new_task(
     request: Request,
     found: frozenset[str],
 ) -> SimTask:
-    duration = sim.config.job_seconds * (10 if "slow" in found else 1)
     kept = ("authorization", "content-type")
     task = SimTask(
         id=str(_new_id()),
         api=api,
         model=checked.model,
         prompt=checked.prompt,
-        body=_short(body),
+        body=elide(body),
         headers={k: v for k, v in request.headers.items() if k in kept},
         width=checked.width,
         height=checked.height,
         seconds=checked.seconds,
-        timeline=Timeline(duration, queued_s=min(sim.config.queued_seconds, duration)),
+        timeline=sim.config.timeline(found),
         markers=found,
         created_at=int(time.time()),
         file_id=_new_id(),
@@ -235,23 +207,12 @@ def _new_task(
     return task
 
 
-def _short(value: Any) -> Any:
-    """Keep data URLs out of the task record (their prefix and length are enough)."""
-    if isinstance(value, str) and value.startswith("data:") and len(value) > 200:
-        return f"{value[:40]}...<{len(value)} chars>"
-    if isinstance(value, list):
-        return [_short(item) for item in value]
-    if isinstance(value, dict):
-        return {k: _short(v) for k, v in value.items()}
-    return value
-
-
 def _poll_fault(task: SimTask) -> Response | None:
-    task.polls += 1
-    if task.polls == 1 and "poll-429" in task.markers:
+    fault = task.poll_fault()
+    if fault == "poll-429":
         body = {"base_resp": base_resp(1002)}
         return JSONResponse(body, status_code=429, headers={"Retry-After": "1"})
-    if task.polls == 1 and "malformed" in task.markers:
+    if fault == "malformed":
         return Response(f'{{"task_id":"{task.id}","sta', media_type="application/json")
     return None
 
@@ -285,7 +246,7 @@ def v1_status(task: SimTask) -> dict[str, Any]:
 
 
 async def v1_query(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     task = sim.tasks.get(request.query_params.get("task_id", ""))
     if task is None or task.api != "v1":
         return _business(2013, "invalid params, task_id not found")
@@ -293,7 +254,7 @@ async def v1_query(request: Request) -> Response:
 
 
 async def v1_retrieve(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     task = sim.by_file(request.query_params.get("file_id", ""))
     if task is None:
         return _business(2013, "invalid params, file_id not found")
@@ -303,13 +264,13 @@ async def v1_retrieve(request: Request) -> Response:
         "created_at": task.created_at,
         "filename": "output.mp4",
         "purpose": "video_generation",
-        "download_url": sim.download_url(task, _base_url(request)),
+        "download_url": sim.download_url(task, base_url(request)),
     }
     return JSONResponse({"file": file, "base_resp": base_resp(0)})
 
 
 async def v1_retrieve_content(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     task = sim.by_file(request.query_params.get("file_id", ""))
     if task is None:
         return _business(2013, "invalid params, file_id not found")
@@ -321,7 +282,7 @@ async def _video(sim: SimState, task: SimTask) -> bytes:
 
 
 async def download(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     file_id = request.path_params["file_id"]
     try:
         expires = int(request.query_params.get("Expires", ""))
@@ -389,14 +350,14 @@ def v2_task(task: SimTask, base_url: str, sim: SimState) -> dict[str, Any]:
 
 
 async def v2_task_endpoint(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     task_id = request.path_params["task_id"]
     task = sim.tasks.get(task_id)
     if task is None or task.api != "v2":
         return _business(2013, "invalid params, task not found")
     if request.method == "DELETE":
         return _v2_delete(sim, task)
-    return _poll_fault(task) or JSONResponse({"task": v2_task(task, _base_url(request), sim)})
+    return _poll_fault(task) or JSONResponse({"task": v2_task(task, base_url(request), sim)})
 
 
 def _v2_delete(sim: SimState, task: SimTask) -> Response:
@@ -425,12 +386,6 @@ def create_app(config: SimulatorConfig | None = None) -> Starlette:
         Route("/v2/video_generation/{task_id}", v2_task_endpoint, methods=["DELETE"]),
         Route("/v2/query/video_generation/{task_id}", v2_task_endpoint),
         Route("/download/{file_id}/output.mp4", download),
-        *log_routes(state.log, state.reset),
     ]
-    middleware = [
-        Middleware(RequestLog, entries=state.log),
-        Middleware(MinimaxGuard, state=state),
-    ]
-    app = Starlette(routes=routes, middleware=middleware)
-    app.state.sim = state
-    return app
+    check = key_check(lambda: state.config.api_key, _unauthorized)
+    return sim_app(state, routes, [Middleware(Guard, check=check, under=("/v1/", "/v2/"))])
