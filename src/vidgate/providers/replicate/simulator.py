@@ -45,9 +45,20 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from vidgate.providers.simkit import RequestLog, Timeline, hang, log_routes, markers, mp4_bytes
+from vidgate.providers.simkit import (
+    BaseConfig,
+    BaseState,
+    BaseTask,
+    Guard,
+    base_url,
+    elide,
+    hang,
+    key_check,
+    markers,
+    mp4_bytes,
+    sim_app,
+)
 
 DEFAULT_TOKEN = "r8_" + "5eed" * 9 + "sim"
 PROBLEM = "application/problem+json"
@@ -77,7 +88,8 @@ class SimModel:
     fixed: tuple[int, int, int] | None = None
     """(width, height, seconds) of a model that takes none of them."""
     image_fields: tuple[str, ...] = ()
-    fps: int = 24
+    fps: int | None = None
+    """``None``: the simulator's ``fps``."""
 
 
 MODELS: dict[str, SimModel] = {
@@ -98,13 +110,10 @@ MODELS: dict[str, SimModel] = {
 
 
 @dataclass
-class SimulatorConfig:
+class SimulatorConfig(BaseConfig):
     """Knobs of the simulated upstream."""
 
     api_key: str | None = DEFAULT_TOKEN
-    job_seconds: float = 1.0
-    queued_seconds: float = 0.1
-    hang_seconds: float = 30.0
     list_output: bool = False
     """``output`` is a list of URLs instead of one URL string."""
     output_ttl_s: float = 3600.0
@@ -114,7 +123,7 @@ class SimulatorConfig:
 
 
 @dataclass
-class SimPrediction:
+class SimPrediction(BaseTask):
     """One prediction; its status follows the clock."""
 
     id: str
@@ -127,24 +136,16 @@ class SimPrediction:
     height: int
     seconds: int
     fps: int
-    timeline: Timeline
-    markers: frozenset[str]
     created: float
     deadline_s: float | None = None
     canceled_at: float | None = None
-    polls: int = 0
 
 
 @dataclass
-class SimState:
+class SimState(BaseState[SimulatorConfig]):
     """Everything the simulator remembers; ``app.state.sim``."""
 
-    config: SimulatorConfig
     predictions: dict[str, SimPrediction] = field(default_factory=dict)
-    log: list[dict[str, Any]] = field(default_factory=list)
-
-    def reset(self) -> None:
-        self.predictions.clear()
 
     def status(self, p: SimPrediction) -> tuple[str, float, float | None]:
         """(status, progress 0..1, when it ended or ``None``)."""
@@ -243,35 +244,9 @@ def _throttled() -> JSONResponse:
     )
 
 
-def _sim(request: Request) -> SimState:
-    state: SimState = request.app.state.sim
-    return state
-
-
-def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
-
-
-class ReplicateGuard:
+def _unauthenticated(_given: str | None) -> JSONResponse:
     """``/v1`` needs the API token as ``Bearer`` (or the legacy ``Token``) credentials."""
-
-    def __init__(self, app: ASGIApp, state: SimState) -> None:
-        self.app, self.state = app, state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        key = self.state.config.api_key
-        given = headers.get("authorization", "")
-        if key is not None and given not in (f"Bearer {key}", f"Token {key}"):
-            denied = _problem(
-                401, "Unauthenticated", "You did not pass a valid authentication token"
-            )
-            await denied(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+    return _problem(401, "Unauthenticated", "You did not pass a valid authentication token")
 
 
 class Invalid(Exception):
@@ -294,7 +269,7 @@ class Invalid(Exception):
         )
 
 
-def _shape(model: SimModel | None, data: dict[str, Any]) -> tuple[int, int, int, int]:
+def _shape(model: SimModel | None, data: dict[str, Any]) -> tuple[int, int, int, int | None]:
     """(width, height, seconds, fps) the model makes from ``data``; ``Invalid`` if refused."""
     rules = model or SimModel(ratios=tuple(RATIOS), resolutions=tuple(TIERS))
     for name in rules.image_fields if model is not None else ("image",):
@@ -360,7 +335,7 @@ def _new_id() -> str:
 
 
 async def _create(request: Request, model_ref: str | None) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     try:
         body = await request.json()
     except ValueError:
@@ -391,7 +366,7 @@ async def _create(request: Request, model_ref: str | None) -> Response:
         return exc.response()
     prediction = _new_prediction(sim, request, model, version, data, (width, height, seconds, fps))
     await _prefer_wait(request, sim, prediction)
-    return JSONResponse(sim.to_json(prediction, _base_url(request)), status_code=201)
+    return JSONResponse(sim.to_json(prediction, base_url(request)), status_code=201)
 
 
 def _new_prediction(
@@ -400,25 +375,24 @@ def _new_prediction(
     model: str,
     version: str | None,
     data: dict[str, Any],
-    shape: tuple[int, int, int, int],
+    shape: tuple[int, int, int, int | None],
 ) -> SimPrediction:
     prompt = data.get("prompt") if isinstance(data.get("prompt"), str) else None
     found = markers(prompt)
-    duration = sim.config.job_seconds * (10 if "slow" in found else 1)
     kept = ("authorization", "prefer", "cancel-after", "content-type")
     width, height, seconds, fps = shape
     prediction = SimPrediction(
         id=_new_id(),
         model=model,
         version=version or hashlib.sha256(model.encode()).hexdigest(),
-        input={k: _short(v) for k, v in data.items()},
+        input=elide(data),
         headers={k: v for k, v in request.headers.items() if k in kept},
         path=request.url.path,
         width=width,
         height=height,
         seconds=seconds,
-        fps=fps,
-        timeline=Timeline(duration, queued_s=min(sim.config.queued_seconds, duration)),
+        fps=fps or sim.config.fps,
+        timeline=sim.config.timeline(found),
         markers=found,
         created=time.monotonic(),
         deadline_s=_deadline(request.headers.get("cancel-after")),
@@ -440,15 +414,6 @@ async def _prefer_wait(request: Request, sim: SimState, prediction: SimPredictio
         await asyncio.sleep(0.02)
 
 
-def _short(value: Any) -> Any:
-    """Keep data URIs out of the record (their prefix and length are enough)."""
-    if isinstance(value, str) and value.startswith("data:") and len(value) > 200:
-        return f"{value[:40]}...<{len(value)} chars>"
-    if isinstance(value, list):
-        return [_short(item) for item in value]
-    return value
-
-
 async def create_official(request: Request) -> Response:
     owner, name = request.path_params["owner"], request.path_params["name"]
     return await _create(request, f"{owner}/{name}")
@@ -459,7 +424,7 @@ async def create_version(request: Request) -> Response:
 
 
 def _lookup(request: Request) -> SimPrediction | None:
-    return _sim(request).predictions.get(request.path_params["pid"])
+    return SimState.of(request).predictions.get(request.path_params["pid"])
 
 
 def _not_found() -> JSONResponse:
@@ -467,32 +432,32 @@ def _not_found() -> JSONResponse:
 
 
 async def get_prediction(request: Request) -> Response:
-    sim, prediction = _sim(request), _lookup(request)
+    sim, prediction = SimState.of(request), _lookup(request)
     if prediction is None:
         return _not_found()
-    prediction.polls += 1
-    if prediction.polls == 1 and "poll-429" in prediction.markers:
+    fault = prediction.poll_fault()
+    if fault == "poll-429":
         return _throttled()
-    if prediction.polls == 1 and "malformed" in prediction.markers:
+    if fault == "malformed":
         return Response(f'{{"id":"{prediction.id}","stat', media_type="application/json")
-    return JSONResponse(sim.to_json(prediction, _base_url(request)))
+    return JSONResponse(sim.to_json(prediction, base_url(request)))
 
 
 async def cancel_prediction(request: Request) -> Response:
-    sim, prediction = _sim(request), _lookup(request)
+    sim, prediction = SimState.of(request), _lookup(request)
     if prediction is None:
         return _not_found()
     if sim.status(prediction)[2] is None:
         prediction.canceled_at = time.monotonic()
-    return JSONResponse(sim.to_json(prediction, _base_url(request)))
+    return JSONResponse(sim.to_json(prediction, base_url(request)))
 
 
 async def list_predictions(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     ordered = sorted(sim.predictions.values(), key=lambda p: p.created, reverse=True)
     start = int(request.query_params.get("cursor", "0") or 0)
     page = ordered[start : start + 100]
-    base = _base_url(request)
+    base = base_url(request)
     more = start + 100 < len(ordered)
     return JSONResponse(
         {
@@ -504,10 +469,10 @@ async def list_predictions(request: Request) -> Response:
 
 
 async def delivery(request: Request) -> Response:
-    sim, prediction = _sim(request), _lookup(request)
+    sim, prediction = SimState.of(request), _lookup(request)
     if prediction is None:
         return Response("Not Found", status_code=404)
-    body = sim.to_json(prediction, _base_url(request))
+    body = sim.to_json(prediction, base_url(request))
     if body["status"] != "succeeded" or body["data_removed"]:
         return Response("Not Found", status_code=404)
     data = await run_in_threadpool(
@@ -526,12 +491,6 @@ def create_app(config: SimulatorConfig | None = None) -> Starlette:
         Route("/v1/predictions/{pid}", get_prediction, methods=["GET"]),
         Route("/v1/predictions/{pid}/cancel", cancel_prediction, methods=["POST"]),
         Route("/delivery/{pid}/output.mp4", delivery),
-        *log_routes(state.log, state.reset),
     ]
-    middleware = [
-        Middleware(RequestLog, entries=state.log),
-        Middleware(ReplicateGuard, state=state),
-    ]
-    app = Starlette(routes=routes, middleware=middleware)
-    app.state.sim = state
-    return app
+    check = key_check(lambda: state.config.api_key, _unauthenticated, schemes=("Bearer", "Token"))
+    return sim_app(state, routes, [Middleware(Guard, check=check, under=("/v1/",))])
