@@ -29,12 +29,10 @@ gives up when the client goes away).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import io
 import secrets
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,32 +46,39 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vidgate.providers.runway import _sim_rules as rules
-from vidgate.providers.simkit import RequestLog, Timeline, log_routes, markers, mp4_bytes
+from vidgate.providers.simkit import (
+    BaseConfig,
+    BaseState,
+    BaseTask,
+    Guard,
+    base_url,
+    elide,
+    hang,
+    key_check,
+    markers,
+    mp4_bytes,
+    sim_app,
+)
 
 VERSION = "2024-11-06"
 DEFAULT_KEY = "key_" + "5eed" * 32
 
 
 @dataclass
-class SimulatorConfig:
+class SimulatorConfig(BaseConfig):
     """Knobs of the simulated upstream."""
 
     api_key: str | None = DEFAULT_KEY
-    job_seconds: float = 1.0
-    queued_seconds: float = 0.1
     throttled: bool = False
     """Queued tasks read ``THROTTLED`` (over the concurrency limit) instead of ``PENDING``."""
-    hang_seconds: float = 30.0
-    fps: int = 24
     credit_balance: int = 100_000
     signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(16))
 
 
 @dataclass
-class SimTask:
+class SimTask(BaseTask):
     """One task; its status follows the clock."""
 
     id: str
@@ -86,25 +91,16 @@ class SimTask:
     seconds: int
     audio: bool
     credits: int
-    timeline: Timeline
-    markers: frozenset[str]
     created_at: str
-    polls: int = 0
 
 
 @dataclass
-class SimState:
+class SimState(BaseState[SimulatorConfig]):
     """Everything the simulator remembers; ``app.state.sim``."""
 
-    config: SimulatorConfig
     tasks: dict[str, SimTask] = field(default_factory=dict)
     deleted: dict[str, str] = field(default_factory=dict)
     """Task id → ``"cancelled"`` or ``"deleted"``, for what DELETE did."""
-    log: list[dict[str, Any]] = field(default_factory=list)
-
-    def reset(self) -> None:
-        self.tasks.clear()
-        self.deleted.clear()
 
     def signature(self, task_id: str) -> str:
         return hmac.new(self.config.signing_key, task_id.encode(), hashlib.sha256).hexdigest()
@@ -137,47 +133,25 @@ class SimState:
         return body | {"status": "SUCCEEDED", "output": [url], "cost": {"credits": task.credits}}
 
 
-def _sim(request: Request) -> SimState:
-    state: SimState = request.app.state.sim
-    return state
-
-
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+def _unauthorized(_given: str | None) -> JSONResponse:
+    """``/v1`` needs the API secret as a bearer token (then a known ``X-Runway-Version``)."""
+    return _error(401, "Incorrect or missing API key. Pass it as 'Authorization: Bearer <key>'.")
 
 
-class RunwayGuard:
-    """``/v1`` needs the API secret as a bearer token and a known ``X-Runway-Version``."""
-
-    def __init__(self, app: ASGIApp, state: SimState) -> None:
-        self.app, self.state = app, state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        key = self.state.config.api_key
-        if key is not None and headers.get("authorization") != f"Bearer {key}":
-            denied = _error(
-                401, "Incorrect or missing API key. Pass it as 'Authorization: Bearer <key>'."
-            )
-            await denied(scope, receive, send)
-            return
-        version = headers.get("x-runway-version")
-        if version != VERSION:
-            message = (
-                "The X-Runway-Version header is required. Set it to 2024-11-06."
-                if version is None
-                else f"Unsupported API version {version!r}. Use 2024-11-06."
-            )
-            await _error(400, message)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+def _version_check(request: Request) -> Response | None:
+    version = request.headers.get("x-runway-version")
+    if version == VERSION:
+        return None
+    message = (
+        "The X-Runway-Version header is required. Set it to 2024-11-06."
+        if version is None
+        else f"Unsupported API version {version!r}. Use 2024-11-06."
+    )
+    return _error(400, message)
 
 
 async def _json_body(request: Request) -> Any:
@@ -187,23 +161,13 @@ async def _json_body(request: Request) -> Any:
         raise rules.issue("", "Invalid JSON body.", "invalid_type") from None
 
 
-async def _hang(request: Request, seconds: float) -> bool:
-    """Wait ``seconds``; ``False`` as soon as the client has gone away."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await request.is_disconnected():
-            return False
-        await asyncio.sleep(0.05)
-    return True
-
-
 async def _create(request: Request, endpoint: str, table: dict[str, rules.Model]) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     try:
         body = await _json_body(request)
         checked = rules.check(body, table)
         found = markers(checked.prompt)
-        if "hang" in found and not await _hang(request, sim.config.hang_seconds):
+        if "hang" in found and not await hang(request, sim.config.hang_seconds):
             return Response(status_code=499)  # nobody is listening any more
         if "429" in found:
             return _error(
@@ -231,36 +195,24 @@ def _new_task(
     rate = model.credits_per_second
     if checked.audio and model.audio_credits_per_second is not None:
         rate = model.audio_credits_per_second
-    duration = sim.config.job_seconds * (10 if "slow" in found else 1)
     kept = ("authorization", "x-runway-version", "content-type")
     task = SimTask(
         id=str(uuid.uuid4()),
         endpoint=endpoint,
         model=checked.name,
-        body={k: _short(v) for k, v in body.items()},
+        body=elide(body),
         headers={k: v for k, v in request.headers.items() if k in kept},
         width=checked.width,
         height=checked.height,
         seconds=checked.seconds,
         audio=checked.audio,
         credits=round(rate * checked.seconds),
-        timeline=Timeline(duration, queued_s=min(sim.config.queued_seconds, duration)),
+        timeline=sim.config.timeline(found),
         markers=found,
         created_at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     )
     sim.tasks[task.id] = task
     return task
-
-
-def _short(value: Any) -> Any:
-    """Keep data URIs out of the task record (their prefix and length are enough)."""
-    if isinstance(value, str) and value.startswith("data:") and len(value) > 200:
-        return f"{value[:40]}...<{len(value)} chars>"
-    if isinstance(value, list):
-        return [_short(item) for item in value]
-    if isinstance(value, dict):
-        return {k: _short(v) for k, v in value.items()}
-    return value
 
 
 async def _source_video(sim: SimState, checked: rules.Checked, body: dict[str, Any]) -> None:
@@ -319,11 +271,11 @@ async def video_to_video(request: Request) -> Response:
 
 
 def _task(request: Request) -> SimTask | None:
-    return _sim(request).tasks.get(request.path_params["task_id"])
+    return SimState.of(request).tasks.get(request.path_params["task_id"])
 
 
 async def task_endpoint(request: Request) -> Response:
-    sim, task = _sim(request), _task(request)
+    sim, task = SimState.of(request), _task(request)
     if task is None:
         return _error(404, "Task not found.")
     if request.method == "DELETE":
@@ -331,16 +283,16 @@ async def task_endpoint(request: Request) -> Response:
         sim.deleted[task.id] = "cancelled" if active else "deleted"
         del sim.tasks[task.id]
         return Response(status_code=204)
-    task.polls += 1
-    if task.polls == 1 and "poll-429" in task.markers:
+    fault = task.poll_fault()
+    if fault == "poll-429":
         return _error(429, "Too many requests.", {"Retry-After": "1"})
-    if task.polls == 1 and "malformed" in task.markers:
+    if fault == "malformed":
         return Response(f'{{"id":"{task.id}","status":"RUN', media_type="application/json")
-    return JSONResponse(sim.task_json(task, _base_url(request)))
+    return JSONResponse(sim.task_json(task, base_url(request)))
 
 
 async def organization(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     usage: dict[str, dict[str, int]] = {}
     for task in sim.tasks.values():
         usage.setdefault(task.model, {"dailyGenerations": 0})["dailyGenerations"] += 1
@@ -355,7 +307,7 @@ async def organization(request: Request) -> Response:
 
 
 async def output(request: Request) -> Response:
-    sim, task = _sim(request), _task(request)
+    sim, task = SimState.of(request), _task(request)
     token = request.query_params.get("_jwt", "")
     if task is None or not hmac.compare_digest(token, sim.signature(task.id)):
         xml = "<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code>"
@@ -378,12 +330,13 @@ def create_app(config: SimulatorConfig | None = None) -> Starlette:
         Route("/v1/tasks/{task_id}", task_endpoint, methods=["GET", "DELETE"]),
         Route("/v1/organization", organization),
         Route("/outputs/{task_id}/output.mp4", output),
-        *log_routes(state.log, state.reset),
     ]
-    middleware = [
-        Middleware(RequestLog, entries=state.log),
-        Middleware(RunwayGuard, state=state),
-    ]
-    app = Starlette(routes=routes, middleware=middleware)
-    app.state.sim = state
-    return app
+    keyed = key_check(lambda: state.config.api_key, _unauthorized)
+    return sim_app(
+        state,
+        routes,
+        [
+            Middleware(Guard, check=keyed, under=("/v1/",)),
+            Middleware(Guard, check=_version_check, under=("/v1/",)),
+        ],
+    )
