@@ -46,17 +46,22 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vidgate.providers.seedance import _sim_rules as rules
 from vidgate.providers.simkit import (
-    RequestLog,
-    Timeline,
+    BaseConfig,
+    BaseState,
+    BaseTask,
+    Guard,
+    ResponseHeaders,
+    base_url,
+    elide,
     hang,
     jpeg_bytes,
-    log_routes,
+    key_check,
     markers,
     mp4_bytes,
+    sim_app,
 )
 
 DEFAULT_KEY = "ark-5eed" + "a1b2c3d4" * 4
@@ -66,21 +71,17 @@ URL_LIFETIME_S = 86_400
 
 
 @dataclass
-class SimulatorConfig:
+class SimulatorConfig(BaseConfig):
     """Knobs of the simulated upstream."""
 
     api_key: str | None = DEFAULT_KEY
-    job_seconds: float = 1.0
-    queued_seconds: float = 0.1
-    hang_seconds: float = 30.0
-    fps: int = 24
     endpoints: dict[str, str] = field(default_factory=dict)
     """Ark endpoint ids (``ep-…``) and the model each serves."""
     signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(16))
 
 
 @dataclass
-class SimTask:
+class SimTask(BaseTask):
     """One task; its status follows the clock (or a DELETE)."""
 
     id: str
@@ -88,11 +89,8 @@ class SimTask:
     checked: rules.Checked
     body: dict[str, Any]
     headers: dict[str, str]
-    timeline: Timeline
-    markers: frozenset[str]
     created_at: int
     cancelled_at: int | None = None
-    polls: int = 0
 
     @property
     def tokens(self) -> int:
@@ -101,18 +99,12 @@ class SimTask:
 
 
 @dataclass
-class SimState:
+class SimState(BaseState[SimulatorConfig]):
     """Everything the simulator remembers; ``app.state.sim``."""
 
-    config: SimulatorConfig
     tasks: dict[str, SimTask] = field(default_factory=dict)
     deleted: dict[str, str] = field(default_factory=dict)
     """Task id → ``"cancelled"`` or ``"deleted"``, for what DELETE did."""
-    log: list[dict[str, Any]] = field(default_factory=list)
-
-    def reset(self) -> None:
-        self.tasks.clear()
-        self.deleted.clear()
 
     def signature(self, task_id: str, name: str) -> str:
         message = f"{task_id}/{name}".encode()
@@ -167,11 +159,6 @@ class SimState:
         return body
 
 
-def _sim(request: Request) -> SimState:
-    state: SimState = request.app.state.sim
-    return state
-
-
 def _request_id() -> str:
     return "021" + str(int(time.time() * 1000)) + secrets.token_hex(12)
 
@@ -212,46 +199,24 @@ def _rate_limited() -> JSONResponse:
     )
 
 
-def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+def _unauthorized(_given: str | None) -> JSONResponse:
+    """``/api/v3`` needs ``Authorization: Bearer <key>``."""
+    return _error(
+        401,
+        "AuthenticationError",
+        "The API key or AK/SK in the request is missing or invalid.",
+        kind="Unauthorized",
+    )
 
 
-class ArkGuard:
-    """``/api/v3`` needs ``Authorization: Bearer <key>``; adds Ark's request id headers."""
-
-    def __init__(self, app: ASGIApp, state: SimState) -> None:
-        self.app, self.state = app, state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PREFIX + "/"):
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        client_id = headers.get("x-client-request-id")
-
-        async def tagged(message: Any) -> None:
-            if message["type"] == "http.response.start" and client_id:
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-client-request-id", client_id.encode()),
-                ]
-            await send(message)
-
-        key = self.state.config.api_key
-        if key is not None and headers.get("authorization") != f"Bearer {key}":
-            denied = _error(
-                401,
-                "AuthenticationError",
-                "The API key or AK/SK in the request is missing or invalid.",
-                kind="Unauthorized",
-            )
-            await denied(scope, receive, tagged)
-            return
-        await self.app(scope, receive, tagged)
+def _client_request_id(request: Request) -> dict[str, str]:
+    """Ark echoes the SDK's ``X-Client-Request-Id`` on every ``/api/v3`` answer."""
+    client_id = request.headers.get("x-client-request-id")
+    return {"x-client-request-id": client_id} if client_id else {}
 
 
 async def create_task(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     try:
         body = await request.json()
     except ValueError:
@@ -297,9 +262,6 @@ def _new_task(
     request: Request,
     found: frozenset[str],
 ) -> SimTask:
-    scale = 10 if "slow" in found else 1
-    duration = sim.config.job_seconds * scale
-    queued = min(sim.config.queued_seconds * scale, duration)
     if checked.seed == -1:
         checked.seed = secrets.randbelow(2**31)
     kept = ("authorization", "content-type", "x-client-request-id", "user-agent")
@@ -308,9 +270,9 @@ def _new_task(
         id=f"cgt-{now:%Y%m%d%H%M%S}-{secrets.token_hex(3)[:5]}",
         model=checked.name,
         checked=checked,
-        body=_short(body),
+        body=elide(body),
         headers={k: v for k, v in request.headers.items() if k in kept},
-        timeline=Timeline(duration, queued_s=queued),
+        timeline=sim.config.timeline(found, slow_queue=True),
         markers=found,
         created_at=int(time.time()),
     )
@@ -318,19 +280,8 @@ def _new_task(
     return task
 
 
-def _short(value: Any) -> Any:
-    """The body as sent, with data URLs cut short (tests compare the rest exactly)."""
-    if isinstance(value, dict):
-        return {k: _short(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_short(v) for v in value]
-    if isinstance(value, str) and value.startswith("data:") and len(value) > 80:
-        return value[:60] + "..."
-    return value
-
-
 def _task(request: Request) -> SimTask | None:
-    return _sim(request).tasks.get(request.path_params["task_id"])
+    return SimState.of(request).tasks.get(request.path_params["task_id"])
 
 
 def _not_found(task_id: str) -> JSONResponse:
@@ -344,17 +295,17 @@ def _not_found(task_id: str) -> JSONResponse:
 
 
 async def task_endpoint(request: Request) -> Response:
-    sim, task = _sim(request), _task(request)
+    sim, task = SimState.of(request), _task(request)
     if task is None:
         return _not_found(request.path_params["task_id"])
     if request.method == "DELETE":
         return _delete(sim, task)
-    task.polls += 1
-    if task.polls == 1 and "poll-429" in task.markers:
+    fault = task.poll_fault()
+    if fault == "poll-429":
         return _rate_limited()
-    if task.polls == 1 and "malformed" in task.markers:
+    if fault == "malformed":
         return Response(f'{{"id":"{task.id}","status":"runn', media_type="application/json")
-    return JSONResponse(sim.task_json(task, _base_url(request)))
+    return JSONResponse(sim.task_json(task, base_url(request)))
 
 
 def _delete(sim: SimState, task: SimTask) -> Response:
@@ -376,7 +327,7 @@ def _delete(sim: SimState, task: SimTask) -> Response:
 
 
 async def list_tasks(request: Request) -> Response:
-    sim, query = _sim(request), request.query_params
+    sim, query = SimState.of(request), request.query_params
     try:
         page_num = int(query.get("page_num", "1"))
         page_size = int(query.get("page_size", "10"))
@@ -394,12 +345,12 @@ async def list_tasks(request: Request) -> Response:
         and (model is None or t.model == model)
     ]
     page = tasks[(page_num - 1) * page_size : page_num * page_size]
-    base = _base_url(request)
+    base = base_url(request)
     return JSONResponse({"items": [sim.task_json(t, base) for t in page], "total": len(tasks)})
 
 
 async def output(request: Request) -> Response:
-    sim, task = _sim(request), _task(request)
+    sim, task = SimState.of(request), _task(request)
     name = request.path_params["name"]
     token = request.query_params.get("X-Tos-Signature", "")
     if task is None or not hmac.compare_digest(token, sim.signature(task.id, name)):
@@ -425,12 +376,14 @@ def create_app(config: SimulatorConfig | None = None) -> Starlette:
         Route(tasks, list_tasks, methods=["GET"]),
         Route(tasks + "/{task_id}", task_endpoint, methods=["GET", "DELETE"]),
         Route("/tos/{task_id}/{name:str}", output),
-        *log_routes(state.log, state.reset),
     ]
-    middleware = [
-        Middleware(RequestLog, entries=state.log),
-        Middleware(ArkGuard, state=state),
-    ]
-    app = Starlette(routes=routes, middleware=middleware)
-    app.state.sim = state
-    return app
+    api = (PREFIX + "/",)
+    check = key_check(lambda: state.config.api_key, _unauthorized)
+    return sim_app(
+        state,
+        routes,
+        [
+            Middleware(ResponseHeaders, make=_client_request_id, under=api),
+            Middleware(Guard, check=check, under=api),
+        ],
+    )
