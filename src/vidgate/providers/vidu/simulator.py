@@ -49,16 +49,20 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vidgate.providers.simkit import (
-    RequestLog,
-    Timeline,
+    BaseConfig,
+    BaseState,
+    BaseTask,
+    Guard,
+    base_url,
+    elide,
     hang,
     jpeg_bytes,
-    log_routes,
+    key_check,
     markers,
     mp4_bytes,
+    sim_app,
 )
 from vidgate.providers.vidu import _sim_rules as rules
 
@@ -67,14 +71,10 @@ PREFIX = "/ent/v2"
 
 
 @dataclass
-class SimulatorConfig:
+class SimulatorConfig(BaseConfig):
     """Knobs of the simulated upstream."""
 
     api_key: str | None = DEFAULT_KEY
-    job_seconds: float = 1.0
-    queued_seconds: float = 0.1
-    hang_seconds: float = 30.0
-    fps: int = 24
     credit_balance: int | None = None
     """``None``: unlimited; else creates beyond it are refused with ``CreditInsufficient``."""
     credit_error_status: int = 400
@@ -83,18 +83,15 @@ class SimulatorConfig:
 
 
 @dataclass
-class SimTask:
+class SimTask(BaseTask):
     """One task; its state follows the clock."""
 
     id: str
     checked: rules.Checked
     body: dict[str, Any]
     headers: dict[str, str]
-    timeline: Timeline
-    markers: frozenset[str]
     created_at: str
     cancelled: bool = False
-    polls: int = 0
 
     @property
     def failed(self) -> bool:
@@ -102,16 +99,14 @@ class SimTask:
 
 
 @dataclass
-class SimState:
+class SimState(BaseState[SimulatorConfig]):
     """Everything the simulator remembers; ``app.state.sim``."""
 
-    config: SimulatorConfig
     tasks: dict[str, SimTask] = field(default_factory=dict)
     spent: int = 0
-    log: list[dict[str, Any]] = field(default_factory=list)
 
     def reset(self) -> None:
-        self.tasks.clear()
+        super().reset()
         self.spent = 0
 
     def sign(self, task_id: str, name: str) -> str:
@@ -162,11 +157,6 @@ def _elapsed(task: SimTask) -> float:
     return time.monotonic() - task.timeline.started
 
 
-def _sim(request: Request) -> SimState:
-    state: SimState = request.app.state.sim
-    return state
-
-
 def _error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -183,27 +173,13 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-class TokenGuard:
+def _unauthorized(_given: str | None) -> JSONResponse:
     """``/ent/v2`` needs ``Authorization: Token <api key>``."""
-
-    def __init__(self, app: ASGIApp, state: SimState) -> None:
-        self.app, self.state = app, state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PREFIX + "/"):
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        key = self.state.config.api_key
-        if key is not None and headers.get("authorization") != f"Token {key}":
-            denied = _error(401, "Unauthorized", "invalid or missing token")
-            await denied(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+    return _error(401, "Unauthorized", "invalid or missing token")
 
 
 async def _create(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     endpoint = request.path_params["endpoint"]
     if endpoint not in rules.ENDPOINTS:
         return _error(404, "NotFound", "not found")
@@ -246,14 +222,13 @@ def _new_task(
 ) -> SimTask:
     if checked.seed == 0:
         checked.seed = random.randint(1, 2_147_483_647)
-    duration = sim.config.job_seconds * (10 if "slow" in found else 1)
     kept = ("authorization", "content-type")
     task = SimTask(
         id=str(random.randint(10**17, 10**18 - 2)),
         checked=checked,
-        body={k: _short(v) for k, v in body.items()},
+        body=elide(body),
         headers={k: v for k, v in request.headers.items() if k in kept},
-        timeline=Timeline(duration, queued_s=min(sim.config.queued_seconds, duration)),
+        timeline=sim.config.timeline(found),
         markers=found,
         created_at=_now(),
     )
@@ -285,34 +260,25 @@ def _echo(task: SimTask) -> dict[str, Any]:
     return reply
 
 
-def _short(value: Any) -> Any:
-    """Keep data URIs out of the task record (their prefix and length are enough)."""
-    if isinstance(value, str) and value.startswith("data:") and len(value) > 200:
-        return f"{value[:40]}...<{len(value)} chars>"
-    if isinstance(value, list):
-        return [_short(item) for item in value]
-    return value
-
-
 def _task(request: Request) -> SimTask | None:
-    return _sim(request).tasks.get(request.path_params["task_id"])
+    return SimState.of(request).tasks.get(request.path_params["task_id"])
 
 
 async def creations(request: Request) -> Response:
-    sim, task = _sim(request), _task(request)
+    sim, task = SimState.of(request), _task(request)
     if task is None:
         return _error(404, "TaskNotFound", "task not found")
-    task.polls += 1
-    if task.polls == 1 and "poll-429" in task.markers:
+    fault = task.poll_fault()
+    if fault == "poll-429":
         return _error(429, "SystemThrottling", "system is busy, please retry later",
                       {"Retry-After": "1"})  # fmt: skip
-    if task.polls == 1 and "malformed" in task.markers:
+    if fault == "malformed":
         return Response(f'{{"id":"{task.id}","state":"proc', media_type="application/json")
-    return JSONResponse(sim.query(task, str(request.base_url).rstrip("/")))
+    return JSONResponse(sim.query(task, base_url(request)))
 
 
 async def cancel(request: Request) -> Response:
-    sim, task = _sim(request), _task(request)
+    sim, task = SimState.of(request), _task(request)
     if task is None:
         return _error(404, "TaskNotFound", "task not found")
     if sim.state_of(task) in ("success", "failed"):
@@ -323,7 +289,7 @@ async def cancel(request: Request) -> Response:
 
 
 async def media(request: Request) -> Response:
-    sim, task = _sim(request), _task(request)
+    sim, task = SimState.of(request), _task(request)
     name = request.path_params["name"]
     sign = request.query_params.get("sign", "")
     if task is None or name not in ("video.mp4", "cover.jpg"):
@@ -348,9 +314,6 @@ def create_app(config: SimulatorConfig | None = None) -> Starlette:
         Route(PREFIX + "/tasks/{task_id}/cancel", cancel, methods=["POST"]),
         Route(PREFIX + "/{endpoint}", _create, methods=["POST"]),
         Route("/media/{task_id}/{name}", media),
-        *log_routes(state.log, state.reset),
     ]
-    middleware = [Middleware(RequestLog, entries=state.log), Middleware(TokenGuard, state=state)]
-    app = Starlette(routes=routes, middleware=middleware)
-    app.state.sim = state
-    return app
+    check = key_check(lambda: state.config.api_key, _unauthorized, schemes=("Token",))
+    return sim_app(state, routes, [Middleware(Guard, check=check, under=(PREFIX + "/",))])
