@@ -49,9 +49,20 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from vidgate.providers.simkit import RequestLog, Timeline, hang, log_routes, markers, mp4_bytes
+from vidgate.providers.simkit import (
+    BaseConfig,
+    BaseState,
+    BaseTask,
+    Guard,
+    base_url,
+    elide,
+    hang,
+    key_check,
+    markers,
+    mp4_bytes,
+    sim_app,
+)
 from vidgate.providers.wan import _sim_rules as rules
 
 DEFAULT_KEY = "sk-" + "5eed" * 8
@@ -60,24 +71,20 @@ DAY_S = 24 * 3600.0
 
 
 @dataclass
-class SimulatorConfig:
+class SimulatorConfig(BaseConfig):
     """Knobs of the simulated upstream."""
 
     api_key: str | None = DEFAULT_KEY
-    job_seconds: float = 1.0
-    queued_seconds: float = 0.1
-    hang_seconds: float = 30.0
     task_ttl_s: float = DAY_S
     """Tasks older than this answer ``UNKNOWN`` (DashScope keeps them 24 h)."""
     url_ttl_s: float = DAY_S
     retry_after: str | None = None
     """A ``Retry-After`` for 429s; DashScope documents none, so by default there is none."""
-    fps: int = 24
     signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(16))
 
 
 @dataclass
-class SimTask:
+class SimTask(BaseTask):
     """One task; its status follows the clock."""
 
     id: str
@@ -85,26 +92,17 @@ class SimTask:
     checked: rules.Checked
     body: dict[str, Any]
     headers: dict[str, str]
-    timeline: Timeline
-    markers: frozenset[str]
     created: float = field(default_factory=time.time)
     canceled_at: float | None = None
-    polls: int = 0
 
 
 @dataclass
-class SimState:
+class SimState(BaseState[SimulatorConfig]):
     """Everything the simulator remembers; ``app.state.sim``."""
 
-    config: SimulatorConfig
     tasks: dict[str, SimTask] = field(default_factory=dict)
     cancels: list[tuple[str, int]] = field(default_factory=list)
     """``(task_id, HTTP status)`` of every cancel call."""
-    log: list[dict[str, Any]] = field(default_factory=list)
-
-    def reset(self) -> None:
-        self.tasks.clear()
-        self.cancels.clear()
 
     def signature(self, task_id: str, expires: int) -> str:
         message = f"{task_id}:{expires}".encode()
@@ -182,11 +180,6 @@ def _request_id() -> str:
     return str(uuid.uuid4())
 
 
-def _sim(request: Request) -> SimState:
-    state: SimState = request.app.state.sim
-    return state
-
-
 def _error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -194,32 +187,14 @@ def _error(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
-
-
-class KeyGuard:
+def _unauthorized(given: str | None) -> JSONResponse:
     """``/api/v1`` needs the API key as a bearer token."""
-
-    def __init__(self, app: ASGIApp, state: SimState) -> None:
-        self.app, self.state = app, state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        key = self.state.config.api_key
-        given = headers.get("authorization", "")
-        if key is not None and given != f"Bearer {key}":
-            message = "Invalid API-key provided." if given else "No API-key provided."
-            await _error(401, "InvalidApiKey", message)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+    message = "Invalid API-key provided." if given else "No API-key provided."
+    return _error(401, "InvalidApiKey", message)
 
 
 async def _create(request: Request, endpoint: str) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     if request.headers.get("x-dashscope-async", "").lower() != "enable":
         return _error(403, "AccessDenied", "current user api does not support synchronous calls")
     try:
@@ -261,29 +236,18 @@ def _new_task(
     request: Request,
     found: frozenset[str],
 ) -> SimTask:
-    factor = 10 if "slow" in found else 1
-    duration = sim.config.job_seconds * factor
     kept = ("authorization", "x-dashscope-async", "content-type")
     task = SimTask(
         id=str(uuid.uuid4()),
         endpoint=endpoint,
         checked=checked,
-        body=_short(body),
+        body=elide(body),
         headers={k: v for k, v in request.headers.items() if k in kept},
-        timeline=Timeline(duration, queued_s=min(sim.config.queued_seconds * factor, duration)),
+        timeline=sim.config.timeline(found, slow_queue=True),
         markers=found,
     )
     sim.tasks[task.id] = task
     return task
-
-
-def _short(value: Any) -> Any:
-    """The body as received, with long data URIs cut (the state is for tests to read)."""
-    if isinstance(value, dict):
-        return {k: _short(v) for k, v in value.items()}
-    if isinstance(value, str) and value.startswith("data:") and len(value) > 80:
-        return value[:64] + "..."
-    return value
 
 
 async def video_generation(request: Request) -> Response:
@@ -302,23 +266,23 @@ def _live_task(sim: SimState, task_id: str) -> SimTask | None:
 
 
 async def task_endpoint(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     task_id = request.path_params["task_id"]
     task = _live_task(sim, task_id)
     if task is None:
         output = {"task_id": task_id, "task_status": "UNKNOWN"}
         return JSONResponse({"request_id": _request_id(), "output": output})
-    task.polls += 1
-    if task.polls == 1 and "poll-429" in task.markers:
+    fault = task.poll_fault()
+    if fault == "poll-429":
         return _error(429, "Throttling.RateQuota", "Requests rate limit exceeded.")
-    if task.polls == 1 and "malformed" in task.markers:
+    if fault == "malformed":
         truncated = f'{{"request_id":"{_request_id()}","output":{{"task_id":"{task.id}","task_st'
         return Response(truncated, media_type="application/json")
-    return JSONResponse(sim.task_json(task, _base_url(request)))
+    return JSONResponse(sim.task_json(task, base_url(request)))
 
 
 async def cancel(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     task = _live_task(sim, request.path_params["task_id"])
     if task is None or sim.status(task) != "PENDING":
         response = _error(
@@ -342,7 +306,7 @@ def _oss_denied(code: str, message: str) -> Response:
 
 
 async def result(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     task = sim.tasks.get(request.path_params["task_id"])
     query = request.query_params
     try:
@@ -381,12 +345,6 @@ def create_app(config: SimulatorConfig | None = None) -> Starlette:
         Route("/api/v1/tasks/{task_id}", task_endpoint, methods=["GET"]),
         Route("/api/v1/tasks/{task_id}/cancel", cancel, methods=["POST"]),
         Route("/results/{task_id}.mp4", result),
-        *log_routes(state.log, state.reset),
     ]
-    middleware = [
-        Middleware(RequestLog, entries=state.log),
-        Middleware(KeyGuard, state=state),
-    ]
-    app = Starlette(routes=routes, middleware=middleware)
-    app.state.sim = state
-    return app
+    check = key_check(lambda: state.config.api_key, _unauthorized)
+    return sim_app(state, routes, [Middleware(Guard, check=check, under=("/api/",))])
