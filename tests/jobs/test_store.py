@@ -1,0 +1,164 @@
+"""``JobStore`` on a real SQLite database: hooks commit or roll back with the job change they
+belong to, a terminal transition has one winner, and leases go to one holder at a time.
+
+Every test runs with and without the row cache (``sole_writer``): the store then takes
+different statements (``UPDATE`` without ``RETURNING`` over the cached row)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection
+
+from tests.jobs.rows import job_row
+from vidgate.accounting import ledger
+from vidgate.db.engine import Database
+from vidgate.db.tables import budgets
+from vidgate.errors import InsufficientQuota
+from vidgate.jobs import lifecycle
+from vidgate.jobs.store import Job, JobStore
+
+DONE = {"status": "failed", "phase": "done"}
+
+
+@pytest.fixture(params=[False, True], ids=["no-cache", "sole-writer"])
+def store(request: pytest.FixtureRequest, db: Database) -> JobStore:
+    return JobStore(db, sole_writer=request.param)
+
+
+def _count_budgets(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(budgets)).scalar_one())
+
+
+def _add_budget(conn: Connection, job: Job) -> None:
+    """A write inside the hook's transaction: it must commit or roll back with the job."""
+    conn.execute(insert(budgets).values(ledger.budget_row(f"key:{job.id}", 1.0, None, 0.0)))
+
+
+async def test_a_raising_insert_hook_aborts_the_insert(store: JobStore, db: Database) -> None:
+    def refuse(conn: Connection, job: Job) -> None:
+        raise InsufficientQuota(f"no money for {job.id}")
+
+    store.insert_hooks += [_add_budget, refuse]
+    with pytest.raises(InsufficientQuota):
+        await store.insert(job_row("refused"))
+    assert await store.get("refused") is None
+    assert await JobStore(db).get("refused") is None  # not in the table either
+    assert await db.read(_count_budgets) == 0  # the first hook's write rolled back with it
+
+    store.insert_hooks.remove(refuse)
+    job = await store.insert(job_row("accepted"))
+    assert await JobStore(db).get("accepted") == job
+    assert await db.read(_count_budgets) == 1
+
+
+async def test_terminal_hook_columns_commit_with_the_transition(
+    store: JobStore, db: Database
+) -> None:
+    seen: list[tuple[str, str, str]] = []
+
+    def settle(conn: Connection, job: Job) -> dict[str, Any]:
+        seen.append((job.id, job.phase, job.status))  # the final row
+        _add_budget(conn, job)
+        return {"cost_usd": 1.25, "reserved_usd": 0.0}
+
+    store.terminal_hooks.append(settle)
+    await store.insert(job_row("j", reserved_usd=2.0))
+    ended = await store.finish("j", DONE, phase="running")
+    assert ended is not None
+    assert (ended.phase, ended.status, ended.cost_usd, ended.reserved_usd) == (
+        "done",
+        "failed",
+        1.25,
+        0.0,
+    )
+    assert seen == [("j", "done", "failed")]
+    assert await JobStore(db).get("j") == ended  # written, not only returned
+    assert await db.read(_count_budgets) == 1
+
+
+async def test_a_failing_terminal_hook_rolls_back_the_transition_and_the_other_hooks(
+    store: JobStore, db: Database
+) -> None:
+    def settle(conn: Connection, job: Job) -> dict[str, Any]:
+        _add_budget(conn, job)
+        return {"cost_usd": 1.25}
+
+    def broken(conn: Connection, job: Job) -> None:
+        raise RuntimeError("the database went away")
+
+    store.terminal_hooks += [settle, broken]
+    await store.insert(job_row("j"))
+    with pytest.raises(RuntimeError):
+        await store.finish("j", DONE, phase="running")
+    for reader in (store, JobStore(db)):
+        job = await reader.get("j")
+        assert job is not None and (job.phase, job.cost_usd) == ("running", None)
+    assert await db.read(_count_budgets) == 0
+
+
+async def test_a_losing_compare_and_set_runs_no_hooks(store: JobStore, db: Database) -> None:
+    calls: list[str] = []
+    store.terminal_hooks.append(lambda conn, job: calls.append(job.id))
+    ended: list[str] = []
+    store.after_end.append(lambda job: ended.append(job.id))
+    await store.insert(job_row("j"))
+
+    first = await lifecycle.fail(store, "j", "deleted", "gone")
+    second = await lifecycle.fail(store, "j", "timeout", "too slow")
+    assert first is not None and second is None
+    assert await store.finish("j", DONE, phase="running") is None  # not running any more
+    assert await store.update("j", {"progress": 50}, phase="running") is None
+    assert calls == ["j"] and ended == ["j"]
+    job = await JobStore(db).get("j")
+    assert job is not None and (job.error_code, job.progress) == ("deleted", 0)
+
+
+async def test_due_jobs_are_leased_to_one_poller_at_a_time(store: JobStore) -> None:
+    now = time.time()
+    for job_id, columns in {
+        "due": {"next_poll_at": now - 2},
+        "archiving": {"phase": "archiving", "next_poll_at": now - 3},
+        "later": {"next_poll_at": now + 60},
+        "submitting": {"phase": "submitting", "next_poll_at": now - 1},
+        "done": {"phase": "done", "status": "completed", "next_poll_at": now - 1},
+        "held": {"next_poll_at": now - 1, "lease_owner": "b", "lease_until": now + 30},
+        "lapsed": {"next_poll_at": now - 1, "lease_owner": "b", "lease_until": now - 1},
+    }.items():
+        await store.insert(job_row(job_id, **columns))
+
+    claimed = await store.claim_due("a", now, 10.0, limit=2)
+    assert sorted(job.id for job in claimed) == ["archiving", "due"]  # the earliest due
+    assert all((job.lease_owner, job.lease_until) == ("a", now + 10) for job in claimed)
+    assert [job.id for job in await store.claim_due("a", now, 10.0, limit=10)] == ["lapsed"]
+    assert await store.claim_due("c", now, 10.0, limit=10) == []  # every due job is held
+    later = await store.claim_due("c", now + 11, 10.0, limit=10)  # a's leases lapsed, b's not
+    assert sorted(job.id for job in later) == ["archiving", "due", "lapsed"]
+
+
+async def test_a_lease_is_confirmed_renewed_and_taken_only_by_its_holder(
+    store: JobStore,
+) -> None:
+    now = time.time()
+    await store.insert(job_row("j", next_poll_at=now + 60))
+    taken = await store.claim_one("j", "a", now, 30.0)
+    assert taken is not None and taken.lease_owner == "a"
+    assert await store.claim_one("j", "b", now, 30.0) is None  # a holds it
+
+    until = await store.confirm_lease("j", "a", 30.0)
+    assert until is not None and until >= now + 30
+    assert await store.confirm_lease("j", "b", 30.0) is None
+
+    await store.renew_leases("b", ["j"], now + 600)  # not b's: unchanged
+    assert await store.claim_one("j", "b", until + 1, 30.0) is not None  # a's lapsed
+    assert await store.confirm_lease("j", "a", 30.0) is None  # a must not poll it now
+    await store.renew_leases("b", ["j"], now + 600)
+    assert await store.claim_one("j", "a", now + 599, 30.0) is None
+
+    await store.release_all_leases()
+    job = await store.get("j")
+    assert job is not None and (job.lease_owner, job.lease_until) == (None, None)
+    assert await store.claim_one("j", "a", now, 30.0) is not None
