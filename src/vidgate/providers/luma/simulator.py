@@ -42,13 +42,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from vidgate.providers.simkit import (
-    Endpoint,
-    RequestLog,
-    Timeline,
+    BaseConfig,
+    BaseState,
+    BaseTask,
+    Guard,
+    base_url,
     hang,
     jpeg_bytes,
-    log_routes,
+    key_check,
     mp4_bytes,
+    sim_app,
 )
 from vidgate.providers.simkit import markers as find_markers
 
@@ -75,20 +78,16 @@ FAILURE = "400: prompt not allowed because advanced moderation failed"
 
 
 @dataclass
-class SimulatorConfig:
+class SimulatorConfig(BaseConfig):
     """Knobs of the simulated upstream."""
 
     api_key: str | None = "luma-sim"
-    job_seconds: float = 1.0
-    queued_seconds: float = 0.1
-    fps: int = 24
     credit_balance: float = 1_000_000.0
     """USD cents, as ``GET /credits`` reports them."""
-    hang_seconds: float = 30.0
 
 
 @dataclass
-class SimGeneration:
+class SimGeneration(BaseTask):
     """One video generation; its state is a function of the clock."""
 
     id: str
@@ -98,23 +97,15 @@ class SimGeneration:
     height: int
     seconds: int
     created_at: float
-    timeline: Timeline
-    markers: frozenset[str]
     poll_429_pending: bool = False
     malformed_pending: bool = False
 
 
 @dataclass
-class SimState:
+class SimState(BaseState[SimulatorConfig]):
     """Everything the simulator remembers; ``app.state.sim``."""
 
-    config: SimulatorConfig
     generations: dict[str, SimGeneration] = field(default_factory=dict)
-    log: list[dict[str, Any]] = field(default_factory=list)
-
-    def reset(self) -> None:
-        self.generations.clear()
-        self.log.clear()
 
     def state_of(self, gen: SimGeneration) -> str:
         phase, _ = gen.timeline.phase()
@@ -129,8 +120,8 @@ class SimState:
         assets = None
         if state == "completed":
             assets = {
-                "video": f"{base}cdn/{gen.id}/video.mp4",
-                "image": f"{base}cdn/{gen.id}/thumbnail.jpg",
+                "video": f"{base}/cdn/{gen.id}/video.mp4",
+                "image": f"{base}/cdn/{gen.id}/thumbnail.jpg",
                 "progress_video": None,
             }
         created = datetime.fromtimestamp(gen.created_at, UTC)
@@ -158,32 +149,17 @@ def _invalid(kind: str, loc: list[Any], msg: str, value: Any) -> LumaError:
     return LumaError(422, [{"type": kind, "loc": ["body", *loc], "msg": msg, "input": value}])
 
 
-def _sim(request: Request) -> SimState:
-    state: SimState = request.app.state.sim
-    return state
+def _error_response(exc: LumaError) -> JSONResponse:
+    return JSONResponse({"detail": exc.detail}, exc.status, headers=exc.headers)
 
 
-def _base(request: Request) -> str:
-    return str(request.base_url)
+async def _on_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LumaError)
+    return _error_response(exc)
 
 
-def _authorize(request: Request) -> None:
-    key = _sim(request).config.api_key
-    if key is not None and request.headers.get("authorization") != f"Bearer {key}":
-        raise LumaError(401, "Invalid API key provided")
-
-
-def _api(handler: Endpoint) -> Endpoint:
-    """Bearer auth, then the handler; ``LumaError`` becomes Luma's error body."""
-
-    async def endpoint(request: Request) -> Response:
-        try:
-            _authorize(request)
-            return await handler(request)
-        except LumaError as exc:
-            return JSONResponse({"detail": exc.detail}, exc.status, headers=exc.headers)
-
-    return endpoint
+def _unauthorized(_given: str | None) -> JSONResponse:
+    return _error_response(LumaError(401, "Invalid API key provided"))
 
 
 def _rate_limited() -> LumaError:
@@ -295,8 +271,6 @@ def _new_generation(sim: SimState, body: dict[str, Any]) -> SimGeneration:
     if source is not None and not (frames.get("frame0") and frames.get("frame1")):
         width, height, seconds = source.width, source.height, source.seconds + seconds
     found = find_markers(prompt)
-    config = sim.config
-    job_seconds = config.job_seconds * (10 if "slow" in found else 1)
     echo = {k: v for k, v in body.items() if v is not None}
     echo.setdefault("generation_type", "video")
     gen = SimGeneration(
@@ -307,7 +281,7 @@ def _new_generation(sim: SimState, body: dict[str, Any]) -> SimGeneration:
         height=height,
         seconds=seconds,
         created_at=time.time(),
-        timeline=Timeline(job_seconds, queued_s=min(config.queued_seconds, job_seconds)),
+        timeline=sim.config.timeline(found),
         markers=found,
         poll_429_pending="poll-429" in found,
         malformed_pending="malformed" in found,
@@ -317,7 +291,7 @@ def _new_generation(sim: SimState, body: dict[str, Any]) -> SimGeneration:
 
 
 async def create_generation(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     body = await _json_body(request)
     prompt = body.get("prompt") if isinstance(body.get("prompt"), str) else ""
     found = find_markers(prompt)
@@ -328,7 +302,7 @@ async def create_generation(request: Request) -> Response:
     if "500" in found:
         raise LumaError(500, "Internal Server Error")
     gen = _new_generation(sim, body)
-    return JSONResponse(sim.generation_json(gen, _base(request)), status_code=201)
+    return JSONResponse(sim.generation_json(gen, base_url(request)), status_code=201)
 
 
 # --------------------------------------------------------------------------- read, delete
@@ -342,12 +316,12 @@ def _find(sim: SimState, generation_id: str) -> SimGeneration:
 
 
 async def get_generation(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     gen = _find(sim, request.path_params["generation_id"])
     if gen.poll_429_pending:
         gen.poll_429_pending = False
         raise _rate_limited()
-    body = sim.generation_json(gen, _base(request))
+    body = sim.generation_json(gen, base_url(request))
     if gen.malformed_pending:
         gen.malformed_pending = False
         truncated = json.dumps(body)[:40]
@@ -356,7 +330,7 @@ async def get_generation(request: Request) -> Response:
 
 
 async def delete_generation(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     gen = _find(sim, request.path_params["generation_id"])
     del sim.generations[gen.id]
     return Response(status_code=204)
@@ -378,12 +352,12 @@ def _query_int(request: Request, name: str, default: int, low: int, high: int) -
 
 
 async def list_generations(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     limit = _query_int(request, "limit", 10, 1, 100)
     offset = _query_int(request, "offset", 0, 0, 1_000_000)
     newest_first = list(reversed(sim.generations.values()))
     page = newest_first[offset : offset + limit]
-    base = _base(request)
+    base = base_url(request)
     return JSONResponse(
         {
             "generations": [sim.generation_json(g, base) for g in page],
@@ -408,7 +382,7 @@ async def ping(_request: Request) -> Response:
 
 
 async def credits(request: Request) -> Response:
-    return JSONResponse({"credit_balance": _sim(request).config.credit_balance})
+    return JSONResponse({"credit_balance": SimState.of(request).config.credit_balance})
 
 
 # --------------------------------------------------------------------------- CDN
@@ -416,7 +390,7 @@ async def credits(request: Request) -> Response:
 
 async def cdn_media(request: Request) -> Response:
     """Finished media, unauthenticated like Luma's CDN; 404 until completed."""
-    sim = _sim(request)
+    sim = SimState.of(request)
     gen = sim.generations.get(request.path_params["generation_id"])
     if gen is None or sim.state_of(gen) != "completed":
         return Response("Not Found", status_code=404, media_type="text/plain")
@@ -433,18 +407,17 @@ def create_app(config: SimulatorConfig | None = None) -> Starlette:
     """The simulator as an ASGI app; its state is ``app.state.sim``."""
     state = SimState(config or SimulatorConfig())
     routes = [
-        Route(f"{API}/generations", _api(create_generation), methods=["POST"]),
-        Route(f"{API}/generations/video", _api(create_generation), methods=["POST"]),
-        Route(f"{API}/generations", _api(list_generations), methods=["GET"]),
-        Route(f"{API}/generations/camera_motion/list", _api(camera_motions), methods=["GET"]),
-        Route(f"{API}/generations/concepts/list", _api(concepts), methods=["GET"]),
-        Route(f"{API}/generations/{{generation_id}}", _api(get_generation), methods=["GET"]),
-        Route(f"{API}/generations/{{generation_id}}", _api(delete_generation), methods=["DELETE"]),
-        Route(f"{API}/ping", _api(ping), methods=["GET"]),
-        Route(f"{API}/credits", _api(credits), methods=["GET"]),
+        Route(f"{API}/generations", create_generation, methods=["POST"]),
+        Route(f"{API}/generations/video", create_generation, methods=["POST"]),
+        Route(f"{API}/generations", list_generations, methods=["GET"]),
+        Route(f"{API}/generations/camera_motion/list", camera_motions, methods=["GET"]),
+        Route(f"{API}/generations/concepts/list", concepts, methods=["GET"]),
+        Route(f"{API}/generations/{{generation_id}}", get_generation, methods=["GET"]),
+        Route(f"{API}/generations/{{generation_id}}", delete_generation, methods=["DELETE"]),
+        Route(f"{API}/ping", ping, methods=["GET"]),
+        Route(f"{API}/credits", credits, methods=["GET"]),
         Route("/cdn/{generation_id}/{name}", cdn_media, methods=["GET"]),
-        *log_routes(state.log, state.reset),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(RequestLog, entries=state.log)])
-    app.state.sim = state
-    return app
+    check = key_check(lambda: state.config.api_key, _unauthorized)
+    guard = Middleware(Guard, check=check, under=(f"{API}/",))
+    return sim_app(state, routes, [guard], {LumaError: _on_error})
