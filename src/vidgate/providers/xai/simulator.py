@@ -38,7 +38,6 @@ is the :class:`SimState`, whose jobs keep the exact create body and ``Authorizat
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import io
@@ -55,7 +54,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from vidgate.providers.simkit import RequestLog, Timeline, log_routes, markers, mp4_bytes
+from vidgate.providers.simkit import (
+    BaseConfig,
+    BaseState,
+    BaseTask,
+    Check,
+    Guard,
+    base_url,
+    hang,
+    markers,
+    mp4_bytes,
+    sim_app,
+)
 
 INVALID_ARGUMENT = "Client specified an invalid argument"
 NOT_FOUND = "Some requested entity was not found"
@@ -75,24 +85,20 @@ RESOLUTIONS = ("480p", "720p")
 
 
 @dataclass
-class SimulatorConfig:
-    """Knobs of the simulated upstream."""
+class SimulatorConfig(BaseConfig):
+    """Knobs of the simulated upstream (``queued_seconds``: how long polls answer a bare
+    ``{"request_id"}`` before ``pending``)."""
 
     api_key: str | None = "xai-sim-key"
-    job_seconds: float = 1.0
-    queued_seconds: float = 0.1
-    """How long polls answer a bare ``{"request_id"}`` before ``pending``."""
     ticks_per_second_480p: int = 500_000_000
     """$0.05/s, as xAI's 1 s 480p sample shows."""
     ticks_per_second_720p: int = 700_000_000
     """Invented: xAI's 720p price is unverified."""
     expire_after_s: float | None = None
-    hang_seconds: float = 30.0
-    fps: int = 24
 
 
 @dataclass
-class SimJob:
+class SimJob(BaseTask):
     """One video request; its status follows the clock."""
 
     request_id: str
@@ -103,8 +109,6 @@ class SimJob:
     resolution: str
     body: dict[str, Any]
     authorization: str | None
-    timeline: Timeline
-    markers: frozenset[str]
     malformed_pending: bool = False
     poll_429_pending: bool = False
 
@@ -115,15 +119,10 @@ class SimJob:
 
 
 @dataclass
-class SimState:
+class SimState(BaseState[SimulatorConfig]):
     """Everything the simulator remembers; exposed as ``app.state.sim``."""
 
-    config: SimulatorConfig
     jobs: dict[str, SimJob] = field(default_factory=dict)
-    log: list[dict[str, Any]] = field(default_factory=list)
-
-    def reset(self) -> None:
-        self.jobs.clear()
 
     def phase(self, job: SimJob) -> str:
         """``queued``, ``running``, ``done`` or ``expired``."""
@@ -155,29 +154,23 @@ class SimError(Exception):
         self.status, self.message, self.code, self.headers = status, message, code, headers
 
 
-def _sim(request: Request) -> SimState:
-    state: SimState = request.app.state.sim
-    return state
+def _key_check(state: SimState) -> Check:
+    """``/v1`` needs ``Authorization: Bearer <key>`` (any case of ``Bearer``); else a 400."""
 
+    def check(request: Request) -> Response | None:
+        expected = state.config.api_key
+        if expected is None:
+            return None
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() == "bearer" and given == expected:
+            return None
+        masked = f"{given[:2]}***{given[-2:]}" if len(given) > 4 else "***"
+        wrong = f"Incorrect API key provided: {masked}. " if given else "No API key provided. "
+        message = wrong + "You can obtain an API key from https://console.x.ai."
+        return _error_response(SimError(400, message))
 
-def _check_key(request: Request) -> None:
-    expected = _sim(request).config.api_key
-    if expected is None:
-        return
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() == "bearer" and given == expected:
-        return
-    if not given:
-        raise SimError(
-            400, "No API key provided. You can obtain an API key from https://console.x.ai."
-        )
-    masked = f"{given[:2]}***{given[-2:]}" if len(given) > 4 else "***"
-    raise SimError(
-        400,
-        f"Incorrect API key provided: {masked}. "
-        "You can obtain an API key from https://console.x.ai.",
-    )
+    return check
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -245,23 +238,12 @@ def _validate_image(image: Any) -> None:
         raise SimError(400, "Invalid image: the data URI is not a decodable image.") from None
 
 
-async def _hang(request: Request) -> bool:
-    """Wait ``hang_seconds``; ``False`` as soon as the client has gone away."""
-    deadline = time.monotonic() + _sim(request).config.hang_seconds
-    while time.monotonic() < deadline:
-        if await request.is_disconnected():
-            return False
-        await asyncio.sleep(0.05)
-    return True
-
-
 async def create_video(request: Request) -> Response:
-    _check_key(request)
-    sim = _sim(request)
+    sim = SimState.of(request)
     body = await _json_body(request)
     prompt, model = _require(body)
     found = markers(prompt)
-    if "hang" in found and not await _hang(request):
+    if "hang" in found and not await hang(request, sim.config.hang_seconds):
         return Response(status_code=499)  # client closed the request: nothing was created
     if "429" in found:
         raise SimError(
@@ -273,7 +255,6 @@ async def create_video(request: Request) -> Response:
     if "500" in found:
         raise SimError(500, "The service encountered an internal error.", INTERNAL)
     duration, ratio, resolution = _validate(body, model)
-    seconds = sim.config.job_seconds * (10 if "slow" in found else 1)
     job = SimJob(
         request_id=str(uuid.uuid4()),
         model=model,
@@ -283,7 +264,7 @@ async def create_video(request: Request) -> Response:
         resolution=resolution,
         body=body,
         authorization=request.headers.get("authorization"),
-        timeline=Timeline(seconds, queued_s=min(sim.config.queued_seconds, seconds)),
+        timeline=sim.config.timeline(found),
         markers=found,
         malformed_pending="malformed" in found,
         poll_429_pending="poll-429" in found,
@@ -292,7 +273,7 @@ async def create_video(request: Request) -> Response:
     return JSONResponse({"request_id": job.request_id})
 
 
-def _status_body(sim: SimState, job: SimJob, base_url: str) -> dict[str, Any]:
+def _status_body(sim: SimState, job: SimJob, base: str) -> dict[str, Any]:
     phase = sim.phase(job)
     if phase == "queued":
         return {"request_id": job.request_id}
@@ -313,7 +294,7 @@ def _status_body(sim: SimState, job: SimJob, base_url: str) -> dict[str, Any]:
     return {
         "status": "done",
         "video": {
-            "url": f"{base_url}vidgen/{job.request_id}/video.mp4",
+            "url": f"{base}/vidgen/{job.request_id}/video.mp4",
             "duration": job.duration,
             "respect_moderation": True,
         },
@@ -323,8 +304,7 @@ def _status_body(sim: SimState, job: SimJob, base_url: str) -> dict[str, Any]:
 
 
 async def retrieve_video(request: Request) -> Response:
-    _check_key(request)
-    sim = _sim(request)
+    sim = SimState.of(request)
     request_id = request.path_params["request_id"]
     job = sim.jobs.get(request_id)
     if job is None:
@@ -335,11 +315,11 @@ async def retrieve_video(request: Request) -> Response:
     if job.malformed_pending:
         job.malformed_pending = False
         return Response('{"status":"pend', media_type="application/json")
-    return JSONResponse(_status_body(sim, job, str(request.base_url)))
+    return JSONResponse(_status_body(sim, job, base_url(request)))
 
 
 async def video_file(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     job = sim.jobs.get(request.path_params["request_id"])
     if job is None or sim.phase(job) != "done" or "fail" in job.markers:
         return Response("Not Found", status_code=404, media_type="text/plain")
@@ -348,11 +328,15 @@ async def video_file(request: Request) -> Response:
     return Response(data, media_type="video/mp4")
 
 
-async def _sim_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, SimError)
+def _error_response(exc: SimError) -> JSONResponse:
     return JSONResponse(
         {"code": exc.code, "error": exc.message}, status_code=exc.status, headers=exc.headers
     )
+
+
+async def _sim_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SimError)
+    return _error_response(exc)
 
 
 def create_app(config: SimulatorConfig | None = None) -> Starlette:
@@ -362,12 +346,6 @@ def create_app(config: SimulatorConfig | None = None) -> Starlette:
         Route("/v1/videos/generations", create_video, methods=["POST"]),
         Route("/v1/videos/{request_id}", retrieve_video, methods=["GET"]),
         Route("/vidgen/{request_id}/video.mp4", video_file, methods=["GET"]),
-        *log_routes(state.log, state.reset),
     ]
-    app = Starlette(
-        routes=routes,
-        middleware=[Middleware(RequestLog, entries=state.log)],
-        exception_handlers={SimError: _sim_error},
-    )
-    app.state.sim = state
-    return app
+    guard = Middleware(Guard, check=_key_check(state), under=("/v1/",))
+    return sim_app(state, routes, [guard], {SimError: _sim_error})
