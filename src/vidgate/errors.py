@@ -36,7 +36,8 @@ import re
 
 from vidgate.redact import REDACTOR
 
-_URL = re.compile(r"\b(?:https?|gs|wss?)://[^\s'\"<>]+|\bdata:[\w/+.-]+;base64,\S+", re.I)
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]{0,15}://[^\s'\"<>]+|\bdata:[^\s,]*,\S+", re.I)
+"""Any ``scheme://`` URI (http, gs, s3, oss, ws, asset, runway …) and any ``data:`` URI."""
 
 
 MAX_TEXT = 4000

@@ -11,7 +11,8 @@ exists.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,6 +22,106 @@ ImageRole = Literal["first_frame", "last_frame", "reference"]
 Variant = Literal["video", "thumbnail", "spritesheet"]
 VARIANTS: tuple[Variant, ...] = ("video", "thumbnail", "spritesheet")
 OPERATIONS: tuple[Operation, ...] = ("create", "remix", "edit", "extend")
+
+
+OptionKind = Literal["boolean", "integer", "number", "string", "object", "array", "any"]
+_KIND_WORDS = {
+    "boolean": "true or false",
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "object": "an object",
+    "array": "a list",
+    "any": "a value",
+}
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One provider option (a ``metadata`` key), as data: its type, the values or range
+    allowed, where it goes in the upstream body and how its value is written there.
+
+    ``check`` returns the value as the upstream takes it (normalised, JSON-serialisable);
+    ``transform`` may refine that for what a type, choices or a range cannot say, raising
+    ``ValueError`` with the reason, which becomes a 400 naming the field the client sent.
+    """
+
+    kind: OptionKind = "any"
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+    """Longest string, or most items of a list."""
+    upstream: str | None = None
+    """The upstream body field (dots for nesting: ``parameters.cfg``); ``None``: the
+    option's own name; ``""``: not a body field (the adapter reads the value itself)."""
+    transform: Callable[[Any], Any] | None = None
+    description: str = ""
+
+    def allowed(self) -> str:
+        """What the option takes, in words, for error messages and ``/v1/models``."""
+        if self.choices:
+            return "one of: " + ", ".join(_shown(choice) for choice in self.choices)
+        words = _KIND_WORDS[self.kind]
+        if self.minimum is not None and self.maximum is not None:
+            return f"{words} from {_shown(self.minimum)} to {_shown(self.maximum)}"
+        if self.minimum is not None:
+            return f"{words} of at least {_shown(self.minimum)}"
+        if self.maximum is not None:
+            return f"{words} of at most {_shown(self.maximum)}"
+        if self.max_length is not None:
+            unit = "characters" if self.kind == "string" else "items"
+            return f"{words} of at most {self.max_length} {unit}"
+        return words
+
+    def check(self, value: Any) -> Any:
+        """``value`` as the upstream takes it; ``ValueError`` saying why it is not allowed."""
+        if not _is_kind(value, self.kind):
+            raise ValueError(f"expected {self.allowed()}")
+        if self.choices and value not in self.choices:
+            raise ValueError(f"allowed: {self.allowed().removeprefix('one of: ')}")
+        if self.kind in ("integer", "number") and not _within(value, self.minimum, self.maximum):
+            raise ValueError(f"expected {self.allowed()}")
+        if self.max_length is not None and len(value) > self.max_length:
+            raise ValueError(f"expected {self.allowed()}")
+        if self.kind == "number":
+            value = float(value) if isinstance(value, float) else value
+        return value if self.transform is None else self.transform(value)
+
+
+def _is_kind(value: Any, kind: OptionKind) -> bool:
+    if kind == "any":
+        return True
+    if isinstance(value, bool):
+        return kind == "boolean"
+    if kind == "integer":
+        return isinstance(value, int)
+    if kind == "number":
+        return isinstance(value, int | float) and math.isfinite(value)
+    types: dict[str, type | tuple[type, ...]] = {
+        "boolean": bool,
+        "string": str,
+        "object": Mapping,
+        "array": list,
+    }
+    return isinstance(value, types[kind])
+
+
+def _within(value: float, minimum: float | None, maximum: float | None) -> bool:
+    return (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def untyped(*names: str) -> dict[str, OptionSpec]:
+    """Options forwarded under their own names with any value (no table entry yet)."""
+    return {name: OptionSpec() for name in names}
 
 
 @dataclass(frozen=True)
@@ -41,9 +142,23 @@ class ModelCapabilities:
     audio: bool | None = None
     """``None``: the model makes no audio; ``True``/``False``: it can, and this is the default."""
     max_reference_images: int = 0
-    option_keys: frozenset[str] | None = frozenset()
-    """Keys allowed in ``metadata`` passthrough; ``None`` forwards any key."""
+    file_ids: bool = False
+    """Input images may be the upstream's own file ids (``{"file_id": ...}``)."""
+    options: Mapping[str, OptionSpec] = field(default_factory=dict)
+    """The provider options a client may send in ``metadata``, by name: checked and
+    normalised while the request is resolved, before a job or a budget hold exists."""
+    any_options: bool = False
+    """Free-form upstreams: keys not in ``options`` are forwarded as given, unchecked."""
+    rules: tuple[Callable[[ResolvedRequest], None], ...] = ()
+    """Checks across fields that the option table cannot say (an option that excludes a last
+    frame, a mode that must match the size); each raises ``InvalidRequest`` naming the
+    field, and runs with the table, before the job exists."""
     description: str = ""
+
+    @property
+    def option_keys(self) -> frozenset[str] | None:
+        """Keys allowed in ``metadata``; ``None`` when any key is forwarded."""
+        return None if self.any_options else frozenset(self.options)
 
 
 @dataclass(frozen=True)

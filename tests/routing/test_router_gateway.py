@@ -289,9 +289,14 @@ def test_fallback_to_another_provider_translates_parameters(
     upstreams.a.set(openai_error(503, "down", "server_error"))
     upstreams.b.set(openai_error(503, "down", "server_error"))
     with gateway(tmp_path, config(upstreams)) as gw:
-        response = create(gw, size="1280x720", seconds="10")  # not a sora length: skip?
-        assert response.status_code == 400  # 400 from sora itself: never a fallback
-        assert upstreams.kling.creates == 0
+        # not a sora length: the group cannot serve it, so the fallback that can is tried,
+        # without an attempt (or a cent held) on sora
+        response = create(gw, size="1280x720", seconds="10")
+        assert response.status_code == 200, response.text
+        assert [a["deployment"] for a in record(gw, response.json()["id"])["attempts"]] == [
+            "kling-c"
+        ]
+        assert upstreams.kling.bodies[-1]["duration"] == "10"
         response = create(gw, size="720x1280")
         assert response.status_code == 200, response.text
         assert response.headers["x-vidgate-deployment"] == "kling-c"
@@ -311,6 +316,17 @@ def test_fallback_to_another_provider_translates_parameters(
         assert body["aspect_ratio"] == "9:16" and body["duration"] == "5"
         assert body["prompt"] == "a red kite"
         completed(gw, video["id"])
+
+
+def test_a_request_no_group_can_serve_is_a_400_about_the_requested_model(
+    upstreams: Upstreams, tmp_path: Path
+) -> None:
+    with gateway(tmp_path, config(upstreams)) as gw:
+        response = create(gw, seconds="7")  # sora: 4, 8, 12; the kling fallback: 5, 10
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == "seconds" and "4, 8, 12" in error["message"]
+    assert upstreams.a.creates == upstreams.b.creates == upstreams.kling.creates == 0
 
 
 def test_fallback_skipped_when_its_model_cannot_serve_the_request(

@@ -3,10 +3,11 @@
 A placement is a deployment with the request resolved for it (``routing.router.Placement``).
 For a create, the requested model group's deployments that can serve the request come first,
 in strategy order, then each configured fallback group the key may use, skipping groups
-that cannot serve the parameters. A follow-up (remix, edit, extend) of a job on the same
-model is pinned to the deployment that made the source. Requests are validated here, once
-per deployment, before any job row or budget hold exists; ``jobs/create.py`` then runs the
-attempts over what this yields.
+that cannot serve the parameters — also when the requested group itself cannot: a value
+its model does not allow moves the request to a fallback that can take it, at no cost. A
+follow-up (remix, edit, extend) of a job on the same model is pinned to the deployment that
+made the source. Requests are validated here, once per deployment, before any job row or
+budget hold exists; ``jobs/create.py`` then runs the attempts over what this yields.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ class Placements:
     ) -> tuple[bool, AsyncIterator[list[Placement]]]:
         """Whether the job is pinned, and its groups' placements in the order to try them.
 
-        Raises at once when the request's own model cannot serve it (400) or may not be used.
+        Raises at once when the requested model may not be used, or when neither it nor any
+        fallback group can serve the request (400 naming what the requested model allows).
         """
         live = self.router.live
         probes: dict[str, dict[str, Any]] = {}
@@ -69,20 +71,23 @@ class Placements:
                 f"This key may not use model '{model}'.", param="model", code="model_not_allowed"
             )
         first = await self._group(request, group, source, probes)
-        if isinstance(first, GatewayError):
-            raise first
-        return False, self._fallbacks(principal, request, model, first, source, probes)
+        rest = self._fallbacks(principal, request, model, source, probes)
+        if isinstance(first, GatewayError):  # a fallback that can serve it is still tried
+            served = await anext(rest, None)
+            if served is None:
+                raise first  # names what the requested model allows
+            first = served
+        return False, _chain(first, rest)
 
     async def _fallbacks(
         self,
         principal: Principal,
         request: VideoRequest,
         model: str,
-        first: list[Placement],
         source: Job | None,
         probes: dict[str, dict[str, Any]],
     ) -> AsyncIterator[list[Placement]]:
-        yield first
+        """The fallback groups' placements, skipping groups that cannot serve the request."""
         for name in self.router.groups(model)[1:]:
             group = self.router.live.table.group(name)
             if not group or not principal.may_use(name):
@@ -185,3 +190,11 @@ class Placements:
 
 async def _single(placements: list[Placement]) -> AsyncIterator[list[Placement]]:
     yield placements
+
+
+async def _chain(
+    first: list[Placement], rest: AsyncIterator[list[Placement]]
+) -> AsyncIterator[list[Placement]]:
+    yield first
+    async for placements in rest:
+        yield placements

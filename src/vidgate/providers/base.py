@@ -153,20 +153,36 @@ class HttpReply:
     """Parsed JSON, or the raw text when the body was not JSON."""
 
 
-class HttpAdapter(Protocol):
-    """Builds upstream requests and parses replies; never performs I/O.
+CallKind = Literal["submit", "poll", "download", "delete", "token"]
 
-    An adapter whose URLs depend on the deployment (a region's host, say) may also define
-    ``for_deployment(deployment) -> HttpAdapter``; dispatch then uses the bound adapter.
+
+@dataclass(frozen=True)
+class CallContext:
+    """What an upstream reply answers, handed to ``parse_state`` and ``parse_error``: the
+    kind of call, the task it was about and, for a submit, the request it sent. Replies that
+    do not repeat which task they are about are read with it, not with adapter state."""
+
+    kind: CallKind
+    upstream_id: str | None = None
+    """The task a poll, download or delete asked about; ``None`` for a submit."""
+    request: ResolvedRequest | None = None
+    """What a submit sent."""
+
+
+class HttpAdapter(Protocol):
+    """Builds upstream requests and parses replies for one deployment; never performs I/O.
+
+    Built per deployment by the provider's ``AdapterFactory`` (usually the adapter class:
+    ``KlingAdapter(deployment)``), so URLs, auth and options that depend on the deployment
+    are read once, and stateless: everything a later call needs travels in the upstream id
+    or the ``CallContext``, which is what makes any replica able to continue any job.
     """
 
-    def auth_headers(self, deployment: Deployment, token: str | None) -> dict[str, str]:
+    def auth_headers(self, token: str | None) -> dict[str, str]:
         """Headers that authenticate a call; ``token`` comes from ``TokenAuth`` if any."""
         ...
 
-    def build_submit(
-        self, request: ResolvedRequest, deployment: Deployment, idempotency_key: str
-    ) -> HttpCall: ...
+    def build_submit(self, request: ResolvedRequest, idempotency_key: str) -> HttpCall: ...
 
     def build_poll(self, upstream_id: str) -> HttpCall: ...
 
@@ -178,22 +194,83 @@ class HttpAdapter(Protocol):
 
     def build_delete(self, upstream_id: str) -> HttpCall | None: ...
 
-    def parse_state(self, reply: HttpReply) -> UpstreamState: ...
+    def parse_state(self, reply: HttpReply, context: CallContext) -> UpstreamState: ...
 
-    def parse_error(self, reply: HttpReply) -> GatewayError: ...
+    def parse_error(self, reply: HttpReply, context: CallContext) -> GatewayError: ...
 
 
 @runtime_checkable
 class TokenAuth(Protocol):
     """Adapters whose credentials must be exchanged for a short-lived token (OAuth)."""
 
-    def build_token_request(self, deployment: Deployment, now: float) -> HttpCall:
+    def build_token_request(self, now: float) -> HttpCall:
         """The token exchange call (``path`` is an absolute URL)."""
         ...
 
     def parse_token(self, reply: HttpReply) -> tuple[str, float]:
         """The access token and its lifetime in seconds."""
         ...
+
+
+AdapterFactory = Callable[[Deployment], HttpAdapter]
+"""Builds a deployment's adapter; every HTTP provider registers one."""
+
+
+class _LegacyAdapter:
+    """Transitional: an adapter of the old shape (deployment passed to each call, optional
+    ``for_deployment``) behind the per-deployment protocol. Removed once every provider
+    builds its adapter per deployment."""
+
+    def __init__(self, old: Any, deployment: Deployment) -> None:
+        bind = getattr(old, "for_deployment", None)
+        self.old = bind(deployment) if bind is not None else old
+        self.deployment = deployment
+
+    def auth_headers(self, token: str | None) -> dict[str, str]:
+        headers: dict[str, str] = self.old.auth_headers(self.deployment, token)
+        return headers
+
+    def build_submit(self, request: ResolvedRequest, idempotency_key: str) -> HttpCall:
+        call: HttpCall = self.old.build_submit(request, self.deployment, idempotency_key)
+        return call
+
+    def build_poll(self, upstream_id: str) -> HttpCall:
+        call: HttpCall = self.old.build_poll(upstream_id)
+        return call
+
+    def build_download(
+        self, upstream_id: str, variant: Variant, location: str | None
+    ) -> DownloadCall | None:
+        plan: DownloadCall | None = self.old.build_download(upstream_id, variant, location)
+        return plan
+
+    def build_delete(self, upstream_id: str) -> HttpCall | None:
+        call: HttpCall | None = self.old.build_delete(upstream_id)
+        return call
+
+    def parse_state(self, reply: HttpReply, context: CallContext) -> UpstreamState:
+        state: UpstreamState = self.old.parse_state(reply)
+        return state
+
+    def parse_error(self, reply: HttpReply, context: CallContext) -> GatewayError:
+        error: GatewayError = self.old.parse_error(reply)
+        return error
+
+
+class _LegacyTokenAdapter(_LegacyAdapter):
+    def build_token_request(self, now: float) -> HttpCall:
+        call: HttpCall = self.old.build_token_request(self.deployment, now)
+        return call
+
+    def parse_token(self, reply: HttpReply) -> tuple[str, float]:
+        token: tuple[str, float] = self.old.parse_token(reply)
+        return token
+
+
+def legacy(old: Any) -> AdapterFactory:
+    """Transitional: the factory for an adapter of the old shape."""
+    kind = _LegacyTokenAdapter if hasattr(old, "build_token_request") else _LegacyAdapter
+    return lambda deployment: kind(old, deployment)
 
 
 @dataclass(frozen=True)
@@ -213,6 +290,6 @@ class Provider:
     """A registered provider: its spec and how to reach it."""
 
     spec: ProviderSpec
-    adapter: HttpAdapter | None = None
+    adapter: AdapterFactory | None = None
     runtime: RuntimeFactory | None = None
     needs_api_base: bool = True

@@ -27,6 +27,7 @@ from vidgate.errors import (
 )
 from vidgate.observe import metrics
 from vidgate.providers.base import (
+    CallContext,
     HttpAdapter,
     HttpCall,
     HttpReply,
@@ -72,11 +73,14 @@ class HttpUpstream:
         self._token_auth = adapter if isinstance(adapter, TokenAuth) else None
 
     async def submit(self, request: ResolvedRequest, *, idempotency_key: str) -> UpstreamState:
-        call = self.adapter.build_submit(request, self.deployment, idempotency_key)
-        return self.adapter.parse_state(await self._send(call))
+        context = CallContext("submit", request=request)
+        reply = await self._send(self.adapter.build_submit(request, idempotency_key), context)
+        return self.adapter.parse_state(reply, context)
 
     async def poll(self, upstream_id: str) -> UpstreamState:
-        return self.adapter.parse_state(await self._send(self.adapter.build_poll(upstream_id)))
+        context = CallContext("poll", upstream_id)
+        reply = await self._send(self.adapter.build_poll(upstream_id), context)
+        return self.adapter.parse_state(reply, context)
 
     @asynccontextmanager
     async def download(
@@ -101,7 +105,8 @@ class HttpUpstream:
                 raise _gone(variant, response.status_code)
             if response.status_code >= 400:
                 await response.aread()
-                raise self.adapter.parse_error(_reply(response))
+                context = CallContext("download", upstream_id)
+                raise self.adapter.parse_error(_reply(response), context)
             chunks = response.aiter_bytes(DOWNLOAD_CHUNK)
             yield decode_field(chunks, plan.base64_field) if plan.base64_field else chunks
         finally:
@@ -110,7 +115,7 @@ class HttpUpstream:
     async def delete(self, upstream_id: str) -> None:
         call = self.adapter.build_delete(upstream_id)
         if call is not None:
-            await self._send(call)
+            await self._send(call, CallContext("delete", upstream_id))
 
     async def archived(self, upstream_id: str) -> None:
         """Upstream copies stay: remix and edits by upstream id still need them."""
@@ -122,7 +127,7 @@ class HttpUpstream:
 
     async def _headers(self, call: HttpCall) -> dict[str, str]:
         token = await self._access_token()
-        return {**self.adapter.auth_headers(self.deployment, token), **call.headers}
+        return {**self.adapter.auth_headers(token), **call.headers}
 
     async def _access_token(self) -> str | None:
         """A cached OAuth token for adapters that need one, refreshed a minute early."""
@@ -132,16 +137,18 @@ class HttpUpstream:
         async with self._token_lock:
             now = time.time()
             if self._token is None or self._token[1] - 60 <= now:
-                call = auth.build_token_request(self.deployment, now)
-                reply = await self._request(call, {**call.headers})
+                call = auth.build_token_request(now)
+                reply = await self._request(call, {**call.headers}, CallContext("token"))
                 token, lifetime = auth.parse_token(reply)
                 self._token = (token, now + lifetime)
             return self._token[0]
 
-    async def _send(self, call: HttpCall) -> HttpReply:
-        return await self._request(call, await self._headers(call))
+    async def _send(self, call: HttpCall, context: CallContext) -> HttpReply:
+        return await self._request(call, await self._headers(call), context)
 
-    async def _request(self, call: HttpCall, headers: dict[str, str]) -> HttpReply:
+    async def _request(
+        self, call: HttpCall, headers: dict[str, str], context: CallContext
+    ) -> HttpReply:
         async with AsyncExitStack() as stack:
             files = [
                 (
@@ -175,7 +182,7 @@ class HttpUpstream:
         self._observe(started, f"{response.status_code // 100}xx")
         reply = _reply(response)
         if response.status_code >= 400:
-            raise self.adapter.parse_error(reply)
+            raise self.adapter.parse_error(reply, context)
         return reply
 
     def _observe(self, started: float, outcome: str) -> None:
@@ -260,8 +267,4 @@ def make_client(
         return provider.runtime(deployment, context)
     if provider.adapter is None:
         raise GatewayError(f"Provider {provider.spec.name} has neither adapter nor runtime.")
-    adapter = provider.adapter
-    bind = getattr(adapter, "for_deployment", None)
-    if bind is not None:  # adapters whose URLs depend on deployment options (regions, hosts)
-        adapter = bind(deployment)
-    return HttpUpstream(adapter, deployment, http, context.storage, images)
+    return HttpUpstream(provider.adapter(deployment), deployment, http, context.storage, images)

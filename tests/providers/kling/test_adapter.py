@@ -22,16 +22,16 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import HttpReply, Inline
+from vidgate.providers.base import CallContext, HttpReply, Inline
 from vidgate.providers.kling import PROVIDER
 from vidgate.providers.kling.adapter import KlingAdapter, sign_jwt, split_upstream_id
 from vidgate.providers.kling.spec import LEGACY_API_BASE, MODELS, SPEC
 from vidgate.providers.registry import PROVIDERS
+from vidgate.request import VideoRequest, resolve
 from vidgate.routing.config import env_entries
 from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest
 
 NOW = 1_774_805_076.4  # a fixed clock, 36.4 s into its minute
-ADAPTER = KlingAdapter(clock=lambda: NOW)
 AK, SK = "ak-test-123", "sk-test-456"
 JOB = "video_" + "ab" * 16
 PNG = Asset("blob", "inputs/u1/first.png", "image/png", "first.png", "d1")
@@ -104,10 +104,21 @@ def request(**changes: Any) -> ResolvedRequest:
     return ResolvedRequest(**(base | changes))
 
 
+ADAPTER = KlingAdapter(deployment(), clock=lambda: NOW)
+POLL = CallContext("poll", "text2video/867283741759111202")
+
+
 def submit(req: ResolvedRequest) -> tuple[str, dict[str, Any]]:
-    call = ADAPTER.build_submit(req, deployment(req.upstream_model), JOB)
+    call = KlingAdapter(deployment(req.upstream_model)).build_submit(req, JOB)
     assert call.method == "POST" and call.headers == {}
     return call.path, call.json
+
+
+def resolved(model: str = "kling-v1-6", **fields: Any) -> ResolvedRequest:
+    """A client request resolved for a Kling deployment: the checks before any job."""
+    operation = fields.pop("operation", "create")
+    video = VideoRequest(operation, fields.pop("prompt", "a red kite"), **fields)
+    return resolve(video, MODELS[model], model_name=model, upstream_model=model)
 
 
 def reply(status: int, body: Any, **headers: str) -> HttpReply:
@@ -120,9 +131,10 @@ def with_data(example: dict[str, Any], **data: Any) -> dict[str, Any]:
     return body
 
 
-def rejects(req: ResolvedRequest, param: str) -> InvalidRequest:
+def rejects(param: str, model: str = "kling-v1-6", **fields: Any) -> InvalidRequest:
+    """The request is refused while it is resolved (before a job or a hold exists)."""
     with pytest.raises(InvalidRequest) as caught:
-        submit(req)
+        resolved(model, **fields)
     assert caught.value.param == param
     return caught.value
 
@@ -193,7 +205,7 @@ def _decode(part: str) -> Any:
 
 
 def test_auth_header_is_an_hs256_jwt_signed_with_the_secret_key() -> None:
-    headers = ADAPTER.auth_headers(deployment(), None)
+    headers = ADAPTER.auth_headers(None)
     assert set(headers) == {"Authorization"}
     scheme, token = headers["Authorization"].split(" ")
     assert scheme == "Bearer"
@@ -209,17 +221,17 @@ def test_auth_header_is_an_hs256_jwt_signed_with_the_secret_key() -> None:
 
 def test_tokens_are_reused_within_a_minute_and_re_signed_after() -> None:
     clock = [NOW]
-    adapter = KlingAdapter(clock=lambda: clock[0])
-    first = adapter.auth_headers(deployment(), None)
+    adapter = KlingAdapter(deployment(), clock=lambda: clock[0])
+    first = adapter.auth_headers(None)
     clock[0] = NOW + 20
-    assert adapter.auth_headers(deployment(), None) == first
+    assert adapter.auth_headers(None) == first
     clock[0] = NOW + 60
-    later = adapter.auth_headers(deployment(), None)
+    later = adapter.auth_headers(None)
     assert later != first
     claims = _decode(later["Authorization"].split(".")[1])
     assert claims["exp"] > clock[0] + 1740  # never close to expiry when used
-    other = adapter.auth_headers(deployment(options={"secret_key": "other"}), None)
-    assert other != later
+    other = KlingAdapter(deployment(options={"secret_key": "other"}), lambda: clock[0])
+    assert other.auth_headers(None) != later
 
 
 def test_sign_jwt_matches_the_documented_recipe() -> None:
@@ -233,7 +245,7 @@ def test_sign_jwt_matches_the_documented_recipe() -> None:
 )
 def test_missing_keys_are_an_upstream_auth_error(changes: dict[str, Any]) -> None:
     with pytest.raises(UpstreamAuthError) as caught:
-        ADAPTER.auth_headers(deployment(**changes), None)
+        KlingAdapter(deployment(**changes)).auth_headers(None)
     assert "options.secret_key" in caught.value.message and SK not in caught.value.message
 
 
@@ -273,30 +285,38 @@ def test_size_maps_to_aspect_ratio_and_mode(
 
 
 def test_size_kling_cannot_render_is_rejected() -> None:
-    rejects(request(width=1024, height=1024), "size")
+    rejects("size", size=(1024, 1024))
 
 
 def test_mode_option_is_validated_against_the_size() -> None:
-    _, body = submit(request(options={"mode": "std"}))
+    _, body = submit(resolved(options={"mode": "std"}))
     assert body["mode"] == "std"
-    _, body = submit(request(width=1920, height=1080, options={"mode": "pro"}))
+    _, body = submit(resolved(size=(1920, 1080), options={"mode": "pro"}))
     assert body["mode"] == "pro"
-    assert "1080p" in rejects(request(options={"mode": "pro"}), "metadata.mode").message
-    assert rejects(request(options={"mode": "turbo"}), "metadata.mode").code == "invalid_value"
+    assert "1080p" in rejects("metadata.mode", options={"mode": "pro"}).message
+    assert rejects("metadata.mode", options={"mode": "turbo"}).code == "invalid_value"
+    renamed = VideoRequest(
+        operation="create", prompt="p", options={"mode": "pro"}, names={"metadata.mode": "mode"}
+    )
+    with pytest.raises(InvalidRequest) as caught:  # named as the client sent it
+        resolve(renamed, MODELS["kling-v1-6"], model_name="k", upstream_model="kling-v1-6")
+    assert caught.value.param == "mode" and "'mode'" in caught.value.message
 
 
 def test_extras_negative_prompt_cfg_scale_camera_control() -> None:
     camera = {"type": "simple", "config": {"zoom": -4}}
     _, body = submit(
-        request(negative_prompt="blur", options={"cfg_scale": 0.3, "camera_control": camera})
+        resolved(negative_prompt="blur", options={"cfg_scale": 0.3, "camera_control": camera})
     )
     assert body["negative_prompt"] == "blur" and body["cfg_scale"] == 0.3
     assert body["camera_control"] == {
         "type": "simple",
         "config": {"horizontal": 0, "vertical": 0, "pan": 0, "tilt": 0, "roll": 0, "zoom": -4},
     }
-    _, body = submit(request(options={"camera_control": {"type": "down_back"}}))
+    _, body = submit(resolved(options={"camera_control": {"type": "down_back"}}))
     assert body["camera_control"] == {"type": "down_back"}
+    _, body = submit(resolved(options={"cfg_scale": 1}))
+    assert body["cfg_scale"] == 1
 
 
 @pytest.mark.parametrize(
@@ -323,12 +343,18 @@ def test_extras_negative_prompt_cfg_scale_camera_control() -> None:
     ],
 )
 def test_bad_options_name_their_parameter(options: dict[str, Any], param: str) -> None:
-    rejects(request(options=options), param)
+    rejects(param, options=options)
+
+
+def test_cfg_scale_only_on_the_v1_family() -> None:
+    assert rejects("metadata.cfg_scale", "kling-v2-1", options={"cfg_scale": 0.5}).code == (
+        "unknown_parameter"
+    )
 
 
 def test_long_texts_are_rejected() -> None:
-    rejects(request(prompt="x" * 2501), "prompt")
-    rejects(request(negative_prompt="x" * 2501), "metadata.negative_prompt")
+    rejects("prompt", prompt="x" * 2501)
+    rejects("metadata.negative_prompt", negative_prompt="x" * 2501)
 
 
 def test_sound_only_where_the_model_has_audio() -> None:
@@ -358,17 +384,16 @@ def test_data_urls_are_sent_as_raw_base64() -> None:
 
 
 def test_image_errors() -> None:
-    rejects(request(images=(ImageInput("last_frame", LAST),)), "input_reference")
-    rejects(request(images=(ImageInput("first_frame", Asset("file_id", "f1")),)), "input_reference")
-    both = (ImageInput("first_frame", PNG), ImageInput("last_frame", LAST))
+    rejects("input_reference", last_frame=LAST)
+    rejects("input_reference", image=Asset("file_id", "f1"))
     camera = {"camera_control": {"type": "down_back"}}
-    rejects(request(images=both, options=camera), "metadata.camera_control")
+    rejects("metadata.camera_control", image=PNG, last_frame=LAST, options=camera)
 
 
 @pytest.mark.parametrize("operation", ["remix", "edit", "extend"])
 def test_no_follow_up_operations(operation: str) -> None:
     with pytest.raises(UnsupportedOperation):
-        submit(request(operation=operation))
+        resolved(operation=operation)
 
 
 # --- poll, download, delete ------------------------------------------------------------
@@ -394,32 +419,35 @@ def test_download_is_the_cdn_url_without_auth_and_there_is_no_delete() -> None:
 
 
 def test_documented_create_reply_is_queued() -> None:
-    state = ADAPTER.parse_state(reply(200, CREATE_EXAMPLE))
+    state = ADAPTER.parse_state(reply(200, CREATE_EXAMPLE), CallContext("submit", None, request()))
     assert (state.upstream_id, state.status, state.raw_status) == (
-        "867283741759111202",
+        "text2video/867283741759111202",
         "queued",
         "submitted",
     )
 
 
-def test_the_family_is_recovered_from_external_task_id() -> None:
-    body = with_data(CREATE_EXAMPLE, task_info={"external_task_id": f"image2video-{JOB}"})
-    assert ADAPTER.parse_state(reply(200, body)).upstream_id == "image2video/867283741759111202"
-    body = with_data(CREATE_EXAMPLE, task_info={"external_task_id": f"text2video-{JOB}"})
-    assert ADAPTER.parse_state(reply(200, body)).upstream_id == "text2video/867283741759111202"
+def test_the_family_comes_from_the_call() -> None:
+    with_image = request(images=(ImageInput("first_frame", PNG),))
+    state = ADAPTER.parse_state(reply(200, CREATE_EXAMPLE), CallContext("submit", None, with_image))
+    assert state.upstream_id == "image2video/867283741759111202"
+    asked = CallContext("poll", "image2video/867283741759111202")
+    assert ADAPTER.parse_state(reply(200, CREATE_EXAMPLE), asked).upstream_id == asked.upstream_id
 
 
 def test_documented_succeed_reply_is_completed_with_units() -> None:
-    state = ADAPTER.parse_state(reply(200, SUCCEED_EXAMPLE))
+    state = ADAPTER.parse_state(reply(200, SUCCEED_EXAMPLE), POLL)
     assert (state.status, state.progress, state.raw_status) == ("completed", 100, "succeed")
     assert state.results == {"video": "https://…klingai.com/…mp4"}
     assert state.cost_units == 2.0
 
 
 def test_processing_and_unknown_statuses_keep_running() -> None:
-    state = ADAPTER.parse_state(reply(200, with_data(CREATE_EXAMPLE, task_status="processing")))
+    running = with_data(CREATE_EXAMPLE, task_status="processing")
+    state = ADAPTER.parse_state(reply(200, running), POLL)
     assert (state.status, state.progress) == ("in_progress", 0)
-    state = ADAPTER.parse_state(reply(200, with_data(CREATE_EXAMPLE, task_status="queueing-gpu")))
+    unknown = with_data(CREATE_EXAMPLE, task_status="queueing-gpu")
+    state = ADAPTER.parse_state(reply(200, unknown), POLL)
     assert (state.status, state.raw_status) == ("in_progress", "queueing-gpu")
 
 
@@ -429,13 +457,13 @@ def test_failed_reads_task_status_msg_not_message() -> None:
         task_status="failed",
         task_status_msg="Failure to pass the risk control system",
     )
-    state = ADAPTER.parse_state(reply(200, body))
+    state = ADAPTER.parse_state(reply(200, body), POLL)
     assert (state.status, state.error_code) == ("failed", "moderation_blocked")
     assert state.error_message == "Kling: Failure to pass the risk control system"
     assert "SUCCEED" not in state.error_message
     other = with_data(CREATE_EXAMPLE, task_status="failed", task_status_msg="GPU fell over")
-    assert ADAPTER.parse_state(reply(200, other)).error_code == "upstream_failed"
-    bare = ADAPTER.parse_state(reply(200, with_data(CREATE_EXAMPLE, task_status="failed")))
+    assert ADAPTER.parse_state(reply(200, other), POLL).error_code == "upstream_failed"
+    bare = ADAPTER.parse_state(reply(200, with_data(CREATE_EXAMPLE, task_status="failed")), POLL)
     assert bare.status == "failed" and bare.error_message == "Kling reported the task failed."
 
 
@@ -445,14 +473,14 @@ def test_failed_reads_task_status_msg_not_message() -> None:
 )
 def test_succeed_without_a_video_is_a_failure(task_result: Any) -> None:
     body = with_data(SUCCEED_EXAMPLE, task_result=task_result)
-    state = ADAPTER.parse_state(reply(200, body))
+    state = ADAPTER.parse_state(reply(200, body), POLL)
     assert (state.status, state.error_code) == ("failed", "upstream_no_output")
 
 
 @pytest.mark.parametrize("units", [None, "", "n/a", "-1", "nan"])
 def test_unparsable_units_are_unknown(units: Any) -> None:
     body = with_data(SUCCEED_EXAMPLE, final_unit_deduction=units)
-    assert ADAPTER.parse_state(reply(200, body)).cost_units is None
+    assert ADAPTER.parse_state(reply(200, body), POLL).cost_units is None
 
 
 @pytest.mark.parametrize(
@@ -467,14 +495,14 @@ def test_unparsable_units_are_unknown(units: Any) -> None:
 )
 def test_malformed_replies_are_upstream_errors(body: Any) -> None:
     with pytest.raises(UpstreamError) as caught:
-        ADAPTER.parse_state(reply(200, body))
+        ADAPTER.parse_state(reply(200, body), POLL)
     assert type(caught.value) is UpstreamError
 
 
 def test_a_non_zero_code_on_http_200_is_an_error() -> None:
     body = {"code": 1201, "message": "duration must be a string", "request_id": "r"}
     with pytest.raises(InvalidRequest) as caught:
-        ADAPTER.parse_state(reply(200, body))
+        ADAPTER.parse_state(reply(200, body), POLL)
     assert caught.value.param == "seconds"
 
 
@@ -508,25 +536,29 @@ def test_a_non_zero_code_on_http_200_is_an_error() -> None:
     ],
 )
 def test_every_documented_code(status: int, code: int, kind: type[GatewayError]) -> None:
-    error = ADAPTER.parse_error(reply(status, {"code": code, "message": "m", "request_id": "r"}))
+    error = ADAPTER.parse_error(
+        reply(status, {"code": code, "message": "m", "request_id": "r"}), POLL
+    )
     assert type(error) is kind
     assert f"code {code}" in error.message
 
 
 def test_balance_codes_are_not_transient_rate_limits() -> None:
-    error = ADAPTER.parse_error(reply(429, {"code": 1102, "message": "resource pack depleted"}))
+    error = ADAPTER.parse_error(
+        reply(429, {"code": 1102, "message": "resource pack depleted"}), POLL
+    )
     assert error.code == "upstream_insufficient_credits" and not isinstance(error, RateLimited)
 
 
 def test_rate_limits_carry_retry_after() -> None:
     error = ADAPTER.parse_error(
-        reply(429, {"code": 1302, "message": "slow"}, **{"Retry-After": "7"})
+        reply(429, {"code": 1302, "message": "slow"}, **{"Retry-After": "7"}), POLL
     )
     assert isinstance(error, RateLimited) and error.retry_after_s == 7
 
 
 def test_content_policy_at_create() -> None:
-    error = ADAPTER.parse_error(reply(400, {"code": 1301, "message": "content safety"}))
+    error = ADAPTER.parse_error(reply(400, {"code": 1301, "message": "content safety"}), POLL)
     assert isinstance(error, InvalidRequest) and error.code == "moderation_blocked"
 
 
@@ -544,7 +576,7 @@ def test_content_policy_at_create() -> None:
     ],
 )
 def test_invalid_params_are_named(message: str, param: str | None) -> None:
-    error = ADAPTER.parse_error(reply(400, {"code": 1201, "message": message}))
+    error = ADAPTER.parse_error(reply(400, {"code": 1201, "message": message}), POLL)
     assert isinstance(error, InvalidRequest) and error.param == param
 
 
@@ -564,10 +596,10 @@ def test_invalid_params_are_named(message: str, param: str | None) -> None:
 def test_bodies_without_a_code_fall_back_to_the_http_status(
     status: int, kind: type[GatewayError]
 ) -> None:
-    assert type(ADAPTER.parse_error(reply(status, "<html>bad gateway</html>"))) is kind
+    assert type(ADAPTER.parse_error(reply(status, "<html>bad gateway</html>"), POLL)) is kind
 
 
 def test_errors_never_echo_urls() -> None:
     body = {"code": 1201, "message": "cannot fetch https://internal.klingai.com/x?token=abc"}
-    error = ADAPTER.parse_error(reply(400, body))
+    error = ADAPTER.parse_error(reply(400, body), POLL)
     assert "klingai.com" not in error.message and "token" not in error.message

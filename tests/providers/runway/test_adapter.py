@@ -78,7 +78,7 @@ def reply(status: int, body: Any, **headers: str) -> HttpReply:
 
 
 def test_spec_models_and_defaults() -> None:
-    assert isinstance(PROVIDER.adapter, RunwayAdapter) and PROVIDER.spec is SPEC
+    assert PROVIDER.adapter is not None and PROVIDER.spec is SPEC
     assert set(SPEC.models) == {"gen4_turbo", "gen4.5", "veo3", "veo3.1", "veo3.1_fast", "aleph2"}
     assert SPEC.default_api_base == "https://api.dev.runwayml.com"
     assert SPEC.env == {"api_key": "RUNWAYML_API_SECRET"} and SPEC.poll_interval_s == 5.0

@@ -33,7 +33,7 @@ from vidgate.errors import (
 from vidgate.providers.azure.spec import BASE_MODEL_API, BASE_MODELS, map_status
 from vidgate.providers.base import DownloadCall, FilePart, HttpCall, HttpReply
 from vidgate.providers.openai.adapter import OpenAIAdapter
-from vidgate.providers.wire import retry_after_s
+from vidgate.providers.toolkit import retry_after_s
 from vidgate.values import Deployment, ResolvedRequest, UpstreamState, Variant
 
 V1 = "/openai/v1/videos"

@@ -37,6 +37,7 @@ JOBS_SIZES = (
 JOBS_SECONDS = tuple(range(1, 21))
 
 SORA_2 = ModelCapabilities(
+    file_ids=True,
     seconds=V1_SECONDS,
     default_seconds=4,
     sizes=V1_SIZES,
@@ -46,6 +47,7 @@ SORA_2 = ModelCapabilities(
     description="Sora 2 on an Azure OpenAI deployment (v1 /videos API).",
 )
 SORA_2_PRO = ModelCapabilities(
+    file_ids=True,
     seconds=V1_SECONDS,
     default_seconds=4,
     sizes=V1_SIZES,
@@ -64,6 +66,7 @@ SORA_1 = ModelCapabilities(
     description="Sora (1) on an Azure OpenAI deployment (legacy preview jobs API).",
 )
 ANY_DEPLOYMENT = ModelCapabilities(
+    file_ids=True,
     seconds=JOBS_SECONDS,
     default_seconds=4,
     sizes=JOBS_SIZES,

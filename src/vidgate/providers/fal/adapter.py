@@ -40,7 +40,7 @@ from vidgate.errors import (
 )
 from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
 from vidgate.providers.fal.spec import FAMILIES, GENERIC, NAMESPACES, SIZES, SPEC, Family
-from vidgate.providers.wire import retry_after_s
+from vidgate.providers.toolkit import retry_after_s
 from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 MEMORY = 10_000

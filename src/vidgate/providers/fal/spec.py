@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing
+from vidgate.values import ModelCapabilities, Pricing, untyped
 
 DurationFormat = Literal["plain", "suffix", "int", "none"]
 """How ``duration`` is sent: ``"5"``, ``"5s"``, ``5``, or not at all."""
@@ -95,7 +95,7 @@ def _kling(tier: int, first_frame: bool, description: str) -> ModelCapabilities:
         default_size=found[0],
         image_roles=frozenset({"first_frame"}) if first_frame else frozenset(),
         negative_prompt=True,
-        option_keys=frozenset({"cfg_scale"}),
+        options=untyped(*frozenset({"cfg_scale"})),
         max_prompt_chars=2500,
         description=description,
     )
@@ -117,7 +117,7 @@ MODELS: Mapping[str, ModelCapabilities] = {
         seed=True,
         negative_prompt=True,
         audio=True,
-        option_keys=frozenset({"enhance_prompt", "auto_fix"}),
+        options=untyped(*frozenset({"enhance_prompt", "auto_fix"})),
         description="Google Veo 3 on fal: text-to-video, 720p/1080p, audio on by default.",
     ),
     HAILUO_02_STANDARD_T2V: ModelCapabilities(
@@ -125,7 +125,7 @@ MODELS: Mapping[str, ModelCapabilities] = {
         default_seconds=6,
         sizes=("1366x768",),
         default_size="1366x768",
-        option_keys=frozenset({"prompt_optimizer"}),
+        options=untyped(*frozenset({"prompt_optimizer"})),
         max_prompt_chars=2000,
         description="MiniMax Hailuo-02 Standard text-to-video on fal (768p, 6 or 10 s).",
     ),
@@ -135,7 +135,7 @@ MODELS: Mapping[str, ModelCapabilities] = {
         sizes=sizes((540, 720), ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")),
         default_size="960x540",
         image_roles=frozenset({"first_frame"}),
-        option_keys=frozenset({"loop"}),
+        options=untyped(*frozenset({"loop"})),
         description="Luma Ray 2 Flash on fal: 540p/720p, 5 or 9 s, optional first frame.",
     ),
 }
@@ -157,7 +157,7 @@ ANY_MODEL = ModelCapabilities(
     image_roles=frozenset({"first_frame", "last_frame"}),
     seed=True,
     negative_prompt=True,
-    option_keys=None,
+    any_options=True,
     description="Any fal video model by its path; metadata keys are forwarded as inputs.",
 )
 

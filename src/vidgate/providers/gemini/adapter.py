@@ -25,7 +25,7 @@ from vidgate.errors import (
 )
 from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
 from vidgate.providers.gemini.spec import PERSON_GENERATION, SPEC
-from vidgate.providers.wire import GRPC_CODE_NAMES, retry_after_s
+from vidgate.providers.toolkit import GRPC_CODE_NAMES, retry_after_s
 from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 UPSTREAM_PARAMS = {

@@ -14,7 +14,7 @@ RAI fields; the adapter names those outcomes and this map turns them into gatewa
 from __future__ import annotations
 
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing
+from vidgate.values import ModelCapabilities, Pricing, untyped
 
 SIZES_720P = ("1280x720", "720x1280")
 SIZES_1080P = ("1920x1080", "1080x1920")
@@ -36,7 +36,7 @@ VEO_3_1 = ModelCapabilities(
     negative_prompt=True,
     audio=True,
     max_reference_images=3,
-    option_keys=OPTION_KEYS,
+    options=untyped(*OPTION_KEYS),
     description="Veo 3.1: 720p/1080p/4k, 4-8 s with audio, frames, reference images, extension.",
 )
 VEO_3_1_FAST = ModelCapabilities(
@@ -49,7 +49,7 @@ VEO_3_1_FAST = ModelCapabilities(
     negative_prompt=True,
     audio=True,
     max_reference_images=3,
-    option_keys=OPTION_KEYS,
+    options=untyped(*OPTION_KEYS),
     description="Veo 3.1 Fast: 720p/1080p, 4-8 s with audio, frames, reference images, extension.",
 )
 VEO_3_1_LITE = ModelCapabilities(
@@ -60,7 +60,7 @@ VEO_3_1_LITE = ModelCapabilities(
     image_roles=_FRAMES,
     negative_prompt=True,
     audio=True,
-    option_keys=OPTION_KEYS,
+    options=untyped(*OPTION_KEYS),
     description="Veo 3.1 Lite: 720p/1080p, 4-8 s with audio, first and last frame.",
 )
 VEO_3 = ModelCapabilities(
@@ -71,7 +71,7 @@ VEO_3 = ModelCapabilities(
     image_roles=frozenset({"first_frame"}),
     negative_prompt=True,
     audio=True,
-    option_keys=OPTION_KEYS,
+    options=untyped(*OPTION_KEYS),
     description="Veo 3: 720p/1080p, 4-8 s with audio, image-to-video.",
 )
 VEO_3_FAST = ModelCapabilities(
@@ -82,7 +82,7 @@ VEO_3_FAST = ModelCapabilities(
     image_roles=frozenset({"first_frame"}),
     negative_prompt=True,
     audio=True,
-    option_keys=OPTION_KEYS,
+    options=untyped(*OPTION_KEYS),
     description="Veo 3 Fast: 720p/1080p, 4-8 s with audio, image-to-video.",
 )
 VEO_2 = ModelCapabilities(
@@ -93,7 +93,7 @@ VEO_2 = ModelCapabilities(
     image_roles=frozenset({"first_frame"}),
     negative_prompt=True,
     audio=None,
-    option_keys=OPTION_KEYS,
+    options=untyped(*OPTION_KEYS),
     description="Veo 2: 720p, 5-8 s, silent, image-to-video.",
 )
 

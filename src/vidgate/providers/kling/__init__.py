@@ -6,4 +6,4 @@ from vidgate.providers.base import Provider
 from vidgate.providers.kling.adapter import KlingAdapter
 from vidgate.providers.kling.spec import SPEC
 
-PROVIDER = Provider(spec=SPEC, adapter=KlingAdapter())
+PROVIDER = Provider(spec=SPEC, adapter=KlingAdapter)

@@ -16,9 +16,11 @@ Prices are in Kling units (resource packs, about $0.14 per unit); the task's own
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
+from vidgate.errors import InvalidRequest
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing
+from vidgate.values import ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
 
 MAX_PROMPT_CHARS = 2500
 USD_PER_UNIT = 0.14
@@ -34,16 +36,96 @@ ASPECT_RATIOS: Mapping[str, tuple[str, str]] = {
 SIZES = tuple(ASPECT_RATIOS)
 CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
 CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
-_BASE_OPTIONS = frozenset({"mode", "camera_control"})
-_V1_OPTIONS = _BASE_OPTIONS | {"cfg_scale"}
+MODES = ("std", "pro")
 _ROLES = frozenset({"first_frame", "last_frame"})
+
+
+def camera_control(value: Any) -> dict[str, Any]:
+    """Kling's ``camera_control``: a movement ``type``; ``simple`` takes a ``config`` with
+    exactly one axis set to a non-zero number in [-10, 10] (the others are sent as 0)."""
+    param = "metadata.camera_control"
+    if set(value) - {"type", "config"}:
+        raise InvalidRequest(f"'{param}' must be an object {{type, config}}.", param=param)
+    kind = value.get("type")
+    if kind not in CAMERA_TYPES:
+        raise InvalidRequest(
+            f"Invalid value for '{param}.type': {kind!r}; allowed: {', '.join(CAMERA_TYPES)}.",
+            param=f"{param}.type",
+        )
+    config = value.get("config")
+    if kind != "simple":
+        if config is not None:
+            raise InvalidRequest(
+                f"'{param}.config' must be null unless type is 'simple'.", param=f"{param}.config"
+            )
+        return {"type": kind}
+    return {"type": kind, "config": _camera_config(config, f"{param}.config")}
+
+
+def _camera_config(config: Any, param: str) -> dict[str, float]:
+    message = (
+        f"'{param}' must set exactly one of {', '.join(CAMERA_AXES)} to a non-zero number "
+        "in [-10, 10]."
+    )
+    if not isinstance(config, Mapping) or set(config) - set(CAMERA_AXES):
+        raise InvalidRequest(message, param=param)
+    out: dict[str, float] = {}
+    for axis in CAMERA_AXES:
+        raw = config.get(axis, 0)
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not -10 <= raw <= 10:
+            raise InvalidRequest(message, param=param)
+        out[axis] = float(raw)
+    if sum(1 for v in out.values() if v != 0) != 1:
+        raise InvalidRequest(message, param=param)
+    return out
+
+
+def _mode_matches_size(request: ResolvedRequest) -> None:
+    asked, mode = request.options.get("mode"), ASPECT_RATIOS[request.size][1]
+    if asked is not None and asked != mode:
+        tier = "1080p (1920x1080, 1080x1920, 1080x1080)" if asked == "pro" else "720p"
+        raise InvalidRequest(
+            f"'metadata.mode' {asked!r} renders {tier}, but 'size' {request.size} is "
+            f"Kling's {mode!r} mode; choose a size of that tier or drop 'metadata.mode'.",
+            param="metadata.mode",
+        )
+
+
+def _frames(request: ResolvedRequest) -> None:
+    if request.image("last_frame") is not None and request.image("first_frame") is None:
+        raise InvalidRequest(
+            "Kling needs a first frame ('input_reference') when a last frame is given.",
+            param="input_reference",
+        )
+    if request.image("last_frame") is not None and "camera_control" in request.options:
+        raise InvalidRequest(
+            "Kling cannot combine 'metadata.camera_control' with a last frame.",
+            param="metadata.camera_control",
+        )
+
+
+def _negative_prompt_length(request: ResolvedRequest) -> None:
+    if request.negative_prompt and len(request.negative_prompt) > MAX_PROMPT_CHARS:
+        raise InvalidRequest(
+            f"'metadata.negative_prompt' is too long for Kling: at most {MAX_PROMPT_CHARS} "
+            "characters.",
+            param="metadata.negative_prompt",
+        )
+
+
+_BASE_OPTIONS = {
+    "mode": OptionSpec("string", choices=MODES, upstream="", description="std 720p, pro 1080p"),
+    "camera_control": OptionSpec("object", transform=camera_control),
+}
+_V1_OPTIONS = _BASE_OPTIONS | {"cfg_scale": OptionSpec("number", minimum=0, maximum=1)}
+RULES = (_mode_matches_size, _frames, _negative_prompt_length)
 
 
 def _caps(
     description: str,
     *,
     seconds: tuple[int, ...] = (5, 10),
-    options: frozenset[str] = _BASE_OPTIONS,
+    options: Mapping[str, OptionSpec] = _BASE_OPTIONS,
     audio: bool | None = None,
 ) -> ModelCapabilities:
     return ModelCapabilities(
@@ -55,7 +137,8 @@ def _caps(
         max_prompt_chars=MAX_PROMPT_CHARS,
         negative_prompt=True,
         audio=audio,
-        option_keys=options,
+        options=options,
+        rules=RULES,
         description=description,
     )
 

@@ -7,7 +7,7 @@ over a seeded animated scene, so clients can exercise the whole API without cred
 from __future__ import annotations
 
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing
+from vidgate.values import ModelCapabilities, Pricing, untyped
 
 PREVIEW = ModelCapabilities(
     seconds=tuple(range(1, 21)),
@@ -33,7 +33,7 @@ PREVIEW = ModelCapabilities(
     operations=frozenset({"create", "remix", "edit", "extend"}),
     max_prompt_chars=32_000,
     seed=True,
-    option_keys=frozenset(),
+    options=untyped(*frozenset()),
     description=(
         "Offline renderer for development and demos - not an AI model. Renders an H.264 MP4 "
         "of the requested seconds, size and fps showing the prompt over a seeded animated scene."

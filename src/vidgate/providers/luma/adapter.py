@@ -24,7 +24,7 @@ from vidgate.errors import (
 )
 from vidgate.providers.base import DownloadCall, HttpCall, HttpReply
 from vidgate.providers.luma.spec import LEGACY_MODELS, SIZES, SPEC
-from vidgate.providers.wire import retry_after_s
+from vidgate.providers.toolkit import retry_after_s
 from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)

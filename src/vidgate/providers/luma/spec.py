@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing
+from vidgate.values import ModelCapabilities, Pricing, untyped
 
 ASPECT_RATIOS: Mapping[str, tuple[int, int]] = {
     "16:9": (16, 9),
@@ -62,7 +62,7 @@ RAY_2 = ModelCapabilities(
     default_size="1280x720",
     image_roles=frozenset({"first_frame", "last_frame"}),
     operations=frozenset({"create", "extend"}),
-    option_keys=_RAY_2_OPTIONS,
+    options=untyped(*_RAY_2_OPTIONS),
     description="Luma Ray 2: text/image to video, 5 or 9 s, 540p to 4K, extend by generation.",
 )
 RAY_FLASH_2 = ModelCapabilities(
@@ -72,7 +72,7 @@ RAY_FLASH_2 = ModelCapabilities(
     default_size="1280x720",
     image_roles=frozenset({"first_frame", "last_frame"}),
     operations=frozenset({"create", "extend"}),
-    option_keys=_RAY_2_OPTIONS,
+    options=untyped(*_RAY_2_OPTIONS),
     description="Luma Ray Flash 2: the faster, cheaper Ray 2.",
 )
 RAY_1_6 = ModelCapabilities(
@@ -82,7 +82,7 @@ RAY_1_6 = ModelCapabilities(
     default_size="1280x720",
     image_roles=frozenset({"first_frame", "last_frame"}),
     operations=frozenset({"create", "extend"}),
-    option_keys=frozenset({"loop"}),
+    options=untyped(*frozenset({"loop"})),
     description="Luma Ray 1.6 (Dream Machine 1.6): 5 s at 720p.",
 )
 

@@ -47,7 +47,7 @@ from vidgate.providers.minimax.spec import (
     V1_RESOLUTIONS,
     V2_MODELS,
 )
-from vidgate.providers.wire import is_int_text, retry_after_s
+from vidgate.providers.toolkit import is_int_text, retry_after_s
 from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 V2_PREFIX = "v2:"

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing
+from vidgate.values import ModelCapabilities, Pricing, untyped
 
 MAX_PROMPT_CHARS = 2000
 V2_MODELS = frozenset({"MiniMax-H3"})
@@ -69,7 +69,7 @@ HAILUO_02 = ModelCapabilities(
     default_size="1366x768",
     image_roles=_FRAMES,
     max_prompt_chars=MAX_PROMPT_CHARS,
-    option_keys=_HAILUO_OPTIONS,
+    options=untyped(*_HAILUO_OPTIONS),
     description="Hailuo-02: 512P/768P/1080P, 6 or 10 s (10 s below 1080P), first+last frame.",
 )
 HAILUO_2_3 = ModelCapabilities(
@@ -79,7 +79,7 @@ HAILUO_2_3 = ModelCapabilities(
     default_size="1366x768",
     image_roles=frozenset({"first_frame"}),
     max_prompt_chars=MAX_PROMPT_CHARS,
-    option_keys=_HAILUO_OPTIONS,
+    options=untyped(*_HAILUO_OPTIONS),
     description="Hailuo-2.3: 768P/1080P, 6 or 10 s (1080P 6 s only), text or first frame.",
 )
 HAILUO_2_3_FAST = ModelCapabilities(
@@ -89,7 +89,7 @@ HAILUO_2_3_FAST = ModelCapabilities(
     default_size="1366x768",
     image_roles=frozenset({"first_frame"}),
     max_prompt_chars=MAX_PROMPT_CHARS,
-    option_keys=_HAILUO_OPTIONS,
+    options=untyped(*_HAILUO_OPTIONS),
     description="Hailuo-2.3-Fast: image-to-video only (first frame required), 768P/1080P.",
 )
 
@@ -103,7 +103,7 @@ def _series01(image_roles: frozenset[str], description: str, refs: int = 0) -> M
         image_roles=image_roles,
         max_prompt_chars=MAX_PROMPT_CHARS,
         max_reference_images=refs,
-        option_keys=_V1_OPTIONS,
+        options=untyped(*_V1_OPTIONS),
         description=description,
     )
 
@@ -115,7 +115,7 @@ MINIMAX_H3 = ModelCapabilities(
     default_size="1366x768",
     image_roles=_FRAMES | {"reference"},
     max_reference_images=9,
-    option_keys=frozenset({"aigc_watermark"}),
+    options=untyped(*frozenset({"aigc_watermark"})),
     description="MiniMax-H3 (v2 API): 4-15 s, 768P/2K in 6 ratios, frames, 9 reference images.",
 )
 

@@ -23,7 +23,7 @@ from vidgate.errors import (
 )
 from vidgate.providers.base import DownloadCall, FilePart, HttpCall, HttpReply
 from vidgate.providers.openai.spec import SPEC
-from vidgate.providers.wire import is_int_text, retry_after_s
+from vidgate.providers.toolkit import is_int_text, retry_after_s
 from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 _UPSTREAM_ID = re.compile(r"\bvideo_[A-Za-z0-9_=-]+")

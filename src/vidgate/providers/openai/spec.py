@@ -16,26 +16,29 @@ _SECONDS = (4, 8, 12, 16, 20)
 _ALL_OPS = frozenset({"create", "remix", "edit", "extend"})
 
 SORA_2 = ModelCapabilities(
+    file_ids=True,
     seconds=_SECONDS,
     default_seconds=4,
     sizes=("720x1280", "1280x720"),
     default_size="720x1280",
     image_roles=frozenset({"first_frame"}),
     operations=_ALL_OPS,
-    option_keys=None,
+    any_options=True,
     description="OpenAI Sora 2 (or a compatible upstream serving that name).",
 )
 SORA_2_PRO = ModelCapabilities(
+    file_ids=True,
     seconds=_SECONDS,
     default_seconds=4,
     sizes=("720x1280", "1280x720", "1024x1792", "1792x1024", "1920x1080", "1080x1920"),
     default_size="720x1280",
     image_roles=frozenset({"first_frame"}),
     operations=_ALL_OPS,
-    option_keys=None,
+    any_options=True,
     description="OpenAI Sora 2 Pro (or a compatible upstream serving that name).",
 )
 ANY_MODEL = ModelCapabilities(
+    file_ids=True,
     seconds=tuple(range(1, 61)),
     default_seconds=4,
     sizes=(
@@ -58,7 +61,7 @@ ANY_MODEL = ModelCapabilities(
     default_size="720x1280",
     image_roles=frozenset({"first_frame"}),
     operations=_ALL_OPS,
-    option_keys=None,
+    any_options=True,
     description="A model on an OpenAI-Videos-compatible upstream.",
 )
 

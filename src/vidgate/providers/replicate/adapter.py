@@ -43,7 +43,7 @@ from vidgate.providers.replicate.spec import (
     InputKeys,
     model_name,
 )
-from vidgate.providers.wire import retry_after_s
+from vidgate.providers.toolkit import retry_after_s
 from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 _URL = re.compile(r"(?:https?|data)://\S+|data:[^\s,]*,\S+")

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing
+from vidgate.values import ModelCapabilities, Pricing, untyped
 
 VERSION_ID = re.compile(r"^[0-9a-f]{64}$")
 """A bare Replicate version id."""
@@ -95,7 +95,7 @@ ANY_MODEL = ModelCapabilities(
     image_roles=frozenset({"first_frame"}),
     seed=True,
     negative_prompt=True,
-    option_keys=None,
+    any_options=True,
     description=(
         "Any Replicate-hosted video model by name (owner/name or owner/name:version): prompt, "
         "duration, aspect_ratio + resolution, image, negative_prompt, seed; other metadata "
@@ -112,7 +112,7 @@ SEEDANCE_2 = ModelCapabilities(
     max_reference_images=9,
     seed=True,
     audio=True,
-    option_keys=frozenset({"reference_videos", "reference_audios"}),
+    options=untyped(*frozenset({"reference_videos", "reference_audios"})),
     description="ByteDance Seedance 2.0 on Replicate: 4-15 s, 480p/720p, frames or references.",
 )
 
@@ -136,7 +136,7 @@ MINIMAX_VIDEO_01 = ModelCapabilities(
     default_fps=25,
     image_roles=frozenset({"first_frame"}),
     max_prompt_chars=2000,
-    option_keys=frozenset({"prompt_optimizer"}),
+    options=untyped(*frozenset({"prompt_optimizer"})),
     description="MiniMax Hailuo video-01 on Replicate: 6 s, 1280x720 at 25 fps.",
 )
 

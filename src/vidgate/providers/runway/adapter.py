@@ -39,7 +39,7 @@ from vidgate.providers.runway.spec import (
     SPEC,
     T2V_SIZES,
 )
-from vidgate.providers.wire import retry_after_s
+from vidgate.providers.toolkit import retry_after_s
 from vidgate.values import Asset, Deployment, ResolvedRequest, SourceVideo, UpstreamState, Variant
 
 MAX_SEED = 4_294_967_295

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing
+from vidgate.values import ModelCapabilities, Pricing, untyped
 
 RUNWAY_VERSION = "2024-11-06"
 MAX_PROMPT_CHARS = 1000
@@ -33,7 +33,7 @@ GEN4_TURBO = ModelCapabilities(
     image_roles=frozenset({"first_frame"}),
     max_prompt_chars=MAX_PROMPT_CHARS,
     seed=True,
-    option_keys=_OPTIONS,
+    options=untyped(*_OPTIONS),
     description="Runway Gen-4 Turbo: image-to-video only (a first frame is required).",
 )
 GEN4_5 = ModelCapabilities(
@@ -44,7 +44,7 @@ GEN4_5 = ModelCapabilities(
     image_roles=frozenset({"first_frame"}),
     max_prompt_chars=MAX_PROMPT_CHARS,
     seed=True,
-    option_keys=_OPTIONS,
+    options=untyped(*_OPTIONS),
     description="Runway Gen-4.5: text-to-video (1280x720, 720x1280) or image-to-video.",
 )
 VEO3 = ModelCapabilities(
@@ -90,7 +90,7 @@ ALEPH2 = ModelCapabilities(
     operations=frozenset({"edit"}),
     max_prompt_chars=MAX_PROMPT_CHARS,
     seed=True,
-    option_keys=frozenset({"content_moderation", "target_aspect_ratio"}),
+    options=untyped(*frozenset({"content_moderation", "target_aspect_ratio"})),
     description="Runway Aleph 2: edits a video (video_to_video); keeps the source's size.",
 )
 

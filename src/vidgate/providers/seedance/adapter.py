@@ -39,7 +39,7 @@ from vidgate.providers.seedance.spec import (
     SIZES,
     SPEC,
 )
-from vidgate.providers.wire import retry_after_s
+from vidgate.providers.toolkit import retry_after_s
 from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 TASKS = "/contents/generations/tasks"

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing
+from vidgate.values import ModelCapabilities, Pricing, untyped
 
 VOLCENGINE_API_BASE = "https://ark.cn-beijing.volces.com/api/v3"
 BYTEPLUS_API_BASE = "https://ark.ap-southeast.bytepluses.com/api/v3"
@@ -83,7 +83,7 @@ def _caps(
         seed=True,
         audio=audio,
         max_reference_images=references,
-        option_keys=COMMON_OPTIONS,
+        options=untyped(*COMMON_OPTIONS),
         description=description,
     )
 

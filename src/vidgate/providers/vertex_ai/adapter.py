@@ -30,9 +30,9 @@ from vidgate.errors import (
     UpstreamError,
 )
 from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
+from vidgate.providers.toolkit import GRPC_CODE_NAMES, retry_after_s
 from vidgate.providers.vertex_ai import _auth, _config
 from vidgate.providers.vertex_ai.spec import SIZE_MAP, SPEC
-from vidgate.providers.wire import GRPC_CODE_NAMES, retry_after_s
 from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 _OPERATION = re.compile(

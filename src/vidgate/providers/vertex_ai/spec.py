@@ -13,7 +13,7 @@ reports no progress and no status field; the adapter names the four states it ca
 from __future__ import annotations
 
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing
+from vidgate.values import ModelCapabilities, Pricing, untyped
 
 SIZE_MAP: dict[str, tuple[str, str]] = {
     "1280x720": ("16:9", "720p"),
@@ -55,7 +55,7 @@ VEO_3_1 = ModelCapabilities(
     negative_prompt=True,
     audio=True,
     max_reference_images=3,
-    option_keys=OPTION_KEYS,
+    options=untyped(*OPTION_KEYS),
     description="Veo 3.1 on Vertex AI: 4/6/8 s, 720p/1080p/4k, audio, extension (+7 s).",
 )
 VEO_3_1_FAST = ModelCapabilities(
@@ -70,7 +70,7 @@ VEO_3_1_FAST = ModelCapabilities(
     negative_prompt=True,
     audio=True,
     max_reference_images=3,
-    option_keys=OPTION_KEYS,
+    options=untyped(*OPTION_KEYS),
     description="Veo 3.1 Fast on Vertex AI: cheaper and quicker Veo 3.1.",
 )
 VEO_3_1_LITE = ModelCapabilities(
@@ -84,7 +84,7 @@ VEO_3_1_LITE = ModelCapabilities(
     seed=True,
     negative_prompt=True,
     audio=True,
-    option_keys=OPTION_KEYS,
+    options=untyped(*OPTION_KEYS),
     description="Veo 3.1 Lite on Vertex AI (preview): 720p/1080p, audio.",
 )
 VEO_2 = ModelCapabilities(
@@ -98,7 +98,7 @@ VEO_2 = ModelCapabilities(
     seed=True,
     negative_prompt=True,
     audio=None,
-    option_keys=OPTION_KEYS,
+    options=untyped(*OPTION_KEYS),
     description="Veo 2 on Vertex AI: 5-8 s at 720p, no audio.",
 )
 VEO_2_EXP = ModelCapabilities(
@@ -113,7 +113,7 @@ VEO_2_EXP = ModelCapabilities(
     negative_prompt=True,
     audio=None,
     max_reference_images=3,
-    option_keys=OPTION_KEYS | {"reference_type"},
+    options=untyped(*OPTION_KEYS | {"reference_type"}),
     description="Veo 2 experimental on Vertex AI: reference images (asset or style).",
 )
 

@@ -32,6 +32,7 @@ from vidgate.errors import (
     UpstreamError,
 )
 from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
+from vidgate.providers.toolkit import retry_after_s
 from vidgate.providers.vidu.spec import (
     AUDIO_ENDPOINTS,
     EIGHT_SECONDS_TIER,
@@ -49,7 +50,6 @@ from vidgate.providers.vidu.spec import (
     TEXT2VIDEO,
     ratio_and_tier,
 )
-from vidgate.providers.wire import retry_after_s
 from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 OFF_PEAK_POLL_S = 300.0

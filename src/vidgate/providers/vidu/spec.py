@@ -21,7 +21,7 @@ from dataclasses import replace
 from math import gcd
 
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing
+from vidgate.values import ModelCapabilities, Pricing, untyped
 
 TEXT2VIDEO = "text2video"
 IMG2VIDEO = "img2video"
@@ -73,7 +73,7 @@ VIDUQ3_PRO = ModelCapabilities(
     max_prompt_chars=5000,
     seed=True,
     audio=True,
-    option_keys=OPTION_KEYS,
+    options=untyped(*OPTION_KEYS),
     description="Vidu Q3 Pro: 1-16 s with audio, text, first frame or first + last frame.",
 )
 VIDUQ3_TURBO = replace(
@@ -88,7 +88,7 @@ VIDUQ2 = ModelCapabilities(
     max_reference_images=7,
     max_prompt_chars=1500,
     seed=True,
-    option_keys=OPTION_KEYS,
+    options=untyped(*OPTION_KEYS),
     description="Vidu Q2: text-to-video and reference-to-video (1-7 reference images).",
 )
 VIDUQ2_PRO = ModelCapabilities(
@@ -100,7 +100,7 @@ VIDUQ2_PRO = ModelCapabilities(
     max_prompt_chars=1500,
     seed=True,
     audio=False,
-    option_keys=OPTION_KEYS,
+    options=untyped(*OPTION_KEYS),
     description="Vidu Q2 Pro: image-to-video (1-10 s, optional audio) or first + last frame "
     "(1-8 s); an input image is required.",
 )
@@ -118,7 +118,7 @@ VIDUQ1 = ModelCapabilities(
     max_reference_images=7,
     max_prompt_chars=1500,
     seed=True,
-    option_keys=OPTION_KEYS,
+    options=untyped(*OPTION_KEYS),
     description="Vidu Q1: 5 s at 1080p; text, first frame, first + last frame or 1-7 references.",
 )
 VIDU2_0 = ModelCapabilities(
@@ -130,7 +130,7 @@ VIDU2_0 = ModelCapabilities(
     max_reference_images=3,
     max_prompt_chars=1500,
     seed=True,
-    option_keys=OPTION_KEYS,
+    options=untyped(*OPTION_KEYS),
     description="Vidu 2.0: 4 or 8 s (8 s at 720p only) from a first frame, first + last frame "
     "or 1-3 references; an input image is required.",
 )

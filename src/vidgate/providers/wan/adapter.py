@@ -36,6 +36,7 @@ from vidgate.errors import (
     UpstreamError,
 )
 from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
+from vidgate.providers.toolkit import retry_after_s
 from vidgate.providers.wan.spec import (
     KF2V_PATH,
     KIND,
@@ -46,7 +47,6 @@ from vidgate.providers.wan.spec import (
     T2V_PATH,
     TIER,
 )
-from vidgate.providers.wire import retry_after_s
 from vidgate.values import Asset, Deployment, Pricing, ResolvedRequest, UpstreamState, Variant
 
 DEFAULT_RETRY_AFTER_S = 2.0

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing
+from vidgate.values import ModelCapabilities, Pricing, untyped
 
 Kind = Literal["t2v", "i2v", "kf2v"]
 
@@ -72,7 +72,7 @@ def _caps(
         seed=True,
         negative_prompt=True,
         audio=True if audio else None,
-        option_keys=_AUDIO_OPTIONS if audio else _BASE_OPTIONS,
+        options=untyped(*_AUDIO_OPTIONS if audio else _BASE_OPTIONS),
         description=description,
     )
 

@@ -26,7 +26,7 @@ from vidgate.errors import (
     UpstreamError,
 )
 from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
-from vidgate.providers.wire import retry_after_s
+from vidgate.providers.toolkit import retry_after_s
 from vidgate.providers.xai.spec import SIZES, SPEC
 from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 

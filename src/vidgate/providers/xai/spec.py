@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing
+from vidgate.values import ModelCapabilities, Pricing, untyped
 
 SIZES: Mapping[str, tuple[str, str]] = {
     # 480p tier
@@ -50,7 +50,7 @@ def _capabilities(model: str) -> ModelCapabilities:
         default_size="854x480",  # 16:9 at 480p, the tier with a published price
         image_roles=frozenset({"first_frame"}),
         operations=frozenset({"create"}),
-        option_keys=frozenset({"user"}),
+        options=untyped(*frozenset({"user"})),
         description=f"xAI {model}: text- or image-to-video, 1-15 s, 480p or 720p, 7 ratios.",
     )
 

@@ -6,7 +6,7 @@ from email.utils import formatdate
 
 import pytest
 
-from vidgate.providers.wire import retry_after_s
+from vidgate.providers.toolkit import retry_after_s
 
 
 def test_forms() -> None:
