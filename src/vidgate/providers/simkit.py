@@ -32,7 +32,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Self, TypeVar
 
@@ -101,9 +101,8 @@ class BaseConfig:
 C = TypeVar("C", bound=BaseConfig)
 
 
-def kept(factory: Callable[[], Any]) -> Any:
-    """A :class:`BaseState` field that ``reset`` leaves alone."""
-    return field(default_factory=factory, metadata={"kept": True})
+KEPT: Mapping[str, bool] = {"kept": True}
+"""``field(..., metadata=KEPT)``: a :class:`BaseState` store that ``reset`` leaves alone."""
 
 
 @dataclass
@@ -123,7 +122,7 @@ class BaseState(Generic[C]):
         return state
 
     def reset(self) -> None:
-        """Empty every store in place (the log and :func:`kept` fields excepted)."""
+        """Empty every store in place (the log and stores marked :data:`KEPT` excepted)."""
         for spec in dataclasses.fields(self):
             value = getattr(self, spec.name)
             store = isinstance(value, dict | list | set) and spec.name not in ("config", "log")
@@ -349,6 +348,3 @@ def sim_app(
     )
     app.state.sim = state
     return app
-
-
-Endpoint = Callable[[Request], Awaitable[Response]]

@@ -21,7 +21,6 @@ endpoint issued are accepted too. Every ``[sim:...]`` marker of ``simkit`` is ho
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import io
@@ -38,12 +37,21 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from vidgate.providers.simkit import RequestLog, Timeline, log_routes, markers, mp4_bytes
+from vidgate.providers.simkit import (
+    KEPT,
+    BaseConfig,
+    BaseState,
+    BaseTask,
+    base_url,
+    hang,
+    markers,
+    mp4_bytes,
+    sim_app,
+)
 from vidgate.providers.vertex_ai._sim_wire import (
     GOOGLE_TOKEN_AUDIENCE,
     JWT_GRANT,
@@ -80,12 +88,11 @@ RESPONSE_TYPE = "type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoR
 
 
 @dataclass
-class SimulatorConfig:
+class SimulatorConfig(BaseConfig):
     """How the simulated Vertex project behaves; every field has a default."""
 
     api_key: str | None = "sim-vertex-token"
     """A static bearer token (and express-mode API key) accepted besides issued tokens."""
-    job_seconds: float = 1.0
     queued_seconds: float = 0.05
     project: str = "sim-project"
     client_email: str = "vidgate-sim@sim-project.iam.gserviceaccount.com"
@@ -97,42 +104,30 @@ class SimulatorConfig:
     token_lifetime_s: int = 3600
     allow_all_persons: bool = False
     """The project is allowlisted for ``personGeneration: allow_all``."""
-    hang_seconds: float = 30.0
-    """How long ``[sim:hang]`` holds a create (less if the caller disconnects first)."""
 
 
 @dataclass
-class SimOperation:
+class SimOperation(BaseTask):
     name: str
     job: Job
-    timeline: Timeline
-    faults: frozenset[str]
-    polls: int = 0
 
 
 @dataclass
-class SimState:
-    """Everything the simulator knows; ``app.state.sim``."""
+class SimState(BaseState[SimulatorConfig]):
+    """Everything the simulator knows; ``app.state.sim``. ``reset`` forgets calls, operations
+    and objects; issued tokens stay valid."""
 
-    config: SimulatorConfig
     private_pem: str | None = None
     public_key: rsa.RSAPublicKey | None = None
-    tokens: dict[str, float] = field(default_factory=dict)
+    tokens: dict[str, float] = field(default_factory=dict, metadata=KEPT)
     operations: dict[str, SimOperation] = field(default_factory=dict)
     objects: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     """Cloud Storage objects, ``bucket/name`` → (width, height, seconds)."""
     calls: list[dict[str, Any]] = field(default_factory=list)
     """Creates (base64 elided), polls, token grants and downloads, with their auth."""
-    log: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.private_pem, self.public_key = _keys(self.config)
-
-    def reset(self) -> None:
-        """Forget calls, operations and objects; issued tokens stay valid."""
-        self.calls.clear()
-        self.operations.clear()
-        self.objects.clear()
 
     def service_account(self, base_url: str) -> dict[str, Any] | None:
         if self.private_pem is None:
@@ -156,14 +151,13 @@ class SimState:
         expiry = self.tokens.get(token)
         return expiry is not None and expiry > time.time()
 
-    def start(self, project: str, location: str, job: Job, faults: frozenset[str]) -> SimOperation:
+    def start(self, project: str, location: str, job: Job, found: frozenset[str]) -> SimOperation:
         name = (
             f"projects/{project}/locations/{location}/publishers/google/models/{job.model}"
             f"/operations/{uuid.uuid4()}"
         )
-        slow = 10 if "slow" in faults else 1
-        timeline = Timeline(self.config.job_seconds * slow, self.config.queued_seconds)
-        operation = SimOperation(name, job, timeline, faults)
+        timeline = self.config.timeline(found)
+        operation = SimOperation(name=name, job=job, timeline=timeline, markers=found)
         self.operations[name] = operation
         return operation
 
@@ -186,27 +180,18 @@ def _keys(config: SimulatorConfig) -> tuple[str | None, rsa.RSAPublicKey]:
     return pem, key.public_key()
 
 
-def _sim(request: Request) -> SimState:
-    state: SimState = request.app.state.sim
-    return state
-
-
-def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
-
-
 # --- OAuth token endpoint --------------------------------------------------------------
 
 
 async def token_endpoint(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     form = await request.form()
     grant, assertion = form.get("grant_type"), form.get("assertion")
     if grant != JWT_GRANT:
         raise OAuthError("unsupported_grant_type", f"Invalid grant_type: {grant}")
     if not isinstance(assertion, str) or not assertion:
         raise OAuthError("invalid_request", "Missing required parameter: assertion")
-    audiences = {GOOGLE_TOKEN_AUDIENCE, f"{_base_url(request)}/token"}
+    audiences = {GOOGLE_TOKEN_AUDIENCE, f"{base_url(request)}/token"}
     assert sim.public_key is not None
     claims = verify_assertion(
         assertion, sim.public_key, sim.config.client_email, audiences, time.time()
@@ -223,7 +208,7 @@ def _ctype(request: Request) -> str:
 
 
 async def service_account(request: Request) -> Response:
-    info = _sim(request).service_account(_base_url(request))
+    info = SimState.of(request).service_account(base_url(request))
     if info is None:
         return JSONResponse({"error": "configured with a public key only"}, status_code=404)
     return JSONResponse(info)
@@ -256,7 +241,7 @@ def _authenticate(request: Request, sim: SimState, project: str | None) -> str:
 
 
 async def vertex_api(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     version, rest = request.path_params["version"], request.path_params["rest"]
     match = _API.match(rest) if version in ("v1", "v1beta1") else None
     if match is None:
@@ -292,32 +277,22 @@ async def _predict(
 ) -> Response:
     project, location, model = where
     instance = _instance(body)
-    faults = markers(instance.get("prompt") if isinstance(instance.get("prompt"), str) else "")
-    if "hang" in faults and not await _hang(request, sim.config.hang_seconds):
+    found = markers(instance.get("prompt") if isinstance(instance.get("prompt"), str) else "")
+    if "hang" in found and not await hang(request, sim.config.hang_seconds):
         return Response(status_code=499)  # the caller left; nothing was created
-    if "429" in faults:
+    if "429" in found:
         raise _quota_exceeded(model)
-    if "500" in faults:
+    if "500" in found:
         raise GoogleError(500, "Internal error encountered.")
     job = check_create(model, body, allow_all_persons=sim.config.allow_all_persons)
     if "video" in instance:
         width, height, seconds = await _source_clip(sim, instance["video"])
         job = dataclasses.replace(job, width=width, height=height, seconds=seconds + 7)
-    operation = sim.start(project, location, job, faults)
+    operation = sim.start(project, location, job, found)
     sim.calls.append(
         {"kind": "create", "model": model, "body": _elide(body), "authorization": credential}
     )
     return JSONResponse({"name": operation.name})
-
-
-async def _hang(request: Request, seconds: float) -> bool:
-    """Wait ``seconds``; ``False`` as soon as the caller disconnects."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await request.is_disconnected():
-            return False
-        await asyncio.sleep(0.05)
-    return True
 
 
 def _instance(body: Any) -> dict[str, Any]:
@@ -376,16 +351,15 @@ async def _fetch(
     operation = sim.operations.get(name)
     if operation is None or operation.job.model != model:
         raise GoogleError(404, f"Operation {name} not found.")
-    operation.polls += 1
+    fault = operation.poll_fault()
     sim.calls.append({"kind": "poll", "name": name, "authorization": credential})
-    first = operation.polls == 1
-    if first and "poll-429" in operation.faults:
+    if fault == "poll-429":
         raise _quota_exceeded(model)
-    if first and "malformed" in operation.faults:
+    if fault == "malformed":
         return Response('{"name": "' + name[:20], media_type="application/json")
     phase, _ = operation.timeline.phase()
     if phase != "done":
-        if "unknown-status" in operation.faults:
+        if "unknown-status" in operation.markers:
             metadata = {"@type": "type.googleapis.com/sim.Undocumented", "state": "WARMING_UP"}
             return JSONResponse({"name": name, "done": False, "metadata": metadata})
         return JSONResponse({"name": name})
@@ -393,12 +367,12 @@ async def _fetch(
 
 
 async def _finished(sim: SimState, operation: SimOperation) -> dict[str, Any]:
-    name, job, faults = operation.name, operation.job, operation.faults
-    if "op-error" in faults:
+    name, job, found = operation.name, operation.job, operation.markers
+    if "op-error" in found:
         error = {"code": 13, "message": "Video generation failed due to an internal error."}
         return {"name": name, "done": True, "error": error}
     response: dict[str, Any] = {"@type": RESPONSE_TYPE, "raiMediaFilteredCount": 0}
-    if "fail" in faults:
+    if "fail" in found:
         response |= {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": [FILTERED_REASON]}
         return {"name": name, "done": True, "response": response}
     if job.storage_uri:
@@ -408,7 +382,8 @@ async def _finished(sim: SimState, operation: SimOperation) -> dict[str, Any]:
             sim.objects[uri.removeprefix("gs://")] = (job.width, job.height, job.seconds)
         response["videos"] = [{"gcsUri": uri, "mimeType": "video/mp4"} for uri in uris]
     else:
-        data = await run_in_threadpool(mp4_bytes, job.width, job.height, job.seconds)
+        fps = sim.config.fps
+        data = await run_in_threadpool(mp4_bytes, job.width, job.height, job.seconds, fps)
         encoded = base64.b64encode(data).decode()
         video = {"bytesBase64Encoded": encoded, "mimeType": "video/mp4"}
         response["videos"] = [video] * job.samples
@@ -442,7 +417,7 @@ def _gcs_error(code: int, message: str, reason: str) -> JSONResponse:
 
 
 async def gcs_object(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not sim.token_valid(token.strip()):
@@ -460,7 +435,7 @@ async def gcs_object(request: Request) -> Response:
             "contentType": "video/mp4",
         }
         return JSONResponse(meta)
-    data = await run_in_threadpool(mp4_bytes, *clip)
+    data = await run_in_threadpool(mp4_bytes, *clip, sim.config.fps)
     return Response(data, media_type="video/mp4")
 
 
@@ -481,17 +456,11 @@ def create_app(config: SimulatorConfig | None = None) -> Starlette:
     """The simulator as an ASGI app; its state is ``app.state.sim``."""
     state = SimState(config or SimulatorConfig())
     routes = [
-        *log_routes(state.log, state.reset),
         Route("/__sim__/service_account", service_account, methods=["GET"]),
         Route("/token", token_endpoint, methods=["POST"]),
         Route("/download/storage/v1/b/{bucket}/o/{object:path}", gcs_object, methods=["GET"]),
         Route("/storage/v1/b/{bucket}/o/{object:path}", gcs_object, methods=["GET"]),
         Route("/{version}/{rest:path}", vertex_api, methods=["POST"]),
     ]
-    app = Starlette(
-        routes=routes,
-        middleware=[Middleware(RequestLog, entries=state.log)],
-        exception_handlers={GoogleError: _google_error, OAuthError: _oauth_error},
-    )
-    app.state.sim = state
-    return app
+    handlers = {GoogleError: _google_error, OAuthError: _oauth_error}
+    return sim_app(state, routes, exception_handlers=handlers)
