@@ -18,10 +18,10 @@ from starlette.routing import Route
 from vidgate.providers.azure._sim_state import (
     JOBS_SIZES,
     SimJob,
+    SimState,
     SimulatorConfig,
     check_faults,
     require_prompt,
-    sim_state,
 )
 from vidgate.providers.azure._sim_wire import (
     Body,
@@ -140,7 +140,7 @@ def _check_inpaint(body: Body, frames: int) -> None:
 
 
 async def jobs_create(request: Request) -> Response:
-    sim = sim_state(request)
+    sim = SimState.of(request)
     version = api_version(request, required=True)
     body = await read_body(request)
     prompt = require_prompt(body)
@@ -169,7 +169,7 @@ async def jobs_create(request: Request) -> Response:
 
 
 async def jobs_retrieve(request: Request) -> Response:
-    sim = sim_state(request)
+    sim = SimState.of(request)
     version = api_version(request, required=True)
     job = sim.job(request.path_params["job_id"], "jobs")
     if job.poll_429:
@@ -184,7 +184,7 @@ async def jobs_retrieve(request: Request) -> Response:
 
 
 async def jobs_list(request: Request) -> Response:
-    sim = sim_state(request)
+    sim = SimState.of(request)
     api_version(request, required=True)
     query = request.query_params
     if not query.get("limit", "").isdigit():
@@ -209,7 +209,7 @@ async def jobs_list(request: Request) -> Response:
 
 
 async def jobs_delete(request: Request) -> Response:
-    sim = sim_state(request)
+    sim = SimState.of(request)
     api_version(request, required=True)
     job = sim.job(request.path_params["job_id"], "jobs")
     for gen in job.generations:
@@ -219,7 +219,7 @@ async def jobs_delete(request: Request) -> Response:
 
 
 def _generation(request: Request) -> tuple[SimJob, str]:
-    sim = sim_state(request)
+    sim = SimState.of(request)
     api_version(request, required=True)
     gen_id = request.path_params["generation_id"]
     job = sim.jobs.get(sim.generations.get(gen_id, ""))
@@ -248,7 +248,7 @@ async def generation_video(request: Request) -> Response:
                 return Response(status_code=304, headers=headers)
         except (TypeError, ValueError):
             pass
-    fps = sim_state(request).config.content_fps
+    fps = SimState.of(request).config.fps
     data = await run_in_threadpool(mp4_bytes, job.width, job.height, job.seconds, fps)
     if request.method == "HEAD":
         headers["Content-Length"] = str(len(data))

@@ -5,7 +5,6 @@ Part of the simulator (see ``simulator.py``); independent of vidgate's azure spe
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from vidgate.providers.azure._sim_wire import (
     rate_limited,
     server_error,
 )
-from vidgate.providers.simkit import Timeline, markers
+from vidgate.providers.simkit import BaseConfig, BaseState, BaseTask, hang, markers
 
 V1_SIZES = ("720x1280", "1280x720")
 JOBS_SIZES = {
@@ -40,12 +39,10 @@ _ULID = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
 @dataclass
-class SimulatorConfig:
+class SimulatorConfig(BaseConfig):
     """Knobs of the simulated Azure resource."""
 
     api_key: str | None = "azure-sim-key"
-    job_seconds: float = 1.0
-    queued_seconds: float = 0.1
     entra_token: str | None = None
     deployments: dict[str, str] = field(
         default_factory=lambda: {"sora-2": "sora-2", "sora-2-pro": "sora-2-pro", "sora": "sora"}
@@ -54,12 +51,10 @@ class SimulatorConfig:
     v1_seconds: tuple[str, ...] = ("4", "8", "12")
     max_running_jobs: int | None = None
     expires_after_s: float = 86_400.0
-    content_fps: int = 24
-    hang_seconds: float = 30.0
 
 
 @dataclass
-class SimJob:
+class SimJob(BaseTask):
     """A video (v1) or a video generation job (jobs API); its state follows the clock."""
 
     id: str
@@ -70,8 +65,6 @@ class SimJob:
     height: int
     seconds: int
     created_at: float
-    timeline: Timeline
-    markers: frozenset[str]
     n_variants: int = 1
     remixed_from: str | None = None
     generations: list[str] = field(default_factory=list)
@@ -87,24 +80,16 @@ class SimJob:
 
 
 @dataclass
-class SimState:
+class SimState(BaseState[SimulatorConfig]):
     """Everything the simulator remembers; ``app.state.sim``."""
 
-    config: SimulatorConfig
     jobs: dict[str, SimJob] = field(default_factory=dict)
     generations: dict[str, str] = field(default_factory=dict)
     """Generation id -> job id."""
-    log: list[dict[str, Any]] = field(default_factory=list)
     auth_seen: list[dict[str, Any]] = field(default_factory=list)
-
-    def reset(self) -> None:
-        self.jobs.clear()
-        self.generations.clear()
-        self.auth_seen.clear()
 
     def new_job(self, api: str, deployment: str, prompt: str, **shape: Any) -> SimJob:
         found = markers(prompt)
-        duration = self.config.job_seconds * (10 if "slow" in found else 1)
         prefix = "video_" + secrets.token_hex(24) if api == "v1" else "task_" + _ulid()
         job = SimJob(
             id=prefix,
@@ -112,7 +97,7 @@ class SimState:
             deployment=deployment,
             prompt=prompt,
             created_at=time.time(),
-            timeline=Timeline(duration, min(self.config.queued_seconds, duration)),
+            timeline=self.config.timeline(found),
             markers=found,
             poll_429="poll-429" in found,
             malformed="malformed" in found,
@@ -159,24 +144,16 @@ def _ulid() -> str:
     return "01" + "".join(secrets.choice(_ULID) for _ in range(24))
 
 
-def sim_state(request: Request) -> SimState:
-    state: SimState = request.app.state.sim
-    return state
-
-
 async def check_faults(request: Request, prompt: str, operation: str, version: str) -> None:
     found = markers(prompt)
-    if "hang" in found:
-        deadline = time.monotonic() + sim_state(request).config.hang_seconds
-        while time.monotonic() < deadline and not await request.is_disconnected():
-            await asyncio.sleep(0.05)
-        if await request.is_disconnected():
-            raise server_error()  # nobody is listening: create nothing
+    sim = SimState.of(request)
+    if "hang" in found and not await hang(request, sim.config.hang_seconds):
+        raise server_error()  # nobody is listening: create nothing
     if "429" in found:
         raise rate_limited(operation, version)
     if "500" in found:
         raise server_error()
-    sim_state(request).check_capacity(operation, version)
+    sim.check_capacity(operation, version)
 
 
 def require_prompt(body: Body) -> str:

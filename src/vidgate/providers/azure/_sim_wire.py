@@ -1,4 +1,4 @@
-"""HTTP plumbing of the Azure OpenAI video simulator: auth, error bodies, request bodies.
+"""Wire of the Azure OpenAI video simulator: auth, error bodies, request bodies.
 
 Azure answers in two error shapes. The resource front door (auth, quota, routing) sends
 ``{"error": {"code": "401", "message": ...}}`` with the status as a string code; the model
@@ -21,7 +21,8 @@ from PIL import Image
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+
+from vidgate.providers.simkit import Check
 
 MISSING_KEY = (
     "Access denied due to missing subscription key. Make sure to include subscription key "
@@ -195,64 +196,45 @@ def image_size(data: bytes) -> tuple[int, int] | None:
         return None
 
 
-class AzureFrontDoor:
-    """ASGI middleware: ``api-key`` (or Entra bearer) auth, ``apim-request-id`` headers.
+def front_door_headers(_request: Request) -> dict[str, str]:
+    """The ``apim-request-id`` headers Azure's front door puts on every ``/openai`` answer."""
+    request_id = str(uuid.uuid4())
+    return {
+        "apim-request-id": request_id,
+        "x-request-id": request_id,
+        "x-ms-region": "Sweden Central",
+    }
 
-    ``seen`` records the auth headers of every ``/openai`` request, for tests to inspect.
-    """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        api_key: Callable[[], str | None],
-        entra_token: Callable[[], str | None],
-        seen: list[dict[str, Any]],
-    ) -> None:
-        self.app = app
-        self.api_key = api_key
-        self.entra_token = entra_token
-        self.seen = seen
+def front_door_check(
+    api_key: Callable[[], str | None],
+    entra_token: Callable[[], str | None],
+    seen: list[dict[str, Any]],
+) -> Check:
+    """``api-key`` (or Entra bearer) auth on ``/openai``; ``seen`` records the auth headers of
+    every call, for tests to inspect."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/openai/"):
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        self.seen.append(
+    def check(request: Request) -> Response | None:
+        headers = request.headers
+        seen.append(
             {
-                "method": scope["method"],
-                "path": scope["path"],
+                "method": request.method,
+                "path": request.scope["path"],
                 "api-key": headers.get("api-key"),
                 "authorization": headers.get("authorization"),
             }
         )
-        request_id = str(uuid.uuid4())
-
-        async def stamp(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] += [
-                    (b"apim-request-id", request_id.encode()),
-                    (b"x-request-id", request_id.encode()),
-                    (b"x-ms-region", b"Sweden Central"),
-                ]
-            await send(message)
-
-        problem = self._denied(headers)
-        if problem is not None:
-            await error_response(problem)(scope, receive, stamp)
-            return
-        await self.app(scope, receive, stamp)
-
-    def _denied(self, headers: dict[str, str]) -> AzureError | None:
-        key = self.api_key()
+        key = api_key()
         if key is None:
             return None
         if "api-key" in headers:
-            return None if headers["api-key"] == key else front_door(401, "401", INVALID_KEY)
-        bearer = headers.get("authorization", "")
-        if bearer:
-            token = self.entra_token()
+            problem = None if headers["api-key"] == key else front_door(401, "401", INVALID_KEY)
+        elif bearer := headers.get("authorization", ""):
+            token = entra_token()
             ok = token is not None and bearer == f"Bearer {token}"
-            return None if ok else front_door(401, "401", INVALID_TOKEN)
-        return front_door(401, "401", MISSING_KEY)
+            problem = None if ok else front_door(401, "401", INVALID_TOKEN)
+        else:
+            problem = front_door(401, "401", MISSING_KEY)
+        return None if problem is None else error_response(problem)
+
+    return check

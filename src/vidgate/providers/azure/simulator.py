@@ -60,20 +60,20 @@ from vidgate.providers.azure._sim_state import (
     SimulatorConfig,
     check_faults,
     require_prompt,
-    sim_state,
 )
 from vidgate.providers.azure._sim_wire import (
     AzureError,
-    AzureFrontDoor,
     api_version,
     error_response,
+    front_door_check,
+    front_door_headers,
     image_size,
     invalid,
     not_found,
     rate_limited,
     read_body,
 )
-from vidgate.providers.simkit import RequestLog, log_routes, mp4_bytes
+from vidgate.providers.simkit import Guard, ResponseHeaders, mp4_bytes, sim_app
 
 __all__ = ["SimState", "SimulatorConfig", "create_app"]
 
@@ -112,7 +112,7 @@ def video_json(job: SimJob, config: SimulatorConfig) -> dict[str, Any]:
 
 
 async def v1_create(request: Request) -> Response:
-    sim = sim_state(request)
+    sim = SimState.of(request)
     version = api_version(request, required=False)
     body = await read_body(request)
     prompt = require_prompt(body)
@@ -142,7 +142,7 @@ async def v1_create(request: Request) -> Response:
 
 
 async def v1_remix(request: Request) -> Response:
-    sim = sim_state(request)
+    sim = SimState.of(request)
     version = api_version(request, required=False)
     source = sim.job(request.path_params["video_id"], "v1")
     prompt = require_prompt(await read_body(request))
@@ -155,7 +155,7 @@ async def v1_remix(request: Request) -> Response:
 
 
 async def v1_retrieve(request: Request) -> Response:
-    sim = sim_state(request)
+    sim = SimState.of(request)
     api_version(request, required=False)
     job = sim.job(request.path_params["video_id"], "v1")
     if job.poll_429:
@@ -168,7 +168,7 @@ async def v1_retrieve(request: Request) -> Response:
 
 
 async def v1_list(request: Request) -> Response:
-    sim = sim_state(request)
+    sim = SimState.of(request)
     api_version(request, required=False)
     query = request.query_params
     limit = int(query.get("limit", "20")) if query.get("limit", "20").isdigit() else -1
@@ -193,7 +193,7 @@ async def v1_list(request: Request) -> Response:
 
 
 async def v1_delete(request: Request) -> Response:
-    sim = sim_state(request)
+    sim = SimState.of(request)
     api_version(request, required=False)
     job = sim.job(request.path_params["video_id"], "v1")
     status = video_json(job, sim.config)["status"]
@@ -204,7 +204,7 @@ async def v1_delete(request: Request) -> Response:
 
 
 async def v1_content(request: Request) -> Response:
-    sim = sim_state(request)
+    sim = SimState.of(request)
     api_version(request, required=False)
     job = sim.job(request.path_params["video_id"], "v1")
     variant = request.query_params.get("variant", "video")
@@ -215,7 +215,7 @@ async def v1_content(request: Request) -> Response:
         raise invalid("Video is not ready yet, check the status.", code="not_found", status=404)
     if time.time() > job.created_at + sim.config.expires_after_s:
         raise invalid("Video content has expired.", code="not_found", status=404)
-    fps = sim.config.content_fps
+    fps = sim.config.fps
     data = await run_in_threadpool(mp4_bytes, job.width, job.height, job.seconds, fps)
     return Response(data, media_type="video/mp4")
 
@@ -257,18 +257,15 @@ ROUTES = [
 def create_app(config: SimulatorConfig | None = None) -> Starlette:
     """Build the simulator ASGI app; its state is ``app.state.sim``."""
     state = SimState(config or SimulatorConfig())
-    app = Starlette(
-        routes=[*ROUTES, *jobs_api.ROUTES, *log_routes(state.log, state.reset)],
-        middleware=[
-            Middleware(RequestLog, entries=state.log),
-            Middleware(
-                AzureFrontDoor,
-                api_key=lambda: state.config.api_key,
-                entra_token=lambda: state.config.entra_token,
-                seen=state.auth_seen,
-            ),
-        ],
-        exception_handlers={AzureError: _on_azure_error, HTTPException: _on_http_error},
+    check = front_door_check(
+        lambda: state.config.api_key, lambda: state.config.entra_token, state.auth_seen
     )
-    app.state.sim = state
-    return app
+    return sim_app(
+        state,
+        [*ROUTES, *jobs_api.ROUTES],
+        [
+            Middleware(ResponseHeaders, make=front_door_headers, under=("/openai/",)),
+            Middleware(Guard, check=check, under=("/openai/",)),
+        ],
+        {AzureError: _on_azure_error, HTTPException: _on_http_error},
+    )
