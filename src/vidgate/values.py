@@ -162,6 +162,18 @@ class ModelCapabilities:
 
 
 @dataclass(frozen=True)
+class ForeignName:
+    """A model name clients of another gateway send (aimlapi's ``google/veo-3.1-t2v``) and
+    the upstream models it means here, the first one configured winning."""
+
+    models: tuple[str, ...]
+    image_models: tuple[str, ...] = ()
+    """Used instead when a first frame is given (MiniMax's 01 series: T2V and I2V models)."""
+    resolution: str | None = None
+    """The tier the name implies when the body gives none (Kling ``pro``: 1080p)."""
+
+
+@dataclass(frozen=True)
 class Pricing:
     """A model's published price, as data: ``unit``s per output second by resolution tier.
 

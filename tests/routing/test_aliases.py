@@ -8,7 +8,7 @@ import pytest
 
 from tests.support import running_gateway
 from vidgate.providers.registry import PROVIDERS
-from vidgate.routing.aliases import resolve_aliases
+from vidgate.routing.aliases import builtin_aliases, foreign_names, resolve_aliases, vendor_paths
 from vidgate.routing.config import build_table
 from vidgate.settings import ConfigError, DeploymentEntry, FileConfig
 
@@ -20,7 +20,7 @@ def test_provider_prefixed_names_and_builtin_aliases() -> None:
         "a": [("openai", "sora-2")],
         "b": [("openai", "sora-2")],  # ambiguous: no alias
     }
-    aliases = resolve_aliases(groups, {"fast": "a"})
+    aliases = resolve_aliases(groups, {"fast": "a"}, builtin_aliases(PROVIDERS))
     assert aliases["gemini/veo-3.1-generate-preview"] == "veo"
     assert aliases["veo3"] == "veo" and aliases["kling-video"] == "kling"
     assert "openai/sora-2" not in aliases and "sora" not in aliases
@@ -55,3 +55,40 @@ def test_aliases_through_the_api(tmp_path: Path) -> None:
                 assert response.json()["model"] == "preview"
             listed = {m["id"] for m in http.get("/v1/models").json()["data"]}
         assert listed == {"preview", "draft", "local/preview"}
+
+
+def test_the_specs_declare_the_names_the_gateway_knows() -> None:
+    """The built-in aliases and aimlapi's names, as the specs declare them, merged in the
+    registry's order (gemini before vertex_ai, openai before azure)."""
+    builtin = builtin_aliases(PROVIDERS)
+    assert builtin["veo3"] == ("gemini/veo-3.1-generate-preview", "vertex_ai/veo-3.1-generate-001")
+    assert builtin["sora"] == ("openai/sora-2", "azure/sora-2")
+    assert builtin["kling-video"] == ("kling/kling-v2-6", "kling/kling-v2-1", "kling/kling-v3")
+    assert set(builtin) == {
+        "veo3", "veo-3", "sora", "kling-video", "hailuo-video", "seedance-video",
+        "wan-video", "vidu-video", "runway-video", "luma-video", "grok-video",
+    }  # fmt: skip
+    for alias, candidates in builtin.items():  # every candidate is a model its spec serves
+        for candidate in candidates:
+            provider, model = candidate.split("/", 1)
+            assert PROVIDERS[provider].spec.capabilities(model) is not None, (alias, candidate)
+    names = foreign_names(PROVIDERS)
+    assert names["google/veo-3.1-t2v"].models == (
+        "gemini/veo-3.1-generate-preview",
+        "vertex_ai/veo-3.1-generate-001",
+    )
+    assert names["video-01"].image_models == ("minimax/I2V-01",)
+    assert names["kling-video/v1.6/pro/image-to-video"].resolution == "1080p"
+    assert names["kling-video/v1.6/standard/text-to-video"].resolution is None
+    for meaning in names.values():
+        for candidate in meaning.models + meaning.image_models:
+            provider, model = candidate.split("/", 1)
+            assert PROVIDERS[provider].spec.capabilities(model) is not None, candidate
+    assert vendor_paths(PROVIDERS) == {
+        "minimax": "video-01",
+        "kling": "kling-video",
+        "google": "veo3",
+        "luma-ai": "luma-video",
+        "luma": "luma-video",
+        "runway": "runway-video",
+    }

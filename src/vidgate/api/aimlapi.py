@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -43,84 +42,6 @@ from vidgate.routing.config import DeploymentTable
 router = APIRouter()
 Caller = Depends(principal)
 
-
-@dataclass(frozen=True)
-class Target:
-    """What an aimlapi model name means here: vidgate model names, the first one configured
-    wins (a group, a ``provider/model`` name or an alias)."""
-
-    models: tuple[str, ...]
-    image_models: tuple[str, ...] = ()
-    """Used instead when a first frame is given (MiniMax's 01 series: T2V and I2V models)."""
-    resolution: str | None = None
-    """The tier the name implies when the body gives none (Kling ``pro``: 1080p)."""
-
-
-def _kling(version: str, model: str) -> dict[str, Target]:
-    """Kling's ``kling-video/v1.6/pro/text-to-video`` names (``standard`` 720p, ``pro`` 1080p)."""
-    return {
-        f"kling-video/{version}/{tier}/{kind}": Target(
-            (f"kling/{model}",), resolution="1080p" if tier == "pro" else None
-        )
-        for tier in ("standard", "pro")
-        for kind in ("text-to-video", "image-to-video")
-    }
-
-
-_VEO_3_1 = ("gemini/veo-3.1-generate-preview", "vertex_ai/veo-3.1-generate-001")
-_VEO_3_1_FAST = ("gemini/veo-3.1-fast-generate-preview", "vertex_ai/veo-3.1-fast-generate-001")
-_VEO_2 = ("gemini/veo-2.0-generate-001", "vertex_ai/veo-2.0-generate-001")
-
-MODELS: Mapping[str, Target] = {
-    # MiniMax
-    "video-01": Target(("minimax/T2V-01",), ("minimax/I2V-01",)),
-    "minimax/video-01": Target(("minimax/T2V-01",), ("minimax/I2V-01",)),
-    "video-01-live2d": Target(("minimax/I2V-01-live",)),
-    "minimax/video-01-live2d": Target(("minimax/I2V-01-live",)),
-    "minimax/hailuo-02": Target(("minimax/MiniMax-Hailuo-02",)),
-    "minimax/hailuo-2.3": Target(("minimax/MiniMax-Hailuo-2.3",)),
-    "minimax/hailuo-2.3-fast": Target(("minimax/MiniMax-Hailuo-2.3-Fast",)),
-    # Kling
-    "klingai/v2-master-text-to-video": Target(("kling/kling-v2-master",)),
-    "klingai/v2-master-image-to-video": Target(("kling/kling-v2-master",)),
-    "klingai/v2.1-master-text-to-video": Target(("kling/kling-v2-1-master",)),
-    "klingai/v2.1-master-image-to-video": Target(("kling/kling-v2-1-master",)),
-    **_kling("v1", "kling-v1"),
-    **_kling("v1.6", "kling-v1-6"),
-    # Google Veo
-    "veo2": Target(_VEO_2),
-    "google/veo2": Target(_VEO_2),
-    "veo2/image-to-video": Target(_VEO_2),
-    "veo3": Target(("gemini/veo-3.0-generate-001",)),
-    "google/veo3": Target(("gemini/veo-3.0-generate-001",)),
-    "google/veo-3.0-i2v": Target(("gemini/veo-3.0-generate-001",)),
-    "google/veo-3.0-fast": Target(("gemini/veo-3.0-fast-generate-001",)),
-    "google/veo-3.0-i2v-fast": Target(("gemini/veo-3.0-fast-generate-001",)),
-    "google/veo-3.1-t2v": Target(_VEO_3_1),
-    "google/veo-3.1-i2v": Target(_VEO_3_1),
-    "google/veo-3.1-t2v-fast": Target(_VEO_3_1_FAST),
-    "google/veo-3.1-i2v-fast": Target(_VEO_3_1_FAST),
-    # Luma, Runway
-    "luma/ray-2": Target(("luma/ray-2",)),
-    "luma/ray-flash-2": Target(("luma/ray-flash-2",)),
-    "ray-1-6": Target(("luma/ray-1-6",)),
-    "luma/ray-1-6": Target(("luma/ray-1-6",)),
-    "runway/gen4_turbo": Target(("runway/gen4_turbo",)),
-    "runway/gen4.5": Target(("runway/gen4.5",)),
-}
-"""aimlapi model names → vidgate names. Names not here pass through unchanged, and one the
-config already knows (a group or an alias) always means what the config says."""
-
-VENDORS: Mapping[str, str] = {
-    "minimax": "video-01",
-    "kling": "kling-video",
-    "google": "veo3",
-    "luma-ai": "luma-video",
-    "luma": "luma-video",
-    "runway": "runway-video",
-}
-"""Legacy ``/v2/generate/video/{vendor}/generation`` paths served, and the model used when
-the body names none (the built-in aliases pick whatever of the vendor is configured)."""
 
 DIRECT = frozenset({"prompt", "aspect_ratio", "resolution", "size", "seed", "user"})
 """Fields with the same name and meaning in vidgate's canonical request."""
@@ -168,9 +89,9 @@ def translate(
             _put(metadata, OPTIONS.get(key, key), value, key, names, "metadata.")
     if metadata:
         fields["metadata"] = metadata
-    target = _target(body.get("model"), vendor)
+    target = _target(body.get("model"), vendor, table)
     fields["model"] = vidgate_model(target, "input_reference" in fields, table)
-    implied = MODELS.get(target.lower())
+    implied = table.foreign_names.get(target.lower())
     if implied and implied.resolution and "resolution" not in fields and "size" not in fields:
         fields["resolution"] = implied.resolution
     return fields, names
@@ -235,11 +156,11 @@ def _keyframes(
             _put(metadata, "last_frame", ref, param, names, "metadata.")
 
 
-def _target(model: Any, vendor: str | None) -> str:
+def _target(model: Any, vendor: str | None, table: DeploymentTable) -> str:
     """The model the client named, or the vendor's default on a legacy path."""
     if model is None or model == "":
         if vendor is not None:
-            return VENDORS[vendor]
+            return table.vendor_paths[vendor]
         raise InvalidRequest("Missing required parameter: 'model'.", param="model")
     if not isinstance(model, str):
         raise InvalidRequest("'model' must be a string.", param="model", code="invalid_type")
@@ -251,7 +172,7 @@ def vidgate_model(name: str, has_image: bool, table: DeploymentTable) -> str:
     configured name of the table's entry, else the name as sent (whose 404 names it)."""
     if table.resolve(name) in table.groups:
         return name
-    target = MODELS.get(name.lower())
+    target = table.foreign_names.get(name.lower())
     if target is None:
         return name
     candidates = target.image_models if has_image and target.image_models else target.models
@@ -365,10 +286,10 @@ async def _poll(request: Request, caller: Principal) -> Response:
     return _json(found if batch else found[0])
 
 
-def _vendor(vendor: str) -> str:
-    if vendor not in VENDORS:
+def _vendor(vendor: str, table: DeploymentTable) -> str:
+    if vendor not in table.vendor_paths:
         raise NotFound(
-            f"Unknown vendor '{vendor}'. Served: {', '.join(sorted(VENDORS))}.",
+            f"Unknown vendor '{vendor}'. Served: {', '.join(sorted(table.vendor_paths))}.",
             param="vendor",
             code="vendor_not_found",
         )
@@ -406,12 +327,12 @@ async def get_generation(request: Request, caller: Principal = Caller) -> Respon
 async def create_vendor_generation(
     vendor: str, request: Request, caller: Principal = Caller
 ) -> Response:
-    return await _create(request, caller, _vendor(vendor))
+    return await _create(request, caller, _vendor(vendor, request.app.state.live.table))
 
 
 @router.get("/v2/generate/video/{vendor}/generation", openapi_extra=_POLL)
 async def get_vendor_generation(
     vendor: str, request: Request, caller: Principal = Caller
 ) -> Response:
-    _vendor(vendor)
+    _vendor(vendor, request.app.state.live.table)
     return await _poll(request, caller)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from vidgate.values import (
     Asset,
     Deployment,
+    ForeignName,
     JobStatus,
     ModelCapabilities,
     Pricing,
@@ -55,6 +56,14 @@ class ProviderSpec:
     auto_models: tuple[str, ...] = ()
     """Upstream models registered as ``<provider>/<model>`` when ``env`` is satisfied."""
     default_api_base: str | None = None
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Built-in model names (``veo3``, ``kling-video``) and the upstream models each may
+    mean, best first; across providers, the registry's order decides."""
+    foreign_names: Mapping[str, ForeignName] = field(default_factory=dict)
+    """Model names of other gateways' APIs (aimlapi's ``/v2``) and what they mean here."""
+    vendor_paths: Mapping[str, str] = field(default_factory=dict)
+    """aimlapi's legacy ``/v2/generate/video/{vendor}/generation`` vendors this provider
+    answers, and the model name used when the body names none."""
 
     def capabilities(self, upstream_model: str) -> ModelCapabilities | None:
         """The capabilities of ``upstream_model``, or ``None`` if this provider lacks it."""

@@ -13,9 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vidgate.providers.base import Provider
-from vidgate.routing.aliases import resolve_aliases
+from vidgate.routing.aliases import (
+    builtin_aliases,
+    foreign_names,
+    resolve_aliases,
+    vendor_paths,
+)
 from vidgate.settings import ConfigError, DeploymentEntry, FileConfig
-from vidgate.values import Deployment, Pricing
+from vidgate.values import Deployment, ForeignName, Pricing
 
 EMBEDDED_MODEL = "local/preview"
 
@@ -29,6 +34,10 @@ class DeploymentTable:
     default_model: str
     aliases: Mapping[str, str] = field(default_factory=dict)
     """Other names of groups: ``provider/model``, built-in and configured aliases."""
+    foreign_names: Mapping[str, ForeignName] = field(default_factory=dict)
+    """Other gateways' model names (lower case) and the ``provider/model`` names they mean."""
+    vendor_paths: Mapping[str, str] = field(default_factory=dict)
+    """aimlapi's legacy vendor paths and the model each uses when the body names none."""
 
     def group(self, model_name: str) -> tuple[Deployment, ...]:
         return self.groups.get(model_name, ())
@@ -84,8 +93,15 @@ def build_table(
     if errors:
         raise ConfigError("\n".join(errors))
     members = {name: [(d.provider, d.model) for d in group] for name, group in groups.items()}
-    aliases = resolve_aliases(members, config.model_aliases)
-    return DeploymentTable(by_id, {k: tuple(v) for k, v in groups.items()}, default, aliases)
+    aliases = resolve_aliases(members, config.model_aliases, builtin_aliases(providers))
+    return DeploymentTable(
+        by_id,
+        {k: tuple(v) for k, v in groups.items()},
+        default,
+        aliases,
+        foreign_names(providers),
+        vendor_paths(providers),
+    )
 
 
 def _fallback_errors(config: FileConfig, names: set[str]) -> list[str]:

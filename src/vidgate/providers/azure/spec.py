@@ -121,6 +121,7 @@ SPEC = ProviderSpec(
     env={"api_key": "AZURE_API_KEY", "api_base": "AZURE_API_BASE"},
     auto_models=("sora-2",),
     default_api_base=None,
+    aliases={"sora": ("sora-2",)},
 )
 """``default_api_base`` is ``None``: every Azure resource has its own endpoint
 (``https://{resource}.openai.azure.com``), which ``AZURE_API_BASE`` or ``api_base`` gives."""

@@ -13,8 +13,10 @@ RAI fields; the adapter names those outcomes and this map turns them into gatewa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing, untyped
+from vidgate.values import ForeignName, ModelCapabilities, Pricing, untyped
 
 SIZES_720P = ("1280x720", "720x1280")
 SIZES_1080P = ("1920x1080", "1080x1920")
@@ -116,6 +118,22 @@ PRICES = {
     "veo-2.0-generate-001": Pricing({"720p": 0.35}, source="Gemini pricing (unverified)"),
 }
 
+FOREIGN_NAMES: Mapping[str, ForeignName] = {
+    "veo2": ForeignName(("veo-2.0-generate-001",)),
+    "google/veo2": ForeignName(("veo-2.0-generate-001",)),
+    "veo2/image-to-video": ForeignName(("veo-2.0-generate-001",)),
+    "veo3": ForeignName(("veo-3.0-generate-001",)),
+    "google/veo3": ForeignName(("veo-3.0-generate-001",)),
+    "google/veo-3.0-i2v": ForeignName(("veo-3.0-generate-001",)),
+    "google/veo-3.0-fast": ForeignName(("veo-3.0-fast-generate-001",)),
+    "google/veo-3.0-i2v-fast": ForeignName(("veo-3.0-fast-generate-001",)),
+    "google/veo-3.1-t2v": ForeignName(("veo-3.1-generate-preview",)),
+    "google/veo-3.1-i2v": ForeignName(("veo-3.1-generate-preview",)),
+    "google/veo-3.1-t2v-fast": ForeignName(("veo-3.1-fast-generate-preview",)),
+    "google/veo-3.1-i2v-fast": ForeignName(("veo-3.1-fast-generate-preview",)),
+}
+"""aimlapi's model names for these models (its ``/v2`` clients send them)."""
+
 SPEC = ProviderSpec(
     name="gemini",
     description="Google Veo on the Gemini Developer API (generativelanguage.googleapis.com).",
@@ -144,4 +162,7 @@ SPEC = ProviderSpec(
         "veo-3.1-lite-generate-preview",
     ),
     default_api_base="https://generativelanguage.googleapis.com/v1beta",
+    aliases={"veo3": ("veo-3.1-generate-preview",), "veo-3": ("veo-3.1-generate-preview",)},
+    foreign_names=FOREIGN_NAMES,
+    vendor_paths={"google": "veo3"},
 )

@@ -20,7 +20,7 @@ from typing import Any
 
 from vidgate.errors import InvalidRequest
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
+from vidgate.values import ForeignName, ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
 
 MAX_PROMPT_CHARS = 2500
 USD_PER_UNIT = 0.14
@@ -194,6 +194,22 @@ PRICES: Mapping[str, Pricing] = {
 GLOBAL_API_BASE = "https://api-singapore.klingai.com"
 LEGACY_API_BASE = "https://api.klingai.com"
 
+FOREIGN_NAMES: Mapping[str, ForeignName] = {
+    "klingai/v2-master-text-to-video": ForeignName(("kling-v2-master",)),
+    "klingai/v2-master-image-to-video": ForeignName(("kling-v2-master",)),
+    "klingai/v2.1-master-text-to-video": ForeignName(("kling-v2-1-master",)),
+    "klingai/v2.1-master-image-to-video": ForeignName(("kling-v2-1-master",)),
+    "kling-video/v1/standard/text-to-video": ForeignName(("kling-v1",)),
+    "kling-video/v1/standard/image-to-video": ForeignName(("kling-v1",)),
+    "kling-video/v1/pro/text-to-video": ForeignName(("kling-v1",), resolution="1080p"),
+    "kling-video/v1/pro/image-to-video": ForeignName(("kling-v1",), resolution="1080p"),
+    "kling-video/v1.6/standard/text-to-video": ForeignName(("kling-v1-6",)),
+    "kling-video/v1.6/standard/image-to-video": ForeignName(("kling-v1-6",)),
+    "kling-video/v1.6/pro/text-to-video": ForeignName(("kling-v1-6",), resolution="1080p"),
+    "kling-video/v1.6/pro/image-to-video": ForeignName(("kling-v1-6",), resolution="1080p"),
+}
+"""aimlapi's model names for these models (its ``/v2`` clients send them)."""
+
 SPEC = ProviderSpec(
     name="kling",
     description="Kling AI video API (text2video and image2video, JWT-signed access keys).",
@@ -210,4 +226,13 @@ SPEC = ProviderSpec(
     env={"api_key": "KLING_ACCESS_KEY", "options.secret_key": "KLING_SECRET_KEY"},
     auto_models=tuple(MODELS),
     default_api_base=GLOBAL_API_BASE,
+    aliases={
+        "kling-video": (
+            "kling-v2-6",
+            "kling-v2-1",
+            "kling-v3",
+        )
+    },
+    foreign_names=FOREIGN_NAMES,
+    vendor_paths={"kling": "kling-video"},
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing, untyped
+from vidgate.values import ForeignName, ModelCapabilities, Pricing, untyped
 
 ASPECT_RATIOS: Mapping[str, tuple[int, int]] = {
     "16:9": (16, 9),
@@ -86,6 +86,14 @@ RAY_1_6 = ModelCapabilities(
     description="Luma Ray 1.6 (Dream Machine 1.6): 5 s at 720p.",
 )
 
+FOREIGN_NAMES: Mapping[str, ForeignName] = {
+    "luma/ray-2": ForeignName(("ray-2",)),
+    "luma/ray-flash-2": ForeignName(("ray-flash-2",)),
+    "ray-1-6": ForeignName(("ray-1-6",)),
+    "luma/ray-1-6": ForeignName(("ray-1-6",)),
+}
+"""aimlapi's model names for these models (its ``/v2`` clients send them)."""
+
 SPEC = ProviderSpec(
     name="luma",
     description="Luma Dream Machine API (Ray 2, Ray Flash 2, Ray 1.6).",
@@ -114,4 +122,7 @@ SPEC = ProviderSpec(
     env={"api_key": "LUMAAI_API_KEY"},
     auto_models=("ray-2", "ray-flash-2"),
     default_api_base="https://api.lumalabs.ai/dream-machine/v1",
+    aliases={"luma-video": ("ray-2",)},
+    foreign_names=FOREIGN_NAMES,
+    vendor_paths={"luma-ai": "luma-video", "luma": "luma-video"},
 )

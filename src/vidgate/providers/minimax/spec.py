@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing, untyped
+from vidgate.values import ForeignName, ModelCapabilities, Pricing, untyped
 
 MAX_PROMPT_CHARS = 2000
 V2_MODELS = frozenset({"MiniMax-H3"})
@@ -159,6 +159,17 @@ PRICES: Mapping[str, Pricing] = {
     ),
 }
 
+FOREIGN_NAMES: Mapping[str, ForeignName] = {
+    "video-01": ForeignName(("T2V-01",), ("I2V-01",)),
+    "minimax/video-01": ForeignName(("T2V-01",), ("I2V-01",)),
+    "video-01-live2d": ForeignName(("I2V-01-live",)),
+    "minimax/video-01-live2d": ForeignName(("I2V-01-live",)),
+    "minimax/hailuo-02": ForeignName(("MiniMax-Hailuo-02",)),
+    "minimax/hailuo-2.3": ForeignName(("MiniMax-Hailuo-2.3",)),
+    "minimax/hailuo-2.3-fast": ForeignName(("MiniMax-Hailuo-2.3-Fast",)),
+}
+"""aimlapi's model names for these models (its ``/v2`` clients send them)."""
+
 SPEC = ProviderSpec(
     name="minimax",
     description="MiniMax Hailuo video generation (v1 Hailuo/01 series, v2 MiniMax-H3).",
@@ -190,4 +201,12 @@ SPEC = ProviderSpec(
         "MiniMax-H3",
     ),
     default_api_base="https://api.minimax.io",
+    aliases={
+        "hailuo-video": (
+            "MiniMax-Hailuo-2.3",
+            "MiniMax-Hailuo-02",
+        )
+    },
+    foreign_names=FOREIGN_NAMES,
+    vendor_paths={"minimax": "video-01"},
 )

@@ -99,4 +99,5 @@ SPEC = ProviderSpec(
         "sora-2-pro": SORA_2_PRO_PRICE,
         "sora-2-pro-2025-10-06": SORA_2_PRO_PRICE,
     },
+    aliases={"sora": ("sora-2",)},
 )

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing, untyped
+from vidgate.values import ForeignName, ModelCapabilities, Pricing, untyped
 
 RUNWAY_VERSION = "2024-11-06"
 MAX_PROMPT_CHARS = 1000
@@ -126,6 +126,12 @@ PRICES: Mapping[str, Pricing] = {
     ),
 }
 
+FOREIGN_NAMES: Mapping[str, ForeignName] = {
+    "runway/gen4_turbo": ForeignName(("gen4_turbo",)),
+    "runway/gen4.5": ForeignName(("gen4.5",)),
+}
+"""aimlapi's model names for these models (its ``/v2`` clients send them)."""
+
 SPEC = ProviderSpec(
     name="runway",
     description="RunwayML API (Gen-4, Gen-4.5, Veo 3/3.1 and Aleph on api.dev.runwayml.com).",
@@ -151,4 +157,12 @@ SPEC = ProviderSpec(
     env={"api_key": "RUNWAYML_API_SECRET"},
     auto_models=("gen4_turbo", "gen4.5", "veo3", "veo3.1", "veo3.1_fast", "aleph2"),
     default_api_base="https://api.dev.runwayml.com",
+    aliases={
+        "runway-video": (
+            "gen4_turbo",
+            "gen4.5",
+        )
+    },
+    foreign_names=FOREIGN_NAMES,
+    vendor_paths={"runway": "runway-video"},
 )

@@ -248,4 +248,10 @@ SPEC = ProviderSpec(
     env={"api_key": "ARK_API_KEY"},
     auto_models=tuple(VOLCENGINE_MODELS),
     default_api_base=VOLCENGINE_API_BASE,
+    aliases={
+        "seedance-video": (
+            "doubao-seedance-1-0-pro-250528",
+            "seedance-1-0-pro-250528",
+        )
+    },
 )

@@ -12,8 +12,10 @@ reports no progress and no status field; the adapter names the four states it ca
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing, untyped
+from vidgate.values import ForeignName, ModelCapabilities, Pricing, untyped
 
 SIZE_MAP: dict[str, tuple[str, str]] = {
     "1280x720": ("16:9", "720p"),
@@ -142,6 +144,17 @@ PRICES = {
     ),
 }
 
+FOREIGN_NAMES: Mapping[str, ForeignName] = {
+    "veo2": ForeignName(("veo-2.0-generate-001",)),
+    "google/veo2": ForeignName(("veo-2.0-generate-001",)),
+    "veo2/image-to-video": ForeignName(("veo-2.0-generate-001",)),
+    "google/veo-3.1-t2v": ForeignName(("veo-3.1-generate-001",)),
+    "google/veo-3.1-i2v": ForeignName(("veo-3.1-generate-001",)),
+    "google/veo-3.1-t2v-fast": ForeignName(("veo-3.1-fast-generate-001",)),
+    "google/veo-3.1-i2v-fast": ForeignName(("veo-3.1-fast-generate-001",)),
+}
+"""aimlapi's model names for these models (its ``/v2`` clients send them)."""
+
 SPEC = ProviderSpec(
     name="vertex_ai",
     description="Google Veo on Vertex AI (service-account OAuth, predictLongRunning).",
@@ -164,4 +177,6 @@ SPEC = ProviderSpec(
     env={"options.credentials": "GOOGLE_APPLICATION_CREDENTIALS"},
     auto_models=("veo-3.1-generate-001", "veo-3.1-fast-generate-001"),
     default_api_base="https://us-central1-aiplatform.googleapis.com/v1",
+    aliases={"veo3": ("veo-3.1-generate-001",), "veo-3": ("veo-3.1-generate-001",)},
+    foreign_names=FOREIGN_NAMES,
 )

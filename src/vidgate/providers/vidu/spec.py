@@ -229,4 +229,10 @@ SPEC = ProviderSpec(
         "vidu1.5",
     ),
     default_api_base="https://api.vidu.com/ent/v2",
+    aliases={
+        "vidu-video": (
+            "viduq3-pro",
+            "viduq2",
+        )
+    },
 )

@@ -236,4 +236,11 @@ SPEC = ProviderSpec(
     env={"api_key": "DASHSCOPE_API_KEY"},
     auto_models=tuple(MODELS),
     default_api_base="https://dashscope-intl.aliyuncs.com/api/v1",
+    aliases={
+        "wan-video": (
+            "wan2.6-t2v",
+            "wan2.5-t2v-preview",
+            "wan2.2-t2v-plus",
+        )
+    },
 )

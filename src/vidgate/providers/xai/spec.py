@@ -78,4 +78,5 @@ SPEC = ProviderSpec(
     env={"api_key": "XAI_API_KEY"},
     auto_models=("grok-imagine-video", "grok-imagine-video-1.5"),
     default_api_base="https://api.x.ai/v1",
+    aliases={"grok-video": ("grok-imagine-video",)},
 )
