@@ -184,16 +184,22 @@ class Guard:
         under: tuple[str, ...] = ("/",),
         exempt: tuple[str, ...] = (),
     ) -> None:
-        self.app, self.check, self.under, self.exempt = app, check, under, ("/__sim__", *exempt)
+        self.app, self.check, self.under, self.exempt = app, check, under, exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if scope["type"] == "http" and path.startswith(self.under):
-            refused = None if path.startswith(self.exempt) else self.check(Request(scope))
+            skip = _internal(path) or path.startswith(self.exempt)
+            refused = None if skip else self.check(Request(scope))
             if refused is not None:
                 await refused(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def _internal(path: str) -> bool:
+    """``/__sim__`` routes: the test harness's, never guarded or stamped."""
+    return path.startswith("/__sim__")
 
 
 def key_check(
@@ -225,8 +231,8 @@ def _same(given: str, wanted: str) -> bool:
 
 
 class ResponseHeaders:
-    """ASGI middleware: every response to a path under ``under`` gets the headers that
-    ``make(request)`` gives (called once a request)."""
+    """ASGI middleware: every response to a path under ``under`` (``/__sim__`` excepted) gets
+    the headers that ``make(request)`` gives (called once a request)."""
 
     def __init__(
         self,
@@ -237,7 +243,8 @@ class ResponseHeaders:
         self.app, self.make, self.under = app, make, under
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.under):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(self.under) or _internal(path):
             await self.app(scope, receive, send)
             return
         extra = [(k.encode(), v.encode()) for k, v in self.make(Request(scope)).items()]

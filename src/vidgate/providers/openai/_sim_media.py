@@ -1,10 +1,10 @@
-"""Media, request-body and HTTP plumbing for the OpenAI Videos API simulator.
+"""Media, request-body and request-log plumbing for the OpenAI Videos API simulator.
 
 Why this exists: the simulator must hand out *real* bytes (an H.264 MP4, a WebP
 thumbnail, a JPEG spritesheet) so that clients can decode what they download; it must
 read multipart/JSON bodies and inspect uploaded references (images and videos) the way
-the real API does; and every response needs auth, an ``x-request-id`` and a log entry.
-Keeping that here keeps ``simulator.py`` about job state and routes.
+the real API does; and every request needs a log entry (with its idempotency key and
+video id). Keeping that here keeps ``simulator.py`` about job state and routes.
 
 Nothing here imports from the rest of vidgate: the simulator is an independent
 implementation of the documented upstream behaviour.
@@ -15,17 +15,15 @@ from __future__ import annotations
 import io
 import json
 import re
-import secrets
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, TypeAlias
 
 import av
 from PIL import Image, ImageDraw
-from starlette.datastructures import Headers, MutableHeaders, UploadFile
+from starlette.datastructures import Headers, UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -323,33 +321,25 @@ _PATH_VIDEO_ID = re.compile(r"^/v1/videos/([^/]+)")
 
 
 class SimMiddleware:
-    """Pure ASGI middleware: bearer auth on /v1, x-request-id, and the request log."""
+    """Pure ASGI middleware: the request log (method, path, idempotency key, video id,
+    status) of every call but ``/__sim__`` ones."""
 
-    def __init__(
-        self, app: ASGIApp, log: list[dict[str, Any]], api_key: Callable[[], str | None]
-    ) -> None:
-        self.app, self.log, self.api_key = app, log, api_key
+    def __init__(self, app: ASGIApp, log: list[dict[str, Any]]) -> None:
+        self.app, self.log = app, log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/__sim__/"):
             await self.app(scope, receive, send)
             return
         entry = self._entry(scope)
-        request_id = "req_" + secrets.token_hex(16)
 
-        async def send_with_id(message: Message) -> None:
+        async def record(message: Message) -> None:
             if message["type"] == "http.response.start":
                 entry["status_code"] = message["status"]
-                MutableHeaders(scope=message)["x-request-id"] = request_id
             await send(message)
 
         try:
-            if self._authorized(scope):
-                await self.app(scope, receive, send_with_id)
-            else:
-                msg = "Incorrect API key provided. You can find your API key in your settings."
-                denied = SimError(401, msg, code="invalid_api_key")
-                await error_response(denied)(scope, receive, send_with_id)
+            await self.app(scope, receive, record)
         finally:
             entry["status_code"] = entry["status_code"] or 500
             entry["video_id"] = scope.get("sim.video_id", entry["video_id"])
@@ -368,9 +358,3 @@ class SimMiddleware:
         }
         self.log.append(entry)
         return entry
-
-    def _authorized(self, scope: Scope) -> bool:
-        key = self.api_key()
-        if key is None or not scope["path"].startswith("/v1/"):
-            return True
-        return Headers(scope=scope).get("authorization") == f"Bearer {key}"

@@ -3,7 +3,8 @@
 Why this exists: vidgate's OpenAI adapter, its end-to-end tests and its benchmarks need
 an upstream that speaks the documented wire format without network access or cost. This
 module is an *independent* implementation of that format (it imports nothing from the
-rest of vidgate) so that adapter bugs cannot hide behind shared code.
+rest of vidgate but the simulator kit's plumbing) so that adapter bugs cannot hide behind
+shared code.
 
 Routes (all under ``/v1``, bearer auth): ``POST /videos`` (multipart or JSON),
 ``GET /videos``, ``GET|DELETE /videos/{id}``, ``GET /videos/{id}/content?variant=``,
@@ -68,6 +69,7 @@ from vidgate.providers.openai._sim_media import (
     validate_seconds,
     video_ref,
 )
+from vidgate.providers.simkit import BaseConfig, BaseState, Guard, ResponseHeaders, key_check
 
 MARKERS = ("fail", "429", "500", "unknown-status", "slow", "poll-429")
 EXPIRY_SECONDS = 3600
@@ -76,16 +78,13 @@ Builder = Callable[["SimState", dict[str, Any], str], Awaitable["SimJob"]]
 
 
 @dataclass
-class SimulatorConfig:
-    """Knobs of the simulated upstream."""
+class SimulatorConfig(BaseConfig):
+    """Knobs of the simulated upstream (``[sim:hang]`` is not one of its markers)."""
 
     api_key: str | None = "sk-sim"
-    job_seconds: float = 1.0
     progress_steps: int = 4
-    queued_seconds: float = 0.1
     submit_latency_ms: float = 0.0
     poll_after_ms: int = 200
-    content_fps: int = 24
     content_path: str | None = None
 
 
@@ -107,21 +106,18 @@ class SimJob:
 
 
 @dataclass
-class SimState:
+class SimState(BaseState[SimulatorConfig]):
     """Everything the simulator remembers; exposed as ``app.state.sim``."""
 
-    config: SimulatorConfig
     jobs: dict[str, SimJob] = field(default_factory=dict)
-    log: list[dict[str, Any]] = field(default_factory=list)
     idempotency: dict[str, str] = field(default_factory=dict)
     idempotency_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     media: MediaCache = field(default_factory=MediaCache)
 
     def reset(self) -> None:
-        self.jobs.clear()
+        """Forget jobs, idempotency keys and the log."""
+        super().reset()
         self.log.clear()
-        self.idempotency.clear()
-        self.idempotency_locks.clear()
 
     def status_of(self, job: SimJob, now: float | None = None) -> tuple[str, int]:
         """(status, progress) of job at monotonic time now."""
@@ -204,11 +200,6 @@ class SimState:
         return job
 
 
-def _sim(request: Request) -> SimState:
-    state: SimState = request.app.state.sim
-    return state
-
-
 def _rate_limited() -> SimError:
     return SimError(
         429,
@@ -228,7 +219,7 @@ def _check_faults(prompt: str) -> None:
 
 async def _submit(request: Request, build: Builder) -> Response:
     """Shared path of every job-creating POST: latency, idempotency, faults, build."""
-    sim = _sim(request)
+    sim = SimState.of(request)
     if sim.config.submit_latency_ms > 0:
         await asyncio.sleep(sim.config.submit_latency_ms / 1000)
     key = request.headers.get("idempotency-key")
@@ -313,7 +304,7 @@ async def remix_video(request: Request) -> Response:
 
 
 async def retrieve_video(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     job = sim.get_job(request.path_params["video_id"])
     if job.poll_429_pending:
         job.poll_429_pending = False
@@ -322,7 +313,7 @@ async def retrieve_video(request: Request) -> Response:
 
 
 async def delete_video(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     job = sim.get_job(request.path_params["video_id"])
     status, _ = sim.status_of(job)
     if status not in ("completed", "failed"):
@@ -346,7 +337,7 @@ def _list_params(request: Request) -> tuple[str | None, int, str]:
 
 
 async def list_videos(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     after, limit, order = _list_params(request)
     jobs = list(sim.jobs.values())
     if order == "desc":
@@ -369,7 +360,7 @@ async def list_videos(request: Request) -> Response:
 
 
 async def video_content(request: Request) -> Response:
-    sim = _sim(request)
+    sim = SimState.of(request)
     job = sim.get_job(request.path_params["video_id"])
     variant = request.query_params.get("variant", "video")
     if variant not in CONTENT_TYPES:
@@ -381,17 +372,17 @@ async def video_content(request: Request) -> Response:
         raise SimError(404, "Video content has expired.", code="not_found")
     if variant == "video" and sim.config.content_path:
         return FileResponse(sim.config.content_path, media_type="video/mp4")
-    fps = sim.config.content_fps
+    fps = sim.config.fps
     data = await run_in_threadpool(sim.media.get, variant, job.size, job.seconds, fps)
     return Response(data, media_type=CONTENT_TYPES[variant])
 
 
 async def sim_log(request: Request) -> Response:
-    return JSONResponse(_sim(request).log)
+    return JSONResponse(SimState.of(request).log)
 
 
 async def sim_reset(request: Request) -> Response:
-    _sim(request).reset()
+    SimState.of(request).reset()
     return JSONResponse({"reset": True})
 
 
@@ -424,12 +415,26 @@ ROUTES = [
 ]
 
 
+def _unauthorized(_given: str | None) -> Response:
+    msg = "Incorrect API key provided. You can find your API key in your settings."
+    return error_response(SimError(401, msg, code="invalid_api_key"))
+
+
+def _request_id(_request: Request) -> dict[str, str]:
+    return {"x-request-id": "req_" + secrets.token_hex(16)}
+
+
 def create_app(config: SimulatorConfig | None = None) -> Starlette:
     """Build the simulator ASGI app; its state is ``app.state.sim``."""
     state = SimState(config or SimulatorConfig())
+    check = key_check(lambda: state.config.api_key, _unauthorized)
     app = Starlette(
         routes=ROUTES,
-        middleware=[Middleware(SimMiddleware, log=state.log, api_key=lambda: state.config.api_key)],
+        middleware=[
+            Middleware(SimMiddleware, log=state.log),
+            Middleware(ResponseHeaders, make=_request_id),
+            Middleware(Guard, check=check, under=("/v1/",)),
+        ],
         exception_handlers={
             SimError: _handle_sim_error,
             HTTPException: _handle_http_error,
