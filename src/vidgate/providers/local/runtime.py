@@ -58,11 +58,7 @@ class LocalRenderer:
         if request.images:
             first_frame = str(await self._materialize(request.images[0].asset, folder, "image"))
         source = None
-        if request.source is not None:
-            if request.source.asset is None:
-                raise InvalidRequest(
-                    "The source video has no content to render from.", param="video"
-                )
+        if request.source is not None and request.source.asset is not None:  # spec's rule
             source = str(await self._materialize(request.source.asset, folder, "source.mp4"))
         return {
             "prompt": request.prompt,
@@ -87,14 +83,8 @@ class LocalRenderer:
                     async for chunk in self.storage.read(asset.value):
                         handle.write(chunk)
             return target
-        if asset.kind == "url" and asset.value.startswith("data:"):
-            target.write_bytes(_decode_data_url(asset.value))
-            return target
-        raise InvalidRequest(
-            "The local renderer takes 'input_reference' as an upload or a base64 data: URL, "
-            f"not a {'file_id' if asset.kind == 'file_id' else 'remote URL'}.",
-            param="input_reference",
-        )
+        target.write_bytes(_decode_data_url(asset.value))  # a data: URL (the spec's rule)
+        return target
 
     async def poll(self, upstream_id: str) -> UpstreamState:
         folder = self.root / upstream_id

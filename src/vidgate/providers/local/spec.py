@@ -6,8 +6,25 @@ over a seeded animated scene, so clients can exercise the whole API without cred
 
 from __future__ import annotations
 
+from vidgate.errors import InvalidRequest
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing, untyped
+from vidgate.values import ModelCapabilities, Pricing, ResolvedRequest
+
+
+def _inputs_it_holds(request: ResolvedRequest) -> None:
+    """The renderer reads inputs it holds: an upload or a ``data:`` URL, not a remote URL
+    (it makes no network calls), and a source video the gateway archived."""
+    for image in request.images:
+        if image.asset.kind == "url" and not image.asset.value.startswith("data:"):
+            param = image.asset.param or "input_reference"
+            raise InvalidRequest(
+                f"The local renderer takes '{param}' as an upload or a base64 data: URL, "
+                "not a remote URL (it makes no network calls).",
+                param=param,
+            )
+    if request.source is not None and request.source.asset is None:
+        raise InvalidRequest("The source video has no content to render from.", param="video")
+
 
 PREVIEW = ModelCapabilities(
     seconds=tuple(range(1, 21)),
@@ -33,7 +50,7 @@ PREVIEW = ModelCapabilities(
     operations=frozenset({"create", "remix", "edit", "extend"}),
     max_prompt_chars=32_000,
     seed=True,
-    options=untyped(*frozenset()),
+    rules=(_inputs_it_holds,),
     description=(
         "Offline renderer for development and demos - not an AI model. Renders an H.264 MP4 "
         "of the requested seconds, size and fps showing the prompt over a seeded animated scene."
