@@ -6,20 +6,22 @@ import base64
 import io
 import ipaddress
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import av
 import httpx
 import openai
+import pytest
 import uvicorn
 import yaml
 from PIL import Image
@@ -131,14 +133,33 @@ def write_config(data_dir: Path, config: dict[str, Any]) -> Path:
 
 @contextmanager
 def running_gateway(
-    data_dir: Path, config: dict[str, Any] | None = None, *, run_poller: bool = True
+    data_dir: Path,
+    config: dict[str, Any] | None = None,
+    *,
+    run_poller: bool = True,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Gateway]:
-    """A gateway on loopback with its own data dir (and config, if given)."""
+    """A gateway on loopback with its own data dir (and config, if given); ``env``: variables
+    set while it runs (for ``os.environ/NAME`` values in the config)."""
     config_path = write_config(data_dir, config) if config is not None else None
-    settings = build_settings(data_dir=data_dir, config_path=config_path, run_poller=run_poller)
-    app = create_app(settings)
-    with serve(app, settings=settings.config.settings) as url:
-        yield Gateway(url, settings.master_key, data_dir, app)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (env or {}).items():
+            patch.setenv(name, value)
+        settings = build_settings(data_dir=data_dir, config_path=config_path, run_poller=run_poller)
+        app = create_app(settings)
+        with serve(app, settings=settings.config.settings) as url:
+            yield Gateway(url, settings.master_key, data_dir, app)
+
+
+def deployments(
+    common: dict[str, Any], models: dict[str, str | dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A ``model_list``: one entry per public model name, each ``common`` plus its upstream
+    model (a string) or its own fields (a dict, which may override ``common``)."""
+    return [
+        {**common, "model_name": name, **({"model": spec} if isinstance(spec, str) else spec)}
+        for name, spec in models.items()
+    ]
 
 
 def wait_for(predicate: Any, timeout: float = 120.0, interval: float = 0.05) -> Any:
@@ -165,10 +186,110 @@ def video_shape(data: bytes) -> tuple[int, int, float]:
         return stream.codec_context.width, stream.codec_context.height, duration
 
 
+def png_bytes(
+    width: int = 640, height: int = 360, colour: tuple[int, int, int] = (20, 90, 200)
+) -> bytes:
+    """A solid PNG (an image input every provider accepts)."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, format="PNG")
+    return out.getvalue()
+
+
 def png_uri(
     width: int = 640, height: int = 360, colour: tuple[int, int, int] = (20, 90, 200)
 ) -> str:
-    """A solid PNG as a data URI (an image input every provider accepts)."""
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), colour).save(out, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+    """:func:`png_bytes` as a data URI."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(width, height, colour)).decode()
+
+
+# --- a provider's simulator, and what reached it ----------------------------------------------
+
+T = TypeVar("T")
+
+
+@dataclass
+class Sim:
+    """A provider's simulator on loopback: its URL, its state (``app.state.sim``) and its
+    request log (``GET /__sim__/log``: method, path, query, status_code, t of every call)."""
+
+    url: str
+    state: Any
+
+    def log(self) -> list[dict[str, Any]]:
+        response = httpx.get(f"{self.url}/__sim__/log", timeout=120)
+        response.raise_for_status()
+        return list(response.json())
+
+    def mark(self) -> int:
+        """Where the log ends now (for :meth:`since`)."""
+        return len(self.log())
+
+    def since(self, mark: int) -> list[dict[str, Any]]:
+        return self.log()[mark:]
+
+    def posts_since(self, mark: int) -> list[int]:
+        """Status codes of the POSTs (creates, mostly) the simulator answered since ``mark``."""
+        return [e["status_code"] for e in self.since(mark) if e["method"] == "POST"]
+
+    def writes_since(self, mark: int) -> list[dict[str, Any]]:
+        """Every call but the GETs (polls of earlier jobs keep running in the background)."""
+        return [e for e in self.since(mark) if e["method"] != "GET"]
+
+
+@contextmanager
+def serve_sim(app: Any) -> Iterator[Sim]:
+    """Serve a simulator app (see :func:`serve`); yield it as a :class:`Sim`."""
+    with serve(app) as url:
+        yield Sim(url, app.state.sim)
+
+
+def only(items: Iterable[T], test: Callable[[T], Any]) -> T:
+    """The one item that passes ``test`` (an assertion error if none or several do)."""
+    found = [item for item in items if test(item)]
+    assert len(found) == 1, f"{len(found)} items match"
+    return found[0]
+
+
+# --- a gateway's clients --------------------------------------------------------------------
+
+
+def post_video(http: httpx.Client, **body: Any) -> httpx.Response:
+    """``POST /v1/videos`` with a JSON body."""
+    return http.post("/v1/videos", json=body)
+
+
+def finish(client: openai.OpenAI, video_id: str) -> Any:
+    """Poll a video until it is completed or failed (the SDK's poll, every 50 ms)."""
+    return client.videos.poll(video_id, poll_interval_ms=50)
+
+
+def refusal(response: httpx.Response) -> dict[str, Any]:
+    """The error object of a 400 (an assertion error for any other status)."""
+    assert response.status_code == 400, response.text
+    error: dict[str, Any] = response.json()["error"]
+    return error
+
+
+@dataclass
+class Recorder:
+    """Everything clients got from a gateway (an httpx response hook), to look for what must
+    never reach a client: upstream ids, hosts and keys."""
+
+    seen: list[str] = field(default_factory=list)
+
+    def record(self, response: Any) -> None:
+        """An httpx (or the SDK's httpx2) response hook."""
+        response.read()
+        text = response.text if "json" in response.headers.get("content-type", "") else ""
+        self.seen.append(text + repr(dict(response.headers)) + str(response.url))
+
+    def leaks(self, secrets: Iterable[str | re.Pattern[str]]) -> list[str]:
+        """Each secret (a string, or a pattern) found in anything recorded."""
+        found = []
+        for secret in secrets:
+            for seen in self.seen:
+                if isinstance(secret, str):
+                    found += [secret] if secret and secret in seen else []
+                else:
+                    found += secret.findall(seen)
+        return found

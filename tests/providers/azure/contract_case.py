@@ -9,18 +9,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tests.contract.case import ProviderCase
-from tests.support import serve
+from tests.contract.case import Failure, ProviderCase, Upstream, simulator
 from vidgate.providers.azure.simulator import SimulatorConfig, create_app
 
 KEY = "azure-contract-key"
 
 
 @contextmanager
-def upstream() -> Iterator[dict[str, Any]]:
-    config = SimulatorConfig(api_key=KEY, job_seconds=0.5, queued_seconds=0.05)
-    with serve(create_app(config)) as url:
-        yield {"api_base": url, "api_key": KEY, "options": {"api": "v1"}}
+def upstream() -> Iterator[Upstream]:
+    app = create_app(SimulatorConfig(api_key=KEY, job_seconds=0.5, queued_seconds=0.05))
+    with simulator(
+        app, lambda url: {"api_base": url, "api_key": KEY, "options": {"api": "v1"}}, KEY
+    ) as up:
+        yield up
+
+
+def bad_auth(fields: dict[str, Any]) -> dict[str, Any]:
+    return fields | {"api_key": "azure-wrong-key-0123456789"}
 
 
 CASE = ProviderCase(
@@ -31,6 +36,9 @@ CASE = ProviderCase(
     size=(1280, 720),
     seconds=4,
     invalid=({"seconds": "16"}, "seconds"),
-    faults=frozenset({"fail", "429", "500", "unknown-status", "malformed", "poll-429", "hang"}),
+    follow_ups=frozenset({"remix"}),
+    cancels=True,
+    failure=Failure("moderation_blocked", "moderation system"),
+    bad_auth=bad_auth,
     deployment={"poll_interval_s": 0.1},
 )

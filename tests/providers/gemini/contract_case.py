@@ -7,18 +7,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tests.contract.case import ProviderCase
-from tests.support import serve
+from tests.contract.case import Failure, ProviderCase, Upstream, simulator
 from vidgate.providers.gemini.simulator import SimulatorConfig, create_app
 
-KEY = "sim-gemini-contract"
+KEY = "AIza-sim-gemini-contract"
 
 
 @contextmanager
-def upstream() -> Iterator[dict[str, Any]]:
-    config = SimulatorConfig(api_key=KEY, job_seconds=0.5, queued_seconds=0.05)
-    with serve(create_app(config)) as url:
-        yield {"api_base": f"{url}/v1beta", "api_key": KEY}
+def upstream() -> Iterator[Upstream]:
+    config = SimulatorConfig(api_key=KEY, job_seconds=0.5, queued_seconds=0.05, fps=8)
+    with simulator(
+        create_app(config), lambda url: {"api_base": f"{url}/v1beta", "api_key": KEY}, KEY
+    ) as up:
+        yield up
+
+
+def bad_auth(fields: dict[str, Any]) -> dict[str, Any]:
+    return fields | {"api_key": "AIza-not-the-upstream-key"}
 
 
 CASE = ProviderCase(
@@ -29,6 +34,10 @@ CASE = ProviderCase(
     size=(1280, 720),
     seconds=4,
     invalid=({"seconds": "5"}, "seconds"),
-    faults=frozenset({"fail", "429", "500", "unknown-status", "malformed", "poll-429", "hang"}),
+    follow_ups=frozenset({"extend"}),
+    cancels=False,
+    failure=Failure("content_filtered", "Support codes"),
+    bad_auth=bad_auth,
+    auth_hides=("API key not valid",),
     deployment={"poll_interval_s": 0.1},
 )

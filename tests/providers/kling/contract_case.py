@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tests.contract.case import ProviderCase
-from tests.support import serve
+from tests.contract.case import Failure, ProviderCase, Upstream, simulator
 from vidgate.providers.kling.simulator import SimulatorConfig, create_app
 
 ACCESS_KEY = "ak-contract-0123456789"
@@ -15,12 +14,21 @@ SECRET_KEY = "sk-contract-9876543210"
 
 
 @contextmanager
-def upstream() -> Iterator[dict[str, Any]]:
+def upstream() -> Iterator[Upstream]:
     config = SimulatorConfig(
-        api_key=f"{ACCESS_KEY}:{SECRET_KEY}", job_seconds=0.5, queued_seconds=0.05
+        api_key=f"{ACCESS_KEY}:{SECRET_KEY}", job_seconds=0.5, queued_seconds=0.05, fps=8
     )
-    with serve(create_app(config)) as url:
-        yield {"api_base": url, "api_key": ACCESS_KEY, "options": {"secret_key": SECRET_KEY}}
+
+    def fields(url: str) -> dict[str, Any]:
+        return {"api_base": url, "api_key": ACCESS_KEY, "options": {"secret_key": SECRET_KEY}}
+
+    with simulator(create_app(config), fields, ACCESS_KEY, SECRET_KEY) as up:
+        yield up
+
+
+def bad_auth(fields: dict[str, Any]) -> dict[str, Any]:
+    """The right access key, signed with the wrong secret."""
+    return fields | {"options": {"secret_key": "sk-not-the-secret-000"}}
 
 
 CASE = ProviderCase(
@@ -31,6 +39,9 @@ CASE = ProviderCase(
     size=(1280, 720),
     seconds=5,
     invalid=({"seconds": "8"}, "seconds"),
-    faults=frozenset({"fail", "429", "500", "unknown-status", "malformed", "poll-429", "hang"}),
+    follow_ups=frozenset(),
+    cancels=False,
+    failure=Failure("moderation_blocked", "risk control", omits=("SUCCEED",)),
+    bad_auth=bad_auth,
     deployment={"poll_interval_s": 0.1},
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.contract.case import ProviderCase, no_upstream
+from tests.contract.case import FOLLOW_UPS, ProviderCase, no_upstream
 
 CASE = ProviderCase(
     provider="local",
@@ -12,5 +12,7 @@ CASE = ProviderCase(
     size=(320, 180),
     seconds=2,
     invalid=({"size": "100x100"}, "size"),
+    follow_ups=frozenset(FOLLOW_UPS),
+    cancels=False,
     faults=frozenset(),
 )

@@ -6,16 +6,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tests.contract.case import ProviderCase
-from tests.support import serve
+from tests.contract.case import Failure, ProviderCase, Upstream, simulator
 from vidgate.providers.luma.simulator import SimulatorConfig, create_app
+
+KEY = "luma-contract-key"
 
 
 @contextmanager
-def upstream() -> Iterator[dict[str, Any]]:
-    config = SimulatorConfig(api_key="luma-contract", job_seconds=0.5, queued_seconds=0.05)
-    with serve(create_app(config)) as url:
-        yield {"api_base": f"{url}/dream-machine/v1", "api_key": "luma-contract"}
+def upstream() -> Iterator[Upstream]:
+    config = SimulatorConfig(api_key=KEY, job_seconds=0.5, queued_seconds=0.05, fps=8)
+    with simulator(
+        create_app(config), lambda url: {"api_base": f"{url}/dream-machine/v1", "api_key": KEY}, KEY
+    ) as up:
+        yield up
+
+
+def bad_auth(fields: dict[str, Any]) -> dict[str, Any]:
+    return fields | {"api_key": "luma-wrong-key-0123456789"}
 
 
 CASE = ProviderCase(
@@ -26,6 +33,9 @@ CASE = ProviderCase(
     size=(960, 540),
     seconds=5,
     invalid=({"seconds": "4"}, "seconds"),
-    faults=frozenset({"fail", "429", "500", "unknown-status", "malformed", "poll-429", "hang"}),
+    follow_ups=frozenset({"extend"}),
+    cancels=True,
+    failure=Failure("content_policy_violation", "advanced moderation"),
+    bad_auth=bad_auth,
     deployment={"poll_interval_s": 0.1},
 )

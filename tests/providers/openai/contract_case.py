@@ -6,18 +6,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tests.contract.case import ProviderCase
-from tests.support import serve
+from tests.contract.case import FOLLOW_UPS, Failure, ProviderCase, Upstream, simulator
 from vidgate.providers.openai.simulator import SimulatorConfig, create_app
+
+KEY = "sk-contract"
 
 
 @contextmanager
-def upstream() -> Iterator[dict[str, Any]]:
-    config = SimulatorConfig(
-        api_key="sk-contract", job_seconds=0.5, queued_seconds=0.05, poll_after_ms=50
-    )
-    with serve(create_app(config)) as url:
-        yield {"api_base": f"{url}/v1", "api_key": "sk-contract"}
+def upstream() -> Iterator[Upstream]:
+    config = SimulatorConfig(api_key=KEY, job_seconds=0.5, queued_seconds=0.05, poll_after_ms=50)
+    with simulator(
+        create_app(config), lambda url: {"api_base": f"{url}/v1", "api_key": KEY}, KEY
+    ) as up:
+        yield up
+
+
+def bad_auth(fields: dict[str, Any]) -> dict[str, Any]:
+    return fields | {"api_key": "sk-not-the-upstream-key-0123456789"}
 
 
 CASE = ProviderCase(
@@ -28,5 +33,9 @@ CASE = ProviderCase(
     size=(1280, 720),
     seconds=4,
     invalid=({"size": "1920x1080"}, "size"),
+    follow_ups=frozenset(FOLLOW_UPS),
+    cancels=True,
     faults=frozenset({"fail", "429", "500", "unknown-status", "poll-429"}),
+    failure=Failure("moderation_blocked", "Blocked by the moderation system."),
+    bad_auth=bad_auth,
 )

@@ -6,18 +6,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tests.contract.case import ProviderCase
-from tests.support import serve
+from tests.contract.case import Failure, ProviderCase, Upstream, simulator
 from vidgate.providers.replicate.simulator import SimulatorConfig, create_app
 
 KEY = "r8_" + "c0" * 20
 
 
 @contextmanager
-def upstream() -> Iterator[dict[str, Any]]:
-    config = SimulatorConfig(api_key=KEY, job_seconds=0.5, queued_seconds=0.05)
-    with serve(create_app(config)) as url:
-        yield {"api_base": f"{url}/v1", "api_key": KEY}
+def upstream() -> Iterator[Upstream]:
+    config = SimulatorConfig(api_key=KEY, job_seconds=0.5, queued_seconds=0.05, fps=8)
+    with simulator(
+        create_app(config), lambda url: {"api_base": f"{url}/v1", "api_key": KEY}, KEY
+    ) as up:
+        yield up
+
+
+def bad_auth(fields: dict[str, Any]) -> dict[str, Any]:
+    return fields | {"api_key": "r8_" + "00" * 20}
 
 
 CASE = ProviderCase(
@@ -28,6 +33,9 @@ CASE = ProviderCase(
     size=(854, 480),
     seconds=4,
     invalid=({"seconds": "20"}, "seconds"),
-    faults=frozenset({"fail", "429", "500", "unknown-status", "malformed", "poll-429", "hang"}),
+    follow_ups=frozenset(),
+    cancels=True,
+    failure=Failure("moderation_blocked", "E005"),
+    bad_auth=bad_auth,
     deployment={"poll_interval_s": 0.1},
 )

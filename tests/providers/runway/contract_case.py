@@ -6,18 +6,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tests.contract.case import ProviderCase
-from tests.support import serve
+from tests.contract.case import Failure, ProviderCase, Upstream, simulator
 from vidgate.providers.runway.simulator import SimulatorConfig, create_app
 
 KEY = "key_" + "c0" * 64
 
 
 @contextmanager
-def upstream() -> Iterator[dict[str, Any]]:
-    config = SimulatorConfig(api_key=KEY, job_seconds=0.5, queued_seconds=0.05)
-    with serve(create_app(config)) as url:
-        yield {"api_base": url, "api_key": KEY}
+def upstream() -> Iterator[Upstream]:
+    config = SimulatorConfig(api_key=KEY, job_seconds=0.5, queued_seconds=0.05, fps=8)
+    with simulator(create_app(config), lambda url: {"api_base": url, "api_key": KEY}, KEY) as up:
+        yield up
+
+
+def bad_auth(fields: dict[str, Any]) -> dict[str, Any]:
+    return fields | {"api_key": "key_" + "00" * 64}
 
 
 CASE = ProviderCase(
@@ -28,6 +31,9 @@ CASE = ProviderCase(
     size=(1280, 720),
     seconds=2,
     invalid=({"seconds": "12"}, "seconds"),
-    faults=frozenset({"fail", "429", "500", "unknown-status", "malformed", "poll-429", "hang"}),
+    follow_ups=frozenset(),
+    cancels=True,
+    failure=Failure("moderation_blocked", "SAFETY.INPUT.TEXT"),
+    bad_auth=bad_auth,
     deployment={"poll_interval_s": 0.1},
 )

@@ -8,17 +8,24 @@ from typing import Any
 
 import httpx
 
-from tests.contract.case import ProviderCase
+from tests.contract.case import Failure, ProviderCase, Upstream
 from tests.support import serve
 from vidgate.providers.vertex_ai.simulator import SimulatorConfig, create_app
 
 
 @contextmanager
-def upstream() -> Iterator[dict[str, Any]]:
-    config = SimulatorConfig(api_key=None, job_seconds=0.4, queued_seconds=0.05)
+def upstream() -> Iterator[Upstream]:
+    config = SimulatorConfig(api_key=None, job_seconds=0.4, queued_seconds=0.05, fps=8)
     with serve(create_app(config)) as url:
         account = httpx.get(f"{url}/__sim__/service_account").json()
-        yield {"api_base": f"{url}/v1", "options": {"credentials": account, "gcs_base": url}}
+        fields = {"api_base": f"{url}/v1", "options": {"credentials": account, "gcs_base": url}}
+        yield Upstream(fields, url, (account["private_key"], account["private_key_id"]))
+
+
+def bad_auth(fields: dict[str, Any]) -> dict[str, Any]:
+    """A project the service account may not use."""
+    options = fields["options"] | {"project": "someone-elses-project"}
+    return fields | {"options": options}
 
 
 CASE = ProviderCase(
@@ -29,6 +36,9 @@ CASE = ProviderCase(
     size=(1280, 720),
     seconds=4,
     invalid=({"seconds": "5"}, "seconds"),
-    faults=frozenset({"fail", "429", "500", "unknown-status", "malformed", "poll-429", "hang"}),
+    follow_ups=frozenset({"extend"}),
+    cancels=False,
+    failure=Failure("content_filtered", "usage guidelines"),
+    bad_auth=bad_auth,
     deployment={"poll_interval_s": 0.1},
 )
