@@ -24,6 +24,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "vidgate"
 
 LEAF_MODULES = {
+    "datauri",
     "errors",
     "netpolicy",
     "outbound",

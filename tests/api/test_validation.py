@@ -36,7 +36,7 @@ def error_of(response: Any, status: int = 400) -> dict[str, Any]:
         ({"prompt": "x", "input_reference": {"image_url": "a", "file_id": "b"}},
          "input_reference", "exactly one"),
         ({"prompt": "x", "input_reference": {"file_id": "file_1"}},
-         "input_reference", "not a file_id"),
+         "input_reference", "cannot use a file id"),
         ({"prompt": "x", "input_reference": {"image_url": "data:image/png;base64,@@"}},
          "input_reference", "not valid base64"),
         ({"prompt": "x" * 32_001}, "prompt", "too long"),

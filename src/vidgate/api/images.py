@@ -13,13 +13,12 @@ where they are fetched (``routing/imagefetch.py``) or by the upstream that fetch
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from vidgate import datauri
 from vidgate.errors import InvalidRequest
 from vidgate.request import VideoRequest
 from vidgate.storage.base import BlobStore
@@ -57,25 +56,9 @@ async def _readable(kind: str, value: str, storage: BlobStore, param: str) -> bo
         data = await storage.read_all(value)
         return await asyncio.to_thread(_check_file, io.BytesIO(data))
     if kind == "url" and value.startswith("data:"):
-        data = _data_uri_bytes(value, param)
+        data, _ = datauri.decode(value, param)
         return await asyncio.to_thread(_check_file, io.BytesIO(data))
     return None
-
-
-def _data_uri_bytes(uri: str, param: str) -> bytes:
-    header, _, payload = uri.partition(",")
-    if not header.endswith(";base64"):
-        raise InvalidRequest(
-            f"'{param}' must be a base64 data URI (data:image/png;base64,...).",
-            param=param,
-            code="invalid_image",
-        )
-    try:
-        return base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequest(
-            f"'{param}' is not valid base64.", param=param, code="invalid_image"
-        ) from None
 
 
 def _check_path(path: Path) -> bool:

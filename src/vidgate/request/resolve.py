@@ -99,7 +99,7 @@ def _images(request: VideoRequest, caps: ModelCapabilities, model: str) -> tuple
                 param = image.asset.param or "input_reference"
                 raise InvalidRequest(
                     f"Model '{model}' cannot use a file id for '{param}'; send the image "
-                    "itself or an https URL.",
+                    "itself (an upload or a data: URI) or its URL.",
                     param=param,
                 )
     return images

@@ -10,9 +10,9 @@ bytes here and is a 400 naming the input.
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 
+from vidgate import datauri
 from vidgate.errors import InvalidRequest
 from vidgate.providers.base import Inline
 from vidgate.routing.imagefetch import ImageFetcher, unfetchable
@@ -70,14 +70,7 @@ async def asset_bytes(
     if asset.kind == "blob":
         return await storage.read_all(asset.value), asset.content_type or "image/png"
     if asset.kind == "url" and asset.value.startswith("data:"):
-        header, _, payload = asset.value.partition(",")
-        ctype = header[5:].split(";")[0] or "application/octet-stream"
-        try:
-            return base64.b64decode(payload, validate=True), ctype
-        except (binascii.Error, ValueError):
-            raise InvalidRequest(
-                f"The data: URL in '{param}' is not valid base64.", param=param
-            ) from None
+        return datauri.decode(asset.value, param)
     if asset.kind == "url":
         if fetcher is None:
             raise unfetchable(param)

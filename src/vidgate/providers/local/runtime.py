@@ -8,8 +8,6 @@ repeated submit after a crash find the same task instead of starting a second on
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import concurrent.futures
 import hashlib
 import json
@@ -19,7 +17,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from vidgate.errors import InvalidRequest, NotFound
+from vidgate import datauri
+from vidgate.errors import NotFound
 from vidgate.media.workers import start_pool, stop_pool
 from vidgate.providers.base import RuntimeContext
 from vidgate.providers.local.worker import run_task, write_atomic
@@ -83,7 +82,8 @@ class LocalRenderer:
                     async for chunk in self.storage.read(asset.value):
                         handle.write(chunk)
             return target
-        target.write_bytes(_decode_data_url(asset.value))  # a data: URL (the spec's rule)
+        data, _ = datauri.decode(asset.value, asset.param or "input_reference")  # spec's rule
+        target.write_bytes(data)
         return target
 
     async def poll(self, upstream_id: str) -> UpstreamState:
@@ -146,15 +146,3 @@ async def _read_file(path: Path) -> AsyncIterator[bytes]:
     with path.open("rb") as handle:
         while chunk := await asyncio.to_thread(handle.read, CHUNK):
             yield chunk
-
-
-def _decode_data_url(url: str) -> bytes:
-    header, _, payload = url.partition(",")
-    if ";base64" not in header:
-        raise InvalidRequest("Only base64 data: URLs are accepted.", param="input_reference")
-    try:
-        return base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequest(
-            "The data: URL is not valid base64.", param="input_reference"
-        ) from None
