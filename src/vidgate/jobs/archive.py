@@ -18,10 +18,13 @@ from vidgate.errors import GatewayError, UpstreamError
 from vidgate.jobs import lifecycle
 from vidgate.jobs.store import Job, JobStore
 from vidgate.media.pool import MediaPool
+from vidgate.media.sniff import HEAD_BYTES, sniff
 from vidgate.providers.base import UpstreamClient
 from vidgate.storage.base import BlobInfo, BlobStore
 from vidgate.values import Variant
 
+PREVIEW_EXTENSIONS = {"image/webp": "webp", "image/jpeg": "jpg", "image/png": "png"}
+"""Preview image types an upstream may serve, and their file extensions."""
 _NAMES = {"video": "video.mp4", "thumbnail": "thumbnail", "spritesheet": "spritesheet.jpg"}
 
 
@@ -85,13 +88,13 @@ class Archiver:
         if from_upstream:
             try:
                 digest = await _download(client, job, variant, path)
-                content_type = _sniff(path)
+                content_type = _preview_type(path)
             except GatewayError:
                 content_type = None  # the upstream lacks it after all: make our own
         if content_type is None:
             content_type = await self.media.preview(variant, video_path, path)
             digest = await asyncio.to_thread(_hash_file, path)
-        ext = {"image/webp": "webp", "image/jpeg": "jpg", "image/png": "png"}[content_type]
+        ext = PREVIEW_EXTENSIONS[content_type]
         key = f"{asset_prefix(job.id)}{variant}.{ext}"
         return _info_dict(await self.storage.put_file(key, path, content_type, digest))
 
@@ -107,16 +110,11 @@ async def _download(client: UpstreamClient, job: Job, variant: Variant, path: Pa
     return digest.hexdigest()[:32]
 
 
-def _sniff(path: Path) -> str | None:
+def _preview_type(path: Path) -> str | None:
+    """The type of an upstream's preview image, if it is one we serve."""
     with path.open("rb") as handle:
-        head = handle.read(12)
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if head[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    return None
+        found = sniff(handle.read(HEAD_BYTES))
+    return found if found in PREVIEW_EXTENSIONS else None
 
 
 def _hash_file(path: Path) -> str:
