@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Self, TypeVar
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -271,6 +272,12 @@ def mp4_bytes(width: int, height: int, seconds: int, fps: int = 24) -> bytes:
         render(spec, path)
         with open(path, "rb") as handle:
             return handle.read()
+
+
+async def mp4_response(width: int, height: int, seconds: int, fps: int = 24) -> Response:
+    """A ``video/mp4`` answer with :func:`mp4_bytes`, rendered off the event loop."""
+    data = await run_in_threadpool(mp4_bytes, width, height, seconds, fps)
+    return Response(data, media_type="video/mp4")
 
 
 @functools.lru_cache(maxsize=8)

@@ -45,7 +45,6 @@ import time
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -73,7 +72,7 @@ from vidgate.providers.azure._sim_wire import (
     rate_limited,
     read_body,
 )
-from vidgate.providers.simkit import Guard, ResponseHeaders, mp4_bytes, sim_app
+from vidgate.providers.simkit import Guard, ResponseHeaders, mp4_response, sim_app
 
 __all__ = ["SimState", "SimulatorConfig", "create_app"]
 
@@ -215,9 +214,7 @@ async def v1_content(request: Request) -> Response:
         raise invalid("Video is not ready yet, check the status.", code="not_found", status=404)
     if time.time() > job.created_at + sim.config.expires_after_s:
         raise invalid("Video content has expired.", code="not_found", status=404)
-    fps = sim.config.fps
-    data = await run_in_threadpool(mp4_bytes, job.width, job.height, job.seconds, fps)
-    return Response(data, media_type="video/mp4")
+    return await mp4_response(job.width, job.height, job.seconds, sim.config.fps)
 
 
 async def v1_unsupported(request: Request) -> Response:

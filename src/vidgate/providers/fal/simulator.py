@@ -57,6 +57,7 @@ from vidgate.providers.simkit import (
     key_check,
     markers,
     mp4_bytes,
+    mp4_response,
     sim_app,
 )
 
@@ -399,8 +400,7 @@ async def files(request: Request) -> Response:
     if "fail" in item.markers or "no-video" in item.markers:
         return Response(status_code=404)
     config = SimState.of(request).config
-    data = await run_in_threadpool(mp4_bytes, item.width, item.height, item.seconds, config.fps)
-    return Response(data, media_type="video/mp4")
+    return await mp4_response(item.width, item.height, item.seconds, config.fps)
 
 
 def create_app(config: SimulatorConfig | None = None) -> Starlette:

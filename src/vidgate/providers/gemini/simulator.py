@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -59,7 +58,7 @@ from vidgate.providers.simkit import (
     base_url,
     hang,
     markers,
-    mp4_bytes,
+    mp4_response,
     sim_app,
 )
 
@@ -297,8 +296,7 @@ async def storage_object(request: Request) -> Response:
     if job is None or not hmac.compare_digest(sig, sim.signature(file_id)):
         return Response("AccessDenied", status_code=403, media_type="text/plain")
     plan = job.plan
-    data = await run_in_threadpool(mp4_bytes, plan.width, plan.height, plan.seconds, sim.config.fps)
-    return Response(data, media_type="video/mp4")
+    return await mp4_response(plan.width, plan.height, plan.seconds, sim.config.fps)
 
 
 async def not_found(request: Request) -> Response:

@@ -44,7 +44,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -62,7 +61,7 @@ from vidgate.providers.simkit import (
     elide,
     hang,
     markers,
-    mp4_bytes,
+    mp4_response,
     sim_app,
 )
 
@@ -293,10 +292,7 @@ async def video_file(request: Request) -> Response:
     if task is None or task.status() != "succeed":
         return Response("<Error><Code>NoSuchKey</Code></Error>", 404, media_type="text/xml")
     checked = task.checked
-    data = await run_in_threadpool(
-        mp4_bytes, checked.width, checked.height, checked.seconds, sim.config.fps
-    )
-    return Response(data, media_type="video/mp4")
+    return await mp4_response(checked.width, checked.height, checked.seconds, sim.config.fps)
 
 
 def create_app(config: SimulatorConfig | None = None) -> Starlette:

@@ -50,7 +50,7 @@ from vidgate.providers.simkit import (
     hang,
     jpeg_bytes,
     key_check,
-    mp4_bytes,
+    mp4_response,
     sim_app,
 )
 from vidgate.providers.simkit import markers as find_markers
@@ -399,8 +399,7 @@ async def cdn_media(request: Request) -> Response:
         return Response(data, media_type="image/jpeg")
     if request.path_params["name"] != "video.mp4":
         return Response("Not Found", status_code=404, media_type="text/plain")
-    data = await run_in_threadpool(mp4_bytes, gen.width, gen.height, gen.seconds, sim.config.fps)
-    return Response(data, media_type="video/mp4")
+    return await mp4_response(gen.width, gen.height, gen.seconds, sim.config.fps)
 
 
 def create_app(config: SimulatorConfig | None = None) -> Starlette:

@@ -58,6 +58,7 @@ from vidgate.providers.simkit import (
     key_check,
     markers,
     mp4_bytes,
+    mp4_response,
     sim_app,
 )
 
@@ -274,7 +275,7 @@ async def v1_retrieve_content(request: Request) -> Response:
     task = sim.by_file(request.query_params.get("file_id", ""))
     if task is None:
         return _business(2013, "invalid params, file_id not found")
-    return Response(await _video(sim, task), media_type="video/mp4")
+    return await mp4_response(task.width, task.height, task.seconds, sim.config.fps)
 
 
 async def _video(sim: SimState, task: SimTask) -> bytes:
@@ -300,7 +301,7 @@ async def download(request: Request) -> Response:
             403,
             media_type="application/xml",
         )
-    return Response(await _video(sim, task), media_type="video/mp4")
+    return await mp4_response(task.width, task.height, task.seconds, sim.config.fps)
 
 
 # --- v2 ----------------------------------------------------------------------------------

@@ -40,7 +40,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -56,7 +55,7 @@ from vidgate.providers.simkit import (
     hang,
     key_check,
     markers,
-    mp4_bytes,
+    mp4_response,
     sim_app,
 )
 
@@ -475,10 +474,8 @@ async def delivery(request: Request) -> Response:
     body = sim.to_json(prediction, base_url(request))
     if body["status"] != "succeeded" or body["data_removed"]:
         return Response("Not Found", status_code=404)
-    data = await run_in_threadpool(
-        mp4_bytes, prediction.width, prediction.height, prediction.seconds, prediction.fps
-    )
-    return Response(data, media_type="video/mp4")
+    p = prediction
+    return await mp4_response(p.width, p.height, p.seconds, p.fps)
 
 
 def create_app(config: SimulatorConfig | None = None) -> Starlette:

@@ -58,7 +58,7 @@ from vidgate.providers.simkit import (
     hang,
     key_check,
     markers,
-    mp4_bytes,
+    mp4_response,
     sim_app,
 )
 
@@ -316,8 +316,7 @@ async def output(request: Request) -> Response:
         )
     if task.timeline.phase()[0] != "done" or "fail" in task.markers:
         return Response(status_code=404)
-    data = await run_in_threadpool(mp4_bytes, task.width, task.height, task.seconds, sim.config.fps)
-    return Response(data, media_type="video/mp4")
+    return await mp4_response(task.width, task.height, task.seconds, sim.config.fps)
 
 
 def create_app(config: SimulatorConfig | None = None) -> Starlette:

@@ -41,7 +41,6 @@ from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -60,7 +59,7 @@ from vidgate.providers.simkit import (
     jpeg_bytes,
     key_check,
     markers,
-    mp4_bytes,
+    mp4_response,
     sim_app,
 )
 
@@ -363,8 +362,7 @@ async def output(request: Request) -> Response:
     c = task.checked
     if name == "last_frame.jpg":
         return Response(jpeg_bytes(c.width, c.height), media_type="image/jpeg")
-    data = await run_in_threadpool(mp4_bytes, c.width, c.height, c.duration, sim.config.fps)
-    return Response(data, media_type="video/mp4")
+    return await mp4_response(c.width, c.height, c.duration, sim.config.fps)
 
 
 def create_app(config: SimulatorConfig | None = None) -> Starlette:

@@ -50,6 +50,7 @@ from vidgate.providers.simkit import (
     hang,
     markers,
     mp4_bytes,
+    mp4_response,
     sim_app,
 )
 from vidgate.providers.vertex_ai._sim_wire import (
@@ -435,8 +436,7 @@ async def gcs_object(request: Request) -> Response:
             "contentType": "video/mp4",
         }
         return JSONResponse(meta)
-    data = await run_in_threadpool(mp4_bytes, *clip, sim.config.fps)
-    return Response(data, media_type="video/mp4")
+    return await mp4_response(*clip, sim.config.fps)
 
 
 # --- app -------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ from vidgate.providers.simkit import (
     jpeg_bytes,
     key_check,
     markers,
-    mp4_bytes,
+    mp4_response,
     sim_app,
 )
 from vidgate.providers.vidu import _sim_rules as rules
@@ -302,8 +302,7 @@ async def media(request: Request) -> Response:
     if name == "cover.jpg":
         data = await run_in_threadpool(jpeg_bytes, c.width // 4, c.height // 4)
         return Response(data, media_type="image/jpeg")
-    data = await run_in_threadpool(mp4_bytes, c.width, c.height, c.duration, sim.config.fps)
-    return Response(data, media_type="video/mp4")
+    return await mp4_response(c.width, c.height, c.duration, sim.config.fps)
 
 
 def create_app(config: SimulatorConfig | None = None) -> Starlette:

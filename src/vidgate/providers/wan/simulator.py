@@ -44,7 +44,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -60,7 +59,7 @@ from vidgate.providers.simkit import (
     hang,
     key_check,
     markers,
-    mp4_bytes,
+    mp4_response,
     sim_app,
 )
 from vidgate.providers.wan import _sim_rules as rules
@@ -326,10 +325,7 @@ async def result(request: Request) -> Response:
     if sim.status(task) != "SUCCEEDED":
         return _oss_denied("NoSuchKey", "The specified key does not exist.")
     checked = task.checked
-    data = await run_in_threadpool(
-        mp4_bytes, checked.width, checked.height, checked.seconds, sim.config.fps
-    )
-    return Response(data, media_type="video/mp4")
+    return await mp4_response(checked.width, checked.height, checked.seconds, sim.config.fps)
 
 
 def create_app(config: SimulatorConfig | None = None) -> Starlette:

@@ -48,7 +48,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -63,7 +62,7 @@ from vidgate.providers.simkit import (
     base_url,
     hang,
     markers,
-    mp4_bytes,
+    mp4_response,
     sim_app,
 )
 
@@ -324,8 +323,7 @@ async def video_file(request: Request) -> Response:
     if job is None or sim.phase(job) != "done" or "fail" in job.markers:
         return Response("Not Found", status_code=404, media_type="text/plain")
     width, height = job.frame
-    data = await run_in_threadpool(mp4_bytes, width, height, job.duration, sim.config.fps)
-    return Response(data, media_type="video/mp4")
+    return await mp4_response(width, height, job.duration, sim.config.fps)
 
 
 def _error_response(exc: SimError) -> JSONResponse:
