@@ -5,10 +5,12 @@ never import their provider's spec or adapter. What they share here is only plum
 the config knobs every simulator has (:class:`BaseConfig`), a state that resets itself
 (:class:`BaseState`), how a job's state advances with time (:class:`Timeline`,
 :class:`BaseTask`), the ``[sim:...]`` fault markers every simulator understands, an auth
-gate whose refusal each simulator writes itself (:class:`Guard`, :func:`key_check`), the
-base URL of a request, real MP4 bytes (from the local renderer), the request log the
-contract suite counts calls with and the app around it all (:func:`sim_app`). No path,
-field name, status string or error body lives here, so none of it can hide a wire mistake.
+gate whose refusal each simulator writes itself (:class:`Guard`, :func:`key_check`),
+headers stamped on answers (:class:`ResponseHeaders`), the base URL of a request, job
+records without data URIs (:func:`elide`), real MP4s from the local renderer
+(:func:`mp4_bytes`, :func:`mp4_response`), the request log the contract suite counts calls
+with and the app around it all (:func:`sim_app`). No path, field name, status string or
+error body lives here, so none of it can hide a wire mistake.
 
 Fault markers (put them anywhere in the prompt):
 
