@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vidgate.providers.base import Provider, legacy
+from vidgate.providers.base import Provider
 from vidgate.providers.fal.adapter import FalAdapter
 from vidgate.providers.fal.spec import SPEC
 
-PROVIDER = Provider(spec=SPEC, adapter=legacy(FalAdapter()))
+PROVIDER = Provider(spec=SPEC, adapter=FalAdapter)

@@ -1,4 +1,4 @@
-"""Builds fal.ai queue requests and parses replies; no I/O.
+"""Builds fal.ai queue requests and parses replies for one deployment; no I/O, no state.
 
 Submit is ``POST /{model path}`` with the model's input JSON at the top level; status,
 result and cancel use only the app path (``owner/app``, the first two segments; three for
@@ -6,46 +6,59 @@ result and cancel use only the app path (``owner/app``, the first two segments; 
 from the ``response_url`` fal returns (its path only: the host is the deployment's
 ``api_base``), else from the model path; the upstream id is ``"{app path}|{request id}"``.
 
-fal answers ``COMPLETED`` for errored runs too, so success needs the result: the poll that
-sees ``COMPLETED`` reports the job still running (``raw_status`` ``COMPLETED``, progress 99,
-poll again at once) and remembers the id; the next ``build_poll`` fetches the result
-(``GET /{app}/requests/{id}``) and ``parse_state`` decides: ``video.url`` → completed,
-anything else → failed. A result fetch answered 400/422 (the app's own error, e.g. a
-content-policy refusal) is remembered too, and the next poll ends the job failed with it.
+fal answers ``COMPLETED`` for errored runs too, so success needs the result, and the step
+travels in the upstream id, never in the adapter: the poll that sees ``COMPLETED`` answers
+``in_progress`` (progress 99, poll again at once) under the moved id
+``"{app path}|{request id}|result"``, which the poller saves on the job; ``build_poll`` for
+such an id fetches the result (``GET /{app}/requests/{id}``) and ``parse_state``, told by the
+``CallContext`` which id was polled, decides: ``video.url`` → completed, anything else →
+failed. Any replica continues a job from its id alone; a move that was not saved only means
+``COMPLETED`` is seen once more.
 
-``HttpAdapter`` passes ``parse_state``/``parse_error`` only the reply, so the call a reply
-answers is carried from ``build_*`` in a ``ContextVar`` (dispatch builds, sends and parses
-in one task). The "result is due" memory lives in the adapter (bounded); a process that
-lacks it (a restart, another replica) simply sees ``COMPLETED`` once more.
+A result fetch answered 400/422 is the app's own error (e.g. a content-policy refusal): the
+run finished without a result it will ever serve. Dispatch hands error replies only to
+``parse_error``, so it answers ``ContentExpired`` carrying fal's failure code and reason,
+which the poller ends the job with once the answer repeats (its rule for results that are
+gone); the id stays ``...|result``, so every replica asks the same thing.
 """
 
 from __future__ import annotations
 
-import re
-from collections import OrderedDict
 from collections.abc import Mapping
-from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from vidgate.errors import (
+    ContentExpired,
     GatewayError,
     InvalidRequest,
     NotFound,
     RateLimited,
-    UnsupportedOperation,
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
+from vidgate.providers.base import CallContext, DownloadCall, HttpCall, HttpReply, Inline
 from vidgate.providers.fal.spec import FAMILIES, GENERIC, NAMESPACES, SIZES, SPEC, Family
-from vidgate.providers.toolkit import retry_after_s
-from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
+from vidgate.providers.toolkit import (
+    completed,
+    no_output,
+    put_options,
+    retry_after_s,
+    scrub,
+    signed_download,
+)
+from vidgate.values import (
+    Asset,
+    Deployment,
+    ModelCapabilities,
+    ResolvedRequest,
+    UpstreamState,
+    Variant,
+)
 
-MEMORY = 10_000
-"""At most this many finished requests whose result is still to be fetched are remembered."""
-_URL = re.compile(r"(?:https?|data):\S+")
+RESULT = "result"
+"""The last part of an upstream id whose result is to be fetched: ``{app}|{id}|result``."""
 _FIELDS = {
     "prompt": "prompt",
     "duration": "seconds",
@@ -60,96 +73,61 @@ _DURATION_FORMATS = ("plain", "suffix", "int", "none")
 _MODERATION = ("content_policy_violation", "no_media_generated")
 
 
-@dataclass(frozen=True)
-class _Call:
-    """What the reply being parsed answers: ``submit``, ``status``, ``result`` or ``cancel``."""
-
-    kind: str
-    key: str
-    """The upstream id (for ``submit``: the app path derived from the model path)."""
-
-
-@dataclass(frozen=True)
-class _Due:
-    """A request fal reported ``COMPLETED``: its result is to be fetched, or failed with this."""
-
-    error_code: str | None = None
-    error_message: str | None = None
-
-
-_CURRENT: ContextVar[_Call | None] = ContextVar("fal_call", default=None)
-
-
 class FalAdapter:
-    """``HttpAdapter`` for the fal.ai queue API."""
+    """``HttpAdapter`` for one deployment of the fal.ai queue API."""
 
-    def __init__(self) -> None:
-        self._due: OrderedDict[str, _Due] = OrderedDict()
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
 
-    def auth_headers(self, deployment: Deployment, token: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Key {deployment.api_key}"} if deployment.api_key else {}
+    def auth_headers(self, token: str | None = None) -> dict[str, str]:
+        key = self.deployment.api_key
+        return {"Authorization": f"Key {key}"} if key else {}
 
-    def build_submit(
-        self, request: ResolvedRequest, deployment: Deployment, idempotency_key: str
-    ) -> HttpCall:
-        if request.operation != "create":
-            raise UnsupportedOperation(
-                f"fal model '{request.upstream_model}' has no {request.operation}.",
-                param="model",
-            )
+    def build_submit(self, request: ResolvedRequest, idempotency_key: str) -> HttpCall:
         model = request.upstream_model.strip("/")
-        body = submit_body(request, family_for(model, deployment.options))
-        _CURRENT.set(_Call("submit", app_path(model)))
-        params = None
-        limit = deployment.options.get("max_queue_length")
-        if limit is not None:
-            params = {"fal_max_queue_length": str(int(limit))}
+        app_path(model)  # a path fal cannot route is refused before any call
+        options = self.deployment.options
+        family = family_for(model, options)
+        body = submit_body(request, family, self.deployment.capabilities)
+        limit = options.get("max_queue_length")
+        params = None if limit is None else {"fal_max_queue_length": str(int(limit))}
         return HttpCall("POST", f"/{model}", json=body, params=params)
 
     def build_poll(self, upstream_id: str) -> HttpCall:
-        app, request_id = split_id(upstream_id)
-        due = self._due.get(upstream_id)
-        if due is not None and due.error_code is None:
-            _CURRENT.set(_Call("result", upstream_id))
+        app, request_id, step = split_id(upstream_id)
+        if step == RESULT:
             return HttpCall("GET", f"/{app}/requests/{request_id}")
-        _CURRENT.set(_Call("status", upstream_id))
         return HttpCall("GET", f"/{app}/requests/{request_id}/status")
 
     def build_download(
         self, upstream_id: str, variant: Variant, location: str | None = None
     ) -> DownloadCall | None:
-        if variant != "video" or not location or not location.startswith(("https:", "http:")):
-            return None
-        return DownloadCall(HttpCall("GET", location), auth=False)
+        return signed_download(variant, location)
 
     def build_delete(self, upstream_id: str) -> HttpCall | None:
-        app, request_id = split_id(upstream_id)
-        self._due.pop(upstream_id, None)
-        _CURRENT.set(_Call("cancel", upstream_id))
+        app, request_id, _ = split_id(upstream_id)
         return HttpCall("PUT", f"/{app}/requests/{request_id}/cancel")
 
-    def parse_state(self, reply: HttpReply) -> UpstreamState:
-        call = _CURRENT.get() or _Call("status", "")
+    def parse_state(self, reply: HttpReply, context: CallContext) -> UpstreamState:
         body = reply.body
         if not isinstance(body, dict):
             raise UpstreamError("fal returned a reply that is not a JSON object.")
-        if call.kind == "submit":
-            return _submitted(body, call.key)
-        if call.kind == "result":
-            self._due.pop(call.key, None)
-            return _result(call.key, body)
-        return self._status(call.key, body)
+        if context.kind == "submit":
+            model = context.request.upstream_model if context.request else self.deployment.model
+            return _submitted(body, app_path(model.strip("/")))
+        upstream_id = context.upstream_id or ""
+        if _is_result(upstream_id):
+            return _result(upstream_id, body)
+        return _status(upstream_id, body)
 
-    def parse_error(self, reply: HttpReply) -> GatewayError:
-        call = _CURRENT.get() or _Call("status", "")
+    def parse_error(self, reply: HttpReply, context: CallContext) -> GatewayError:
         body = reply.body if isinstance(reply.body, dict) else {}
         message, loc, error_type = _detail(body.get("detail"))
         error_type = error_type or _text(body.get("error_type"))
         error_type = error_type or reply.headers.get("x-fal-error-type")
         status = reply.status
-        if call.kind == "result" and status in (400, 422):
-            self._remember(call.key, _Due(_failure_code(error_type), _failure_text(message)))
-            return UpstreamError(f"fal refused the finished request's result: {message}")
+        if status in (400, 422) and context.kind == "poll" and _is_result(context.upstream_id):
+            return ContentExpired(_failure_text(message), code=_failure_code(error_type))
         if status in (400, 422):
             return InvalidRequest(
                 f"fal rejected the request: {message}" if message else "fal rejected the request.",
@@ -166,56 +144,6 @@ class FalAdapter:
             )
         return UpstreamError(f"fal failed with HTTP {status}. {message}".strip())
 
-    # --- status replies ----------------------------------------------------------------
-
-    def _status(self, upstream_id: str, body: Mapping[str, Any]) -> UpstreamState:
-        raw = body.get("status")
-        if not isinstance(raw, str) or not raw:
-            raise UpstreamError("fal returned a status without 'status'.")
-        if raw == "COMPLETED":
-            return self._completed(upstream_id, body)
-        if raw in ("FAILED", "CANCELED"):
-            self._due.pop(upstream_id, None)
-            error = _text(body.get("error"))
-            cancelled = raw == "CANCELED"
-            return UpstreamState(
-                upstream_id,
-                "failed",
-                raw_status=raw,
-                error_code="cancelled" if cancelled else _failure_code(body.get("error_type")),
-                error_message=_failure_text(error)
-                if error
-                else ("The request was cancelled at fal." if cancelled else "fal failed the run."),
-            )
-        return UpstreamState(upstream_id, SPEC.map_status(raw), raw_status=raw)
-
-    def _completed(self, upstream_id: str, body: Mapping[str, Any]) -> UpstreamState:
-        due = self._due.get(upstream_id)
-        error = _text(body.get("error"))
-        if (due is not None and due.error_code is not None) or error:
-            self._due.pop(upstream_id, None)
-            code = (
-                due.error_code if due and due.error_code else _failure_code(body.get("error_type"))
-            )
-            message = due.error_message if due and due.error_message else _failure_text(error)
-            return UpstreamState(
-                upstream_id,
-                "failed",
-                raw_status="COMPLETED",
-                error_code=code,
-                error_message=message,
-            )
-        self._remember(upstream_id, _Due())
-        return UpstreamState(
-            upstream_id, "in_progress", progress=99, raw_status="COMPLETED", poll_after_s=0.0
-        )
-
-    def _remember(self, upstream_id: str, due: _Due) -> None:
-        self._due[upstream_id] = due
-        self._due.move_to_end(upstream_id)
-        while len(self._due) > MEMORY:
-            self._due.popitem(last=False)
-
 
 # --- ids and paths -------------------------------------------------------------------
 
@@ -231,12 +159,24 @@ def app_path(endpoint: str) -> str:
     return "/".join(parts[:keep])
 
 
-def split_id(upstream_id: str) -> tuple[str, str]:
-    """``(app path, request id)`` of an upstream id ``"{app path}|{request id}"``."""
-    app, sep, request_id = upstream_id.rpartition("|")
-    if not sep or not app or not request_id:
+def split_id(upstream_id: str) -> tuple[str, str, str | None]:
+    """``(app path, request id, step)`` of ``"{app path}|{request id}[|result]"``."""
+    base, step = upstream_id, None
+    if _is_result(upstream_id):
+        base, step = upstream_id[: -len(RESULT) - 1], RESULT
+    app, sep, request_id = base.rpartition("|")
+    if not sep or not app or not request_id or "|" in app:
         raise NotFound("This is not a fal request id.")
-    return app, request_id
+    return app, request_id, step
+
+
+def _is_result(upstream_id: str | None) -> bool:
+    """Whether ``upstream_id`` is at the result step (``{app}|{request id}|result``)."""
+    return (
+        upstream_id is not None
+        and upstream_id.count("|") == 2
+        and upstream_id.endswith(f"|{RESULT}")
+    )
 
 
 def _app_from_url(url: Any, request_id: str) -> str | None:
@@ -279,8 +219,10 @@ def family_for(model: str, options: Mapping[str, Any]) -> Family:
     )
 
 
-def submit_body(request: ResolvedRequest, family: Family) -> dict[str, Any]:
-    """The model's input JSON for ``request``."""
+def submit_body(
+    request: ResolvedRequest, family: Family, caps: ModelCapabilities
+) -> dict[str, Any]:
+    """The model's input JSON for ``request`` (options as the model's table says)."""
     body: dict[str, Any] = {"prompt": request.prompt}
     if family.duration == "plain":
         body["duration"] = str(request.seconds)
@@ -300,28 +242,25 @@ def submit_body(request: ResolvedRequest, family: Family) -> dict[str, Any]:
         body["seed"] = request.seed
     if family.audio_field and request.audio is not None:
         body[family.audio_field] = request.audio
-    for key, value in request.options.items():
+    # which fields the gateway writes depends on the deployment (generic models): checked here
+    for key in request.options:
         if key in body:
             raise InvalidRequest(
                 f"'metadata.{key}' would overwrite the field the gateway sets from the request.",
                 param=f"metadata.{key}",
             )
-        body[key] = value
+    put_options(body, request, caps)
     return body
 
 
 def _images(request: ResolvedRequest, family: Family, body: dict[str, Any]) -> None:
+    """Frames where the family puts them; a generic deployment may have no field for one."""
     first, last = request.image("first_frame"), request.image("last_frame")
-    if first is None and family.image_required:
-        raise InvalidRequest(
-            f"Model '{request.upstream_model}' makes video from an image: "
-            "'input_reference' is required.",
-            param="input_reference",
-        )
     if first is not None:
         if family.image_field is None:
             raise InvalidRequest(
-                f"Model '{request.upstream_model}' takes no input image.", param="input_reference"
+                f"Model '{request.upstream_model}' takes no input image on this deployment.",
+                param="input_reference",
             )
         body[family.image_field] = _image(first)
     if last is not None:
@@ -335,13 +274,10 @@ def _images(request: ResolvedRequest, family: Family, body: dict[str, Any]) -> N
 
 
 def _image(asset: Asset) -> Any:
-    """fal takes an https URL or a data URI for any ``*_url`` input."""
+    """fal takes an https URL or a data URI as given for any ``*_url`` input; anything else
+    (an upload, a plain http URL) is inlined as a data URI."""
     if asset.kind == "url" and asset.value.startswith(("https://", "data:")):
         return asset.value
-    if asset.kind == "file_id":
-        raise InvalidRequest(
-            "fal cannot use a file id; send the image or an https URL.", param="input_reference"
-        )
     return Inline(asset, "data_uri")
 
 
@@ -354,40 +290,56 @@ def _submitted(body: Mapping[str, Any], model_app: str) -> UpstreamState:
         raise UpstreamError("fal accepted the request but returned no request_id.")
     app = _app_from_url(body.get("response_url"), request_id)
     app = app or _app_from_url(body.get("status_url"), request_id) or model_app
-    if not app:
-        raise UpstreamError("fal returned a request without its app path.")
     return UpstreamState(f"{app}|{request_id}", "queued", raw_status="IN_QUEUE")
+
+
+def _status(upstream_id: str, body: Mapping[str, Any]) -> UpstreamState:
+    raw = body.get("status")
+    if not isinstance(raw, str) or not raw:
+        raise UpstreamError("fal returned a status without 'status'.")
+    error = _text(body.get("error"))
+    if raw == "COMPLETED" and not error:  # the result decides: fetched by the next poll
+        moved = f"{upstream_id}|{RESULT}"
+        return UpstreamState(moved, "in_progress", progress=99, raw_status=raw, poll_after_s=0.0)
+    if raw == "CANCELED" and not error:
+        return _failed(upstream_id, raw, "cancelled", "The request was cancelled at fal.")
+    if raw == "CANCELED":
+        return _failed(upstream_id, raw, "cancelled", _failure_text(error))
+    if raw in ("COMPLETED", "FAILED"):
+        code = _failure_code(body.get("error_type"))
+        return _failed(upstream_id, raw, code, _failure_text(error))
+    return UpstreamState(upstream_id, SPEC.map_status(raw), raw_status=raw)
 
 
 def _result(upstream_id: str, body: Mapping[str, Any]) -> UpstreamState:
     error = _text(body.get("error")) or _detail(body.get("detail"))[0]
+    if error:
+        code = _failure_code(body.get("error_type"))
+        return _failed(upstream_id, "COMPLETED", code, _failure_text(error))
     video = body.get("video")
     url = video.get("url") if isinstance(video, Mapping) else None
-    if error or not isinstance(url, str) or not url.startswith(("https://", "http://")):
-        return UpstreamState(
-            upstream_id,
-            "failed",
-            raw_status="COMPLETED",
-            error_code=_failure_code(body.get("error_type")) if error else "upstream_no_output",
-            error_message=_failure_text(error)
-            if error
-            else "fal reported the run completed but its result has no video.",
-        )
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        return no_output(upstream_id, "COMPLETED", "fal")
+    return completed(upstream_id, "COMPLETED", {"video": url})
+
+
+def _failed(upstream_id: str, raw: str, code: str, message: str) -> UpstreamState:
+    """fal's own wording (``fal failed the run: ...``), which ``toolkit.failed`` does not say."""
     return UpstreamState(
-        upstream_id, "completed", progress=100, raw_status="COMPLETED", results={"video": url}
+        upstream_id, "failed", raw_status=raw, error_code=code, error_message=message
     )
 
 
 def _detail(detail: Any) -> tuple[str, list[Any], str | None]:
     """``(message, loc, type)`` of a fal ``detail`` (a string or FastAPI's list)."""
     if isinstance(detail, str):
-        return _scrub(detail), [], None
+        return scrub(detail), [], None
     if isinstance(detail, list) and detail and isinstance(detail[0], Mapping):
         first = detail[0]
         loc = first.get("loc")
         loc = loc if isinstance(loc, list) else []
         where = ".".join(str(p) for p in loc if p != "body")
-        msg = _scrub(str(first.get("msg") or "invalid"))
+        msg = scrub(str(first.get("msg") or "invalid"))
         text = f"{where}: {msg}" if where else msg
         return text, loc, _text(first.get("type"))
     return "", [], None
@@ -410,12 +362,7 @@ def _failure_text(message: str | None) -> str:
 
 def _text(value: Any) -> str | None:
     if isinstance(value, str) and value:
-        return _scrub(value)
+        return scrub(value) or None
     if isinstance(value, Mapping):
-        return _scrub(str(value.get("message") or value.get("msg") or "")) or None
+        return scrub(str(value.get("message") or value.get("msg") or "")) or None
     return None
-
-
-def _scrub(text: str) -> str:
-    """An upstream message without URLs or data URIs."""
-    return _URL.sub("<url>", text)[:500]

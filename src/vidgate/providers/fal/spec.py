@@ -5,7 +5,8 @@ top level of the submit body. A deployment may name any fal model path (``any_mo
 but bounded capabilities, every ``metadata`` key forwarded as an input field). The models
 listed here carry their real capabilities and prices, and a ``Family`` row that says how the
 gateway's generic fields are written for them (duration as ``"5"`` or ``"8s"``, which
-fields exist).
+fields exist). Their options are typed (``OptionSpec``) and a first frame the image-to-video
+models need is a rule, so both are refused before a job exists.
 
 Sizes are ``WxH`` and map to fal's ``aspect_ratio`` + ``resolution`` through ``SIZES``.
 Prices: the shared reference lists only a few models (Luma ray-2-flash from its model page);
@@ -19,8 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from vidgate.errors import InvalidRequest
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing, untyped
+from vidgate.values import ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
 
 DurationFormat = Literal["plain", "suffix", "int", "none"]
 """How ``duration`` is sent: ``"5"``, ``"5s"``, ``5``, or not at all."""
@@ -68,7 +70,6 @@ class Family:
     image_field: str | None = "image_url"
     last_frame_field: str | None = None
     audio_field: str | None = None
-    image_required: bool = False
 
 
 GENERIC = Family()
@@ -85,8 +86,30 @@ HAILUO_02_STANDARD_T2V = "fal-ai/minimax/hailuo-02/standard/text-to-video"
 RAY2_FLASH = "fal-ai/luma-dream-machine/ray-2-flash"
 
 
+def first_frame_required(request: ResolvedRequest) -> None:
+    """Image-to-video models make video only from a first frame."""
+    if request.image("first_frame") is None:
+        raise InvalidRequest(
+            f"Model '{request.upstream_model}' makes video from an image: "
+            "'input_reference' is required.",
+            param="input_reference",
+        )
+
+
+def _boolean(description: str) -> OptionSpec:
+    return OptionSpec("boolean", description=description)
+
+
+_KLING_OPTIONS = {
+    "cfg_scale": OptionSpec(
+        "number", minimum=0, maximum=1, description="How closely to follow the prompt (0.5)."
+    ),
+}
+
+
 def _kling(tier: int, first_frame: bool, description: str) -> ModelCapabilities:
-    """Kling 2.1 on fal: 5 or 10 s, negative prompt, ``cfg_scale``; no seed."""
+    """Kling 2.1 on fal: 5 or 10 s, negative prompt, ``cfg_scale``; no seed; the
+    image-to-video models need their first frame."""
     found = sizes((tier,), _KLING)
     return ModelCapabilities(
         seconds=(5, 10),
@@ -95,7 +118,8 @@ def _kling(tier: int, first_frame: bool, description: str) -> ModelCapabilities:
         default_size=found[0],
         image_roles=frozenset({"first_frame"}) if first_frame else frozenset(),
         negative_prompt=True,
-        options=untyped(*frozenset({"cfg_scale"})),
+        options=_KLING_OPTIONS,
+        rules=(first_frame_required,) if first_frame else (),
         max_prompt_chars=2500,
         description=description,
     )
@@ -117,7 +141,10 @@ MODELS: Mapping[str, ModelCapabilities] = {
         seed=True,
         negative_prompt=True,
         audio=True,
-        options=untyped(*frozenset({"enhance_prompt", "auto_fix"})),
+        options={
+            "enhance_prompt": _boolean("Let Veo rewrite the prompt."),
+            "auto_fix": _boolean("Rewrite a prompt that fails the content checks and retry."),
+        },
         description="Google Veo 3 on fal: text-to-video, 720p/1080p, audio on by default.",
     ),
     HAILUO_02_STANDARD_T2V: ModelCapabilities(
@@ -125,7 +152,7 @@ MODELS: Mapping[str, ModelCapabilities] = {
         default_seconds=6,
         sizes=("1366x768",),
         default_size="1366x768",
-        options=untyped(*frozenset({"prompt_optimizer"})),
+        options={"prompt_optimizer": _boolean("Let MiniMax rewrite the prompt.")},
         max_prompt_chars=2000,
         description="MiniMax Hailuo-02 Standard text-to-video on fal (768p, 6 or 10 s).",
     ),
@@ -135,15 +162,15 @@ MODELS: Mapping[str, ModelCapabilities] = {
         sizes=sizes((540, 720), ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")),
         default_size="960x540",
         image_roles=frozenset({"first_frame"}),
-        options=untyped(*frozenset({"loop"})),
+        options={"loop": _boolean("Make the last frame lead back into the first.")},
         description="Luma Ray 2 Flash on fal: 540p/720p, 5 or 9 s, optional first frame.",
     ),
 }
 
 FAMILIES: Mapping[str, Family] = {
     KLING_MASTER_T2V: Family(resolution=False, image_field=None),
-    KLING_MASTER_I2V: Family(aspect_ratio=False, resolution=False, image_required=True),
-    KLING_STANDARD_I2V: Family(aspect_ratio=False, resolution=False, image_required=True),
+    KLING_MASTER_I2V: Family(aspect_ratio=False, resolution=False),
+    KLING_STANDARD_I2V: Family(aspect_ratio=False, resolution=False),
     VEO3: Family(duration="suffix", image_field=None, audio_field="generate_audio"),
     HAILUO_02_STANDARD_T2V: Family(aspect_ratio=False, resolution=False, image_field=None),
     RAY2_FLASH: Family(duration="suffix"),
