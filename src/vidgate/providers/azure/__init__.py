@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from vidgate.providers.azure.adapter import AzureAdapter
 from vidgate.providers.azure.spec import SPEC
-from vidgate.providers.base import Provider, legacy
+from vidgate.providers.base import Provider
 
-PROVIDER = Provider(spec=SPEC, adapter=legacy(AzureAdapter()))
+PROVIDER = Provider(spec=SPEC, adapter=AzureAdapter)

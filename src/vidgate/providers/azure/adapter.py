@@ -9,7 +9,12 @@ Two protocols, chosen per deployment by ``options.api``:
   with ``width``/``height``/``n_seconds``; results are generations fetched by id.
 
 Follow-up builders only see the upstream id, so the id names its protocol: jobs-API ids are
-stored as ``jobs:<task id>``, v1 ids as the upstream's own ``video_...`` id.
+stored as ``jobs:<task id>``, v1 ids as the upstream's own ``video_...`` id; a reply is read
+with the protocol of the call it answers (``CallContext``).
+
+What a request may ask is checked while it is resolved, against the capabilities of the
+deployment's *name* (``spec.py``); a deployment of another name is checked here, at submit,
+against its ``options.base_model`` — the one check that depends on the deployment.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,21 +35,21 @@ from vidgate.errors import (
     UpstreamError,
 )
 from vidgate.providers.azure.spec import BASE_MODEL_API, BASE_MODELS, map_status
-from vidgate.providers.base import DownloadCall, FilePart, HttpCall, HttpReply
+from vidgate.providers.base import CallContext, DownloadCall, FilePart, HttpCall, HttpReply
 from vidgate.providers.openai.adapter import OpenAIAdapter
-from vidgate.providers.toolkit import retry_after_s
+from vidgate.providers.toolkit import retry_after_s, scrub
 from vidgate.values import Deployment, ResolvedRequest, UpstreamState, Variant
 
 V1 = "/openai/v1/videos"
 JOBS = "/openai/v1/video/generations"
 JOBS_TAG = "jobs:"
 JOBS_API_VERSION = "preview"
-"""The api-version of jobs-API follow-up calls (they cannot see the deployment's options)."""
+"""The api-version of jobs-API calls when the deployment names none."""
 
-_IDS = re.compile(r"\b(?:video|task|gen)_[A-Za-z0-9_=-]+")
-_GATEWAY_ID = re.compile(r"video_[0-9a-f]{32}")
-_URL = re.compile(r"https?://\S+")
-_HOST = re.compile(r"\b[\w.-]+\.(?:openai|cognitiveservices)\.azure\.com\b", re.IGNORECASE)
+_HOST = re.compile(r"(?<![/@.\w-])[\w.-]+\.(?:openai|cognitiveservices)\.azure\.com\b", re.I)
+"""A resource host on its own (``client_text`` hides a URL as a whole)."""
+_IDS = re.compile(r"\b(?:task_|gen_|video_(?![0-9a-f]{32}(?![A-Za-z0-9_=-])))[A-Za-z0-9_=-]+")
+"""Upstream ids, but not the gateway's own (``video_`` and 32 hex digits)."""
 _CODE = re.compile(r"[a-z][a-z0-9_]*")
 _REASONS = {
     "input_moderation": "The prompt or input was blocked by Azure's content filter.",
@@ -89,19 +93,15 @@ def settings(deployment: Deployment) -> Settings:
 
 
 class AzureAdapter:
-    """``HttpAdapter`` for Azure OpenAI video deployments (v1 and legacy jobs APIs)."""
+    """``HttpAdapter`` for one Azure OpenAI video deployment (v1 or legacy jobs API)."""
 
-    def __init__(self, api_version: str | None = None) -> None:
-        self._v1 = OpenAIAdapter()
-        self.api_version = api_version
-        """The deployment's configured api-version, for every call (see ``for_deployment``)."""
-
-    @classmethod
-    def for_deployment(cls, deployment: Deployment) -> AzureAdapter:
-        """An adapter whose follow-up calls carry the deployment's ``options.api_version``
-        (the rest of ``options`` is checked, with a clear error, when a job is submitted)."""
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+        self._v1 = OpenAIAdapter(deployment)
         version = deployment.options.get("api_version")
-        return cls(version if isinstance(version, str) and version else None)
+        self.api_version = version if isinstance(version, str) and version else None
+        """The configured api-version, for every call (the rest of ``options`` is checked,
+        with a clear error, when a job is submitted)."""
 
     def _jobs_version(self) -> dict[str, str]:
         return {"api-version": self.api_version or JOBS_API_VERSION}
@@ -109,21 +109,18 @@ class AzureAdapter:
     def _v1_version(self) -> dict[str, str] | None:
         return {"api-version": self.api_version} if self.api_version else None
 
-    def auth_headers(self, deployment: Deployment, token: str | None = None) -> dict[str, str]:
-        return {"api-key": deployment.api_key} if deployment.api_key else {}
+    def auth_headers(self, token: str | None = None) -> dict[str, str]:
+        key = self.deployment.api_key
+        return {"api-key": key} if key else {}
 
-    def build_submit(
-        self, request: ResolvedRequest, deployment: Deployment, idempotency_key: str
-    ) -> HttpCall:
-        chosen = settings(deployment)
-        _check_api_base(deployment)
+    def build_submit(self, request: ResolvedRequest, idempotency_key: str) -> HttpCall:
+        chosen = settings(self.deployment)
+        _check_api_base(self.deployment)
         _check_request(request, chosen.base_model)
         if chosen.api == "jobs":
-            return _jobs_submit(request, deployment, chosen.api_version or JOBS_API_VERSION)
-        plain = dataclasses.replace(request, options={})
-        call = self._v1.build_submit(plain, deployment, idempotency_key)
-        params = {"api-version": chosen.api_version} if chosen.api_version else None
-        return dataclasses.replace(call, path="/openai/v1" + call.path, params=params)
+            return _jobs_submit(request, self.deployment.model, self._jobs_version())
+        call = self._v1.build_submit(request, idempotency_key)
+        return dataclasses.replace(call, path="/openai/v1" + call.path, params=self._v1_version())
 
     def build_poll(self, upstream_id: str) -> HttpCall:
         job = _job_id(upstream_id)
@@ -152,11 +149,10 @@ class AzureAdapter:
             return HttpCall("DELETE", f"{JOBS}/jobs/{job}", params=self._jobs_version())
         return HttpCall("DELETE", f"{V1}/{upstream_id}", params=self._v1_version())
 
-    def parse_state(self, reply: HttpReply) -> UpstreamState:
-        body = reply.body
-        if isinstance(body, dict) and _is_job(body):
-            return _job_state(body)
-        state = self._v1.parse_state(reply)
+    def parse_state(self, reply: HttpReply, context: CallContext) -> UpstreamState:
+        if self._answers_jobs(context):
+            return _job_state(reply.body)
+        state = self._v1.parse_state(reply, context)
         status = map_status("v1", state.raw_status)
         code, message = state.error_code, state.error_message
         if status == "failed":
@@ -167,7 +163,14 @@ class AzureAdapter:
             state, status=status, progress=progress, error_code=code, error_message=message
         )
 
-    def parse_error(self, reply: HttpReply) -> GatewayError:
+    def _answers_jobs(self, context: CallContext) -> bool:
+        """Whether the reply comes from the jobs API: a follow-up's id says so, a create's
+        protocol is the deployment's."""
+        if context.upstream_id is not None:
+            return _job_id(context.upstream_id) is not None
+        return self.deployment.options.get("api") == "jobs"
+
+    def parse_error(self, reply: HttpReply, context: CallContext) -> GatewayError:
         error = reply.body.get("error") if isinstance(reply.body, dict) else None
         error = error if isinstance(error, dict) else {}
         message = _scrub(error.get("message"))
@@ -207,7 +210,8 @@ def _check_api_base(deployment: Deployment) -> None:
 
 
 def _check_request(request: ResolvedRequest, base_model: str) -> None:
-    """What the deployment's Sora model takes, beyond the capabilities of its name."""
+    """What the deployment's Sora model takes, beyond the capabilities of its name (which
+    ``resolve`` checked): a deployment option, so it cannot be checked before the job."""
     caps = BASE_MODELS[base_model]
     if request.operation not in caps.operations:
         raise UnsupportedOperation(
@@ -215,41 +219,34 @@ def _check_request(request: ResolvedRequest, base_model: str) -> None:
             f"(they support: {', '.join(sorted(caps.operations))}).",
             param="model",
         )
-    if request.operation != "create":
-        return
-    if request.seconds not in caps.seconds:
+    if request.operation == "create" and request.seconds not in caps.seconds:
         allowed = ", ".join(str(s) for s in caps.seconds)
         raise InvalidRequest(
             f"Azure {base_model} takes 'seconds' in {allowed}; got {request.seconds}.",
             param="seconds",
         )
-    if request.size not in caps.sizes:
+    if request.operation == "create" and request.size not in caps.sizes:
         raise InvalidRequest(
             f"Azure {base_model} takes 'size' in {', '.join(caps.sizes)}; got {request.size}.",
             param="size",
         )
+    for rule in caps.rules:
+        rule(request)
 
 
-def _jobs_submit(request: ResolvedRequest, deployment: Deployment, version: str) -> HttpCall:
+def _jobs_submit(request: ResolvedRequest, model: str, params: dict[str, str]) -> HttpCall:
     fields: dict[str, Any] = {
-        "model": deployment.model,
+        "model": model,
         "prompt": request.prompt,
         "width": request.width,
         "height": request.height,
         "n_seconds": request.seconds,
         "n_variants": 1,
     }
-    params = {"api-version": version}
     path = f"{JOBS}/jobs"
-    image = request.image("first_frame")
+    image = request.image("first_frame")  # an upload (the spec's rule for Sora 1)
     if image is None:
         return HttpCall("POST", path, json=fields, params=params)
-    if image.kind != "blob":
-        raise InvalidRequest(
-            "Azure Sora 1 takes input images as uploaded files only; upload the image "
-            "instead of passing a URL or file id.",
-            param="input_reference",
-        )
     ctype = image.content_type or "image/png"
     name = image.filename or f"image.{ctype.rsplit('/', 1)[-1]}"
     inpaint = {
@@ -273,12 +270,9 @@ def _job_id(upstream_id: str) -> str | None:
     return upstream_id[len(JOBS_TAG) :] if upstream_id.startswith(JOBS_TAG) else None
 
 
-def _is_job(body: Mapping[str, Any]) -> bool:
-    return body.get("object") == "video.generation.job" or "generations" in body
-
-
-def _job_state(body: Mapping[str, Any]) -> UpstreamState:
-    job_id, raw = body.get("id"), body.get("status")
+def _job_state(body: Any) -> UpstreamState:
+    job_id = body.get("id") if isinstance(body, dict) else None
+    raw = body.get("status") if isinstance(body, dict) else None
     if not isinstance(job_id, str) or not isinstance(raw, str):
         raise UpstreamError("The upstream returned a malformed video generation job.")
     status = map_status("jobs", raw)
@@ -310,11 +304,4 @@ def _failure(raw: str, reason: Any) -> tuple[str, str]:
 
 def _scrub(message: Any) -> str:
     """An upstream message without upstream ids, URLs or resource host names."""
-    if message is None:
-        return ""
-
-    def hide(match: re.Match[str]) -> str:
-        return match[0] if _GATEWAY_ID.fullmatch(match[0]) else "<upstream id>"
-
-    text = _URL.sub("<upstream url>", str(message))
-    return _IDS.sub(hide, _HOST.sub("<upstream host>", text))
+    return scrub(message, (_HOST, "<upstream host>"), (_IDS, "<upstream id>"))

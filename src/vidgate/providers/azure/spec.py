@@ -14,12 +14,19 @@ The deployment's ``model`` is the Azure *deployment name*. Capabilities are look
 name, so the common names (``sora-2``, ``sora-2-pro``, ``sora``) are listed; any other name
 gets the union of both APIs and the adapter checks the request against the deployment's
 ``options.base_model`` before any upstream call.
+
+Neither API takes provider options (``metadata`` is refused). Rules: a remix needs a source
+made on the same deployment (the v1 API remixes by upstream id, as OpenAI's); Sora 1 takes
+its first frame only as an uploaded file (the jobs API has multipart ``files`` parts and no
+URL or file-id field).
 """
 
 from __future__ import annotations
 
+from vidgate.errors import InvalidRequest
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import JobStatus, ModelCapabilities, Pricing
+from vidgate.providers.openai.spec import follow_up_source
+from vidgate.values import JobStatus, ModelCapabilities, Pricing, ResolvedRequest
 
 V1_SIZES = ("720x1280", "1280x720")
 V1_SECONDS = (4, 8, 12)
@@ -36,6 +43,18 @@ JOBS_SIZES = (
 )
 JOBS_SECONDS = tuple(range(1, 21))
 
+
+def uploaded_image(request: ResolvedRequest) -> None:
+    """The jobs API reads input images from multipart ``files`` parts only."""
+    image = request.image("first_frame")
+    if image is not None and image.kind != "blob":
+        raise InvalidRequest(
+            "Azure Sora 1 takes input images as uploaded files only; upload the image "
+            "instead of passing a URL or file id.",
+            param=image.param or "input_reference",
+        )
+
+
 SORA_2 = ModelCapabilities(
     file_ids=True,
     seconds=V1_SECONDS,
@@ -44,6 +63,7 @@ SORA_2 = ModelCapabilities(
     default_size="720x1280",
     image_roles=frozenset({"first_frame"}),
     operations=frozenset({"create", "remix"}),
+    rules=(follow_up_source,),
     description="Sora 2 on an Azure OpenAI deployment (v1 /videos API).",
 )
 SORA_2_PRO = ModelCapabilities(
@@ -54,6 +74,7 @@ SORA_2_PRO = ModelCapabilities(
     default_size="720x1280",
     image_roles=frozenset({"first_frame"}),
     operations=frozenset({"create", "remix"}),
+    rules=(follow_up_source,),
     description="Sora 2 Pro on Azure (v1 API; Azure documents only the Sora 2 sizes so far).",
 )
 SORA_1 = ModelCapabilities(
@@ -63,6 +84,7 @@ SORA_1 = ModelCapabilities(
     default_size="720x1280",
     image_roles=frozenset({"first_frame"}),
     operations=frozenset({"create"}),
+    rules=(uploaded_image,),
     description="Sora (1) on an Azure OpenAI deployment (legacy preview jobs API).",
 )
 ANY_DEPLOYMENT = ModelCapabilities(
@@ -73,6 +95,7 @@ ANY_DEPLOYMENT = ModelCapabilities(
     default_size="720x1280",
     image_roles=frozenset({"first_frame"}),
     operations=frozenset({"create", "remix"}),
+    rules=(follow_up_source,),
     description="An Azure deployment of another name; checked against options.base_model.",
 )
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vidgate.providers.base import Provider, legacy
+from vidgate.providers.base import Provider
 from vidgate.providers.openai.adapter import OpenAIAdapter
 from vidgate.providers.openai.spec import SPEC
 
-PROVIDER = Provider(spec=SPEC, adapter=legacy(OpenAIAdapter()))
+PROVIDER = Provider(spec=SPEC, adapter=OpenAIAdapter)

@@ -21,37 +21,35 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import DownloadCall, FilePart, HttpCall, HttpReply
+from vidgate.providers.base import CallContext, DownloadCall, FilePart, HttpCall, HttpReply
 from vidgate.providers.openai.spec import SPEC
-from vidgate.providers.toolkit import is_int_text, retry_after_s
-from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
+from vidgate.providers.toolkit import is_int_text, put_options, retry_after_s, scrub
+from vidgate.values import Asset, Deployment, ResolvedRequest, SourceVideo, UpstreamState, Variant
 
-_UPSTREAM_ID = re.compile(r"\bvideo_[A-Za-z0-9_=-]+")
-_GATEWAY_ID = re.compile(r"video_[0-9a-f]{32}")
+_HIDE_IDS = (
+    re.compile(r"\bvideo_(?![0-9a-f]{32}(?![A-Za-z0-9_=-]))[A-Za-z0-9_=-]+"),
+    "<upstream id>",
+)
+"""The upstream's own video ids in messages, but not the gateway's (``video_`` and 32 hex
+digits), which are what its clients know."""
 
 
 class OpenAIAdapter:
-    """``HttpAdapter`` for the OpenAI Videos wire format."""
+    """``HttpAdapter`` for one deployment speaking the OpenAI Videos wire format."""
 
-    def auth_headers(self, deployment: Deployment, token: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {deployment.api_key}"} if deployment.api_key else {}
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
 
-    def build_submit(
-        self, request: ResolvedRequest, deployment: Deployment, idempotency_key: str
-    ) -> HttpCall:
+    def auth_headers(self, token: str | None = None) -> dict[str, str]:
+        key = self.deployment.api_key
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def build_submit(self, request: ResolvedRequest, idempotency_key: str) -> HttpCall:
         headers = {"Idempotency-Key": idempotency_key}
-        source = request.source
+        source = request.source or SourceVideo(None)  # the spec's rules: follow-ups have one
         if request.operation == "remix":
-            if source is None or source.upstream_id is None:
-                raise InvalidRequest(
-                    "Remix needs a video made on the same deployment.", param="video"
-                )
-            return HttpCall(
-                "POST",
-                f"/videos/{source.upstream_id}/remix",
-                headers,
-                json={"prompt": request.prompt},
-            )
+            path = f"/videos/{source.upstream_id}/remix"
+            return HttpCall("POST", path, headers, json={"prompt": request.prompt})
         fields: dict[str, Any] = {"prompt": request.prompt}
         files: list[FilePart] = []
         path = "/videos"
@@ -67,13 +65,11 @@ class OpenAIAdapter:
             path = "/videos/edits" if request.operation == "edit" else "/videos/extensions"
             if request.operation == "extend":
                 fields["seconds"] = str(request.seconds)
-            if source is None:
-                raise InvalidRequest("Missing required parameter: 'video'.", param="video")
             if source.upstream_id is not None:
                 fields["video"] = {"id": source.upstream_id}
             elif source.asset is not None:
                 files.append(FilePart("video", source.asset, "video.mp4", "video/mp4"))
-        fields |= dict(request.options)
+        put_options(fields, request, self.deployment.capabilities)
         if not files:
             return HttpCall("POST", path, headers, json=fields)
         return HttpCall("POST", path, headers, data=_flatten(fields), files=tuple(files))
@@ -96,7 +92,7 @@ class OpenAIAdapter:
     def build_delete(self, upstream_id: str) -> HttpCall | None:
         return HttpCall("DELETE", f"/videos/{upstream_id}")
 
-    def parse_state(self, reply: HttpReply) -> UpstreamState:
+    def parse_state(self, reply: HttpReply, context: CallContext) -> UpstreamState:
         body = reply.body
         if not isinstance(body, dict) or not isinstance(body.get("id"), str):
             raise UpstreamError("The upstream returned a malformed video object.")
@@ -109,13 +105,13 @@ class OpenAIAdapter:
             progress=_progress(body.get("progress")),
             raw_status=raw,
             error_code=error.get("code"),
-            error_message=_scrub(error["message"]) if error.get("message") else None,
+            error_message=scrub(error["message"], _HIDE_IDS) if error.get("message") else None,
             poll_after_s=int(poll_after) / 1000 if poll_after and is_int_text(poll_after) else None,
         )
 
-    def parse_error(self, reply: HttpReply) -> GatewayError:
+    def parse_error(self, reply: HttpReply, context: CallContext) -> GatewayError:
         error = reply.body.get("error") if isinstance(reply.body, dict) else None
-        message = _scrub(error.get("message")) if isinstance(error, dict) else ""
+        message = scrub(error.get("message"), _HIDE_IDS) if isinstance(error, dict) else ""
         param = error.get("param") if isinstance(error, dict) else None
         code = error.get("code") if isinstance(error, dict) else None
         text = f"Upstream rejected the request: {message}" if message else "Upstream error."
@@ -128,17 +124,6 @@ class OpenAIAdapter:
         if reply.status == 429:
             return RateLimited(text, retry_after_s=retry_after_s(reply.headers))
         return UpstreamError(f"Upstream failed with HTTP {reply.status}. {message}".strip())
-
-
-def _scrub(message: Any) -> str:
-    """The upstream's message without its own video ids (clients only know gateway ids)."""
-    if message is None:
-        return ""
-
-    def hide(match: re.Match[str]) -> str:
-        return match[0] if _GATEWAY_ID.fullmatch(match[0]) else "<upstream id>"
-
-    return _UPSTREAM_ID.sub(hide, str(message))
 
 
 def _reference(
