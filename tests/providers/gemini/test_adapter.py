@@ -14,12 +14,13 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import HttpReply, Inline
+from vidgate.providers.base import CallContext, HttpReply, Inline
+from vidgate.providers.gemini import PROVIDER
 from vidgate.providers.gemini.adapter import GeminiAdapter, scrub
 from vidgate.providers.gemini.spec import SPEC, VEO_3_1
+from vidgate.request import VideoRequest, resolve
 from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest, SourceVideo
 
-ADAPTER = GeminiAdapter()
 DEPLOYMENT = Deployment(
     id="gemini-test",
     model_name="veo",
@@ -29,6 +30,8 @@ DEPLOYMENT = Deployment(
     api_base="https://generativelanguage.googleapis.com/v1beta",
     api_key="AIza-upstream-secret",
 )
+ADAPTER = GeminiAdapter(DEPLOYMENT)
+MODEL = "veo-3.1-generate-preview"
 OP = "models/veo-3.1-generate-preview/operations/vz341u0pmdlc"
 URI = "https://generativelanguage.googleapis.com/v1beta/files/abc123:download?alt=media"
 PNG = Asset("blob", "inputs/u1/first.png", "image/png", "first.png", "d1")
@@ -50,11 +53,43 @@ def request(**changes: Any) -> ResolvedRequest:
     return ResolvedRequest(**(base | changes))
 
 
+POLL = CallContext("poll", OP)
+
+
 def submit(**changes: Any) -> dict[str, Any]:
-    call = ADAPTER.build_submit(request(**changes), DEPLOYMENT, "video_gw1")
+    return body_of(request(**changes))
+
+
+def body_of(req: ResolvedRequest) -> dict[str, Any]:
+    call = ADAPTER.build_submit(req, "video_gw1")
     assert call.method == "POST"
     assert isinstance(call.json, dict)
     return call.json
+
+
+def resolved(
+    model: str = MODEL, source: SourceVideo | None = None, **fields: Any
+) -> ResolvedRequest:
+    """A client request resolved for a Gemini deployment: the checks before any job."""
+    operation = fields.pop("operation", "create")
+    size = fields.pop("size", (1280, 720)) if source is not None else None  # the source's
+    video = VideoRequest(operation, fields.pop("prompt", "a lighthouse at dusk"), **fields)
+    return resolve(
+        video,
+        SPEC.models[model],
+        model_name=model,
+        upstream_model=model,
+        source=source,
+        source_size=size,
+    )
+
+
+def rejects(param: str, model: str = MODEL, **fields: Any) -> InvalidRequest:
+    """The request is refused while it is resolved (before a job or a hold exists)."""
+    with pytest.raises(InvalidRequest) as caught:
+        resolved(model, **fields)
+    assert caught.value.param == param
+    return caught.value
 
 
 def reply(status: int, body: Any, **headers: str) -> HttpReply:
@@ -68,14 +103,20 @@ def image(asset: Asset) -> dict[str, Inline]:
 # --- auth, paths --------------------------------------------------------------------
 
 
+def test_registration_builds_the_adapter_per_deployment() -> None:
+    adapter = PROVIDER.adapter(DEPLOYMENT) if PROVIDER.adapter else None
+    assert isinstance(adapter, GeminiAdapter) and adapter.deployment is DEPLOYMENT
+    assert PROVIDER.spec is SPEC and PROVIDER.runtime is None
+
+
 def test_auth_is_the_goog_api_key_header() -> None:
-    assert ADAPTER.auth_headers(DEPLOYMENT, None) == {"x-goog-api-key": "AIza-upstream-secret"}
+    assert ADAPTER.auth_headers(None) == {"x-goog-api-key": "AIza-upstream-secret"}
     keyless = Deployment("d", "m", "gemini", "veo-2.0-generate-001", VEO_3_1, api_base="http://x")
-    assert ADAPTER.auth_headers(keyless, None) == {}
+    assert GeminiAdapter(keyless).auth_headers(None) == {}
 
 
 def test_paths() -> None:
-    call = ADAPTER.build_submit(request(), DEPLOYMENT, "video_gw1")
+    call = ADAPTER.build_submit(request(), "video_gw1")
     assert call.path == "/models/veo-3.1-generate-preview:predictLongRunning"
     assert call.headers == {}
     poll = ADAPTER.build_poll(OP)
@@ -130,14 +171,17 @@ def test_seconds_is_an_integer() -> None:
 
 @pytest.mark.parametrize("size", [(1920, 1080), (2160, 3840)])
 def test_high_resolutions_need_eight_seconds(size: tuple[int, int]) -> None:
-    with pytest.raises(InvalidRequest) as info:
-        submit(seconds=6, width=size[0], height=size[1])
-    assert info.value.param == "seconds" and "allowed: 8" in info.value.message
+    refused = rejects("seconds", seconds=6, size=size)
+    assert "allowed: 8" in refused.message
+    assert resolved(seconds=6, size=(1280, 720)).seconds == 6
 
 
 def test_veo2_sends_no_resolution_and_takes_any_duration() -> None:
-    body = submit(upstream_model="veo-2.0-generate-001", seconds=5, audio=None)
-    assert body["parameters"] == {"aspectRatio": "16:9", "durationSeconds": 5, "sampleCount": 1}
+    veo2 = resolved("veo-2.0-generate-001", seconds=5, size=(720, 1280))
+    assert veo2.audio is None
+    body = body_of(veo2)
+    assert body["parameters"] == {"aspectRatio": "9:16", "durationSeconds": 5, "sampleCount": 1}
+    assert resolved("veo-2.0-generate-001", audio=False).audio is False  # silent anyway
 
 
 def test_first_and_last_frame_are_inline_images() -> None:
@@ -151,9 +195,7 @@ def test_first_and_last_frame_are_inline_images() -> None:
 
 
 def test_last_frame_needs_a_first_frame() -> None:
-    with pytest.raises(InvalidRequest) as info:
-        submit(images=(ImageInput("last_frame", JPG),))
-    assert info.value.param == "metadata.last_frame"
+    rejects("metadata.last_frame", last_frame=JPG)
 
 
 def test_reference_images() -> None:
@@ -163,19 +205,17 @@ def test_reference_images() -> None:
         {"image": image(PNG), "referenceType": "asset"},
         {"image": image(JPG), "referenceType": "asset"},
     ]
-    with pytest.raises(InvalidRequest) as info:
-        submit(images=refs, seconds=4)
-    assert info.value.param == "seconds"
-    with pytest.raises(InvalidRequest) as mixed:
-        submit(images=(ImageInput("first_frame", PNG), *refs))
-    assert mixed.value.param == "metadata.reference_images"
+    assert resolved(reference_images=[PNG, JPG]).images[1].role == "reference"
+    rejects("seconds", reference_images=[PNG, JPG], seconds=4)
+    rejects("metadata.reference_images", image=PNG, reference_images=[JPG])
 
 
 def test_negative_prompt_and_options() -> None:
-    params = submit(
+    req = resolved(
         negative_prompt="blurry",
         options={"person_generation": "allow_all", "enhance_prompt": False},
-    )["parameters"]
+    )
+    params = body_of(req)["parameters"]
     assert params["negativePrompt"] == "blurry"
     assert params["personGeneration"] == "allow_all" and params["enhancePrompt"] is False
 
@@ -184,54 +224,59 @@ def test_negative_prompt_and_options() -> None:
     ("options", "param", "allowed"),
     [
         ({"person_generation": "everyone"}, "metadata.person_generation", "allow_all, allow_adult"),
-        ({"enhance_prompt": "yes"}, "metadata.enhance_prompt", "true, false"),
+        ({"enhance_prompt": "yes"}, "metadata.enhance_prompt", "true or false"),
+        ({"person_generation": 1}, "metadata.person_generation", "one of: allow_all"),
     ],
 )
-def test_bad_option_values_name_the_allowed_ones(
+def test_bad_option_values_are_refused_before_any_job(
     options: dict[str, Any], param: str, allowed: str
 ) -> None:
-    with pytest.raises(InvalidRequest) as info:
-        submit(options=options)
-    assert info.value.param == param and allowed in info.value.message
+    refused = rejects(param, options=options)
+    assert allowed in refused.message and refused.code == "invalid_value"
 
 
 def test_vertex_only_fields_are_not_options() -> None:
     for caps in SPEC.models.values():
         assert caps.option_keys == {"person_generation", "enhance_prompt"}
         assert caps.seed is False
+    assert rejects("metadata.storage_uri", options={"storage_uri": "gs://b/"}).code == (
+        "unknown_parameter"
+    )
 
 
 def test_audio_cannot_be_switched_off() -> None:
-    with pytest.raises(InvalidRequest) as info:
-        submit(audio=False)
-    assert info.value.param == "metadata.audio"
+    rejects("metadata.audio", audio=False)
+
+
+EXTENDABLE_SOURCE = SourceVideo(None, "video_src", OP, 8, URI)
 
 
 def test_extension_refers_to_the_source_file_uri() -> None:
-    source = SourceVideo(None, "video_src", OP, 8, URI)
-    body = submit(operation="extend", source=source)
+    req = resolved(operation="extend", source=EXTENDABLE_SOURCE, seconds=8)
+    body = body_of(req)
     assert body["instances"] == [{"prompt": "a lighthouse at dusk", "video": {"uri": URI}}]
     assert body["parameters"]["resolution"] == "720p"
-    with pytest.raises(InvalidRequest) as seconds:
-        submit(operation="extend", source=source, seconds=4)
-    assert seconds.value.param == "seconds"
+    rejects("seconds", operation="extend", source=EXTENDABLE_SOURCE, seconds=4)
 
 
 @pytest.mark.parametrize(
     "source",
-    [None, SourceVideo(Asset("blob", "videos/x/video.mp4", "video/mp4"), "video_src", None, 8)],
+    [
+        SourceVideo(None, "video_src", None, 8),
+        SourceVideo(Asset("blob", "videos/x/video.mp4", "video/mp4"), "video_src", None, 8),
+    ],
 )
-def test_extension_needs_a_video_of_this_deployment(source: SourceVideo | None) -> None:
-    with pytest.raises(InvalidRequest) as info:
-        submit(operation="extend", source=source)
-    assert info.value.param == "video"
+def test_extension_needs_a_video_of_this_deployment(source: SourceVideo) -> None:
+    rejects("video", operation="extend", source=source, seconds=8)
 
 
 def test_extension_needs_a_720p_source() -> None:
-    source = SourceVideo(None, "video_src", OP, 8, URI)
-    with pytest.raises(InvalidRequest) as info:
-        submit(operation="extend", source=source, width=1920, height=1080)
-    assert info.value.param == "video"
+    rejects("video", operation="extend", source=EXTENDABLE_SOURCE, seconds=8, size=(1920, 1080))
+
+
+def test_extension_takes_no_frames() -> None:
+    frames = {"image": PNG, "last_frame": JPG}
+    rejects("metadata.last_frame", operation="extend", source=EXTENDABLE_SOURCE, **frames)
 
 
 def test_capabilities() -> None:
@@ -256,14 +301,14 @@ _EXTENDABLE = {"veo-3.1-generate-preview", "veo-3.1-fast-generate-preview"}
 
 def test_pending_without_done_and_with_done_false() -> None:
     for body in ({"name": OP}, {"name": OP, "done": False}):
-        state = ADAPTER.parse_state(reply(200, body))
+        state = ADAPTER.parse_state(reply(200, body), POLL)
         assert (state.upstream_id, state.status, state.progress) == (OP, "in_progress", 0)
         assert state.raw_status == "pending" and not state.results
 
 
 def test_unknown_metadata_keeps_running() -> None:
     body = {"name": OP, "done": False, "metadata": {"state": "RENDERING", "progress": 42}}
-    state = ADAPTER.parse_state(reply(200, body))
+    state = ADAPTER.parse_state(reply(200, body), POLL)
     assert state.status == "in_progress" and state.progress == 0
 
 
@@ -276,18 +321,18 @@ def test_success_needs_a_sample_with_a_uri() -> None:
             "generateVideoResponse": {"generatedSamples": [{"video": {"uri": URI}}]},
         },
     }
-    state = ADAPTER.parse_state(reply(200, body))
+    state = ADAPTER.parse_state(reply(200, body), POLL)
     assert (state.status, state.progress, state.results) == ("completed", 100, {"video": URI})
     assert state.cost_units is None
 
 
 def test_done_with_error_is_a_failure() -> None:
     body = {"name": OP, "done": True, "error": {"code": 13, "message": "Internal failure."}}
-    state = ADAPTER.parse_state(reply(200, body))
+    state = ADAPTER.parse_state(reply(200, body), POLL)
     assert (state.status, state.error_code, state.raw_status) == ("failed", "internal", "error")
     assert state.error_message == "Internal failure."
     odd = {"name": OP, "done": True, "error": {"code": "x"}}
-    assert ADAPTER.parse_state(reply(200, odd)).error_code == "upstream_failed"
+    assert ADAPTER.parse_state(reply(200, odd), POLL).error_code == "upstream_failed"
 
 
 def test_done_with_error_wins_over_samples() -> None:
@@ -297,7 +342,7 @@ def test_done_with_error_wins_over_samples() -> None:
         "error": {"code": 3, "message": "bad"},
         "response": {"generateVideoResponse": {"generatedSamples": [{"video": {"uri": URI}}]}},
     }
-    assert ADAPTER.parse_state(reply(200, body)).status == "failed"
+    assert ADAPTER.parse_state(reply(200, body), POLL).status == "failed"
 
 
 def test_rai_filtered_is_a_content_failure() -> None:
@@ -312,7 +357,7 @@ def test_rai_filtered_is_a_content_failure() -> None:
             }
         },
     }
-    state = ADAPTER.parse_state(reply(200, body))
+    state = ADAPTER.parse_state(reply(200, body), POLL)
     assert (state.status, state.error_code) == ("failed", "content_filtered")
     assert state.error_message == "Support codes: 64151117; second reason"
 
@@ -325,14 +370,14 @@ def test_done_without_a_result_is_a_failure(response: Any) -> None:
     body: dict[str, Any] = {"name": OP, "done": True}
     if response is not None:
         body["response"] = response
-    state = ADAPTER.parse_state(reply(200, body))
+    state = ADAPTER.parse_state(reply(200, body), POLL)
     assert (state.status, state.error_code) == ("failed", "no_result")
 
 
 @pytest.mark.parametrize("body", [{}, '{"name": "models/x/operations/y", "do', [], {"name": 3}])
 def test_malformed_operations_are_upstream_errors(body: Any) -> None:
     with pytest.raises(UpstreamError):
-        ADAPTER.parse_state(reply(200, body))
+        ADAPTER.parse_state(reply(200, body), POLL)
 
 
 def test_status_map_is_complete() -> None:
@@ -360,15 +405,15 @@ def test_invalid_argument_names_the_parameter() -> None:
     body = envelope(
         400, "INVALID_ARGUMENT", "allow_adult for personGeneration is currently not supported."
     )
-    error = ADAPTER.parse_error(reply(400, body))
+    error = ADAPTER.parse_error(reply(400, body), POLL)
     assert isinstance(error, InvalidRequest) and error.status == 400
     assert error.param == "metadata.person_generation"
     assert "allow_adult for personGeneration" in error.message
     seconds = ADAPTER.parse_error(
-        reply(400, envelope(400, "INVALID_ARGUMENT", "durationSeconds 5 bad"))
+        reply(400, envelope(400, "INVALID_ARGUMENT", "durationSeconds 5 bad")), POLL
     )
     assert seconds.param == "seconds"
-    other = ADAPTER.parse_error(reply(400, envelope(400, "INVALID_ARGUMENT", "Nope.")))
+    other = ADAPTER.parse_error(reply(400, envelope(400, "INVALID_ARGUMENT", "Nope.")), POLL)
     assert isinstance(other, InvalidRequest) and other.param is None
 
 
@@ -377,15 +422,15 @@ def test_bad_key_is_an_upstream_auth_error() -> None:
     body = envelope(
         400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", details
     )
-    assert isinstance(ADAPTER.parse_error(reply(400, body)), UpstreamAuthError)
+    assert isinstance(ADAPTER.parse_error(reply(400, body), POLL), UpstreamAuthError)
     denied = envelope(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers")
-    assert isinstance(ADAPTER.parse_error(reply(403, denied)), UpstreamAuthError)
-    assert isinstance(ADAPTER.parse_error(reply(401, "nope")), UpstreamAuthError)
+    assert isinstance(ADAPTER.parse_error(reply(403, denied), POLL), UpstreamAuthError)
+    assert isinstance(ADAPTER.parse_error(reply(401, "nope"), POLL), UpstreamAuthError)
 
 
 def test_not_found() -> None:
     body = envelope(404, "NOT_FOUND", "models/veo-9 is not found for API version v1beta")
-    assert isinstance(ADAPTER.parse_error(reply(404, body)), NotFound)
+    assert isinstance(ADAPTER.parse_error(reply(404, body), POLL), NotFound)
 
 
 def test_rate_limit_uses_retry_info() -> None:
@@ -393,19 +438,23 @@ def test_rate_limit_uses_retry_info() -> None:
         {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": []},
         {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "23s"},
     ]
-    error = ADAPTER.parse_error(reply(429, envelope(429, "RESOURCE_EXHAUSTED", "quota", details)))
+    error = ADAPTER.parse_error(
+        reply(429, envelope(429, "RESOURCE_EXHAUSTED", "quota", details)), POLL
+    )
     assert isinstance(error, RateLimited) and error.retry_after_s == 23.0
     header = ADAPTER.parse_error(
-        reply(429, envelope(429, "RESOURCE_EXHAUSTED", "q"), **{"retry-after": "4"})
+        reply(429, envelope(429, "RESOURCE_EXHAUSTED", "q"), **{"retry-after": "4"}), POLL
     )
     assert header.retry_after_s == 4.0
-    bare = ADAPTER.parse_error(reply(429, envelope(429, "RESOURCE_EXHAUSTED", "q")))
+    bare = ADAPTER.parse_error(reply(429, envelope(429, "RESOURCE_EXHAUSTED", "q")), POLL)
     assert isinstance(bare, RateLimited) and bare.retry_after_s is None
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_server_errors(status: int) -> None:
-    error = ADAPTER.parse_error(reply(status, envelope(status, "INTERNAL", "An internal error.")))
+    error = ADAPTER.parse_error(
+        reply(status, envelope(status, "INTERNAL", "An internal error.")), POLL
+    )
     assert type(error) is UpstreamError and error.retryable
 
 
@@ -413,7 +462,7 @@ def test_messages_never_carry_upstream_urls_or_ids() -> None:
     text = f"Could not read {URI} for {OP} (files/abc123) see https://ai.google.dev/x."
     assert scrub(text) == "Could not read <url> for <operation> (<file>) see <url>"
     body = {"name": OP, "done": True, "error": {"code": 3, "message": text}}
-    message = ADAPTER.parse_state(reply(200, body)).error_message or ""
+    message = ADAPTER.parse_state(reply(200, body), POLL).error_message or ""
     assert "googleapis" not in message and "vz341u0pmdlc" not in message
-    error = ADAPTER.parse_error(reply(400, envelope(400, "INVALID_ARGUMENT", text)))
+    error = ADAPTER.parse_error(reply(400, envelope(400, "INVALID_ARGUMENT", text)), POLL)
     assert "googleapis" not in error.message and "abc123" not in error.message

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vidgate.providers.base import Provider, legacy
+from vidgate.providers.base import Provider
 from vidgate.providers.gemini.adapter import GeminiAdapter
 from vidgate.providers.gemini.spec import SPEC
 
-PROVIDER = Provider(spec=SPEC, adapter=legacy(GeminiAdapter()))
+PROVIDER = Provider(spec=SPEC, adapter=GeminiAdapter)

@@ -4,8 +4,9 @@ Capabilities and prices follow ``shared/reference/providers/gemini-veo.md``. A `
 the pair the API takes as ``aspectRatio`` (``16:9`` / ``9:16``) and ``resolution``
 (``720p`` / ``1080p`` / ``4k``); ``seconds`` is ``durationSeconds``. Veo 3.x makes audio with
 every video and the Gemini API has no switch for it (``generateAudio`` is Vertex-only), so
-``audio`` is always on. Rules that span two parameters (8 s for 1080p, 4k, reference images
-and extensions) are enforced by the adapter, because capabilities list each one alone.
+``audio`` is always on. The option table and the rules below (8 s for 1080p, 4k, reference
+images and extensions; frames, references and extensions that exclude each other) are
+checked while the request is resolved, before a job exists.
 
 The API reports no status strings, only ``done`` plus ``error`` / ``generatedSamples`` /
 RAI fields; the adapter names those outcomes and this map turns them into gateway statuses.
@@ -13,20 +14,110 @@ RAI fields; the adapter names those outcomes and this map turns them into gatewa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+from vidgate.errors import InvalidRequest
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ForeignName, ModelCapabilities, Pricing, untyped
+from vidgate.values import ForeignName, ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
 
 SIZES_720P = ("1280x720", "720x1280")
 SIZES_1080P = ("1920x1080", "1080x1920")
 SIZES_4K = ("3840x2160", "2160x3840")
-OPTION_KEYS = frozenset({"person_generation", "enhance_prompt"})
-"""``metadata`` keys passed through; Vertex-only fields (seed, fps, generateAudio,
-storageUri, ...) are not among them because the Gemini API rejects them."""
 PERSON_GENERATION = ("allow_all", "allow_adult", "dont_allow")
+EIGHT_SECONDS_ONLY = ("1080p", "4k")
 _VEO3_SECONDS = (4, 6, 8)
 _FRAMES = frozenset({"first_frame", "last_frame"})
+
+OPTIONS: Mapping[str, OptionSpec] = {
+    "person_generation": OptionSpec(
+        "string",
+        choices=PERSON_GENERATION,
+        upstream="parameters.personGeneration",
+        description="Whether people may be generated.",
+    ),
+    "enhance_prompt": OptionSpec(
+        "boolean", upstream="parameters.enhancePrompt", description="Let Veo rewrite the prompt."
+    ),
+}
+"""``metadata`` options; Vertex-only fields (seed, fps, generateAudio, storageUri, ...) are
+not among them because the Gemini API rejects them."""
+
+
+def resolution(request: ResolvedRequest) -> str:
+    """Veo's ``resolution`` tier of the request's size, by its short side."""
+    short = min(request.width, request.height)
+    return "4k" if short >= 2160 else "1080p" if short >= 1080 else "720p"
+
+
+def _frames(request: ResolvedRequest) -> None:
+    first = request.image("first_frame")
+    if request.image("last_frame") is not None and first is None:
+        raise InvalidRequest(
+            "'metadata.last_frame' needs a first frame ('input_reference') as well.",
+            param="metadata.last_frame",
+        )
+    references = any(i.role == "reference" for i in request.images)
+    if references and (first is not None or request.operation == "extend"):
+        raise InvalidRequest(
+            "'metadata.reference_images' cannot be combined with a first or last frame "
+            "or an extension.",
+            param="metadata.reference_images",
+        )
+
+
+def _extension(request: ResolvedRequest) -> None:
+    if request.operation != "extend":
+        return
+    source = request.source
+    if source is None or not source.location:
+        raise InvalidRequest(
+            "Veo extends only videos it made: 'video' must be a completed job of this "
+            "deployment (uploaded videos cannot be extended).",
+            param="video",
+        )
+    if request.image("first_frame") or request.image("last_frame"):
+        raise InvalidRequest(
+            "An extension cannot take a first or last frame.", param="metadata.last_frame"
+        )
+    if resolution(request) != "720p":
+        raise InvalidRequest(
+            f"Veo extends only 720p videos; the source video is {request.size}.", param="video"
+        )
+
+
+def _eight_seconds(request: ResolvedRequest) -> None:
+    """Veo 3.x makes 1080p, 4k, reference-image videos and extensions of 8 s only."""
+    if request.seconds == 8:
+        return
+    reason = None
+    tier = resolution(request)
+    if tier in EIGHT_SECONDS_ONLY:
+        reason = f"{tier} output"
+    elif any(i.role == "reference" for i in request.images):
+        reason = "reference images"
+    elif request.operation == "extend":
+        reason = "an extension"
+    if reason:
+        raise InvalidRequest(
+            f"Invalid value for 'seconds': {request.seconds}. Veo needs 8 seconds for "
+            f"{reason}; allowed: 8.",
+            param="seconds",
+            code="invalid_value",
+        )
+
+
+def _audio_always_on(request: ResolvedRequest) -> None:
+    if request.audio is False:
+        raise InvalidRequest(
+            f"Model '{request.upstream_model}' always generates audio on the Gemini API; "
+            "'metadata.audio' cannot be false.",
+            param="metadata.audio",
+        )
+
+
+Rule = Callable[[ResolvedRequest], None]
+RULES: tuple[Rule, ...] = (_frames, _extension)
+VEO3_RULES: tuple[Rule, ...] = (*RULES, _eight_seconds, _audio_always_on)
 
 VEO_3_1 = ModelCapabilities(
     seconds=_VEO3_SECONDS,
@@ -38,7 +129,8 @@ VEO_3_1 = ModelCapabilities(
     negative_prompt=True,
     audio=True,
     max_reference_images=3,
-    options=untyped(*OPTION_KEYS),
+    options=OPTIONS,
+    rules=VEO3_RULES,
     description="Veo 3.1: 720p/1080p/4k, 4-8 s with audio, frames, reference images, extension.",
 )
 VEO_3_1_FAST = ModelCapabilities(
@@ -51,7 +143,8 @@ VEO_3_1_FAST = ModelCapabilities(
     negative_prompt=True,
     audio=True,
     max_reference_images=3,
-    options=untyped(*OPTION_KEYS),
+    options=OPTIONS,
+    rules=VEO3_RULES,
     description="Veo 3.1 Fast: 720p/1080p, 4-8 s with audio, frames, reference images, extension.",
 )
 VEO_3_1_LITE = ModelCapabilities(
@@ -62,7 +155,8 @@ VEO_3_1_LITE = ModelCapabilities(
     image_roles=_FRAMES,
     negative_prompt=True,
     audio=True,
-    options=untyped(*OPTION_KEYS),
+    options=OPTIONS,
+    rules=VEO3_RULES,
     description="Veo 3.1 Lite: 720p/1080p, 4-8 s with audio, first and last frame.",
 )
 VEO_3 = ModelCapabilities(
@@ -73,7 +167,8 @@ VEO_3 = ModelCapabilities(
     image_roles=frozenset({"first_frame"}),
     negative_prompt=True,
     audio=True,
-    options=untyped(*OPTION_KEYS),
+    options=OPTIONS,
+    rules=VEO3_RULES,
     description="Veo 3: 720p/1080p, 4-8 s with audio, image-to-video.",
 )
 VEO_3_FAST = ModelCapabilities(
@@ -84,7 +179,8 @@ VEO_3_FAST = ModelCapabilities(
     image_roles=frozenset({"first_frame"}),
     negative_prompt=True,
     audio=True,
-    options=untyped(*OPTION_KEYS),
+    options=OPTIONS,
+    rules=VEO3_RULES,
     description="Veo 3 Fast: 720p/1080p, 4-8 s with audio, image-to-video.",
 )
 VEO_2 = ModelCapabilities(
@@ -95,7 +191,8 @@ VEO_2 = ModelCapabilities(
     image_roles=frozenset({"first_frame"}),
     negative_prompt=True,
     audio=None,
-    options=untyped(*OPTION_KEYS),
+    options=OPTIONS,
+    rules=RULES,
     description="Veo 2: 720p, 5-8 s, silent, image-to-video.",
 )
 
