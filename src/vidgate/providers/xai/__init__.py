@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vidgate.providers.base import Provider, legacy
+from vidgate.providers.base import Provider
 from vidgate.providers.xai.adapter import XAIAdapter
 from vidgate.providers.xai.spec import SPEC
 
-PROVIDER = Provider(spec=SPEC, adapter=legacy(XAIAdapter()))
+PROVIDER = Provider(spec=SPEC, adapter=XAIAdapter)

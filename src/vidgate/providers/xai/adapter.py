@@ -21,54 +21,53 @@ from vidgate.errors import (
     InvalidRequest,
     NotFound,
     RateLimited,
-    UnsupportedOperation,
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
-from vidgate.providers.toolkit import retry_after_s
+from vidgate.providers.base import CallContext, DownloadCall, HttpCall, HttpReply
+from vidgate.providers.toolkit import (
+    UUID,
+    put_options,
+    retry_after_s,
+    scrub,
+    signed_download,
+    url_or_inline,
+)
 from vidgate.providers.xai.spec import SIZES, SPEC
-from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
+from vidgate.values import Deployment, ResolvedRequest, UpstreamState, Variant
 
 DEFAULT_RETRY_AFTER_S = 2.0
 """xAI is not known to send rate-limit headers on a 429; back off this long then."""
 
 _BAD_KEY = re.compile(r"\b(incorrect|invalid|missing|no)\b.{0,20}\bapi[ _-]?key\b", re.I)
-_URL = re.compile(r"\b(?:https?|wss?)://\S+|\b[a-z0-9.-]+\.x\.ai\b", re.I)
-_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)
+_HOST = re.compile(r"(?<![/@.\w-])[a-z0-9.-]+\.x\.ai\b", re.I)
+"""An xAI host on its own (``client_text`` hides a URL as a whole)."""
 
 
 class XAIAdapter:
-    """``HttpAdapter`` for the xAI video REST API (paths relative to ``.../v1``)."""
+    """``HttpAdapter`` for one deployment of the xAI video REST API (paths relative to
+    ``.../v1``)."""
 
-    def auth_headers(self, deployment: Deployment, token: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {deployment.api_key}"} if deployment.api_key else {}
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
 
-    def build_submit(
-        self, request: ResolvedRequest, deployment: Deployment, idempotency_key: str
-    ) -> HttpCall:
-        if request.operation != "create":
-            raise UnsupportedOperation(
-                f"xAI video has no documented {request.operation} endpoint.", param="model"
-            )
-        ratio_tier = SIZES.get(request.size)
-        if ratio_tier is None:
-            raise InvalidRequest(f"xAI cannot make size '{request.size}'.", param="size")
+    def auth_headers(self, token: str | None = None) -> dict[str, str]:
+        key = self.deployment.api_key
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def build_submit(self, request: ResolvedRequest, idempotency_key: str) -> HttpCall:
+        aspect_ratio, resolution = SIZES[request.size]
         body: dict[str, Any] = {
             "prompt": request.prompt,
             "model": request.upstream_model,
             "duration": request.seconds,
-            "aspect_ratio": ratio_tier[0],
-            "resolution": ratio_tier[1],
+            "aspect_ratio": aspect_ratio,
+            "resolution": resolution,
         }
         image = request.image("first_frame")
         if image is not None:
-            body["image"] = {"url": _image_url(image)}
-        user = request.options.get("user")
-        if user is not None:
-            if not isinstance(user, str):
-                raise InvalidRequest("'metadata.user' must be a string.", param="metadata.user")
-            body["user"] = user
+            body["image"] = {"url": url_or_inline(image, "input_reference", "xAI")}
+        put_options(body, request, self.deployment.capabilities)
         return HttpCall("POST", "/videos/generations", json=body)
 
     def build_poll(self, upstream_id: str) -> HttpCall:
@@ -77,15 +76,12 @@ class XAIAdapter:
     def build_download(
         self, upstream_id: str, variant: Variant, location: str | None = None
     ) -> DownloadCall | None:
-        if variant != "video" or not location:
-            return None
-        # A temporary CDN URL that needs (and must not get) no credentials.
-        return DownloadCall(HttpCall("GET", location), auth=False)
+        return signed_download(variant, location)  # a temporary CDN URL, no credentials
 
     def build_delete(self, upstream_id: str) -> HttpCall | None:
         return None  # no cancel or delete endpoint is documented
 
-    def parse_state(self, reply: HttpReply) -> UpstreamState:
+    def parse_state(self, reply: HttpReply, context: CallContext) -> UpstreamState:
         body = reply.body
         if not isinstance(body, dict):
             raise UpstreamError("xAI returned a malformed video status.")
@@ -96,7 +92,8 @@ class XAIAdapter:
         if raw is not None and not isinstance(raw, str):
             raise UpstreamError("xAI returned a non-string video status.")
         raw = raw or ""
-        upstream_id = request_id if isinstance(request_id, str) else ""
+        # a poll's body need not repeat the id: it is the one asked about
+        upstream_id = request_id if isinstance(request_id, str) else context.upstream_id or ""
         cost = _ticks(body.get("usage"))
         status = SPEC.map_status(raw)
         if status == "completed":
@@ -106,7 +103,7 @@ class XAIAdapter:
             return UpstreamState(upstream_id, "failed", 0, raw, code, message, cost_units=cost)
         return UpstreamState(upstream_id, status, 0, raw, cost_units=cost)
 
-    def parse_error(self, reply: HttpReply) -> GatewayError:
+    def parse_error(self, reply: HttpReply, context: CallContext) -> GatewayError:
         message = _error_message(reply.body)
         if reply.status in (401, 403) or (reply.status == 400 and _BAD_KEY.search(message)):
             return UpstreamAuthError("xAI rejected this deployment's API key.")
@@ -123,18 +120,6 @@ class XAIAdapter:
             )
         detail = f" {message}" if message else ""
         return UpstreamError(f"xAI failed with HTTP {reply.status}.{detail}")
-
-
-def _image_url(asset: Asset) -> Any:
-    """``image.url``: an http(s) or data URL as given; stored bytes as a data URI."""
-    if asset.kind == "url":
-        return asset.value
-    if asset.kind == "blob":
-        return Inline(asset, "data_uri")
-    raise InvalidRequest(
-        "xAI needs an image URL or image bytes; a 'file_id' cannot be used.",
-        param="input_reference",
-    )
 
 
 def _done(upstream_id: str, raw: str, body: dict[str, Any], cost: float | None) -> UpstreamState:
@@ -197,6 +182,4 @@ def _error_message(body: Any) -> str:
 
 def _scrub(message: Any) -> str:
     """A message fit for clients: no upstream hosts or URLs, no upstream ids."""
-    if not isinstance(message, str):
-        return ""
-    return _UUID.sub("<id>", _URL.sub("<url>", message)).strip()
+    return scrub(message, (_HOST, "<url>"), (UUID, "<id>"))

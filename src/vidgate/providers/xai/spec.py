@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing, untyped
+from vidgate.values import ModelCapabilities, OptionSpec, Pricing
 
 SIZES: Mapping[str, tuple[str, str]] = {
     # 480p tier
@@ -39,6 +39,11 @@ SIZES: Mapping[str, tuple[str, str]] = {
 }
 """vidgate size -> (xAI ``aspect_ratio``, xAI ``resolution``)."""
 
+OPTIONS = {
+    "user": OptionSpec("string", description="An end-user id, passed to xAI as `user`."),
+}
+"""``metadata`` keys xAI takes (``output.upload_url`` is never sent: vidgate keeps results)."""
+
 MODEL_NAMES = ("grok-imagine-video", "grok-imagine-video-1.5", "grok-imagine-video-1.5-preview")
 
 
@@ -50,7 +55,7 @@ def _capabilities(model: str) -> ModelCapabilities:
         default_size="854x480",  # 16:9 at 480p, the tier with a published price
         image_roles=frozenset({"first_frame"}),
         operations=frozenset({"create"}),
-        options=untyped(*frozenset({"user"})),
+        options=OPTIONS,
         description=f"xAI {model}: text- or image-to-video, 1-15 s, 480p or 720p, 7 ratios.",
     )
 
