@@ -19,10 +19,11 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import HttpReply, Inline
+from vidgate.providers.base import CallContext, HttpReply, Inline, TokenAuth
 from vidgate.providers.vertex_ai import PROVIDER
-from vidgate.providers.vertex_ai.adapter import Target, VertexAdapter
+from vidgate.providers.vertex_ai.adapter import VertexAdapter
 from vidgate.providers.vertex_ai.spec import SPEC, VEO_3_1
+from vidgate.request import VideoRequest, resolve
 from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest, SourceVideo
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -37,7 +38,6 @@ ACCOUNT = {
     "client_email": "veo@proj-1.iam.gserviceaccount.com",
     "token_uri": "https://oauth2.example.test/token",
 }
-ADAPTER = VertexAdapter()
 NAME = (
     "projects/proj-1/locations/us-central1/publishers/google/models/veo-3.1-generate-001"
     "/operations/0b4d-11"
@@ -73,10 +73,37 @@ def request(**changes: Any) -> ResolvedRequest:
     return ResolvedRequest(**(base | changes))
 
 
+ADAPTER = VertexAdapter(deployment())
+BASE = "http://sim.test/v1"
+POLL = CallContext("poll", NAME)
+MODEL = "veo-3.1-generate-001"
+
+
 def submit(req: ResolvedRequest, dep: Deployment | None = None) -> tuple[str, dict[str, Any]]:
-    call = ADAPTER.build_submit(req, dep or deployment(), "job-1")
+    call = VertexAdapter(dep or deployment()).build_submit(req, "job-1")
     assert call.method == "POST"
     return call.path, call.json
+
+
+def resolved(
+    model: str = MODEL, source: SourceVideo | None = None, **fields: Any
+) -> ResolvedRequest:
+    """A client request resolved for a Vertex deployment: the checks before any job."""
+    operation = fields.pop("operation", "create")
+    size = fields.pop("size", (1280, 720)) if source is not None else None  # the source's
+    video = VideoRequest(operation, fields.pop("prompt", "a lighthouse"), **fields)
+    caps = SPEC.models[model]
+    return resolve(
+        video, caps, model_name=model, upstream_model=model, source=source, source_size=size
+    )
+
+
+def rejects(param: str, model: str = MODEL, **fields: Any) -> InvalidRequest:
+    """The request is refused while it is resolved (before a job or a hold exists)."""
+    with pytest.raises(InvalidRequest) as caught:
+        resolved(model, **fields)
+    assert caught.value.param == param
+    return caught.value
 
 
 def reply(body: Any, status: int = 200, **headers: str) -> HttpReply:
@@ -88,6 +115,8 @@ def reply(body: Any, status: int = 200, **headers: str) -> HttpReply:
 
 def test_provider_registration() -> None:
     assert PROVIDER.adapter is not None and PROVIDER.needs_api_base is False
+    adapter = PROVIDER.adapter(deployment())
+    assert isinstance(adapter, VertexAdapter) and isinstance(adapter, TokenAuth)
     assert PROVIDER.runtime is None
     assert SPEC.env == {"options.credentials": "GOOGLE_APPLICATION_CREDENTIALS"}
     assert set(SPEC.auto_models) <= set(SPEC.models)
@@ -113,7 +142,7 @@ def _claims(jwt: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def test_token_request_is_a_signed_jwt_grant() -> None:
-    call = ADAPTER.build_token_request(deployment(), now=1_700_000_000.7)
+    call = ADAPTER.build_token_request(now=1_700_000_000.7)
     assert call.method == "POST" and call.path == "https://oauth2.example.test/token"
     assert call.headers == {"Content-Type": "application/x-www-form-urlencoded"}
     assert call.data is not None and call.json is None
@@ -132,14 +161,12 @@ def test_token_request_is_a_signed_jwt_grant() -> None:
 def test_credentials_from_a_file_are_read_once_per_version(tmp_path: Path) -> None:
     path = tmp_path / "sa.json"
     path.write_text(json.dumps(ACCOUNT))
-    call = ADAPTER.build_token_request(deployment(credentials=str(path)), now=1.0)
-    assert call.path == ACCOUNT["token_uri"]
+    adapter = VertexAdapter(deployment(credentials=str(path)))
+    assert adapter.build_token_request(now=1.0).path == ACCOUNT["token_uri"]
     path.write_text(json.dumps(ACCOUNT | {"token_uri": "https://other.test/token", "x": "yz"}))
-    assert ADAPTER.build_token_request(deployment(credentials=str(path)), now=1.0).path == (
-        "https://other.test/token"
-    )
-    inline = ADAPTER.build_token_request(deployment(credentials=json.dumps(ACCOUNT)), now=1.0)
-    assert inline.path == ACCOUNT["token_uri"]
+    assert adapter.build_token_request(now=1.0).path == "https://other.test/token"
+    inline = VertexAdapter(deployment(credentials=json.dumps(ACCOUNT)))
+    assert inline.build_token_request(now=1.0).path == ACCOUNT["token_uri"]
 
 
 @pytest.mark.parametrize(
@@ -154,22 +181,23 @@ def test_credentials_from_a_file_are_read_once_per_version(tmp_path: Path) -> No
     ],
 )
 def test_unusable_credentials_are_auth_errors_without_key_material(credentials: Any) -> None:
+    adapter = VertexAdapter(deployment(credentials=credentials))  # built: checked on use
     with pytest.raises(UpstreamAuthError) as caught:
-        ADAPTER.build_token_request(deployment(credentials=credentials), now=1.0)
+        adapter.build_token_request(now=1.0)
     assert "PRIVATE KEY" not in caught.value.message and PEM[40:80] not in caught.value.message
 
 
 def test_deployment_options_are_checked() -> None:
     with pytest.raises(GatewayError, match="unknown option"):
-        ADAPTER.build_submit(request(), deployment(region="x"), "k")
+        submit(request(), deployment(region="x"))
     with pytest.raises(GatewayError, match="location"):
-        ADAPTER.build_submit(request(), deployment(location="US Central"), "k")
+        submit(request(), deployment(location="US Central"))
     no_project = deployment(credentials=ACCOUNT | {"project_id": None})
     with pytest.raises(GatewayError, match="project"):
-        ADAPTER.build_submit(request(), no_project, "k")
+        submit(request(), no_project)
     bare = Deployment(id="d", model_name="m", provider="vertex_ai", model="m", capabilities=VEO_3_1)
     with pytest.raises(GatewayError, match="credentials"):
-        ADAPTER.build_submit(request(), bare, "k")
+        submit(request(), bare)
 
 
 def test_parse_token_and_auth_headers() -> None:
@@ -178,25 +206,33 @@ def test_parse_token_and_auth_headers() -> None:
     assert ADAPTER.parse_token(reply({"access_token": "t"}))[1] == 3600.0
     with pytest.raises(UpstreamAuthError):
         ADAPTER.parse_token(reply({"token_type": "Bearer"}))
-    assert ADAPTER.auth_headers(deployment(), "ya29.x") == {"Authorization": "Bearer ya29.x"}
+    assert ADAPTER.auth_headers("ya29.x") == {"Authorization": "Bearer ya29.x"}
+    assert ADAPTER.auth_headers(None) == {}
 
 
 def test_token_endpoint_errors_are_auth_errors_without_details() -> None:
+    token = CallContext("token")
     body = {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
-    error = ADAPTER.parse_error(reply(body, 400))
+    error = ADAPTER.parse_error(reply(body, 400), token)
     assert isinstance(error, UpstreamAuthError) and not error.retryable
     assert "invalid_grant" in error.message and "credentials" in error.message
+    assert "Signature" not in error.message
+    odd = ADAPTER.parse_error(reply({"error": "Not An OAuth Code!"}, 401), token)
+    assert isinstance(odd, UpstreamAuthError) and "(HTTP 401, error)" in odd.message
+    busy = ADAPTER.parse_error(reply("<html>busy</html>", 503), token)
+    assert type(busy) is UpstreamError and busy.retryable  # an outage, not a refusal
 
 
 # --- URLs ------------------------------------------------------------------------------
 
 
-def test_urls_relative_to_api_base_or_absolute_from_the_location() -> None:
+def test_urls_from_api_base_or_from_the_location() -> None:
     path, _ = submit(request())
     assert path == (
-        "/projects/proj-1/locations/us-central1/publishers/google/models/"
+        f"{BASE}/projects/proj-1/locations/us-central1/publishers/google/models/"
         "veo-3.1-generate-001:predictLongRunning"
     )
+    assert submit(request(), deployment(BASE + "/"))[0] == path
     path, _ = submit(request(), deployment(None, location="europe-west4", project="p-2"))
     assert path == (
         "https://europe-west4-aiplatform.googleapis.com/v1/projects/p-2/locations/europe-west4"
@@ -206,16 +242,11 @@ def test_urls_relative_to_api_base_or_absolute_from_the_location() -> None:
         "https://aiplatform.googleapis.com/v1/projects/proj-1/locations/global/"
     )
     poll = ADAPTER.build_poll(NAME)
-    assert poll.method == "POST" and poll.path == f"/{RESOURCE}:fetchPredictOperation"
+    assert poll.method == "POST" and poll.path == f"{BASE}/{RESOURCE}:fetchPredictOperation"
     assert poll.json == {"operationName": NAME}
-    bound = VertexAdapter.for_deployment(deployment(None, location="asia-northeast1"))
-    assert bound.build_poll(NAME).path == (
+    regional = VertexAdapter(deployment(None, location="asia-northeast1"))
+    assert regional.build_poll(NAME).path == (
         f"https://asia-northeast1-aiplatform.googleapis.com/v1/{RESOURCE}:fetchPredictOperation"
-    )
-    assert (
-        VertexAdapter.for_deployment(deployment())
-        .build_poll(NAME)
-        .path.startswith("http://sim.test/v1/projects/")
     )
     with pytest.raises(UpstreamError):
         ADAPTER.build_poll("operations/123")
@@ -225,7 +256,7 @@ def test_downloads_inline_or_from_cloud_storage() -> None:
     inline = ADAPTER.build_download(NAME, "video", "inline")
     assert inline is not None and inline.auth and inline.base64_field == "bytesBase64Encoded"
     assert inline.call.method == "POST" and inline.call.json == {"operationName": NAME}
-    gcs = VertexAdapter(Target(gcs_base="http://sim.test")).build_download(
+    gcs = VertexAdapter(deployment(gcs_base="http://sim.test")).build_download(
         NAME, "video", "gs://my-bucket/out/a b/sample_0.mp4"
     )
     assert gcs is not None and gcs.auth and gcs.base64_field is None
@@ -236,8 +267,9 @@ def test_downloads_inline_or_from_cloud_storage() -> None:
     default = ADAPTER.build_download(NAME, "video", "gs://b/o.mp4")
     assert default is not None
     assert default.call.path == "https://storage.googleapis.com/download/storage/v1/b/b/o/o.mp4"
-    bound = VertexAdapter.for_deployment(deployment(gcs_base="http://127.0.0.1:9/"))
-    assert bound.target.gcs_base == "http://127.0.0.1:9"
+    assert VertexAdapter(deployment(gcs_base="http://127.0.0.1:9/")).gcs_base == (
+        "http://127.0.0.1:9"
+    )
     assert ADAPTER.build_download(NAME, "thumbnail", None) is None
     assert ADAPTER.build_delete(NAME) is None
 
@@ -290,8 +322,7 @@ def test_audio_off_is_sent_for_veo3() -> None:
 
 def test_images_are_inline_placeholders_or_gcs_uris() -> None:
     last = Asset("url", "gs://bucket/last.JPG")
-    images = (ImageInput("first_frame", PNG), ImageInput("last_frame", last))
-    _, body = submit(request(images=images, options={"resize_mode": "crop"}))
+    _, body = submit(resolved(image=PNG, last_frame=last, options={"resize_mode": "crop"}))
     instance = body["instances"][0]
     assert instance["image"] == {
         "bytesBase64Encoded": Inline(PNG),
@@ -314,38 +345,29 @@ def test_reference_images() -> None:
         ]
         * 2
     )
-    with pytest.raises(InvalidRequest) as caught:
-        submit(request(images=refs, seconds=4))
-    assert caught.value.param == "metadata.reference_images"
-    with pytest.raises(InvalidRequest):
-        submit(request(images=refs, width=720, height=1280))
-    style = request(
-        upstream_model="veo-2.0-generate-exp",
-        images=refs,
-        options={"reference_type": "style"},
-        audio=None,
+    rejects("metadata.reference_images", reference_images=[PNG, PNG], seconds=4)
+    rejects("metadata.reference_images", reference_images=[PNG, PNG], size=(720, 1280))
+    exp = "veo-2.0-generate-exp"
+    style = {"reference_type": "style"}
+    assert (
+        "exactly one"
+        in rejects(
+            "metadata.reference_images", exp, reference_images=[PNG, PNG], options=style
+        ).message
     )
-    with pytest.raises(InvalidRequest, match="exactly one"):
-        submit(style)
+    one = resolved(exp, reference_images=[PNG], options=style)
+    assert submit(one)[1]["instances"][0]["referenceImages"][0]["referenceType"] == "style"
 
 
-def test_image_combinations_rejected_before_any_call() -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        submit(request(images=(ImageInput("last_frame", PNG),)))
-    assert caught.value.param == "metadata.last_frame"
-    mixed = (ImageInput("first_frame", PNG), ImageInput("reference", PNG))
-    with pytest.raises(InvalidRequest) as caught:
-        submit(request(images=mixed))
-    assert caught.value.param == "metadata.reference_images"
-    with pytest.raises(InvalidRequest) as caught:
-        submit(request(options={"resize_mode": "pad"}))
-    assert caught.value.param == "metadata.resize_mode"
+def test_image_combinations_rejected_before_any_job() -> None:
+    rejects("metadata.last_frame", last_frame=PNG)
+    rejects("metadata.reference_images", image=PNG, reference_images=[PNG])
+    rejects("metadata.resize_mode", options={"resize_mode": "pad"})
 
 
 def test_high_resolutions_need_eight_seconds() -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        submit(request(width=1920, height=1080, seconds=6))
-    assert caught.value.param == "seconds"
+    rejects("seconds", size=(1920, 1080), seconds=6)
+    assert resolved(size=(1920, 1080), seconds=8).size == "1920x1080"
 
 
 def test_provider_options_are_validated_and_mapped() -> None:
@@ -357,8 +379,9 @@ def test_provider_options_are_validated_and_mapped() -> None:
         "pubsub_topic": "projects/p/topics/t",
         "labels": {"team": "video"},
     }
-    _, body = submit(request(options=options))
+    _, body = submit(resolved(options=options))
     assert body["labels"] == {"team": "video"}
+    assert "labels" not in submit(resolved(options={"labels": {}}))[1]  # empty: not sent
     params = body["parameters"]
     assert params["personGeneration"] == "dont_allow"
     assert params["storageUri"] == "gs://bucket/prefix/"
@@ -379,17 +402,21 @@ def test_provider_options_are_validated_and_mapped() -> None:
         ("reference_type", "pose"),
     ],
 )
-def test_bad_option_values_name_the_option(key: str, value: Any) -> None:
-    refs = (ImageInput("reference", PNG),) if key == "reference_type" else ()
-    with pytest.raises(InvalidRequest) as caught:
-        submit(request(options={key: value}, images=refs))
-    assert caught.value.param == f"metadata.{key}"
+def test_bad_option_values_are_refused_before_any_job(key: str, value: Any) -> None:
+    model = "veo-2.0-generate-exp" if key == "reference_type" else MODEL
+    refused = rejects(f"metadata.{key}", model, options={key: value}, reference_images=[PNG])
+    assert refused.code == "invalid_value" and "Invalid value for" in refused.message
+
+
+def test_reference_type_is_an_option_of_veo2_exp_only() -> None:
+    refused = rejects("metadata.reference_type", options={"reference_type": "asset"})
+    assert refused.code == "unknown_parameter"
 
 
 def test_seed_must_be_uint32() -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        submit(request(seed=2**32))
-    assert caught.value.param == "seed"
+    rejects("seed", seed=2**32)
+    rejects("seed", seed=-1)
+    assert submit(resolved(seed=2**32 - 1))[1]["parameters"]["seed"] == 2**32 - 1
 
 
 def test_extension_sends_the_source_video() -> None:
@@ -401,7 +428,7 @@ def test_extension_sends_the_source_video() -> None:
     }
     assert body["parameters"]["durationSeconds"] == 8
     inline = SourceVideo(MP4, "video_b", NAME, 8, "inline")
-    _, body = submit(request(operation="extend", source=inline))
+    _, body = submit(resolved(operation="extend", source=inline, seconds=8))
     assert body["instances"][0]["video"] == {
         "bytesBase64Encoded": Inline(MP4),
         "mimeType": "video/mp4",
@@ -412,17 +439,24 @@ def test_extension_sends_the_source_video() -> None:
     ("changes", "param"),
     [
         ({"seconds": 4}, "seconds"),
-        ({"width": 1920, "height": 1080}, "video"),
+        ({"size": (1920, 1080)}, "video"),
         ({"source": SourceVideo(MP4, seconds=31)}, "video"),
         ({"source": SourceVideo(None, seconds=8)}, "video"),
-        ({"images": (ImageInput("first_frame", PNG),)}, "input_reference"),
+        ({"image": PNG}, "input_reference"),
     ],
 )
 def test_extension_limits(changes: dict[str, Any], param: str) -> None:
-    base = {"operation": "extend", "source": SourceVideo(MP4, seconds=8)}
-    with pytest.raises(InvalidRequest) as caught:
-        submit(request(**(base | changes)))
-    assert caught.value.param == param
+    base = {"operation": "extend", "source": SourceVideo(MP4, seconds=8), "seconds": 8}
+    rejects(param, **(base | changes))
+
+
+def test_extension_from_another_deployment_sends_the_archived_bytes() -> None:
+    elsewhere = SourceVideo(MP4, "video_c", None, 12, None)  # no upstream id or location here
+    _, body = submit(resolved(operation="extend", source=elsewhere, seconds=8))
+    assert body["instances"][0]["video"] == {
+        "bytesBase64Encoded": Inline(MP4),
+        "mimeType": "video/mp4",
+    }
 
 
 # --- state parsing ---------------------------------------------------------------------
@@ -430,7 +464,7 @@ def test_extension_limits(changes: dict[str, Any], param: str) -> None:
 
 def test_pending_operations_are_running() -> None:
     for body in ({"name": NAME}, {"name": NAME, "done": False}, {"name": NAME, "done": "yes"}):
-        state = ADAPTER.parse_state(reply(body))
+        state = ADAPTER.parse_state(reply(body), POLL)
         assert (state.status, state.raw_status, state.upstream_id) == (
             "in_progress",
             "running",
@@ -441,13 +475,13 @@ def test_pending_operations_are_running() -> None:
 
 def test_unknown_metadata_keeps_running() -> None:
     body = {"name": NAME, "done": False, "metadata": {"state": "WARMING_UP"}}
-    assert ADAPTER.parse_state(reply(body)).status == "in_progress"
+    assert ADAPTER.parse_state(reply(body), POLL).status == "in_progress"
 
 
 def test_inline_success() -> None:
     video = {"bytesBase64Encoded": "AAAA", "mimeType": "video/mp4"}
     body = {"name": NAME, "done": True, "response": {"raiMediaFilteredCount": 0, "videos": [video]}}
-    state = ADAPTER.parse_state(reply(body))
+    state = ADAPTER.parse_state(reply(body), POLL)
     assert (state.status, state.progress, state.results) == ("completed", 100, {"video": "inline"})
     assert "AAAA" not in repr(state)
 
@@ -455,7 +489,7 @@ def test_inline_success() -> None:
 def test_gcs_success() -> None:
     video = {"gcsUri": "gs://b/p/sample_0.mp4", "mimeType": "video/mp4"}
     body = {"name": NAME, "done": True, "response": {"videos": [video]}}
-    assert ADAPTER.parse_state(reply(body)).results == {"video": "gs://b/p/sample_0.mp4"}
+    assert ADAPTER.parse_state(reply(body), POLL).results == {"video": "gs://b/p/sample_0.mp4"}
 
 
 def test_done_with_error_is_failed() -> None:
@@ -464,16 +498,16 @@ def test_done_with_error_is_failed() -> None:
         "done": True,
         "error": {"code": 3, "message": "Bad image in projects/p/x"},
     }
-    state = ADAPTER.parse_state(reply(body))
+    state = ADAPTER.parse_state(reply(body), POLL)
     assert (state.status, state.error_code) == ("failed", "invalid_argument")
     assert state.error_message == "Bad image in <resource>"
     weird = {"name": NAME, "done": True, "error": {"code": "x"}}
-    assert ADAPTER.parse_state(reply(weird)).error_code == "upstream_failed"
+    assert ADAPTER.parse_state(reply(weird), POLL).error_code == "upstream_failed"
 
 
 def test_content_filtered_is_failed() -> None:
     response = {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": ["Unsafe prompt."]}
-    state = ADAPTER.parse_state(reply({"name": NAME, "done": True, "response": response}))
+    state = ADAPTER.parse_state(reply({"name": NAME, "done": True, "response": response}), POLL)
     assert (state.status, state.raw_status, state.error_code) == (
         "failed",
         "content_filtered",
@@ -484,14 +518,14 @@ def test_content_filtered_is_failed() -> None:
 
 def test_done_without_result_is_failed() -> None:
     for response in ({}, {"videos": []}, {"videos": [{"mimeType": "video/mp4"}]}, "x"):
-        state = ADAPTER.parse_state(reply({"name": NAME, "done": True, "response": response}))
+        state = ADAPTER.parse_state(reply({"name": NAME, "done": True, "response": response}), POLL)
         assert (state.status, state.error_code) == ("failed", "no_result")
 
 
 @pytest.mark.parametrize("body", [{}, '{"name": "proj', [], {"done": True}])
 def test_malformed_bodies_raise_instead_of_ending_the_job(body: Any) -> None:
     with pytest.raises(UpstreamError):
-        ADAPTER.parse_state(reply(body))
+        ADAPTER.parse_state(reply(body), POLL)
 
 
 def test_every_raw_status_is_mapped() -> None:
@@ -518,26 +552,29 @@ def test_error_mapping() -> None:
                 400, "Unsupported durationSeconds at https://x.googleapis.com/y", "INVALID_ARGUMENT"
             ),
             400,
-        )
+        ),
+        POLL,
     )
     assert isinstance(bad, InvalidRequest) and bad.code == "invalid_argument"
     assert "Unsupported durationSeconds" in bad.message and "googleapis" not in bad.message
     for status in (401, 403):
         denied = ADAPTER.parse_error(
-            reply(google(status, "Permission denied", "PERMISSION_DENIED"), status)
+            reply(google(status, "Permission denied", "PERMISSION_DENIED"), status), POLL
         )
         assert isinstance(denied, UpstreamAuthError)
-    assert isinstance(ADAPTER.parse_error(reply(google(404, "x", "NOT_FOUND"), 404)), NotFound)
+    assert isinstance(
+        ADAPTER.parse_error(reply(google(404, "x", "NOT_FOUND"), 404), POLL), NotFound
+    )
     retry = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "30s"}]
     limited = ADAPTER.parse_error(
-        reply(google(429, "Quota", "RESOURCE_EXHAUSTED", details=retry), 429)
+        reply(google(429, "Quota", "RESOURCE_EXHAUSTED", details=retry), 429), POLL
     )
     assert isinstance(limited, RateLimited) and limited.retry_after_s == 30
     header = ADAPTER.parse_error(
-        reply(google(429, "Quota", "RESOURCE_EXHAUSTED"), 429, **{"retry-after": "7"})
+        reply(google(429, "Quota", "RESOURCE_EXHAUSTED"), 429, **{"retry-after": "7"}), POLL
     )
     assert header.retry_after_s == 7
     for status in (500, 503):
-        failed = ADAPTER.parse_error(reply(google(status, "Internal", "INTERNAL"), status))
+        failed = ADAPTER.parse_error(reply(google(status, "Internal", "INTERNAL"), status), POLL)
         assert type(failed) is UpstreamError and failed.retryable
-    assert type(ADAPTER.parse_error(reply("<html>bad gateway</html>", 502))) is UpstreamError
+    assert type(ADAPTER.parse_error(reply("<html>bad gateway</html>", 502), POLL)) is UpstreamError

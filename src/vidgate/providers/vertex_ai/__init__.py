@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vidgate.providers.base import Provider, legacy
+from vidgate.providers.base import Provider
 from vidgate.providers.vertex_ai.adapter import VertexAdapter
 from vidgate.providers.vertex_ai.spec import SPEC
 
-PROVIDER = Provider(spec=SPEC, adapter=legacy(VertexAdapter()), needs_api_base=False)
+PROVIDER = Provider(spec=SPEC, adapter=VertexAdapter, needs_api_base=False)

@@ -1,9 +1,9 @@
-"""Deployment options and ``metadata`` provider options for Vertex AI, checked as data.
+"""Deployment options for Vertex AI, checked as data.
 
 Deployment ``options``: ``credentials`` (service-account key: a file path or the JSON
 object), ``project`` (default: the key's ``project_id``), ``location`` (default
 ``us-central1``) and ``gcs_base`` (the Cloud Storage download host; tests point it at the
-simulator). Request ``metadata`` options map to Vertex parameters with validated values.
+simulator). Request ``metadata`` options are the spec's option table.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vidgate.errors import GatewayError, InvalidRequest
+from vidgate.errors import GatewayError
 from vidgate.providers.vertex_ai import _auth
 from vidgate.values import Deployment
 
@@ -23,9 +23,6 @@ MULTI_REGIONS = frozenset({"us", "eu"})
 DEPLOYMENT_KEYS = frozenset({"credentials", "project", "location", "gcs_base"})
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _PROJECT = re.compile(r"^[a-z0-9][a-z0-9.:-]{2,62}$")
-_TOPIC = re.compile(r"^projects/[^/]+/topics/[^/]+$")
-_GCS_URI = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,221}(/.*)?$")
-_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -87,67 +84,3 @@ def settings(deployment: Deployment) -> Settings:
 
 def _config(why: str) -> GatewayError:
     return GatewayError(f"Vertex AI deployment misconfigured: {why}.", code="deployment_config")
-
-
-# --- request metadata options --------------------------------------------------------
-
-_ENUMS: Mapping[str, tuple[str, frozenset[str]]] = {
-    "person_generation": (
-        "personGeneration",
-        frozenset({"allow_adult", "dont_allow", "allow_all"}),
-    ),
-    "compression_quality": ("compressionQuality", frozenset({"optimized", "lossless"})),
-    "resize_mode": ("resizeMode", frozenset({"pad", "crop"})),
-}
-
-
-def parameters(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Vertex ``parameters`` from the request's ``metadata`` options (values checked)."""
-    out: dict[str, Any] = {}
-    for key, (field, allowed) in _ENUMS.items():
-        if key in options:
-            value = options[key]
-            if value not in allowed:
-                raise _option(key, f"expected one of {', '.join(sorted(allowed))}")
-            out[field] = value
-    if "enhance_prompt" in options:
-        if not isinstance(options["enhance_prompt"], bool):
-            raise _option("enhance_prompt", "expected true or false")
-        out["enhancePrompt"] = options["enhance_prompt"]
-    if "storage_uri" in options:
-        uri = options["storage_uri"]
-        if not isinstance(uri, str) or not _GCS_URI.fullmatch(uri):
-            raise _option("storage_uri", "expected a Cloud Storage URI such as gs://bucket/prefix/")
-        out["storageUri"] = uri
-    if "pubsub_topic" in options:
-        topic = options["pubsub_topic"]
-        if not isinstance(topic, str) or not _TOPIC.fullmatch(topic):
-            raise _option("pubsub_topic", "expected projects/PROJECT/topics/TOPIC")
-        out["pubsubTopic"] = topic
-    return out
-
-
-def labels(options: Mapping[str, Any]) -> dict[str, str] | None:
-    """Top-level billing ``labels`` (lowercase keys, string values, at most 64)."""
-    value = options.get("labels")
-    if value is None:
-        return None
-    if (
-        not isinstance(value, dict)
-        or len(value) > 64
-        or not all(isinstance(k, str) and _LABEL_KEY.fullmatch(k) for k in value)
-        or not all(isinstance(v, str) and len(v) <= 63 for v in value.values())
-    ):
-        raise _option("labels", "expected an object of up to 64 lowercase keys to short strings")
-    return dict(value)
-
-
-def reference_type(options: Mapping[str, Any]) -> str:
-    value = options.get("reference_type", "asset")
-    if value not in ("asset", "style"):
-        raise _option("reference_type", "expected asset or style")
-    return str(value)
-
-
-def _option(key: str, why: str) -> InvalidRequest:
-    return InvalidRequest(f"Invalid 'metadata.{key}': {why}.", param=f"metadata.{key}")

@@ -8,16 +8,17 @@ name. Poll: ``POST {base}/{name before /operations/}:fetchPredictOperation`` wit
 with ``metadata.storage_uri``, a ``gs://`` object read through the Cloud Storage JSON API.
 Auth is OAuth: a service-account JWT grant exchanged for a bearer token (``TokenAuth``).
 
-The adapter builds relative paths (joined to ``api_base`` by dispatch) unless it is bound to
-one deployment (``for_deployment``), which is how a deployment without ``api_base`` reaches
-``https://{location}-aiplatform.googleapis.com/v1`` and how ``gcs_base`` is honoured.
+The adapter is built per deployment: its URLs are absolute, from the deployment's
+``api_base`` or its location's production host
+(``https://{location}-aiplatform.googleapis.com/v1``), and downloads use its ``gcs_base``.
+The request was checked against the spec's option table and rules before the job existed;
+the deployment's own options (credentials, project, location) are checked here, on use.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -29,8 +30,8 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
-from vidgate.providers.toolkit import GRPC_CODE_NAMES, retry_after_s
+from vidgate.providers.base import CallContext, DownloadCall, HttpCall, HttpReply, Inline
+from vidgate.providers.toolkit import GRPC_CODE_NAMES, completed, put_options, retry_after_s, scrub
 from vidgate.providers.vertex_ai import _auth, _config
 from vidgate.providers.vertex_ai.spec import SIZE_MAP, SPEC
 from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
@@ -38,42 +39,29 @@ from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Va
 _OPERATION = re.compile(
     r"^(projects/[^/]+/locations/[^/]+/publishers/[^/]+/models/[^/:]+)/operations/[^/]+$"
 )
-_RESOURCE = re.compile(r"\bprojects/[^\s'\"`,;)]+")
-_URL = re.compile(r"\b(?:https?|gs)://[^\s'\"`,;)]+")
+# not inside a URL (``https://host/v1/projects/...``): errors.client_text hides the whole URL
+_RESOURCE = (re.compile(r"(?<![/\w])projects/[^\s'\"`,;)]+"), "<resource>")
 _GS = re.compile(r"^gs://([^/]+)/(.+)$")
 _IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 _IMAGE_TYPES[".webp"] = "image/webp"
-EXTENSION_SECONDS = 8
-"""``durationSeconds`` an extension takes; Veo adds 7 s of video to the input."""
-MAX_EXTENSION_INPUT_S = 30
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where one deployment's calls go; ``api_base`` None means relative paths."""
-
-    api_base: str | None = None
-    gcs_base: str = _config.GCS_BASE
+_OAUTH_REFUSALS = (400, 401, 403)
+"""Token endpoint answers that mean the service account's grant was refused."""
 
 
 class VertexAdapter:
-    """``HttpAdapter`` and ``TokenAuth`` for Veo on Vertex AI."""
+    """``HttpAdapter`` and ``TokenAuth`` for one deployment of Veo on Vertex AI."""
 
-    def __init__(self, target: Target | None = None) -> None:
-        self.target = target or Target()
-
-    @classmethod
-    def for_deployment(cls, deployment: Deployment) -> VertexAdapter:
-        """An adapter whose URLs are absolute for ``deployment`` (its api_base, or the
-        location's production host) and whose downloads use its ``gcs_base``."""
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
         options = deployment.options
         base = deployment.api_base or _config.default_api_base(_config.location_of(options))
-        return cls(Target(base.rstrip("/"), _config.gcs_base_of(options)))
+        self.api_base = base.rstrip("/")
+        self.gcs_base = _config.gcs_base_of(options)
 
     # --- auth --------------------------------------------------------------------------
 
-    def build_token_request(self, deployment: Deployment, now: float) -> HttpCall:
-        account = _config.settings(deployment).account
+    def build_token_request(self, now: float) -> HttpCall:
+        account = _config.settings(self.deployment).account
         form = {"grant_type": _auth.JWT_GRANT_TYPE, "assertion": _auth.assertion(account, now)}
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         return HttpCall("POST", account.token_uri, headers, data=form)
@@ -89,32 +77,32 @@ class VertexAdapter:
             lifetime = 3600.0
         return token, lifetime if math.isfinite(lifetime) and lifetime > 0 else 3600.0
 
-    def auth_headers(self, deployment: Deployment, token: str | None) -> dict[str, str]:
+    def auth_headers(self, token: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     # --- calls -------------------------------------------------------------------------
 
-    def build_submit(
-        self, request: ResolvedRequest, deployment: Deployment, idempotency_key: str
-    ) -> HttpCall:
-        settings = _config.settings(deployment)
-        model = request.upstream_model
+    def build_submit(self, request: ResolvedRequest, idempotency_key: str) -> HttpCall:
+        settings = _config.settings(self.deployment)
         resource = (
             f"projects/{settings.project}/locations/{settings.location}"
-            f"/publishers/google/models/{model}"
+            f"/publishers/google/models/{request.upstream_model}"
         )
         body: dict[str, Any] = {
             "instances": [_instance(request)],
             "parameters": _parameters(request),
         }
-        labels = _config.labels(request.options)
-        if labels:
-            body["labels"] = labels
-        path = f"{self._base(deployment)}/{resource}:predictLongRunning"
-        return HttpCall("POST", path, json=body)
+        put_options(body, request, self.deployment.capabilities)
+        if request.options.get("labels"):
+            body["labels"] = request.options["labels"]
+        return HttpCall("POST", f"{self.api_base}/{resource}:predictLongRunning", json=body)
 
     def build_poll(self, upstream_id: str) -> HttpCall:
-        return HttpCall("POST", self._fetch_path(upstream_id), json={"operationName": upstream_id})
+        match = _OPERATION.match(upstream_id)
+        if match is None:
+            raise UpstreamError("The upstream operation name is not a Vertex operation.")
+        path = f"{self.api_base}/{match[1]}:fetchPredictOperation"
+        return HttpCall("POST", path, json={"operationName": upstream_id})
 
     def build_download(
         self, upstream_id: str, variant: Variant, location: str | None
@@ -125,28 +113,15 @@ class VertexAdapter:
         if match is None:  # inline: fetch the operation again, stream-decode the base64
             return DownloadCall(self.build_poll(upstream_id), base64_field="bytesBase64Encoded")
         bucket, name = match.groups()
-        url = f"{self.target.gcs_base}/download/storage/v1/b/{bucket}/o/{quote(name, safe='')}"
+        url = f"{self.gcs_base}/download/storage/v1/b/{bucket}/o/{quote(name, safe='')}"
         return DownloadCall(HttpCall("GET", url, params={"alt": "media"}))
 
     def build_delete(self, upstream_id: str) -> HttpCall | None:
         return None  # Vertex has no delete for predict operations; results expire on their own
 
-    def _base(self, deployment: Deployment) -> str:
-        if self.target.api_base:
-            return self.target.api_base
-        if deployment.api_base:
-            return ""
-        return _config.default_api_base(_config.location_of(deployment.options))
-
-    def _fetch_path(self, upstream_id: str) -> str:
-        match = _OPERATION.match(upstream_id)
-        if match is None:
-            raise UpstreamError("The upstream operation name is not a Vertex operation.")
-        return f"{self.target.api_base or ''}/{match[1]}:fetchPredictOperation"
-
     # --- replies -----------------------------------------------------------------------
 
-    def parse_state(self, reply: HttpReply) -> UpstreamState:
+    def parse_state(self, reply: HttpReply, context: CallContext) -> UpstreamState:
         body = reply.body
         if not isinstance(body, dict) or not isinstance(body.get("name"), str):
             raise UpstreamError("The upstream returned a malformed operation.")
@@ -169,8 +144,9 @@ class VertexAdapter:
         )
         video = _first_video(response.get("videos"))
         if video is not None:
-            location = video.get("gcsUri") if isinstance(video.get("gcsUri"), str) else "inline"
-            return _state(name, "succeeded", progress=100, results={"video": location})
+            gcs = video.get("gcsUri")
+            location = gcs if isinstance(gcs, str) else "inline"
+            return completed(name, "succeeded", {"video": location})
         filtered = response.get("raiMediaFilteredCount")
         if isinstance(filtered, int) and filtered > 0:
             reasons = response.get("raiMediaFilteredReasons") or []
@@ -189,10 +165,11 @@ class VertexAdapter:
             error_message="The upstream finished without a video.",
         )
 
-    def parse_error(self, reply: HttpReply) -> GatewayError:
+    def parse_error(self, reply: HttpReply, context: CallContext) -> GatewayError:
         body = reply.body if isinstance(reply.body, dict) else {}
         error = body.get("error")
-        if isinstance(error, str):  # the OAuth token endpoint: {"error", "error_description"}
+        if context.kind == "token" and reply.status in _OAUTH_REFUSALS:
+            # the OAuth token endpoint: {"error": "invalid_grant", "error_description": ...}
             return UpstreamAuthError(
                 "The OAuth token exchange for this deployment's service account failed "
                 f"(HTTP {reply.status}, {_oauth_code(error)}); check options.credentials."
@@ -224,26 +201,12 @@ def _instance(request: ResolvedRequest) -> dict[str, Any]:
     instance: dict[str, Any] = {"prompt": request.prompt}
     first, last = request.image("first_frame"), request.image("last_frame")
     references = [i.asset for i in request.images if i.role == "reference"]
-    if last is not None and first is None:
-        raise InvalidRequest(
-            "Veo takes a last frame only together with a first frame (input_reference).",
-            param="metadata.last_frame",
-        )
-    if references and first is not None:
-        raise InvalidRequest(
-            "Veo cannot combine reference images with a first or last frame.",
-            param="metadata.reference_images",
-        )
     if first is not None:
         instance["image"] = _image(first)
     if last is not None:
         instance["lastFrame"] = _image(last)
     if references:
-        kind = _config.reference_type(request.options)
-        if kind == "style" and len(references) > 1:
-            raise InvalidRequest(
-                "A style reference takes exactly one image.", param="metadata.reference_images"
-            )
+        kind = request.options.get("reference_type", "asset")
         instance["referenceImages"] = [
             {"image": _image(a), "referenceType": kind} for a in references
         ]
@@ -264,57 +227,32 @@ def _image(asset: Asset) -> dict[str, Any]:
 
 
 def _source_video(request: ResolvedRequest) -> dict[str, Any]:
+    """The video to extend: its Cloud Storage object, else the archived bytes (the rules
+    made sure one of them is there)."""
     source = request.source
-    if request.images:
-        raise InvalidRequest("Veo extends a video without input images.", param="input_reference")
-    if request.seconds != EXTENSION_SECONDS:
-        raise InvalidRequest(
-            f"Veo extends a video by 7 s per call; send seconds={EXTENSION_SECONDS} "
-            "(the durationSeconds Vertex takes for an extension).",
-            param="seconds",
-        )
-    if SIZE_MAP.get(request.size, ("", ""))[1] != "720p":
-        raise InvalidRequest("Vertex extends 720p videos only.", param="video")
-    if source is None or (source.seconds or 0) > MAX_EXTENSION_INPUT_S:
-        raise InvalidRequest("Vertex extends videos of 1 to 30 seconds.", param="video")
-    if source.location and source.location.startswith("gs://"):
-        return {"gcsUri": source.location, "mimeType": "video/mp4"}
-    if source.asset is None:
-        raise InvalidRequest("The source video's bytes are not available.", param="video")
+    location = source.location if source is not None else None
+    if location and location.startswith("gs://"):
+        return {"gcsUri": location, "mimeType": "video/mp4"}
+    if source is None or source.asset is None:
+        raise GatewayError("The source video of the extension is not available.")
     return {"bytesBase64Encoded": Inline(source.asset), "mimeType": "video/mp4"}
 
 
 def _parameters(request: ResolvedRequest) -> dict[str, Any]:
     aspect, tier = SIZE_MAP.get(request.size, ("16:9", "720p"))
-    veo3 = request.upstream_model.startswith("veo-3")
-    has_references = any(i.role == "reference" for i in request.images)
-    if tier in ("1080p", "4k") and request.seconds != 8:
-        raise InvalidRequest(f"Veo makes {tier} videos of 8 seconds only.", param="seconds")
-    if has_references and (request.seconds != 8 or aspect != "16:9"):
-        raise InvalidRequest(
-            "Veo reference-image videos are 8 seconds at 16:9 only.",
-            param="metadata.reference_images",
-        )
     params: dict[str, Any] = {
         "aspectRatio": aspect,
         "durationSeconds": request.seconds,
         "sampleCount": 1,
     }
-    if veo3:
+    if request.upstream_model.startswith("veo-3"):
         params["resolution"] = tier
         params["generateAudio"] = bool(request.audio)
     if request.seed is not None:
-        if not 0 <= request.seed <= 0xFFFFFFFF:
-            raise InvalidRequest("'seed' must be between 0 and 4294967295.", param="seed")
         params["seed"] = request.seed
     if request.negative_prompt:
         params["negativePrompt"] = request.negative_prompt
-    extra = _config.parameters(request.options)
-    if "resizeMode" in extra and request.image("first_frame") is None:
-        raise InvalidRequest(
-            "'metadata.resize_mode' applies to image-to-video only.", param="metadata.resize_mode"
-        )
-    return params | extra
+    return params
 
 
 # --- reply parsing ---------------------------------------------------------------------
@@ -344,12 +282,10 @@ def _retry_delay(details: Any) -> float | None:
     return None
 
 
-def _oauth_code(error: str) -> str:
-    return error if re.fullmatch(r"[a-z_]{1,40}", error) else "error"
+def _oauth_code(error: Any) -> str:
+    return error if isinstance(error, str) and re.fullmatch(r"[a-z_]{1,40}", error) else "error"
 
 
 def _scrub(message: Any) -> str:
     """The upstream's message without URLs, bucket URIs or project resource names."""
-    if not isinstance(message, str):
-        return ""
-    return _RESOURCE.sub("<resource>", _URL.sub("<uri>", message))[:1000]
+    return scrub(message, _RESOURCE)
