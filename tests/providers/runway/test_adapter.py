@@ -16,10 +16,11 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import HttpReply, Inline
+from vidgate.providers.base import CallContext, HttpReply, Inline
 from vidgate.providers.runway import PROVIDER
 from vidgate.providers.runway.adapter import RunwayAdapter
 from vidgate.providers.runway.spec import SPEC
+from vidgate.request import VideoRequest, resolve
 from vidgate.values import (
     Asset,
     Deployment,
@@ -29,7 +30,6 @@ from vidgate.values import (
     SourceVideo,
 )
 
-ADAPTER = RunwayAdapter()
 TASK = "3f1c2a9e-5b7d-4c1e-9a0f-6d2b8e4c7a11"
 PNG = Asset("blob", "inputs/u1/first.png", "image/png", "first.png", "d1")
 LAST = Asset("url", "https://cdn.example.com/last.png")
@@ -64,10 +64,36 @@ def request(**changes: Any) -> ResolvedRequest:
     return ResolvedRequest(**(base | changes))
 
 
+ADAPTER = RunwayAdapter(deployment())
+POLL = CallContext("poll", TASK)
+
+
 def submit(req: ResolvedRequest, dep: Deployment | None = None) -> tuple[str, dict[str, Any]]:
-    call = ADAPTER.build_submit(req, dep or deployment(req.upstream_model), "video_" + "0" * 32)
+    adapter = RunwayAdapter(dep or deployment(req.upstream_model))
+    call = adapter.build_submit(req, "video_" + "0" * 32)
     assert call.method == "POST" and call.headers == {}
     return call.path, call.json
+
+
+def resolved(
+    model: str = "gen4.5", source: SourceVideo | None = None, **fields: Any
+) -> ResolvedRequest:
+    """A client request resolved for a Runway deployment: the checks before any job."""
+    operation = fields.pop("operation", "create")
+    size = (1280, 720) if source is not None else None  # the source's
+    video = VideoRequest(operation, fields.pop("prompt", "a lighthouse at dusk"), **fields)
+    caps = SPEC.models[model]
+    return resolve(
+        video, caps, model_name=model, upstream_model=model, source=source, source_size=size
+    )
+
+
+def rejects(param: str, model: str = "gen4.5", **fields: Any) -> InvalidRequest:
+    """The request is refused while it is resolved (before a job or a hold exists)."""
+    with pytest.raises(InvalidRequest) as caught:
+        resolved(model, **fields)
+    assert caught.value.param == param
+    return caught.value
 
 
 def reply(status: int, body: Any, **headers: str) -> HttpReply:
@@ -79,6 +105,8 @@ def reply(status: int, body: Any, **headers: str) -> HttpReply:
 
 def test_spec_models_and_defaults() -> None:
     assert PROVIDER.adapter is not None and PROVIDER.spec is SPEC
+    adapter = PROVIDER.adapter(deployment())
+    assert isinstance(adapter, RunwayAdapter) and adapter.deployment == deployment()
     assert set(SPEC.models) == {"gen4_turbo", "gen4.5", "veo3", "veo3.1", "veo3.1_fast", "aleph2"}
     assert SPEC.default_api_base == "https://api.dev.runwayml.com"
     assert SPEC.env == {"api_key": "RUNWAYML_API_SECRET"} and SPEC.poll_interval_s == 5.0
@@ -120,12 +148,12 @@ def test_status_map_is_complete() -> None:
 
 
 def test_auth_headers_carry_bearer_and_version() -> None:
-    assert ADAPTER.auth_headers(deployment(), None) == {
+    assert ADAPTER.auth_headers(None) == {
         "Authorization": "Bearer key_secret",
         "X-Runway-Version": "2024-11-06",
     }
     pinned = deployment(options={"runway_version": "2025-01-01"}, api_key=None)
-    assert ADAPTER.auth_headers(pinned, None) == {"X-Runway-Version": "2025-01-01"}
+    assert RunwayAdapter(pinned).auth_headers(None) == {"X-Runway-Version": "2025-01-01"}
 
 
 def test_text_to_video_body() -> None:
@@ -164,9 +192,10 @@ def test_image_uri_forms() -> None:
     plain = Asset("url", "http://intranet.example/a.png")  # Runway takes https only: inline it
     body = submit(request(images=(ImageInput("first_frame", plain),)))[1]
     assert body["promptImage"][0]["uri"] == Inline(plain, "data_uri")
-    with pytest.raises(InvalidRequest) as info:
-        submit(request(images=(ImageInput("first_frame", Asset("file_id", "file_1")),)))
-    assert info.value.param == "input_reference"
+    upload = resolved(image=Asset("file_id", "runway://upload/abc"))
+    assert submit(upload)[1]["promptImage"][0]["uri"] == "runway://upload/abc"
+    assert "runway://" in rejects("input_reference", image=Asset("file_id", "file_1")).message
+    rejects("metadata.last_frame", "veo3.1", image=PNG, last_frame=Asset("file_id", "f2"))
 
 
 def test_audio_is_only_sent_to_models_that_take_it() -> None:
@@ -177,35 +206,46 @@ def test_audio_is_only_sent_to_models_that_take_it() -> None:
 
 def test_content_moderation_option() -> None:
     options = {"content_moderation": {"public_figure_threshold": "low"}}
-    body = submit(request(options=options))[1]
+    body = submit(resolved(options=options))[1]
     assert body["contentModeration"] == {"publicFigureThreshold": "low"}
-    for bad in ({"public_figure_threshold": "off"}, {"other": 1}, "low"):
-        with pytest.raises(InvalidRequest) as info:
-            submit(request(options={"content_moderation": bad}))
-        assert info.value.param and info.value.param.startswith("metadata.content_moderation")
+    assert submit(resolved(options={"content_moderation": {}}))[1]["contentModeration"] == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "param"),
+    [
+        ({"public_figure_threshold": "off"}, "metadata.content_moderation.public_figure_threshold"),
+        ({"other": 1}, "metadata.content_moderation"),
+        ("low", "metadata.content_moderation"),
+        (None, "metadata.content_moderation"),
+    ],
+)
+def test_bad_option_values_are_refused_before_any_job(value: Any, param: str) -> None:
+    rejects(param, options={"content_moderation": value})
+
+
+def test_options_are_per_model() -> None:
+    veo = rejects("metadata.content_moderation", "veo3.1", options={"content_moderation": {}})
+    assert veo.code == "unknown_parameter"
+    target = {"target_aspect_ratio": "1:1"}
+    assert rejects("metadata.target_aspect_ratio", options=target).code == "unknown_parameter"
 
 
 def test_text_to_video_limits() -> None:
-    with pytest.raises(InvalidRequest) as info:
-        submit(request(width=1104, height=832))
-    assert info.value.param == "size" and "1280x720, 720x1280" in info.value.message
-    image = (ImageInput("first_frame", PNG),)
-    assert submit(request(width=1104, height=832, images=image))[0] == "/v1/image_to_video"
-    with pytest.raises(InvalidRequest) as info:
-        submit(request(upstream_model="gen4_turbo"))
-    assert info.value.param == "input_reference"
-    with pytest.raises(InvalidRequest) as info:
-        submit(request(upstream_model="veo3.1", images=(ImageInput("last_frame", PNG),)))
-    assert info.value.param == "input_reference"
+    refused = rejects("size", size=(1104, 832))
+    assert "1280x720, 720x1280" in refused.message
+    assert submit(resolved(size=(1104, 832), image=PNG))[0] == "/v1/image_to_video"
+    rejects("input_reference", "gen4_turbo")
+    assert submit(resolved("gen4_turbo", image=PNG))[0] == "/v1/image_to_video"
+    rejects("input_reference", "veo3.1", last_frame=PNG)
 
 
 def test_prompt_and_seed_limits() -> None:
-    with pytest.raises(InvalidRequest) as info:
-        submit(request(prompt="\U0001f600" * 501))  # 501 characters, 1002 UTF-16 units
-    assert info.value.param == "prompt"
-    with pytest.raises(InvalidRequest) as info:
-        submit(request(seed=2**32))
-    assert info.value.param == "seed"
+    refused = rejects("prompt", prompt="\U0001f600" * 501)  # 501 characters, 1002 UTF-16 units
+    assert refused.code == "string_above_max_length" and "UTF-16" in refused.message
+    assert resolved(prompt="\U0001f600" * 500).prompt  # 1000 units
+    rejects("seed", seed=2**32)
+    rejects("seed", seed=-1)
 
 
 def test_edit_goes_to_video_to_video() -> None:
@@ -224,30 +264,26 @@ def test_edit_goes_to_video_to_video() -> None:
 
 
 def test_edit_source_forms_and_limits() -> None:
-    edit = request(operation="edit", upstream_model="aleph2")
     located = SourceVideo(None, upstream_id=TASK, location="https://cdn.example/v.mp4?_jwt=x")
-    assert submit(dataclasses.replace(edit, source=located))[1]["videoUri"] == located.location
-    for source, param in (
-        (None, "video"),
-        (SourceVideo(None), "video"),
-        (SourceVideo(MP4, seconds=31), "video"),
-    ):
-        with pytest.raises(InvalidRequest) as info:
-            submit(dataclasses.replace(edit, source=source))
-        assert info.value.param == param
-    with pytest.raises(InvalidRequest) as info:
-        submit(
-            dataclasses.replace(
-                edit, source=SourceVideo(MP4), options={"target_aspect_ratio": "5:4"}
-            )
-        )
-    assert info.value.param == "metadata.target_aspect_ratio"
+    edit = resolved("aleph2", operation="edit", source=located)
+    assert submit(edit)[1]["videoUri"] == located.location
+    for source in (None, SourceVideo(None), SourceVideo(MP4, seconds=31)):
+        rejects("video", "aleph2", operation="edit", source=source)
+    target = {"target_aspect_ratio": "5:4"}
+    refused = rejects(
+        "metadata.target_aspect_ratio",
+        "aleph2",
+        operation="edit",
+        source=SourceVideo(MP4),
+        options=target,
+    )
+    assert "16:9" in refused.message
 
 
 def test_remix_and_extend_have_no_runway_equivalent() -> None:
     for operation in ("remix", "extend"):
         with pytest.raises(UnsupportedOperation):
-            submit(request(operation=operation))
+            resolved(operation=operation, source=SourceVideo(MP4, seconds=4))
 
 
 def test_poll_download_delete_calls() -> None:
@@ -265,8 +301,15 @@ def test_poll_download_delete_calls() -> None:
 
 
 def test_create_reply_is_queued_with_the_estimate() -> None:
-    state = ADAPTER.parse_state(reply(200, {"id": TASK, "estimatedCost": {"credits": 60}}))
+    created = CallContext("submit", request=request())
+    state = ADAPTER.parse_state(reply(200, {"id": TASK, "estimatedCost": {"credits": 60}}), created)
     assert (state.upstream_id, state.status, state.cost_units) == (TASK, "queued", 60.0)
+    assert state.raw_status == "PENDING"
+
+
+def test_a_polled_task_without_a_status_is_malformed() -> None:
+    with pytest.raises(UpstreamError):
+        ADAPTER.parse_state(reply(200, {"id": TASK, "estimatedCost": {"credits": 60}}), POLL)
 
 
 @pytest.mark.parametrize(
@@ -282,7 +325,7 @@ def test_create_reply_is_queued_with_the_estimate() -> None:
     ],
 )
 def test_active_states(body: dict[str, Any], status: str, progress: int) -> None:
-    state = ADAPTER.parse_state(reply(200, {"id": TASK, **body}))
+    state = ADAPTER.parse_state(reply(200, {"id": TASK, **body}), POLL)
     assert (state.status, state.progress, state.raw_status) == (status, progress, body["status"])
     assert state.error_code is None and not state.results
 
@@ -290,14 +333,16 @@ def test_active_states(body: dict[str, Any], status: str, progress: int) -> None
 def test_succeeded_reports_the_signed_url_and_credits() -> None:
     url = "https://dnznrvs05pmza.cloudfront.net/x/video.mp4?_jwt=abc"
     body = {"id": TASK, "status": "SUCCEEDED", "output": [url], "cost": {"credits": 50}}
-    state = ADAPTER.parse_state(reply(200, body))
+    state = ADAPTER.parse_state(reply(200, body), POLL)
     assert (state.status, state.progress, state.cost_units) == ("completed", 100, 50.0)
     assert state.results == {"video": url}
 
 
 @pytest.mark.parametrize("output", [None, [], [None], ["ftp://x"], "https://x/video.mp4"])
 def test_succeeded_without_output_is_a_failure(output: Any) -> None:
-    state = ADAPTER.parse_state(reply(200, {"id": TASK, "status": "SUCCEEDED", "output": output}))
+    state = ADAPTER.parse_state(
+        reply(200, {"id": TASK, "status": "SUCCEEDED", "output": output}), POLL
+    )
     assert state.status == "failed" and state.error_code == "upstream_no_output"
 
 
@@ -313,21 +358,21 @@ def test_succeeded_without_output_is_a_failure(output: Any) -> None:
 )
 def test_failed(code: str | None, expected: str) -> None:
     body = {"id": TASK, "status": "FAILED", "failure": "See https://runway.example/x."}
-    state = ADAPTER.parse_state(reply(200, body | ({"failureCode": code} if code else {})))
+    state = ADAPTER.parse_state(reply(200, body | ({"failureCode": code} if code else {})), POLL)
     assert (state.status, state.error_code) == ("failed", expected)
     assert state.error_message and "https://" not in state.error_message
     assert (code or "See") in state.error_message
 
 
 def test_cancelled_is_a_failure() -> None:
-    state = ADAPTER.parse_state(reply(200, {"id": TASK, "status": "CANCELLED"}))
+    state = ADAPTER.parse_state(reply(200, {"id": TASK, "status": "CANCELLED"}), POLL)
     assert (state.status, state.error_code) == ("failed", "cancelled")
 
 
 @pytest.mark.parametrize("body", [{}, [], '{"id":"x","status":"RUN', {"id": 5}, None])
 def test_malformed_replies_raise(body: Any) -> None:
     with pytest.raises(UpstreamError):
-        ADAPTER.parse_state(reply(200, body))
+        ADAPTER.parse_state(reply(200, body), POLL)
 
 
 def test_validation_error_names_the_vidgate_parameter() -> None:
@@ -336,27 +381,29 @@ def test_validation_error_names_the_vidgate_parameter() -> None:
         "issues": [{"code": "invalid_value", "path": ["ratio"], "message": "Invalid option"}],
         "docUrl": "https://docs.dev.runwayml.com/api",
     }
-    error = ADAPTER.parse_error(reply(400, body))
+    error = ADAPTER.parse_error(reply(400, body), POLL)
     assert isinstance(error, InvalidRequest) and error.param == "size"
     assert "ratio: Invalid option" in error.message
     fetch = {"error": "Failed to fetch asset https://secret.example/a.png?token=t"}
-    error = ADAPTER.parse_error(reply(400, fetch))
+    error = ADAPTER.parse_error(reply(400, fetch), POLL)
     assert "secret.example" not in error.message and error.param is None
 
 
 def test_error_classes() -> None:
-    assert isinstance(ADAPTER.parse_error(reply(401, {"error": "bad key"})), UpstreamAuthError)
-    assert isinstance(ADAPTER.parse_error(reply(403, {"error": "no"})), UpstreamAuthError)
-    assert isinstance(ADAPTER.parse_error(reply(404, {"error": "Task not found."})), NotFound)
-    limited = ADAPTER.parse_error(reply(429, {"error": "slow down"}, **{"retry-after": "7"}))
+    assert isinstance(
+        ADAPTER.parse_error(reply(401, {"error": "bad key"}), POLL), UpstreamAuthError
+    )
+    assert isinstance(ADAPTER.parse_error(reply(403, {"error": "no"}), POLL), UpstreamAuthError)
+    assert isinstance(ADAPTER.parse_error(reply(404, {"error": "Task not found."}), POLL), NotFound)
+    limited = ADAPTER.parse_error(reply(429, {"error": "slow down"}, **{"retry-after": "7"}), POLL)
     assert isinstance(limited, RateLimited) and limited.retry_after_s == 7
     for status in (500, 502, 503, 504):
-        error = ADAPTER.parse_error(reply(status, "<html>busy</html>"))
+        error = ADAPTER.parse_error(reply(status, "<html>busy</html>"), POLL)
         assert type(error) is UpstreamError and str(status) in error.message
     credits = {"error": "You do not have enough credits to run this task."}
-    error = ADAPTER.parse_error(reply(400, credits))
+    error = ADAPTER.parse_error(reply(400, credits), POLL)
     assert type(error) is UpstreamError and error.code == "upstream_insufficient_credits"
-    assert isinstance(ADAPTER.parse_error(reply(422, {"error": "x"})), InvalidRequest)
+    assert isinstance(ADAPTER.parse_error(reply(422, {"error": "x"}), POLL), InvalidRequest)
 
 
 def test_no_caps_without_audio_send_audio() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vidgate.providers.base import Provider, legacy
+from vidgate.providers.base import Provider
 from vidgate.providers.runway.adapter import RunwayAdapter
 from vidgate.providers.runway.spec import SPEC
 
-PROVIDER = Provider(spec=SPEC, adapter=legacy(RunwayAdapter()))
+PROVIDER = Provider(spec=SPEC, adapter=RunwayAdapter)

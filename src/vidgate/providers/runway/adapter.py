@@ -11,13 +11,13 @@ upload URIs are passed as they are.
 Tasks are a union on ``status``: ``PENDING`` and ``THROTTLED`` are queued, ``RUNNING``
 carries ``progress`` as a fraction 0-1, ``SUCCEEDED`` carries signed ``output`` URLs and
 ``cost.credits``, ``FAILED`` carries ``failure`` and ``failureCode``, ``CANCELLED`` only
-follows a DELETE. Errors are ``{"error": "<text>", "issues": [...]}``.
+follows a DELETE. Errors are ``{"error": "<text>", "issues": [...]}``. The request was
+checked against the spec's option table and rules before the job existed.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,26 +26,21 @@ from vidgate.errors import (
     InvalidRequest,
     NotFound,
     RateLimited,
-    UnsupportedOperation,
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
-from vidgate.providers.runway.spec import (
-    IMAGE_ONLY,
-    MAX_PROMPT_CHARS,
-    MAX_SOURCE_SECONDS,
-    RUNWAY_VERSION,
-    SPEC,
-    T2V_SIZES,
+from vidgate.providers.base import CallContext, DownloadCall, HttpCall, HttpReply, Inline
+from vidgate.providers.runway.spec import RUNWAY_VERSION, SPEC
+from vidgate.providers.toolkit import (
+    completed,
+    no_output,
+    put_options,
+    retry_after_s,
+    scrub,
+    signed_download,
 )
-from vidgate.providers.toolkit import retry_after_s
 from vidgate.values import Asset, Deployment, ResolvedRequest, SourceVideo, UpstreamState, Variant
 
-MAX_SEED = 4_294_967_295
-THRESHOLDS = ("auto", "low")
-TARGET_ASPECT_RATIOS = ("16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "21:9")
-_URL = re.compile(r"(?:https?|runway)://\S+|data:[^\s,]*,\S+")
 _FIELDS = {
     "promptText": "prompt",
     "promptImage": "input_reference",
@@ -62,37 +57,36 @@ _FIELDS = {
 
 
 class RunwayAdapter:
-    """``HttpAdapter`` for the RunwayML API."""
+    """``HttpAdapter`` for one RunwayML API deployment."""
 
-    def auth_headers(self, deployment: Deployment, token: str | None = None) -> dict[str, str]:
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
         version = str(deployment.options.get("runway_version") or RUNWAY_VERSION)
-        headers = {"X-Runway-Version": version}
+        self.headers = {"X-Runway-Version": version}
         if deployment.api_key:
-            headers["Authorization"] = f"Bearer {deployment.api_key}"
-        return headers
+            self.headers["Authorization"] = f"Bearer {deployment.api_key}"
 
-    def build_submit(
-        self, request: ResolvedRequest, deployment: Deployment, idempotency_key: str
-    ) -> HttpCall:
+    def auth_headers(self, token: str | None = None) -> dict[str, str]:
+        return dict(self.headers)
+
+    def build_submit(self, request: ResolvedRequest, idempotency_key: str) -> HttpCall:
+        body: dict[str, Any] = {"model": request.upstream_model, "promptText": request.prompt}
+        if request.seed is not None:
+            body["seed"] = request.seed
+        put_options(body, request, self.deployment.capabilities)
         if request.operation == "edit":
-            return HttpCall("POST", "/v1/video_to_video", json=_edit_body(request))
-        if request.operation != "create":
-            raise UnsupportedOperation(
-                f"Runway has no {request.operation} for model '{request.upstream_model}'.",
-                param="model",
-            )
-        body = _common(request)
+            body["videoUri"] = _video_uri(request.source)
+            return HttpCall("POST", "/v1/video_to_video", json=body)
         body["ratio"] = f"{request.width}:{request.height}"
         body["duration"] = request.seconds
         if request.negative_prompt:
             body["negativePrompt"] = request.negative_prompt
-        if deployment.capabilities.audio is not None and request.audio is not None:
+        if self.deployment.capabilities.audio is not None and request.audio is not None:
             body["audio"] = request.audio
         images = _prompt_images(request)
         if images:
             body["promptImage"] = images
             return HttpCall("POST", "/v1/image_to_video", json=body)
-        _check_text_to_video(request)
         return HttpCall("POST", "/v1/text_to_video", json=body)
 
     def build_poll(self, upstream_id: str) -> HttpCall:
@@ -101,24 +95,22 @@ class RunwayAdapter:
     def build_download(
         self, upstream_id: str, variant: Variant, location: str | None = None
     ) -> DownloadCall | None:
-        if variant != "video" or not location or not location.startswith(("https:", "http:")):
-            return None
-        return DownloadCall(HttpCall("GET", location), auth=False)
+        return signed_download(variant, location)
 
     def build_delete(self, upstream_id: str) -> HttpCall | None:
         return HttpCall("DELETE", f"/v1/tasks/{upstream_id}")
 
-    def parse_state(self, reply: HttpReply) -> UpstreamState:
+    def parse_state(self, reply: HttpReply, context: CallContext) -> UpstreamState:
         body = reply.body
         if not isinstance(body, dict) or not isinstance(body.get("id"), str) or not body["id"]:
             raise UpstreamError("Runway returned a malformed task object.")
         task_id: str = body["id"]
+        estimate = _credits(body, "estimatedCost")
+        if context.kind == "submit":  # the create reply: {"id", "estimatedCost"}
+            return UpstreamState(task_id, "queued", raw_status="PENDING", cost_units=estimate)
         raw = body.get("status")
-        if raw is None:  # the create reply: {"id", "estimatedCost"}
-            return UpstreamState(
-                task_id, "queued", raw_status="PENDING", cost_units=_credits(body, "estimatedCost")
-            )
-        raw = str(raw)
+        if not isinstance(raw, str) or not raw:
+            raise UpstreamError("Runway returned a task without a status.")
         status = SPEC.map_status(raw)
         if raw == "SUCCEEDED":
             return _succeeded(task_id, body)
@@ -137,13 +129,12 @@ class RunwayAdapter:
             status,
             progress=_progress(body.get("progress")) if raw == "RUNNING" else 0,
             raw_status=raw,
-            cost_units=_credits(body, "estimatedCost"),
+            cost_units=estimate,
         )
 
-    def parse_error(self, reply: HttpReply) -> GatewayError:
+    def parse_error(self, reply: HttpReply, context: CallContext) -> GatewayError:
         body = reply.body if isinstance(reply.body, dict) else {}
-        error = body.get("error")
-        message = _scrub(error) if isinstance(error, str) else ""
+        message = scrub(body.get("error"))
         found = body.get("issues")
         issues: list[Any] = found if isinstance(found, list) else []
         detail = "; ".join(_issue_text(issue) for issue in issues[:3] if isinstance(issue, dict))
@@ -172,129 +163,35 @@ class RunwayAdapter:
 # --- request bodies ------------------------------------------------------------------
 
 
-def _common(request: ResolvedRequest) -> dict[str, Any]:
-    units = len(request.prompt.encode("utf-16-le")) // 2
-    if units > MAX_PROMPT_CHARS:
-        raise InvalidRequest(
-            f"'prompt' is too long for Runway: {units} UTF-16 code units; at most "
-            f"{MAX_PROMPT_CHARS}.",
-            param="prompt",
-            code="string_above_max_length",
-        )
-    body: dict[str, Any] = {"model": request.upstream_model, "promptText": request.prompt}
-    if request.seed is not None:
-        if not 0 <= request.seed <= MAX_SEED:
-            raise InvalidRequest(
-                f"Invalid value for 'seed': {request.seed}; Runway takes 0 to {MAX_SEED}.",
-                param="seed",
-            )
-        body["seed"] = request.seed
-    moderation = request.options.get("content_moderation")
-    if moderation is not None:
-        body["contentModeration"] = _moderation(moderation)
-    return body
-
-
-def _moderation(value: Any) -> dict[str, str]:
-    param = "metadata.content_moderation"
-    if not isinstance(value, Mapping) or set(value) - {"public_figure_threshold"}:
-        raise InvalidRequest(
-            f'\'{param}\' must be an object {{"public_figure_threshold": "auto" | "low"}}.',
-            param=param,
-        )
-    threshold = value.get("public_figure_threshold")
-    if threshold is None:
-        return {}
-    if threshold not in THRESHOLDS:
-        raise InvalidRequest(
-            f"Invalid value for '{param}.public_figure_threshold': {threshold!r}; "
-            f"allowed: {', '.join(THRESHOLDS)}.",
-            param=f"{param}.public_figure_threshold",
-        )
-    return {"publicFigureThreshold": str(threshold)}
-
-
 def _prompt_images(request: ResolvedRequest) -> list[dict[str, Any]]:
-    first, last = request.image("first_frame"), request.image("last_frame")
-    if last is not None and first is None:
-        raise InvalidRequest(
-            f"Model '{request.upstream_model}' needs a first frame ('input_reference') "
-            "when a last frame is given.",
-            param="input_reference",
-        )
     images = []
+    first, last = request.image("first_frame"), request.image("last_frame")
     if first is not None:
-        images.append({"uri": _uri(first, "input_reference"), "position": "first"})
+        images.append({"uri": _uri(first), "position": "first"})
     if last is not None:
-        images.append({"uri": _uri(last, "metadata.last_frame"), "position": "last"})
+        images.append({"uri": _uri(last), "position": "last"})
     return images
 
 
-def _check_text_to_video(request: ResolvedRequest) -> None:
-    model = request.upstream_model
-    if model in IMAGE_ONLY:
-        raise InvalidRequest(
-            f"Model '{model}' only makes video from an image: 'input_reference' is required.",
-            param="input_reference",
-        )
-    allowed = T2V_SIZES.get(model)
-    if allowed is not None and request.size not in allowed:
-        raise InvalidRequest(
-            f"Invalid value for 'size': '{request.size}'. Model '{model}' without an input "
-            f"image allows: {', '.join(allowed)}.",
-            param="size",
-            code="invalid_value",
-        )
-
-
-def _edit_body(request: ResolvedRequest) -> dict[str, Any]:
-    source = request.source
-    if source is None:
-        raise InvalidRequest("Missing required parameter: 'video'.", param="video")
-    if source.seconds is not None and source.seconds > MAX_SOURCE_SECONDS:
-        raise InvalidRequest(
-            f"Runway edits videos of at most {MAX_SOURCE_SECONDS} s; this one is "
-            f"{source.seconds} s.",
-            param="video",
-        )
-    body = _common(request)
-    body["videoUri"] = _video_uri(source)
-    target = request.options.get("target_aspect_ratio")
-    if target is not None:
-        if target not in TARGET_ASPECT_RATIOS:
-            raise InvalidRequest(
-                f"Invalid value for 'metadata.target_aspect_ratio': {target!r}; allowed: "
-                f"{', '.join(TARGET_ASPECT_RATIOS)}.",
-                param="metadata.target_aspect_ratio",
-            )
-        body["targetAspectRatio"] = target
-    return body
-
-
-def _video_uri(source: SourceVideo) -> Any:
-    if source.asset is not None:
-        return _uri(source.asset, "video")
-    if source.location and source.location.startswith("https://"):
+def _video_uri(source: SourceVideo | None) -> Any:
+    """The video to edit: its archived bytes, else Runway's own https URL of it (the rules
+    made sure one of them is there)."""
+    if source is not None and source.asset is not None:
+        return _uri(source.asset)
+    if source is not None and source.location and source.location.startswith("https://"):
         return source.location
-    raise InvalidRequest(
-        "The source video's bytes are not available to send to Runway.", param="video"
-    )
+    raise GatewayError("The source video of the edit is not available.")
 
 
-def _uri(asset: Asset, param: str) -> Any:
-    """How Runway gets an input: https / data: / runway:// as is, anything else inline."""
-    value = asset.value
-    if asset.kind == "blob":
-        return Inline(asset, "data_uri")
-    if asset.kind == "url":
-        return value if value.startswith(("https://", "data:")) else Inline(asset, "data_uri")
-    if value.startswith("runway://"):
-        return value
-    raise InvalidRequest(
-        f"Runway cannot use a file id for '{param}'; send the file, an https URL or a "
-        "runway:// upload URI.",
-        param=param,
-    )
+def _uri(asset: Asset) -> str | Inline:
+    """How Runway gets an input: https and data: URLs as they are, a file id as the
+    runway:// upload URI it is (the rules refused others); uploads and plain-http URLs
+    inline, as a data: URI (Runway fetches https only)."""
+    if asset.kind == "file_id":
+        return asset.value
+    if asset.kind == "url" and asset.value.startswith(("https://", "data:")):
+        return asset.value
+    return Inline(asset, "data_uri")
 
 
 # --- replies -------------------------------------------------------------------------
@@ -304,28 +201,15 @@ def _succeeded(task_id: str, body: Mapping[str, Any]) -> UpstreamState:
     output = body.get("output")
     url = output[0] if isinstance(output, list) and output else None
     if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-        return UpstreamState(
-            task_id,
-            "failed",
-            raw_status="SUCCEEDED",
-            error_code="upstream_no_output",
-            error_message="Runway reported success but returned no output video.",
-        )
-    return UpstreamState(
-        task_id,
-        "completed",
-        progress=100,
-        raw_status="SUCCEEDED",
-        results={"video": url},
-        cost_units=_credits(body, "cost"),
-    )
+        return no_output(task_id, "SUCCEEDED", "Runway")
+    return completed(task_id, "SUCCEEDED", {"video": url}, _credits(body, "cost"))
 
 
 def _failed(task_id: str, raw: str, body: Mapping[str, Any]) -> UpstreamState:
     code = body.get("failureCode")
     code = code if isinstance(code, str) and code else None
     failure = body.get("failure")
-    message = _scrub(failure) if isinstance(failure, str) and failure else "Runway failed the task."
+    message = scrub(failure) or "Runway failed the task."
     return UpstreamState(
         task_id,
         "failed",
@@ -361,14 +245,9 @@ def _progress(value: Any) -> int:
     return max(0, min(100, int(round(value * 100, 6))))
 
 
-def _scrub(text: str) -> str:
-    """An upstream message without URLs or data URIs (they may carry hosts or tokens)."""
-    return _URL.sub("<url>", text)[:500]
-
-
 def _issue_text(issue: Mapping[str, Any]) -> str:
     path = ".".join(str(p) for p in issue.get("path") or [])
-    message = _scrub(str(issue.get("message") or issue.get("code") or "invalid"))
+    message = scrub(str(issue.get("message") or issue.get("code") or "invalid"))
     return f"{path}: {message}" if path else message
 
 

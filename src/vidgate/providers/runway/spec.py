@@ -2,9 +2,11 @@
 
 Sizes are the pixel ``ratio`` values Runway takes, written ``WxH`` (``1280x720`` is sent as
 ``ratio: "1280:720"``). Where a model's text-to-video takes fewer ratios than its
-image-to-video, ``sizes`` lists the image-to-video set and ``T2V_SIZES`` the narrower one
-the adapter enforces. ``aleph2`` only edits a video (``video_to_video``); its output keeps
-the source's frame size, so its ``sizes`` are only informative.
+image-to-video, ``sizes`` lists the image-to-video set and a rule enforces the narrower one
+for text-to-video. ``aleph2`` only edits a video (``video_to_video``); its output keeps
+the source's frame size, so its ``sizes`` are only informative. The option table and the
+rules (frames, seeds, prompt length in UTF-16 units, edit sources, ``runway://`` file ids)
+are checked while the request is resolved, before a job exists.
 
 Prices are in Runway credits per output second (1 credit = $0.01), from runwayml/skills,
 2026-04-21; the task's own ``cost.credits`` settles the real amount.
@@ -12,18 +14,141 @@ Prices are in Runway credits per output second (1 credit = $0.01), from runwayml
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from vidgate.errors import InvalidRequest
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ForeignName, ModelCapabilities, Pricing, untyped
+from vidgate.values import ForeignName, ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
 
 RUNWAY_VERSION = "2024-11-06"
 MAX_PROMPT_CHARS = 1000
+MAX_SEED = 4_294_967_295
+MAX_SOURCE_SECONDS = 30
+"""Longest input video ``video_to_video`` takes."""
 GEN4_SIZES = ("1280x720", "720x1280", "1104x832", "832x1104", "960x960", "1584x672")
 VEO_SIZES = ("1280x720", "720x1280", "1080x1920", "1920x1080")
+THRESHOLDS = ("auto", "low")
+TARGET_ASPECT_RATIOS = ("16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "21:9")
 _GEN4_SECONDS = tuple(range(2, 11))
-_OPTIONS = frozenset({"content_moderation"})
 _PRICE_SOURCE = "runwayml/skills API reference, 2026-04-21 (1 credit = $0.01)"
+
+
+def content_moderation(value: Mapping[str, Any]) -> dict[str, str]:
+    """Runway's ``contentModeration``: ``{"public_figure_threshold": "auto" | "low"}``."""
+    param = "metadata.content_moderation"
+    if set(value) - {"public_figure_threshold"}:
+        raise InvalidRequest(
+            f'\'{param}\' must be an object {{"public_figure_threshold": "auto" | "low"}}.',
+            param=param,
+        )
+    threshold = value.get("public_figure_threshold")
+    if threshold is None:
+        return {}
+    if threshold not in THRESHOLDS:
+        raise InvalidRequest(
+            f"Invalid value for '{param}.public_figure_threshold': {threshold!r}; "
+            f"allowed: {', '.join(THRESHOLDS)}.",
+            param=f"{param}.public_figure_threshold",
+        )
+    return {"publicFigureThreshold": str(threshold)}
+
+
+OPTIONS: Mapping[str, OptionSpec] = {
+    "content_moderation": OptionSpec(
+        "object",
+        upstream="contentModeration",
+        transform=content_moderation,
+        description='{"public_figure_threshold": "auto" | "low"}',
+    )
+}
+EDIT_OPTIONS: Mapping[str, OptionSpec] = {
+    **OPTIONS,
+    "target_aspect_ratio": OptionSpec(
+        "string", choices=TARGET_ASPECT_RATIOS, upstream="targetAspectRatio"
+    ),
+}
+
+Rule = Callable[[ResolvedRequest], None]
+
+
+def _prompt_and_seed(request: ResolvedRequest) -> None:
+    units = len(request.prompt.encode("utf-16-le")) // 2  # Runway counts UTF-16 code units
+    if units > MAX_PROMPT_CHARS:
+        raise InvalidRequest(
+            f"'prompt' is too long for Runway: {units} UTF-16 code units; at most "
+            f"{MAX_PROMPT_CHARS}.",
+            param="prompt",
+            code="string_above_max_length",
+        )
+    if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
+        raise InvalidRequest(
+            f"Invalid value for 'seed': {request.seed}; Runway takes 0 to {MAX_SEED}.",
+            param="seed",
+        )
+
+
+def _images(request: ResolvedRequest) -> None:
+    if request.image("last_frame") is not None and request.image("first_frame") is None:
+        raise InvalidRequest(
+            f"Model '{request.upstream_model}' needs a first frame ('input_reference') "
+            "when a last frame is given.",
+            param="input_reference",
+        )
+    for image in request.images:
+        asset = image.asset
+        if asset.kind == "file_id" and not asset.value.startswith("runway://"):
+            param = asset.param or "input_reference"
+            raise InvalidRequest(
+                f"Runway cannot use a file id for '{param}'; send the file, an https URL or "
+                "a runway:// upload URI.",
+                param=param,
+            )
+
+
+def _text_to_video_sizes(*sizes: str) -> Rule:
+    """Text-to-video (no first frame) at fewer ratios than image-to-video."""
+
+    def check(request: ResolvedRequest) -> None:
+        if request.image("first_frame") is None and request.size not in sizes:
+            raise InvalidRequest(
+                f"Invalid value for 'size': '{request.size}'. Model "
+                f"'{request.upstream_model}' without an input image allows: "
+                f"{', '.join(sizes)}.",
+                param="size",
+                code="invalid_value",
+            )
+
+    return check
+
+
+def _image_only(request: ResolvedRequest) -> None:
+    if request.image("first_frame") is None:
+        raise InvalidRequest(
+            f"Model '{request.upstream_model}' only makes video from an image: "
+            "'input_reference' is required.",
+            param="input_reference",
+        )
+
+
+def _edit_source(request: ResolvedRequest) -> None:
+    source = request.source
+    if source is None:
+        raise InvalidRequest("Missing required parameter: 'video'.", param="video")
+    if source.seconds is not None and source.seconds > MAX_SOURCE_SECONDS:
+        raise InvalidRequest(
+            f"Runway edits videos of at most {MAX_SOURCE_SECONDS} s; this one is "
+            f"{source.seconds} s.",
+            param="video",
+        )
+    located = source.location is not None and source.location.startswith("https://")
+    if source.asset is None and not located:
+        raise InvalidRequest(
+            "The source video's bytes are not available to send to Runway.", param="video"
+        )
+
+
+RULES: tuple[Rule, ...] = (_prompt_and_seed, _images)
 
 GEN4_TURBO = ModelCapabilities(
     seconds=_GEN4_SECONDS,
@@ -33,7 +158,9 @@ GEN4_TURBO = ModelCapabilities(
     image_roles=frozenset({"first_frame"}),
     max_prompt_chars=MAX_PROMPT_CHARS,
     seed=True,
-    options=untyped(*_OPTIONS),
+    file_ids=True,
+    options=OPTIONS,
+    rules=(*RULES, _image_only),
     description="Runway Gen-4 Turbo: image-to-video only (a first frame is required).",
 )
 GEN4_5 = ModelCapabilities(
@@ -44,7 +171,9 @@ GEN4_5 = ModelCapabilities(
     image_roles=frozenset({"first_frame"}),
     max_prompt_chars=MAX_PROMPT_CHARS,
     seed=True,
-    options=untyped(*_OPTIONS),
+    file_ids=True,
+    options=OPTIONS,
+    rules=(*RULES, _text_to_video_sizes("1280x720", "720x1280")),
     description="Runway Gen-4.5: text-to-video (1280x720, 720x1280) or image-to-video.",
 )
 VEO3 = ModelCapabilities(
@@ -56,6 +185,8 @@ VEO3 = ModelCapabilities(
     max_prompt_chars=MAX_PROMPT_CHARS,
     seed=True,
     negative_prompt=True,
+    file_ids=True,
+    rules=RULES,
     description="Google Veo 3 on Runway: 8 s, text- or image-to-video.",
 )
 VEO3_1 = ModelCapabilities(
@@ -68,6 +199,8 @@ VEO3_1 = ModelCapabilities(
     seed=True,
     negative_prompt=True,
     audio=True,
+    file_ids=True,
+    rules=RULES,
     description="Google Veo 3.1 on Runway: first and last frame, audio on or off.",
 )
 VEO3_1_FAST = ModelCapabilities(
@@ -80,6 +213,8 @@ VEO3_1_FAST = ModelCapabilities(
     seed=True,
     negative_prompt=True,
     audio=True,
+    file_ids=True,
+    rules=RULES,
     description="Google Veo 3.1 Fast on Runway: first and last frame, audio on or off.",
 )
 ALEPH2 = ModelCapabilities(
@@ -90,16 +225,10 @@ ALEPH2 = ModelCapabilities(
     operations=frozenset({"edit"}),
     max_prompt_chars=MAX_PROMPT_CHARS,
     seed=True,
-    options=untyped(*frozenset({"content_moderation", "target_aspect_ratio"})),
+    options=EDIT_OPTIONS,
+    rules=(*RULES, _edit_source),
     description="Runway Aleph 2: edits a video (video_to_video); keeps the source's size.",
 )
-
-T2V_SIZES: Mapping[str, tuple[str, ...]] = {"gen4.5": ("1280x720", "720x1280")}
-"""Models whose text-to-video takes fewer ratios than their image-to-video."""
-IMAGE_ONLY = frozenset({"gen4_turbo"})
-"""Models with no text-to-video endpoint: a first frame is required."""
-MAX_SOURCE_SECONDS = 30
-"""Longest input video ``video_to_video`` takes."""
 
 
 def _credits(rate: float, audio_rate: float | None = None) -> Pricing:
