@@ -16,14 +16,13 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import HttpReply
+from vidgate.providers.base import CallContext, HttpReply
 from vidgate.providers.luma import PROVIDER
 from vidgate.providers.luma.adapter import LumaAdapter
 from vidgate.providers.luma.spec import RAY_1_6, RAY_2, SIZES, SPEC, frame_size
 from vidgate.request import VideoRequest, resolve
 from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest, SourceVideo
 
-ADAPTER = LumaAdapter()
 DEPLOYMENT = Deployment(
     id="luma-test",
     model_name="ray-2",
@@ -33,8 +32,12 @@ DEPLOYMENT = Deployment(
     api_base="https://api.lumalabs.ai/dream-machine/v1",
     api_key="luma-secret",
 )
+URL_A = Asset("url", "https://img.example/a.jpg")
+URL_B = Asset("url", "https://img.example/b.png")
 GEN_ID = "d1f6a3c2-8e4b-4b7a-9c55-0f3e2a71b9d4"
 CDN = "https://cdn.example/d1/video.mp4"
+ADAPTER = LumaAdapter(DEPLOYMENT)
+POLL = CallContext("poll", GEN_ID)
 
 
 def request(**overrides: Any) -> ResolvedRequest:
@@ -50,11 +53,36 @@ def request(**overrides: Any) -> ResolvedRequest:
     return dataclasses.replace(base, **overrides)
 
 
-def body_of(resolved: ResolvedRequest) -> dict[str, Any]:
-    call = ADAPTER.build_submit(resolved, DEPLOYMENT, "video_" + "0" * 32)
+def body_of(req: ResolvedRequest) -> dict[str, Any]:
+    call = ADAPTER.build_submit(req, "video_" + "0" * 32)
     assert call.method == "POST" and call.path == "/generations/video"
     assert isinstance(call.json, dict)
     return call.json
+
+
+def resolved(
+    model: str = "ray-2", source: SourceVideo | None = None, **fields: Any
+) -> ResolvedRequest:
+    """A client request resolved for a Luma deployment: the checks before any job."""
+    operation = fields.pop("operation", "create")
+    video = VideoRequest(operation, fields.pop("prompt", "a balloon"), **fields)
+    size = (1280, 720) if operation != "create" else None
+    return resolve(
+        video,
+        SPEC.models[model],
+        model_name=model,
+        upstream_model=model,
+        source=source,
+        source_size=size,
+    )
+
+
+def rejects(param: str, model: str = "ray-2", **fields: Any) -> InvalidRequest:
+    """The request is refused while it is resolved (before a job or a hold exists)."""
+    with pytest.raises(InvalidRequest) as caught:
+        resolved(model, **fields)
+    assert caught.value.param == param
+    return caught.value
 
 
 def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpReply:
@@ -72,6 +100,8 @@ def test_provider_is_registered_with_its_spec() -> None:
     from vidgate.providers.registry import PROVIDERS
 
     assert PROVIDERS["luma"] is PROVIDER and PROVIDER.spec is SPEC
+    assert PROVIDER.adapter is not None
+    assert isinstance(PROVIDER.adapter(DEPLOYMENT), LumaAdapter)
     assert SPEC.env == {"api_key": "LUMAAI_API_KEY"}
     assert SPEC.default_api_base == "https://api.lumalabs.ai/dream-machine/v1"
     assert set(SPEC.auto_models) <= set(SPEC.models)
@@ -134,16 +164,16 @@ def test_remix_and_edit_are_rejected_by_capabilities() -> None:
             upstream_model="ray-2",
         )
     with pytest.raises(UnsupportedOperation):
-        ADAPTER.build_submit(request(operation="edit"), DEPLOYMENT, "k")
+        resolved(operation="edit", source=SourceVideo(None, "video_src", GEN_ID, 5))
 
 
 # --- submit ---------------------------------------------------------------------------
 
 
 def test_auth_header_is_bearer() -> None:
-    assert ADAPTER.auth_headers(DEPLOYMENT, None) == {"Authorization": "Bearer luma-secret"}
+    assert ADAPTER.auth_headers(None) == {"Authorization": "Bearer luma-secret"}
     keyless = dataclasses.replace(DEPLOYMENT, api_key=None)
-    assert ADAPTER.auth_headers(keyless, None) == {}
+    assert LumaAdapter(keyless).auth_headers(None) == {}
 
 
 def test_create_body() -> None:
@@ -200,19 +230,29 @@ def test_first_and_last_frame_are_image_keyframes() -> None:
 
 
 @pytest.mark.parametrize(
-    ("role", "asset", "param"),
+    ("field", "asset", "param"),
     [
-        ("first_frame", Asset("blob", "inputs/u/a.png", "image/png"), "input_reference"),
-        ("first_frame", Asset("url", "data:image/png;base64,AAAA"), "input_reference"),
-        ("first_frame", Asset("file_id", "file_123"), "input_reference"),
+        ("image", Asset("blob", "inputs/u/a.png", "image/png"), "input_reference"),
+        ("image", Asset("url", "data:image/png;base64,AAAA"), "input_reference"),
         ("last_frame", Asset("blob", "inputs/u/b.png", "image/png"), "metadata.last_frame"),
     ],
 )
-def test_images_that_are_not_urls_are_refused(role: str, asset: Asset, param: str) -> None:
-    images = (ImageInput(role, asset),)  # type: ignore[arg-type]
-    with pytest.raises(InvalidRequest, match="https image URL") as excinfo:
-        body_of(request(images=images))
-    assert excinfo.value.param == param
+def test_images_that_are_not_urls_are_refused(field: str, asset: Asset, param: str) -> None:
+    assert "https image URL" in rejects(param, **{field: asset}).message
+
+
+def test_image_file_ids_and_listed_images_are_refused_by_name() -> None:
+    assert "file id" in rejects("input_reference", image=Asset("file_id", "file_1")).message
+    upload = Asset("blob", "inputs/u/a.png", "image/png")
+    assert "https image URL" in rejects("images[1]", images=[URL_A, upload]).message
+
+
+def test_resolved_images_become_keyframes() -> None:
+    body = body_of(resolved(images=[URL_A, URL_B]))
+    assert body["keyframes"] == {
+        "frame0": {"type": "image", "url": URL_A.value},
+        "frame1": {"type": "image", "url": URL_B.value},
+    }
 
 
 def test_extend_points_frame0_at_the_source_generation() -> None:
@@ -231,22 +271,41 @@ def test_extend_points_frame0_at_the_source_generation() -> None:
     [None, SourceVideo(Asset("blob", "videos/x/video.mp4", "video/mp4"), "video_src", None, 5)],
 )
 def test_extend_without_a_same_deployment_source_is_400(source: SourceVideo | None) -> None:
-    with pytest.raises(InvalidRequest, match="same Luma deployment") as excinfo:
-        body_of(request(operation="extend", source=source))
-    assert excinfo.value.param == "video"
+    assert "same Luma deployment" in rejects("video", operation="extend", source=source).message
+
+
+def test_extend_of_a_size_luma_never_makes_is_400() -> None:
+    source = SourceVideo(None, "video_src", GEN_ID, 5)
+    video = VideoRequest("extend", "more", seconds=5)
+    with pytest.raises(InvalidRequest) as caught:
+        resolve(
+            video,
+            RAY_2,
+            model_name="ray-2",
+            upstream_model="ray-2",
+            source=source,
+            source_size=(640, 480),
+        )
+    assert caught.value.param == "size"
+    ok = resolved(operation="extend", source=source, seconds=9)
+    assert body_of(ok)["keyframes"] == {"frame0": {"type": "generation", "id": GEN_ID}}
 
 
 def test_options() -> None:
-    body = body_of(request(options={"loop": False, "concepts": ["dolly_zoom", {"key": "aerial"}]}))
+    options = {"loop": False, "concepts": ["dolly_zoom", {"key": "aerial"}]}
+    body = body_of(resolved(options=options))
     assert body["loop"] is False
     assert body["concepts"] == [{"key": "dolly_zoom"}, {"key": "aerial"}]
-    with pytest.raises(InvalidRequest) as loop:
-        body_of(request(options={"loop": "yes"}))
-    assert loop.value.param == "metadata.loop"
-    for bad in ("dolly_zoom", [1], [{"name": "x"}], []):
-        with pytest.raises(InvalidRequest) as concepts:
-            body_of(request(options={"concepts": bad}))
-        assert concepts.value.param == "metadata.concepts"
+
+
+def test_bad_option_values_are_refused_before_the_job() -> None:
+    loop = rejects("metadata.loop", options={"loop": "yes"})
+    assert loop.code == "invalid_value" and "true or false" in loop.message
+    for bad in ("dolly_zoom", [1], [{"name": "x"}], [""], []):
+        rejects("metadata.concepts", options={"concepts": bad})
+    assert rejects("metadata.concepts", "ray-1-6", options={"concepts": ["x"]}).code == (
+        "unknown_parameter"
+    )
 
 
 def test_unknown_options_are_rejected_at_resolve() -> None:
@@ -281,7 +340,7 @@ def test_poll_delete_and_download_calls() -> None:
 
 @pytest.mark.parametrize(("state", "status"), [("queued", "queued"), ("dreaming", "in_progress")])
 def test_running_states(state: str, status: str) -> None:
-    parsed = ADAPTER.parse_state(reply(generation(state, assets=None)))
+    parsed = ADAPTER.parse_state(reply(generation(state, assets=None)), POLL)
     assert (parsed.upstream_id, parsed.status, parsed.progress, parsed.raw_status) == (
         GEN_ID,
         status,
@@ -292,13 +351,13 @@ def test_running_states(state: str, status: str) -> None:
 
 
 def test_unknown_state_is_still_running() -> None:
-    parsed = ADAPTER.parse_state(reply(generation("processing")))
+    parsed = ADAPTER.parse_state(reply(generation("processing")), POLL)
     assert parsed.status == "in_progress" and parsed.raw_status == "processing"
 
 
 def test_completed_has_video_and_thumbnail() -> None:
     assets = {"video": CDN, "image": "https://cdn.example/t.jpg", "progress_video": None}
-    parsed = ADAPTER.parse_state(reply(generation("completed", assets=assets)))
+    parsed = ADAPTER.parse_state(reply(generation("completed", assets=assets)), POLL)
     assert parsed.status == "completed" and parsed.progress == 100
     assert parsed.results == {"video": CDN, "thumbnail": "https://cdn.example/t.jpg"}
     assert parsed.cost_units is None
@@ -306,20 +365,22 @@ def test_completed_has_video_and_thumbnail() -> None:
 
 @pytest.mark.parametrize("assets", [None, {}, {"video": None, "image": "x"}, {"video": ""}])
 def test_completed_without_video_is_a_failure(assets: Any) -> None:
-    parsed = ADAPTER.parse_state(reply(generation("completed", assets=assets)))
+    parsed = ADAPTER.parse_state(reply(generation("completed", assets=assets)), POLL)
     assert parsed.status == "failed" and parsed.error_code == "upstream_no_result"
     assert parsed.error_message
 
 
 def test_failed_carries_the_reason() -> None:
     reason = "400: prompt not allowed because advanced moderation failed"
-    parsed = ADAPTER.parse_state(reply(generation("failed", failure_reason=reason)))
+    parsed = ADAPTER.parse_state(reply(generation("failed", failure_reason=reason)), POLL)
     assert parsed.status == "failed" and parsed.error_code == "content_policy_violation"
     assert parsed.error_message == reason
-    other = ADAPTER.parse_state(reply(generation("failed", failure_reason=f"Job {GEN_ID} crashed")))
+    other = ADAPTER.parse_state(
+        reply(generation("failed", failure_reason=f"Job {GEN_ID} crashed")), POLL
+    )
     assert other.error_code == "generation_failed"
     assert other.error_message == "Job <upstream id> crashed"
-    bare = ADAPTER.parse_state(reply(generation("failed", failure_reason=None)))
+    bare = ADAPTER.parse_state(reply(generation("failed", failure_reason=None)), POLL)
     assert bare.status == "failed" and bare.error_message
 
 
@@ -328,7 +389,7 @@ def test_failed_carries_the_reason() -> None:
 )
 def test_malformed_bodies_raise(body: Any) -> None:
     with pytest.raises(UpstreamError):
-        ADAPTER.parse_state(reply(body))
+        ADAPTER.parse_state(reply(body), POLL)
 
 
 # --- errors ---------------------------------------------------------------------------
@@ -336,7 +397,7 @@ def test_malformed_bodies_raise(body: Any) -> None:
 
 def test_400_keeps_the_message_without_ids_or_urls() -> None:
     body = {"detail": f"Generation {GEN_ID} not found at https://api.lumalabs.ai/x"}
-    error = ADAPTER.parse_error(reply(body, 400))
+    error = ADAPTER.parse_error(reply(body, 400), POLL)
     assert isinstance(error, InvalidRequest) and error.status == 400
     assert GEN_ID not in error.message and "lumalabs" not in error.message
     assert "not found" in error.message
@@ -346,26 +407,28 @@ def test_422_detail_list_names_the_field() -> None:
     detail = [
         {"type": "string_type", "loc": ["body", "duration"], "msg": "Input should be a string"}
     ]
-    error = ADAPTER.parse_error(reply({"detail": detail}, 422))
+    error = ADAPTER.parse_error(reply({"detail": detail}, 422), POLL)
     assert isinstance(error, InvalidRequest) and error.param == "duration"
     assert "duration: Input should be a string" in error.message
 
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_auth_errors(status: int) -> None:
-    error = ADAPTER.parse_error(reply({"detail": "Invalid API key provided"}, status))
+    error = ADAPTER.parse_error(reply({"detail": "Invalid API key provided"}, status), POLL)
     assert isinstance(error, UpstreamAuthError) and not error.retryable
 
 
 def test_402_is_an_upstream_error() -> None:
-    error = ADAPTER.parse_error(reply({"detail": "Insufficient credits"}, 402))
+    error = ADAPTER.parse_error(reply({"detail": "Insufficient credits"}, 402), POLL)
     assert type(error) is UpstreamError and error.retryable
     assert error.code == "upstream_insufficient_credits"
 
 
 def test_404_429_5xx() -> None:
-    assert isinstance(ADAPTER.parse_error(reply({"detail": "Generation not found"}, 404)), NotFound)
-    limited = ADAPTER.parse_error(reply({"detail": "slow down"}, 429, {"Retry-After": "7"}))
+    assert isinstance(
+        ADAPTER.parse_error(reply({"detail": "Generation not found"}, 404), POLL), NotFound
+    )
+    limited = ADAPTER.parse_error(reply({"detail": "slow down"}, 429, {"Retry-After": "7"}), POLL)
     assert isinstance(limited, RateLimited) and limited.retry_after_s == 7
-    broken = ADAPTER.parse_error(reply("<html>bad gateway</html>", 503))
+    broken = ADAPTER.parse_error(reply("<html>bad gateway</html>", 503), POLL)
     assert type(broken) is UpstreamError and "503" in broken.message

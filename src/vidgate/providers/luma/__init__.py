@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vidgate.providers.base import Provider, legacy
+from vidgate.providers.base import Provider
 from vidgate.providers.luma.adapter import LumaAdapter
 from vidgate.providers.luma.spec import SPEC
 
-PROVIDER = Provider(spec=SPEC, adapter=legacy(LumaAdapter()))
+PROVIDER = Provider(spec=SPEC, adapter=LumaAdapter)

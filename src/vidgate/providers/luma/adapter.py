@@ -1,11 +1,11 @@
 """Builds Luma Dream Machine requests and parses its replies; pure functions, no I/O.
 
 Creates go to ``POST /generations/video`` (the official SDK's path) as JSON. Luma reads
-keyframe images from URLs, so image inputs must be http(s) URLs: uploads, ``data:`` URLs
-and file ids are refused before any upstream call. An extension starts from the source's
-upstream generation (``keyframes.frame0 = {"type": "generation", "id"}``), so it needs a
-source made on the same deployment. ``callback_url`` is never sent: vidgate polls.
-Upstream messages reaching clients have generation ids and URLs masked.
+keyframe images from URLs, so image inputs are http(s) URLs (the spec's rules refuse
+uploads, ``data:`` URLs and file ids before a job exists). An extension starts from the
+source's upstream generation (``keyframes.frame0 = {"type": "generation", "id"}``), which
+the rules make sure was made on the same deployment. ``callback_url`` is never sent:
+vidgate polls. Upstream messages reaching clients have generation ids and URLs masked.
 """
 
 from __future__ import annotations
@@ -18,49 +18,50 @@ from vidgate.errors import (
     InvalidRequest,
     NotFound,
     RateLimited,
-    UnsupportedOperation,
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import DownloadCall, HttpCall, HttpReply
+from vidgate.providers.base import CallContext, DownloadCall, HttpCall, HttpReply
 from vidgate.providers.luma.spec import LEGACY_MODELS, SIZES, SPEC
-from vidgate.providers.toolkit import retry_after_s
-from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
+from vidgate.providers.toolkit import (
+    UUID,
+    completed,
+    put_options,
+    retry_after_s,
+    scrub,
+    signed_download,
+)
+from vidgate.values import Deployment, ResolvedRequest, UpstreamState, Variant
 
-_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)
-_URL = re.compile(r"\b(?:https?|data):\S+", re.I)
 _POLICY = re.compile(r"moderat|policy|safety|harmful|nsfw|not allowed|blocked", re.I)
-_IMAGE_PARAMS = {"first_frame": "input_reference", "last_frame": "metadata.last_frame"}
 _VARIANT_ASSET = {"video": "video", "thumbnail": "image"}
 
 
 class LumaAdapter:
-    """``HttpAdapter`` for the Luma Dream Machine API."""
+    """``HttpAdapter`` for one Luma Dream Machine deployment."""
 
-    def auth_headers(self, deployment: Deployment, token: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {deployment.api_key}"} if deployment.api_key else {}
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
 
-    def build_submit(
-        self, request: ResolvedRequest, deployment: Deployment, idempotency_key: str
-    ) -> HttpCall:
-        if request.operation not in ("create", "extend"):
-            raise UnsupportedOperation(
-                f"Luma has no {request.operation}; it can create and extend.", param="model"
-            )
+    def auth_headers(self, token: str | None = None) -> dict[str, str]:
+        key = self.deployment.api_key
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def build_submit(self, request: ResolvedRequest, idempotency_key: str) -> HttpCall:
+        ratio, resolution = SIZES[request.size]
         body: dict[str, Any] = {
             "generation_type": "video",
             "model": request.upstream_model,
             "prompt": request.prompt,
+            "aspect_ratio": ratio,
         }
-        ratio, resolution = _ratio_and_resolution(request)
-        body["aspect_ratio"] = ratio
         if request.upstream_model not in LEGACY_MODELS:
             body["resolution"] = resolution
             body["duration"] = f"{request.seconds}s"
         keyframes = _keyframes(request)
         if keyframes:
             body["keyframes"] = keyframes
-        body |= _options(request.options)
+        put_options(body, request, self.deployment.capabilities)
         return HttpCall("POST", "/generations/video", json=body)
 
     def build_poll(self, upstream_id: str) -> HttpCall:
@@ -69,14 +70,12 @@ class LumaAdapter:
     def build_download(
         self, upstream_id: str, variant: Variant, location: str | None = None
     ) -> DownloadCall | None:
-        if variant not in _VARIANT_ASSET or not location:
-            return None
-        return DownloadCall(HttpCall("GET", location), auth=False)  # a CDN URL, unsigned
+        return signed_download(variant, location, _VARIANT_ASSET)  # a CDN URL, unsigned
 
     def build_delete(self, upstream_id: str) -> HttpCall | None:
         return HttpCall("DELETE", f"/generations/{upstream_id}", {"Accept": "*/*"})
 
-    def parse_state(self, reply: HttpReply) -> UpstreamState:
+    def parse_state(self, reply: HttpReply, context: CallContext) -> UpstreamState:
         body = reply.body
         if not isinstance(body, dict) or not isinstance(body.get("id"), str) or not body["id"]:
             raise UpstreamError("Luma returned a malformed generation object.")
@@ -97,10 +96,11 @@ class LumaAdapter:
         if status == "completed" and "video" not in results:
             message = "Luma reported the generation completed but returned no video."
             return UpstreamState(body["id"], "failed", 0, raw, "upstream_no_result", message)
-        progress = 100 if status == "completed" else 0  # Luma reports no progress
-        return UpstreamState(body["id"], status, progress, raw, results=results)
+        if status == "completed":
+            return completed(body["id"], raw, results)
+        return UpstreamState(body["id"], status, 0, raw)  # Luma reports no progress
 
-    def parse_error(self, reply: HttpReply) -> GatewayError:
+    def parse_error(self, reply: HttpReply, context: CallContext) -> GatewayError:
         message, param = _detail(reply.body)
         text = f"Luma rejected the request: {message}" if message else "Luma rejected the request."
         if reply.status in (400, 422):
@@ -122,68 +122,16 @@ class LumaAdapter:
         return UpstreamError(f"Luma failed with HTTP {reply.status}. {message}".strip())
 
 
-def _ratio_and_resolution(request: ResolvedRequest) -> tuple[str, str]:
-    pair = SIZES.get(request.size)
-    if pair is None:  # only reachable with a source video of a size Luma never makes
-        raise InvalidRequest(
-            f"Luma cannot make a {request.size} video; sizes: {', '.join(SIZES)}.", param="size"
-        )
-    return pair
-
-
 def _keyframes(request: ResolvedRequest) -> dict[str, Any]:
+    """``frame0``/``frame1``: the source generation of an extension, image URLs (the spec's
+    rules make sure of both; capabilities admit only first and last frames)."""
     frames: dict[str, Any] = {}
-    if request.operation == "extend":
-        source = request.source
-        if source is None or source.upstream_id is None:
-            raise InvalidRequest(
-                "Luma extends a video by its generation id, so the source video must have "
-                "been made by this same Luma deployment; uploads and videos from other "
-                "deployments cannot be extended here.",
-                param="video",
-            )
-        frames["frame0"] = {"type": "generation", "id": source.upstream_id}
-    for image in request.images:  # capabilities admit only first and last frames
+    if request.operation == "extend" and request.source is not None:
+        frames["frame0"] = {"type": "generation", "id": request.source.upstream_id}
+    for image in request.images:
         slot = "frame0" if image.role == "first_frame" else "frame1"
-        param = _IMAGE_PARAMS.get(image.role, "metadata.reference_images")
-        frames[slot] = {"type": "image", "url": _image_url(image.asset, param)}
+        frames[slot] = {"type": "image", "url": image.asset.value}
     return frames
-
-
-def _image_url(asset: Asset, param: str) -> str:
-    if asset.kind == "url" and asset.value.lower().startswith(("https://", "http://")):
-        return asset.value
-    raise InvalidRequest(
-        f"Luma needs an https image URL for '{param}' (it fetches keyframe images itself); "
-        "file uploads, data: URLs and file ids cannot be passed to Luma.",
-        param=param,
-    )
-
-
-def _options(options: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if "loop" in options:
-        if not isinstance(options["loop"], bool):
-            raise InvalidRequest("'metadata.loop' must be true or false.", param="metadata.loop")
-        out["loop"] = options["loop"]
-    if "concepts" in options:
-        out["concepts"] = _concepts(options["concepts"])
-    return out
-
-
-def _concepts(value: Any) -> list[dict[str, str]]:
-    """Concepts as Luma wants them (``[{"key": ...}]``); plain strings are accepted too."""
-    items = value if isinstance(value, list) else None
-    concepts = []
-    for item in items or [None]:
-        key = item.get("key") if isinstance(item, dict) else item
-        if not isinstance(key, str) or not key:
-            raise InvalidRequest(
-                "'metadata.concepts' must be a list of concept keys (strings or {'key': ...}).",
-                param="metadata.concepts",
-            )
-        concepts.append({"key": key})
-    return concepts
 
 
 def _detail(body: Any) -> tuple[str, str | None]:
@@ -208,6 +156,4 @@ def _detail(body: Any) -> tuple[str, str | None]:
 
 def _scrub(message: Any) -> str:
     """An upstream message without generation ids or URLs (clients only see vidgate's)."""
-    if not isinstance(message, str):
-        return ""
-    return _URL.sub("<url>", _UUID.sub("<upstream id>", message)).strip()
+    return scrub(message, (UUID, "<upstream id>"))

@@ -7,14 +7,20 @@ Follows ``shared/reference/providers/luma.md`` and the official ``lumaai`` SDK (
 earlier generation, which is how Luma extends a video). A vidgate size ``WxH`` stands for
 one (aspect ratio, resolution) pair: the short side is the resolution tier and the long side
 follows the ratio (1280x720 → 16:9 at 720p, 1680x720 → 21:9 at 720p, 720x720 → 1:1).
+
+Checked before a job exists (``OPTIONS``, ``RULES``): ``loop`` and ``concepts``, keyframe
+images as http(s) URLs (Luma fetches them itself), an extension's source made on the same
+deployment (it is named by its generation id) and at a size Luma makes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
+from vidgate.errors import InvalidRequest
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ForeignName, ModelCapabilities, Pricing, untyped
+from vidgate.values import ForeignName, ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
 
 ASPECT_RATIOS: Mapping[str, tuple[int, int]] = {
     "16:9": (16, 9),
@@ -53,7 +59,56 @@ SIZES: Mapping[str, tuple[str, str]] = _size_table(tuple(RESOLUTIONS))
 LEGACY_MODELS = frozenset({"ray-1-6"})
 """Models from before ``duration`` and ``resolution`` existed: both are left unsent."""
 
-_RAY_2_OPTIONS = frozenset({"loop", "concepts"})
+
+def concepts(value: list[Any]) -> list[dict[str, str]]:
+    """Concepts as Luma wants them (``[{"key": ...}]``); plain strings are accepted too."""
+    keys = [item.get("key") if isinstance(item, Mapping) else item for item in value]
+    if not keys or not all(isinstance(key, str) and key for key in keys):
+        raise ValueError("expected a list of concept keys (strings or {'key': ...})")
+    return [{"key": str(key)} for key in keys]
+
+
+_IMAGE_PARAMS = {"first_frame": "input_reference", "last_frame": "metadata.last_frame"}
+
+
+def keyframe_urls(request: ResolvedRequest) -> None:
+    """Luma reads keyframe images from URLs: no uploads, ``data:`` URLs or file ids."""
+    for image in request.images:
+        asset = image.asset
+        if not (asset.kind == "url" and asset.value.lower().startswith(("https://", "http://"))):
+            param = asset.param or _IMAGE_PARAMS.get(image.role, "images")
+            raise InvalidRequest(
+                f"Luma needs an https image URL for '{param}' (it fetches keyframe images "
+                "itself); file uploads, data: URLs and file ids cannot be passed to Luma.",
+                param=param,
+            )
+
+
+def extension_source(request: ResolvedRequest) -> None:
+    """An extension starts from the source's generation (``keyframes.frame0``)."""
+    if request.operation != "extend":
+        return
+    if request.source is None or request.source.upstream_id is None:
+        raise InvalidRequest(
+            "Luma extends a video by its generation id, so the source video must have "
+            "been made by this same Luma deployment; uploads and videos from other "
+            "deployments cannot be extended here.",
+            param="video",
+        )
+    if request.size not in SIZES:  # a source video of a size Luma never makes
+        raise InvalidRequest(
+            f"Luma cannot make a {request.size} video; sizes: {', '.join(SIZES)}.", param="size"
+        )
+
+
+RULES = (keyframe_urls, extension_source)
+LOOP = OptionSpec("boolean", description="Make the video loop seamlessly.")
+RAY_2_OPTIONS = {
+    "loop": LOOP,
+    "concepts": OptionSpec(
+        "array", transform=concepts, description="Camera concepts by key (dolly_zoom, ...)."
+    ),
+}
 
 RAY_2 = ModelCapabilities(
     seconds=(5, 9),
@@ -62,7 +117,8 @@ RAY_2 = ModelCapabilities(
     default_size="1280x720",
     image_roles=frozenset({"first_frame", "last_frame"}),
     operations=frozenset({"create", "extend"}),
-    options=untyped(*_RAY_2_OPTIONS),
+    options=RAY_2_OPTIONS,
+    rules=RULES,
     description="Luma Ray 2: text/image to video, 5 or 9 s, 540p to 4K, extend by generation.",
 )
 RAY_FLASH_2 = ModelCapabilities(
@@ -72,7 +128,8 @@ RAY_FLASH_2 = ModelCapabilities(
     default_size="1280x720",
     image_roles=frozenset({"first_frame", "last_frame"}),
     operations=frozenset({"create", "extend"}),
-    options=untyped(*_RAY_2_OPTIONS),
+    options=RAY_2_OPTIONS,
+    rules=RULES,
     description="Luma Ray Flash 2: the faster, cheaper Ray 2.",
 )
 RAY_1_6 = ModelCapabilities(
@@ -82,7 +139,8 @@ RAY_1_6 = ModelCapabilities(
     default_size="1280x720",
     image_roles=frozenset({"first_frame", "last_frame"}),
     operations=frozenset({"create", "extend"}),
-    options=untyped(*frozenset({"loop"})),
+    options={"loop": LOOP},
+    rules=RULES,
     description="Luma Ray 1.6 (Dream Machine 1.6): 5 s at 720p.",
 )
 
