@@ -18,3 +18,16 @@ def test_forms() -> None:
     assert retry_after_s({"retry-after": formatdate(now - 30, usegmt=True)}, now=now) == 0.0
     assert retry_after_s({"retry-after": "soon"}) is None
     assert retry_after_s({}) is None
+
+
+def test_scrub_hides_whole_urls_before_provider_patterns() -> None:
+    import re
+
+    from vidgate.providers.toolkit import scrub
+
+    files = (re.compile(r"\bfiles/[a-z0-9]+"), "<file>")
+    text = scrub("cannot read https://host.example/v1/files/abc123?key=s3cret, files/xyz", files)
+    assert "host.example" not in text and "s3cret" not in text
+    assert text == "cannot read <url> <file>"
+    assert scrub(None) == "" and scrub("  x  ") == "x"
+    assert len(scrub("y" * 2000, limit=100)) <= 100

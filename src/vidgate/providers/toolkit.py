@@ -77,13 +77,14 @@ UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 
 def scrub(message: Any, *patterns: tuple[re.Pattern[str], str], limit: int = 500) -> str:
     """An upstream message fit for a client: ``errors.client_text`` (no URLs of any scheme,
-    no data URIs, no secrets) after the provider's own ``(pattern, replacement)`` pairs
+    no data URIs, no secrets), then the provider's own ``(pattern, replacement)`` pairs
     (upstream ids, resource names, hosts), stripped and cut to ``limit``. Not a string: ""."""
     if not isinstance(message, str):
         return ""
+    text = client_text(message)  # URLs first: a provider pattern must not half-match one
     for pattern, replacement in patterns:
-        message = pattern.sub(replacement, message)
-    return client_text(message.strip(), limit)
+        text = pattern.sub(replacement, text)
+    return client_text(text.strip(), limit)
 
 
 # --- requests --------------------------------------------------------------------------
