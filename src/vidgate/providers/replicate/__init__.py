@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vidgate.providers.base import Provider, legacy
+from vidgate.providers.base import Provider
 from vidgate.providers.replicate.adapter import ReplicateAdapter
 from vidgate.providers.replicate.spec import SPEC
 
-PROVIDER = Provider(spec=SPEC, adapter=legacy(ReplicateAdapter()))
+PROVIDER = Provider(spec=SPEC, adapter=ReplicateAdapter)

@@ -1,4 +1,4 @@
-"""Builds Replicate predictions API requests and parses replies; pure functions, no I/O.
+"""Builds Replicate predictions API requests and parses replies for one deployment; no I/O.
 
 Create goes to ``POST /models/{owner}/{name}/predictions`` ``{input}`` for a model named
 ``owner/name`` and to ``POST /predictions`` ``{version, input}`` for ``owner/name:<version>``
@@ -6,9 +6,13 @@ or a bare version id. No ``Prefer: wait`` is sent (video jobs outlast its 60 s),
 answers at once with ``starting``; a terminal status in that answer is still handled. The
 deployment option ``cancel_after`` (``"30m"``) becomes the ``Cancel-After`` header.
 
-``input`` is built from the model's ``InputKeys``: prompt, duration, aspect_ratio and
-resolution (from the size), images as ``data:`` URIs or https URLs, negative_prompt, seed,
-audio; other ``metadata`` keys are copied in as they are.
+``input`` is built from the model's ``InputKeys`` (renamed or dropped by the deployment's
+``input_keys``): prompt, duration, aspect_ratio and resolution (from the size), images as
+``data:`` URIs or https URLs, negative_prompt, seed, audio; ``metadata`` keys go in as the
+model's option table says (``any_model``: every key as it is). The request was checked
+against the model before the job; the adapter checks only what the deployment's options
+decide: a field ``input_keys`` dropped, a ``metadata`` key that would overwrite a field the
+gateway sets, ``cancel_after`` and the model reference.
 
 Predictions: ``starting`` (queued), ``processing`` (progress read from the tqdm bar in
 ``logs`` when the model prints one), ``succeeded`` with ``output`` a URL or a list of URLs,
@@ -22,7 +26,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 from vidgate.errors import (
@@ -30,11 +34,10 @@ from vidgate.errors import (
     InvalidRequest,
     NotFound,
     RateLimited,
-    UnsupportedOperation,
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
+from vidgate.providers.base import CallContext, DownloadCall, HttpCall, HttpReply, Inline
 from vidgate.providers.replicate.spec import (
     INPUTS,
     SIZES,
@@ -43,10 +46,23 @@ from vidgate.providers.replicate.spec import (
     InputKeys,
     model_name,
 )
-from vidgate.providers.toolkit import retry_after_s
-from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
+from vidgate.providers.toolkit import (
+    completed,
+    no_output,
+    put_options,
+    retry_after_s,
+    scrub,
+    signed_download,
+)
+from vidgate.values import (
+    Asset,
+    Deployment,
+    ModelCapabilities,
+    ResolvedRequest,
+    UpstreamState,
+    Variant,
+)
 
-_URL = re.compile(r"(?:https?|data)://\S+|data:[^\s,]*,\S+")
 _PROGRESS = re.compile(r"^\s*(\d+)%\s*\|.+?\|\s*(\d+)/(\d+)")
 _FIELD = re.compile(r"input\.([A-Za-z0-9_]+)")
 _MODERATION = ("sensitive", "nsfw", "safety", "flagged", "moderation", "e005")
@@ -65,48 +81,45 @@ _CANONICAL_PARAMS = {
 }
 
 
-@dataclass(frozen=True)
 class ReplicateAdapter:
-    """``HttpAdapter`` for the Replicate predictions API; ``for_deployment`` binds options."""
+    """``HttpAdapter`` for one deployment of the Replicate predictions API."""
 
-    hardware_billing: bool = False
-    """Report ``metrics.predict_time`` as cost units (models billed by hardware time)."""
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+        options = deployment.options
+        # models billed by hardware time: report metrics.predict_time as cost units
+        self.hardware_billing = bool(options.get("hardware_billing"))
+        overrides = options.get("input_keys")
+        self.overrides: Mapping[str, str | None] = (
+            dict(overrides) if isinstance(overrides, Mapping) else {}
+        )
 
-    def for_deployment(self, deployment: Deployment) -> ReplicateAdapter:
-        return ReplicateAdapter(hardware_billing=bool(deployment.options.get("hardware_billing")))
+    def auth_headers(self, token: str | None = None) -> dict[str, str]:
+        key = self.deployment.api_key
+        return {"Authorization": f"Bearer {key}"} if key else {}
 
-    def auth_headers(self, deployment: Deployment, token: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {deployment.api_key}"} if deployment.api_key else {}
+    def keys(self, reference: str) -> InputKeys:
+        """The input names of the model ``reference`` on this deployment."""
+        return INPUTS.get(model_name(reference), InputKeys()).renamed(self.overrides)
 
-    def build_submit(
-        self, request: ResolvedRequest, deployment: Deployment, idempotency_key: str
-    ) -> HttpCall:
-        if request.operation != "create":
-            raise UnsupportedOperation(
-                f"Replicate has no {request.operation} for '{request.upstream_model}'.",
-                param="model",
-            )
-        overrides = _input_keys_option(deployment.options)
-        keys = INPUTS.get(model_name(request.upstream_model), InputKeys()).renamed(overrides)
-        body: dict[str, Any] = {"input": build_input(request, keys)}
-        headers = _cancel_after(deployment.options.get("cancel_after"))
+    def build_submit(self, request: ResolvedRequest, idempotency_key: str) -> HttpCall:
         reference = request.upstream_model
-        if VERSION_ID.match(reference):
-            return HttpCall(
-                "POST", "/predictions", headers=headers, json={"version": reference, **body}
-            )
+        keys = self.keys(reference)
+        body: dict[str, Any] = {"input": build_input(request, keys, self.deployment.capabilities)}
+        headers = _cancel_after(self.deployment.options.get("cancel_after"))
         owner_name, _, version = reference.partition(":")
-        owner, _, name = owner_name.partition("/")
-        if not owner or not name or "/" in name:
-            raise InvalidRequest(
-                f"'{reference}' is not a Replicate model: use owner/name or owner/name:version.",
-                param="model",
-            )
-        if version:  # sent whole: the API takes "owner/name:<id>" as well as a bare id
-            return HttpCall(
-                "POST", "/predictions", headers=headers, json={"version": reference, **body}
-            )
-        return HttpCall("POST", f"/models/{owner}/{name}/predictions", headers=headers, json=body)
+        if not VERSION_ID.match(reference):
+            owner, _, name = owner_name.partition("/")
+            if not owner or not name or "/" in name:
+                raise InvalidRequest(
+                    f"'{reference}' is not a Replicate model: use owner/name or "
+                    "owner/name:version.",
+                    param="model",
+                )
+        if version or VERSION_ID.match(reference):  # a pinned version, "owner/name:<id>" whole
+            body["version"] = reference
+            return HttpCall("POST", "/predictions", headers=headers, json=body)
+        return HttpCall("POST", f"/models/{owner_name}/predictions", headers=headers, json=body)
 
     def build_poll(self, upstream_id: str) -> HttpCall:
         return HttpCall("GET", f"/predictions/{upstream_id}")
@@ -114,14 +127,12 @@ class ReplicateAdapter:
     def build_download(
         self, upstream_id: str, variant: Variant, location: str | None = None
     ) -> DownloadCall | None:
-        if variant != "video" or not location or not location.startswith(("https:", "http:")):
-            return None
-        return DownloadCall(HttpCall("GET", location), auth=False)  # public delivery URL
+        return signed_download(variant, location)  # a public delivery URL, about an hour
 
     def build_delete(self, upstream_id: str) -> HttpCall | None:
         return HttpCall("POST", f"/predictions/{upstream_id}/cancel")
 
-    def parse_state(self, reply: HttpReply) -> UpstreamState:
+    def parse_state(self, reply: HttpReply, context: CallContext) -> UpstreamState:
         body = reply.body
         if not isinstance(body, dict) or not isinstance(body.get("id"), str) or not body["id"]:
             raise UpstreamError("Replicate returned a malformed prediction object.")
@@ -156,14 +167,15 @@ class ReplicateAdapter:
         progress = _progress(body.get("logs")) if status == "in_progress" else 0
         return UpstreamState(pid, status, progress=progress, raw_status=raw)
 
-    def parse_error(self, reply: HttpReply) -> GatewayError:
+    def parse_error(self, reply: HttpReply, context: CallContext) -> GatewayError:
         body = reply.body if isinstance(reply.body, dict) else {}
         detail = body.get("detail") or body.get("title") or ""
-        text = _scrub(detail) if isinstance(detail, str) else ""
+        text = scrub(detail)
         status = reply.status
         if status in (400, 422):
             reason = f"Replicate rejected the request: {text}" if text else "Replicate rejected it."
-            return InvalidRequest(reason, param=_param(body, text))
+            sent = context.request.upstream_model if context.request else self.deployment.model
+            return InvalidRequest(reason, param=_param(body, text, self.keys(sent)))
         if status in (401, 403):
             return UpstreamAuthError("Replicate rejected this deployment's API token.")
         if status == 402:
@@ -193,8 +205,12 @@ class ReplicateAdapter:
 # --- request --------------------------------------------------------------------------
 
 
-def build_input(request: ResolvedRequest, keys: InputKeys) -> dict[str, Any]:
-    """The prediction ``input`` for ``request`` with the model's input names."""
+def build_input(
+    request: ResolvedRequest, keys: InputKeys, caps: ModelCapabilities
+) -> dict[str, Any]:
+    """The prediction ``input`` for ``request`` with the model's input names; a value whose
+    field the deployment's ``input_keys`` dropped, or a ``metadata`` key that would overwrite
+    a field, is a 400 (the model's own fields were checked before the job)."""
     ratio, tier = SIZES.get(request.size, (None, None))
     values: dict[str, Any] = {
         "prompt": request.prompt,
@@ -223,32 +239,23 @@ def build_input(request: ResolvedRequest, keys: InputKeys) -> dict[str, Any]:
                 param=_CANONICAL_PARAMS[name],
             )
         result[target] = value
-    for key, value in request.options.items():
+    for key in request.options:
         if key in result:
             raise InvalidRequest(
                 f"'metadata.{key}' is set by vidgate for model '{request.upstream_model}'; "
                 "use the request's own parameter instead.",
                 param=f"metadata.{key}",
             )
-        result[str(key)] = value
+    put_options(result, request, caps)
     return result
 
 
 def _image(asset: Asset) -> Any:
-    """An https URL as is; anything else inline as a ``data:`` URI (Replicate takes both)."""
+    """An https URL or a ``data:`` URI as is; anything else (an upload, a plain http URL)
+    inline as a ``data:`` URI (Replicate takes both)."""
     if asset.kind == "url" and asset.value.startswith(("https://", "data:")):
         return asset.value
-    if asset.kind == "file_id":
-        raise InvalidRequest(
-            "Replicate cannot use a file id as an image; send the file or an https URL.",
-            param="input_reference",
-        )
     return Inline(asset, "data_uri")
-
-
-def _input_keys_option(options: Mapping[str, Any]) -> Mapping[str, str | None]:
-    keys = options.get("input_keys")
-    return dict(keys) if isinstance(keys, Mapping) else {}
 
 
 def _cancel_after(value: Any) -> dict[str, str]:
@@ -276,31 +283,23 @@ def output_url(output: Any) -> str | None:
 
 def _succeeded(pid: str, body: Mapping[str, Any], cost: float | None) -> UpstreamState:
     url = output_url(body.get("output"))
-    if body.get("data_removed") is True or url is None:
-        removed = body.get("data_removed") is True
+    if body.get("data_removed") is True:
         return UpstreamState(
             pid,
             "failed",
             raw_status="succeeded",
-            error_code="upstream_output_expired" if removed else "upstream_no_output",
-            error_message="Replicate removed the output before it was fetched."
-            if removed
-            else "Replicate reported success but returned no output video.",
+            error_code="upstream_output_expired",
+            error_message="Replicate removed the output before it was fetched.",
             cost_units=cost,
         )
-    return UpstreamState(
-        pid,
-        "completed",
-        progress=100,
-        raw_status="succeeded",
-        results={"video": url},
-        cost_units=cost,
-    )
+    if url is None:
+        return replace(no_output(pid, "succeeded", "Replicate"), cost_units=cost)
+    return completed(pid, "succeeded", {"video": url}, cost)
 
 
 def _failed(pid: str, body: Mapping[str, Any]) -> UpstreamState:
-    error = body.get("error")
-    message = _scrub(error) if isinstance(error, str) and error else "Replicate failed the job."
+    """Replicate's ``error`` as it is (scrubbed): it names no provider to prefix."""
+    message = scrub(body.get("error")) or "Replicate failed the job."
     lowered = message.lower()
     code = "moderation_blocked" if any(w in lowered for w in _MODERATION) else "upstream_failed"
     return UpstreamState(pid, "failed", raw_status="failed", error_code=code, error_message=message)
@@ -323,13 +322,9 @@ def _number(value: Any) -> float | None:
     return max(0.0, float(value))
 
 
-def _scrub(text: str) -> str:
-    """An upstream message without URLs or data URIs (they may carry hosts or tokens)."""
-    return _URL.sub("<url>", text)[:500]
-
-
-def _param(body: Mapping[str, Any], text: str) -> str | None:
-    """The gateway parameter a 422 names (``input.duration`` → ``seconds``)."""
+def _param(body: Mapping[str, Any], text: str, keys: InputKeys) -> str | None:
+    """The gateway parameter a 422 names (``input.duration`` → ``seconds``), by this
+    deployment's input names first."""
     fields = body.get("invalid_fields")
     names = (
         [f.get("field") for f in fields if isinstance(f, dict)] if isinstance(fields, list) else []
@@ -338,13 +333,16 @@ def _param(body: Mapping[str, Any], text: str) -> str | None:
     for name in names:
         match = _FIELD.search(name) if isinstance(name, str) else None
         if match:
-            return _param_of(match.group(1))
+            return _param_of(match.group(1), keys)
     if "version" in text.lower():
         return "model"
     return None
 
 
-def _param_of(field_name: str) -> str:
+def _param_of(field_name: str, keys: InputKeys) -> str:
+    for canonical, target in keys.__dict__.items():
+        if target == field_name:
+            return _CANONICAL_PARAMS[canonical]
     for canonical, target in InputKeys().__dict__.items():
         if target == field_name:
             return _CANONICAL_PARAMS[canonical]

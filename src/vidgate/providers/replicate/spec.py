@@ -14,6 +14,10 @@ model takes are in ``INPUTS``; a deployment may rename or drop any of them with 
 vidgate sizes are exact pixel sizes; each maps to one (``aspect_ratio``, ``resolution``)
 pair in ``SIZES`` (Replicate video models are asked for the ratio and the tier).
 
+The known models' ``metadata`` keys are typed (``OptionSpec``) and checked before a job
+exists; ``any_model`` forwards every key unchecked (``any_options``). What a deployment's
+``input_keys`` drop or rename is checked by the adapter when the request is sent.
+
 Prices: the reference gives none (per model, on each model page, mostly per output second);
 only ``minimax/video-01`` has a published price we could source ($0.50 per 6 s video). The
 others are deliberately absent (unknown rather than wrong); a deployment whose model is billed
@@ -26,9 +30,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing, untyped
+from vidgate.values import ModelCapabilities, OptionSpec, Pricing
 
 VERSION_ID = re.compile(r"^[0-9a-f]{64}$")
 """A bare Replicate version id."""
@@ -86,6 +91,28 @@ class InputKeys:
 
 
 ALL_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9")
+MAX_MEDIA_REFERENCES = 3
+"""Seedance 2.0 takes at most 3 reference videos and 3 reference audio clips."""
+_MEDIA_SCHEMES = ("https://", "http://", "data:")
+
+
+def media_urls(value: list[Any]) -> list[str]:
+    """A list of media inputs as Replicate takes files: http(s) URLs or ``data:`` URIs."""
+    if not all(
+        isinstance(v, str) and v.startswith(("https://", "http://", "data:")) for v in value
+    ):
+        raise ValueError("expected a list of http(s) URLs or data: URIs")
+    return value
+
+
+def _media(kind: str) -> OptionSpec:
+    return OptionSpec(
+        "array",
+        max_length=MAX_MEDIA_REFERENCES,
+        transform=media_urls,
+        description=f"Up to {MAX_MEDIA_REFERENCES} reference {kind} URLs.",
+    )
+
 
 ANY_MODEL = ModelCapabilities(
     seconds=tuple(range(1, 21)),
@@ -112,7 +139,7 @@ SEEDANCE_2 = ModelCapabilities(
     max_reference_images=9,
     seed=True,
     audio=True,
-    options=untyped(*frozenset({"reference_videos", "reference_audios"})),
+    options={"reference_videos": _media("video"), "reference_audios": _media("audio")},
     description="ByteDance Seedance 2.0 on Replicate: 4-15 s, 480p/720p, frames or references.",
 )
 
@@ -136,7 +163,9 @@ MINIMAX_VIDEO_01 = ModelCapabilities(
     default_fps=25,
     image_roles=frozenset({"first_frame"}),
     max_prompt_chars=2000,
-    options=untyped(*frozenset({"prompt_optimizer"})),
+    options={
+        "prompt_optimizer": OptionSpec("boolean", description="Let MiniMax rewrite the prompt.")
+    },
     description="MiniMax Hailuo video-01 on Replicate: 6 s, 1280x720 at 25 fps.",
 )
 
