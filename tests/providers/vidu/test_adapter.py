@@ -22,14 +22,14 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import HttpReply, Inline
+from vidgate.providers.base import CallContext, HttpReply, Inline
 from vidgate.providers.registry import PROVIDERS
 from vidgate.providers.vidu import PROVIDER
 from vidgate.providers.vidu.adapter import OFF_PEAK_POLL_S, ViduAdapter
 from vidgate.providers.vidu.spec import SPEC, frame_size, ratio_and_tier
-from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest
+from vidgate.request import VideoRequest, resolve
+from vidgate.values import Asset, Deployment, ResolvedRequest
 
-ADAPTER = ViduAdapter()
 PNG = Asset("blob", "inputs/u1/first.png", "image/png", "first.png", "d1")
 LAST = Asset("url", "https://cdn.example.com/last.png")
 REF = Asset("url", "data:image/png;base64,iVBORw0KGgo=")
@@ -69,30 +69,22 @@ def deployment(model: str = "viduq2", **changes: Any) -> Deployment:
     return dataclasses.replace(base, **changes)
 
 
-def request(**changes: Any) -> ResolvedRequest:
-    base: dict[str, Any] = {
-        "operation": "create",
-        "prompt": "A koi pond in autumn",
-        "upstream_model": "viduq2",
-        "seconds": 5,
-        "width": 1280,
-        "height": 720,
-        "fps": 24,
-    }
-    return ResolvedRequest(**(base | changes))
+ADAPTER = ViduAdapter(deployment())
+POLL = CallContext("poll", TASK)
+SUBMIT = CallContext("submit")
 
 
-def frames(first: Asset | None = PNG, last: Asset | None = None) -> tuple[ImageInput, ...]:
-    images = [ImageInput("first_frame", first)] if first else []
-    return tuple(images + ([ImageInput("last_frame", last)] if last else []))
-
-
-def refs(*assets: Asset) -> tuple[ImageInput, ...]:
-    return tuple(ImageInput("reference", a) for a in assets)
+def resolved(model: str = "viduq2", **fields: Any) -> ResolvedRequest:
+    """A client request resolved for a Vidu deployment: the checks before any job."""
+    operation = fields.pop("operation", "create")
+    video = VideoRequest(operation, fields.pop("prompt", "A koi pond in autumn"), **fields)
+    caps = SPEC.capabilities(model)
+    assert caps is not None
+    return resolve(video, caps, model_name=model, upstream_model=model)
 
 
 def submit(req: ResolvedRequest) -> tuple[str, dict[str, Any]]:
-    call = ADAPTER.build_submit(req, deployment(req.upstream_model), "video_" + "0" * 32)
+    call = ViduAdapter(deployment(req.upstream_model)).build_submit(req, "video_" + "0" * 32)
     assert call.method == "POST" and call.headers == {}
     return call.path, call.json
 
@@ -101,9 +93,11 @@ def reply(status: int, body: Any, **headers: str) -> HttpReply:
     return HttpReply(status, httpx.Headers(headers), body)
 
 
-def refused(req: ResolvedRequest) -> InvalidRequest:
+def rejects(param: str, model: str = "viduq2", **fields: Any) -> InvalidRequest:
+    """The request is refused while it is resolved (before a job or a hold exists)."""
     with pytest.raises(InvalidRequest) as info:
-        submit(req)
+        resolved(model, **fields)
+    assert info.value.param == param, info.value.message
     return info.value
 
 
@@ -112,6 +106,7 @@ def refused(req: ResolvedRequest) -> InvalidRequest:
 
 def test_spec_is_registered_with_the_documented_basics() -> None:
     assert PROVIDERS["vidu"] is PROVIDER and PROVIDER.spec is SPEC
+    assert PROVIDER.adapter is not None and isinstance(PROVIDER.adapter(deployment()), ViduAdapter)
     assert SPEC.default_api_base == "https://api.vidu.com/ent/v2"
     assert SPEC.env == {"api_key": "VIDU_API_KEY"}
     assert set(SPEC.auto_models) == set(SPEC.models)
@@ -170,8 +165,8 @@ def test_model_capabilities_follow_the_reference() -> None:
 
 
 def test_auth_is_the_token_scheme_not_bearer() -> None:
-    assert ADAPTER.auth_headers(deployment(), None) == {"Authorization": "Token vda_secret"}
-    assert ADAPTER.auth_headers(deployment(api_key=None), None) == {}
+    assert ADAPTER.auth_headers(None) == {"Authorization": "Token vda_secret"}
+    assert ViduAdapter(deployment(api_key=None)).auth_headers(None) == {}
 
 
 def test_poll_cancel_and_download_calls() -> None:
@@ -197,7 +192,7 @@ def test_poll_cancel_and_download_calls() -> None:
 
 
 def test_text_to_video_body() -> None:
-    path, body = submit(request(seed=1234))
+    path, body = submit(resolved(seed=1234))
     assert path == "/text2video"
     assert body == {
         "model": "viduq2",
@@ -217,10 +212,7 @@ def test_text_to_video_portrait_q3_with_audio_and_options() -> None:
         "watermark": False,
         "payload": "job-7",
     }
-    req = request(
-        upstream_model="viduq3-pro", width=1080, height=1440, seconds=16, audio=False,
-        options=options,
-    )  # fmt: skip
+    req = resolved("viduq3-pro", size=(1080, 1440), seconds=16, audio=False, options=options)
     path, body = submit(req)
     assert path == "/text2video"
     assert body == {
@@ -235,7 +227,7 @@ def test_text_to_video_portrait_q3_with_audio_and_options() -> None:
 
 
 def test_image_to_video_inlines_uploads_and_sends_no_aspect_ratio() -> None:
-    req = request(upstream_model="viduq2-pro", images=frames(PNG), audio=True)
+    req = resolved("viduq2-pro", image=PNG, audio=True)
     path, body = submit(req)
     assert path == "/img2video"
     assert body["images"] == [Inline(PNG, "data_uri")]
@@ -244,79 +236,92 @@ def test_image_to_video_inlines_uploads_and_sends_no_aspect_ratio() -> None:
 
 
 def test_start_end_to_video_sends_first_then_last() -> None:
-    req = request(upstream_model="viduq1", images=frames(PNG, LAST), width=1080, height=1920)
+    req = resolved("viduq1", image=PNG, last_frame=LAST, size=(1080, 1920))
     path, body = submit(req)
     assert path == "/start-end2video"
     assert body["images"] == [Inline(PNG, "data_uri"), LAST.value]
     assert "aspect_ratio" not in body and body["resolution"] == "1080p"
 
 
-def test_reference_to_video_sends_urls_and_data_uris_as_they_are() -> None:
-    req = request(images=refs(LAST, REF), width=720, height=720)
+def test_reference_to_video_sends_urls_as_they_are_and_data_uris_inline() -> None:
+    req = resolved(reference_images=[LAST, REF], size=(720, 720))
     path, body = submit(req)
     assert path == "/reference2video"
-    assert body["images"] == [LAST.value, REF.value]
+    assert body["images"] == [LAST.value, Inline(REF, "data_uri")]
     assert (body["aspect_ratio"], body["resolution"]) == ("1:1", "720p")
 
 
 def test_style_only_for_classic_text_to_video() -> None:
-    path, body = submit(request(upstream_model="viduq1", width=1920, height=1080,
-                                options={"style": "anime"}))  # fmt: skip
+    path, body = submit(resolved("viduq1", options={"style": "anime"}))
     assert path == "/text2video" and body["style"] == "anime"
-    assert refused(request(options={"style": "anime"})).param == "metadata.style"
-    bad = request(upstream_model="viduq1", width=1920, height=1080, options={"style": "oil"})
-    assert refused(bad).param == "metadata.style"
+    assert rejects("metadata.style", options={"style": "anime"}).code == "unknown_parameter"
+    assert rejects("metadata.style", "viduq1", options={"style": "oil"}).code == "invalid_value"
+    rejects("metadata.style", "viduq1", image=PNG, options={"style": "anime"})
+
+
+def test_a_bad_option_value_is_refused_before_any_job() -> None:
+    error = rejects("metadata.movement_amplitude", options={"movement_amplitude": "huge"})
+    assert error.code == "invalid_value"
+    assert error.message == (
+        "Invalid value for 'metadata.movement_amplitude': 'huge'; "
+        "allowed: auto, small, medium, large."
+    )
+    error = rejects("metadata.off_peak", options={"off_peak": "yes"})
+    assert error.message == "Invalid value for 'metadata.off_peak': 'yes'; expected true or false."
+    rejects("metadata.payload", options={"payload": "x" * 1_048_577})
+    assert resolved(options={"payload": "x" * 1_048_576}).options["payload"] == "x" * 1_048_576
 
 
 @pytest.mark.parametrize(
-    ("req", "param"),
+    ("model", "fields", "param"),
     [
-        (request(upstream_model="viduq2-pro"), "input_reference"),
-        (request(upstream_model="vidu2.0", width=640, height=360, seconds=4), "input_reference"),
-        (request(upstream_model="viduq1", images=frames(None, LAST)), "input_reference"),
-        (request(upstream_model="viduq1", images=frames(PNG) + refs(LAST)),
-         "metadata.reference_images"),
-        (request(upstream_model="viduq2-pro", images=frames(PNG, LAST), seconds=10), "seconds"),
-        (request(upstream_model="vidu2.0", images=frames(), seconds=8, width=1920, height=1080),
-         "size"),
-        (request(upstream_model="viduq2-pro", images=frames(PNG, LAST), audio=True),
-         "metadata.audio"),
-        (request(seed=2_147_483_648), "seed"),
-        (request(options={"movement_amplitude": "huge"}), "metadata.movement_amplitude"),
-        (request(options={"bgm": "yes"}), "metadata.bgm"),
-        (request(options={"payload": 7}), "metadata.payload"),
-        (request(images=refs(Asset("file_id", "file-1"))), "metadata.reference_images"),
+        ("viduq2-pro", {}, "input_reference"),
+        ("vidu2.0", {"size": (640, 360), "seconds": 4}, "input_reference"),
+        ("viduq1", {"last_frame": LAST}, "input_reference"),
+        ("viduq1", {"image": PNG, "reference_images": [LAST]}, "metadata.reference_images"),
+        ("viduq2-pro", {"image": PNG, "last_frame": LAST, "seconds": 10}, "seconds"),
+        ("vidu2.0", {"image": PNG, "seconds": 8, "size": (1920, 1080)}, "size"),
+        ("viduq2-pro", {"image": PNG, "last_frame": LAST, "audio": True}, "metadata.audio"),
+        ("viduq2", {"seed": 2_147_483_648}, "seed"),
+        ("viduq2", {"seed": -1}, "seed"),
+        ("viduq2", {"options": {"movement_amplitude": "huge"}}, "metadata.movement_amplitude"),
+        ("viduq2", {"options": {"bgm": "yes"}}, "metadata.bgm"),
+        ("viduq2", {"options": {"payload": 7}}, "metadata.payload"),
+        ("viduq2", {"options": {"callback_url": "https://x"}}, "metadata.callback_url"),
+        ("viduq2", {"reference_images": [Asset("file_id", "file-1")]},
+         "metadata.reference_images[0]"),
     ],
 )  # fmt: skip
-def test_requests_vidu_cannot_take(req: ResolvedRequest, param: str) -> None:
-    assert refused(req).param == param
+def test_requests_vidu_cannot_take(model: str, fields: dict[str, Any], param: str) -> None:
+    rejects(param, model, **fields)
 
 
 def test_combinations_vidu_can_take() -> None:
-    eight = request(upstream_model="vidu2.0", images=frames(), seconds=8, width=720, height=1280)
+    eight = resolved("vidu2.0", image=PNG, seconds=8, size=(720, 1280))
     assert submit(eight)[1]["resolution"] == "720p"
-    short = request(upstream_model="viduq2-turbo", images=frames(PNG, LAST), seconds=8, audio=False)
+    short = resolved("viduq2-turbo", image=PNG, last_frame=LAST, seconds=8)
     path, body = submit(short)
     assert path == "/start-end2video" and "audio" not in body
+    assert submit(resolved(seed=0))[1]["seed"] == 0
 
 
 def test_remix_edit_extend_are_unsupported() -> None:
     for operation in ("remix", "edit", "extend"):
         with pytest.raises(UnsupportedOperation):
-            submit(request(operation=operation))
+            resolved(operation=operation)
 
 
 # --- task replies ------------------------------------------------------------------------
 
 
 def test_documented_create_reply_is_a_queued_task() -> None:
-    state = ADAPTER.parse_state(reply(200, CREATE_REPLY))
+    state = ADAPTER.parse_state(reply(200, CREATE_REPLY), SUBMIT)
     assert (state.upstream_id, state.status, state.raw_status) == (TASK, "queued", "created")
     assert state.cost_units == 8 and state.poll_after_s is None and state.progress == 0
 
 
 def test_documented_query_reply_is_a_completed_task() -> None:
-    state = ADAPTER.parse_state(reply(200, QUERY_REPLY))
+    state = ADAPTER.parse_state(reply(200, QUERY_REPLY), POLL)
     assert (state.upstream_id, state.status, state.progress) == (TASK, "completed", 100)
     assert dict(state.results) == {"video": "https://…mp4", "thumbnail": "https://…jpg"}
     assert state.cost_units == 4 and state.error_code is None
@@ -331,14 +336,14 @@ def test_running_states(raw: str, status: str | None) -> None:
     body = QUERY_REPLY | {"state": raw, "creations": []}
     if status is None:
         with pytest.raises(UpstreamError):
-            ADAPTER.parse_state(reply(200, body))
+            ADAPTER.parse_state(reply(200, body), POLL)
         return
-    state = ADAPTER.parse_state(reply(200, body))
+    state = ADAPTER.parse_state(reply(200, body), POLL)
     assert (state.status, state.raw_status, state.results) == (status, raw, {})
 
 
 def test_off_peak_tasks_are_polled_rarely() -> None:
-    state = ADAPTER.parse_state(reply(200, CREATE_REPLY | {"off_peak": True}))
+    state = ADAPTER.parse_state(reply(200, CREATE_REPLY | {"off_peak": True}), SUBMIT)
     assert state.poll_after_s == OFF_PEAK_POLL_S
 
 
@@ -357,7 +362,7 @@ def test_off_peak_tasks_are_polled_rarely() -> None:
 )
 def test_failed_tasks_carry_the_err_code(err_code: str, code: str) -> None:
     body = QUERY_REPLY | {"state": "failed", "err_code": err_code, "creations": []}
-    state = ADAPTER.parse_state(reply(200, body))
+    state = ADAPTER.parse_state(reply(200, body), POLL)
     assert (state.status, state.error_code) == ("failed", code)
     assert state.error_message and (err_code in state.error_message)
 
@@ -367,13 +372,13 @@ def test_failed_tasks_carry_the_err_code(err_code: str, code: str) -> None:
     [[], None, [{"id": "1", "url": ""}], [{"id": "1", "url": "ftp://x/y.mp4"}], ["x"]],
 )
 def test_success_without_a_video_is_a_failure(creations: Any) -> None:
-    state = ADAPTER.parse_state(reply(200, QUERY_REPLY | {"creations": creations}))
+    state = ADAPTER.parse_state(reply(200, QUERY_REPLY | {"creations": creations}), POLL)
     assert (state.status, state.error_code) == ("failed", "upstream_no_output")
 
 
 def test_success_without_a_cover_has_no_thumbnail() -> None:
     body = QUERY_REPLY | {"creations": [{"id": "1", "url": "https://v/1.mp4", "cover_url": ""}]}
-    assert dict(ADAPTER.parse_state(reply(200, body)).results) == {"video": "https://v/1.mp4"}
+    assert dict(ADAPTER.parse_state(reply(200, body), POLL).results) == {"video": "https://v/1.mp4"}
 
 
 @pytest.mark.parametrize(
@@ -382,17 +387,17 @@ def test_success_without_a_cover_has_no_thumbnail() -> None:
 )  # fmt: skip
 def test_malformed_replies_are_upstream_errors(body: Any) -> None:
     with pytest.raises(UpstreamError):
-        ADAPTER.parse_state(reply(200, body))
+        ADAPTER.parse_state(reply(200, body), POLL)
 
 
 def test_a_create_answered_failed_with_http_200_is_an_error() -> None:
     body = CREATE_REPLY | {"state": "failed", "err_code": "AuditSubmitIllegal"}
     with pytest.raises(InvalidRequest) as info:
-        ADAPTER.parse_state(reply(200, body))
+        ADAPTER.parse_state(reply(200, body), SUBMIT)
     assert (info.value.code, info.value.param) == ("moderation_blocked", "prompt")
     credits = CREATE_REPLY | {"state": "failed", "err_code": "CreditInsufficient"}
     with pytest.raises(UpstreamError) as other:
-        ADAPTER.parse_state(reply(200, credits))
+        ADAPTER.parse_state(reply(200, credits), SUBMIT)
     assert other.value.code == "upstream_insufficient_credits"
 
 
@@ -405,7 +410,7 @@ def vidu_error(code: str, message: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("status", [400, 402])
 def test_documented_credit_error_is_an_upstream_error(status: int) -> None:
-    error = ADAPTER.parse_error(reply(status, ERROR_REPLY))
+    error = ADAPTER.parse_error(reply(status, ERROR_REPLY), POLL)
     assert type(error) is UpstreamError and error.code == "upstream_insufficient_credits"
 
 
@@ -440,19 +445,21 @@ def test_documented_credit_error_is_an_upstream_error(status: int) -> None:
     ],
 )  # fmt: skip
 def test_error_classes(status: int, body: Any, kind: type, param: str | None, code: str) -> None:
-    error = ADAPTER.parse_error(reply(status, body))
+    error = ADAPTER.parse_error(reply(status, body), POLL)
     assert type(error) is kind and error.param == param and error.code == code
 
 
 @pytest.mark.parametrize("code", ["QuotaExceeded", "TooManyRequests", "SystemThrottling"])
 def test_429s_are_rate_limits_with_retry_after(code: str) -> None:
-    error = ADAPTER.parse_error(reply(429, vidu_error(code, "slow down"), **{"retry-after": "3"}))
+    error = ADAPTER.parse_error(
+        reply(429, vidu_error(code, "slow down"), **{"retry-after": "3"}), POLL
+    )
     assert isinstance(error, RateLimited) and error.retry_after_s == 3 and code in error.message
-    assert ADAPTER.parse_error(reply(429, {})).retry_after_s is None
+    assert ADAPTER.parse_error(reply(429, {}), POLL).retry_after_s is None
 
 
 def test_error_messages_drop_urls_and_keep_the_upstream_text() -> None:
     body = vidu_error("ImageDownloadFailure", "cannot fetch https://internal.vidu.cn/x?sig=abc")
-    error = ADAPTER.parse_error(reply(400, body))
+    error = ADAPTER.parse_error(reply(400, body), POLL)
     assert "internal.vidu.cn" not in error.message and "sig=abc" not in error.message
     assert "cannot fetch <url>" in error.message and "ImageDownloadFailure" in error.message

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vidgate.providers.base import Provider, legacy
+from vidgate.providers.base import Provider
 from vidgate.providers.vidu.adapter import ViduAdapter
 from vidgate.providers.vidu.spec import SPEC
 
-PROVIDER = Provider(spec=SPEC, adapter=legacy(ViduAdapter()))
+PROVIDER = Provider(spec=SPEC, adapter=ViduAdapter)

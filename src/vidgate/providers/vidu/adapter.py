@@ -1,11 +1,13 @@
-"""Builds Vidu API requests and parses replies; pure functions, no I/O.
+"""Builds Vidu API requests and parses replies for one deployment; pure, no I/O.
 
-The endpoint follows the images: none → ``text2video``, a first frame → ``img2video``, a
-first and a last frame → ``start-end2video`` (``images: [first, last]``), reference images →
-``reference2video`` (``images: [...]``). ``size`` becomes ``resolution`` (its tier) and, for
-text and reference, ``aspect_ratio``; ``seconds`` → ``duration``. Images go as https URLs
-or ``data:`` URIs (uploads are inlined as ``data:<type>;base64,...``, the form Vidu names).
-Every call carries ``Authorization: Token <key>`` (the word ``Token``, not ``Bearer``).
+The endpoint follows the images (``spec.endpoint``): none → ``text2video``, a first frame →
+``img2video``, a first and a last frame → ``start-end2video`` (``images: [first, last]``),
+reference images → ``reference2video`` (``images: [...]``). ``size`` becomes ``resolution``
+(its tier) and, for text and reference, ``aspect_ratio``; ``seconds`` → ``duration``. Images
+go as https URLs or ``data:`` URIs (uploads and ``data:`` URLs are inlined as
+``data:<type>;base64,...``, the form Vidu names). Every call carries
+``Authorization: Token <key>`` (the word ``Token``, not ``Bearer``). What Vidu cannot take
+is refused by the spec's option table and rules before the job exists.
 
 Tasks: the create reply has ``task_id`` and ``state`` (a ``failed`` state there is an
 error, although the HTTP status is 200); the query ``GET /tasks/{id}/creations`` has
@@ -27,39 +29,31 @@ from vidgate.errors import (
     InvalidRequest,
     NotFound,
     RateLimited,
-    UnsupportedOperation,
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
-from vidgate.providers.toolkit import retry_after_s
+from vidgate.providers.base import CallContext, DownloadCall, HttpCall, HttpReply
+from vidgate.providers.toolkit import (
+    completed,
+    no_output,
+    put_options,
+    retry_after_s,
+    scrub,
+    signed_download,
+    url_or_inline,
+)
 from vidgate.providers.vidu.spec import (
     AUDIO_ENDPOINTS,
-    EIGHT_SECONDS_TIER,
-    ENDPOINT_MODELS,
-    IMG2VIDEO,
-    MAX_PAYLOAD_CHARS,
-    MAX_SEED,
-    MOVEMENT_AMPLITUDES,
     REFERENCE2VIDEO,
     SPEC,
-    START_END2VIDEO,
-    START_END_MAX_SECONDS,
-    STYLE_MODELS,
-    STYLES,
     TEXT2VIDEO,
+    endpoint,
     ratio_and_tier,
 )
-from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
+from vidgate.values import Deployment, ResolvedRequest, UpstreamState, Variant
 
 OFF_PEAK_POLL_S = 300.0
 """Off-peak tasks may sit queued for up to 48 h: poll them every five minutes."""
-_URL = re.compile(r"(?:https?|s3|oss)://\S+|data:[^\s,]*,\S+")
-_ENDPOINT_IMAGES = {
-    IMG2VIDEO: "input_reference",
-    START_END2VIDEO: "metadata.last_frame",
-    REFERENCE2VIDEO: "metadata.reference_images",
-}
 _PARAMS = (
     ("movement_amplitude", "metadata.movement_amplitude"),
     ("aspect_ratio", "size"),
@@ -83,24 +77,34 @@ CANCELLED = frozenset({"UserCancelled", "Canceled", "Cancelled"})
 
 
 class ViduAdapter:
-    """``HttpAdapter`` for the Vidu enterprise API v2 (``api_base`` ends in ``/ent/v2``)."""
+    """``HttpAdapter`` for one Vidu enterprise API v2 deployment (``api_base`` ends in
+    ``/ent/v2``)."""
 
-    def auth_headers(self, deployment: Deployment, token: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Token {deployment.api_key}"} if deployment.api_key else {}
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
 
-    def build_submit(
-        self, request: ResolvedRequest, deployment: Deployment, idempotency_key: str
-    ) -> HttpCall:
-        if request.operation != "create":
-            raise UnsupportedOperation(
-                f"Vidu has no {request.operation} for model '{request.upstream_model}'.",
-                param="model",
-            )
-        endpoint, images = _endpoint(request)
-        body = _body(request, endpoint)
+    def auth_headers(self, token: str | None = None) -> dict[str, str]:
+        key = self.deployment.api_key
+        return {"Authorization": f"Token {key}"} if key else {}
+
+    def build_submit(self, request: ResolvedRequest, idempotency_key: str) -> HttpCall:
+        used = endpoint(request)
+        model = request.upstream_model
+        ratio, tier = ratio_and_tier(request.width, request.height)
+        body: dict[str, Any] = {"model": model, "prompt": request.prompt}
+        if used in (TEXT2VIDEO, REFERENCE2VIDEO):
+            body["aspect_ratio"] = ratio
+        body["resolution"] = tier
+        body["duration"] = request.seconds
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if request.audio is not None and used in AUDIO_ENDPOINTS.get(model, frozenset()):
+            body["audio"] = request.audio
+        put_options(body, request, self.deployment.capabilities)
+        images = _images(request)
         if images:
             body["images"] = images
-        return HttpCall("POST", f"/{endpoint}", json=body)
+        return HttpCall("POST", f"/{used}", json=body)
 
     def build_poll(self, upstream_id: str) -> HttpCall:
         return HttpCall("GET", f"/tasks/{upstream_id}/creations")
@@ -108,19 +112,17 @@ class ViduAdapter:
     def build_download(
         self, upstream_id: str, variant: Variant, location: str | None = None
     ) -> DownloadCall | None:
-        if variant not in ("video", "thumbnail") or not _is_http(location):
-            return None
-        return DownloadCall(HttpCall("GET", str(location)), auth=False)
+        return signed_download(variant, location, ("video", "thumbnail"))
 
     def build_delete(self, upstream_id: str) -> HttpCall | None:
         return HttpCall("POST", f"/tasks/{upstream_id}/cancel", json={"id": upstream_id})
 
-    def parse_state(self, reply: HttpReply) -> UpstreamState:
+    def parse_state(self, reply: HttpReply, context: CallContext) -> UpstreamState:
         body = reply.body
         if not isinstance(body, dict):
             raise UpstreamError("Vidu returned a malformed task object.")
-        created = "task_id" in body
-        task_id = body.get("task_id") if created else body.get("id")
+        created = context.kind == "submit"  # the create names the task task_id, a query id
+        task_id = body.get("task_id" if created else "id")
         raw = body.get("state")
         if isinstance(task_id, int) and not isinstance(task_id, bool):
             task_id = str(task_id)
@@ -140,10 +142,10 @@ class ViduAdapter:
             cost_units=_credits(body),
         )
 
-    def parse_error(self, reply: HttpReply) -> GatewayError:
+    def parse_error(self, reply: HttpReply, context: CallContext) -> GatewayError:
         body = reply.body if isinstance(reply.body, dict) else {}
         code = _text(body.get("code")) or _text(body.get("reason"))
-        message = _scrub(_text(body.get("message")) or "")
+        message = scrub(_text(body.get("message")))
         detail = f"{message} ({code})" if code and message else message or code
         status = reply.status
         if code == "CreditInsufficient" or status == 402:
@@ -167,146 +169,16 @@ class ViduAdapter:
         return UpstreamError(f"Vidu failed with HTTP {status}. {detail}".strip())
 
 
-# --- request bodies ------------------------------------------------------------------
-
-
-def _endpoint(request: ResolvedRequest) -> tuple[str, list[Any]]:
-    """The endpoint the images call for, and the ``images`` list it takes."""
-    model = request.upstream_model
-    first, last = request.image("first_frame"), request.image("last_frame")
+def _images(request: ResolvedRequest) -> list[Any]:
+    """The ``images`` list of the endpoint: the references, or the first (and last) frame."""
     refs = [i.asset for i in request.images if i.role == "reference"]
-    if refs and (first or last):
-        raise InvalidRequest(
-            "Vidu takes reference images or frames, not both: drop 'input_reference' / "
-            "'metadata.last_frame' or 'metadata.reference_images'.",
-            param="metadata.reference_images",
-        )
-    if last is not None and first is None:
-        raise InvalidRequest(
-            "Vidu needs a first frame ('input_reference') when a last frame is given.",
-            param="input_reference",
-        )
     if refs:
-        endpoint, images = REFERENCE2VIDEO, [_image(a, "metadata.reference_images") for a in refs]
-    elif first is not None and last is not None:
-        endpoint = START_END2VIDEO
-        images = [_image(first, "input_reference"), _image(last, "metadata.last_frame")]
-    elif first is not None:
-        endpoint, images = IMG2VIDEO, [_image(first, "input_reference")]
-    else:
-        endpoint, images = TEXT2VIDEO, []
-    if model not in ENDPOINT_MODELS[endpoint]:
-        if endpoint == TEXT2VIDEO:
-            raise InvalidRequest(
-                f"Model '{model}' only makes video from an image: 'input_reference' is required.",
-                param="input_reference",
-            )
-        param = _ENDPOINT_IMAGES[endpoint]
-        raise InvalidRequest(f"Model '{model}' does not take '{param}'.", param=param)
-    return endpoint, images
-
-
-def _body(request: ResolvedRequest, endpoint: str) -> dict[str, Any]:
-    model = request.upstream_model
-    ratio, tier = ratio_and_tier(request.width, request.height)
-    _check_combinations(request, endpoint, tier)
-    body: dict[str, Any] = {"model": model, "prompt": request.prompt}
-    if endpoint in (TEXT2VIDEO, REFERENCE2VIDEO):
-        body["aspect_ratio"] = ratio
-    body["resolution"] = tier
-    body["duration"] = request.seconds
-    if request.seed is not None:
-        if not 0 <= request.seed <= MAX_SEED:
-            raise InvalidRequest(
-                f"Invalid value for 'seed': {request.seed}; Vidu takes 0 to {MAX_SEED} "
-                "(0 means random).",
-                param="seed",
-            )
-        body["seed"] = request.seed
-    if request.audio is not None and endpoint in AUDIO_ENDPOINTS.get(model, frozenset()):
-        body["audio"] = request.audio
-    elif request.audio:
-        raise InvalidRequest(
-            f"Model '{model}' makes no audio on {endpoint}.", param="metadata.audio"
-        )
-    body.update(_options(request, endpoint))
-    return body
-
-
-def _check_combinations(request: ResolvedRequest, endpoint: str, tier: str) -> None:
-    model = request.upstream_model
-    start_end_q2 = endpoint == START_END2VIDEO and model.startswith("viduq2")
-    if start_end_q2 and request.seconds > START_END_MAX_SECONDS:
-        raise InvalidRequest(
-            f"Invalid value for 'seconds': {request.seconds}. Model '{model}' with a first "
-            f"and last frame allows 1-{START_END_MAX_SECONDS}.",
-            param="seconds",
-            code="invalid_value",
-        )
-    if model in ("vidu2.0", "vidu1.5") and request.seconds == 8 and tier != EIGHT_SECONDS_TIER:
-        raise InvalidRequest(
-            f"Invalid value for 'size': '{request.size}'. Model '{model}' makes 8 s only at "
-            "720p (1280x720, 720x1280, 720x720).",
-            param="size",
-            code="invalid_value",
-        )
-
-
-def _options(request: ResolvedRequest, endpoint: str) -> dict[str, Any]:
-    options = request.options
-    out: dict[str, Any] = {}
-    amplitude = options.get("movement_amplitude")
-    if amplitude is not None:
-        out["movement_amplitude"] = _choice("movement_amplitude", amplitude, MOVEMENT_AMPLITUDES)
-    style = options.get("style")
-    if style is not None:
-        if endpoint != TEXT2VIDEO or request.upstream_model not in STYLE_MODELS:
-            raise InvalidRequest(
-                f"'metadata.style' applies only to text-to-video on "
-                f"{', '.join(sorted(STYLE_MODELS))}.",
-                param="metadata.style",
-            )
-        out["style"] = _choice("style", style, STYLES)
-    for key in ("bgm", "off_peak", "watermark"):
-        value = options.get(key)
-        if value is not None:
-            if not isinstance(value, bool):
-                raise InvalidRequest(
-                    f"'metadata.{key}' must be true or false.", param=f"metadata.{key}"
-                )
-            out[key] = value
-    payload = options.get("payload")
-    if payload is not None:
-        if not isinstance(payload, str) or len(payload) > MAX_PAYLOAD_CHARS:
-            raise InvalidRequest(
-                f"'metadata.payload' must be a string of at most {MAX_PAYLOAD_CHARS} characters.",
-                param="metadata.payload",
-            )
-        out["payload"] = payload
-    return out
-
-
-def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise InvalidRequest(
-            f"Invalid value for 'metadata.{key}': {value!r}; allowed: {', '.join(allowed)}.",
-            param=f"metadata.{key}",
-        )
-    return str(value)
-
-
-def _image(asset: Asset, param: str) -> Any:
-    """How Vidu gets an image: an http(s) URL or ``data:`` URI as is, an upload inline."""
-    if asset.kind == "blob":
-        return Inline(asset, "data_uri")
-    if asset.kind == "url":
-        if asset.value.startswith(("https://", "http://", "data:")):
-            return asset.value
-        return Inline(asset, "data_uri")
-    raise InvalidRequest(
-        f"Vidu cannot use a file id for '{param}'; send the image, an https URL or a data URI.",
-        param=param,
-    )
+        return [url_or_inline(a, "metadata.reference_images", "Vidu") for a in refs]
+    first, last = request.image("first_frame"), request.image("last_frame")
+    images = [] if first is None else [url_or_inline(first, "input_reference", "Vidu")]
+    if last is not None:
+        images.append(url_or_inline(last, "metadata.last_frame", "Vidu"))
+    return images
 
 
 # --- replies -------------------------------------------------------------------------
@@ -318,25 +190,12 @@ def _succeeded(task_id: str, body: Mapping[str, Any]) -> UpstreamState:
     first: Mapping[str, Any] = found if isinstance(found, dict) else {}
     url = first.get("url")
     if not _is_http(url):
-        return UpstreamState(
-            task_id,
-            "failed",
-            raw_status="success",
-            error_code="upstream_no_output",
-            error_message="Vidu reported success but returned no video.",
-        )
+        return no_output(task_id, "success", "Vidu")
     results = {"video": str(url)}
     cover = first.get("cover_url")
     if _is_http(cover):
         results["thumbnail"] = str(cover)
-    return UpstreamState(
-        task_id,
-        "completed",
-        progress=100,
-        raw_status="success",
-        results=results,
-        cost_units=_credits(body),
-    )
+    return completed(task_id, "success", results, _credits(body))
 
 
 def _failed(task_id: str, body: Mapping[str, Any]) -> UpstreamState:
@@ -412,8 +271,3 @@ def _is_http(value: Any) -> bool:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _scrub(text: str) -> str:
-    """An upstream message without URLs or data URIs (they may carry hosts or tokens)."""
-    return _URL.sub("<url>", text)[:500]

@@ -5,9 +5,11 @@ A ``size`` is the pair Vidu takes as ``aspect_ratio`` and ``resolution``: ``1280
 Image-to-video and start-end-to-video take no ``aspect_ratio`` (the output follows the input
 image), so there only the resolution tier of ``size`` reaches Vidu.
 
-Which endpoint a request uses follows its images (``adapter.py``); which models each endpoint
-takes is in ``ENDPOINT_MODELS``. Rules spanning two parameters (start-end at most 8 s on the
-q2 models, 8 s only at 720p on vidu2.0 / vidu1.5) are enforced by the adapter.
+Which endpoint a request uses follows its images (``endpoint``); which models each endpoint
+takes is in ``ENDPOINT_MODELS``. The options are a table; the checks that span two fields
+(frames or references, the endpoint the model lacks, start-end at most 8 s on the q2 models,
+8 s only at 720p on vidu2.0 / vidu1.5, the seed's range, audio where the switch exists,
+``style`` on text only) are ``RULES``: all run while the request is resolved, before a job.
 
 Prices are Vidu credits; the reference gives a handful of list prices (302.ai and the CN
 platform, where 10 points = 1 credit) and an unverified USD value per credit ($0.05: 302.ai
@@ -20,8 +22,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from math import gcd
 
+from vidgate.errors import InvalidRequest
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing, untyped
+from vidgate.values import ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
 
 TEXT2VIDEO = "text2video"
 IMG2VIDEO = "img2video"
@@ -32,7 +35,6 @@ ALL_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4")
 """q2 and q3 models; the older ones take only the first three."""
 CLASSIC_RATIOS = ALL_RATIOS[:3]
 TIER_HEIGHT = {"360p": 360, "540p": 540, "720p": 720, "1080p": 1080}
-OPTION_KEYS = frozenset({"movement_amplitude", "bgm", "off_peak", "style", "watermark", "payload"})
 MOVEMENT_AMPLITUDES = ("auto", "small", "medium", "large")
 STYLES = ("general", "anime")
 MAX_SEED = 2_147_483_647
@@ -64,81 +66,6 @@ START_END_MAX_SECONDS = 8
 EIGHT_SECONDS_TIER = "720p"
 """vidu2.0 and vidu1.5 make 8 s only at 720p."""
 
-VIDUQ3_PRO = ModelCapabilities(
-    seconds=Q3_SECONDS,
-    default_seconds=5,
-    sizes=_sizes(ALL_RATIOS, ("540p", "720p", "1080p")),
-    default_size="1280x720",
-    image_roles=frozenset({"first_frame", "last_frame"}),
-    max_prompt_chars=5000,
-    seed=True,
-    audio=True,
-    options=untyped(*OPTION_KEYS),
-    description="Vidu Q3 Pro: 1-16 s with audio, text, first frame or first + last frame.",
-)
-VIDUQ3_TURBO = replace(
-    VIDUQ3_PRO, description="Vidu Q3 Turbo: faster Q3; 1-16 s with audio, text or frames."
-)
-VIDUQ2 = ModelCapabilities(
-    seconds=Q2_SECONDS,
-    default_seconds=5,
-    sizes=_sizes(ALL_RATIOS, ("540p", "720p", "1080p")),
-    default_size="1280x720",
-    image_roles=frozenset({"reference"}),
-    max_reference_images=7,
-    max_prompt_chars=1500,
-    seed=True,
-    options=untyped(*OPTION_KEYS),
-    description="Vidu Q2: text-to-video and reference-to-video (1-7 reference images).",
-)
-VIDUQ2_PRO = ModelCapabilities(
-    seconds=Q2_SECONDS,
-    default_seconds=5,
-    sizes=_sizes(ALL_RATIOS, ("540p", "720p", "1080p")),
-    default_size="1280x720",
-    image_roles=frozenset({"first_frame", "last_frame"}),
-    max_prompt_chars=1500,
-    seed=True,
-    audio=False,
-    options=untyped(*OPTION_KEYS),
-    description="Vidu Q2 Pro: image-to-video (1-10 s, optional audio) or first + last frame "
-    "(1-8 s); an input image is required.",
-)
-VIDUQ2_TURBO = replace(
-    VIDUQ2_PRO,
-    description="Vidu Q2 Turbo: faster Q2 image-to-video or first + last frame; an input image "
-    "is required.",
-)
-VIDUQ1 = ModelCapabilities(
-    seconds=(5,),
-    default_seconds=5,
-    sizes=_sizes(CLASSIC_RATIOS, ("1080p",)),
-    default_size="1920x1080",
-    image_roles=frozenset({"first_frame", "last_frame", "reference"}),
-    max_reference_images=7,
-    max_prompt_chars=1500,
-    seed=True,
-    options=untyped(*OPTION_KEYS),
-    description="Vidu Q1: 5 s at 1080p; text, first frame, first + last frame or 1-7 references.",
-)
-VIDU2_0 = ModelCapabilities(
-    seconds=(4, 8),
-    default_seconds=4,
-    sizes=_sizes(CLASSIC_RATIOS, ("360p", "720p", "1080p")),
-    default_size="640x360",
-    image_roles=frozenset({"first_frame", "last_frame", "reference"}),
-    max_reference_images=3,
-    max_prompt_chars=1500,
-    seed=True,
-    options=untyped(*OPTION_KEYS),
-    description="Vidu 2.0: 4 or 8 s (8 s at 720p only) from a first frame, first + last frame "
-    "or 1-3 references; an input image is required.",
-)
-VIDU1_5 = replace(
-    VIDU2_0,
-    description="Vidu 1.5: 4 or 8 s (8 s at 720p only); text, frames or 1-3 references.",
-)
-
 ENDPOINT_MODELS: Mapping[str, frozenset[str]] = {
     TEXT2VIDEO: frozenset({"viduq3-pro", "viduq3-turbo", "viduq2", "viduq1", "vidu1.5"}),
     IMG2VIDEO: frozenset(
@@ -157,8 +84,193 @@ AUDIO_ENDPOINTS: Mapping[str, frozenset[str]] = {
     "viduq2-turbo": frozenset({IMG2VIDEO}),
 }
 """Where the ``audio`` switch exists (q3 everywhere; q2 pro / turbo on image-to-video)."""
-STYLE_MODELS = frozenset({"viduq1", "vidu2.0", "vidu1.5"})
-"""``style`` is ignored by q2 and q3, so it is only sent (and accepted) for these."""
+
+
+def endpoint(request: ResolvedRequest) -> str:
+    """The endpoint a request's images call for: references, first + last, first, none."""
+    if any(image.role == "reference" for image in request.images):
+        return REFERENCE2VIDEO
+    if request.image("last_frame") is not None:
+        return START_END2VIDEO
+    return IMG2VIDEO if request.image("first_frame") is not None else TEXT2VIDEO
+
+
+_ENDPOINT_IMAGES = {
+    IMG2VIDEO: "input_reference",
+    START_END2VIDEO: "metadata.last_frame",
+    REFERENCE2VIDEO: "metadata.reference_images",
+}
+
+
+def _images_fit(request: ResolvedRequest) -> None:
+    """Frames or references (not both), a first frame with a last one, and an endpoint the
+    model has (some models only make video from an image)."""
+    first, last = request.image("first_frame"), request.image("last_frame")
+    if any(image.role == "reference" for image in request.images) and (first or last):
+        raise InvalidRequest(
+            "Vidu takes reference images or frames, not both: drop 'input_reference' / "
+            "'metadata.last_frame' or 'metadata.reference_images'.",
+            param="metadata.reference_images",
+        )
+    if last is not None and first is None:
+        raise InvalidRequest(
+            "Vidu needs a first frame ('input_reference') when a last frame is given.",
+            param="input_reference",
+        )
+    model, used = request.upstream_model, endpoint(request)
+    if model in ENDPOINT_MODELS[used]:
+        return
+    if used == TEXT2VIDEO:
+        raise InvalidRequest(
+            f"Model '{model}' only makes video from an image: 'input_reference' is required.",
+            param="input_reference",
+        )
+    param = _ENDPOINT_IMAGES[used]
+    raise InvalidRequest(f"Model '{model}' does not take '{param}'.", param=param)
+
+
+def _seconds_fit(request: ResolvedRequest) -> None:
+    """Start-end on the q2 models is at most 8 s; vidu2.0 / vidu1.5 make 8 s only at 720p."""
+    model = request.upstream_model
+    start_end_q2 = endpoint(request) == START_END2VIDEO and model.startswith("viduq2")
+    if start_end_q2 and request.seconds > START_END_MAX_SECONDS:
+        raise InvalidRequest(
+            f"Invalid value for 'seconds': {request.seconds}. Model '{model}' with a first "
+            f"and last frame allows 1-{START_END_MAX_SECONDS}.",
+            param="seconds",
+            code="invalid_value",
+        )
+    tier = ratio_and_tier(request.width, request.height)[1]
+    if model in ("vidu2.0", "vidu1.5") and request.seconds == 8 and tier != EIGHT_SECONDS_TIER:
+        raise InvalidRequest(
+            f"Invalid value for 'size': '{request.size}'. Model '{model}' makes 8 s only at "
+            "720p (1280x720, 720x1280, 720x720).",
+            param="size",
+            code="invalid_value",
+        )
+
+
+def _seed_fits(request: ResolvedRequest) -> None:
+    if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
+        raise InvalidRequest(
+            f"Invalid value for 'seed': {request.seed}; Vidu takes 0 to {MAX_SEED} "
+            "(0 means random).",
+            param="seed",
+            code="invalid_value",
+        )
+
+
+def _audio_fits(request: ResolvedRequest) -> None:
+    used, model = endpoint(request), request.upstream_model
+    if request.audio and used not in AUDIO_ENDPOINTS.get(model, frozenset()):
+        raise InvalidRequest(f"Model '{model}' makes no audio on {used}.", param="metadata.audio")
+
+
+def _style_on_text_only(request: ResolvedRequest) -> None:
+    if "style" in request.options and endpoint(request) != TEXT2VIDEO:
+        raise InvalidRequest(
+            "'metadata.style' applies only to text-to-video (no images).", param="metadata.style"
+        )
+
+
+RULES = (_images_fit, _seconds_fit, _seed_fits, _audio_fits, _style_on_text_only)
+OPTIONS: Mapping[str, OptionSpec] = {
+    "movement_amplitude": OptionSpec(
+        "string", choices=MOVEMENT_AMPLITUDES, description="how much the camera and subject move"
+    ),
+    "bgm": OptionSpec("boolean", description="add background music"),
+    "off_peak": OptionSpec("boolean", description="cheaper; the task runs within 48 h"),
+    "watermark": OptionSpec("boolean", description="also make a watermarked copy"),
+    "payload": OptionSpec(
+        "string", max_length=MAX_PAYLOAD_CHARS, description="passed through to Vidu untouched"
+    ),
+}
+CLASSIC_OPTIONS: Mapping[str, OptionSpec] = {
+    **OPTIONS,
+    "style": OptionSpec("string", choices=STYLES, description="text-to-video only"),
+}
+"""viduq1, vidu2.0 and vidu1.5 also take ``style`` (q2 and q3 ignore it, so it is not theirs)."""
+
+
+VIDUQ3_PRO = ModelCapabilities(
+    seconds=Q3_SECONDS,
+    default_seconds=5,
+    sizes=_sizes(ALL_RATIOS, ("540p", "720p", "1080p")),
+    default_size="1280x720",
+    image_roles=frozenset({"first_frame", "last_frame"}),
+    max_prompt_chars=5000,
+    seed=True,
+    audio=True,
+    options=OPTIONS,
+    rules=RULES,
+    description="Vidu Q3 Pro: 1-16 s with audio, text, first frame or first + last frame.",
+)
+VIDUQ3_TURBO = replace(
+    VIDUQ3_PRO, description="Vidu Q3 Turbo: faster Q3; 1-16 s with audio, text or frames."
+)
+VIDUQ2 = ModelCapabilities(
+    seconds=Q2_SECONDS,
+    default_seconds=5,
+    sizes=_sizes(ALL_RATIOS, ("540p", "720p", "1080p")),
+    default_size="1280x720",
+    image_roles=frozenset({"reference"}),
+    max_reference_images=7,
+    max_prompt_chars=1500,
+    seed=True,
+    options=OPTIONS,
+    rules=RULES,
+    description="Vidu Q2: text-to-video and reference-to-video (1-7 reference images).",
+)
+VIDUQ2_PRO = ModelCapabilities(
+    seconds=Q2_SECONDS,
+    default_seconds=5,
+    sizes=_sizes(ALL_RATIOS, ("540p", "720p", "1080p")),
+    default_size="1280x720",
+    image_roles=frozenset({"first_frame", "last_frame"}),
+    max_prompt_chars=1500,
+    seed=True,
+    audio=False,
+    options=OPTIONS,
+    rules=RULES,
+    description="Vidu Q2 Pro: image-to-video (1-10 s, optional audio) or first + last frame "
+    "(1-8 s); an input image is required.",
+)
+VIDUQ2_TURBO = replace(
+    VIDUQ2_PRO,
+    description="Vidu Q2 Turbo: faster Q2 image-to-video or first + last frame; an input image "
+    "is required.",
+)
+VIDUQ1 = ModelCapabilities(
+    seconds=(5,),
+    default_seconds=5,
+    sizes=_sizes(CLASSIC_RATIOS, ("1080p",)),
+    default_size="1920x1080",
+    image_roles=frozenset({"first_frame", "last_frame", "reference"}),
+    max_reference_images=7,
+    max_prompt_chars=1500,
+    seed=True,
+    options=CLASSIC_OPTIONS,
+    rules=RULES,
+    description="Vidu Q1: 5 s at 1080p; text, first frame, first + last frame or 1-7 references.",
+)
+VIDU2_0 = ModelCapabilities(
+    seconds=(4, 8),
+    default_seconds=4,
+    sizes=_sizes(CLASSIC_RATIOS, ("360p", "720p", "1080p")),
+    default_size="640x360",
+    image_roles=frozenset({"first_frame", "last_frame", "reference"}),
+    max_reference_images=3,
+    max_prompt_chars=1500,
+    seed=True,
+    options=CLASSIC_OPTIONS,
+    rules=RULES,
+    description="Vidu 2.0: 4 or 8 s (8 s at 720p only) from a first frame, first + last frame "
+    "or 1-3 references; an input image is required.",
+)
+VIDU1_5 = replace(
+    VIDU2_0,
+    description="Vidu 1.5: 4 or 8 s (8 s at 720p only); text, frames or 1-3 references.",
+)
 
 USD_PER_CREDIT = 0.05
 
