@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -14,17 +15,20 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import HttpReply, Inline
+from vidgate.providers.base import CallContext, HttpReply, Inline
 from vidgate.providers.wan import PROVIDER
 from vidgate.providers.wan.adapter import DEFAULT_RETRY_AFTER_S, WanAdapter, cost_units
 from vidgate.providers.wan.spec import MODELS, PRICES, SPEC, TIER
-from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest
+from vidgate.request import VideoRequest, resolve
+from vidgate.values import Asset, Deployment, Pricing, ResolvedRequest
 
 KEY = "sk-test-key"
 
 
-def deployment(model: str = "wan2.5-t2v-preview", key: str | None = KEY) -> Deployment:
-    return Deployment(
+def deployment(
+    model: str = "wan2.5-t2v-preview", key: str | None = KEY, **changes: Any
+) -> Deployment:
+    base = Deployment(
         id="d1",
         model_name="m",
         provider="wan",
@@ -33,23 +37,30 @@ def deployment(model: str = "wan2.5-t2v-preview", key: str | None = KEY) -> Depl
         api_base="https://dashscope-intl.aliyuncs.com/api/v1",
         api_key=key,
     )
+    return dataclasses.replace(base, **changes)
 
 
 def request(model: str = "wan2.5-t2v-preview", **fields: Any) -> ResolvedRequest:
-    values: dict[str, Any] = {
-        "operation": "create",
-        "prompt": "a tram on a bridge",
-        "upstream_model": model,
-        "seconds": 5,
-        "width": 1280,
-        "height": 720,
-        "fps": 24,
-    }
-    return ResolvedRequest(**(values | fields))
+    """A client request resolved for a Wan deployment: the checks before any job."""
+    operation = fields.pop("operation", "create")
+    video = VideoRequest(operation, fields.pop("prompt", "a tram on a bridge"), **fields)
+    return resolve(video, MODELS[model], model_name=model, upstream_model=model)
 
 
 def adapter(model: str = "wan2.5-t2v-preview") -> WanAdapter:
-    return WanAdapter.for_deployment(deployment(model))
+    return WanAdapter(deployment(model))
+
+
+def body(model: str = "wan2.5-t2v-preview", **fields: Any) -> Any:
+    return adapter(model).build_submit(request(model, **fields), "k").json
+
+
+def rejects(param: str, model: str = "wan2.5-t2v-preview", **fields: Any) -> InvalidRequest:
+    """The request is refused while it is resolved (before a job or a hold exists)."""
+    with pytest.raises(InvalidRequest) as caught:
+        request(model, **fields)
+    assert caught.value.param == param, caught.value.message
+    return caught.value
 
 
 def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpReply:
@@ -60,9 +71,10 @@ def task(status: str, **output: Any) -> dict[str, Any]:
     return {"request_id": "r1", "output": {"task_id": "t1", "task_status": status, **output}}
 
 
-FIRST = ImageInput("first_frame", Asset("url", "https://img.example/a.png"))
-BLOB = ImageInput("first_frame", Asset("blob", "uploads/k/a.png", "image/png"))
-LAST = ImageInput("last_frame", Asset("url", "data:image/png;base64,iVBORw0KGgo="))
+FIRST = Asset("url", "https://img.example/a.png")
+BLOB = Asset("blob", "uploads/k/a.png", "image/png")
+LAST = Asset("url", "data:image/png;base64,iVBORw0KGgo=")
+POLL = CallContext("poll", "t1")
 
 
 # --- the spec --------------------------------------------------------------------------
@@ -70,6 +82,7 @@ LAST = ImageInput("last_frame", Asset("url", "data:image/png;base64,iVBORw0KGgo=
 
 def test_spec_declares_production_and_credentials() -> None:
     assert PROVIDER.spec is SPEC and PROVIDER.adapter is not None
+    assert isinstance(PROVIDER.adapter(deployment()), WanAdapter)
     assert SPEC.default_api_base == "https://dashscope-intl.aliyuncs.com/api/v1"
     assert SPEC.env == {"api_key": "DASHSCOPE_API_KEY"}
     assert set(SPEC.auto_models) == set(MODELS) == set(PRICES)
@@ -109,9 +122,9 @@ def test_every_model_size_has_a_tier_and_a_price() -> None:
 
 def test_auth_is_a_bearer_key_and_create_is_async() -> None:
     wan = adapter()
-    assert wan.auth_headers(deployment(), None) == {"Authorization": f"Bearer {KEY}"}
-    assert wan.auth_headers(deployment(key=None), None) == {}
-    call = wan.build_submit(request(), deployment(), "idem")
+    assert wan.auth_headers(None) == {"Authorization": f"Bearer {KEY}"}
+    assert WanAdapter(deployment(key=None)).auth_headers(None) == {}
+    call = wan.build_submit(request(), "idem")
     assert call.method == "POST"
     assert call.path == "/services/aigc/video-generation/video-synthesis"
     assert call.headers == {"X-DashScope-Async": "enable"}
@@ -122,20 +135,15 @@ def test_auth_is_a_bearer_key_and_create_is_async() -> None:
 
 
 def test_text_to_video_body() -> None:
-    call = adapter().build_submit(
-        request(
-            seconds=10,
-            width=720,
-            height=1280,
-            seed=7,
-            negative_prompt="blurry",
-            audio=False,
-            options={"prompt_extend": False, "watermark": True, "audio_url": "https://a/x.mp3"},
-        ),
-        deployment(),
-        "k",
+    sent = body(
+        seconds=10,
+        size=(720, 1280),
+        seed=7,
+        negative_prompt="blurry",
+        audio=False,
+        options={"prompt_extend": False, "watermark": True, "audio_url": "https://a/x.mp3"},
     )
-    assert call.json == {
+    assert sent == {
         "model": "wan2.5-t2v-preview",
         "input": {
             "prompt": "a tram on a bridge",
@@ -154,37 +162,32 @@ def test_text_to_video_body() -> None:
 
 
 def test_models_without_audio_get_no_audio_parameter() -> None:
-    model = "wan2.2-t2v-plus"
-    call = adapter(model).build_submit(
-        request(model, width=832, height=480, audio=None), deployment(model), "k"
-    )
-    assert call.json["parameters"] == {"duration": 5, "size": "832*480"}
-    assert call.json["input"] == {"prompt": "a tram on a bridge"}
+    sent = body("wan2.2-t2v-plus", size=(832, 480))
+    assert sent["parameters"] == {"duration": 5, "size": "832*480"}
+    assert sent["input"] == {"prompt": "a tram on a bridge"}
 
 
 def test_image_to_video_sends_img_url_and_a_resolution() -> None:
     model = "wan2.2-i2v-flash"
-    call = adapter(model).build_submit(
-        request(model, width=624, height=624, images=(FIRST,)), deployment(model), "k"
-    )
+    call = adapter(model).build_submit(request(model, size=(624, 624), image=FIRST), "k")
     assert call.path == "/services/aigc/video-generation/video-synthesis"
-    assert call.json["input"] == {"prompt": "a tram on a bridge", "img_url": FIRST.asset.value}
+    assert call.json["input"] == {"prompt": "a tram on a bridge", "img_url": FIRST.value}
     assert call.json["parameters"] == {"duration": 5, "resolution": "480P"}
-    blob = adapter(model).build_submit(request(model, images=(BLOB,)), deployment(model), "k")
-    assert blob.json["input"]["img_url"] == Inline(BLOB.asset, "data_uri")
-    assert blob.json["parameters"]["resolution"] == "720P"
+    blob = body(model, image=BLOB)
+    assert blob["input"]["img_url"] == Inline(BLOB, "data_uri")
+    assert blob["parameters"]["resolution"] == "720P"
 
 
 def test_first_and_last_frame_models_use_image2video() -> None:
     model = "wan2.2-kf2v-flash"
     call = adapter(model).build_submit(
-        request(model, width=1920, height=1080, images=(BLOB, LAST)), deployment(model), "k"
+        request(model, size=(1920, 1080), image=BLOB, last_frame=LAST), "k"
     )
     assert call.path == "/services/aigc/image2video/video-synthesis"
     assert call.json["input"] == {
         "prompt": "a tram on a bridge",
-        "first_frame_url": Inline(BLOB.asset, "data_uri"),
-        "last_frame_url": LAST.asset.value,
+        "first_frame_url": Inline(BLOB, "data_uri"),
+        "last_frame_url": Inline(LAST, "data_uri"),  # a data: URI is decoded and re-encoded
     }
     assert call.json["parameters"] == {"duration": 5, "resolution": "1080P"}
 
@@ -199,22 +202,32 @@ def test_first_and_last_frame_models_use_image2video() -> None:
         ("wan2.5-t2v-preview", {"negative_prompt": "n" * 501}, "metadata.negative_prompt"),
         ("wan2.5-t2v-preview", {"options": {"prompt_extend": "yes"}}, "metadata.prompt_extend"),
         ("wan2.5-t2v-preview", {"options": {"audio_url": "ftp://x"}}, "metadata.audio_url"),
-        (
-            "wan2.2-i2v-flash",
-            {"images": (ImageInput("first_frame", Asset("file_id", "file-1")),)},
-            "input_reference",
-        ),
+        ("wan2.5-t2v-preview", {"options": {"audio_url": 7}}, "metadata.audio_url"),
+        ("wan2.2-t2v-plus", {"options": {"audio_url": "https://a/x.mp3"}}, "metadata.audio_url"),
+        ("wan2.2-i2v-flash", {"image": Asset("file_id", "file-1")}, "input_reference"),
     ],
 )
 def test_requests_refused_before_any_call(model: str, fields: dict[str, Any], param: str) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        adapter(model).build_submit(request(model, **fields), deployment(model), "k")
-    assert caught.value.param == param
+    rejects(param, model, **fields)
+
+
+def test_a_bad_option_value_is_refused_before_any_job() -> None:
+    error = rejects("metadata.watermark", options={"watermark": 1})
+    assert error.code == "invalid_value"
+    assert error.message == "Invalid value for 'metadata.watermark': 1; expected true or false."
+    error = rejects("metadata.audio_url", options={"audio_url": "s3://bucket/x.mp3"})
+    assert "expected an http(s) URL of a wav or mp3 file" in error.message
+    unknown = rejects("metadata.audio_url", "wan2.2-t2v-plus", options={"audio_url": "https://a"})
+    assert unknown.code == "unknown_parameter"
+
+
+def test_prompt_rewriting_synonyms_reach_prompt_extend() -> None:
+    assert body(options={"enhance_prompt": False})["parameters"]["prompt_extend"] is False
 
 
 def test_follow_up_operations_are_unsupported() -> None:
     with pytest.raises(UnsupportedOperation):
-        adapter().build_submit(request(operation="remix"), deployment(), "k")
+        request(operation="remix")
 
 
 def test_download_is_the_signed_url_without_auth() -> None:
@@ -230,11 +243,11 @@ def test_download_is_the_signed_url_without_auth() -> None:
 
 def test_create_reply_and_running_states() -> None:
     wan = adapter()
-    created = wan.parse_state(reply(task("PENDING")))
+    created = wan.parse_state(reply(task("PENDING")), POLL)
     assert (created.upstream_id, created.status, created.raw_status) == ("t1", "queued", "PENDING")
-    running = wan.parse_state(reply(task("RUNNING", submit_time="2025-10-11 18:55:56.952")))
+    running = wan.parse_state(reply(task("RUNNING", submit_time="2025-10-11 18:55:56.952")), POLL)
     assert (running.status, running.progress) == ("in_progress", 0)
-    odd = wan.parse_state(reply(task("PREPARING")))
+    odd = wan.parse_state(reply(task("PREPARING")), POLL)
     assert (odd.status, odd.raw_status) == ("in_progress", "PREPARING")
 
 
@@ -243,7 +256,7 @@ def test_succeeded_with_video_and_usage() -> None:
     body = task("SUCCEEDED", video_url=url) | {
         "usage": {"video_duration": 10, "video_count": 1, "SR": 1080}
     }
-    state = adapter().parse_state(reply(body))
+    state = adapter().parse_state(reply(body), POLL)
     assert (state.status, state.progress, state.results) == ("completed", 100, {"video": url})
     assert state.cost_units == pytest.approx(1.5)
 
@@ -260,38 +273,49 @@ def test_cost_units_from_older_usage_and_unknown_tiers() -> None:
     assert cost_units({"video_duration": 5, "SR": 720}, PRICES["wan2.2-t2v-plus"]) is None
     assert cost_units(None, flash) is None
     assert (
-        WanAdapter()
-        .parse_state(reply(task("SUCCEEDED", video_url="https://x/a.mp4") | {"usage": {"SR": 720}}))
+        adapter()
+        .parse_state(
+            reply(task("SUCCEEDED", video_url="https://x/a.mp4") | {"usage": {"SR": 720}}), POLL
+        )
         .cost_units
         is None
     )
 
 
+def test_usage_is_priced_at_the_price_the_deployment_settles_at() -> None:
+    usage = {"video_duration": 5, "video_count": 1, "SR": 720}
+    finished = reply(task("SUCCEEDED", video_url="https://x/a.mp4") | {"usage": usage})
+    assert adapter().parse_state(finished, POLL).cost_units == pytest.approx(0.5)  # list price
+    configured = WanAdapter(deployment(pricing=Pricing(per_second={"*": 0.2})))
+    assert configured.parse_state(finished, POLL).cost_units == pytest.approx(1.0)
+
+
 def test_terminal_states_without_success_are_failures() -> None:
     wan = adapter()
-    empty = wan.parse_state(reply(task("SUCCEEDED")))
+    empty = wan.parse_state(reply(task("SUCCEEDED")), POLL)
     assert (empty.status, empty.error_code) == ("failed", "upstream_no_output")
     blocked = wan.parse_state(
-        reply(task("FAILED", code="DataInspectionFailed", message="Output may be inappropriate."))
+        reply(task("FAILED", code="DataInspectionFailed", message="Output may be inappropriate.")),
+        POLL,
     )
     assert (blocked.status, blocked.error_code) == ("failed", "moderation_blocked")
     assert blocked.error_message == "Output may be inappropriate. (DataInspectionFailed)"
     bad = wan.parse_state(
-        reply(task("FAILED", code="InvalidParameter", message="bad https://img.x/a.png"))
+        reply(task("FAILED", code="InvalidParameter", message="bad https://img.x/a.png")), POLL
     )
     assert bad.error_code == "invalid_input" and "img.x" not in (bad.error_message or "")
-    bare = wan.parse_state(reply(task("FAILED")))
+    bare = wan.parse_state(reply(task("FAILED")), POLL)
     assert (bare.error_code, bare.error_message) == (
         "upstream_failed",
         "DashScope failed the task.",
     )
-    canceled = wan.parse_state(reply(task("CANCELED")))
+    canceled = wan.parse_state(reply(task("CANCELED")), POLL)
     assert (canceled.status, canceled.error_code) == ("failed", "cancelled")
 
 
 def test_unknown_is_not_found_so_the_poller_looks_again_before_failing() -> None:
     with pytest.raises(NotFound) as caught:
-        adapter().parse_state(reply(task("UNKNOWN")))
+        adapter().parse_state(reply(task("UNKNOWN")), POLL)
     assert "expired" in caught.value.message
 
 
@@ -301,7 +325,7 @@ def test_unknown_is_not_found_so_the_poller_looks_again_before_failing() -> None
 )
 def test_malformed_bodies_are_poll_failures(body: Any) -> None:
     with pytest.raises(UpstreamError):
-        adapter().parse_state(reply(body))
+        adapter().parse_state(reply(body), POLL)
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -313,27 +337,37 @@ def error(status: int, code: str, message: str, **headers: str) -> HttpReply:
 
 def test_error_mapping() -> None:
     wan = adapter()
-    invalid = wan.parse_error(error(400, "InvalidParameter", "parameters.size '1*1' is invalid"))
+    invalid = wan.parse_error(
+        error(400, "InvalidParameter", "parameters.size '1*1' is invalid"), POLL
+    )
     assert isinstance(invalid, InvalidRequest) and invalid.param == "size"
     assert "parameters.size" in invalid.message and "InvalidParameter" in invalid.message
-    negative = wan.parse_error(error(400, "InvalidParameter", "input.negative_prompt too long"))
+    negative = wan.parse_error(
+        error(400, "InvalidParameter", "input.negative_prompt too long"), POLL
+    )
     assert negative.param == "metadata.negative_prompt"
-    image = wan.parse_error(error(400, "InvalidParameter", "input.img_url https://h/x is bad"))
+    image = wan.parse_error(
+        error(400, "InvalidParameter", "input.img_url https://h/x is bad"), POLL
+    )
     assert image.param == "input_reference" and "https://h" not in image.message
-    moderated = wan.parse_error(error(400, "DataInspectionFailed", "Input data may contain x."))
+    moderated = wan.parse_error(
+        error(400, "DataInspectionFailed", "Input data may contain x."), POLL
+    )
     assert isinstance(moderated, InvalidRequest) and moderated.code == "moderation_blocked"
     for status, code in ((401, "InvalidApiKey"), (403, "AccessDenied")):
-        auth = wan.parse_error(error(status, code, "Invalid API-key provided."))
+        auth = wan.parse_error(error(status, code, "Invalid API-key provided."), POLL)
         assert isinstance(auth, UpstreamAuthError) and KEY not in auth.message
-    assert isinstance(wan.parse_error(error(404, "NotFound", "no")), NotFound)
-    throttled = wan.parse_error(error(429, "Throttling.RateQuota", "Requests rate limit"))
+    assert isinstance(wan.parse_error(error(404, "NotFound", "no"), POLL), NotFound)
+    throttled = wan.parse_error(error(429, "Throttling.RateQuota", "Requests rate limit"), POLL)
     assert isinstance(throttled, RateLimited)
     assert throttled.retry_after_s == DEFAULT_RETRY_AFTER_S
-    told = wan.parse_error(error(429, "Throttling.AllocationQuota", "x", **{"retry-after": "9"}))
+    told = wan.parse_error(
+        error(429, "Throttling.AllocationQuota", "x", **{"retry-after": "9"}), POLL
+    )
     assert isinstance(told, RateLimited) and told.retry_after_s == 9
-    server = wan.parse_error(error(500, "InternalError", "oops"))
+    server = wan.parse_error(error(500, "InternalError", "oops"), POLL)
     assert type(server) is UpstreamError and "500" in server.message
-    arrears = wan.parse_error(error(400, "Arrearage", "Access denied, account in arrears"))
+    arrears = wan.parse_error(error(400, "Arrearage", "Access denied, account in arrears"), POLL)
     assert type(arrears) is UpstreamError and arrears.code == "upstream_insufficient_credits"
-    text = wan.parse_error(reply("<html>bad gateway</html>", 502))
+    text = wan.parse_error(reply("<html>bad gateway</html>", 502), POLL)
     assert type(text) is UpstreamError

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vidgate.providers.base import Provider, legacy
+from vidgate.providers.base import Provider
 from vidgate.providers.wan.adapter import WanAdapter
 from vidgate.providers.wan.spec import SPEC
 
-PROVIDER = Provider(spec=SPEC, adapter=legacy(WanAdapter()))
+PROVIDER = Provider(spec=SPEC, adapter=WanAdapter)

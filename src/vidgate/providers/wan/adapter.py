@@ -1,4 +1,5 @@
-"""Builds DashScope video-synthesis requests and parses replies; pure functions, no I/O.
+"""Builds DashScope video-synthesis requests and parses replies for one deployment; pure,
+no I/O.
 
 Every call carries ``Authorization: Bearer <key>``; the create also carries the mandatory
 ``X-DashScope-Async: enable`` (without it DashScope refuses the call). Bodies are
@@ -10,9 +11,12 @@ Every call carries ``Authorization: Bearer <key>``; the create also carries the 
 - first/last frame (``kf2v`` models, on ``/services/aigc/image2video/...``):
   ``input.first_frame_url`` / ``input.last_frame_url`` and ``parameters.resolution``.
 
-Images go as they are when they are http(s) URLs or ``data:`` URIs, and inline as ``data:``
-URIs when the gateway holds the bytes. Polls read ``output.task_status``: ``PENDING`` →
-queued, ``RUNNING`` → in progress, ``SUCCEEDED`` with an ``output.video_url`` → completed,
+The options go where the spec's table says (``parameters.prompt_extend``,
+``parameters.watermark``, ``input.audio_url``); everything the table and the spec's rules
+say was checked before the job existed. Images go as they are when they are http(s) URLs,
+and inline as ``data:`` URIs otherwise (uploads, ``data:`` URLs). Polls read
+``output.task_status``: ``PENDING`` → queued, ``RUNNING`` → in progress, ``SUCCEEDED`` with
+an ``output.video_url`` → completed (its ``usage`` priced at the deployment's price),
 ``FAILED`` (``output.code``/``message``) and ``CANCELED`` → failed. ``UNKNOWN`` means the
 task expired (24 h) or was never issued: it is raised as ``NotFound`` so the poller looks
 again a few times and then fails the job — a young task is never failed on one answer.
@@ -31,27 +35,24 @@ from vidgate.errors import (
     InvalidRequest,
     NotFound,
     RateLimited,
-    UnsupportedOperation,
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
-from vidgate.providers.toolkit import retry_after_s
-from vidgate.providers.wan.spec import (
-    KF2V_PATH,
-    KIND,
-    MAX_NEGATIVE_PROMPT_CHARS,
-    MAX_SEED,
-    PRICES,
-    SPEC,
-    T2V_PATH,
-    TIER,
+from vidgate.providers.base import CallContext, DownloadCall, HttpCall, HttpReply
+from vidgate.providers.toolkit import (
+    completed,
+    no_output,
+    put_options,
+    retry_after_s,
+    scrub,
+    signed_download,
+    url_or_inline,
 )
-from vidgate.values import Asset, Deployment, Pricing, ResolvedRequest, UpstreamState, Variant
+from vidgate.providers.wan.spec import KF2V_PATH, KIND, PRICES, SPEC, T2V_PATH, TIER
+from vidgate.values import Deployment, Pricing, ResolvedRequest, UpstreamState, Variant
 
 DEFAULT_RETRY_AFTER_S = 2.0
 """DashScope sends no ``Retry-After``; quotas are per minute, so back off a little."""
-_URL = re.compile(r"(?:https?|oss)://\S+|data:[^\s,]*,\S+")
 _PARAMS = (  # upstream field named in a message → the client's parameter
     ("negative_prompt", "metadata.negative_prompt"),
     ("last_frame_url", "metadata.last_frame"),
@@ -68,34 +69,34 @@ _PARAMS = (  # upstream field named in a message → the client's parameter
 )
 
 
+def deployment_pricing(deployment: Deployment) -> Pricing | None:
+    """The price a deployment settles at, as the ledger reads it: its configured ``pricing``,
+    else its model's (or its ``base_model``'s) list price."""
+    base = deployment.options.get("base_model")
+    listed = PRICES.get(deployment.model) or (PRICES.get(base) if isinstance(base, str) else None)
+    return deployment.pricing or listed
+
+
 class WanAdapter:
-    """``HttpAdapter`` for DashScope's async video synthesis (Wan models)."""
+    """``HttpAdapter`` for one deployment of DashScope's async video synthesis (Wan models)."""
 
-    def __init__(self, model: str | None = None) -> None:
-        self.model = model
-        """The deployment's upstream model: it prices the usage a finished task reports."""
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+        self.pricing = deployment_pricing(deployment)
+        """Prices the usage a finished task reports (``cost_units`` in its ``unit``)."""
 
-    @classmethod
-    def for_deployment(cls, deployment: Deployment) -> WanAdapter:
-        return cls(deployment.model)
+    def auth_headers(self, token: str | None = None) -> dict[str, str]:
+        key = self.deployment.api_key
+        return {"Authorization": f"Bearer {key}"} if key else {}
 
-    def auth_headers(self, deployment: Deployment, token: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {deployment.api_key}"} if deployment.api_key else {}
-
-    def build_submit(
-        self, request: ResolvedRequest, deployment: Deployment, idempotency_key: str
-    ) -> HttpCall:
-        if request.operation != "create":
-            raise UnsupportedOperation(
-                f"DashScope has no {request.operation} for model '{request.upstream_model}'.",
-                param="model",
-            )
+    def build_submit(self, request: ResolvedRequest, idempotency_key: str) -> HttpCall:
         kind = KIND.get(request.upstream_model, "t2v")
         body = {
             "model": request.upstream_model,
             "input": _input(request, kind),
-            "parameters": _parameters(request, deployment, kind),
+            "parameters": self._parameters(request, kind),
         }
+        put_options(body, request, self.deployment.capabilities)
         path = KF2V_PATH if kind == "kf2v" else T2V_PATH
         return HttpCall("POST", path, headers={"X-DashScope-Async": "enable"}, json=body)
 
@@ -105,16 +106,14 @@ class WanAdapter:
     def build_download(
         self, upstream_id: str, variant: Variant, location: str | None = None
     ) -> DownloadCall | None:
-        if variant != "video" or not location or not location.startswith(("https:", "http:")):
-            return None
-        return DownloadCall(HttpCall("GET", location), auth=False)  # a signed OSS URL
+        return signed_download(variant, location)  # a signed OSS URL
 
     def build_delete(self, upstream_id: str) -> HttpCall | None:
         """DashScope can only cancel a ``PENDING`` task; anything else is refused (and the
         gateway only logs that): finished results expire upstream after 24 h anyway."""
         return HttpCall("POST", f"/tasks/{upstream_id}/cancel")
 
-    def parse_state(self, reply: HttpReply) -> UpstreamState:
+    def parse_state(self, reply: HttpReply, context: CallContext) -> UpstreamState:
         body = reply.body if isinstance(reply.body, dict) else {}
         output = body.get("output")
         task_id = output.get("task_id") if isinstance(output, dict) else None
@@ -141,11 +140,10 @@ class WanAdapter:
             return _failed(task_id, raw, output)
         return UpstreamState(task_id, status, progress=0, raw_status=raw)
 
-    def parse_error(self, reply: HttpReply) -> GatewayError:
+    def parse_error(self, reply: HttpReply, context: CallContext) -> GatewayError:
         body = reply.body if isinstance(reply.body, dict) else {}
         code = str(body.get("code") or "")
-        found = body.get("message")
-        message = _scrub(found) if isinstance(found, str) else ""
+        message = scrub(body.get("message"))
         text = f"{message} ({code})" if code and message else message or code
         status = reply.status
         if code == "Arrearage":
@@ -171,25 +169,24 @@ class WanAdapter:
             )
         return UpstreamError(f"DashScope failed with HTTP {status}. {text}".strip())
 
+    def _parameters(self, request: ResolvedRequest, kind: str) -> dict[str, Any]:
+        params: dict[str, Any] = {"duration": request.seconds}
+        if kind == "t2v":
+            params["size"] = f"{request.width}*{request.height}"
+        else:  # every size of the spec has a tier
+            params["resolution"] = TIER[request.size]
+        if request.seed is not None:
+            params["seed"] = request.seed
+        if self.deployment.capabilities.audio is not None and request.audio is not None:
+            params["audio"] = request.audio
+        return params
+
     def _succeeded(self, task_id: str, output: Mapping[str, Any], usage: Any) -> UpstreamState:
         url = output.get("video_url")
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            return UpstreamState(
-                task_id,
-                "failed",
-                raw_status="SUCCEEDED",
-                error_code="upstream_no_output",
-                error_message="DashScope reported success but returned no video_url.",
-            )
-        pricing = PRICES.get(self.model or "")
-        return UpstreamState(
-            task_id,
-            "completed",
-            progress=100,
-            raw_status="SUCCEEDED",
-            results={"video": url},
-            cost_units=cost_units(usage, pricing) if pricing else None,
-        )
+            return no_output(task_id, "SUCCEEDED", "DashScope")
+        units = cost_units(usage, self.pricing) if self.pricing else None
+        return completed(task_id, "SUCCEEDED", {"video": url}, units)
 
 
 # --- request bodies ------------------------------------------------------------------
@@ -198,82 +195,14 @@ class WanAdapter:
 def _input(request: ResolvedRequest, kind: str) -> dict[str, Any]:
     data: dict[str, Any] = {"prompt": request.prompt}
     if request.negative_prompt:
-        if len(request.negative_prompt) > MAX_NEGATIVE_PROMPT_CHARS:
-            raise InvalidRequest(
-                f"'metadata.negative_prompt' is too long for DashScope: at most "
-                f"{MAX_NEGATIVE_PROMPT_CHARS} characters.",
-                param="metadata.negative_prompt",
-                code="string_above_max_length",
-            )
         data["negative_prompt"] = request.negative_prompt
     first, last = request.image("first_frame"), request.image("last_frame")
-    if kind != "t2v" and first is None:
-        raise InvalidRequest(
-            f"Model '{request.upstream_model}' makes video from an image: "
-            "'input_reference' is required.",
-            param="input_reference",
-        )
     if first is not None:
         key = "img_url" if kind == "i2v" else "first_frame_url"
-        data[key] = _image(first, "input_reference")
+        data[key] = url_or_inline(first, "input_reference", "DashScope")
     if last is not None:
-        data["last_frame_url"] = _image(last, "metadata.last_frame")
-    audio_url = request.options.get("audio_url")
-    if audio_url is not None:
-        if not isinstance(audio_url, str) or not audio_url.startswith(("https://", "http://")):
-            raise InvalidRequest(
-                "'metadata.audio_url' must be an http(s) URL of a wav or mp3 file.",
-                param="metadata.audio_url",
-            )
-        data["audio_url"] = audio_url
+        data["last_frame_url"] = url_or_inline(last, "metadata.last_frame", "DashScope")
     return data
-
-
-def _parameters(request: ResolvedRequest, deployment: Deployment, kind: str) -> dict[str, Any]:
-    params: dict[str, Any] = {"duration": request.seconds}
-    if kind == "t2v":
-        params["size"] = f"{request.width}*{request.height}"
-    else:
-        tier = TIER.get(request.size)
-        if tier is None:
-            raise InvalidRequest(
-                f"Invalid value for 'size': '{request.size}' has no DashScope resolution tier.",
-                param="size",
-            )
-        params["resolution"] = tier
-    if request.seed is not None:
-        if not 0 <= request.seed <= MAX_SEED:
-            raise InvalidRequest(
-                f"Invalid value for 'seed': {request.seed}; DashScope takes 0 to {MAX_SEED}.",
-                param="seed",
-            )
-        params["seed"] = request.seed
-    if deployment.capabilities.audio is not None and request.audio is not None:
-        params["audio"] = request.audio
-    for key in ("prompt_extend", "watermark"):
-        value = request.options.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, bool):
-            raise InvalidRequest(
-                f"'metadata.{key}' must be true or false.", param=f"metadata.{key}"
-            )
-        params[key] = value
-    return params
-
-
-def _image(asset: Asset, param: str) -> Any:
-    """DashScope fetches public http(s) URLs and takes base64 ``data:`` URIs."""
-    if asset.kind == "blob":
-        return Inline(asset, "data_uri")
-    if asset.kind == "url":
-        if asset.value.startswith(("https://", "http://", "data:")):
-            return asset.value
-        return Inline(asset, "data_uri")
-    raise InvalidRequest(
-        f"DashScope cannot use a file id for '{param}'; send the image or an http(s) URL.",
-        param=param,
-    )
 
 
 # --- replies -------------------------------------------------------------------------
@@ -318,8 +247,7 @@ def _number(value: Any) -> float | None:
 def _failed(task_id: str, raw: str, output: Mapping[str, Any]) -> UpstreamState:
     code = output.get("code")
     code = code if isinstance(code, str) and code else None
-    found = output.get("message")
-    message = _scrub(found) if isinstance(found, str) and found else "DashScope failed the task."
+    message = scrub(output.get("message")) or "DashScope failed the task."
     return UpstreamState(
         task_id,
         "failed",
@@ -338,11 +266,6 @@ def _failure_code(code: str | None) -> str:
     if code.startswith("InvalidParameter") or code.startswith("InvalidFile"):
         return "invalid_input"
     return "upstream_failed"
-
-
-def _scrub(text: str) -> str:
-    """An upstream message without URLs or data URIs (they may carry hosts or signatures)."""
-    return _URL.sub("<url>", text)[:500]
 
 
 def _param(message: str) -> str | None:

@@ -16,6 +16,10 @@ Prices, per output second by tier:
 - wan2.1: not in the reference; USD list prices as last published by Model Studio
   international (unverified).
 
+Options (``prompt_extend``, ``watermark``; ``audio_url`` on the audio models) are a table, and
+the checks across fields (a first frame for image models, the negative prompt's length, the
+seed's range) are ``RULES``: both run while the request is resolved, before a job exists.
+
 ``540p`` and ``1440p`` rows alias ``480p`` and ``1080p``: ``624x624`` and ``1440x1440`` are
 DashScope's 480P and 1080P squares, but ``resolution_tier`` names them by their short side.
 """
@@ -25,8 +29,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
+from vidgate.errors import InvalidRequest
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing, untyped
+from vidgate.values import ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
 
 Kind = Literal["t2v", "i2v", "kf2v"]
 
@@ -46,9 +51,66 @@ T2V_PATH = "/services/aigc/video-generation/video-synthesis"
 KF2V_PATH = "/services/aigc/image2video/video-synthesis"
 """First/last-frame models are served on ``image2video`` (the SDK switches on ``kf2v``)."""
 
-_BASE_OPTIONS = frozenset({"prompt_extend", "watermark"})
-_AUDIO_OPTIONS = _BASE_OPTIONS | {"audio_url"}
 _2_6_SECONDS = tuple(range(2, 16))
+
+
+def audio_url(value: str) -> str:
+    """``input.audio_url``: DashScope fetches the soundtrack itself, so only a URL will do."""
+    if not value.startswith(("https://", "http://")):
+        raise ValueError("expected an http(s) URL of a wav or mp3 file (3-30 s, at most 15 MB)")
+    return value
+
+
+_BASE_OPTIONS: Mapping[str, OptionSpec] = {
+    "prompt_extend": OptionSpec(
+        "boolean",
+        upstream="parameters.prompt_extend",
+        description="let DashScope rewrite the prompt (its default: true)",
+    ),
+    "watermark": OptionSpec(
+        "boolean", upstream="parameters.watermark", description="DashScope's watermark"
+    ),
+}
+_AUDIO_OPTIONS: Mapping[str, OptionSpec] = {
+    **_BASE_OPTIONS,
+    "audio_url": OptionSpec(
+        "string",
+        upstream="input.audio_url",
+        transform=audio_url,
+        description="an http(s) URL of a wav or mp3 soundtrack (3-30 s, at most 15 MB)",
+    ),
+}
+
+
+def _first_frame(request: ResolvedRequest) -> None:
+    if KIND.get(request.upstream_model, "t2v") != "t2v" and request.image("first_frame") is None:
+        raise InvalidRequest(
+            f"Model '{request.upstream_model}' makes video from an image: "
+            "'input_reference' is required.",
+            param="input_reference",
+        )
+
+
+def _negative_prompt_length(request: ResolvedRequest) -> None:
+    if request.negative_prompt and len(request.negative_prompt) > MAX_NEGATIVE_PROMPT_CHARS:
+        raise InvalidRequest(
+            f"'metadata.negative_prompt' is too long for DashScope: at most "
+            f"{MAX_NEGATIVE_PROMPT_CHARS} characters.",
+            param="metadata.negative_prompt",
+            code="string_above_max_length",
+        )
+
+
+def _seed_range(request: ResolvedRequest) -> None:
+    if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
+        raise InvalidRequest(
+            f"Invalid value for 'seed': {request.seed}; DashScope takes 0 to {MAX_SEED}.",
+            param="seed",
+            code="invalid_value",
+        )
+
+
+RULES = (_first_frame, _negative_prompt_length, _seed_range)
 
 
 def _caps(
@@ -72,7 +134,8 @@ def _caps(
         seed=True,
         negative_prompt=True,
         audio=True if audio else None,
-        options=untyped(*_AUDIO_OPTIONS if audio else _BASE_OPTIONS),
+        options=_AUDIO_OPTIONS if audio else _BASE_OPTIONS,
+        rules=RULES,
         description=description,
     )
 
