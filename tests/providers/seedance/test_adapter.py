@@ -14,13 +14,13 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import HttpReply, Inline
+from vidgate.providers.base import CallContext, HttpReply, Inline
 from vidgate.providers.seedance import PROVIDER
 from vidgate.providers.seedance.adapter import SeedanceAdapter
 from vidgate.providers.seedance.spec import PRICES, SIZES, SPEC, TOKENS_PER_SECOND
-from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest
+from vidgate.request import VideoRequest, resolve
+from vidgate.values import Asset, Deployment, ResolvedRequest
 
-ADAPTER = SeedanceAdapter()
 V15 = "doubao-seedance-1-5-pro-251215"
 LITE_T2V = "doubao-seedance-1-0-lite-t2v-250428"
 LITE_I2V = "doubao-seedance-1-0-lite-i2v-250428"
@@ -43,33 +43,41 @@ def deployment(model: str = V15, **options: Any) -> Deployment:
     )
 
 
+ADAPTER = SeedanceAdapter(deployment())
+POLL = CallContext("poll", "cgt-1")
+
+
 def request(model: str = V15, **fields: Any) -> ResolvedRequest:
-    base: dict[str, Any] = {
-        "operation": "create",
-        "prompt": "a fox in the snow",
-        "upstream_model": model,
-        "seconds": 5,
-        "width": 1280,
-        "height": 720,
-        "fps": 24,
-        "audio": SPEC.models[model].audio if model in SPEC.models else None,
-    }
-    return ResolvedRequest(**(base | fields))
+    """A client request resolved for a Seedance deployment: the checks before any job."""
+    operation = fields.pop("operation", "create")
+    video = VideoRequest(operation, fields.pop("prompt", "a fox in the snow"), **fields)
+    caps = SPEC.capabilities(model)
+    assert caps is not None
+    return resolve(video, caps, model_name=model, upstream_model=model)
 
 
 def submit(req: ResolvedRequest, dep: Deployment | None = None) -> dict[str, Any]:
-    call = ADAPTER.build_submit(req, dep or deployment(req.upstream_model), "idem")
+    adapter = SeedanceAdapter(dep or deployment(req.upstream_model))
+    call = adapter.build_submit(req, "idem")
     assert (call.method, call.path) == ("POST", "/contents/generations/tasks")
     body: dict[str, Any] = call.json
     return body
 
 
-def state(body: Any, status: int = 200) -> Any:
-    return ADAPTER.parse_state(HttpReply(status, {}, body))
+def rejects(param: str, model: str = V15, **fields: Any) -> InvalidRequest:
+    """The request is refused while it is resolved (before a job or a hold exists)."""
+    with pytest.raises(InvalidRequest) as caught:
+        request(model, **fields)
+    assert caught.value.param == param, caught.value.message
+    return caught.value
+
+
+def state(body: Any, status: int = 200, context: CallContext = POLL) -> Any:
+    return ADAPTER.parse_state(HttpReply(status, {}, body), context)
 
 
 def error(status: int, body: Any = None, headers: dict[str, str] | None = None) -> Any:
-    return ADAPTER.parse_error(HttpReply(status, headers or {}, body))
+    return ADAPTER.parse_error(HttpReply(status, headers or {}, body), POLL)
 
 
 # --- spec ----------------------------------------------------------------------------------
@@ -77,6 +85,7 @@ def error(status: int, body: Any = None, headers: dict[str, str] | None = None) 
 
 def test_provider_spec_is_complete() -> None:
     assert PROVIDER.adapter is not None and PROVIDER.spec is SPEC
+    assert isinstance(PROVIDER.adapter(deployment()), SeedanceAdapter)
     assert SPEC.default_api_base == "https://ark.cn-beijing.volces.com/api/v3"
     assert SPEC.env == {"api_key": "ARK_API_KEY"}
     assert set(SPEC.auto_models) <= set(SPEC.models)
@@ -118,7 +127,7 @@ def test_prices_are_per_token() -> None:
 
 
 def test_auth_is_a_bearer_ark_api_key() -> None:
-    assert ADAPTER.auth_headers(deployment(), None) == {"Authorization": "Bearer ark-secret"}
+    assert ADAPTER.auth_headers(None) == {"Authorization": "Bearer ark-secret"}
 
 
 def test_body_style_model_gets_top_level_fields() -> None:
@@ -147,7 +156,7 @@ def test_body_style_model_gets_top_level_fields() -> None:
 )
 def test_size_maps_to_ratio_and_resolution(size: str, ratio: str, resolution: str) -> None:
     width, height = (int(v) for v in size.split("x"))
-    body = submit(request(width=width, height=height))
+    body = submit(request(size=(width, height)))
     assert (body["ratio"], body["resolution"]) == (ratio, resolution)
 
 
@@ -156,8 +165,7 @@ def test_legacy_model_gets_flags_in_the_text() -> None:
         request(
             LITE_T2V,
             seconds=3,
-            width=864,
-            height=480,
+            size=(864, 480),
             seed=3,
             options={"camera_fixed": False, "watermark": False},
         )
@@ -207,25 +215,38 @@ def test_options_and_audio_pass_through() -> None:
     ("options", "param"),
     [
         ({"camera_fixed": "yes"}, "metadata.camera_fixed"),
+        ({"watermark": 0}, "metadata.watermark"),
+        ({"return_last_frame": None}, "metadata.return_last_frame"),
         ({"service_tier": "cheap"}, "metadata.service_tier"),
         ({"execution_expires_after": 60}, "metadata.execution_expires_after"),
+        ({"execution_expires_after": 259_201}, "metadata.execution_expires_after"),
+        ({"execution_expires_after": 3600.5}, "metadata.execution_expires_after"),
+        ({"execution_expires_after": True}, "metadata.execution_expires_after"),
+        ({"frames": 121}, "metadata.frames"),
     ],
 )
-def test_bad_options_are_400s(options: dict[str, Any], param: str) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        submit(request(options=options))
-    assert caught.value.param == param
+def test_bad_options_are_400s_before_any_job(options: dict[str, Any], param: str) -> None:
+    rejects(param, options=options)
+
+
+def test_option_values_are_worded_by_the_table() -> None:
+    error = rejects("metadata.execution_expires_after", options={"execution_expires_after": 60})
+    assert error.code == "invalid_value"
+    assert error.message == (
+        "Invalid value for 'metadata.execution_expires_after': 60; "
+        "expected an integer from 3600 to 259200."
+    )
 
 
 def test_flex_is_refused_on_2_0() -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        submit(request(V20, options={"service_tier": "flex"}))
-    assert caught.value.param == "metadata.service_tier"
+    error = rejects("metadata.service_tier", V20, options={"service_tier": "flex"})
+    assert "allowed: default" in error.message
+    assert submit(request(V20, options={"service_tier": "default"}))["service_tier"] == "default"
 
 
 def test_images_go_inline_with_roles() -> None:
     url = Asset("url", "https://example.com/last.png")
-    body = submit(request(images=(ImageInput("first_frame", BLOB), ImageInput("last_frame", url))))
+    body = submit(request(image=BLOB, last_frame=url))
     first, last = body["content"][1:]
     assert first == {
         "type": "image_url",
@@ -237,57 +258,56 @@ def test_images_go_inline_with_roles() -> None:
 
 
 def test_reference_images() -> None:
-    images = tuple(ImageInput("reference", BLOB) for _ in range(3))
-    body = submit(request(V20, images=images))
+    images = [BLOB] * 3
+    body = submit(request(V20, reference_images=images))
     assert [item.get("role") for item in body["content"]] == [None] + ["reference_image"] * 3
-    with pytest.raises(InvalidRequest) as caught:
-        submit(request(LITE_I2V, width=1920, height=1080, images=images))
-    assert caught.value.param == "size"
+    rejects("size", LITE_I2V, size=(1920, 1080), reference_images=images)
+    framed = submit(request(LITE_I2V, size=(1920, 1080), image=BLOB))  # a 1.0 model: flags
+    assert "--rs 1080p" in framed["content"][0]["text"]
 
 
 @pytest.mark.parametrize(
     ("images", "param"),
     [
-        ((ImageInput("last_frame", BLOB),), "metadata.last_frame"),
-        (
-            (ImageInput("first_frame", BLOB), ImageInput("reference", BLOB)),
-            "metadata.reference_images",
-        ),
-        ((ImageInput("first_frame", Asset("file_id", "file-1")),), "input_reference"),
+        ({"last_frame": BLOB}, "metadata.last_frame"),
+        ({"image": BLOB, "reference_images": [BLOB]}, "metadata.reference_images"),
+        ({"image": Asset("file_id", "file-1")}, "input_reference"),
+        ({"reference_images": [BLOB, Asset("file_id", "f")]}, "metadata.reference_images[1]"),
     ],
 )
 def test_image_combinations_seedance_refuses(images: Any, param: str) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        submit(request(V20, images=images))
-    assert caught.value.param == param
+    rejects(param, V20, **images)
 
 
-def test_asset_ids_and_data_urls_pass_as_is() -> None:
+def test_asset_ids_pass_as_is_data_urls_and_plain_http_go_inline() -> None:
     asset = Asset("file_id", "asset://asset-123")
     data = Asset("url", "data:image/png;base64,AAAA")
-    body = submit(
-        request(images=(ImageInput("first_frame", asset), ImageInput("last_frame", data)))
+    body = submit(request(image=asset, last_frame=data))
+    assert [i["image_url"]["url"] for i in body["content"][1:]] == [
+        asset.value,
+        Inline(data, "data_uri"),
+    ]
+    plain = Asset("url", "http://example.com/a.png")
+    assert submit(request(image=plain))["content"][1]["image_url"]["url"] == Inline(
+        plain, "data_uri"
     )
-    assert [i["image_url"]["url"] for i in body["content"][1:]] == [asset.value, data.value]
 
 
 def test_prompt_flags_and_seed_range_are_refused() -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        submit(request(prompt="a fox --dur 12"))
-    assert caught.value.param == "prompt"
-    with pytest.raises(InvalidRequest) as caught:
-        submit(request(seed=2**32))
-    assert caught.value.param == "seed"
+    rejects("prompt", prompt="a fox --dur 12")
+    rejects("seed", seed=2**32)
+    rejects("seed", seed=-2)
+    assert submit(request(seed=-1))["seed"] == -1
     assert submit(request(prompt="a fox -- dur"))["content"][0]["text"] == "a fox -- dur"
 
 
 def test_only_create_and_known_models() -> None:
     with pytest.raises(UnsupportedOperation):
-        submit(request(operation="remix"))
+        request(operation="remix")
     with pytest.raises(UpstreamError) as caught:
         submit(request("doubao-seedance-9"), deployment("ep-x"))
     assert caught.value.code == "upstream_model_unknown"
-    body = submit(request("ep-20260101-abcde", width=864, height=480), deployment("ep-x"))
+    body = submit(request("ep-20260101-abcde", size=(864, 480)), deployment("ep-x"))
     assert body["model"] == "ep-20260101-abcde" and body["resolution"] == "480p"
     assert "generate_audio" not in body
 
@@ -309,8 +329,10 @@ def test_follow_up_calls() -> None:
 
 
 def test_create_reply_is_queued() -> None:
-    parsed = state({"id": "cgt-1"})
+    parsed = state({"id": "cgt-1"}, context=CallContext("submit", request=request()))
     assert (parsed.upstream_id, parsed.status, parsed.progress) == ("cgt-1", "queued", 0)
+    with pytest.raises(UpstreamError):  # a poll always says how the task is
+        state({"id": "cgt-1"})
 
 
 @pytest.mark.parametrize(

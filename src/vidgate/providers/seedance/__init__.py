@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vidgate.providers.base import Provider, legacy
+from vidgate.providers.base import Provider
 from vidgate.providers.seedance.adapter import SeedanceAdapter
 from vidgate.providers.seedance.spec import SPEC
 
-PROVIDER = Provider(spec=SPEC, adapter=legacy(SeedanceAdapter()))
+PROVIDER = Provider(spec=SPEC, adapter=SeedanceAdapter)

@@ -1,13 +1,16 @@
-"""Builds Ark content-generation requests and parses replies; pure functions, no I/O.
+"""Builds Ark content-generation requests and parses replies for one deployment; pure,
+no I/O.
 
 A create is ``POST /contents/generations/tasks`` with ``model`` and ``content[]``: one
 ``text`` item with the prompt, plus ``image_url`` items with a ``role`` (``first_frame``,
-``last_frame`` or ``reference_image``). Images go inline as ``data:`` URIs; https URLs and
-``asset://`` ids are passed as they are. The size maps to ``ratio`` + ``resolution``.
-Body-style models get ``resolution``, ``ratio``, ``duration``, ``seed``, ``camera_fixed``,
-``watermark`` and ``generate_audio`` as top-level fields; the 1.0 family (``FLAG_MODELS``)
-gets them as legacy ``--rs 720p --rt 16:9 --dur 5 --seed 3 --cf false --wm false`` flags
-appended to the text (deployment option ``param_style: flags | body`` overrides).
+``last_frame`` or ``reference_image``). Uploads, ``data:`` URLs and plain-http URLs go
+inline as ``data:`` URIs; https URLs and ``asset://`` ids are passed as they are. The size
+maps to ``ratio`` + ``resolution``. Body-style models get ``resolution``, ``ratio``,
+``duration``, ``seed``, ``camera_fixed``, ``watermark`` and ``generate_audio`` as top-level
+fields; the 1.0 family (``FLAG_MODELS``) gets them as legacy
+``--rs 720p --rt 16:9 --dur 5 --seed 3 --cf false --wm false`` flags appended to the text
+(deployment option ``param_style: flags | body`` overrides). The other options go where
+the spec's table says; the table and the spec's rules were checked before the job existed.
 
 Tasks: ``queued``, ``running``, ``succeeded`` (``content.video_url``, a signed URL fetched
 without auth, and ``usage.completion_tokens``), ``failed`` (``error {code, message}``),
@@ -17,7 +20,6 @@ without auth, and ``usage.completion_tokens``), ``failed`` (``error {code, messa
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,30 +28,33 @@ from vidgate.errors import (
     InvalidRequest,
     NotFound,
     RateLimited,
-    UnsupportedOperation,
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
-from vidgate.providers.seedance.spec import (
-    FLAG_MODELS,
-    MAX_SEED,
-    NO_1080P_REFERENCE,
-    NO_FLEX,
-    SIZES,
-    SPEC,
+from vidgate.providers.base import CallContext, DownloadCall, HttpCall, HttpReply, Inline
+from vidgate.providers.seedance.spec import FLAG_MODELS, SIZES, SPEC
+from vidgate.providers.toolkit import (
+    completed,
+    no_output,
+    put_options,
+    retry_after_s,
+    scrub,
+    signed_download,
+    url_or_inline,
 )
-from vidgate.providers.toolkit import retry_after_s
 from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
 
 TASKS = "/contents/generations/tasks"
-SERVICE_TIERS = ("default", "flex")
-EXPIRES_RANGE = (3600, 259_200)
-LEGACY_FLAG = re.compile(
-    r"(?:^|\s)--(?:rs|resolution|rt|ratio|dur|duration|fps|framepersecond|wm|watermark|seed"
-    r"|cf|camerafixed)\s+\S+"
-)
-_URL = re.compile(r"(?:https?|asset)://\S+|data:[^\s,]*,\S+")
+PARAM_STYLES = ("flags", "body")
+_FLAGS = {
+    "resolution": "rs",
+    "ratio": "rt",
+    "duration": "dur",
+    "seed": "seed",
+    "camera_fixed": "cf",
+    "watermark": "wm",
+}
+"""Parameters that go as ``--flags`` in flag style, in their order."""
 _MODERATION = ("SensitiveContentDetected", "RiskDetection")
 _PARAMS = {
     "duration": "seconds",
@@ -69,18 +74,23 @@ _PARAMS = {
 
 
 class SeedanceAdapter:
-    """``HttpAdapter`` for the Ark content-generation task API."""
+    """``HttpAdapter`` for one deployment of the Ark content-generation task API.
 
-    def auth_headers(self, deployment: Deployment, token: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {deployment.api_key}"} if deployment.api_key else {}
+    Two things depend on the deployment, not the request, and stay here: its ``model`` must
+    be a Seedance model or an ``ep-…`` endpoint id, and its ``param_style`` option (``flags``
+    or ``body``) says how parameters are sent. Both are configuration errors at the first
+    create (502s, so routing moves on), not 400s.
+    """
 
-    def build_submit(
-        self, request: ResolvedRequest, deployment: Deployment, idempotency_key: str
-    ) -> HttpCall:
-        if request.operation != "create":
-            raise UnsupportedOperation(
-                f"Seedance has no {request.operation}; it only creates videos.", param="model"
-            )
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+        self.style = deployment.options.get("param_style")
+
+    def auth_headers(self, token: str | None = None) -> dict[str, str]:
+        key = self.deployment.api_key
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def build_submit(self, request: ResolvedRequest, idempotency_key: str) -> HttpCall:
         model = request.upstream_model
         if model not in SPEC.models and not model.startswith("ep-"):
             raise UpstreamError(
@@ -89,21 +99,27 @@ class SeedanceAdapter:
                 code="upstream_model_unknown",
             )
         ratio, resolution = SIZES[request.size]
-        images = _images(request, resolution)
-        params = _params(request, ratio, resolution)
-        options = _options(request)
-        text = _text(request.prompt)
+        params: dict[str, Any] = {
+            "resolution": resolution,
+            "ratio": ratio,
+            "duration": request.seconds,
+        }
+        if request.seed is not None:
+            params["seed"] = request.seed
+        for key in ("camera_fixed", "watermark"):  # body fields or --flags, as params go
+            if key in request.options:
+                params[key] = request.options[key]
+        text = request.prompt.strip()
         body: dict[str, Any] = {"model": model}
-        params |= {k: options.pop(k) for k in ("camera_fixed", "watermark") if k in options}
-        if _flag_style(model, deployment):
+        if self._flag_style(model):
             text = f"{text} {_flags(params)}".strip()
         else:
             body |= params
-        if deployment.capabilities.audio is not None and request.audio is not None:
+        if self.deployment.capabilities.audio is not None and request.audio is not None:
             body["generate_audio"] = request.audio
-        body |= options
+        put_options(body, request, self.deployment.capabilities)
         content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
-        body["content"] = content + images
+        body["content"] = content + _images(request)
         return HttpCall("POST", TASKS, json=body)
 
     def build_poll(self, upstream_id: str) -> HttpCall:
@@ -112,20 +128,18 @@ class SeedanceAdapter:
     def build_download(
         self, upstream_id: str, variant: Variant, location: str | None = None
     ) -> DownloadCall | None:
-        if variant != "video" or not location or not location.startswith(("https:", "http:")):
-            return None
-        return DownloadCall(HttpCall("GET", location), auth=False)
+        return signed_download(variant, location)
 
     def build_delete(self, upstream_id: str) -> HttpCall | None:
         return HttpCall("DELETE", f"{TASKS}/{upstream_id}")
 
-    def parse_state(self, reply: HttpReply) -> UpstreamState:
+    def parse_state(self, reply: HttpReply, context: CallContext) -> UpstreamState:
         body = reply.body
         if not isinstance(body, dict) or not isinstance(body.get("id"), str) or not body["id"]:
             raise UpstreamError("Seedance returned a malformed task object.")
         task_id: str = body["id"]
         raw = body.get("status")
-        if raw is None:  # the create reply: {"id": "cgt-..."}
+        if context.kind == "submit":  # the create reply is only {"id": "cgt-..."}
             return UpstreamState(task_id, "queued", raw_status="queued")
         if not isinstance(raw, str):
             raise UpstreamError("Seedance returned a task without a readable status.")
@@ -153,12 +167,12 @@ class SeedanceAdapter:
             return _failed(task_id, raw, body.get("error"))
         return UpstreamState(task_id, status, raw_status=raw)
 
-    def parse_error(self, reply: HttpReply) -> GatewayError:
+    def parse_error(self, reply: HttpReply, context: CallContext) -> GatewayError:
         body = reply.body if isinstance(reply.body, dict) else {}
         found = body.get("error")
         error: dict[str, Any] = found if isinstance(found, dict) else {}
         code = str(error.get("code") or "")
-        message = _scrub(str(error.get("message") or ""))
+        message = scrub(str(error.get("message") or ""))
         text = f"{message} ({code})" if code and message else message or code
         status = reply.status
         if status in (400, 422):
@@ -188,118 +202,39 @@ class SeedanceAdapter:
             )
         return UpstreamError(f"Seedance failed with HTTP {status}. {text}".strip())
 
+    def _flag_style(self, model: str) -> bool:
+        """Whether parameters go as ``--flags`` in the text: the deployment's
+        ``param_style``, else the model's family."""
+        if self.style is None:
+            return model in FLAG_MODELS
+        if self.style not in PARAM_STYLES:
+            raise UpstreamError(
+                f"Deployment option 'param_style' is {self.style!r}; use 'flags' or 'body'.",
+                code="upstream_config_error",
+            )
+        return bool(self.style == "flags")
+
 
 # --- request bodies ------------------------------------------------------------------
 
 
-def _flag_style(model: str, deployment: Deployment) -> bool:
-    style = deployment.options.get("param_style")
-    if style is None:
-        return model in FLAG_MODELS
-    if style not in ("flags", "body"):
-        raise UpstreamError(
-            f"Deployment option 'param_style' is {style!r}; use 'flags' or 'body'.",
-            code="upstream_config_error",
-        )
-    return bool(style == "flags")
-
-
-def _text(prompt: str) -> str:
-    if LEGACY_FLAG.search(prompt):
-        raise InvalidRequest(
-            "The prompt carries Seedance '--flags'; use 'size', 'seconds', 'seed' and "
-            "'metadata' instead (the gateway sets the flags itself).",
-            param="prompt",
-        )
-    return prompt.strip()
-
-
-def _params(request: ResolvedRequest, ratio: str, resolution: str) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "resolution": resolution,
-        "ratio": ratio,
-        "duration": request.seconds,
-    }
-    if request.seed is not None:
-        if not -1 <= request.seed <= MAX_SEED:
-            raise InvalidRequest(
-                f"Invalid value for 'seed': {request.seed}; Seedance takes -1 to {MAX_SEED}.",
-                param="seed",
-            )
-        params["seed"] = request.seed
-    return params
-
-
 def _flags(params: Mapping[str, Any]) -> str:
-    names = {
-        "resolution": "rs",
-        "ratio": "rt",
-        "duration": "dur",
-        "seed": "seed",
-        "camera_fixed": "cf",
-        "watermark": "wm",
-    }
     parts = []
-    for key, flag in names.items():
+    for key, flag in _FLAGS.items():
         if key in params:
             value = params[key]
             parts.append(f"--{flag} {str(value).lower() if isinstance(value, bool) else value}")
     return " ".join(parts)
 
 
-def _options(request: ResolvedRequest) -> dict[str, Any]:
-    options = dict(request.options)
-    for key in ("camera_fixed", "watermark", "return_last_frame"):
-        if key in options and not isinstance(options[key], bool):
-            raise InvalidRequest(
-                f"'metadata.{key}' must be true or false.", param=f"metadata.{key}"
-            )
-    tier = options.get("service_tier")
-    if tier is not None:
-        if tier not in SERVICE_TIERS:
-            raise InvalidRequest(
-                f"Invalid value for 'metadata.service_tier': {tier!r}; allowed: default, flex.",
-                param="metadata.service_tier",
-            )
-        if tier == "flex" and request.upstream_model in NO_FLEX:
-            raise InvalidRequest(
-                f"Model '{request.upstream_model}' has no offline (flex) service tier.",
-                param="metadata.service_tier",
-            )
-    expires = options.get("execution_expires_after")
-    if expires is not None:
-        low, high = EXPIRES_RANGE
-        if isinstance(expires, bool) or not isinstance(expires, int) or not low <= expires <= high:
-            raise InvalidRequest(
-                f"'metadata.execution_expires_after' must be whole seconds from {low} to {high}.",
-                param="metadata.execution_expires_after",
-            )
-    return options
-
-
-def _images(request: ResolvedRequest, resolution: str) -> list[dict[str, Any]]:
+def _images(request: ResolvedRequest) -> list[dict[str, Any]]:
     first, last = request.image("first_frame"), request.image("last_frame")
-    references = [i.asset for i in request.images if i.role == "reference"]
-    if last is not None and first is None:
-        raise InvalidRequest(
-            "Seedance needs a first frame ('input_reference') when a last frame is given.",
-            param="metadata.last_frame",
-        )
-    if references and first is not None:
-        raise InvalidRequest(
-            "Seedance cannot mix reference images with first/last frames in one request.",
-            param="metadata.reference_images",
-        )
-    if references and resolution == "1080p" and request.upstream_model in NO_1080P_REFERENCE:
-        raise InvalidRequest(
-            f"Model '{request.upstream_model}' has no 1080p with reference images.",
-            param="size",
-        )
     items = []
     if first is not None:
         items.append(_image(first, "first_frame", "input_reference"))
     if last is not None:
         items.append(_image(last, "last_frame", "metadata.last_frame"))
+    references = [i.asset for i in request.images if i.role == "reference"]
     items += [_image(a, "reference_image", "metadata.reference_images") for a in references]
     return items
 
@@ -309,19 +244,13 @@ def _image(asset: Asset, role: str, param: str) -> dict[str, Any]:
 
 
 def _url(asset: Asset, param: str) -> Any:
-    """How Ark gets an image: https / data: / asset:// as is, anything else inline."""
-    value = asset.value
-    if asset.kind == "blob":
+    """How Ark gets an image: an https URL or an ``asset://`` id (the only file ids the
+    rules let through) as is, anything else inline (a plain-http URL too)."""
+    if asset.kind == "file_id":
+        return asset.value
+    if asset.kind == "url" and asset.value.startswith("http://"):
         return Inline(asset, "data_uri")
-    if asset.kind == "url":
-        return value if value.startswith(("https://", "data:")) else Inline(asset, "data_uri")
-    if value.startswith("asset://"):
-        return value
-    raise InvalidRequest(
-        f"Seedance cannot use a file id for '{param}'; send the image, an https URL or an "
-        "asset:// id.",
-        param=param,
-    )
+    return url_or_inline(asset, param, "Seedance")
 
 
 # --- replies -------------------------------------------------------------------------
@@ -331,29 +260,15 @@ def _succeeded(task_id: str, body: Mapping[str, Any]) -> UpstreamState:
     content = body.get("content")
     url = content.get("video_url") if isinstance(content, Mapping) else None
     if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-        return UpstreamState(
-            task_id,
-            "failed",
-            raw_status="succeeded",
-            error_code="upstream_no_output",
-            error_message="Seedance reported success but returned no video.",
-        )
-    return UpstreamState(
-        task_id,
-        "completed",
-        progress=100,
-        raw_status="succeeded",
-        results={"video": url},
-        cost_units=_tokens(body.get("usage")),
-    )
+        return no_output(task_id, "succeeded", "Seedance")
+    return completed(task_id, "succeeded", {"video": url}, _tokens(body.get("usage")))
 
 
 def _failed(task_id: str, raw: str, error: Any) -> UpstreamState:
     error = error if isinstance(error, Mapping) else {}
     code = error.get("code")
     code = code if isinstance(code, str) and code else None
-    found = error.get("message")
-    message = _scrub(found) if isinstance(found, str) and found else "Seedance failed the task."
+    message = scrub(error.get("message")) or "Seedance failed the task."
     moderated = code is not None and any(marker in code for marker in _MODERATION)
     return UpstreamState(
         task_id,
@@ -369,11 +284,6 @@ def _tokens(usage: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
     return float(value)
-
-
-def _scrub(text: str) -> str:
-    """An upstream message without URLs or data URIs (they may carry hosts or tokens)."""
-    return _URL.sub("<url>", text)[:500]
 
 
 def _param(value: Any) -> str | None:

@@ -6,6 +6,13 @@ Sizes are the frame sizes Seedance renders for an aspect ``ratio`` at a ``resolu
 (``1280x720`` is sent as ``ratio: "16:9", resolution: "720p"``); ``SIZES`` is the one table
 both directions use.
 
+The options are a table per model (``service_tier`` has no ``flex`` on 2.0), and the checks
+across fields (frames or references, lite's reference mode without 1080p, the seed's range,
+``asset://`` as the only file ids, no ``--flags`` in the prompt) are ``RULES``: all run
+while the request is resolved, before a job exists. Where ``camera_fixed`` and
+``watermark`` go (body fields or ``--flags``) depends on the deployment, so the adapter
+places them.
+
 Prices are per output token: tokens ≈ width * height * fps * seconds / 1024, and the task's
 own ``usage.completion_tokens`` settles the real amount. ``Pricing.per_second`` holds the
 *tokens* per second of a 16:9 frame at each tier (24 fps), ``usd_per_unit`` the USD per
@@ -14,10 +21,12 @@ token. Volcengine list prices are in CNY and converted at ``CNY_PER_USD``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
+from vidgate.errors import InvalidRequest
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ModelCapabilities, Pricing, untyped
+from vidgate.values import ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
 
 VOLCENGINE_API_BASE = "https://ark.cn-beijing.volces.com/api/v3"
 BYTEPLUS_API_BASE = "https://ark.ap-southeast.bytepluses.com/api/v3"
@@ -58,9 +67,97 @@ SECONDS_1_0 = tuple(range(3, 13))
 SECONDS_1_5 = tuple(range(4, 13))
 SECONDS_2_0 = tuple(range(4, 16))
 MAX_SEED = 4_294_967_295
-COMMON_OPTIONS = frozenset(
-    {"camera_fixed", "watermark", "return_last_frame", "service_tier", "execution_expires_after"}
+SERVICE_TIERS = ("default", "flex")
+EXPIRES_RANGE = (3600, 259_200)
+LEGACY_FLAG = re.compile(
+    r"(?:^|\s)--(?:rs|resolution|rt|ratio|dur|duration|fps|framepersecond|wm|watermark|seed"
+    r"|cf|camerafixed)\s+\S+"
 )
+"""Seedance's inline ``--flags``; the gateway sets them itself, so a prompt may not."""
+NO_1080P_REFERENCE = frozenset(
+    {"doubao-seedance-1-0-lite-i2v-250428", "seedance-1-0-lite-i2v-250428"}
+)
+"""Models whose reference-image mode has no 1080p."""
+
+
+def option_table(*, flex: bool = True) -> Mapping[str, OptionSpec]:
+    """The options every Seedance model takes; ``flex`` (offline processing) is not on 2.0."""
+    tiers = SERVICE_TIERS if flex else SERVICE_TIERS[:1]
+    return {
+        "camera_fixed": OptionSpec(
+            "boolean", upstream="", description="keep the camera still (camera_fixed / --cf)"
+        ),
+        "watermark": OptionSpec(
+            "boolean", upstream="", description="Seedance's watermark (watermark / --wm)"
+        ),
+        "return_last_frame": OptionSpec(
+            "boolean", description="also return the last frame (content.last_frame_url)"
+        ),
+        "service_tier": OptionSpec(
+            "string",
+            choices=tiers,
+            description="flex: offline processing" if flex else "no flex (offline) tier here",
+        ),
+        "execution_expires_after": OptionSpec(
+            "integer",
+            minimum=EXPIRES_RANGE[0],
+            maximum=EXPIRES_RANGE[1],
+            description="seconds a task may wait before it expires (default 172800)",
+        ),
+    }
+
+
+def _no_prompt_flags(request: ResolvedRequest) -> None:
+    if LEGACY_FLAG.search(request.prompt):
+        raise InvalidRequest(
+            "The prompt carries Seedance '--flags'; use 'size', 'seconds', 'seed' and "
+            "'metadata' instead (the gateway sets the flags itself).",
+            param="prompt",
+        )
+
+
+def _seed_range(request: ResolvedRequest) -> None:
+    if request.seed is not None and not -1 <= request.seed <= MAX_SEED:
+        raise InvalidRequest(
+            f"Invalid value for 'seed': {request.seed}; Seedance takes -1 to {MAX_SEED}.",
+            param="seed",
+            code="invalid_value",
+        )
+
+
+def _images_fit(request: ResolvedRequest) -> None:
+    """A first frame with a last one, references apart from frames (and, on lite, not at
+    1080p), and no file ids but Ark's own ``asset://`` ids."""
+    first, last = request.image("first_frame"), request.image("last_frame")
+    references = any(image.role == "reference" for image in request.images)
+    if last is not None and first is None:
+        raise InvalidRequest(
+            "Seedance needs a first frame ('input_reference') when a last frame is given.",
+            param="metadata.last_frame",
+        )
+    if references and first is not None:
+        raise InvalidRequest(
+            "Seedance cannot mix reference images with first/last frames in one request.",
+            param="metadata.reference_images",
+        )
+    tier = SIZES[request.size][1] if request.size in SIZES else None
+    if references and tier == "1080p" and request.upstream_model in NO_1080P_REFERENCE:
+        raise InvalidRequest(
+            f"Model '{request.upstream_model}' has no 1080p with reference images.",
+            param="size",
+        )
+    for image in request.images:
+        asset = image.asset
+        if asset.kind == "file_id" and not asset.value.startswith("asset://"):
+            param = asset.param or "input_reference"
+            raise InvalidRequest(
+                f"Seedance cannot use a file id for '{param}'; send the image, an https URL "
+                "or an asset:// id.",
+                param=param,
+            )
+
+
+RULES = (_no_prompt_flags, _seed_range, _images_fit)
 
 
 def _caps(
@@ -71,6 +168,7 @@ def _caps(
     *,
     audio: bool | None = None,
     references: int = 0,
+    flex: bool = True,
 ) -> ModelCapabilities:
     return ModelCapabilities(
         seconds=seconds,
@@ -83,7 +181,9 @@ def _caps(
         seed=True,
         audio=audio,
         max_reference_images=references,
-        options=untyped(*COMMON_OPTIONS),
+        file_ids=True,
+        options=option_table(flex=flex),
+        rules=RULES,
         description=description,
     )
 
@@ -116,6 +216,7 @@ V2_0 = _caps(
     "Seedance 2.0: first(+last) frame or 1-9 reference images, audio (default on).",
     audio=True,
     references=9,
+    flex=False,
 )
 V2_0_FAST = _caps(
     SECONDS_2_0,
@@ -124,6 +225,7 @@ V2_0_FAST = _caps(
     "Seedance 2.0 Fast: like 2.0 without 1080p.",
     audio=True,
     references=9,
+    flex=False,
 )
 ENDPOINT = _caps(
     SECONDS_1_5,
@@ -159,18 +261,6 @@ FLAG_MODELS = frozenset(
 )
 """Models whose parameters go as ``--flags`` in the prompt text (deployment option
 ``param_style`` overrides: ``flags`` or ``body``)."""
-NO_1080P_REFERENCE = frozenset(
-    {"doubao-seedance-1-0-lite-i2v-250428", "seedance-1-0-lite-i2v-250428"}
-)
-"""Models whose reference-image mode has no 1080p."""
-NO_FLEX = frozenset(
-    {
-        "doubao-seedance-2-0-260128",
-        "doubao-seedance-2-0-fast-260128",
-        "dreamina-seedance-2-0-260128",
-    }
-)
-"""Models without ``service_tier: flex`` (offline processing)."""
 
 
 def _tokens_per_second(width: int, height: int) -> float:
