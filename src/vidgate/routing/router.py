@@ -1,11 +1,12 @@
 """The router: which deployments a new job may go to, in which order, and whether one can
 take it right now.
 
-It answers three questions for the create path in ``jobs/create.py``, which owns the retry
-loop: the groups to try (the requested model group, then its configured fallbacks), the
-order of one group's deployments (a strategy from ``routing/select.py`` over what the router
-knows now), and how long a deployment is unavailable (breaker open, rpm or concurrency
-full). It never sees follow-ups: those are pinned to the job's deployment.
+It answers three questions for the create path: the groups to try (the requested model
+group, then its configured fallbacks) and the order of one group's placements (a strategy
+from ``routing/select.py`` over what the router knows now), asked by ``jobs/placements.py``;
+and whether a deployment can take one more attempt, or how long it is unavailable (breaker
+open, rpm or concurrency full), asked by the attempt loop in ``jobs/create.py``. Follow-ups
+are pinned to their source's deployment: they skip the breaker, not the limits.
 """
 
 from __future__ import annotations
