@@ -61,6 +61,10 @@ class ProviderSpec:
     mean, best first; across providers, the registry's order decides."""
     foreign_names: Mapping[str, ForeignName] = field(default_factory=dict)
     """Model names of other gateways' APIs (aimlapi's ``/v2``) and what they mean here."""
+    deployment_capabilities: Callable[[str, Mapping[str, Any]], ModelCapabilities] | None = None
+    """For providers where a deployment's options decide what it takes (an Azure deployment
+    of any name serves the Sora model its ``options.base_model`` names): the capabilities
+    of ``(upstream model, options)``, so requests are checked against them before a job."""
     vendor_paths: Mapping[str, str] = field(default_factory=dict)
     """aimlapi's legacy ``/v2/generate/video/{vendor}/generation`` vendors this provider
     answers, and the model name used when the body names none."""
@@ -68,6 +72,16 @@ class ProviderSpec:
     def capabilities(self, upstream_model: str) -> ModelCapabilities | None:
         """The capabilities of ``upstream_model``, or ``None`` if this provider lacks it."""
         return self.models.get(upstream_model, self.any_model)
+
+    def capabilities_for(
+        self, upstream_model: str, options: Mapping[str, Any]
+    ) -> ModelCapabilities | None:
+        """What a deployment of ``upstream_model`` with ``options`` takes."""
+        if self.capabilities(upstream_model) is None:
+            return None
+        if self.deployment_capabilities is not None:
+            return self.deployment_capabilities(upstream_model, options)
+        return self.capabilities(upstream_model)
 
     def map_status(self, raw: str) -> JobStatus:
         """Map an upstream status; unknown values mean the job is still running."""

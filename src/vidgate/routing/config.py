@@ -159,7 +159,7 @@ def _deployment(
             f"{path}.provider: unknown provider {entry.provider!r} "
             f"(known: {', '.join(sorted(providers))})"
         )
-    caps = provider.spec.capabilities(entry.model)
+    caps = provider.spec.capabilities_for(entry.model, entry.options)
     if caps is None:
         raise ConfigError(
             f"{path}.model: provider {entry.provider!r} has no model {entry.model!r} "

@@ -20,7 +20,14 @@ from vidgate.errors import (
 )
 from vidgate.providers.azure import PROVIDER
 from vidgate.providers.azure.adapter import AzureAdapter, settings
-from vidgate.providers.azure.spec import ANY_DEPLOYMENT, JOBS_STATUS, SORA_1, SORA_2, SPEC
+from vidgate.providers.azure.spec import (
+    ANY_DEPLOYMENT,
+    JOBS_STATUS,
+    SORA_1,
+    SORA_2,
+    SORA_2_PRO,
+    SPEC,
+)
 from vidgate.providers.base import CallContext, FilePart, HttpReply
 from vidgate.request import VideoRequest, resolve
 from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest, SourceVideo
@@ -214,13 +221,29 @@ def test_options_are_refused_before_the_job(model: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "param"), [({"seconds": 16}, "seconds"), ({"width": 480, "height": 854}, "size")]
+    ("fields", "param"), [({"seconds": 16}, "seconds"), ({"size": (480, 854)}, "size")]
 )
-def test_v1_checks_the_base_model_before_any_call(change: dict[str, Any], param: str) -> None:
-    custom = dataclasses.replace(V1_DEP, model="video-prod", capabilities=ANY_DEPLOYMENT)
+def test_a_custom_name_is_checked_against_its_base_model_before_the_job(
+    fields: dict[str, Any], param: str
+) -> None:
+    caps = SPEC.capabilities_for("video-prod", {"base_model": "sora-2"})
+    assert caps is SORA_2
+    video = VideoRequest("create", "p", **fields)
     with pytest.raises(InvalidRequest) as caught:
-        submit(request(**change), custom, "k")
+        resolve(video, caps, model_name="custom", upstream_model="video-prod")
     assert caught.value.param == param
+
+
+def test_deployment_capabilities_follow_the_base_model() -> None:
+    assert SPEC.capabilities_for("sora-2", {}) is SORA_2
+    assert SPEC.capabilities_for("video-prod", {}) is SORA_2  # the v1 API's default
+    assert SPEC.capabilities_for("video-prod", {"api": "jobs"}) is SORA_1
+    assert SPEC.capabilities_for("video-prod", {"base_model": "sora-2-pro"}) is SORA_2_PRO
+    # a misconfiguration keeps the union; the adapter then says how to fix it
+    assert SPEC.capabilities_for("video-prod", {"base_model": "sora-3"}) is ANY_DEPLOYMENT
+    assert SPEC.capabilities_for("video-prod", {"api": "jobs", "base_model": "sora-2"}) is (
+        ANY_DEPLOYMENT
+    )
 
 
 def test_v1_follow_ups() -> None:
@@ -308,29 +331,32 @@ def test_jobs_image_is_multipart_with_inpaint_items() -> None:
     "asset", [Asset("url", "https://example.com/a.png"), Asset("url", "data:image/png;base64,AA")]
 )
 def test_jobs_image_url_is_refused(asset: Asset) -> None:
-    """The jobs API takes images as multipart files only: refused while resolving for a
-    deployment named ``sora``, at submit for another name whose base model is Sora 1."""
+    """The jobs API takes images as multipart files only: refused while resolving, for a
+    deployment named ``sora`` and for another name whose base model is Sora 1 alike."""
     assert "uploaded files only" in rejects("input_reference", "sora", image=asset).message
     rejects("input_reference", "sora", image=Asset("file_id", "file_1"))
-    custom = dataclasses.replace(JOBS_DEP, model="legacy", capabilities=ANY_DEPLOYMENT)
     with pytest.raises(InvalidRequest) as caught:
-        submit(request(images=(ImageInput("first_frame", asset),)), custom, "k")
+        resolve_legacy(VideoRequest("create", "p", image=asset))
     assert caught.value.param == "input_reference"
 
 
+def resolve_legacy(video: VideoRequest) -> ResolvedRequest:
+    """Resolved for a deployment named ``legacy`` on the jobs API (base model Sora 1)."""
+    caps = SPEC.capabilities_for("legacy", {"api": "jobs"})
+    assert caps is SORA_1
+    return resolve(video, caps, model_name="legacy", upstream_model="legacy")
+
+
 def test_jobs_has_no_remix() -> None:
-    source = SourceVideo(None, "video_gw", "jobs:task_1", 5)
-    custom = dataclasses.replace(JOBS_DEP, model="legacy", capabilities=ANY_DEPLOYMENT)
     with pytest.raises(UnsupportedOperation):
-        submit(request(operation="remix", source=source), custom, "k")
+        resolve_legacy(VideoRequest("remix", "again"))
 
 
 def test_jobs_checks_seconds_and_size() -> None:
     rejects("size", "sora", size=(640, 360))
     rejects("seconds", "sora", seconds=21)
-    custom = dataclasses.replace(JOBS_DEP, model="legacy", capabilities=ANY_DEPLOYMENT)
     with pytest.raises(InvalidRequest) as caught:
-        submit(request(width=640, height=360), custom, "k")
+        resolve_legacy(VideoRequest("create", "p", size=(640, 360)))
     assert caught.value.param == "size"
 
 

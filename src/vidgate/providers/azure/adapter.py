@@ -12,9 +12,10 @@ Follow-up builders only see the upstream id, so the id names its protocol: jobs-
 stored as ``jobs:<task id>``, v1 ids as the upstream's own ``video_...`` id; a reply is read
 with the protocol of the call it answers (``CallContext``).
 
-What a request may ask is checked while it is resolved, against the capabilities of the
-deployment's *name* (``spec.py``); a deployment of another name is checked here, at submit,
-against its ``options.base_model`` — the one check that depends on the deployment.
+What a request may ask is checked while it is resolved, before a job exists, against the
+capabilities of the deployment's Sora model (``spec.deployment_capabilities``: its
+``options.base_model``, else its name); only the deployment's settings themselves
+(``api``, ``api_version``, the ``api_base`` form) are checked here.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from vidgate.errors import (
     InvalidRequest,
     NotFound,
     RateLimited,
-    UnsupportedOperation,
     UpstreamAuthError,
     UpstreamError,
 )
@@ -116,7 +116,6 @@ class AzureAdapter:
     def build_submit(self, request: ResolvedRequest, idempotency_key: str) -> HttpCall:
         chosen = settings(self.deployment)
         _check_api_base(self.deployment)
-        _check_request(request, chosen.base_model)
         if chosen.api == "jobs":
             return _jobs_submit(request, self.deployment.model, self._jobs_version())
         call = self._v1.build_submit(request, idempotency_key)
@@ -207,31 +206,6 @@ def _check_api_base(deployment: Deployment) -> None:
             "api_base must be the resource endpoint (https://<resource>.openai.azure.com), "
             "without /openai or /openai/v1",
         )
-
-
-def _check_request(request: ResolvedRequest, base_model: str) -> None:
-    """What the deployment's Sora model takes, beyond the capabilities of its name (which
-    ``resolve`` checked): a deployment option, so it cannot be checked before the job."""
-    caps = BASE_MODELS[base_model]
-    if request.operation not in caps.operations:
-        raise UnsupportedOperation(
-            f"Azure {base_model} deployments do not support {request.operation} "
-            f"(they support: {', '.join(sorted(caps.operations))}).",
-            param="model",
-        )
-    if request.operation == "create" and request.seconds not in caps.seconds:
-        allowed = ", ".join(str(s) for s in caps.seconds)
-        raise InvalidRequest(
-            f"Azure {base_model} takes 'seconds' in {allowed}; got {request.seconds}.",
-            param="seconds",
-        )
-    if request.operation == "create" and request.size not in caps.sizes:
-        raise InvalidRequest(
-            f"Azure {base_model} takes 'size' in {', '.join(caps.sizes)}; got {request.size}.",
-            param="size",
-        )
-    for rule in caps.rules:
-        rule(request)
 
 
 def _jobs_submit(request: ResolvedRequest, model: str, params: dict[str, str]) -> HttpCall:

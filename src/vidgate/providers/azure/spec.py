@@ -23,6 +23,9 @@ URL or file-id field).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from vidgate.errors import InvalidRequest
 from vidgate.providers.base import ProviderSpec
 from vidgate.providers.openai.spec import follow_up_source
@@ -107,6 +110,18 @@ BASE_MODELS: dict[str, ModelCapabilities] = {
 """What ``options.base_model`` may name, and the API each one is served by."""
 BASE_MODEL_API = {"sora-2": "v1", "sora-2-pro": "v1", "sora": "jobs"}
 
+
+def deployment_capabilities(model: str, options: Mapping[str, Any]) -> ModelCapabilities:
+    """A deployment takes what its Sora model takes: ``options.base_model``, else the
+    deployment's own name when it is one, else the API's default model. A base model that
+    is not one (a misconfiguration) keeps the union, and the adapter says what to fix."""
+    api = options.get("api", "v1")
+    base = options.get("base_model") or (model if model in BASE_MODELS else None)
+    base = base or ("sora" if api == "jobs" else "sora-2")
+    known = isinstance(base, str) and base in BASE_MODELS and BASE_MODEL_API[base] == api
+    return BASE_MODELS[base] if known else ANY_DEPLOYMENT
+
+
 V1_STATUS: dict[str, JobStatus] = {
     "queued": "queued",
     "in_progress": "in_progress",
@@ -128,6 +143,7 @@ SPEC = ProviderSpec(
     description="Azure OpenAI video: Sora 2 (v1 /videos API) and Sora 1 (legacy jobs API).",
     models=BASE_MODELS,
     any_model=ANY_DEPLOYMENT,
+    deployment_capabilities=deployment_capabilities,
     status_map={**JOBS_STATUS, **V1_STATUS},
     idempotent_submit=False,
     poll_interval_s=5.0,
