@@ -1,4 +1,5 @@
-"""The pure MiniMax adapter: requests built and replies parsed as data, no network.
+"""The pure MiniMax adapter: requests built and replies parsed as data, no network; the
+checks before any job go through ``resolve``.
 
 Replies use the JSON examples of ``shared/reference/providers/minimax.md`` verbatim.
 """
@@ -20,11 +21,12 @@ from vidgate.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from vidgate.providers.base import HttpReply, Inline
+from vidgate.providers.base import CallContext, HttpReply, Inline
 from vidgate.providers.minimax import PROVIDER
 from vidgate.providers.minimax.adapter import MinimaxAdapter
 from vidgate.providers.minimax.spec import SPEC
-from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest
+from vidgate.request import VideoRequest, resolve
+from vidgate.values import Asset, Deployment, ResolvedRequest
 
 # --- the reference's examples, verbatim ---------------------------------------------------
 CREATE = {"task_id": "106916112212032", "base_resp": {"status_code": 0, "status_msg": "success"}}
@@ -107,7 +109,7 @@ def deployment(model: str = "MiniMax-Hailuo-2.3", **changes: Any) -> Deployment:
 
 
 def adapter(model: str = "MiniMax-Hailuo-2.3") -> MinimaxAdapter:
-    return MinimaxAdapter().for_deployment(deployment(model))
+    return MinimaxAdapter(deployment(model))
 
 
 def request(**changes: Any) -> ResolvedRequest:
@@ -123,13 +125,33 @@ def request(**changes: Any) -> ResolvedRequest:
     return ResolvedRequest(**{**base, **changes})
 
 
+def resolved(model: str = "MiniMax-Hailuo-2.3", **fields: Any) -> ResolvedRequest:
+    """A client request resolved for a deployment of ``model``: the checks before a job."""
+    operation = fields.pop("operation", "create")
+    video = VideoRequest(operation, fields.pop("prompt", "a paper boat [Push in]"), **fields)
+    caps = SPEC.capabilities(model)
+    assert caps is not None
+    return resolve(video, caps, model_name="m", upstream_model=model)
+
+
+def rejects(param: str, model: str = "MiniMax-Hailuo-2.3", **fields: Any) -> InvalidRequest:
+    """The request is refused while it is resolved (before a job or a hold exists)."""
+    with pytest.raises(InvalidRequest) as caught:
+        resolved(model, **fields)
+    assert caught.value.param == param
+    return caught.value
+
+
 def submit(req: ResolvedRequest) -> Any:
-    model = req.upstream_model
-    return adapter(model).build_submit(req, deployment(model), "idem")
+    return adapter(req.upstream_model).build_submit(req, "idem")
 
 
 def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpReply:
     return HttpReply(status, headers or {}, body)
+
+
+SUBMIT = CallContext("submit", None, request())
+POLL = CallContext("poll", "176843862716480")
 
 
 def business(code: int, message: str = "msg", **extra: Any) -> HttpReply:
@@ -141,17 +163,18 @@ def business(code: int, message: str = "msg", **extra: Any) -> HttpReply:
 
 def test_provider_wiring_and_auth_header() -> None:
     assert PROVIDER.adapter is not None
+    assert isinstance(PROVIDER.adapter(deployment()), MinimaxAdapter)
     assert SPEC.env == {"api_key": "MINIMAX_API_KEY"}
     assert SPEC.default_api_base == "https://api.minimax.io"
-    headers = adapter().auth_headers(deployment(), None)
+    headers = adapter().auth_headers(None)
     assert headers == {"Authorization": "Bearer sk-api-secret"}
-    assert adapter().auth_headers(deployment(api_key=None), None) == {}
+    assert MinimaxAdapter(deployment(api_key=None)).auth_headers(None) == {}
 
 
 def test_protocol_is_chosen_per_model_not_per_provider() -> None:
     assert adapter("MiniMax-H3").v2 and not adapter("MiniMax-Hailuo-02").v2
-    v2 = submit(request(upstream_model="MiniMax-H3", seconds=5))
-    v1 = submit(request())
+    v2 = submit(resolved("MiniMax-H3", seconds=5))
+    v1 = submit(resolved())
     assert (v2.method, v2.path) == ("POST", "/v2/video_generation")
     assert (v1.method, v1.path) == ("POST", "/v1/video_generation")
 
@@ -160,7 +183,7 @@ def test_protocol_is_chosen_per_model_not_per_provider() -> None:
 
 
 def test_v1_text_to_video_body() -> None:
-    call = submit(request(options={"prompt_optimizer": False, "fast_pretreatment": True}))
+    call = submit(resolved(options={"prompt_optimizer": False, "fast_pretreatment": True}))
     assert call.json == {
         "model": "MiniMax-Hailuo-2.3",
         "prompt": "a paper boat [Push in]",
@@ -177,40 +200,42 @@ def test_v1_text_to_video_body() -> None:
     [((912, 512), "512P"), ((1366, 768), "768P"), ((1920, 1080), "1080P")],
 )
 def test_v1_size_maps_to_resolution(size: tuple[int, int], resolution: str) -> None:
-    req = request(upstream_model="MiniMax-Hailuo-02", width=size[0], height=size[1])
-    assert submit(req).json["resolution"] == resolution
+    assert submit(resolved("MiniMax-Hailuo-02", size=size)).json["resolution"] == resolution
 
 
 def test_v1_ten_seconds_only_below_1080p() -> None:
-    ok = submit(request(upstream_model="MiniMax-Hailuo-02", seconds=10, width=912, height=512))
+    ok = submit(resolved("MiniMax-Hailuo-02", seconds=10, size=(912, 512)))
     assert ok.json["duration"] == 10
-    with pytest.raises(InvalidRequest) as caught:
-        submit(request(seconds=10, width=1920, height=1080))
-    assert caught.value.param == "seconds"
+    assert submit(resolved(seconds=10)).json["duration"] == 10  # 768P
+    caught = rejects("seconds", seconds=10, size=(1920, 1080))
+    assert caught.code == "invalid_value" and "1080P" in caught.message
+    rejects("seconds", "MiniMax-Hailuo-02", seconds=10, size=(1920, 1080))
+    renamed = VideoRequest(
+        "create", "p", seconds=10, size=(1920, 1080), names={"seconds": "duration"}
+    )
+    caps = SPEC.capabilities("MiniMax-Hailuo-2.3")
+    assert caps is not None
+    with pytest.raises(InvalidRequest) as named:  # named as the client sent it
+        resolve(renamed, caps, model_name="m", upstream_model="MiniMax-Hailuo-2.3")
+    assert named.value.param == "duration"
 
 
 def test_v1_frames_inline_as_data_uri_or_url() -> None:
-    images = (ImageInput("first_frame", PNG), ImageInput("last_frame", LAST))
-    call = submit(request(upstream_model="MiniMax-Hailuo-02", images=images))
+    call = submit(resolved("MiniMax-Hailuo-02", image=PNG, last_frame=LAST))
     assert call.json["first_frame_image"] == Inline(PNG, "data_uri")
     assert call.json["last_frame_image"] == "https://cdn.example.com/last.png"
-    data = submit(request(images=(ImageInput("first_frame", DATA),)))
-    assert data.json["first_frame_image"] == DATA.value
+    data = submit(resolved(image=DATA))  # sent as the same data URI, once decoded and checked
+    assert data.json["first_frame_image"] == Inline(DATA, "data_uri")
 
 
 def test_v1_image_only_and_subject_models() -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        submit(request(upstream_model="MiniMax-Hailuo-2.3-Fast"))
-    assert caught.value.param == "input_reference"
-    fast = submit(
-        request(upstream_model="MiniMax-Hailuo-2.3-Fast", images=(ImageInput("first_frame", PNG),))
-    )
+    rejects("input_reference", "MiniMax-Hailuo-2.3-Fast")
+    for model in ("I2V-01", "I2V-01-Director", "I2V-01-live"):
+        rejects("input_reference", model)
+    fast = submit(resolved("MiniMax-Hailuo-2.3-Fast", image=PNG))
     assert fast.json["first_frame_image"] == Inline(PNG, "data_uri")
-    s2v = request(upstream_model="S2V-01", width=1280, height=720)
-    with pytest.raises(InvalidRequest) as caught:
-        submit(s2v)
-    assert caught.value.param == "metadata.reference_images"
-    body = submit(dataclasses.replace(s2v, images=(ImageInput("reference", LAST),))).json
+    rejects("metadata.reference_images", "S2V-01")
+    body = submit(resolved("S2V-01", reference_images=[LAST])).json
     assert body == {
         "model": "S2V-01",
         "prompt": "a paper boat [Push in]",
@@ -219,7 +244,7 @@ def test_v1_image_only_and_subject_models() -> None:
 
 
 def test_v1_01_series_sends_no_duration_or_resolution() -> None:
-    req = request(upstream_model="T2V-01", width=1280, height=720, options={"aigc_watermark": True})
+    req = resolved("T2V-01", options={"aigc_watermark": True})
     assert submit(req).json == {
         "model": "T2V-01",
         "prompt": "a paper boat [Push in]",
@@ -227,16 +252,33 @@ def test_v1_01_series_sends_no_duration_or_resolution() -> None:
     }
 
 
-def test_bad_inputs_and_options_are_rejected() -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        submit(request(options={"prompt_optimizer": "yes"}))
-    assert caught.value.param == "metadata.prompt_optimizer"
-    file_id = Asset("file_id", "file-123")
-    with pytest.raises(InvalidRequest) as caught:
-        submit(request(images=(ImageInput("first_frame", file_id),)))
-    assert caught.value.param == "input_reference"
+@pytest.mark.parametrize(
+    ("model", "options", "code"),
+    [
+        ("MiniMax-Hailuo-2.3", {"prompt_optimizer": "yes"}, "invalid_value"),
+        ("MiniMax-Hailuo-02", {"fast_pretreatment": 1}, "invalid_value"),
+        ("T2V-01", {"aigc_watermark": None}, "invalid_value"),
+        ("T2V-01", {"fast_pretreatment": True}, "unknown_parameter"),  # Hailuo only
+        ("MiniMax-H3", {"prompt_optimizer": True}, "unknown_parameter"),  # v2: watermark only
+    ],
+)
+def test_bad_options_are_refused_before_a_job(
+    model: str, options: dict[str, Any], code: str
+) -> None:
+    (name,) = options
+    assert rejects(f"metadata.{name}", model, options=options).code == code
+
+
+def test_bad_inputs_are_rejected() -> None:
+    caught = rejects("metadata.prompt_optimizer", options={"prompt_optimizer": "yes"})
+    assert caught.message == (
+        "Invalid value for 'metadata.prompt_optimizer': 'yes'; expected true or false."
+    )
+    rejects("input_reference", image=Asset("file_id", "file-123"))
     with pytest.raises(UnsupportedOperation):
-        submit(request(operation="remix"))
+        resolved(operation="remix")
+    # prompt rewriting under another provider's name reaches MiniMax's own option
+    assert resolved(options={"enhance_prompt": False}).options == {"prompt_optimizer": False}
 
 
 def test_capabilities_follow_the_reference() -> None:
@@ -257,11 +299,11 @@ def test_capabilities_follow_the_reference() -> None:
 
 def test_v2_body_matches_the_reference_example() -> None:
     first = Asset("url", "https://…/first.png")
-    req = request(
-        upstream_model="MiniMax-H3",
+    req = resolved(
+        "MiniMax-H3",
         prompt="A paper boat drifting down a rainy street",
         seconds=5,
-        images=(ImageInput("first_frame", first),),
+        image=first,
         options={"aigc_watermark": False},
     )
     expected = {k: v for k, v in V2_REQUEST.items() if k != "callback_url"}
@@ -269,12 +311,14 @@ def test_v2_body_matches_the_reference_example() -> None:
 
 
 def test_v2_roles_and_sizes() -> None:
-    images = (
-        ImageInput("first_frame", PNG),
-        ImageInput("last_frame", LAST),
-        ImageInput("reference", DATA),
+    req = resolved(
+        "MiniMax-H3",
+        seconds=15,
+        size=(1440, 2560),
+        image=PNG,
+        last_frame=LAST,
+        reference_images=[DATA],
     )
-    req = request(upstream_model="MiniMax-H3", seconds=15, width=1440, height=2560, images=images)
     body = submit(req).json
     assert (body["ratio"], body["resolution"], body["duration"]) == ("9:16", "2K", 15)
     assert [(c.get("role"), c["type"]) for c in body["content"]] == [
@@ -290,7 +334,7 @@ def test_v2_roles_and_sizes() -> None:
 
 
 def test_v1_create_reply_is_queued() -> None:
-    state = adapter().parse_state(reply(CREATE))
+    state = adapter().parse_state(reply(CREATE), SUBMIT)
     assert (state.upstream_id, state.status) == ("106916112212032", "queued")
 
 
@@ -299,7 +343,7 @@ def test_v1_success_retrieves_the_file_then_completes() -> None:
     poll = bound.build_poll("176843862716480")
     assert (poll.method, poll.path) == ("GET", "/v1/query/video_generation")
     assert poll.params == {"task_id": "176843862716480"}
-    seen = bound.parse_state(reply(QUERY))
+    seen = bound.parse_state(reply(QUERY), POLL)
     assert (seen.status, seen.progress, seen.raw_status) == ("in_progress", 99, "Success")
     assert seen.poll_after_s == 0 and not seen.results
     # The step travels in the moved id the poller saves, not in the adapter.
@@ -310,8 +354,9 @@ def test_v1_success_retrieves_the_file_then_completes() -> None:
         "/v1/files/retrieve",
         {"file_id": "176844028768320"},
     )
-    done = bound.parse_state(reply(RETRIEVE))  # file_id is a JSON number here
-    assert done.upstream_id == ""  # names no task: the job keeps the moved id
+    retrieved = CallContext("poll", seen.upstream_id)
+    done = bound.parse_state(reply(RETRIEVE), retrieved)  # file_id is a JSON number here
+    assert done.upstream_id == seen.upstream_id  # names no task: the id it was polled by
     assert (done.status, done.progress) == ("completed", 100)
     assert done.results == {"video": "https://…"}
     # Stateless: the same id polls the same way, before and after the retrieve.
@@ -327,19 +372,24 @@ def test_v1_success_retrieves_the_file_then_completes() -> None:
 def test_v1_lost_step_queries_again_and_never_double_completes() -> None:
     # A move that was not saved: the task id is polled again and Success is seen again.
     first, second = adapter(), adapter()
-    moved = first.parse_state(reply(QUERY)).upstream_id
+    moved = first.parse_state(reply(QUERY), POLL).upstream_id
     assert second.build_poll("176843862716480").path == "/v1/query/video_generation"
-    again = second.parse_state(reply(QUERY))
+    again = second.parse_state(reply(QUERY), POLL)
     assert (again.status, again.upstream_id) == ("in_progress", moved)
     # A failed retrieve is a failed poll (the job is not failed) and the id is retried as is.
+    retrieve = CallContext("poll", moved)
     with pytest.raises(InvalidRequest):
-        second.parse_state(business(2013, "invalid params, file_id not found"))
+        second.parse_state(business(2013, "invalid params, file_id not found"), retrieve)
     with pytest.raises(UpstreamError):
-        second.parse_state(reply({"base_resp": {"status_code": 1000, "status_msg": "x"}}))
-    assert second.parse_error(reply(business(1000).body, 503)).status >= 500
+        failing = reply({"base_resp": {"status_code": 1000, "status_msg": "x"}})
+        second.parse_state(failing, retrieve)
+    assert second.parse_error(reply(business(1000).body, 503), retrieve).status >= 500
     assert second.build_poll(moved).params == {"file_id": "176844028768320"}
     # Only a retrieve reply completes; a repeated Success query never does.
-    assert second.parse_state(reply(QUERY)).status == "in_progress"
+    assert second.parse_state(reply(QUERY), POLL).status == "in_progress"
+    # Another replica finishes the job from the saved id alone.
+    done = adapter().parse_state(reply(RETRIEVE), retrieve)
+    assert (done.upstream_id, done.status) == (moved, "completed")
 
 
 def test_v1_ids_tell_the_steps_apart() -> None:
@@ -348,17 +398,18 @@ def test_v1_ids_tell_the_steps_apart() -> None:
     assert bound.build_poll("7|file:9").path == "/v1/files/retrieve"
     assert adapter("MiniMax-H3").build_poll("v2:7").path == "/v2/query/video_generation/7"
     with pytest.raises(UpstreamError):
-        bound.parse_state(reply({"file": {"download_url": "https://x"}, "base_resp": {}}))
+        no_id = reply({"file": {"download_url": "https://x"}, "base_resp": {}})
+        bound.parse_state(no_id, CallContext("poll", "7|file:9"))
 
 
 def test_success_without_a_result_is_a_failure() -> None:
-    state = adapter().parse_state(reply({**QUERY, "file_id": ""}))
+    state = adapter().parse_state(reply({**QUERY, "file_id": ""}), POLL)
     assert (state.status, state.error_code) == ("failed", "upstream_no_output")
     file = {**RETRIEVE["file"], "download_url": ""}
-    state = adapter().parse_state(reply({**RETRIEVE, "file": file}))
+    state = adapter().parse_state(reply({**RETRIEVE, "file": file}), POLL)
     assert (state.status, state.error_code) == ("failed", "upstream_no_output")
     task = {**V2_QUERY["task"], "content": None}
-    state = adapter("MiniMax-H3").parse_state(reply({"task": task}))
+    state = adapter("MiniMax-H3").parse_state(reply({"task": task}), POLL)
     assert (state.status, state.error_code) == ("failed", "upstream_no_output")
 
 
@@ -372,24 +423,27 @@ def test_success_without_a_result_is_a_failure() -> None:
     ],
 )
 def test_v1_running_statuses(raw: str, status: str) -> None:
-    state = adapter().parse_state(reply({**QUERY, "status": raw, "file_id": ""}))
+    state = adapter().parse_state(reply({**QUERY, "status": raw, "file_id": ""}), POLL)
     assert (state.status, state.raw_status, state.progress) == (status, raw, 0)
 
 
 @pytest.mark.parametrize("raw", ["Fail", "Failed"])
 def test_v1_both_failure_spellings(raw: str) -> None:
-    ok = adapter().parse_state(reply({**QUERY, "status": raw, "file_id": ""}))
+    ok = adapter().parse_state(reply({**QUERY, "status": raw, "file_id": ""}), POLL)
     assert (ok.status, ok.error_code) == ("failed", "upstream_failed")
     body = {"task_id": "1", "status": raw, "file_id": ""}
-    flagged = adapter().parse_state(business(1027, "output new_sensitive", **body))
+    flagged = adapter().parse_state(business(1027, "output new_sensitive", **body), POLL)
     assert (flagged.status, flagged.error_code) == ("failed", "moderation_blocked")
     assert flagged.error_message and "new_sensitive" in flagged.error_message
 
 
 def test_v2_create_and_poll_and_delete() -> None:
     bound = adapter("MiniMax-H3")
-    created = bound.parse_state(reply({"task_id": "7788"}))
+    sent = CallContext("submit", None, request(upstream_model="MiniMax-H3", seconds=5))
+    created = bound.parse_state(reply({"task_id": "7788"}), sent)
     assert (created.upstream_id, created.status) == ("v2:7788", "queued")
+    # the protocol of a submit's reply is the request's, whichever adapter reads it
+    assert adapter().parse_state(reply({"task_id": "7788"}), sent).upstream_id == "v2:7788"
     assert bound.build_poll("v2:7788").path == "/v2/query/video_generation/7788"
     delete = bound.build_delete("v2:7788")
     assert delete is not None and (delete.method, delete.path) == (
@@ -397,7 +451,7 @@ def test_v2_create_and_poll_and_delete() -> None:
         "/v2/video_generation/7788",
     )
     assert adapter().build_delete("7788") is None  # v1 has no cancel
-    done = bound.parse_state(reply(V2_QUERY))
+    done = bound.parse_state(reply(V2_QUERY), CallContext("poll", "v2:7788"))
     assert (done.upstream_id, done.status, done.progress) == ("v2:…", "completed", 100)
     assert done.results == {"video": "https://…mp4"}
 
@@ -416,14 +470,14 @@ def test_v2_create_and_poll_and_delete() -> None:
 def test_v2_statuses(raw: str, status: str, code: str | None) -> None:
     error = {"code": 1026, "message": "input new_sensitive"} if raw == "failed" else None
     task = {**V2_QUERY["task"], "status": raw, "error": error, "content": None}
-    state = adapter("MiniMax-H3").parse_state(reply({"task": task}))
+    state = adapter("MiniMax-H3").parse_state(reply({"task": task}), POLL)
     assert (state.status, state.error_code, state.raw_status) == (status, code, raw)
 
 
 @pytest.mark.parametrize("body", [{}, "not json", {"task_id": ""}, {"task": {"status": 3}}])
 def test_malformed_replies_are_upstream_errors(body: Any) -> None:
     with pytest.raises(UpstreamError):
-        adapter().parse_state(reply(body))
+        adapter().parse_state(reply(body), POLL)
 
 
 # --- errors: business codes inside HTTP 200 -------------------------------------------------
@@ -453,7 +507,7 @@ def test_business_codes_in_create_replies(
     code: int, error: type[GatewayError], gateway_code: str
 ) -> None:
     with pytest.raises(error) as caught:
-        adapter().parse_state(business(code, "invalid params, duration", task_id=""))
+        adapter().parse_state(business(code, "invalid params, duration", task_id=""), SUBMIT)
     assert type(caught.value) is error and caught.value.code == gateway_code
     assert str(code) in caught.value.message
 
@@ -461,25 +515,25 @@ def test_business_codes_in_create_replies(
 def test_business_codes_in_polls_raise() -> None:
     body = {"task_id": "1", "status": "Processing", "file_id": ""}
     with pytest.raises(UpstreamAuthError):
-        adapter().parse_state(business(1004, "login fail", **body))
+        adapter().parse_state(business(1004, "login fail", **body), POLL)
     with pytest.raises(RateLimited) as caught:
-        adapter("MiniMax-H3").parse_state(business(1002, task=V2_QUERY["task"]))
+        adapter("MiniMax-H3").parse_state(business(1002, task=V2_QUERY["task"]), POLL)
     assert caught.value.retry_after_s == 10
     with pytest.raises(InvalidRequest):
-        adapter().parse_state(business(2013, "file_id not found"))
+        adapter().parse_state(business(2013, "file_id not found"), POLL)
 
 
 def test_rate_limit_honours_retry_after() -> None:
     headers = {"retry-after": "3"}
     with pytest.raises(RateLimited) as caught:
-        adapter().parse_state(reply(business(1002).body, headers=headers))
+        adapter().parse_state(reply(business(1002).body, headers=headers), POLL)
     assert caught.value.retry_after_s == 3
 
 
 def test_messages_never_echo_secrets_or_hosts() -> None:
     message = "bad key sk-api-abcdef0123 at https://api.minimax.io/v1 Bearer tok123"
     with pytest.raises(InvalidRequest) as caught:
-        adapter().parse_state(business(2013, message))
+        adapter().parse_state(business(2013, message), POLL)
     text = caught.value.message
     assert "sk-api" not in text and "minimax.io" not in text and "tok123" not in text
 
@@ -499,11 +553,11 @@ def test_messages_never_echo_secrets_or_hosts() -> None:
 )
 def test_parse_error_by_http_status(status: int, error: type[GatewayError]) -> None:
     found = adapter().parse_error(
-        reply(business(1002, "rate limit").body, status, {"retry-after": "2"})
+        reply(business(1002, "rate limit").body, status, {"retry-after": "2"}), SUBMIT
     )
     assert type(found) is error
     if status == 429:
         assert found.retry_after_s == 2
     if status in (400, 422, 404, 429):
         assert "rate limit" in found.message
-    assert adapter().parse_error(reply("<html>busy</html>", status)).status == error.status
+    assert adapter().parse_error(reply("<html>busy</html>", status), SUBMIT).status == error.status

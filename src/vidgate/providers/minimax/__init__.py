@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vidgate.providers.base import Provider, legacy
+from vidgate.providers.base import Provider
 from vidgate.providers.minimax.adapter import MinimaxAdapter
 from vidgate.providers.minimax.spec import SPEC
 
-PROVIDER = Provider(spec=SPEC, adapter=legacy(MinimaxAdapter()))
+PROVIDER = Provider(spec=SPEC, adapter=MinimaxAdapter)

@@ -1,8 +1,10 @@
-"""Builds MiniMax Hailuo requests and parses replies; no I/O.
+"""Builds MiniMax Hailuo requests and parses replies for one deployment; no I/O, no state.
 
 **Protocols per model.** MiniMax-H3 speaks the v2 content-array API; every other model the
-v1 API. ``for_deployment`` binds an adapter to its deployment's protocol; v2 upstream ids are
-kept as ``v2:<task_id>`` so a poll or delete can never take the wrong path.
+v1 API. A submit's reply is read with the request it answers (``CallContext``); v2 upstream
+ids are kept as ``v2:<task_id>`` so a poll or delete can never take the wrong path. Requests
+were checked against the model (options, 10 s only below 1080P, image-only and subject
+models) before the job: the adapter only writes them.
 
 **Errors arrive as HTTP 200** with a non-zero ``base_resp.status_code``; ``parse_state``
 raises the mapped ``GatewayError`` for them (dispatch only calls ``parse_error`` for HTTP
@@ -13,8 +15,8 @@ raises the mapped ``GatewayError`` for them (dispatch only calls ``parse_error``
 it: the poll that sees ``Success`` answers ``in_progress`` (99 %, poll again at once) under the
 moved id ``<task_id>|file:<file_id>``, which the poller saves on the job; ``build_poll`` for
 such an id is the retrieve call, and its reply completes the job with the download URL. The
-retrieve reply names no task, so its state carries an empty ``upstream_id`` (the poller saves
-only a non-empty id that differs from the job's): the job keeps ``<task_id>|file:<file_id>``.
+retrieve reply names no task, so its state carries the id the poll asked about (the
+``CallContext``): the job keeps ``<task_id>|file:<file_id>``.
 If the move is not saved the next poll queries again and sees ``Success`` again; a failed
 retrieve is a failed poll, retried with the same id — so no task is lost or completed twice.
 """
@@ -31,24 +33,24 @@ from vidgate.errors import (
     InvalidRequest,
     NotFound,
     RateLimited,
-    UnsupportedOperation,
     UpstreamAuthError,
     UpstreamError,
     UpstreamTimeout,
 )
-from vidgate.providers.base import DownloadCall, HttpCall, HttpReply, Inline
-from vidgate.providers.minimax.spec import (
-    FAST_PRETREATMENT,
-    H3_SIZES,
-    IMAGE_ONLY,
-    SPEC,
-    SUBJECT_ONLY,
-    TEN_SECOND_RESOLUTIONS,
-    V1_RESOLUTIONS,
-    V2_MODELS,
+from vidgate.providers.base import CallContext, DownloadCall, HttpCall, HttpReply
+from vidgate.providers.minimax.spec import H3_SIZES, SPEC, V1_RESOLUTIONS, V2_MODELS
+from vidgate.providers.toolkit import (
+    completed,
+    failed,
+    is_int_text,
+    no_output,
+    put_options,
+    retry_after_s,
+    scrub,
+    signed_download,
+    url_or_inline,
 )
-from vidgate.providers.toolkit import is_int_text, retry_after_s
-from vidgate.values import Asset, Deployment, ResolvedRequest, UpstreamState, Variant
+from vidgate.values import Deployment, ModelCapabilities, ResolvedRequest, UpstreamState, Variant
 
 V2_PREFIX = "v2:"
 RATE_LIMIT_RETRY_S = 10.0
@@ -58,37 +60,32 @@ FILE_SEP = "|file:"
 SERIES_01 = frozenset(
     {"T2V-01", "T2V-01-Director", "I2V-01", "I2V-01-Director", "I2V-01-live", "S2V-01"}
 )
-BOOL_OPTIONS = ("prompt_optimizer", "fast_pretreatment", "aigc_watermark")
 MODERATION_CODES = frozenset({1026, 1027})
-_SECRET = re.compile(
-    r"(?:https?://|data:)\S+|\bsk-[\w-]+|Bearer\s+\S+|[A-Za-z0-9+/_=-]{40,}", re.IGNORECASE
-)
+_SECRET = (re.compile(r"Bearer\s+\S+|[A-Za-z0-9+/_=-]{40,}", re.IGNORECASE), "<redacted>")
+"""Tokens ``errors.client_text`` does not know the shape of (it hides URLs and keys)."""
+_V2_ROLES = {
+    "first_frame": "first_frame",
+    "last_frame": "last_frame",
+    "reference": "reference_image",
+}
 
 
 class MinimaxAdapter:
-    """``HttpAdapter`` for the MiniMax video API (v1 and, for MiniMax-H3, v2)."""
+    """``HttpAdapter`` for one MiniMax deployment (v1 and, for MiniMax-H3, v2)."""
 
-    def __init__(self, v2: bool = False) -> None:
-        self.v2 = v2
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+        self.v2 = deployment.model in V2_MODELS
 
-    def for_deployment(self, deployment: Deployment) -> MinimaxAdapter:
-        """A fresh adapter speaking the protocol of the deployment's model."""
-        return MinimaxAdapter(v2=deployment.model in V2_MODELS)
+    def auth_headers(self, token: str | None = None) -> dict[str, str]:
+        key = self.deployment.api_key
+        return {"Authorization": f"Bearer {key}"} if key else {}
 
-    def auth_headers(self, deployment: Deployment, token: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {deployment.api_key}"} if deployment.api_key else {}
-
-    def build_submit(
-        self, request: ResolvedRequest, deployment: Deployment, idempotency_key: str
-    ) -> HttpCall:
-        if request.operation != "create":
-            raise UnsupportedOperation(
-                f"MiniMax has no {request.operation} for model '{request.upstream_model}'.",
-                param="model",
-            )
+    def build_submit(self, request: ResolvedRequest, idempotency_key: str) -> HttpCall:
+        caps = self.deployment.capabilities
         if request.upstream_model in V2_MODELS:
-            return HttpCall("POST", "/v2/video_generation", json=_v2_body(request))
-        return HttpCall("POST", "/v1/video_generation", json=_v1_body(request))
+            return HttpCall("POST", "/v2/video_generation", json=_v2_body(request, caps))
+        return HttpCall("POST", "/v1/video_generation", json=_v1_body(request, caps))
 
     def build_poll(self, upstream_id: str) -> HttpCall:
         if upstream_id.startswith(V2_PREFIX):
@@ -101,16 +98,14 @@ class MinimaxAdapter:
     def build_download(
         self, upstream_id: str, variant: Variant, location: str | None = None
     ) -> DownloadCall | None:
-        if variant != "video" or not location or not location.startswith(("https:", "http:")):
-            return None
-        return DownloadCall(HttpCall("GET", location), auth=False)
+        return signed_download(variant, location)
 
     def build_delete(self, upstream_id: str) -> HttpCall | None:
         if upstream_id.startswith(V2_PREFIX):
             return HttpCall("DELETE", f"/v2/video_generation/{upstream_id[len(V2_PREFIX) :]}")
         return None  # v1 has no cancel or delete
 
-    def parse_state(self, reply: HttpReply) -> UpstreamState:
+    def parse_state(self, reply: HttpReply, context: CallContext) -> UpstreamState:
         body = reply.body
         if not isinstance(body, dict):
             raise UpstreamError("MiniMax returned a malformed reply.")
@@ -121,14 +116,16 @@ class MinimaxAdapter:
             return _v1_query(body, reply.headers)
         _raise_business_error(body, reply.headers)
         if isinstance(body.get("file"), dict):
-            return _v1_file(body["file"])
+            return _v1_file(context.upstream_id or "", body["file"])
         task_id = _id(body.get("task_id"))
         if task_id is None:
             raise UpstreamError("MiniMax returned a malformed reply.")
-        upstream_id = V2_PREFIX + task_id if self.v2 else task_id
+        sent = context.request
+        v2 = sent.upstream_model in V2_MODELS if sent is not None else self.v2
+        upstream_id = V2_PREFIX + task_id if v2 else task_id
         return UpstreamState(upstream_id, "queued", raw_status="Queueing")
 
-    def parse_error(self, reply: HttpReply) -> GatewayError:
+    def parse_error(self, reply: HttpReply, context: CallContext) -> GatewayError:
         body = reply.body if isinstance(reply.body, dict) else {}
         code, message = _base_resp(body)
         text = f"{message} ({code})" if message and code else message or ""
@@ -152,81 +149,32 @@ class MinimaxAdapter:
 # --- request bodies --------------------------------------------------------------------
 
 
-def _v1_body(request: ResolvedRequest) -> dict[str, Any]:
+def _v1_body(request: ResolvedRequest, caps: ModelCapabilities) -> dict[str, Any]:
     model = request.upstream_model
     body: dict[str, Any] = {"model": model, "prompt": request.prompt}
     if model not in SERIES_01:  # the 01 series has one duration and resolution: send neither
-        resolution = V1_RESOLUTIONS.get(request.size)
-        if resolution is None:
-            raise InvalidRequest(
-                f"Invalid value for 'size': '{request.size}'; MiniMax sizes are "
-                f"{', '.join(V1_RESOLUTIONS)}.",
-                param="size",
-            )
-        if request.seconds == 10 and resolution not in TEN_SECOND_RESOLUTIONS:
-            raise InvalidRequest(
-                f"Model '{model}' makes 10 s videos only at 512P or 768P (size 912x512 or "
-                f"1366x768); {request.size} is {resolution}, which allows 6 s.",
-                param="seconds",
-                code="invalid_value",
-            )
         body["duration"] = request.seconds
-        body["resolution"] = resolution
+        body["resolution"] = V1_RESOLUTIONS[request.size]
     first, last = request.image("first_frame"), request.image("last_frame")
     reference = request.image("reference")
-    if model in IMAGE_ONLY and first is None:
-        raise InvalidRequest(
-            f"Model '{model}' only makes video from an image: 'input_reference' is required.",
-            param="input_reference",
-        )
-    if model in SUBJECT_ONLY and reference is None:
-        raise InvalidRequest(
-            f"Model '{model}' needs a subject image in 'metadata.reference_images'.",
-            param="metadata.reference_images",
-        )
     if first is not None:
-        body["first_frame_image"] = _image(first, "input_reference")
+        body["first_frame_image"] = url_or_inline(first, "input_reference", "MiniMax")
     if last is not None:
-        body["last_frame_image"] = _image(last, "metadata.last_frame")
+        body["last_frame_image"] = url_or_inline(last, "metadata.last_frame", "MiniMax")
     if reference is not None:
-        image = _image(reference, "metadata.reference_images")
+        image = url_or_inline(reference, "metadata.reference_images", "MiniMax")
         body["subject_reference"] = [{"type": "character", "image": [image]}]
-    for key in BOOL_OPTIONS:
-        if key == "fast_pretreatment" and model not in FAST_PRETREATMENT:
-            continue
-        value = _bool_option(request, key)
-        if value is not None:
-            body[key] = value
+    put_options(body, request, caps)
     return body
 
 
-def _v2_body(request: ResolvedRequest) -> dict[str, Any]:
-    found = H3_SIZES.get(request.size)
-    if found is None:
-        raise InvalidRequest(
-            f"Invalid value for 'size': '{request.size}'; MiniMax-H3 sizes are "
-            f"{', '.join(H3_SIZES)}.",
-            param="size",
-        )
-    ratio, resolution = found
+def _v2_body(request: ResolvedRequest, caps: ModelCapabilities) -> dict[str, Any]:
+    ratio, resolution = H3_SIZES[request.size]
     content: list[dict[str, Any]] = [{"type": "text", "text": request.prompt}]
-    roles = {
-        "first_frame": "first_frame",
-        "last_frame": "last_frame",
-        "reference": "reference_image",
-    }
-    params = {
-        "first_frame": "input_reference",
-        "last_frame": "metadata.last_frame",
-        "reference": "metadata.reference_images",
-    }
     for item in request.images:
+        url = url_or_inline(item.asset, item.asset.param or "input_reference", "MiniMax")
         content.append(
-            {
-                "type": "image_url",
-                "image_url": {"url": _image(item.asset, params[item.role])},
-                "role": roles[item.role],
-            }
+            {"type": "image_url", "image_url": {"url": url}, "role": _V2_ROLES[item.role]}
         )
     body: dict[str, Any] = {
         "model": request.upstream_model,
@@ -235,29 +183,8 @@ def _v2_body(request: ResolvedRequest) -> dict[str, Any]:
         "duration": request.seconds,
         "ratio": ratio,
     }
-    watermark = _bool_option(request, "aigc_watermark")
-    if watermark is not None:
-        body["aigc_watermark"] = watermark
+    put_options(body, request, caps)
     return body
-
-
-def _image(asset: Asset, param: str) -> Any:
-    """A URL or data URL as it is; an upload inline as a data URL."""
-    if asset.kind == "blob":
-        return Inline(asset, "data_uri")
-    if asset.kind == "url" and asset.value.startswith(("https://", "http://", "data:")):
-        return asset.value
-    raise InvalidRequest(
-        f"MiniMax takes '{param}' as an image URL, a data URL or an upload, not a file id.",
-        param=param,
-    )
-
-
-def _bool_option(request: ResolvedRequest, key: str) -> bool | None:
-    value = request.options.get(key)
-    if value is None or isinstance(value, bool):
-        return value
-    raise InvalidRequest(f"'metadata.{key}' must be true or false.", param=f"metadata.{key}")
 
 
 # --- replies ---------------------------------------------------------------------------
@@ -282,49 +209,26 @@ def _v1_query(body: Mapping[str, Any], headers: Mapping[str, str]) -> UpstreamSt
         return UpstreamState(task_id, status, raw_status=raw)
     file_id = _id(body.get("file_id"))
     if file_id is None:
-        return UpstreamState(
-            task_id,
-            "failed",
-            raw_status=raw,
-            error_code="upstream_no_output",
-            error_message="MiniMax reported success but returned no file.",
-        )
+        return no_output(task_id, raw, "MiniMax")
     return UpstreamState(
         task_id + FILE_SEP + file_id, "in_progress", progress=99, raw_status=raw, poll_after_s=0
     )
 
 
-def _v1_file(file: Mapping[str, Any]) -> UpstreamState:
-    """A ``files/retrieve`` reply; it names no task, so the job keeps its id (``""``)."""
+def _v1_file(upstream_id: str, file: Mapping[str, Any]) -> UpstreamState:
+    """A ``files/retrieve`` reply; it names no task: the job keeps the id it was polled by."""
     if _id(file.get("file_id")) is None:
         raise UpstreamError("MiniMax returned a malformed file object.")
     url = file.get("download_url")
     if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-        return UpstreamState(
-            "",
-            "failed",
-            raw_status="Success",
-            error_code="upstream_no_output",
-            error_message="MiniMax reported success but the file has no download URL.",
-        )
-    return UpstreamState(
-        "", "completed", progress=100, raw_status="Success", results={"video": url}
-    )
+        return no_output(upstream_id, "Success", "MiniMax")
+    return completed(upstream_id, "Success", {"video": url})
 
 
 def _v1_failed(task_id: str, raw: str, body: Mapping[str, Any]) -> UpstreamState:
     code, message = _base_resp(body)
-    return UpstreamState(
-        task_id,
-        "failed",
-        raw_status=raw,
-        error_code=_failure_code(code or None),
-        error_message=(
-            f"MiniMax failed the task: {message} ({code})"
-            if message and code
-            else "MiniMax failed the task."
-        ),
-    )
+    reason = f"{message} ({code})" if message and code else ""
+    return failed(task_id, raw, "MiniMax", reason, _failure_code(code or None))
 
 
 def _v2_task(task: Mapping[str, Any]) -> UpstreamState:
@@ -338,16 +242,8 @@ def _v2_task(task: Mapping[str, Any]) -> UpstreamState:
         content = task.get("content")
         url = content.get("url") if isinstance(content, Mapping) else None
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            return UpstreamState(
-                upstream_id,
-                "failed",
-                raw_status=raw,
-                error_code="upstream_no_output",
-                error_message="MiniMax reported success but returned no video.",
-            )
-        return UpstreamState(
-            upstream_id, "completed", progress=100, raw_status=raw, results={"video": url}
-        )
+            return no_output(upstream_id, raw, "MiniMax")
+        return completed(upstream_id, raw, {"video": url})
     if status == "failed":
         return _v2_failed(upstream_id, raw, task.get("error"))
     return UpstreamState(upstream_id, status, raw_status=raw)
@@ -364,14 +260,9 @@ def _v2_failed(upstream_id: str, raw: str, error: Any) -> UpstreamState:
         )
     error = error if isinstance(error, Mapping) else {}
     code = _int(error.get("code"))
-    message = _scrub(str(error.get("message") or "")) or "MiniMax failed the task."
-    return UpstreamState(
-        upstream_id,
-        "failed",
-        raw_status=raw,
-        error_code=_failure_code(code),
-        error_message=f"{message} ({code})" if code else message,
-    )
+    message = scrub(str(error.get("message") or ""), _SECRET)
+    reason = f"{message} ({code})" if message and code else message
+    return failed(upstream_id, raw, "MiniMax", reason, _failure_code(code))
 
 
 def _raise_business_error(body: Mapping[str, Any], headers: Mapping[str, str]) -> None:
@@ -419,7 +310,7 @@ def _base_resp(body: Mapping[str, Any]) -> tuple[int, str]:
     base = body.get("base_resp")
     if not isinstance(base, Mapping):
         return 0, ""
-    return _int(base.get("status_code")) or 0, _scrub(str(base.get("status_msg") or ""))
+    return _int(base.get("status_code")) or 0, scrub(str(base.get("status_msg") or ""), _SECRET)
 
 
 def _int(value: Any) -> int | None:
@@ -443,8 +334,3 @@ def _id(value: Any) -> str | None:
     if isinstance(value, str) and value.strip():
         return value.strip()
     return None
-
-
-def _scrub(text: str) -> str:
-    """An upstream message without URLs, data URIs or anything that looks like a key."""
-    return _SECRET.sub("<redacted>", text)[:500]

@@ -5,8 +5,10 @@ Hailuo-2.3-Fast and the 01 series) and the v2 content-array API (``/v2/video_gen
 MiniMax-H3). A ``size`` is the pixel frame a ``resolution`` tier produces: v1 has no aspect
 ratio parameter (text-to-video is 16:9; image-to-video follows the image), so its sizes are
 the 16:9 frames of ``512P`` / ``720P`` / ``768P`` / ``1080P``; H3 takes a ``ratio`` and a
-``resolution`` (``768P`` / ``2K``), so its sizes are every ratio at both tiers. Rules that span
-two parameters (10 s only below 1080P, image-only models) are enforced by the adapter.
+``resolution`` (``768P`` / ``2K``), so its sizes are every ratio at both tiers. Options are
+typed (``OptionSpec``: all three are true or false) and the rules that span two parameters
+(10 s only at 512P/768P, image-only and subject models) are ``rules``: both are checked while
+the request is resolved, before a job exists.
 
 Prices are per video by duration and resolution upstream; here they are per-second
 equivalents of the 6-second price of each tier (see README). The 01 series has no published
@@ -15,10 +17,11 @@ price in the reference: give one per deployment before billing on it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+from vidgate.errors import InvalidRequest
 from vidgate.providers.base import ProviderSpec
-from vidgate.values import ForeignName, ModelCapabilities, Pricing, untyped
+from vidgate.values import ForeignName, ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
 
 MAX_PROMPT_CHARS = 2000
 V2_MODELS = frozenset({"MiniMax-H3"})
@@ -50,16 +53,50 @@ H3_SIZES: Mapping[str, tuple[str, str]] = {
 
 TEN_SECOND_RESOLUTIONS = frozenset({"512P", "768P"})
 """10 s videos exist only at these resolutions (Hailuo-02 and 2.3)."""
-IMAGE_ONLY = frozenset({"MiniMax-Hailuo-2.3-Fast", "I2V-01", "I2V-01-Director", "I2V-01-live"})
-"""Models without text-to-video: a first frame is required."""
-SUBJECT_ONLY = frozenset({"S2V-01"})
-"""Models that need a subject reference image."""
-FAST_PRETREATMENT = frozenset(
-    {"MiniMax-Hailuo-02", "MiniMax-Hailuo-2.3", "MiniMax-Hailuo-2.3-Fast"}
-)
+Rule = Callable[[ResolvedRequest], None]
 
-_V1_OPTIONS = frozenset({"prompt_optimizer", "aigc_watermark"})
-_HAILUO_OPTIONS = _V1_OPTIONS | {"fast_pretreatment"}
+
+def ten_seconds_below_1080p(request: ResolvedRequest) -> None:
+    """Hailuo-02 and 2.3 make 10 s videos only at ``TEN_SECOND_RESOLUTIONS``."""
+    resolution = V1_RESOLUTIONS.get(request.size)
+    if request.seconds == 10 and resolution not in TEN_SECOND_RESOLUTIONS:
+        raise InvalidRequest(
+            f"Model '{request.upstream_model}' makes 10 s videos only at 512P or 768P (size "
+            f"912x512 or 1366x768); {request.size} is {resolution}, which allows 6 s.",
+            param="seconds",
+            code="invalid_value",
+        )
+
+
+def first_frame_required(request: ResolvedRequest) -> None:
+    """Models without text-to-video."""
+    if request.image("first_frame") is None:
+        raise InvalidRequest(
+            f"Model '{request.upstream_model}' only makes video from an image: "
+            "'input_reference' is required.",
+            param="input_reference",
+        )
+
+
+def subject_required(request: ResolvedRequest) -> None:
+    """S2V-01 makes video of the character in its subject reference image."""
+    if request.image("reference") is None:
+        raise InvalidRequest(
+            f"Model '{request.upstream_model}' needs a subject image in "
+            "'metadata.reference_images'.",
+            param="metadata.reference_images",
+        )
+
+
+def _boolean(description: str) -> OptionSpec:
+    return OptionSpec("boolean", description=description)
+
+
+_WATERMARK = {"aigc_watermark": _boolean("Mark the video as AI-generated.")}
+_V1_OPTIONS = _WATERMARK | {"prompt_optimizer": _boolean("Let MiniMax rewrite the prompt.")}
+_HAILUO_OPTIONS = _V1_OPTIONS | {
+    "fast_pretreatment": _boolean("A faster prompt rewrite (with prompt_optimizer).")
+}
 _FRAMES = frozenset({"first_frame", "last_frame"})
 
 HAILUO_02 = ModelCapabilities(
@@ -69,7 +106,8 @@ HAILUO_02 = ModelCapabilities(
     default_size="1366x768",
     image_roles=_FRAMES,
     max_prompt_chars=MAX_PROMPT_CHARS,
-    options=untyped(*_HAILUO_OPTIONS),
+    options=_HAILUO_OPTIONS,
+    rules=(ten_seconds_below_1080p,),
     description="Hailuo-02: 512P/768P/1080P, 6 or 10 s (10 s below 1080P), first+last frame.",
 )
 HAILUO_2_3 = ModelCapabilities(
@@ -79,7 +117,8 @@ HAILUO_2_3 = ModelCapabilities(
     default_size="1366x768",
     image_roles=frozenset({"first_frame"}),
     max_prompt_chars=MAX_PROMPT_CHARS,
-    options=untyped(*_HAILUO_OPTIONS),
+    options=_HAILUO_OPTIONS,
+    rules=(ten_seconds_below_1080p,),
     description="Hailuo-2.3: 768P/1080P, 6 or 10 s (1080P 6 s only), text or first frame.",
 )
 HAILUO_2_3_FAST = ModelCapabilities(
@@ -89,12 +128,16 @@ HAILUO_2_3_FAST = ModelCapabilities(
     default_size="1366x768",
     image_roles=frozenset({"first_frame"}),
     max_prompt_chars=MAX_PROMPT_CHARS,
-    options=untyped(*_HAILUO_OPTIONS),
+    options=_HAILUO_OPTIONS,
+    rules=(ten_seconds_below_1080p, first_frame_required),
     description="Hailuo-2.3-Fast: image-to-video only (first frame required), 768P/1080P.",
 )
 
 
-def _series01(image_roles: frozenset[str], description: str, refs: int = 0) -> ModelCapabilities:
+def _series01(
+    image_roles: frozenset[str], description: str, refs: int = 0, rules: tuple[Rule, ...] = ()
+) -> ModelCapabilities:
+    """The 01 series: one length and size each (neither is sent)."""
     return ModelCapabilities(
         seconds=(6,),
         default_seconds=6,
@@ -103,7 +146,8 @@ def _series01(image_roles: frozenset[str], description: str, refs: int = 0) -> M
         image_roles=image_roles,
         max_prompt_chars=MAX_PROMPT_CHARS,
         max_reference_images=refs,
-        options=untyped(*_V1_OPTIONS),
+        options=_V1_OPTIONS,
+        rules=rules,
         description=description,
     )
 
@@ -115,9 +159,12 @@ MINIMAX_H3 = ModelCapabilities(
     default_size="1366x768",
     image_roles=_FRAMES | {"reference"},
     max_reference_images=9,
-    options=untyped(*frozenset({"aigc_watermark"})),
+    options=_WATERMARK,
     description="MiniMax-H3 (v2 API): 4-15 s, 768P/2K in 6 ratios, frames, 9 reference images.",
 )
+
+_FIRST = frozenset({"first_frame"})
+_IMAGE_ONLY = (first_frame_required,)
 
 MODELS: Mapping[str, ModelCapabilities] = {
     "MiniMax-Hailuo-2.3": HAILUO_2_3,
@@ -125,15 +172,18 @@ MODELS: Mapping[str, ModelCapabilities] = {
     "MiniMax-Hailuo-02": HAILUO_02,
     "T2V-01": _series01(frozenset(), "T2V-01: text-to-video, 720P, 6 s."),
     "T2V-01-Director": _series01(frozenset(), "T2V-01-Director: camera commands, 720P, 6 s."),
-    "I2V-01": _series01(frozenset({"first_frame"}), "I2V-01: image-to-video, 720P, 6 s."),
+    "I2V-01": _series01(_FIRST, "I2V-01: image-to-video, 720P, 6 s.", rules=_IMAGE_ONLY),
     "I2V-01-Director": _series01(
-        frozenset({"first_frame"}), "I2V-01-Director: image-to-video with camera commands."
+        _FIRST, "I2V-01-Director: image-to-video with camera commands.", rules=_IMAGE_ONLY
     ),
     "I2V-01-live": _series01(
-        frozenset({"first_frame"}), "I2V-01-live: image-to-video for illustrations."
+        _FIRST, "I2V-01-live: image-to-video for illustrations.", rules=_IMAGE_ONLY
     ),
     "S2V-01": _series01(
-        frozenset({"reference"}), "S2V-01: subject reference (one character image).", refs=1
+        frozenset({"reference"}),
+        "S2V-01: subject reference (one character image).",
+        refs=1,
+        rules=(subject_required,),
     ),
     "MiniMax-H3": MINIMAX_H3,
 }
