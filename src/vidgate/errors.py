@@ -206,6 +206,15 @@ class UpstreamError(GatewayError):
     retryable = True
 
 
+class TaskFailed(UpstreamError):
+    """The upstream says the task failed, in a reply an adapter can only read as an error
+    (fal answers a finished run's refused result with 422): the poller ends the job at once
+    with this code and message, uncharged, instead of counting a failed poll."""
+
+    code = "upstream_failed"
+    retryable = False
+
+
 class UpstreamAuthError(UpstreamError):
     """The upstream rejected the deployment's credentials; an operator must fix config."""
 

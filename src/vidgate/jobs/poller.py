@@ -18,7 +18,7 @@ import time
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
-from vidgate.errors import ContentExpired, GatewayError, NotFound, RateLimited
+from vidgate.errors import ContentExpired, GatewayError, NotFound, RateLimited, TaskFailed
 from vidgate.jobs import lifecycle
 from vidgate.jobs.archive import Archiver
 from vidgate.jobs.store import Job, JobStore
@@ -178,6 +178,9 @@ class Poller:
             return
         try:
             state = await client.poll(job.upstream_id or "")
+        except TaskFailed as exc:  # the upstream's verdict, not a failed poll
+            await lifecycle.fail(self.store, job.id, exc.code or "upstream_failed", exc.message)
+            return
         except GatewayError as exc:
             await self._poll_failed(job, exc)
             return

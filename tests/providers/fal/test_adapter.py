@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from vidgate.errors import (
-    ContentExpired,
     InvalidRequest,
     NotFound,
     RateLimited,
+    TaskFailed,
     UnsupportedOperation,
     UpstreamAuthError,
     UpstreamError,
@@ -401,11 +401,11 @@ def test_completed_with_error_on_status_fails_at_once() -> None:
 def test_result_refused_with_422_is_the_failure_the_job_ends_with() -> None:
     detail = [{"loc": ["body", "prompt"], "msg": "flagged", "type": "content_policy_violation"}]
     error = adapter().parse_error(reply({"detail": detail}, 422), RESULT)
-    # the poller ends a job whose result is gone with the error's own code and message
-    assert isinstance(error, ContentExpired) and error.code == "moderation_blocked"
+    # the poller ends the job at once with the error's own code and message
+    assert isinstance(error, TaskFailed) and error.code == "moderation_blocked"
     assert error.message == "fal failed the run: prompt: flagged"
     other = adapter().parse_error(reply({"detail": "Request was cancelled."}, 400), RESULT)
-    assert isinstance(other, ContentExpired) and other.code == "upstream_failed"
+    assert isinstance(other, TaskFailed) and other.code == "upstream_failed"
     # the same reply to a status poll or a submit is not about a finished run
     assert type(adapter().parse_error(reply({"detail": detail}, 422), POLL)) is InvalidRequest
 

@@ -98,6 +98,22 @@ def test_create_maps_fields_and_uses_app_path_after_submit(
     assert http.get(f"/v1/videos/{video.id}").status_code == 200  # no upstream id, host, key
 
 
+def test_a_refused_result_ends_the_job_at_once(
+    client: openai.OpenAI, http: httpx.Client, sim: Sim
+) -> None:
+    """fal's COMPLETED with a result answered 422 (its content checker): the job fails with
+    fal's reason on the first result fetch, not after repeated failed polls."""
+    prompt = "[sim:fail] a refused heron"
+    response = post_video(http, model="ray", prompt=prompt, size="720x960", seconds="5")
+    assert response.status_code == 200, response.text
+    video = finish(client, response.json()["id"])
+    assert video.status == "failed" and video.error is not None
+    assert video.error.code == "moderation_blocked" and "content checker" in video.error.message
+    item = request_for(sim, prompt)
+    result = ("GET", f"/fal-ai/luma-dream-machine/requests/{item.id}")
+    assert paths(sim, item).count(result) == 1
+
+
 def test_image_to_video_sends_a_data_uri(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:

@@ -17,9 +17,8 @@ failed. Any replica continues a job from its id alone; a move that was not saved
 
 A result fetch answered 400/422 is the app's own error (e.g. a content-policy refusal): the
 run finished without a result it will ever serve. Dispatch hands error replies only to
-``parse_error``, so it answers ``ContentExpired`` carrying fal's failure code and reason,
-which the poller ends the job with once the answer repeats (its rule for results that are
-gone); the id stays ``...|result``, so every replica asks the same thing.
+``parse_error``, so it answers ``TaskFailed`` carrying fal's failure code and reason, which
+the poller ends the job with at once, uncharged.
 """
 
 from __future__ import annotations
@@ -30,11 +29,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from vidgate.errors import (
-    ContentExpired,
     GatewayError,
     InvalidRequest,
     NotFound,
     RateLimited,
+    TaskFailed,
     UpstreamAuthError,
     UpstreamError,
 )
@@ -127,7 +126,7 @@ class FalAdapter:
         error_type = error_type or reply.headers.get("x-fal-error-type")
         status = reply.status
         if status in (400, 422) and context.kind == "poll" and _is_result(context.upstream_id):
-            return ContentExpired(_failure_text(message), code=_failure_code(error_type))
+            return TaskFailed(_failure_text(message), code=_failure_code(error_type))
         if status in (400, 422):
             return InvalidRequest(
                 f"fal rejected the request: {message}" if message else "fal rejected the request.",
