@@ -65,8 +65,8 @@ def gateway(
     config = {
         "model_list": model_list,
         "settings": {"stale_after_s": 1.0},
-        # faults per request: no retries, no cooldown between cases
-        "router": {"num_retries": 0, "cooldown": {"enabled": False}},
+        # faults per request: retries (the default number) at once, no cooldown between cases
+        "router": {"retry_backoff_s": 0, "cooldown": {"enabled": False}},
     }
     with running_gateway(tmp_path_factory.mktemp(case.provider), config) as gw:
         yield gw
@@ -277,7 +277,10 @@ def test_refused_credential_is_an_upstream_auth_error(
     response = create(http, case, prompt, model="badauth")
     assert response.status_code == 502, response.text
     assert response.json()["error"]["code"] == "upstream_auth_error"
-    assert upstream.log()[mark:], "the upstream was never asked"
+    calls = [(e["method"], e["path"]) for e in upstream.log()[mark:]]
+    assert calls, "the upstream was never asked"
+    posts = [call for call in calls if call[0] == "POST"]
+    assert len(posts) == len(set(posts)), "a refused credential was tried again"
     shown = response.text + repr(dict(response.headers))
     assert [word for word in (*refused, *case.auth_hides) if word in shown] == []
     assert listed(http, prompt) == []
