@@ -15,7 +15,7 @@ from vidgate.request import (
     resolved_to_json,
     unflatten,
 )
-from vidgate.values import Asset, ModelCapabilities, untyped
+from vidgate.values import Asset, ModelCapabilities, OptionSpec
 
 CAPS = ModelCapabilities(
     seconds=(4, 8),
@@ -24,7 +24,7 @@ CAPS = ModelCapabilities(
     default_size="720x1280",
     image_roles=frozenset({"first_frame"}),
     operations=frozenset({"create", "extend"}),
-    options=untyped("mode"),
+    options={"mode": OptionSpec()},
 )
 
 
@@ -168,7 +168,7 @@ def test_error_messages_never_carry_urls() -> None:
 
 
 def test_option_synonyms_take_the_models_name_without_touching_the_request() -> None:
-    caps = dataclasses.replace(CAPS, options=untyped("prompt_optimizer"))
+    caps = dataclasses.replace(CAPS, options={"prompt_optimizer": OptionSpec()})
     request = parse_request("create", {"prompt": "x", "metadata": {"enhance_prompt": False}})
     resolved = resolve(request, caps, model_name="m", upstream_model="u")
     assert resolved.options == {"prompt_optimizer": False}

@@ -119,11 +119,6 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def untyped(*names: str) -> dict[str, OptionSpec]:
-    """Options forwarded under their own names with any value (no table entry yet)."""
-    return {name: OptionSpec() for name in names}
-
-
 @dataclass(frozen=True)
 class ModelCapabilities:
     """What one upstream model can take; requests are validated against this once."""

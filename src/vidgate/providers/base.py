@@ -239,63 +239,6 @@ AdapterFactory = Callable[[Deployment], HttpAdapter]
 """Builds a deployment's adapter; every HTTP provider registers one."""
 
 
-class _LegacyAdapter:
-    """Transitional: an adapter of the old shape (deployment passed to each call, optional
-    ``for_deployment``) behind the per-deployment protocol. Removed once every provider
-    builds its adapter per deployment."""
-
-    def __init__(self, old: Any, deployment: Deployment) -> None:
-        bind = getattr(old, "for_deployment", None)
-        self.old = bind(deployment) if bind is not None else old
-        self.deployment = deployment
-
-    def auth_headers(self, token: str | None) -> dict[str, str]:
-        headers: dict[str, str] = self.old.auth_headers(self.deployment, token)
-        return headers
-
-    def build_submit(self, request: ResolvedRequest, idempotency_key: str) -> HttpCall:
-        call: HttpCall = self.old.build_submit(request, self.deployment, idempotency_key)
-        return call
-
-    def build_poll(self, upstream_id: str) -> HttpCall:
-        call: HttpCall = self.old.build_poll(upstream_id)
-        return call
-
-    def build_download(
-        self, upstream_id: str, variant: Variant, location: str | None
-    ) -> DownloadCall | None:
-        plan: DownloadCall | None = self.old.build_download(upstream_id, variant, location)
-        return plan
-
-    def build_delete(self, upstream_id: str) -> HttpCall | None:
-        call: HttpCall | None = self.old.build_delete(upstream_id)
-        return call
-
-    def parse_state(self, reply: HttpReply, context: CallContext) -> UpstreamState:
-        state: UpstreamState = self.old.parse_state(reply)
-        return state
-
-    def parse_error(self, reply: HttpReply, context: CallContext) -> GatewayError:
-        error: GatewayError = self.old.parse_error(reply)
-        return error
-
-
-class _LegacyTokenAdapter(_LegacyAdapter):
-    def build_token_request(self, now: float) -> HttpCall:
-        call: HttpCall = self.old.build_token_request(self.deployment, now)
-        return call
-
-    def parse_token(self, reply: HttpReply) -> tuple[str, float]:
-        token: tuple[str, float] = self.old.parse_token(reply)
-        return token
-
-
-def legacy(old: Any) -> AdapterFactory:
-    """Transitional: the factory for an adapter of the old shape."""
-    kind = _LegacyTokenAdapter if hasattr(old, "build_token_request") else _LegacyAdapter
-    return lambda deployment: kind(old, deployment)
-
-
 @dataclass(frozen=True)
 class RuntimeContext:
     """What an in-process provider runtime may use."""
