@@ -202,6 +202,13 @@ def png_uri(
     return "data:image/png;base64," + base64.b64encode(png_bytes(width, height, colour)).decode()
 
 
+def gif_uri(width: int = 64, height: int = 64) -> str:
+    """A real image, as a data URI, in a format most providers refuse."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height)).save(out, format="GIF")
+    return "data:image/gif;base64," + base64.b64encode(out.getvalue()).decode()
+
+
 # --- a provider's simulator, and what reached it ----------------------------------------------
 
 T = TypeVar("T")
