@@ -12,18 +12,28 @@ import io
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import av
 import httpx
-import httpx2
 import openai
 import pytest
 from PIL import Image
 
-from tests.support import Gateway, running_gateway, serve, wait_for
-from vidgate.providers.openai.simulator import SimState, SimulatorConfig, create_app
+from tests.providers.conftest import Secrets
+from tests.support import (
+    Gateway,
+    Recorder,
+    Sim,
+    deployments,
+    finish,
+    png_bytes,
+    running_gateway,
+    serve,
+    wait_for,
+)
+from vidgate.providers.openai.simulator import SimulatorConfig, create_app
 from vidgate.settings import RouterSettings
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -32,25 +42,13 @@ SIM_KEY = "sk-upstream"
 BAD_KEY = "sk-not-the-upstream-key-0123456789"
 GATEWAY_ID = re.compile(r"video_[0-9a-f]{32}")
 UPSTREAM_ID = re.compile(r"video_[0-9a-f]{48}")
+SECRETS = (UPSTREAM_ID, SIM_KEY, BAD_KEY)
+"""Never in anything a client gets: the upstream's ids and keys."""
 
 
 @dataclass
-class Sim:
-    """The running simulator: its URL, its state and its request log."""
-
-    url: str
-    state: SimState
-
-    def log(self) -> list[dict[str, Any]]:
-        response = httpx.get(f"{self.url}/__sim__/log")
-        response.raise_for_status()
-        return list(response.json())
-
-    def mark(self) -> int:
-        return len(self.log())
-
-    def since(self, mark: int) -> list[dict[str, Any]]:
-        return self.log()[mark:]
+class OpenAISim(Sim):
+    """The simulator, and how a gateway job's upstream video is found in its log."""
 
     def upstream_id(self, gateway_id: str) -> str:
         """The upstream id of a gateway job (the gateway sends its id as Idempotency-Key)."""
@@ -70,92 +68,37 @@ class Sim:
         return response
 
 
-@dataclass
-class Recorder:
-    """Every response the test clients got from the gateway: URL, headers, JSON text."""
-
-    seen: list[tuple[str, dict[str, str], str]] = field(default_factory=list)
-
-    def record(self, response: Any) -> None:
-        response.read()
-        text = response.text if "json" in response.headers.get("content-type", "") else ""
-        self.seen.append((str(response.url), dict(response.headers), text))
-
-    def leaks(self) -> list[str]:
-        """Upstream ids or upstream keys found in anything the clients received."""
-        found = []
-        for url, headers, text in self.seen:
-            seen = text + repr(headers) + url
-            found += [f"{url}: {match}" for match in UPSTREAM_ID.findall(seen)]
-            found += [f"{url}: an upstream key" for key in (SIM_KEY, BAD_KEY) if key in seen]
-        return found
-
-
 @pytest.fixture(scope="module")
-def sim() -> Iterator[Sim]:
+def sim() -> Iterator[OpenAISim]:
     config = SimulatorConfig(
-        api_key=SIM_KEY, job_seconds=0.4, queued_seconds=0.05, poll_after_ms=50
+        api_key=SIM_KEY, job_seconds=0.4, queued_seconds=0.05, poll_after_ms=50, fps=8
     )
     app = create_app(config)
     with serve(app) as url:
-        yield Sim(url, app.state.sim)
+        yield OpenAISim(url, app.state.sim)
 
 
 @pytest.fixture(scope="module")
 def gw(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    deployment = {"provider": "openai", "api_base": f"{sim.url}/v1"}
-    config = {
-        "model_list": [
-            {
-                **deployment,
-                "model_name": "sora-2",
-                "model": "sora-2",
-                "api_key": "os.environ/UPSTREAM_KEY",
-            },
-            {
-                **deployment,
-                "model_name": "sora-2-pro",
-                "model": "sora-2-pro",
-                "api_key": "os.environ/UPSTREAM_KEY",
-            },
-            {
-                **deployment,
-                "model_name": "sora-2-badkey",
-                "model": "sora-2",
-                "api_key": "os.environ/BAD_UPSTREAM_KEY",
-            },
-        ],
-        "default_model": "sora-2",
+    common = {"provider": "openai", "api_base": f"{sim.url}/v1"}
+    models = {
+        "sora-2": {"model": "sora-2", "api_key": "os.environ/UPSTREAM_KEY"},
+        "sora-2-pro": {"model": "sora-2-pro", "api_key": "os.environ/UPSTREAM_KEY"},
+        "sora-2-badkey": {"model": "sora-2", "api_key": "os.environ/BAD_UPSTREAM_KEY"},
     }
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("UPSTREAM_KEY", SIM_KEY)
-        env.setenv("BAD_UPSTREAM_KEY", BAD_KEY)
-        with running_gateway(tmp_path_factory.mktemp("gw-openai"), config) as gateway:
-            yield gateway
+    config = {
+        "model_list": deployments(common, models),
+        "default_model": "sora-2",
+        "router": {"retry_backoff_s": 0},  # a 5xx is asked again at once
+    }
+    env = {"UPSTREAM_KEY": SIM_KEY, "BAD_UPSTREAM_KEY": BAD_KEY}
+    with running_gateway(tmp_path_factory.mktemp("gw-openai"), config, env=env) as gateway:
+        yield gateway
 
 
 @pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    recorder = Recorder()
-    yield recorder
-    assert recorder.seen, "the test made no gateway calls through the recorded clients"
-    assert recorder.leaks() == [], "upstream ids or keys leaked into gateway responses"
-
-
-@pytest.fixture
-def client(gw: Gateway, recorder: Recorder) -> Iterator[openai.OpenAI]:
-    hooks = {"response": [recorder.record]}
-    with httpx2.Client(event_hooks=hooks, timeout=30) as transport:
-        sdk = gw.sdk().with_options(http_client=transport)
-        assert sdk.max_retries == 0
-        yield sdk
-
-
-@pytest.fixture
-def http(gw: Gateway, recorder: Recorder) -> Iterator[httpx.Client]:
-    with gw.http() as client:
-        client.event_hooks = {"response": [recorder.record]}
-        yield client
+def leak_secrets() -> Secrets:
+    return lambda: SECRETS
 
 
 def decode(data: bytes) -> tuple[int, int, float, str]:
@@ -167,25 +110,15 @@ def decode(data: bytes) -> tuple[int, int, float, str]:
         return width, height, container.duration / 1e6, stream.codec_context.name
 
 
-def png(width: int, height: int) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (10, 200, 30)).save(out, format="PNG")
-    return out.getvalue()
-
-
 def creates(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in entries if e["method"] == "POST"]
-
-
-def done(client: openai.OpenAI, video_id: str) -> Any:
-    return client.videos.poll(video_id, poll_interval_ms=50)
 
 
 # --- the happy path -------------------------------------------------------------------
 
 
 def test_create_and_poll_serves_the_upstream_bytes(
-    client: openai.OpenAI, http: httpx.Client, sim: Sim
+    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
 ) -> None:
     mark = sim.mark()
     video = client.videos.create_and_poll(
@@ -232,7 +165,7 @@ def test_create_and_poll_serves_the_upstream_bytes(
 
 
 def test_completed_job_is_served_from_the_store(
-    client: openai.OpenAI, http: httpx.Client, sim: Sim
+    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
 ) -> None:
     video = client.videos.create_and_poll(prompt="served from the store", poll_interval_ms=50)
     assert video.status == "completed"
@@ -245,13 +178,13 @@ def test_completed_job_is_served_from_the_store(
 
 
 def test_polls_follow_the_upstream_hint_and_retrieves_do_not_poll(
-    client: openai.OpenAI, sim: Sim
+    client: openai.OpenAI, sim: OpenAISim
 ) -> None:
     mark = sim.mark()
     video = client.videos.create(prompt="polled by the gateway, not the client")
     for _ in range(30):
         client.videos.retrieve(video.id)
-    video = done(client, video.id)
+    video = finish(client, video.id)
     assert video.status == "completed"
     upstream = sim.upstream_id(video.id)
     polls = [
@@ -279,7 +212,7 @@ def test_upstream_job_failure_is_a_failed_video(client: openai.OpenAI, http: htt
 
 
 def test_upstream_429_at_create_is_a_429_and_no_job(
-    client: openai.OpenAI, http: httpx.Client, sim: Sim
+    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
 ) -> None:
     mark = sim.mark()
     with pytest.raises(openai.RateLimitError) as info:
@@ -292,7 +225,7 @@ def test_upstream_429_at_create_is_a_429_and_no_job(
 
 
 def test_upstream_500_at_create_is_a_502_and_no_job(
-    client: openai.OpenAI, http: httpx.Client, sim: Sim
+    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
 ) -> None:
     mark = sim.mark()
     with pytest.raises(openai.InternalServerError) as info:
@@ -304,7 +237,7 @@ def test_upstream_500_at_create_is_a_502_and_no_job(
     assert not [v for v in listed if "[sim:500]" in v["prompt"]]
 
 
-def test_wrong_upstream_key_is_a_502_without_the_key(http: httpx.Client, sim: Sim) -> None:
+def test_wrong_upstream_key_is_a_502_without_the_key(http: httpx.Client, sim: OpenAISim) -> None:
     mark = sim.mark()
     response = http.post("/v1/videos", json={"prompt": "bad key", "model": "sora-2-badkey"})
     assert response.status_code == 502
@@ -328,11 +261,11 @@ def test_unknown_upstream_status_means_still_running(
         return status in ("completed", "failed")
 
     wait_for(finished, timeout=10, interval=0.02)
-    assert done(client, video.id).status == "completed"
+    assert finish(client, video.id).status == "completed"
     assert seen <= {"queued", "in_progress", "completed"}
 
 
-def test_poll_429_backs_off_and_completes(client: openai.OpenAI, sim: Sim) -> None:
+def test_poll_429_backs_off_and_completes(client: openai.OpenAI, sim: OpenAISim) -> None:
     video = client.videos.create_and_poll(prompt="[sim:poll-429] throttled", poll_interval_ms=50)
     assert video.status == "completed", video.error
     upstream = sim.upstream_id(video.id)
@@ -343,7 +276,7 @@ def test_poll_429_backs_off_and_completes(client: openai.OpenAI, sim: Sim) -> No
 
 
 def test_upstream_that_loses_the_job_fails_it_without_leaking_its_id(
-    client: openai.OpenAI, sim: Sim
+    client: openai.OpenAI, sim: OpenAISim
 ) -> None:
     video = client.videos.create(prompt="[sim:slow] soon forgotten")
     upstream = sim.upstream_id(video.id)
@@ -360,7 +293,7 @@ def test_upstream_that_loses_the_job_fails_it_without_leaking_its_id(
 
 
 def test_size_the_model_cannot_make_is_rejected_without_an_upstream_call(
-    client: openai.OpenAI, http: httpx.Client, sim: Sim
+    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
 ) -> None:
     mark = sim.mark()
     with pytest.raises(openai.BadRequestError) as info:
@@ -371,7 +304,7 @@ def test_size_the_model_cannot_make_is_rejected_without_an_upstream_call(
     assert sim.since(mark) == []
     pro = client.videos.create(prompt="full hd", model="sora-2-pro", size="1920x1080")  # type: ignore[arg-type]
     assert (pro.model, pro.size) == ("sora-2-pro", "1920x1080")
-    assert done(client, pro.id).status == "completed"
+    assert finish(client, pro.id).status == "completed"
     upstream = sim.upstream_id(pro.id)
     assert (sim.state.jobs[upstream].model, sim.state.jobs[upstream].size) == (
         "sora-2-pro",
@@ -380,21 +313,21 @@ def test_size_the_model_cannot_make_is_rejected_without_an_upstream_call(
 
 
 def test_input_reference_upload_reaches_upstream_as_a_file(
-    client: openai.OpenAI, http: httpx.Client, sim: Sim
+    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
 ) -> None:
     mark = sim.mark()
     video = client.videos.create(
         prompt="from an image",
         size="1280x720",
-        input_reference=("ref.png", png(1280, 720), "image/png"),
+        input_reference=("ref.png", png_bytes(1280, 720), "image/png"),
     )
-    assert done(client, video.id).status == "completed"
+    assert finish(client, video.id).status == "completed"
     # The upstream checks the file against size, and its 400 comes back with its param.
     with pytest.raises(openai.BadRequestError) as info:
         client.videos.create(
             prompt="wrong image",
             size="1280x720",
-            input_reference=("r.png", png(64, 64), "image/png"),
+            input_reference=("r.png", png_bytes(64, 64), "image/png"),
         )
     assert info.value.param == "input_reference"
     assert [e["status_code"] for e in creates(sim.since(mark))] == [200, 400]
@@ -405,7 +338,9 @@ def test_input_reference_upload_reaches_upstream_as_a_file(
 # --- follow-ups go to the same upstream by its id ------------------------------------
 
 
-def test_remix_uses_the_upstream_id(client: openai.OpenAI, http: httpx.Client, sim: Sim) -> None:
+def test_remix_uses_the_upstream_id(
+    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
+) -> None:
     source = client.videos.create_and_poll(prompt="source", seconds="8", poll_interval_ms=50)
     assert source.status == "completed"
     upstream = sim.upstream_id(source.id)
@@ -417,14 +352,14 @@ def test_remix_uses_the_upstream_id(client: openai.OpenAI, http: httpx.Client, s
     assert [(e["path"], e["status_code"]) for e in calls] == [(f"/v1/videos/{upstream}/remix", 200)]
     assert calls[0]["idempotency_key"] == remix.id
     assert sim.state.jobs[calls[0]["video_id"]].remixed_from_video_id == upstream
-    remix = done(client, remix.id)
+    remix = finish(client, remix.id)
     assert remix.status == "completed" and remix.remixed_from_video_id == source.id
     header = http.get(f"/v1/videos/{remix.id}").headers["x-vidgate-deployment"]
     assert header == http.get(f"/v1/videos/{source.id}").headers["x-vidgate-deployment"]
 
 
 def test_edit_and_extension_by_gateway_id(
-    client: openai.OpenAI, http: httpx.Client, sim: Sim
+    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
 ) -> None:
     source = client.videos.create_and_poll(
         prompt="pro source", model="sora-2-pro", size="1280x720", poll_interval_ms=50
@@ -453,12 +388,14 @@ def test_edit_and_extension_by_gateway_id(
         assert (job.model, job.size, job.seconds) == ("sora-2-pro", "1280x720", seconds)
     assert sim.state.jobs[upstream].model == "sora-2-pro"
     for video_id in (edit.json()["id"], extend.json()["id"]):
-        assert done(client, video_id).status == "completed"
+        assert finish(client, video_id).status == "completed"
     width, height, duration, _ = decode(client.videos.download_content(extend.json()["id"]).content)
     assert (width, height) == (1280, 720) and duration == pytest.approx(8, abs=0.2)
 
 
-def test_extension_of_an_uploaded_file_sends_the_file(client: openai.OpenAI, sim: Sim) -> None:
+def test_extension_of_an_uploaded_file_sends_the_file(
+    client: openai.OpenAI, sim: OpenAISim
+) -> None:
     source = client.videos.create_and_poll(prompt="to upload", poll_interval_ms=50)
     data = client.videos.download_content(source.id).content
     mark = sim.mark()
@@ -468,13 +405,13 @@ def test_extension_of_an_uploaded_file_sends_the_file(client: openai.OpenAI, sim
     assert call["path"] == "/v1/videos/extensions" and call["status_code"] == 200
     job = sim.state.jobs[call["video_id"]]
     assert (job.model, job.size, job.seconds) == ("sora-2", "720x1280", 8)
-    assert done(client, extended.id).status == "completed"
+    assert finish(client, extended.id).status == "completed"
 
 
 # --- delete ---------------------------------------------------------------------------
 
 
-def test_delete_reaches_the_upstream(client: openai.OpenAI, sim: Sim) -> None:
+def test_delete_reaches_the_upstream(client: openai.OpenAI, sim: OpenAISim) -> None:
     video = client.videos.create_and_poll(prompt="to delete", poll_interval_ms=50)
     upstream = sim.upstream_id(video.id)
     deleted = client.videos.delete(video.id)
@@ -499,7 +436,7 @@ def test_delete_reaches_the_upstream(client: openai.OpenAI, sim: Sim) -> None:
 
 
 def test_idempotency_key_makes_one_upstream_create(
-    client: openai.OpenAI, http: httpx.Client, sim: Sim
+    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
 ) -> None:
     key = f"idem-{uuid.uuid4()}"
     mark = sim.mark()
@@ -511,13 +448,13 @@ def test_idempotency_key_makes_one_upstream_create(
     assert info.value.status_code == 409 and info.value.code == "idempotency_key_reused"
     calls = creates(sim.since(mark))
     assert [(e["path"], e["idempotency_key"]) for e in calls] == [("/v1/videos", first.id)]
-    assert done(client, first.id).status == "completed"
+    assert finish(client, first.id).status == "completed"
     listed = http.get("/v1/videos", params={"limit": 100}).json()["data"]
     assert [v["id"] for v in listed if v["prompt"] == "exactly once"] == [first.id]
 
 
 def test_concurrent_retries_with_one_key_make_one_upstream_create(
-    gw: Gateway, client: openai.OpenAI, sim: Sim
+    gw: Gateway, client: openai.OpenAI, sim: OpenAISim
 ) -> None:
     key = f"race-{uuid.uuid4()}"
     mark = sim.mark()
@@ -535,11 +472,11 @@ def test_concurrent_retries_with_one_key_make_one_upstream_create(
     assert len(ids) == 1
     (video_id,) = ids
     assert len(creates(sim.since(mark))) == 1
-    assert done(client, video_id).status == "completed"
+    assert finish(client, video_id).status == "completed"
 
 
 def test_one_upstream_post_per_client_create(
-    client: openai.OpenAI, http: httpx.Client, sim: Sim
+    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
 ) -> None:
     mark = sim.mark()
     ids = [client.videos.create(prompt=f"clip {i}", seconds="4").id for i in range(3)]
@@ -552,7 +489,7 @@ def test_one_upstream_post_per_client_create(
     assert all(e["path"] == "/v1/videos" and e["status_code"] == 200 for e in calls)
     assert len({e["video_id"] for e in calls}) == 4
     for video_id in ids:
-        assert done(client, video_id).status == "completed"
+        assert finish(client, video_id).status == "completed"
     assert len(creates(sim.since(mark))) == 4
 
 
@@ -560,7 +497,7 @@ def test_one_upstream_post_per_client_create(
 
 
 def test_deployment_header_and_ids_are_the_gateways(
-    client: openai.OpenAI, http: httpx.Client, recorder: Recorder, sim: Sim
+    client: openai.OpenAI, http: httpx.Client, recorder: Recorder, sim: OpenAISim
 ) -> None:
     created = http.post("/v1/videos", json={"prompt": "headers", "size": "1280x720"})
     assert created.status_code == 200
@@ -569,18 +506,18 @@ def test_deployment_header_and_ids_are_the_gateways(
     assert sim.url not in deployment and "127.0.0.1" not in deployment
     video_id = created.json()["id"]
     assert GATEWAY_ID.fullmatch(video_id)
-    assert done(client, video_id).status == "completed"
+    assert finish(client, video_id).status == "completed"
     retrieved = http.get(f"/v1/videos/{video_id}")
     assert retrieved.headers["x-vidgate-deployment"] == deployment
     upstream = sim.upstream_id(video_id)
     listed = http.get("/v1/videos", params={"limit": 100})
     assert upstream not in listed.text and upstream not in retrieved.text
     assert all(GATEWAY_ID.fullmatch(v["id"]) for v in listed.json()["data"])
-    assert len(recorder.seen) >= 3 and recorder.leaks() == []
+    assert len(recorder.seen) >= 3 and recorder.leaks(SECRETS) == []
 
 
 def test_refused_create_can_be_retried_with_the_same_key(
-    client: openai.OpenAI, http: httpx.Client, sim: Sim
+    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
 ) -> None:
     # Retry-After invites a retry; with the same Idempotency-Key it must be tried again
     # (nothing was created upstream), not answered 409 forever.
