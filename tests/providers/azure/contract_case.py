@@ -17,7 +17,7 @@ KEY = "azure-contract-key"
 
 @contextmanager
 def upstream() -> Iterator[Upstream]:
-    app = create_app(SimulatorConfig(api_key=KEY, job_seconds=0.5, queued_seconds=0.05))
+    app = create_app(SimulatorConfig(api_key=KEY, job_seconds=0.5, queued_seconds=0.05, fps=8))
     with simulator(
         app, lambda url: {"api_base": url, "api_key": KEY, "options": {"api": "v1"}}, KEY
     ) as up:

@@ -14,7 +14,9 @@ KEY = "sk-contract"
 
 @contextmanager
 def upstream() -> Iterator[Upstream]:
-    config = SimulatorConfig(api_key=KEY, job_seconds=0.5, queued_seconds=0.05, poll_after_ms=50)
+    config = SimulatorConfig(
+        api_key=KEY, job_seconds=0.5, queued_seconds=0.05, poll_after_ms=50, fps=8
+    )
     with simulator(
         create_app(config), lambda url: {"api_base": f"{url}/v1", "api_key": KEY}, KEY
     ) as up:
