@@ -14,9 +14,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import av
 import httpx
@@ -238,9 +238,25 @@ class Sim:
         """Status codes of the POSTs (creates, mostly) the simulator answered since ``mark``."""
         return [e["status_code"] for e in self.since(mark) if e["method"] == "POST"]
 
+    def find(self, store: str, test: Callable[[Any], Any]) -> Any:
+        """The one item of ``state.<store>`` (jobs or tasks by id) that passes ``test``."""
+        return only(getattr(self.state, store).values(), test)
+
     def writes_since(self, mark: int) -> list[dict[str, Any]]:
         """Every call but the GETs (polls of earlier jobs keep running in the background)."""
         return [e for e in self.since(mark) if e["method"] != "GET"]
+
+
+SIM_TIMING: dict[str, Any] = {"job_seconds": 0.3, "queued_seconds": 0.05, "fps": 8}
+"""How simulators run in tests: short jobs, and MP4s at 8 fps (a third of the encoding of
+24 fps; frame sizes and durations are the same)."""
+
+C = TypeVar("C")
+
+
+def quick(config: C, **knobs: Any) -> C:
+    """A simulator config (a dataclass) with :data:`SIM_TIMING`, then ``knobs``, applied."""
+    return cast(C, replace(cast(Any, config), **(SIM_TIMING | knobs)))
 
 
 @contextmanager
@@ -300,3 +316,63 @@ class Recorder:
                 else:
                     found += secret.findall(seen)
         return found
+
+
+Secrets = Callable[[], Iterable[str | re.Pattern[str]]]
+"""What must never reach a client, read when a test ends (it sees the ids the test made)."""
+
+
+def no_ids(state: Any) -> tuple[str, ...]:
+    return ()
+
+
+@dataclass(frozen=True)
+class GatewaySetup:
+    """A provider's gateway test module, as ``SETUP``: its simulator and a gateway in front
+    of it, one deployment per public model name (``tests/providers/conftest.py`` starts both
+    once per module)."""
+
+    provider: str
+    simulator: Callable[[Any], Any]
+    """The simulator's ``create_app``."""
+    sim_config: Any
+    """Its ``SimulatorConfig`` (timing aside: :data:`SIM_TIMING`, then :attr:`timing`)."""
+    models: dict[str, str | dict[str, Any]]
+    """Public name -> upstream model, or the deployment's own fields; the first is the default."""
+    path: str = ""
+    """Where the API is on the simulator: ``api_base`` is its URL plus this."""
+    key: str | None = None
+    """The deployments' ``api_key``, given as ``os.environ/<PROVIDER>_SIM_KEY``."""
+    common: dict[str, Any] = field(default_factory=dict)
+    """More fields for every deployment."""
+    env: dict[str, str] = field(default_factory=dict)
+    """More variables set while the gateway runs."""
+    gateway_config: dict[str, Any] = field(default_factory=dict)
+    """More gateway config (``settings``, ``router``...)."""
+    timing: dict[str, Any] = field(default_factory=dict)
+    """Simulator knobs other than :data:`SIM_TIMING`'s (``job_seconds``...)."""
+    upstream_ids: Callable[[Any], Iterable[str | re.Pattern[str]]] = no_ids
+    """From the simulator's state, what besides the key and its host no client may see."""
+
+    @contextmanager
+    def gateway(self, sim_url: str, data_dir: Path, **models: Any) -> Iterator[Gateway]:
+        """The gateway (``models``: more deployments, as in :attr:`models`)."""
+        common = {"provider": self.provider, "api_base": f"{sim_url}{self.path}"}
+        common |= {"poll_interval_s": 0.1, **self.common}
+        env = dict(self.env)
+        if self.key is not None:
+            name = f"{self.provider.upper()}_SIM_KEY"
+            common["api_key"], env[name] = f"os.environ/{name}", self.key
+        model_list = deployments(common, self.models | models)
+        config = {"model_list": model_list, "default_model": next(iter(self.models))}
+        with running_gateway(data_dir, config | self.gateway_config, env=env) as gw:
+            yield gw
+
+    def app(self) -> Any:
+        """The simulator's app."""
+        return self.simulator(quick(self.sim_config, **self.timing))
+
+    def secrets(self, sim: Sim) -> Secrets:
+        key = [self.key] if self.key else []
+        host = sim.url.removeprefix("http://")
+        return lambda: [*key, host, *self.upstream_ids(sim.state)]

@@ -1,30 +1,47 @@
 """Fixtures the provider gateway tests share (``test_gateway_*.py``).
 
-A gateway module defines its module-scoped ``sim`` (:func:`tests.support.serve_sim`) and
-``gw`` (:func:`tests.support.running_gateway`), and ``leak_secrets``: what must never reach a
-client (keys, the simulator's host, upstream ids). ``http`` and ``client`` talk to ``gw``
-through a :class:`~tests.support.Recorder`, checked for those after every test.
+A gateway module declares ``SETUP`` (a :class:`tests.support.GatewaySetup`); ``sim`` and
+``gw`` start its simulator and a gateway in front of it, once per module. ``http`` and
+``client`` talk to ``gw`` through a :class:`~tests.support.Recorder`, checked after every
+test for ``leak_secrets``: the deployment key, the simulator's host and the upstream's ids.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import httpx2
 import openai
 import pytest
 
-from tests.support import Gateway, Recorder
+from tests.support import Gateway, GatewaySetup, Recorder, Secrets, Sim, serve_sim
 
-Secrets = Callable[[], Iterable[str | re.Pattern[str]]]
+
+@pytest.fixture(scope="module")
+def gateway_setup(request: pytest.FixtureRequest) -> GatewaySetup:
+    setup: GatewaySetup = request.module.SETUP
+    return setup
+
+
+@pytest.fixture(scope="module")
+def sim(gateway_setup: GatewaySetup) -> Iterator[Sim]:
+    with serve_sim(gateway_setup.app()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def gw(
+    gateway_setup: GatewaySetup, sim: Sim, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    data_dir = tmp_path_factory.mktemp(f"gw-{gateway_setup.provider}")
+    with gateway_setup.gateway(sim.url, data_dir) as gateway:
+        yield gateway
 
 
 @pytest.fixture
-def leak_secrets() -> Secrets:
-    """Read after the test (so it sees the upstream ids the test made); modules override it."""
-    return lambda: ()
+def leak_secrets(gateway_setup: GatewaySetup, sim: Sim) -> Secrets:
+    return gateway_setup.secrets(sim)
 
 
 @pytest.fixture

@@ -8,63 +8,42 @@ The simulator's state and request log show what reached the upstream.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import openai
 import pytest
 from PIL import Image
 
-from tests.support import (
-    Gateway,
-    Sim,
-    deployments,
-    finish,
-    only,
-    png_bytes,
-    running_gateway,
-    serve_sim,
-    video_shape,
-    wait_for,
-)
+from tests import support
+from tests.support import Gateway, GatewaySetup, Sim
 from vidgate.providers.azure.simulator import SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 KEY = "azure-upstream-key-0123456789"
 JOBS = "/openai/v1/video/generations"
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Sim]:
-    deployments = {"sora-2": "sora-2", "sora": "sora", "video-prod": "sora-2"}
-    config = SimulatorConfig(
-        api_key=KEY, job_seconds=0.25, queued_seconds=0.05, deployments=deployments, fps=8
-    )
-    with serve_sim(create_app(config)) as sim:
-        yield sim
-
-
-@pytest.fixture(scope="module")
-def gw(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    common = {"provider": "azure", "api_base": sim.url, "api_key": KEY, "poll_interval_s": 0.1}
-    models: dict[str, Any] = {
+SETUP = GatewaySetup(
+    provider="azure",
+    simulator=create_app,
+    sim_config=SimulatorConfig(
+        api_key=KEY, deployments={"sora-2": "sora-2", "sora": "sora", "video-prod": "sora-2"}
+    ),
+    key=KEY,
+    models={
         "sora-2": {"model": "sora-2", "options": {"api": "v1"}},
         "sora-1": {"model": "sora", "options": {"api": "jobs"}},
         "custom": {"model": "video-prod", "options": {"base_model": "sora-2"}},
         "misconfigured": "sora",
-    }
-    config = {"model_list": deployments(common, models), "default_model": "sora-2"}
-    with running_gateway(tmp_path_factory.mktemp("gw-azure"), config) as gateway:
-        yield gateway
+    },
+)
 
 
 def finished(gw: Gateway, video_id: str) -> Any:
-    return finish(gw.sdk(), video_id)
+    return support.finish(gw.sdk(), video_id)
 
 
 def upstream_job(sim: Sim, prompt: str) -> Any:
-    return only(sim.state.jobs.values(), lambda j: j.prompt == prompt)
+    return sim.find("jobs", lambda j: j.prompt == prompt)
 
 
 def is_image(data: bytes) -> bool:
@@ -80,7 +59,7 @@ def test_v1_create_uses_api_key_and_deployment_name(gw: Gateway, sim: Sim) -> No
     client = gw.sdk()
     video = finished(gw, client.videos.create(model="sora-2", prompt="v1 fox", size="1280x720").id)
     assert video.status == "completed" and video.progress == 100
-    assert video_shape(client.videos.download_content(video.id).content)[:2] == (1280, 720)
+    assert support.video_shape(client.videos.download_content(video.id).content)[:2] == (1280, 720)
     assert is_image(client.videos.download_content(video.id, variant="thumbnail").content)
     job = upstream_job(sim, "v1 fox")
     assert (job.api, job.deployment, job.seconds) == ("v1", "sora-2", 4)
@@ -103,7 +82,7 @@ def test_v1_remix_and_delete_reach_the_upstream(gw: Gateway, sim: Sim) -> None:
     assert upstream_job(sim, "v1 remix").remixed_from == upstream_id
     assert any(c["path"] == f"/openai/v1/videos/{upstream_id}/remix" for c in sim.since(mark))
     client.videos.delete(source.id)
-    wait_for(lambda: upstream_id not in sim.state.jobs)
+    support.wait_for(lambda: upstream_id not in sim.state.jobs)
     deletes = [c for c in sim.log() if c["method"] == "DELETE"]
     assert any(c["path"] == f"/openai/v1/videos/{upstream_id}" for c in deletes)
 
@@ -143,7 +122,7 @@ def test_jobs_end_to_end(gw: Gateway, sim: Sim) -> None:
     )
     video = finished(gw, created.id)
     assert video.status == "completed" and video.size == "480x854" and video.seconds == "3"
-    width, height, seconds = video_shape(client.videos.download_content(video.id).content)
+    width, height, seconds = support.video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (480, 854) and abs(seconds - 3) <= 0.5
     assert is_image(client.videos.download_content(video.id, variant="thumbnail").content)
     job = upstream_job(sim, "jobs rocket")
@@ -164,7 +143,7 @@ def test_jobs_end_to_end(gw: Gateway, sim: Sim) -> None:
     assert f"{JOBS}/{gen}/content/video" in fetched
     assert f"{JOBS}/{gen}/content/thumbnail" in fetched
     client.videos.delete(video.id)
-    wait_for(lambda: job.id not in sim.state.jobs)
+    support.wait_for(lambda: job.id not in sim.state.jobs)
     assert any(
         c["method"] == "DELETE" and c["path"] == f"{JOBS}/jobs/{job.id}" and c["status_code"] == 204
         for c in sim.log()
@@ -177,7 +156,7 @@ def test_jobs_image_to_video_is_multipart(gw: Gateway, sim: Sim) -> None:
         prompt="jobs image",
         size="480x480",  # type: ignore[arg-type]
         seconds="1",  # type: ignore[arg-type]
-        input_reference=("first.png", png_bytes(48, 48), "image/png"),
+        input_reference=("first.png", support.png_bytes(48, 48), "image/png"),
     )
     assert finished(gw, created.id).status == "completed"
     assert upstream_job(sim, "jobs image").width == 480

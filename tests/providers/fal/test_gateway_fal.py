@@ -6,62 +6,36 @@ body, headers) and the request log shows which queue URLs the gateway used.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import httpx
 import openai
 import pytest
 
-from tests.providers.conftest import Secrets
-from tests.support import (
-    Gateway,
-    Sim,
-    deployments,
-    finish,
-    only,
-    png_bytes,
-    post_video,
-    running_gateway,
-    serve_sim,
-    video_shape,
-    wait_for,
-)
+from tests import support
+from tests.support import GatewaySetup, Sim
 from vidgate.providers.fal.simulator import SimRequest, SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 KEY = "fa1fa1fa-0000-4000-8000-000000000000:" + "7e" * 16
 RAY = "fal-ai/luma-dream-machine/ray-2-flash"
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Sim]:
-    config = SimulatorConfig(api_key=KEY, job_seconds=0.3, queued_seconds=0.05, fps=8)
-    with serve_sim(create_app(config)) as sim:
-        yield sim
-
-
-@pytest.fixture(scope="module")
-def gw(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    common = {"provider": "fal", "api_base": sim.url, "api_key": KEY, "poll_interval_s": 0.1}
-    models: dict[str, Any] = {
+SETUP = GatewaySetup(
+    provider="fal",
+    simulator=create_app,
+    sim_config=SimulatorConfig(api_key=KEY),
+    key=KEY,
+    models={
         "ray": RAY,
         "kling-i2v": "fal-ai/kling-video/v2.1/standard/image-to-video",
         "any": {"model": "fal-ai/some-app/v2/text-to-video", "options": {"duration_format": "int"}},
-    }
-    config = {"model_list": deployments(common, models), "settings": {"stale_after_s": 1.0}}
-    with running_gateway(tmp_path_factory.mktemp("fal"), config) as gateway:
-        yield gateway
-
-
-@pytest.fixture
-def leak_secrets(sim: Sim) -> Secrets:
-    return lambda: [KEY, sim.url, *sim.state.requests]
+    },
+    gateway_config={"settings": {"stale_after_s": 1.0}},
+    upstream_ids=lambda state: state.requests,
+)
 
 
 def request_for(sim: Sim, prompt: str) -> SimRequest:
-    return only(sim.state.requests.values(), lambda r: r.body.get("prompt") == prompt)
+    found: SimRequest = sim.find("requests", lambda r: r.body.get("prompt") == prompt)
+    return found
 
 
 def paths(sim: Sim, item: SimRequest) -> list[tuple[str, str]]:
@@ -73,7 +47,7 @@ def test_create_maps_fields_and_uses_app_path_after_submit(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     prompt = "a heron in reeds"
-    response = post_video(
+    response = support.post_video(
         http, model="ray", prompt=prompt, size="720x960", seconds="5", metadata={"loop": True}
     )
     assert response.status_code == 200, response.text
@@ -86,7 +60,7 @@ def test_create_maps_fields_and_uses_app_path_after_submit(
         "resolution": "720p",
         "loop": True,
     }
-    video = finish(client, response.json()["id"])
+    video = support.finish(client, response.json()["id"])
     assert video.status == "completed", video.error
     app = "/fal-ai/luma-dream-machine/requests"
     calls = paths(sim, item)
@@ -94,7 +68,7 @@ def test_create_maps_fields_and_uses_app_path_after_submit(
     assert ("GET", f"{app}/{item.id}") in calls  # the result was fetched and checked
     assert ("GET", f"/files/{item.id}/output.mp4") in calls
     assert not any("ray-2-flash" in path for _, path in calls)
-    assert video_shape(client.videos.download_content(video.id).content)[:2] == (720, 960)
+    assert support.video_shape(client.videos.download_content(video.id).content)[:2] == (720, 960)
     assert http.get(f"/v1/videos/{video.id}").status_code == 200  # no upstream id, host, key
 
 
@@ -104,9 +78,9 @@ def test_a_refused_result_ends_the_job_at_once(
     """fal's COMPLETED with a result answered 422 (its content checker): the job fails with
     fal's reason on the first result fetch, not after repeated failed polls."""
     prompt = "[sim:fail] a refused heron"
-    response = post_video(http, model="ray", prompt=prompt, size="720x960", seconds="5")
+    response = support.post_video(http, model="ray", prompt=prompt, size="720x960", seconds="5")
     assert response.status_code == 200, response.text
-    video = finish(client, response.json()["id"])
+    video = support.finish(client, response.json()["id"])
     assert video.status == "failed" and video.error is not None
     assert video.error.code == "moderation_blocked" and "content checker" in video.error.message
     item = request_for(sim, prompt)
@@ -122,7 +96,7 @@ def test_image_to_video_sends_a_data_uri(
         ("prompt", (None, prompt)),
         ("model", (None, "kling-i2v")),
         ("size", (None, "1280x720")),
-        ("input_reference", ("f.png", png_bytes(160, 90), "image/png")),
+        ("input_reference", ("f.png", support.png_bytes(160, 90), "image/png")),
         ("metadata", (None, '{"negative_prompt": "blur", "cfg_scale": 0.5}')),
     ]
     response = http.post("/v1/videos", files=form)
@@ -131,17 +105,17 @@ def test_image_to_video_sends_a_data_uri(
     assert body["image_url"].startswith("data:image/png;base64,")
     assert (body["duration"], body["negative_prompt"], body["cfg_scale"]) == ("5", "blur", 0.5)
     assert "aspect_ratio" not in body and "resolution" not in body
-    missing = post_video(http, model="kling-i2v", prompt="no image", size="1280x720")
+    missing = support.post_video(http, model="kling-i2v", prompt="no image", size="1280x720")
     assert missing.status_code == 400 and missing.json()["error"]["param"] == "input_reference"
 
 
 def test_any_model_forwards_metadata(client: openai.OpenAI, http: httpx.Client, sim: Sim) -> None:
     prompt = "any fal model"
-    response = post_video(
+    response = support.post_video(
         http, model="any", prompt=prompt, size="854x480", seconds="2", metadata={"fps": 16}
     )
     assert response.status_code == 200, response.text
-    seeded = post_video(http, model="ray", prompt="no seed here", size="960x540", seed=7)
+    seeded = support.post_video(http, model="ray", prompt="no seed here", size="960x540", seed=7)
     assert seeded.status_code == 400 and seeded.json()["error"]["param"] == "seed"
     item = request_for(sim, prompt)
     assert item.model == "fal-ai/some-app/v2/text-to-video" and item.app == "fal-ai/some-app"
@@ -152,11 +126,11 @@ def test_any_model_forwards_metadata(client: openai.OpenAI, http: httpx.Client, 
         "resolution": "480p",
         "fps": 16,
     }
-    assert finish(client, response.json()["id"]).status == "completed"
+    assert support.finish(client, response.json()["id"]).status == "completed"
 
 
 def test_upstream_422_names_the_parameter(http: httpx.Client) -> None:
-    response = post_video(http, model="any", prompt="bad seed", metadata={"seed": "x"})
+    response = support.post_video(http, model="any", prompt="bad seed", metadata={"seed": "x"})
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "seed"
     assert "fal rejected the request" in response.json()["error"]["message"]
@@ -167,8 +141,10 @@ def test_completed_with_error_on_status(
 ) -> None:
     sim.state.config.status_errors = True
     try:
-        response = post_video(http, model="ray", prompt="[sim:fail] status says", size="960x540")
-        video = finish(client, response.json()["id"])
+        response = support.post_video(
+            http, model="ray", prompt="[sim:fail] status says", size="960x540"
+        )
+        video = support.finish(client, response.json()["id"])
     finally:
         sim.state.config.status_errors = False
     assert video.status == "failed" and video.error is not None
@@ -178,8 +154,8 @@ def test_completed_with_error_on_status(
 
 
 def test_completed_without_video_is_a_failed_job(client: openai.OpenAI, http: httpx.Client) -> None:
-    response = post_video(http, model="ray", prompt="[sim:no-video] empty", size="960x540")
-    video = finish(client, response.json()["id"])
+    response = support.post_video(http, model="ray", prompt="[sim:no-video] empty", size="960x540")
+    video = support.finish(client, response.json()["id"])
     assert video.status == "failed" and video.error is not None
     assert video.error.code == "upstream_no_output"
 
@@ -188,9 +164,9 @@ def test_delete_while_running_cancels_upstream(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     prompt = "[sim:slow] cancel me"
-    response = post_video(http, model="ray", prompt=prompt, size="960x540")
+    response = support.post_video(http, model="ray", prompt=prompt, size="960x540")
     assert response.status_code == 200
     client.videos.delete(response.json()["id"])
     item = request_for(sim, prompt)
-    wait_for(lambda: item.cancelled)
+    support.wait_for(lambda: item.cancelled)
     assert ("PUT", f"/fal-ai/luma-dream-machine/requests/{item.id}/cancel") in paths(sim, item)

@@ -6,67 +6,43 @@ each call was authenticated); the gateway is driven with the official openai SDK
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from tests.providers.conftest import Secrets
-from tests.support import (
-    Gateway,
-    Sim,
-    deployments,
-    finish,
-    only,
-    png_uri,
-    post_video,
-    running_gateway,
-    serve_sim,
-)
+from tests import support
+from tests.support import Gateway, GatewaySetup, Sim
 from vidgate.providers.gemini.simulator import SimJob, SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 KEY = "AIza-sim-upstream-key"
 VEO = "veo-3.1-generate-preview"
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Sim]:
-    config = SimulatorConfig(api_key=KEY, job_seconds=0.3, queued_seconds=0.05, fps=8)
-    with serve_sim(create_app(config)) as sim:
-        yield sim
-
-
-@pytest.fixture(scope="module")
-def gw(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    common = {"provider": "gemini", "api_base": f"{sim.url}/v1beta", "api_key": KEY}
-    models: dict[str, Any] = {
+SETUP = GatewaySetup(
+    provider="gemini",
+    simulator=create_app,
+    sim_config=SimulatorConfig(api_key=KEY),
+    path="/v1beta",
+    key=KEY,
+    models={
         "veo": {"model": VEO, "id": "veo-a"},
         "veo-b": {"model": VEO, "id": "veo-b"},
         "veo2": "veo-2.0-generate-001",
-    }
-    config = {
-        "model_list": deployments(common | {"poll_interval_s": 0.1}, models),
-        "settings": {"stale_after_s": 1.0},
-    }
-    with running_gateway(tmp_path_factory.mktemp("gemini"), config) as gateway:
-        yield gateway
-
-
-@pytest.fixture
-def leak_secrets(sim: Sim) -> Secrets:
-    return lambda: [KEY, sim.url, "operations/"]
+    },
+    gateway_config={"settings": {"stale_after_s": 1.0}},
+    upstream_ids=lambda state: ["operations/"],
+)
 
 
 def create(http: httpx.Client, **body: Any) -> httpx.Response:
-    return post_video(http, **({"model": "veo"} | body))
+    return support.post_video(http, **({"model": "veo"} | body))
 
 
 def job_for(sim: Sim, prompt: str) -> SimJob:
-    return only(sim.state.jobs.values(), lambda j: j.prompt == prompt)
+    job: SimJob = sim.find("jobs", lambda j: j.prompt == prompt)
+    return job
 
 
 def creates(sim: Sim) -> int:
@@ -81,7 +57,7 @@ def source(gw: Gateway) -> Any:
     """A completed 4 s video on ``veo`` (tests only read it)."""
     with gw.http() as http:
         response = create(http, prompt=SOURCE, seconds="4")
-    video = finish(gw.sdk(), response.json()["id"])
+    video = support.finish(gw.sdk(), response.json()["id"])
     assert video.status == "completed", video.error
     return video
 
@@ -120,7 +96,7 @@ def test_text_to_video_parameters_and_auth(
         "header",
     ) in sim.state.auth
     assert KEY not in response.text and "operations/" not in response.text
-    video = finish(client, response.json()["id"])
+    video = support.finish(client, response.json()["id"])
     assert video.status == "completed", video.error
     assert (video.size, video.seconds) == ("720x1280", "6")
     polls = [p for p, via in sim.state.auth if p == f"/v1beta/{job.name}"]
@@ -141,7 +117,7 @@ def test_download_follows_the_redirect_with_the_key(
 
 def test_first_and_last_frame_are_inlined(http: httpx.Client, sim: Sim) -> None:
     prompt = "a flower opens"
-    first, last = png_uri(32, 18), png_uri(16, 9)
+    first, last = support.png_uri(32, 18), support.png_uri(16, 9)
     response = create(
         http,
         prompt=prompt,
@@ -160,7 +136,7 @@ def test_first_and_last_frame_are_inlined(http: httpx.Client, sim: Sim) -> None:
 
 def test_reference_images(http: httpx.Client, sim: Sim) -> None:
     prompt = "this mug on a desk"
-    refs = [png_uri(32, 18), png_uri(20, 20)]
+    refs = [support.png_uri(32, 18), support.png_uri(20, 20)]
     response = create(http, prompt=prompt, metadata={"reference_images": refs})
     assert response.status_code == 200, response.text
     instance = job_for(sim, prompt).request["instances"][0]
@@ -174,7 +150,7 @@ def test_upstream_person_generation_400_names_the_parameter(http: httpx.Client, 
     response = create(
         http,
         prompt="a crowd cheering",
-        input_reference={"image_url": png_uri(32, 18)},
+        input_reference={"image_url": support.png_uri(32, 18)},
         metadata={"person_generation": "allow_all"},
     )
     assert response.status_code == 400, response.text
@@ -217,7 +193,9 @@ def test_veo2_has_its_own_durations(http: httpx.Client, sim: Sim) -> None:
 
 
 def test_operation_error_is_a_failed_job(client: openai.OpenAI, http: httpx.Client) -> None:
-    broken = finish(client, create(http, prompt="[sim:op-error] x", seconds="4").json()["id"])
+    broken = support.finish(
+        client, create(http, prompt="[sim:op-error] x", seconds="4").json()["id"]
+    )
     assert broken.status == "failed" and broken.error.code == "internal"
 
 
@@ -236,7 +214,7 @@ def test_extension_uses_the_source_file_uri(
     assert response.status_code == 200, response.text
     instance = job_for(sim, "the train enters a tunnel").request["instances"][0]
     assert instance["video"] == {"uri": f"{sim.url}/v1beta/files/{file_id}:download?alt=media"}
-    extended = finish(client, response.json()["id"])
+    extended = support.finish(client, response.json()["id"])
     assert extended.status == "completed", extended.error
 
 

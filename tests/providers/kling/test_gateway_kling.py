@@ -10,64 +10,34 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from tests.providers.conftest import Secrets
-from tests.support import (
-    Gateway,
-    Sim,
-    deployments,
-    finish,
-    only,
-    png_uri,
-    post_video,
-    refusal,
-    running_gateway,
-    serve_sim,
-    video_shape,
-)
+from tests import support
+from tests.support import GatewaySetup, Sim
 from vidgate.providers.kling.simulator import SimTask, SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 AK, SK = "ak-gateway-test-0001", "sk-gateway-test-0002"
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Sim]:
-    config = SimulatorConfig(api_key=f"{AK}:{SK}", job_seconds=0.4, queued_seconds=0.05, fps=8)
-    with serve_sim(create_app(config)) as sim:
-        yield sim
-
-
-@pytest.fixture(scope="module")
-def gw(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    common = {
-        "provider": "kling",
-        "api_base": sim.url,
-        "poll_interval_s": 0.1,
-        "api_key": AK,
-        "options": {"secret_key": "os.environ/KLING_SIM_SECRET"},
-    }
-    models = {"kling-16": "kling-v1-6", "kling-26": "kling-v2-6", "kling-3": "kling-v3"}
-    config = {"model_list": deployments(common, models), "default_model": "kling-16"}
-    env = {"KLING_SIM_SECRET": SK}
-    with running_gateway(tmp_path_factory.mktemp("gw-kling"), config, env=env) as gateway:
-        yield gateway
-
-
-@pytest.fixture
-def leak_secrets(sim: Sim) -> Secrets:
-    return lambda: [AK, SK, sim.url, *sim.state.tasks]
+SETUP = GatewaySetup(
+    provider="kling",
+    simulator=create_app,
+    sim_config=SimulatorConfig(api_key=f"{AK}:{SK}"),
+    key=AK,
+    common={"options": {"secret_key": "os.environ/KLING_SIM_SECRET"}},
+    env={"KLING_SIM_SECRET": SK},
+    models={"kling-16": "kling-v1-6", "kling-26": "kling-v2-6", "kling-3": "kling-v3"},
+    upstream_ids=lambda state: [SK, *state.tasks],
+)
 
 
 def task_for(sim: Sim, prompt: str) -> SimTask:
-    return only(sim.state.tasks.values(), lambda t: t.body.get("prompt") == prompt)
+    task: SimTask = sim.find("tasks", lambda t: t.body.get("prompt") == prompt)
+    return task
 
 
 def claims(authorization: str) -> dict[str, Any]:
@@ -83,7 +53,7 @@ def claims(authorization: str) -> dict[str, Any]:
 
 def test_text2video_end_to_end(client: openai.OpenAI, http: httpx.Client, sim: Sim) -> None:
     prompt = "a paper boat in the rain, text to video"
-    response = post_video(
+    response = support.post_video(
         http,
         model="kling-16",
         prompt=prompt,
@@ -108,10 +78,10 @@ def test_text2video_end_to_end(client: openai.OpenAI, http: httpx.Client, sim: S
         "cfg_scale": 0.7,
         "external_task_id": f"text2video-{video_id}",
     }
-    video = finish(client, video_id)
+    video = support.finish(client, video_id)
     assert video.status == "completed", video.error
     assert (video.size, video.seconds, video.progress) == ("720x1280", "5", 100)
-    width, height, seconds = video_shape(client.videos.download_content(video.id).content)
+    width, height, seconds = support.video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (720, 1280) and seconds == pytest.approx(5, abs=0.2)
     polls = [e for e in sim.log() if e["path"] == f"/v1/videos/text2video/{task.id}"]
     assert polls and all(e["status_code"] == 200 for e in polls)
@@ -123,13 +93,13 @@ def test_image2video_sends_raw_base64_and_polls_its_family(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     prompt = "from the first frame to the last"
-    response = post_video(
+    response = support.post_video(
         http,
         model="kling-3",
         prompt=prompt,
         size="1280x720",
         seconds="3",
-        input_reference={"image_url": png_uri()},
+        input_reference={"image_url": support.png_uri()},
         metadata={"last_frame": "https://cdn.example.com/last.png", "audio": True},
     )
     assert response.status_code == 200, response.text
@@ -138,7 +108,7 @@ def test_image2video_sends_raw_base64_and_polls_its_family(
     assert not task.body["image"].startswith("data:")  # raw base64, validated by the sim
     assert task.body["image_tail"] == "https://cdn.example.com/last.png"
     assert (task.body["sound"], task.body["duration"], task.body["mode"]) == ("on", "3", "std")
-    video = finish(client, response.json()["id"])
+    video = support.finish(client, response.json()["id"])
     assert video.status == "completed", video.error
     paths = {e["path"] for e in sim.log()}
     assert f"/v1/videos/image2video/{task.id}" in paths
@@ -147,7 +117,7 @@ def test_image2video_sends_raw_base64_and_polls_its_family(
 
 def test_pro_mode_follows_the_size(http: httpx.Client, sim: Sim) -> None:
     prompt = "a full hd lighthouse"
-    response = post_video(
+    response = support.post_video(
         http, model="kling-26", prompt=prompt, size="1920x1080", metadata={"mode": "pro"}
     )
     assert response.status_code == 200, response.text
@@ -174,7 +144,7 @@ def test_requests_kling_cannot_take_are_400s_without_an_upstream_call(
     http: httpx.Client, sim: Sim, body: dict[str, Any], param: str | None
 ) -> None:
     mark = sim.mark()
-    error = refusal(post_video(http, prompt="never sent", **body))
+    error = support.refusal(support.post_video(http, prompt="never sent", **body))
     if param is not None:
         assert error["param"] is not None and error["param"].startswith(param)
     assert sim.posts_since(mark) == []
@@ -185,10 +155,10 @@ def test_requests_kling_cannot_take_are_400s_without_an_upstream_call(
 
 def test_upstream_400_keeps_its_parameter(http: httpx.Client, sim: Sim) -> None:
     mark = sim.mark()
-    tiny = png_uri(120, 120)  # Kling needs at least 300 px
-    response = post_video(
+    tiny = support.png_uri(120, 120)  # Kling needs at least 300 px
+    response = support.post_video(
         http, model="kling-16", prompt="tiny image", input_reference={"image_url": tiny}
     )
-    error = refusal(response)
+    error = support.refusal(response)
     assert error["param"] == "input_reference" and "300px" in error["message"]
     assert sim.posts_since(mark) == [400]

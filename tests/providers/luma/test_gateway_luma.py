@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,20 +17,8 @@ import openai
 import pytest
 from PIL import Image
 
-from tests.providers.conftest import Secrets
-from tests.support import (
-    Gateway,
-    Sim,
-    deployments,
-    finish,
-    only,
-    png_bytes,
-    png_uri,
-    running_gateway,
-    serve_sim,
-    video_shape,
-    wait_for,
-)
+from tests import support
+from tests.support import Gateway, GatewaySetup, Sim
 from vidgate.providers.luma.simulator import SimGeneration, SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -39,30 +26,15 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 SIM_KEY = "luma-upstream-key"
 API = "/dream-machine/v1"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Sim]:
-    config = SimulatorConfig(api_key=SIM_KEY, job_seconds=0.3, queued_seconds=0.05, fps=8)
-    with serve_sim(create_app(config)) as sim:
-        yield sim
-
-
-@pytest.fixture(scope="module")
-def gw(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    common = {"provider": "luma", "api_base": f"{sim.url}{API}", "poll_interval_s": 0.1}
-    models = {"flash": "ray-flash-2", "legacy": "ray-1-6"}
-    config = {
-        "model_list": deployments(common | {"api_key": SIM_KEY}, models),
-        "default_model": "flash",
-    }
-    with running_gateway(tmp_path_factory.mktemp("gw-luma"), config) as gateway:
-        yield gateway
-
-
-@pytest.fixture
-def leak_secrets(sim: Sim) -> Secrets:
-    return lambda: [SIM_KEY, sim.url, UUID]  # Luma's generation ids are UUIDs
+SETUP = GatewaySetup(
+    provider="luma",
+    simulator=create_app,
+    sim_config=SimulatorConfig(api_key=SIM_KEY),
+    path=API,
+    key=SIM_KEY,
+    models={"flash": "ray-flash-2", "legacy": "ray-1-6"},
+    upstream_ids=lambda state: [UUID],  # Luma's generation ids
+)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +48,8 @@ def finished(gw: Gateway) -> Any:
 
 
 def generation(sim: Sim, prompt: str) -> SimGeneration:
-    return only(sim.state.generations.values(), lambda g: g.request["prompt"] == prompt)
+    found: SimGeneration = sim.find("generations", lambda g: g.request["prompt"] == prompt)
+    return found
 
 
 def unique(prompt: str) -> str:
@@ -132,7 +105,9 @@ def test_video_and_thumbnail_come_from_the_cdn(
     client: openai.OpenAI, sim: Sim, finished: Any
 ) -> None:
     assert finished.size == "960x540" and finished.seconds == "5" and finished.progress == 100
-    width, height, seconds = video_shape(client.videos.download_content(finished.id).content)
+    width, height, seconds = support.video_shape(
+        client.videos.download_content(finished.id).content
+    )
     assert (width, height) == (960, 540) and abs(seconds - 5) <= 0.5
     thumbnail = client.videos.download_content(finished.id, variant="thumbnail").content
     image = Image.open(io.BytesIO(thumbnail))
@@ -154,9 +129,9 @@ def test_extend_uses_the_generation_keyframe(
     sent = generation(sim, prompt).request
     assert sent["keyframes"] == {"frame0": {"type": "generation", "id": source}}
     assert (sent["aspect_ratio"], sent["resolution"], sent["duration"]) == ("16:9", "540p", "5s")
-    video = finish(client, response.json()["id"])
+    video = support.finish(client, response.json()["id"])
     assert video.status == "completed", video.error
-    width, height, seconds = video_shape(client.videos.download_content(video.id).content)
+    width, height, seconds = support.video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (960, 540) and abs(seconds - 10) <= 0.5
 
 
@@ -177,10 +152,13 @@ def test_image_uploads_and_data_urls_are_refused(http: httpx.Client, sim: Sim) -
         "/v1/videos",
         files=[
             ("prompt", (None, "from a file")),
-            ("input_reference", ("first.png", png_bytes(64, 64), "image/png")),  # a real image
+            (
+                "input_reference",
+                ("first.png", support.png_bytes(64, 64), "image/png"),
+            ),  # a real image
         ],
     )
-    data_url = {"image_url": png_uri(64, 64)}
+    data_url = {"image_url": support.png_uri(64, 64)}
     inline = http.post("/v1/videos", json={"prompt": "inline", "input_reference": data_url})
     for response in (upload, inline):
         assert response.status_code == 400, response.text
@@ -211,5 +189,7 @@ def test_delete_deletes_the_generation(client: openai.OpenAI, sim: Sim) -> None:
     upstream = generation(sim, prompt).id
     client.videos.delete(video.id)
     call = ("DELETE", f"{API}/generations/{upstream}", 204)
-    wait_for(lambda: call in [(e["method"], e["path"], e["status_code"]) for e in sim.log()])
+    support.wait_for(
+        lambda: call in [(e["method"], e["path"], e["status_code"]) for e in sim.log()]
+    )
     assert upstream not in sim.state.generations

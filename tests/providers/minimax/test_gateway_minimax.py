@@ -8,79 +8,43 @@ No upstream task id, key or host may reach a client.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from tests.providers.conftest import Secrets
-from tests.support import (
-    Gateway,
-    Sim,
-    deployments,
-    finish,
-    only,
-    png_bytes,
-    png_uri,
-    post_video,
-    refusal,
-    running_gateway,
-    serve_sim,
-    video_shape,
-    wait_for,
-)
+from tests import support
+from tests.support import Gateway, GatewaySetup, Sim
 from vidgate.providers.minimax.simulator import SimTask, SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 KEY = "sk-api-" + "7e" * 32
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Sim]:
-    config = SimulatorConfig(api_key=KEY, job_seconds=0.4, queued_seconds=0.05, fps=8)
-    with serve_sim(create_app(config)) as sim:
-        yield sim
-
-
-@pytest.fixture(scope="module")
-def gw(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    common = {
-        "provider": "minimax",
-        "api_base": sim.url,
-        "poll_interval_s": 0.1,
-        "api_key": "os.environ/MINIMAX_SIM_KEY",
-    }
-    models = {
+SETUP = GatewaySetup(
+    provider="minimax",
+    simulator=create_app,
+    sim_config=SimulatorConfig(api_key=KEY),
+    key=KEY,
+    models={
         "hailuo-23": "MiniMax-Hailuo-2.3",
         "hailuo-02": "MiniMax-Hailuo-02",
         "hailuo-fast": "MiniMax-Hailuo-2.3-Fast",
         "s2v": "S2V-01",
         "h3": "MiniMax-H3",
-    }
-    config = {
-        "model_list": deployments(common, models),
-        "default_model": "hailuo-23",
-        "router": {"retry_backoff_s": 0},  # refusals the router asks again are asked at once
-    }
-    env = {"MINIMAX_SIM_KEY": KEY}
-    with running_gateway(tmp_path_factory.mktemp("gw-minimax"), config, env=env) as gateway:
-        yield gateway
-
-
-@pytest.fixture
-def leak_secrets(sim: Sim) -> Secrets:
-    def secrets() -> list[str]:
-        files = [str(t.file_id) for t in sim.state.tasks.values()]
-        return [KEY, sim.url, *sim.state.tasks, *sim.state.deleted, *files]
-
-    return secrets
+    },
+    gateway_config={"router": {"retry_backoff_s": 0}},  # what is asked again, at once
+    upstream_ids=lambda state: [
+        *state.tasks,
+        *state.deleted,
+        *(str(t.file_id) for t in state.tasks.values()),
+    ],
+)
 
 
 def task_for(sim: Sim, prompt: str) -> SimTask:
-    return only(sim.state.tasks.values(), lambda t: t.prompt == prompt)
+    task: SimTask = sim.find("tasks", lambda t: t.prompt == prompt)
+    return task
 
 
 def stored_upstream_id(gw: Gateway, job_id: str) -> str:
@@ -95,7 +59,7 @@ def test_v1_text_to_video_end_to_end(
     client: openai.OpenAI, http: httpx.Client, sim: Sim, gw: Gateway
 ) -> None:
     prompt = "a paper boat on a rainy street [Push in]"
-    response = post_video(
+    response = support.post_video(
         http,
         model="hailuo-23",
         prompt=prompt,
@@ -114,10 +78,10 @@ def test_v1_text_to_video_end_to_end(
         "prompt_optimizer": False,
         "fast_pretreatment": True,
     }
-    video = finish(client, response.json()["id"])
+    video = support.finish(client, response.json()["id"])
     assert video.status == "completed", video.error
     assert (video.size, video.seconds, video.progress) == ("1366x768", "6", 100)
-    width, height, seconds = video_shape(client.videos.download_content(video.id).content)
+    width, height, seconds = support.video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (1366, 768) and seconds == pytest.approx(6, abs=0.3)
     # query until Success, then files/retrieve once, then the signed URL without auth.
     calls = [
@@ -135,13 +99,13 @@ def test_first_and_last_frame_on_hailuo_02(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     prompt = "from the first to the last frame"
-    response = post_video(
+    response = support.post_video(
         http,
         model="hailuo-02",
         prompt=prompt,
         size="912x512",
         seconds="10",
-        input_reference={"image_url": png_uri()},
+        input_reference={"image_url": support.png_uri()},
         metadata={"last_frame": "https://example.com/last.png"},
     )
     assert response.status_code == 200, response.text
@@ -149,21 +113,21 @@ def test_first_and_last_frame_on_hailuo_02(
     assert task.body["first_frame_image"].startswith("data:image/png;base64,")
     assert task.body["last_frame_image"] == "https://example.com/last.png"
     assert (task.body["resolution"], task.body["duration"]) == ("512P", 10)
-    assert finish(client, response.json()["id"]).status == "completed"
+    assert support.finish(client, response.json()["id"]).status == "completed"
 
 
 def test_uploaded_image_and_subject_reference(http: httpx.Client, sim: Sim) -> None:
     form: list[tuple[str, Any]] = [
         ("prompt", (None, "fast from an upload")),
         ("model", (None, "hailuo-fast")),
-        ("input_reference", ("f.png", png_bytes(), "image/png")),
+        ("input_reference", ("f.png", support.png_bytes(), "image/png")),
     ]
     response = http.post("/v1/videos", files=form)
     assert response.status_code == 200, response.text
     assert (
         task_for(sim, "fast from an upload").body["first_frame_image"].startswith("data:image/png")
     )
-    response = post_video(
+    response = support.post_video(
         http,
         model="s2v",
         prompt="the same character walks",
@@ -188,7 +152,7 @@ def test_combinations_the_model_cannot_make_are_400_before_any_call(
         ({"model": "hailuo-23", "metadata": {"callback_url": "https://x.test/"}}, None),
     ]
     for body, param in cases:
-        error = refusal(post_video(http, prompt="impossible", **body))
+        error = support.refusal(support.post_video(http, prompt="impossible", **body))
         if param is not None:
             assert error["param"] == param
     assert sim.posts_since(mark) == []
@@ -203,7 +167,7 @@ def test_business_errors_inside_http_200_are_mapped(http: httpx.Client) -> None:
         "429": (429, "rate_limit_exceeded"),
     }
     for marker, (status, code) in expected.items():
-        response = post_video(http, model="hailuo-23", prompt=f"[sim:{marker}] refused")
+        response = support.post_video(http, model="hailuo-23", prompt=f"[sim:{marker}] refused")
         assert response.status_code == status, response.text
         assert response.json()["error"]["code"] == code
         if status == 429:
@@ -217,13 +181,13 @@ def test_h3_content_array_end_to_end_and_delete(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     prompt = "A paper boat drifting down a rainy street"
-    response = post_video(
+    response = support.post_video(
         http,
         model="h3",
         prompt=prompt,
         size="768x768",
         seconds="4",
-        input_reference={"image_url": png_uri()},
+        input_reference={"image_url": support.png_uri()},
         metadata={"reference_images": ["https://example.com/r1.png"], "aigc_watermark": False},
     )
     assert response.status_code == 200, response.text
@@ -241,20 +205,20 @@ def test_h3_content_array_end_to_end_and_delete(
         4,
     )
     assert task.body["aigc_watermark"] is False
-    video = finish(client, response.json()["id"])
+    video = support.finish(client, response.json()["id"])
     assert video.status == "completed", video.error
-    width, height, seconds = video_shape(client.videos.download_content(video.id).content)
+    width, height, seconds = support.video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (768, 768) and seconds == pytest.approx(4, abs=0.3)
     client.videos.delete(video.id)
-    wait_for(lambda: sim.state.deleted.get(task.id) == "deleted")
+    support.wait_for(lambda: sim.state.deleted.get(task.id) == "deleted")
 
 
 def test_h3_delete_while_queued_cancels_upstream(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     prompt = "[sim:slow] cancel me"
-    response = post_video(http, model="h3", prompt=prompt, size="1366x768", seconds="4")
+    response = support.post_video(http, model="h3", prompt=prompt, size="1366x768", seconds="4")
     assert response.status_code == 200, response.text
     task = task_for(sim, prompt)
     client.videos.delete(response.json()["id"])
-    wait_for(lambda: sim.state.deleted.get(task.id) == "cancelled")
+    support.wait_for(lambda: sim.state.deleted.get(task.id) == "cancelled")

@@ -11,8 +11,6 @@ import concurrent.futures
 import io
 import re
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import av
@@ -21,18 +19,8 @@ import openai
 import pytest
 from PIL import Image
 
-from tests.providers.conftest import Secrets
-from tests.support import (
-    Gateway,
-    Recorder,
-    Sim,
-    deployments,
-    finish,
-    png_bytes,
-    running_gateway,
-    serve,
-    wait_for,
-)
+from tests import support
+from tests.support import Gateway, GatewaySetup, Recorder, Sim
 from vidgate.providers.openai.simulator import SimulatorConfig, create_app
 from vidgate.settings import RouterSettings
 
@@ -44,61 +32,41 @@ GATEWAY_ID = re.compile(r"video_[0-9a-f]{32}")
 UPSTREAM_ID = re.compile(r"video_[0-9a-f]{48}")
 SECRETS = (UPSTREAM_ID, SIM_KEY, BAD_KEY)
 """Never in anything a client gets: the upstream's ids and keys."""
-
-
-@dataclass
-class OpenAISim(Sim):
-    """The simulator, and how a gateway job's upstream video is found in its log."""
-
-    def upstream_id(self, gateway_id: str) -> str:
-        """The upstream id of a gateway job (the gateway sends its id as Idempotency-Key)."""
-        (entry,) = [
-            e for e in self.log() if e["method"] == "POST" and e["idempotency_key"] == gateway_id
-        ]
-        assert entry["status_code"] == 200 and UPSTREAM_ID.fullmatch(entry["video_id"])
-        return str(entry["video_id"])
-
-    def content(self, upstream_id: str, variant: str) -> httpx.Response:
-        response = httpx.get(
-            f"{self.url}/v1/videos/{upstream_id}/content",
-            params={"variant": variant},
-            headers={"Authorization": f"Bearer {SIM_KEY}"},
-        )
-        response.raise_for_status()
-        return response
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[OpenAISim]:
-    config = SimulatorConfig(
-        api_key=SIM_KEY, job_seconds=0.4, queued_seconds=0.05, poll_after_ms=50, fps=8
-    )
-    app = create_app(config)
-    with serve(app) as url:
-        yield OpenAISim(url, app.state.sim)
-
-
-@pytest.fixture(scope="module")
-def gw(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    common = {"provider": "openai", "api_base": f"{sim.url}/v1"}
-    models = {
-        "sora-2": {"model": "sora-2", "api_key": "os.environ/UPSTREAM_KEY"},
-        "sora-2-pro": {"model": "sora-2-pro", "api_key": "os.environ/UPSTREAM_KEY"},
+SETUP = GatewaySetup(
+    provider="openai",
+    simulator=create_app,
+    sim_config=SimulatorConfig(api_key=SIM_KEY, poll_after_ms=50),
+    timing={"job_seconds": 0.4},
+    path="/v1",
+    key=SIM_KEY,
+    models={
+        "sora-2": "sora-2",
+        "sora-2-pro": "sora-2-pro",
         "sora-2-badkey": {"model": "sora-2", "api_key": "os.environ/BAD_UPSTREAM_KEY"},
-    }
-    config = {
-        "model_list": deployments(common, models),
-        "default_model": "sora-2",
-        "router": {"retry_backoff_s": 0},  # a 5xx is asked again at once
-    }
-    env = {"UPSTREAM_KEY": SIM_KEY, "BAD_UPSTREAM_KEY": BAD_KEY}
-    with running_gateway(tmp_path_factory.mktemp("gw-openai"), config, env=env) as gateway:
-        yield gateway
+    },
+    env={"BAD_UPSTREAM_KEY": BAD_KEY},
+    gateway_config={"router": {"retry_backoff_s": 0}},  # a 5xx is asked again at once
+    upstream_ids=lambda state: SECRETS,
+)
 
 
-@pytest.fixture
-def leak_secrets() -> Secrets:
-    return lambda: SECRETS
+def upstream_id(sim: Sim, gateway_id: str) -> str:
+    """The upstream id of a gateway job (the gateway sends its id as Idempotency-Key)."""
+    (entry,) = [
+        e for e in sim.log() if e["method"] == "POST" and e["idempotency_key"] == gateway_id
+    ]
+    assert entry["status_code"] == 200 and UPSTREAM_ID.fullmatch(entry["video_id"])
+    return str(entry["video_id"])
+
+
+def upstream_content(sim: Sim, upstream_id: str, variant: str) -> httpx.Response:
+    response = httpx.get(
+        f"{sim.url}/v1/videos/{upstream_id}/content",
+        params={"variant": variant},
+        headers={"Authorization": f"Bearer {SIM_KEY}"},
+    )
+    response.raise_for_status()
+    return response
 
 
 def decode(data: bytes) -> tuple[int, int, float, str]:
@@ -118,7 +86,7 @@ def creates(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_create_and_poll_serves_the_upstream_bytes(
-    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
+    client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     mark = sim.mark()
     video = client.videos.create_and_poll(
@@ -133,7 +101,7 @@ def test_create_and_poll_serves_the_upstream_bytes(
         100,
     )
     assert video.error is None and video.completed_at is not None
-    upstream = sim.upstream_id(video.id)
+    upstream = upstream_id(sim, video.id)
     assert [(e["method"], e["path"]) for e in creates(sim.since(mark))] == [("POST", "/v1/videos")]
 
     archived = [
@@ -142,22 +110,22 @@ def test_create_and_poll_serves_the_upstream_bytes(
         if e["method"] == "GET" and e["path"].endswith("/content")
     ]
     assert archived == [f"/v1/videos/{upstream}/content"] * 3
-    content = client.videos.download_content(video.id).content
-    width, height, duration, codec = decode(content)
+    data = client.videos.download_content(video.id).content
+    width, height, duration, codec = decode(data)
     assert (width, height, codec) == (720, 1280, "h264") and duration == pytest.approx(4, abs=0.2)
-    assert content == sim.content(upstream, "video").content
+    assert data == upstream_content(sim, upstream, "video").content
 
     thumb = client.videos.with_raw_response.download_content(video.id, variant="thumbnail")
     assert thumb.headers["content-type"] == "image/webp"
     with Image.open(io.BytesIO(thumb.content)) as image:
         assert (image.format, image.size) == ("WEBP", (720, 1280))
-    assert thumb.content == sim.content(upstream, "thumbnail").content
+    assert thumb.content == upstream_content(sim, upstream, "thumbnail").content
 
     sprite = client.videos.with_raw_response.download_content(video.id, variant="spritesheet")
     assert sprite.headers["content-type"] == "image/jpeg"
     with Image.open(io.BytesIO(sprite.content)) as image:
         assert image.format == "JPEG" and image.size[0] == 5 * 160
-    assert sprite.content == sim.content(upstream, "spritesheet").content
+    assert sprite.content == upstream_content(sim, upstream, "spritesheet").content
 
     response = http.get(f"/v1/videos/{video.id}")
     assert response.json()["status"] == "completed"
@@ -165,7 +133,7 @@ def test_create_and_poll_serves_the_upstream_bytes(
 
 
 def test_completed_job_is_served_from_the_store(
-    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
+    client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     video = client.videos.create_and_poll(prompt="served from the store", poll_interval_ms=50)
     assert video.status == "completed"
@@ -178,15 +146,15 @@ def test_completed_job_is_served_from_the_store(
 
 
 def test_polls_follow_the_upstream_hint_and_retrieves_do_not_poll(
-    client: openai.OpenAI, sim: OpenAISim
+    client: openai.OpenAI, sim: Sim
 ) -> None:
     mark = sim.mark()
     video = client.videos.create(prompt="polled by the gateway, not the client")
     for _ in range(30):
         client.videos.retrieve(video.id)
-    video = finish(client, video.id)
+    video = support.finish(client, video.id)
     assert video.status == "completed"
-    upstream = sim.upstream_id(video.id)
+    upstream = upstream_id(sim, video.id)
     polls = [
         e for e in sim.since(mark) if e["method"] == "GET" and e["path"] == f"/v1/videos/{upstream}"
     ]
@@ -212,7 +180,7 @@ def test_upstream_job_failure_is_a_failed_video(client: openai.OpenAI, http: htt
 
 
 def test_upstream_429_at_create_is_a_429_and_no_job(
-    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
+    client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     mark = sim.mark()
     with pytest.raises(openai.RateLimitError) as info:
@@ -225,7 +193,7 @@ def test_upstream_429_at_create_is_a_429_and_no_job(
 
 
 def test_upstream_500_at_create_is_a_502_and_no_job(
-    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
+    client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     mark = sim.mark()
     with pytest.raises(openai.InternalServerError) as info:
@@ -237,7 +205,7 @@ def test_upstream_500_at_create_is_a_502_and_no_job(
     assert not [v for v in listed if "[sim:500]" in v["prompt"]]
 
 
-def test_wrong_upstream_key_is_a_502_without_the_key(http: httpx.Client, sim: OpenAISim) -> None:
+def test_wrong_upstream_key_is_a_502_without_the_key(http: httpx.Client, sim: Sim) -> None:
     mark = sim.mark()
     response = http.post("/v1/videos", json={"prompt": "bad key", "model": "sora-2-badkey"})
     assert response.status_code == 502
@@ -260,15 +228,15 @@ def test_unknown_upstream_status_means_still_running(
         seen.add(status)
         return status in ("completed", "failed")
 
-    wait_for(finished, timeout=10, interval=0.02)
-    assert finish(client, video.id).status == "completed"
+    support.wait_for(finished, timeout=10, interval=0.02)
+    assert support.finish(client, video.id).status == "completed"
     assert seen <= {"queued", "in_progress", "completed"}
 
 
-def test_poll_429_backs_off_and_completes(client: openai.OpenAI, sim: OpenAISim) -> None:
+def test_poll_429_backs_off_and_completes(client: openai.OpenAI, sim: Sim) -> None:
     video = client.videos.create_and_poll(prompt="[sim:poll-429] throttled", poll_interval_ms=50)
     assert video.status == "completed", video.error
-    upstream = sim.upstream_id(video.id)
+    upstream = upstream_id(sim, video.id)
     polls = [e for e in sim.log() if e["method"] == "GET" and e["path"] == f"/v1/videos/{upstream}"]
     assert polls[0]["status_code"] == 429
     assert polls[1]["t"] - polls[0]["t"] >= 0.9  # Retry-After: 1 was honoured
@@ -276,13 +244,15 @@ def test_poll_429_backs_off_and_completes(client: openai.OpenAI, sim: OpenAISim)
 
 
 def test_upstream_that_loses_the_job_fails_it_without_leaking_its_id(
-    client: openai.OpenAI, sim: OpenAISim
+    client: openai.OpenAI, sim: Sim
 ) -> None:
     video = client.videos.create(prompt="[sim:slow] soon forgotten")
-    upstream = sim.upstream_id(video.id)
-    wait_for(lambda: any(e["method"] == "GET" and e["video_id"] == upstream for e in sim.log()))
+    upstream = upstream_id(sim, video.id)
+    support.wait_for(
+        lambda: any(e["method"] == "GET" and e["video_id"] == upstream for e in sim.log())
+    )
     sim.state.jobs.pop(upstream)
-    failed = wait_for(
+    failed = support.wait_for(
         lambda: (v := client.videos.retrieve(video.id)).status == "failed" and v, timeout=15
     )
     assert failed.error is not None and failed.error.code == "upstream_unreachable"
@@ -293,7 +263,7 @@ def test_upstream_that_loses_the_job_fails_it_without_leaking_its_id(
 
 
 def test_size_the_model_cannot_make_is_rejected_without_an_upstream_call(
-    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
+    client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     mark = sim.mark()
     with pytest.raises(openai.BadRequestError) as info:
@@ -304,8 +274,8 @@ def test_size_the_model_cannot_make_is_rejected_without_an_upstream_call(
     assert sim.since(mark) == []
     pro = client.videos.create(prompt="full hd", model="sora-2-pro", size="1920x1080")  # type: ignore[arg-type]
     assert (pro.model, pro.size) == ("sora-2-pro", "1920x1080")
-    assert finish(client, pro.id).status == "completed"
-    upstream = sim.upstream_id(pro.id)
+    assert support.finish(client, pro.id).status == "completed"
+    upstream = upstream_id(sim, pro.id)
     assert (sim.state.jobs[upstream].model, sim.state.jobs[upstream].size) == (
         "sora-2-pro",
         "1920x1080",
@@ -313,21 +283,21 @@ def test_size_the_model_cannot_make_is_rejected_without_an_upstream_call(
 
 
 def test_input_reference_upload_reaches_upstream_as_a_file(
-    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
+    client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     mark = sim.mark()
     video = client.videos.create(
         prompt="from an image",
         size="1280x720",
-        input_reference=("ref.png", png_bytes(1280, 720), "image/png"),
+        input_reference=("ref.png", support.png_bytes(1280, 720), "image/png"),
     )
-    assert finish(client, video.id).status == "completed"
+    assert support.finish(client, video.id).status == "completed"
     # The upstream checks the file against size, and its 400 comes back with its param.
     with pytest.raises(openai.BadRequestError) as info:
         client.videos.create(
             prompt="wrong image",
             size="1280x720",
-            input_reference=("r.png", png_bytes(64, 64), "image/png"),
+            input_reference=("r.png", support.png_bytes(64, 64), "image/png"),
         )
     assert info.value.param == "input_reference"
     assert [e["status_code"] for e in creates(sim.since(mark))] == [200, 400]
@@ -338,12 +308,10 @@ def test_input_reference_upload_reaches_upstream_as_a_file(
 # --- follow-ups go to the same upstream by its id ------------------------------------
 
 
-def test_remix_uses_the_upstream_id(
-    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
-) -> None:
+def test_remix_uses_the_upstream_id(client: openai.OpenAI, http: httpx.Client, sim: Sim) -> None:
     source = client.videos.create_and_poll(prompt="source", seconds="8", poll_interval_ms=50)
     assert source.status == "completed"
-    upstream = sim.upstream_id(source.id)
+    upstream = upstream_id(sim, source.id)
     mark = sim.mark()
     remix = client.videos.remix(source.id, prompt="now in blue")
     assert GATEWAY_ID.fullmatch(remix.id) and remix.id != source.id
@@ -352,20 +320,20 @@ def test_remix_uses_the_upstream_id(
     assert [(e["path"], e["status_code"]) for e in calls] == [(f"/v1/videos/{upstream}/remix", 200)]
     assert calls[0]["idempotency_key"] == remix.id
     assert sim.state.jobs[calls[0]["video_id"]].remixed_from_video_id == upstream
-    remix = finish(client, remix.id)
+    remix = support.finish(client, remix.id)
     assert remix.status == "completed" and remix.remixed_from_video_id == source.id
     header = http.get(f"/v1/videos/{remix.id}").headers["x-vidgate-deployment"]
     assert header == http.get(f"/v1/videos/{source.id}").headers["x-vidgate-deployment"]
 
 
 def test_edit_and_extension_by_gateway_id(
-    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
+    client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     source = client.videos.create_and_poll(
         prompt="pro source", model="sora-2-pro", size="1280x720", poll_interval_ms=50
     )
     assert source.status == "completed"
-    upstream = sim.upstream_id(source.id)
+    upstream = upstream_id(sim, source.id)
     mark = sim.mark()
     edit = http.post("/v1/videos/edits", json={"prompt": "snow", "video": {"id": source.id}})
     assert edit.status_code == 200, edit.text
@@ -388,14 +356,12 @@ def test_edit_and_extension_by_gateway_id(
         assert (job.model, job.size, job.seconds) == ("sora-2-pro", "1280x720", seconds)
     assert sim.state.jobs[upstream].model == "sora-2-pro"
     for video_id in (edit.json()["id"], extend.json()["id"]):
-        assert finish(client, video_id).status == "completed"
+        assert support.finish(client, video_id).status == "completed"
     width, height, duration, _ = decode(client.videos.download_content(extend.json()["id"]).content)
     assert (width, height) == (1280, 720) and duration == pytest.approx(8, abs=0.2)
 
 
-def test_extension_of_an_uploaded_file_sends_the_file(
-    client: openai.OpenAI, sim: OpenAISim
-) -> None:
+def test_extension_of_an_uploaded_file_sends_the_file(client: openai.OpenAI, sim: Sim) -> None:
     source = client.videos.create_and_poll(prompt="to upload", poll_interval_ms=50)
     data = client.videos.download_content(source.id).content
     mark = sim.mark()
@@ -405,22 +371,22 @@ def test_extension_of_an_uploaded_file_sends_the_file(
     assert call["path"] == "/v1/videos/extensions" and call["status_code"] == 200
     job = sim.state.jobs[call["video_id"]]
     assert (job.model, job.size, job.seconds) == ("sora-2", "720x1280", 8)
-    assert finish(client, extended.id).status == "completed"
+    assert support.finish(client, extended.id).status == "completed"
 
 
 # --- delete ---------------------------------------------------------------------------
 
 
-def test_delete_reaches_the_upstream(client: openai.OpenAI, sim: OpenAISim) -> None:
+def test_delete_reaches_the_upstream(client: openai.OpenAI, sim: Sim) -> None:
     video = client.videos.create_and_poll(prompt="to delete", poll_interval_ms=50)
-    upstream = sim.upstream_id(video.id)
+    upstream = upstream_id(sim, video.id)
     deleted = client.videos.delete(video.id)
     assert (deleted.id, deleted.object, deleted.deleted) == (video.id, "video.deleted", True)
     with pytest.raises(openai.NotFoundError):
         client.videos.retrieve(video.id)
     with pytest.raises(openai.NotFoundError):
         client.videos.download_content(video.id)
-    wait_for(
+    support.wait_for(
         lambda: [
             e
             for e in sim.log()
@@ -436,7 +402,7 @@ def test_delete_reaches_the_upstream(client: openai.OpenAI, sim: OpenAISim) -> N
 
 
 def test_idempotency_key_makes_one_upstream_create(
-    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
+    client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     key = f"idem-{uuid.uuid4()}"
     mark = sim.mark()
@@ -448,13 +414,13 @@ def test_idempotency_key_makes_one_upstream_create(
     assert info.value.status_code == 409 and info.value.code == "idempotency_key_reused"
     calls = creates(sim.since(mark))
     assert [(e["path"], e["idempotency_key"]) for e in calls] == [("/v1/videos", first.id)]
-    assert finish(client, first.id).status == "completed"
+    assert support.finish(client, first.id).status == "completed"
     listed = http.get("/v1/videos", params={"limit": 100}).json()["data"]
     assert [v["id"] for v in listed if v["prompt"] == "exactly once"] == [first.id]
 
 
 def test_concurrent_retries_with_one_key_make_one_upstream_create(
-    gw: Gateway, client: openai.OpenAI, sim: OpenAISim
+    gw: Gateway, client: openai.OpenAI, sim: Sim
 ) -> None:
     key = f"race-{uuid.uuid4()}"
     mark = sim.mark()
@@ -472,11 +438,11 @@ def test_concurrent_retries_with_one_key_make_one_upstream_create(
     assert len(ids) == 1
     (video_id,) = ids
     assert len(creates(sim.since(mark))) == 1
-    assert finish(client, video_id).status == "completed"
+    assert support.finish(client, video_id).status == "completed"
 
 
 def test_one_upstream_post_per_client_create(
-    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
+    client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     mark = sim.mark()
     ids = [client.videos.create(prompt=f"clip {i}", seconds="4").id for i in range(3)]
@@ -489,7 +455,7 @@ def test_one_upstream_post_per_client_create(
     assert all(e["path"] == "/v1/videos" and e["status_code"] == 200 for e in calls)
     assert len({e["video_id"] for e in calls}) == 4
     for video_id in ids:
-        assert finish(client, video_id).status == "completed"
+        assert support.finish(client, video_id).status == "completed"
     assert len(creates(sim.since(mark))) == 4
 
 
@@ -497,7 +463,7 @@ def test_one_upstream_post_per_client_create(
 
 
 def test_deployment_header_and_ids_are_the_gateways(
-    client: openai.OpenAI, http: httpx.Client, recorder: Recorder, sim: OpenAISim
+    client: openai.OpenAI, http: httpx.Client, recorder: Recorder, sim: Sim
 ) -> None:
     created = http.post("/v1/videos", json={"prompt": "headers", "size": "1280x720"})
     assert created.status_code == 200
@@ -506,10 +472,10 @@ def test_deployment_header_and_ids_are_the_gateways(
     assert sim.url not in deployment and "127.0.0.1" not in deployment
     video_id = created.json()["id"]
     assert GATEWAY_ID.fullmatch(video_id)
-    assert finish(client, video_id).status == "completed"
+    assert support.finish(client, video_id).status == "completed"
     retrieved = http.get(f"/v1/videos/{video_id}")
     assert retrieved.headers["x-vidgate-deployment"] == deployment
-    upstream = sim.upstream_id(video_id)
+    upstream = upstream_id(sim, video_id)
     listed = http.get("/v1/videos", params={"limit": 100})
     assert upstream not in listed.text and upstream not in retrieved.text
     assert all(GATEWAY_ID.fullmatch(v["id"]) for v in listed.json()["data"])
@@ -517,7 +483,7 @@ def test_deployment_header_and_ids_are_the_gateways(
 
 
 def test_refused_create_can_be_retried_with_the_same_key(
-    client: openai.OpenAI, http: httpx.Client, sim: OpenAISim
+    client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     # Retry-After invites a retry; with the same Idempotency-Key it must be tried again
     # (nothing was created upstream), not answered 409 forever.

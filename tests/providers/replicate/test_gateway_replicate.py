@@ -7,54 +7,25 @@ no prediction id, token or upstream host may reach a client.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import httpx
 import openai
 import pytest
 
-from tests.providers.conftest import Secrets
-from tests.support import (
-    Gateway,
-    Sim,
-    deployments,
-    finish,
-    only,
-    png_uri,
-    post_video,
-    refusal,
-    running_gateway,
-    serve_sim,
-    video_shape,
-    wait_for,
-)
+from tests import support
+from tests.support import GatewaySetup, Sim
 from vidgate.providers.replicate.simulator import SimPrediction, SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 KEY = "r8_" + "7e" * 20
 SHA = "5c7d5dc6dd8bf75c1acaa8565735e7986bc5b66206b55cca93cb72c9bf15ccaa"
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Sim]:
-    config = SimulatorConfig(
-        api_key=KEY, job_seconds=0.4, queued_seconds=0.05, list_output=True, fps=8
-    )
-    with serve_sim(create_app(config)) as sim:
-        yield sim
-
-
-@pytest.fixture(scope="module")
-def gw(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    common = {
-        "provider": "replicate",
-        "api_base": f"{sim.url}/v1",
-        "poll_interval_s": 0.1,
-        "api_key": "os.environ/REPLICATE_SIM_TOKEN",
-    }
-    models: dict[str, Any] = {
+SETUP = GatewaySetup(
+    provider="replicate",
+    simulator=create_app,
+    sim_config=SimulatorConfig(api_key=KEY, list_output=True),
+    path="/v1",
+    key=KEY,
+    models={
         "seedance": "bytedance/seedance-2.0",
         "vidu": "vidu/q3-turbo",
         "pinned": {
@@ -62,20 +33,14 @@ def gw(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             "options": {"cancel_after": "45m", "input_keys": {"first_frame": "start_image"}},
         },
         "badversion": "acme/clouds:nothex",
-    }
-    config = {"model_list": deployments(common, models), "default_model": "seedance"}
-    env = {"REPLICATE_SIM_TOKEN": KEY}
-    with running_gateway(tmp_path_factory.mktemp("gw-replicate"), config, env=env) as gateway:
-        yield gateway
-
-
-@pytest.fixture
-def leak_secrets(sim: Sim) -> Secrets:
-    return lambda: [KEY, sim.url, *sim.state.predictions]
+    },
+    upstream_ids=lambda state: state.predictions,
+)
 
 
 def prediction_for(sim: Sim, prompt: str) -> SimPrediction:
-    return only(sim.state.predictions.values(), lambda p: p.input.get("prompt") == prompt)
+    found: SimPrediction = sim.find("predictions", lambda p: p.input.get("prompt") == prompt)
+    return found
 
 
 def creates(sim: Sim) -> int:
@@ -84,7 +49,7 @@ def creates(sim: Sim) -> int:
 
 def test_official_model_end_to_end(client: openai.OpenAI, http: httpx.Client, sim: Sim) -> None:
     prompt = "a lighthouse at dusk on replicate"
-    response = post_video(
+    response = support.post_video(
         http, model="seedance", prompt=prompt, size="720x1280", seconds="4", seed=9
     )
     assert response.status_code == 200, response.text
@@ -100,10 +65,10 @@ def test_official_model_end_to_end(client: openai.OpenAI, http: httpx.Client, si
         "seed": 9,
         "generate_audio": True,
     }
-    video = finish(client, response.json()["id"])
+    video = support.finish(client, response.json()["id"])
     assert video.status == "completed", video.error
     assert (video.size, video.seconds, video.progress) == ("720x1280", "4", 100)
-    width, height, seconds = video_shape(client.videos.download_content(video.id).content)
+    width, height, seconds = support.video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (720, 1280) and seconds == pytest.approx(4, abs=0.5)
     # The public delivery URL (output was a list here) was fetched without the token.
     fetched = [e for e in sim.log() if e["path"] == f"/delivery/{prediction.id}/output.mp4"]
@@ -112,14 +77,14 @@ def test_official_model_end_to_end(client: openai.OpenAI, http: httpx.Client, si
 
 def test_frames_audio_and_reference_images(http: httpx.Client, sim: Sim) -> None:
     prompt = "first and last frame on seedance"
-    response = post_video(
+    response = support.post_video(
         http,
         model="seedance",
         prompt=prompt,
         size="854x480",
         seconds="5",
-        input_reference={"image_url": png_uri(64, 36)},
-        metadata={"last_frame": png_uri(32, 32), "audio": False},
+        input_reference={"image_url": support.png_uri(64, 36)},
+        metadata={"last_frame": support.png_uri(32, 32), "audio": False},
     )
     assert response.status_code == 200, response.text
     data = prediction_for(sim, prompt).input
@@ -130,13 +95,13 @@ def test_frames_audio_and_reference_images(http: httpx.Client, sim: Sim) -> None
         "16:9",
         "480p",
     )
-    vidu = post_video(
+    vidu = support.post_video(
         http,
         model="vidu",
         prompt="vidu start image",
         size="1920x1080",
         seconds="3",
-        input_reference={"image_url": png_uri(64, 36)},
+        input_reference={"image_url": support.png_uri(64, 36)},
     )
     assert vidu.status_code == 200, vidu.text
     vidu_input = prediction_for(sim, "vidu start image").input
@@ -148,13 +113,13 @@ def test_pinned_version_with_options_and_extras(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     prompt = "a pinned community model"
-    response = post_video(
+    response = support.post_video(
         http,
         model="pinned",
         prompt=prompt,
         size="854x480",
         seconds="4",
-        input_reference={"image_url": png_uri(64, 36)},
+        input_reference={"image_url": support.png_uri(64, 36)},
         metadata={"negative_prompt": "blur", "num_inference_steps": 30, "loop": True},
     )
     assert response.status_code == 200, response.text
@@ -170,18 +135,20 @@ def test_pinned_version_with_options_and_extras(
         True,
     )
     assert (data["aspect_ratio"], data["resolution"], data["duration"]) == ("16:9", "480p", 4)
-    assert finish(client, response.json()["id"]).status == "completed"
+    assert support.finish(client, response.json()["id"]).status == "completed"
 
 
 def test_delete_while_running_cancels_the_prediction(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     prompt = "[sim:slow] to be deleted"
-    response = post_video(http, model="seedance", prompt=prompt, size="1280x720", seconds="4")
+    response = support.post_video(
+        http, model="seedance", prompt=prompt, size="1280x720", seconds="4"
+    )
     assert response.status_code == 200, response.text
     prediction = prediction_for(sim, prompt)
     client.videos.delete(response.json()["id"])
-    wait_for(lambda: prediction.canceled_at is not None)
+    support.wait_for(lambda: prediction.canceled_at is not None)
     cancels = [e for e in sim.log() if e["path"] == f"/v1/predictions/{prediction.id}/cancel"]
     assert [e["method"] for e in cancels] == ["POST"]
     with pytest.raises(openai.NotFoundError):
@@ -190,13 +157,13 @@ def test_delete_while_running_cancels_the_prediction(
 
 def test_extras_a_model_lacks_are_refused_before_any_call(http: httpx.Client, sim: Sim) -> None:
     before = creates(sim)
-    error = refusal(
-        post_video(http, model="vidu", prompt="x", metadata={"movement_amplitude": "auto"})
+    error = support.refusal(
+        support.post_video(http, model="vidu", prompt="x", metadata={"movement_amplitude": "auto"})
     )
     assert error["param"] == "metadata.movement_amplitude"
     assert creates(sim) == before
 
 
 def test_a_version_that_is_not_a_hash_names_the_model(http: httpx.Client) -> None:
-    error = refusal(post_video(http, model="badversion", prompt="which version"))
+    error = support.refusal(support.post_video(http, model="badversion", prompt="which version"))
     assert error["param"] == "model"

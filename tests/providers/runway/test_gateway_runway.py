@@ -10,71 +10,38 @@ from __future__ import annotations
 import base64
 import io
 import random
-from collections.abc import Iterator
 
 import httpx
 import openai
 import pytest
 from PIL import Image
 
-from tests.providers.conftest import Secrets
-from tests.support import (
-    Gateway,
-    Sim,
-    deployments,
-    finish,
-    only,
-    png_bytes,
-    png_uri,
-    post_video,
-    refusal,
-    running_gateway,
-    serve_sim,
-    video_shape,
-    wait_for,
-)
+from tests import support
+from tests.support import GatewaySetup, Sim
 from vidgate.providers.runway.simulator import SimTask, SimulatorConfig, create_app
 from vidgate.providers.simkit import mp4_bytes
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 KEY = "key_" + "7e" * 64
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Sim]:
-    config = SimulatorConfig(api_key=KEY, job_seconds=0.4, queued_seconds=0.05, fps=8)
-    with serve_sim(create_app(config)) as sim:
-        yield sim
-
-
-@pytest.fixture(scope="module")
-def gw(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    common = {
-        "provider": "runway",
-        "api_base": sim.url,
-        "poll_interval_s": 0.1,
-        "api_key": "os.environ/RUNWAY_SIM_SECRET",
-    }
-    models = {
+SETUP = GatewaySetup(
+    provider="runway",
+    simulator=create_app,
+    sim_config=SimulatorConfig(api_key=KEY),
+    key=KEY,
+    models={
         "runway-gen45": "gen4.5",
         "runway-turbo": "gen4_turbo",
         "runway-veo31": "veo3.1",
         "runway-aleph": "aleph2",
-    }
-    config = {"model_list": deployments(common, models), "default_model": "runway-gen45"}
-    env = {"RUNWAY_SIM_SECRET": KEY}
-    with running_gateway(tmp_path_factory.mktemp("gw-runway"), config, env=env) as gateway:
-        yield gateway
-
-
-@pytest.fixture
-def leak_secrets(sim: Sim) -> Secrets:
-    return lambda: [KEY, sim.url, *sim.state.tasks, *sim.state.deleted]
+    },
+    upstream_ids=lambda state: [*state.tasks, *state.deleted],
+)
 
 
 def task_for(sim: Sim, prompt: str) -> SimTask:
-    return only(sim.state.tasks.values(), lambda t: t.body.get("promptText") == prompt)
+    task: SimTask = sim.find("tasks", lambda t: t.body.get("promptText") == prompt)
+    return task
 
 
 # --- create, poll, archive -----------------------------------------------------------------
@@ -82,7 +49,9 @@ def task_for(sim: Sim, prompt: str) -> SimTask:
 
 def test_text_to_video_end_to_end(client: openai.OpenAI, http: httpx.Client, sim: Sim) -> None:
     prompt = "a lighthouse at dusk, text to video"
-    response = post_video(http, model="runway-gen45", prompt=prompt, size="720x1280", seconds="3")
+    response = support.post_video(
+        http, model="runway-gen45", prompt=prompt, size="720x1280", seconds="3"
+    )
     assert response.status_code == 200, response.text
     task = task_for(sim, prompt)
     assert task.endpoint == "text_to_video"
@@ -95,10 +64,10 @@ def test_text_to_video_end_to_end(client: openai.OpenAI, http: httpx.Client, sim
         "ratio": "720:1280",
         "duration": 3,
     }
-    video = finish(client, response.json()["id"])
+    video = support.finish(client, response.json()["id"])
     assert video.status == "completed", video.error
     assert (video.size, video.seconds, video.progress) == ("720x1280", "3", 100)
-    width, height, seconds = video_shape(client.videos.download_content(video.id).content)
+    width, height, seconds = support.video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (720, 1280) and seconds == pytest.approx(3, abs=0.2)
     # The signed output URL was fetched without the deployment's credentials.
     fetched = [e for e in sim.log() if e["path"] == f"/outputs/{task.id}/output.mp4"]
@@ -109,14 +78,14 @@ def test_image_to_video_with_first_and_last_frame(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     prompt = "from first to last frame"
-    response = post_video(
+    response = support.post_video(
         http,
         model="runway-veo31",
         prompt=prompt,
         size="720x1280",
         seconds="4",
-        input_reference={"image_url": png_uri(64, 36)},
-        metadata={"last_frame": png_uri(32, 32), "negative_prompt": "blur", "audio": False},
+        input_reference={"image_url": support.png_uri(64, 36)},
+        metadata={"last_frame": support.png_uri(32, 32), "negative_prompt": "blur", "audio": False},
         seed=42,
     )
     assert response.status_code == 200, response.text
@@ -127,7 +96,7 @@ def test_image_to_video_with_first_and_last_frame(
     assert all(i["uri"].startswith("data:image/png;base64,") for i in images)
     assert (task.body["ratio"], task.body["duration"], task.body["seed"]) == ("720:1280", 4, 42)
     assert (task.body["negativePrompt"], task.body["audio"]) == ("blur", False)
-    assert finish(client, response.json()["id"]).status == "completed"
+    assert support.finish(client, response.json()["id"]).status == "completed"
 
 
 def test_uploaded_first_frame_is_sent_as_a_data_uri(http: httpx.Client, sim: Sim) -> None:
@@ -136,7 +105,7 @@ def test_uploaded_first_frame_is_sent_as_a_data_uri(http: httpx.Client, sim: Sim
         ("prompt", (None, prompt)),
         ("model", (None, "runway-turbo")),
         ("size", (None, "1584x672")),
-        ("input_reference", ("f.png", png_bytes(96, 54), "image/png")),
+        ("input_reference", ("f.png", support.png_bytes(96, 54), "image/png")),
         ("metadata", (None, '{"content_moderation": {"public_figure_threshold": "low"}}')),
     ]
     response = http.post("/v1/videos", files=form)
@@ -166,12 +135,14 @@ def test_requests_runway_cannot_take_are_400s_without_an_upstream_call(
         ({"model": "runway-veo31", "metadata": {"content_moderation": {}}}, None),
     ]
     for body, param in cases:
-        error = refusal(post_video(http, **({"prompt": "refused"} | body)))
+        error = support.refusal(support.post_video(http, **({"prompt": "refused"} | body)))
         if param is not None:
             assert error["param"] == param, (body, error)
         else:
             assert error["param"].startswith("metadata."), (body, error)
-    message = post_video(http, prompt="x", model="runway-gen45", size="1104x832").json()["error"]
+    message = support.post_video(http, prompt="x", model="runway-gen45", size="1104x832").json()[
+        "error"
+    ]
     assert "1280x720, 720x1280" in message["message"]
     assert sim.posts_since(mark) == []
 
@@ -194,17 +165,17 @@ def test_edit_of_an_uploaded_video_goes_to_video_to_video(
     assert task.endpoint == "video_to_video" and task.model == "aleph2"
     assert task.body["videoUri"].startswith("data:video/mp4;base64,")
     assert "ratio" not in task.body and "duration" not in task.body
-    video = finish(client, response.json()["id"])
+    video = support.finish(client, response.json()["id"])
     assert video.status == "completed", video.error
-    width, height, seconds = video_shape(client.videos.download_content(video.id).content)
+    width, height, seconds = support.video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (320, 180) and seconds == pytest.approx(2, abs=0.2)
 
 
 def test_edit_of_a_gateway_video_sends_its_archived_bytes(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
-    source = post_video(http, model="runway-gen45", prompt="edit source", seconds="2")
-    assert finish(client, source.json()["id"]).status == "completed"
+    source = support.post_video(http, model="runway-gen45", prompt="edit source", seconds="2")
+    assert support.finish(client, source.json()["id"]).status == "completed"
     edit = http.post(
         "/v1/videos/edits",
         json={
@@ -217,7 +188,7 @@ def test_edit_of_a_gateway_video_sends_its_archived_bytes(
     task = task_for(sim, "edit by id")
     assert task.body["videoUri"].startswith("data:video/mp4;base64,")
     assert (task.width, task.height, task.seconds) == (1280, 720, 2)
-    assert finish(client, edit.json()["id"]).status == "completed"
+    assert support.finish(client, edit.json()["id"]).status == "completed"
 
 
 # --- deletes, upstream refusals --------------------------------------------------------------
@@ -225,21 +196,21 @@ def test_edit_of_a_gateway_video_sends_its_archived_bytes(
 
 def test_delete_cancels_the_running_task(http: httpx.Client, sim: Sim) -> None:
     prompt = "[sim:slow] cancel me"
-    response = post_video(http, model="runway-gen45", prompt=prompt, seconds="2")
+    response = support.post_video(http, model="runway-gen45", prompt=prompt, seconds="2")
     task_id = task_for(sim, prompt).id
     assert http.delete(f"/v1/videos/{response.json()['id']}").status_code == 200
-    assert wait_for(lambda: sim.state.deleted.get(task_id)) == "cancelled"
+    assert support.wait_for(lambda: sim.state.deleted.get(task_id)) == "cancelled"
 
 
 def test_delete_of_a_finished_video_deletes_the_task(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     prompt = "delete when done"
-    response = post_video(http, model="runway-gen45", prompt=prompt, seconds="2")
+    response = support.post_video(http, model="runway-gen45", prompt=prompt, seconds="2")
     task_id = task_for(sim, prompt).id
-    assert finish(client, response.json()["id"]).status == "completed"
+    assert support.finish(client, response.json()["id"]).status == "completed"
     assert http.delete(f"/v1/videos/{response.json()['id']}").status_code == 200
-    assert wait_for(lambda: sim.state.deleted.get(task_id)) == "deleted"
+    assert support.wait_for(lambda: sim.state.deleted.get(task_id)) == "deleted"
 
 
 def test_upstream_validation_error_keeps_its_parameter(http: httpx.Client) -> None:
@@ -247,8 +218,8 @@ def test_upstream_validation_error_keeps_its_parameter(http: httpx.Client) -> No
     out = io.BytesIO()
     noise.save(out, format="PNG", compress_level=0)  # ~7.7 MB: Runway takes 5 MB data URIs
     big = "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
-    response = post_video(
+    response = support.post_video(
         http, model="runway-turbo", prompt="huge image", input_reference={"image_url": big}
     )
-    error = refusal(response)
+    error = support.refusal(response)
     assert error["param"] == "input_reference" and "5MB" in error["message"]

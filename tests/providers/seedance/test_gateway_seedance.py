@@ -7,28 +7,14 @@ SDK and raw httpx; no upstream task id, host or key may reach a client.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from tests.providers.conftest import Secrets
-from tests.support import (
-    Gateway,
-    Sim,
-    deployments,
-    finish,
-    only,
-    png_uri,
-    post_video,
-    refusal,
-    running_gateway,
-    serve_sim,
-    video_shape,
-    wait_for,
-)
+from tests import support
+from tests.support import GatewaySetup, Sim
 from vidgate.providers.seedance.simulator import SimTask, SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -36,50 +22,34 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 KEY = "ark-" + "7e57" * 8
 LITE = "doubao-seedance-1-0-lite-t2v-250428"
 V15 = "doubao-seedance-1-5-pro-251215"
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Sim]:
-    config = SimulatorConfig(api_key=KEY, job_seconds=0.4, queued_seconds=0.3, fps=8)
-    with serve_sim(create_app(config)) as sim:
-        yield sim
-
-
-@pytest.fixture(scope="module")
-def gw(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    common = {
-        "provider": "seedance",
-        "api_base": f"{sim.url}/api/v3",
-        "poll_interval_s": 0.1,
-        "api_key": "os.environ/SEEDANCE_SIM_KEY",
-    }
-    models = {
+SETUP = GatewaySetup(
+    provider="seedance",
+    simulator=create_app,
+    sim_config=SimulatorConfig(api_key=KEY),
+    timing={"queued_seconds": 0.3},  # long enough to cancel a queued task
+    path="/api/v3",
+    key=KEY,
+    models={
         "lite": LITE,
         "pro15": V15,
         "v20": "doubao-seedance-2-0-260128",
         "v20-fast": "doubao-seedance-2-0-fast-260128",
         "byteplus-v20": "dreamina-seedance-2-0-260128",
-    }
-    config = {"model_list": deployments(common, models), "default_model": "lite"}
-    env = {"SEEDANCE_SIM_KEY": KEY}
-    with running_gateway(tmp_path_factory.mktemp("gw-seedance"), config, env=env) as gateway:
-        yield gateway
-
-
-@pytest.fixture
-def leak_secrets(sim: Sim) -> Secrets:
-    return lambda: [KEY, sim.url, "cgt-", *sim.state.tasks, *sim.state.deleted]
+    },
+    upstream_ids=lambda state: ["cgt-", *state.tasks, *state.deleted],
+)
 
 
 def task_for(sim: Sim, prompt: str) -> SimTask:
-    return only(sim.state.tasks.values(), lambda t: t.checked.prompt == prompt)
+    task: SimTask = sim.find("tasks", lambda t: t.checked.prompt == prompt)
+    return task
 
 
 def test_legacy_model_gets_flags_end_to_end(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     prompt = "a lighthouse at dusk"
-    response = post_video(
+    response = support.post_video(
         http,
         model="lite",
         prompt=prompt,
@@ -98,10 +68,10 @@ def test_legacy_model_gets_flags_end_to_end(
         ],
     }
     assert (task.checked.width, task.checked.height, task.checked.seed) == (640, 640, 5)
-    video = finish(client, response.json()["id"])
+    video = support.finish(client, response.json()["id"])
     assert video.status == "completed", video.error
     assert (video.size, video.seconds, video.progress) == ("640x640", "3", 100)
-    width, height, seconds = video_shape(client.videos.download_content(video.id).content)
+    width, height, seconds = support.video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (640, 640) and seconds == pytest.approx(3, abs=0.1)
     # The signed TOS URL was fetched without the deployment's credentials.
     fetched = [e for e in sim.log() if e["path"] == f"/tos/{task.id}/video.mp4"]
@@ -112,16 +82,16 @@ def test_body_model_with_first_and_last_frame(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     prompt = "from first to last frame"
-    response = post_video(
+    response = support.post_video(
         http,
         model="pro15",
         prompt=prompt,
         size="480x864",
         seconds="4",
         seed=42,
-        input_reference={"image_url": png_uri(360, 640)},
+        input_reference={"image_url": support.png_uri(360, 640)},
         metadata={
-            "last_frame": png_uri(400, 700),
+            "last_frame": support.png_uri(400, 700),
             "audio": False,
             "camera_fixed": True,
             "return_last_frame": True,
@@ -146,7 +116,7 @@ def test_body_model_with_first_and_last_frame(
         ("image_url", "last_frame"),
     ]
     assert all(c["image_url"]["url"].startswith("data:image/png;base64,") for c in content[1:])
-    video = finish(client, response.json()["id"])
+    video = support.finish(client, response.json()["id"])
     assert video.status == "completed" and video.size == "480x864"
 
 
@@ -154,13 +124,15 @@ def test_audio_defaults_on_and_reference_images_on_byteplus_2_0(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     prompt = "three references"
-    response = post_video(
+    response = support.post_video(
         http,
         model="byteplus-v20",
         prompt=prompt,
         size="864x480",
         seconds="4",
-        metadata={"reference_images": [png_uri(), png_uri(500, 500), png_uri()]},
+        metadata={
+            "reference_images": [support.png_uri(), support.png_uri(500, 500), support.png_uri()]
+        },
     )
     assert response.status_code == 200, response.text
     task = task_for(sim, prompt)
@@ -168,7 +140,7 @@ def test_audio_defaults_on_and_reference_images_on_byteplus_2_0(
     assert task.body["generate_audio"] is True
     roles = [c.get("role") for c in task.body["content"]]
     assert roles == [None, "reference_image", "reference_image", "reference_image"]
-    assert finish(client, response.json()["id"]).status == "completed"
+    assert support.finish(client, response.json()["id"]).status == "completed"
 
 
 def test_requests_seedance_cannot_take_are_400s_without_an_upstream_call(
@@ -180,9 +152,9 @@ def test_requests_seedance_cannot_take_are_400s_without_an_upstream_call(
         ({"model": "lite", "size": "1280x721"}, "size"),
         ({"model": "lite", "seconds": "13"}, "seconds"),
         ({"model": "v20", "seconds": "3"}, "seconds"),
-        ({"model": "lite", "input_reference": {"image_url": png_uri()}}, "input_reference"),
-        ({"model": "pro15", "metadata": {"reference_images": [png_uri()]}}, None),
-        ({"model": "pro15", "metadata": {"last_frame": png_uri()}}, "metadata.last_frame"),
+        ({"model": "lite", "input_reference": {"image_url": support.png_uri()}}, "input_reference"),
+        ({"model": "pro15", "metadata": {"reference_images": [support.png_uri()]}}, None),
+        ({"model": "pro15", "metadata": {"last_frame": support.png_uri()}}, "metadata.last_frame"),
         ({"model": "lite", "metadata": {"audio": True}}, "metadata.audio"),
         ({"model": "lite", "metadata": {"negative_prompt": "blur"}}, None),
         ({"model": "lite", "metadata": {"frames": 121}}, "metadata.frames"),
@@ -190,7 +162,7 @@ def test_requests_seedance_cannot_take_are_400s_without_an_upstream_call(
         ({"model": "lite", "prompt": "a fox --dur 12"}, "prompt"),
     ]
     for body, param in cases:
-        error = refusal(post_video(http, **({"prompt": "refused"} | body)))
+        error = support.refusal(support.post_video(http, **({"prompt": "refused"} | body)))
         if param is not None:
             assert error["param"] == param, (body, error)
         else:
@@ -200,11 +172,11 @@ def test_requests_seedance_cannot_take_are_400s_without_an_upstream_call(
 
 def test_delete_cancels_a_queued_task(http: httpx.Client, sim: Sim) -> None:
     prompt = "[sim:slow] cancel me"
-    response = post_video(http, model="lite", prompt=prompt, size="864x480", seconds="3")
+    response = support.post_video(http, model="lite", prompt=prompt, size="864x480", seconds="3")
     assert response.status_code == 200, response.text
     task_id = task_for(sim, prompt).id
     assert http.delete(f"/v1/videos/{response.json()['id']}").status_code == 200
-    assert wait_for(lambda: sim.state.deleted.get(task_id)) == "cancelled"
+    assert support.wait_for(lambda: sim.state.deleted.get(task_id)) == "cancelled"
     assert sim.state.status(sim.state.tasks[task_id]) == "cancelled"
 
 
@@ -212,33 +184,35 @@ def test_delete_of_a_finished_video_deletes_the_task(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     prompt = "delete when done"
-    response = post_video(http, model="lite", prompt=prompt, size="864x480", seconds="3")
+    response = support.post_video(http, model="lite", prompt=prompt, size="864x480", seconds="3")
     task_id = task_for(sim, prompt).id
-    assert finish(client, response.json()["id"]).status == "completed"
+    assert support.finish(client, response.json()["id"]).status == "completed"
     assert http.delete(f"/v1/videos/{response.json()['id']}").status_code == 200
-    assert wait_for(lambda: sim.state.deleted.get(task_id)) == "deleted"
+    assert support.wait_for(lambda: sim.state.deleted.get(task_id)) == "deleted"
 
 
 def test_a_prompt_refused_at_create_is_a_400(http: httpx.Client) -> None:
-    error = refusal(post_video(http, model="lite", prompt="[sim:blocked] words", size="864x480"))
+    error = support.refusal(
+        support.post_video(http, model="lite", prompt="[sim:blocked] words", size="864x480")
+    )
     assert (error["code"], error["param"]) == ("moderation_blocked", "prompt")
 
 
 def test_expired_task_is_a_failed_job(client: openai.OpenAI, http: httpx.Client) -> None:
-    response = post_video(http, model="lite", prompt="[sim:expire] late", size="864x480")
-    video = finish(client, response.json()["id"])
+    response = support.post_video(http, model="lite", prompt="[sim:expire] late", size="864x480")
+    video = support.finish(client, response.json()["id"])
     assert video.status == "failed" and video.error is not None
     assert video.error.code == "expired"
 
 
 def test_upstream_validation_error_keeps_its_parameter(http: httpx.Client) -> None:
-    response = post_video(
+    response = support.post_video(
         http,
         model="pro15",
         prompt="tiny image",
         size="1280x720",
-        input_reference={"image_url": png_uri(64, 36)},
+        input_reference={"image_url": support.png_uri(64, 36)},
     )
-    error = refusal(response)
+    error = support.refusal(response)
     assert error["param"] == "input_reference" and "300-6000 px" in error["message"]
     assert "Request id" in error["message"]

@@ -8,72 +8,39 @@ openai SDK and raw httpx; no upstream task id, host or key may reach a client.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 
 import httpx
 import openai
 import pytest
 from PIL import Image
 
-from tests.providers.conftest import Secrets
-from tests.support import (
-    Gateway,
-    Sim,
-    deployments,
-    finish,
-    gif_uri,
-    only,
-    png_bytes,
-    png_uri,
-    post_video,
-    refusal,
-    running_gateway,
-    serve_sim,
-    video_shape,
-    wait_for,
-)
+from tests import support
+from tests.support import GatewaySetup, Sim
 from vidgate.providers.vidu.simulator import SimTask, SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 KEY = "vda_" + "7e" * 24
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Sim]:
-    config = SimulatorConfig(api_key=KEY, job_seconds=0.4, queued_seconds=0.05, fps=8)
-    with serve_sim(create_app(config)) as sim:
-        yield sim
-
-
-@pytest.fixture(scope="module")
-def gw(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    common = {
-        "provider": "vidu",
-        "api_base": f"{sim.url}/ent/v2",
-        "poll_interval_s": 0.1,
-        "api_key": "os.environ/VIDU_SIM_KEY",
-    }
-    models = {
+SETUP = GatewaySetup(
+    provider="vidu",
+    simulator=create_app,
+    sim_config=SimulatorConfig(api_key=KEY),
+    path="/ent/v2",
+    key=KEY,
+    models={
         "vidu-q2": "viduq2",
         "vidu-q2-pro": "viduq2-pro",
         "vidu-q3": "viduq3-pro",
         "vidu-q1": "viduq1",
         "vidu-20": "vidu2.0",
-    }
-    config = {"model_list": deployments(common, models), "default_model": "vidu-q2"}
-    env = {"VIDU_SIM_KEY": KEY}
-    with running_gateway(tmp_path_factory.mktemp("gw-vidu"), config, env=env) as gateway:
-        yield gateway
-
-
-@pytest.fixture
-def leak_secrets(sim: Sim) -> Secrets:
-    return lambda: [KEY, sim.url, *sim.state.tasks]
+    },
+    upstream_ids=lambda state: state.tasks,
+)
 
 
 def task_for(sim: Sim, prompt: str) -> SimTask:
-    return only(sim.state.tasks.values(), lambda t: t.checked.prompt == prompt)
+    task: SimTask = sim.find("tasks", lambda t: t.checked.prompt == prompt)
+    return task
 
 
 # --- create, poll, archive -----------------------------------------------------------------
@@ -81,7 +48,9 @@ def task_for(sim: Sim, prompt: str) -> SimTask:
 
 def test_text_to_video_end_to_end(client: openai.OpenAI, http: httpx.Client, sim: Sim) -> None:
     prompt = "a lighthouse at dusk, text to video"
-    response = post_video(http, model="vidu-q2", prompt=prompt, size="540x720", seconds="2", seed=7)
+    response = support.post_video(
+        http, model="vidu-q2", prompt=prompt, size="540x720", seconds="2", seed=7
+    )
     assert response.status_code == 200, response.text
     task = task_for(sim, prompt)
     assert task.checked.endpoint == "text2video"
@@ -94,10 +63,10 @@ def test_text_to_video_end_to_end(client: openai.OpenAI, http: httpx.Client, sim
         "duration": 2,
         "seed": 7,
     }
-    video = finish(client, response.json()["id"])
+    video = support.finish(client, response.json()["id"])
     assert video.status == "completed", video.error
     assert (video.size, video.seconds, video.progress) == ("540x720", "2", 100)
-    width, height, seconds = video_shape(client.videos.download_content(video.id).content)
+    width, height, seconds = support.video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (540, 720) and seconds == pytest.approx(2, abs=0.2)
     thumb = client.videos.download_content(video.id, variant="thumbnail").content
     assert Image.open(io.BytesIO(thumb)).format in ("JPEG", "WEBP", "PNG")
@@ -115,7 +84,7 @@ def test_image_to_video_inlines_the_upload(
         ("model", (None, "vidu-q2-pro")),
         ("size", (None, "960x540")),
         ("seconds", (None, "1")),
-        ("input_reference", ("f.png", png_bytes(96, 54), "image/png")),
+        ("input_reference", ("f.png", support.png_bytes(96, 54), "image/png")),
         ("metadata", (None, '{"movement_amplitude": "small", "audio": true}')),
     ]
     response = http.post("/v1/videos", files=form)
@@ -127,7 +96,7 @@ def test_image_to_video_inlines_the_upload(
     assert "aspect_ratio" not in task.body
     assert (task.body["resolution"], task.body["duration"]) == ("540p", 1)
     assert (task.body["movement_amplitude"], task.body["audio"]) == ("small", True)
-    video = finish(client, response.json()["id"])
+    video = support.finish(client, response.json()["id"])
     assert video.status == "completed", video.error
 
 
@@ -135,41 +104,44 @@ def test_first_and_last_frame_go_to_start_end(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     prompt = "from first to last frame"
-    response = post_video(
+    response = support.post_video(
         http,
         model="vidu-q3",
         prompt=prompt,
         size="960x540",
         seconds="1",
-        input_reference={"image_url": png_uri(160, 90)},
-        metadata={"last_frame": png_uri(160, 90), "audio": False, "off_peak": False},
+        input_reference={"image_url": support.png_uri(160, 90)},
+        metadata={"last_frame": support.png_uri(160, 90), "audio": False, "off_peak": False},
     )
     assert response.status_code == 200, response.text
     task = task_for(sim, prompt)
     assert task.checked.endpoint == "start-end2video" and task.checked.model == "viduq3-pro"
     assert len(task.body["images"]) == 2 and task.body["audio"] is False
     assert task.body["off_peak"] is False
-    assert finish(client, response.json()["id"]).status == "completed"
+    assert support.finish(client, response.json()["id"]).status == "completed"
 
 
 def test_reference_images_go_to_reference2video(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     prompt = "@1 and @2 share hot pot"
-    response = post_video(
+    response = support.post_video(
         http,
         model="vidu-q2",
         prompt=prompt,
         size="540x540",
         seconds="1",
-        metadata={"reference_images": [png_uri(160, 90), png_uri(90, 160)], "bgm": True},
+        metadata={
+            "reference_images": [support.png_uri(160, 90), support.png_uri(90, 160)],
+            "bgm": True,
+        },
     )
     assert response.status_code == 200, response.text
     task = task_for(sim, prompt)
     assert task.checked.endpoint == "reference2video"
     assert len(task.body["images"]) == 2 and task.body["bgm"] is True
     assert (task.body["aspect_ratio"], task.body["resolution"]) == ("1:1", "540p")
-    video = finish(client, response.json()["id"])
+    video = support.finish(client, response.json()["id"])
     assert video.status == "completed" and video.size == "540x540"
 
 
@@ -180,7 +152,7 @@ def test_requests_vidu_cannot_take_are_400s_without_an_upstream_call(
     http: httpx.Client, sim: Sim
 ) -> None:
     mark = sim.mark()
-    image = {"image_url": png_uri(160, 90)}
+    image = {"image_url": support.png_uri(160, 90)}
     cases = [
         ({"model": "vidu-q2-pro"}, "input_reference"),
         ({"model": "vidu-20", "input_reference": image, "seconds": "8",
@@ -194,7 +166,7 @@ def test_requests_vidu_cannot_take_are_400s_without_an_upstream_call(
         ({"model": "vidu-q2", "prompt": "x" * 1501}, "prompt"),
     ]  # fmt: skip
     for body, param in cases:
-        error = refusal(post_video(http, **({"prompt": "refused"} | body)))
+        error = support.refusal(support.post_video(http, **({"prompt": "refused"} | body)))
         assert error["param"] == param, (body, error)
     assert sim.posts_since(mark) == []
 
@@ -204,17 +176,19 @@ def test_requests_vidu_cannot_take_are_400s_without_an_upstream_call(
 
 def test_delete_cancels_the_running_task(http: httpx.Client, sim: Sim) -> None:
     prompt = "[sim:slow] cancel me"
-    response = post_video(http, model="vidu-q2", prompt=prompt, seconds="2")
+    response = support.post_video(http, model="vidu-q2", prompt=prompt, seconds="2")
     task = task_for(sim, prompt)
     assert http.delete(f"/v1/videos/{response.json()['id']}").status_code == 200
-    assert wait_for(lambda: task.cancelled)
+    assert support.wait_for(lambda: task.cancelled)
     cancels = [e for e in sim.log() if e["path"] == f"/ent/v2/tasks/{task.id}/cancel"]
     assert [e["status_code"] for e in cancels] == [200]
 
 
 def test_create_answered_failed_with_http_200_is_a_400(http: httpx.Client) -> None:
-    response = post_video(http, model="vidu-q2", prompt="[sim:create-failed] audit", seconds="2")
-    error = refusal(response)
+    response = support.post_video(
+        http, model="vidu-q2", prompt="[sim:create-failed] audit", seconds="2"
+    )
+    error = support.refusal(response)
     assert (error["code"], error["param"]) == ("moderation_blocked", "prompt")
     assert "AuditSubmitIllegal" in error["message"]
 
@@ -223,7 +197,7 @@ def test_out_of_credits_is_an_upstream_error(http: httpx.Client, sim: Sim) -> No
     sim.state.config.credit_balance = sim.state.spent
     seen = len(sim.log())
     try:
-        response = post_video(http, model="vidu-q2", prompt="no credits left", seconds="2")
+        response = support.post_video(http, model="vidu-q2", prompt="no credits left", seconds="2")
     finally:
         sim.state.config.credit_balance = None
     assert response.status_code == 502, response.text
@@ -233,7 +207,7 @@ def test_out_of_credits_is_an_upstream_error(http: httpx.Client, sim: Sim) -> No
 
 
 def test_upstream_validation_error_keeps_its_parameter(http: httpx.Client) -> None:
-    gif = {"image_url": gif_uri()}  # an image, in a format Vidu refuses
-    response = post_video(http, model="vidu-q2-pro", prompt="a gif", input_reference=gif)
-    error = refusal(response)
+    gif = {"image_url": support.gif_uri()}  # an image, in a format Vidu refuses
+    response = support.post_video(http, model="vidu-q2-pro", prompt="a gif", input_reference=gif)
+    error = support.refusal(response)
     assert error["param"] == "input_reference" and "ImageFormatInvalid" in error["message"]

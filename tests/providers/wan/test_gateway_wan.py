@@ -14,78 +14,56 @@ import httpx
 import openai
 import pytest
 
-from tests.providers.conftest import Secrets
-from tests.support import (
-    Gateway,
-    Sim,
-    deployments,
-    finish,
-    gif_uri,
-    only,
-    png_bytes,
-    png_uri,
-    post_video,
-    refusal,
-    running_gateway,
-    serve_sim,
-    video_shape,
-    wait_for,
-)
+from tests import support
+from tests.support import Gateway, GatewaySetup, Secrets, Sim
 from vidgate.providers.wan.simulator import SimTask, SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 KEY = "sk-" + "7e" * 16
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Sim]:
-    config = SimulatorConfig(api_key=KEY, job_seconds=0.4, queued_seconds=0.05, fps=8)
-    with serve_sim(create_app(config)) as sim:
-        yield sim
+SETUP = GatewaySetup(
+    provider="wan",
+    simulator=create_app,
+    sim_config=SimulatorConfig(api_key=KEY),
+    path="/api/v1",
+    key=KEY,
+    models={
+        "wan-t2v": "wan2.5-t2v-preview",
+        "wan-old": "wan2.2-t2v-plus",
+        "wan-i2v": "wan2.2-i2v-flash",
+        "wan-kf2v": "wan2.2-kf2v-flash",
+    },
+    upstream_ids=lambda state: state.tasks,
+)
 
 
 @pytest.fixture(scope="module")
 def short_lived() -> Iterator[Sim]:
     """Tasks here are forgotten after 0.3 s (DashScope: 24 h), so polls answer UNKNOWN."""
-    with serve_sim(create_app(SimulatorConfig(api_key=KEY, job_seconds=30, task_ttl_s=0.3))) as sim:
+    with support.serve_sim(
+        create_app(SimulatorConfig(api_key=KEY, job_seconds=30, task_ttl_s=0.3))
+    ) as sim:
         yield sim
 
 
 @pytest.fixture(scope="module")
 def gw(sim: Sim, short_lived: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    common = {
-        "provider": "wan",
-        "api_base": f"{sim.url}/api/v1",
-        "poll_interval_s": 0.1,
-        "api_key": "os.environ/WAN_SIM_KEY",
-    }
-    models: dict[str, Any] = {
-        "wan-t2v": "wan2.5-t2v-preview",
-        "wan-old": "wan2.2-t2v-plus",
-        "wan-i2v": "wan2.2-i2v-flash",
-        "wan-kf2v": "wan2.2-kf2v-flash",
-        "wan-expiring": {"model": "wan2.6-t2v", "api_base": f"{short_lived.url}/api/v1"},
-    }
-    config = {"model_list": deployments(common, models), "default_model": "wan-t2v"}
-    env = {"WAN_SIM_KEY": KEY}
-    with running_gateway(tmp_path_factory.mktemp("gw-wan"), config, env=env) as gateway:
+    """The shared gateway, plus ``wan-expiring`` on the short-lived simulator."""
+    expiring = {"model": "wan2.6-t2v", "api_base": f"{short_lived.url}/api/v1"}
+    data_dir = tmp_path_factory.mktemp("gw-wan")
+    with SETUP.gateway(sim.url, data_dir, **{"wan-expiring": expiring}) as gateway:
         yield gateway
 
 
 @pytest.fixture
 def leak_secrets(sim: Sim, short_lived: Sim) -> Secrets:
-    def secrets() -> list[str]:
-        found = [KEY]
-        for each in (sim, short_lived):
-            found += [each.url.removeprefix("http://"), *each.state.tasks]
-        return found
-
-    return secrets
+    secrets, more = SETUP.secrets(sim), SETUP.secrets(short_lived)
+    return lambda: [*secrets(), *more()]
 
 
 def task_for(sim: Sim, prompt: str) -> SimTask:
-    return only(sim.state.tasks.values(), lambda t: t.body["input"]["prompt"] == prompt)
+    task: SimTask = sim.find("tasks", lambda t: t.body["input"]["prompt"] == prompt)
+    return task
 
 
 # --- create, poll, archive -----------------------------------------------------------------
@@ -93,7 +71,7 @@ def task_for(sim: Sim, prompt: str) -> SimTask:
 
 def test_text_to_video_end_to_end(client: openai.OpenAI, http: httpx.Client, sim: Sim) -> None:
     prompt = "a tram crossing a snowy bridge"
-    response = post_video(
+    response = support.post_video(
         http,
         model="wan-t2v",
         prompt=prompt,
@@ -118,10 +96,10 @@ def test_text_to_video_end_to_end(client: openai.OpenAI, http: httpx.Client, sim
             "prompt_extend": False,
         },
     }
-    video = finish(client, response.json()["id"])
+    video = support.finish(client, response.json()["id"])
     assert video.status == "completed", video.error
     assert (video.size, video.seconds, video.progress) == ("480x832", "5", 100)
-    width, height, seconds = video_shape(client.videos.download_content(video.id).content)
+    width, height, seconds = support.video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (480, 832) and seconds == pytest.approx(5, abs=0.2)
     fetched = [e for e in sim.log() if e["path"] == f"/results/{task.id}.mp4"]
     assert fetched and all(e["status_code"] == 200 for e in fetched)
@@ -132,14 +110,16 @@ def test_text_to_video_end_to_end(client: openai.OpenAI, http: httpx.Client, sim
 def test_audio_defaults_on_for_wan25_and_is_absent_for_older_models(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
-    loud = post_video(http, model="wan-t2v", prompt="with sound", size="1920x1080", seconds="10")
+    loud = support.post_video(
+        http, model="wan-t2v", prompt="with sound", size="1920x1080", seconds="10"
+    )
     assert loud.status_code == 200, loud.text
     assert task_for(sim, "with sound").body["parameters"] == {
         "duration": 10,
         "size": "1920*1080",
         "audio": True,
     }
-    plain = post_video(http, model="wan-old", prompt="plus default")
+    plain = support.post_video(http, model="wan-old", prompt="plus default")
     assert plain.status_code == 200, plain.text
     assert task_for(sim, "plus default").body["parameters"] == {"duration": 5, "size": "1920*1080"}
     for response in (loud, plain):  # not needed any further: spare rendering 1080p files
@@ -150,20 +130,20 @@ def test_image_to_video_sends_img_url_and_resolution(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     prompt = "the flag starts to wave"
-    response = post_video(
+    response = support.post_video(
         http,
         model="wan-i2v",
         prompt=prompt,
         size="480x832",
-        input_reference={"image_url": png_uri(90, 160)},
+        input_reference={"image_url": support.png_uri(90, 160)},
     )
     assert response.status_code == 200, response.text
     task = task_for(sim, prompt)
     assert task.body["input"]["img_url"].startswith("data:image/png;base64,")
     assert task.body["parameters"] == {"duration": 5, "resolution": "480P"}
-    video = finish(client, response.json()["id"])
+    video = support.finish(client, response.json()["id"])
     assert video.status == "completed", video.error
-    width, height, _ = video_shape(client.videos.download_content(video.id).content)
+    width, height, _ = support.video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (480, 832)  # the image's portrait aspect at the 480P tier
 
 
@@ -175,7 +155,7 @@ def test_first_and_last_frame_go_to_image2video(
         ("prompt", (None, prompt)),
         ("model", (None, "wan-kf2v")),
         ("size", (None, "832x480")),
-        ("input_reference", ("first.png", png_bytes(64, 112), "image/png")),
+        ("input_reference", ("first.png", support.png_bytes(64, 112), "image/png")),
         ("metadata", (None, '{"last_frame": "https://img.example/last.png"}')),
     ]
     response = http.post("/v1/videos", files=form)
@@ -185,9 +165,9 @@ def test_first_and_last_frame_go_to_image2video(
     assert task.body["input"]["first_frame_url"].startswith("data:image/png;base64,")
     assert task.body["input"]["last_frame_url"] == "https://img.example/last.png"
     assert task.body["parameters"] == {"duration": 5, "resolution": "480P"}
-    video = finish(client, response.json()["id"])
+    video = support.finish(client, response.json()["id"])
     assert video.status == "completed", video.error
-    width, height, _ = video_shape(client.videos.download_content(video.id).content)
+    width, height, _ = support.video_shape(client.videos.download_content(video.id).content)
     assert (width, height) == (480, 832)  # the first frame's aspect wins over the size
 
 
@@ -206,14 +186,14 @@ def test_requests_dashscope_cannot_take_are_400s_without_an_upstream_call(
         ({"model": "wan-old", "metadata": {"audio_url": "https://a/x.mp3"}}, "metadata.audio_url"),
         ({"model": "wan-t2v", "metadata": {"style": "anime"}}, "metadata.style"),
         (
-            {"model": "wan-t2v", "input_reference": {"image_url": png_uri(64, 36)}},
+            {"model": "wan-t2v", "input_reference": {"image_url": support.png_uri(64, 36)}},
             "input_reference",
         ),
         ({"model": "wan-t2v", "seed": 2**31}, "seed"),
         ({"model": "wan-old", "prompt": "x" * 801}, "prompt"),
     ]
     for body, param in cases:
-        error = refusal(post_video(http, **({"prompt": "refused"} | body)))
+        error = support.refusal(support.post_video(http, **({"prompt": "refused"} | body)))
         assert error["param"] == param, (body, error)
     assert sim.posts_since(mark) == []
 
@@ -223,10 +203,10 @@ def test_requests_dashscope_cannot_take_are_400s_without_an_upstream_call(
 
 def test_delete_cancels_a_pending_task(http: httpx.Client, sim: Sim) -> None:
     prompt = "[sim:slow] cancel me"
-    response = post_video(http, model="wan-t2v", prompt=prompt, size="832x480")
+    response = support.post_video(http, model="wan-t2v", prompt=prompt, size="832x480")
     task_id = task_for(sim, prompt).id
     assert http.delete(f"/v1/videos/{response.json()['id']}").status_code == 200
-    assert wait_for(lambda: (task_id, 200) in sim.state.cancels)
+    assert support.wait_for(lambda: (task_id, 200) in sim.state.cancels)
     assert sim.state.status(task_for(sim, prompt)) == "CANCELED"
 
 
@@ -234,21 +214,21 @@ def test_delete_of_a_finished_video_tries_to_cancel_and_is_refused_quietly(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     prompt = "delete when done"
-    response = post_video(http, model="wan-t2v", prompt=prompt, size="480x832")
+    response = support.post_video(http, model="wan-t2v", prompt=prompt, size="480x832")
     task_id = task_for(sim, prompt).id
-    assert finish(client, response.json()["id"]).status == "completed"
+    assert support.finish(client, response.json()["id"]).status == "completed"
     assert http.delete(f"/v1/videos/{response.json()['id']}").status_code == 200
-    assert wait_for(lambda: (task_id, 400) in sim.state.cancels)
+    assert support.wait_for(lambda: (task_id, 400) in sim.state.cancels)
 
 
 def test_expired_task_fails_after_a_few_unknown_polls(
     client: openai.OpenAI, http: httpx.Client, short_lived: Sim
 ) -> None:
-    response = post_video(
+    response = support.post_video(
         http, model="wan-expiring", prompt="forgotten", size="1280x720", seconds="2"
     )
     assert response.status_code == 200, response.text
-    video = finish(client, response.json()["id"])
+    video = support.finish(client, response.json()["id"])
     assert video.status == "failed" and video.error is not None
     assert "UNKNOWN" in video.error.message
     task_id = task_for(short_lived, "forgotten").id
@@ -257,11 +237,11 @@ def test_expired_task_fails_after_a_few_unknown_polls(
 
 
 def test_upstream_validation_error_keeps_its_parameter(http: httpx.Client) -> None:
-    response = post_video(
+    response = support.post_video(
         http,
         model="wan-i2v",
         prompt="a gif",
-        input_reference={"image_url": gif_uri()},  # an image, in a type DashScope refuses
+        input_reference={"image_url": support.gif_uri()},  # an image, in a type DashScope refuses
     )
-    error = refusal(response)
+    error = support.refusal(response)
     assert error["param"] == "input_reference" and "InvalidParameter" in error["message"]

@@ -8,25 +8,14 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from tests.providers.conftest import Secrets
-from tests.support import (
-    Gateway,
-    Sim,
-    deployments,
-    finish,
-    png_bytes,
-    post_video,
-    running_gateway,
-    serve_sim,
-    video_shape,
-)
+from tests import support
+from tests.support import GatewaySetup, Sim
 from vidgate.providers.registry import PROVIDERS
 from vidgate.providers.xai.simulator import SimJob, SimulatorConfig, create_app
 from vidgate.routing.config import env_entries
@@ -35,34 +24,19 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 SIM_KEY = "xai-upstream-key-0123"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Sim]:
-    config = SimulatorConfig(api_key=SIM_KEY, job_seconds=0.3, queued_seconds=0.05, fps=8)
-    with serve_sim(create_app(config)) as sim:
-        yield sim
-
-
-@pytest.fixture(scope="module")
-def gw(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    common = {"provider": "xai", "api_base": f"{sim.url}/v1", "poll_interval_s": 0.1}
-    models = {"grok": "grok-imagine-video", "grok-1.5": "grok-imagine-video-1.5"}
-    config = {
-        "model_list": deployments(common | {"api_key": SIM_KEY}, models),
-        "default_model": "grok",
-    }
-    with running_gateway(tmp_path_factory.mktemp("gw-xai"), config) as gateway:
-        yield gateway
-
-
-@pytest.fixture
-def leak_secrets(sim: Sim) -> Secrets:
-    return lambda: [SIM_KEY, sim.url, UUID]  # xAI's request ids are UUIDs
+SETUP = GatewaySetup(
+    provider="xai",
+    simulator=create_app,
+    sim_config=SimulatorConfig(api_key=SIM_KEY),
+    path="/v1",
+    key=SIM_KEY,
+    models={"grok": "grok-imagine-video", "grok-1.5": "grok-imagine-video-1.5"},
+    upstream_ids=lambda state: [UUID],  # xAI's request ids
+)
 
 
 def create(http: httpx.Client, **body: Any) -> dict[str, Any]:
-    response = post_video(http, **({"model": "grok"} | body))
+    response = support.post_video(http, **({"model": "grok"} | body))
     assert response.status_code == 200, response.text
     video: dict[str, Any] = response.json()
     return video
@@ -89,10 +63,13 @@ def test_parameters_and_key_reach_xai_as_documented(
         "user": "end-user-42",
     }
     assert job.authorization == f"Bearer {SIM_KEY}"
-    finished = finish(client, video["id"])
+    finished = support.finish(client, video["id"])
     assert finished.status == "completed", finished.error
     assert (finished.size, finished.seconds) == ("1280x720", "3")
-    assert video_shape(client.videos.download_content(finished.id).content)[:2] == (1280, 720)
+    assert support.video_shape(client.videos.download_content(finished.id).content)[:2] == (
+        1280,
+        720,
+    )
     polls = [e for e in sim.log() if e["path"] == f"/v1/videos/{job.request_id}"]
     assert polls and all(e["status_code"] == 200 for e in polls)
 
@@ -110,7 +87,7 @@ def test_default_is_8_seconds_at_854x480(http: httpx.Client, sim: Sim) -> None:
 
 
 def test_uploaded_first_frame_is_sent_as_a_data_uri(client: openai.OpenAI, sim: Sim) -> None:
-    image = png_bytes(96, 54)
+    image = support.png_bytes(96, 54)
     client.videos.create(
         prompt="animate this",
         model="grok",
@@ -146,7 +123,7 @@ def test_unknown_metadata_is_rejected_before_any_upstream_call(
 
 
 def test_expired_request_is_a_failed_video(http: httpx.Client, client: openai.OpenAI) -> None:
-    video = finish(client, create(http, prompt="[sim:expired] x", seconds="1")["id"])
+    video = support.finish(client, create(http, prompt="[sim:expired] x", seconds="1")["id"])
     assert video.status == "failed"
     assert video.error is not None and video.error.code == "expired" and video.error.message
 
