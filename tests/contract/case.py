@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from tests.support import serve
+from tests.support import quick, serve
 
 ALL_FAULTS = frozenset({"fail", "429", "500", "unknown-status", "malformed", "poll-429", "hang"})
 FOLLOW_UPS = ("remix", "edit", "extend")
 """The operations on an existing video, besides create."""
+TIMING = {"job_seconds": 0.5}
+"""Simulator jobs run long enough for a poll to see them running (see ``quick``)."""
 
 
 @dataclass(frozen=True)
@@ -57,19 +59,17 @@ class ProviderCase:
     model: str
     """The upstream model the deployment uses."""
     upstream: Callable[[], AbstractContextManager[Upstream]]
-    """Starts the provider's simulator."""
-    request: dict[str, Any]
-    """A valid create body (without ``model`` and ``prompt``)."""
-    size: tuple[int, int]
-    """The frame size that request produces."""
-    seconds: float
+    """Starts the provider's simulator (:func:`keyed` for most)."""
+    request: dict[str, str]
+    """A valid create body (without ``model`` and ``prompt``): its ``size`` and ``seconds``
+    are what the video must have."""
     invalid: tuple[dict[str, Any], str]
     """A create body the model cannot take, and the ``param`` the 400 must name."""
-    follow_ups: frozenset[str]
-    """Which of ``remix``, ``edit``, ``extend`` the model offers; the others must be refused
-    before any upstream call."""
     cancels: bool
     """Whether deleting a running video calls the upstream (cancel or delete)."""
+    follow_ups: frozenset[str] = frozenset()
+    """Which of ``remix``, ``edit``, ``extend`` the model offers; the others must be refused
+    before any upstream call."""
     faults: frozenset[str] = ALL_FAULTS
     """Which ``[sim:...]`` markers the simulator implements."""
     failure: Failure | None = None
@@ -80,17 +80,43 @@ class ProviderCase:
     """The deployment fields with a credential the upstream refuses (``None``: no credential)."""
     auth_hides: tuple[str, ...] = ()
     """Words of the upstream's auth refusal that must not reach the client."""
-    deployment: dict[str, Any] = field(default_factory=dict)
-    """Extra deployment settings (poll interval and the like)."""
+
+    @property
+    def size(self) -> tuple[int, int]:
+        width, height = self.request["size"].split("x")
+        return int(width), int(height)
+
+    @property
+    def seconds(self) -> float:
+        return float(self.request["seconds"])
 
 
-@contextmanager
-def simulator(
-    app: Any, fields: Callable[[str], dict[str, Any]], *secrets: str
-) -> Iterator[Upstream]:
-    """Serve a simulator app; ``fields(url)``: the deployment fields that reach it."""
-    with serve(app) as url:
-        yield Upstream(fields(url), url, secrets)
+def keyed(
+    create_app: Callable[[Any], Any],
+    config: Any,
+    path: str = "",
+    *,
+    key: str | None = None,
+    secrets: tuple[str, ...] = (),
+    **fields: Any,
+) -> Callable[[], AbstractContextManager[Upstream]]:
+    """A simulator that takes a key: ``create_app(config)`` with :data:`TIMING`; the deployment
+    reaches its API at its URL plus ``path`` with ``key`` (by default the config's
+    ``api_key``) and ``fields``; ``secrets``: more credentials no client may see."""
+    api_key = key or config.api_key
+
+    @contextmanager
+    def upstream() -> Iterator[Upstream]:
+        with serve(create_app(quick(config, **TIMING))) as url:
+            deployment = {"api_base": f"{url}{path}", "api_key": api_key, **fields}
+            yield Upstream(deployment, url, (api_key, *secrets))
+
+    return upstream
+
+
+def wrong_key(key: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """:attr:`ProviderCase.bad_auth` for a deployment whose ``api_key`` is all it needs."""
+    return lambda fields: fields | {"api_key": key}
 
 
 @contextmanager

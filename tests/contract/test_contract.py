@@ -53,8 +53,8 @@ def gateway(
     entry = {
         "provider": case.provider,
         "model": case.model,
+        "poll_interval_s": 0.1,
         **upstream.fields,
-        **case.deployment,
     }
     model_list = [
         {**entry, "model_name": "contract"},

@@ -9,10 +9,8 @@ CASE = ProviderCase(
     model="preview",
     upstream=no_upstream,
     request={"size": "320x180", "seconds": "2"},
-    size=(320, 180),
-    seconds=2,
     invalid=({"size": "100x100"}, "size"),
-    follow_ups=frozenset(FOLLOW_UPS),
     cancels=False,
+    follow_ups=frozenset(FOLLOW_UPS),
     faults=frozenset(),
 )
