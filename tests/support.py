@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import ipaddress
+import json
 import os
 import re
 import socket
@@ -284,6 +285,32 @@ def post_video(http: httpx.Client, **body: Any) -> httpx.Response:
 def finish(client: openai.OpenAI, video_id: str) -> Any:
     """Poll a video until it is completed or failed (the SDK's poll, every 50 ms)."""
     return client.videos.poll(video_id, poll_interval_ms=50)
+
+
+def completed(
+    client: openai.OpenAI, video_id: str, size: str, seconds: float, tolerance: float = 0.2
+) -> Any:
+    """Poll a video to its end: it must be completed, ``size`` (``"WxH"``) and ``seconds``
+    long, and so must the MP4 it serves (within ``tolerance`` seconds). Returns the video."""
+    video = finish(client, video_id)
+    assert video.status == "completed", video.error
+    assert (video.size, float(video.seconds), video.progress) == (size, seconds, 100)
+    width, height, duration = video_shape(client.videos.download_content(video.id).content)
+    assert f"{width}x{height}" == size and abs(duration - seconds) <= tolerance, duration
+    return video
+
+
+def post_form(http: httpx.Client, path: str = "/v1/videos", **fields: Any) -> httpx.Response:
+    """A multipart ``POST`` (an upload): a tuple is a file (name, bytes, type), a dict is
+    sent as JSON, anything else as text."""
+    form: list[tuple[str, Any]] = []
+    for name, value in fields.items():
+        if isinstance(value, tuple):
+            form.append((name, value))
+        else:
+            text = json.dumps(value) if isinstance(value, dict) else str(value)
+            form.append((name, (None, text)))
+    return http.post(path, files=form)
 
 
 def refusal(response: httpx.Response) -> dict[str, Any]:

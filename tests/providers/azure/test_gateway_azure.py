@@ -120,10 +120,7 @@ def test_jobs_end_to_end(gw: Gateway, sim: Sim) -> None:
         size="480x854",  # type: ignore[arg-type]
         seconds="3",  # type: ignore[arg-type]
     )
-    video = finished(gw, created.id)
-    assert video.status == "completed" and video.size == "480x854" and video.seconds == "3"
-    width, height, seconds = support.video_shape(client.videos.download_content(video.id).content)
-    assert (width, height) == (480, 854) and abs(seconds - 3) <= 0.5
+    video = support.completed(client, created.id, "480x854", 3)
     assert is_image(client.videos.download_content(video.id, variant="thumbnail").content)
     job = upstream_job(sim, "jobs rocket")
     assert (job.api, job.deployment, job.width, job.height, job.seconds, job.n_variants) == (

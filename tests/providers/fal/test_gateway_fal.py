@@ -92,14 +92,14 @@ def test_image_to_video_sends_a_data_uri(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     prompt = "waves from a photo"
-    form = [
-        ("prompt", (None, prompt)),
-        ("model", (None, "kling-i2v")),
-        ("size", (None, "1280x720")),
-        ("input_reference", ("f.png", support.png_bytes(160, 90), "image/png")),
-        ("metadata", (None, '{"negative_prompt": "blur", "cfg_scale": 0.5}')),
-    ]
-    response = http.post("/v1/videos", files=form)
+    response = support.post_form(
+        http,
+        prompt=prompt,
+        model="kling-i2v",
+        size="1280x720",
+        input_reference=("f.png", support.png_bytes(160, 90), "image/png"),
+        metadata={"negative_prompt": "blur", "cfg_scale": 0.5},
+    )
     assert response.status_code == 200, response.text
     body = request_for(sim, prompt).body
     assert body["image_url"].startswith("data:image/png;base64,")

@@ -78,11 +78,7 @@ def test_v1_text_to_video_end_to_end(
         "prompt_optimizer": False,
         "fast_pretreatment": True,
     }
-    video = support.finish(client, response.json()["id"])
-    assert video.status == "completed", video.error
-    assert (video.size, video.seconds, video.progress) == ("1366x768", "6", 100)
-    width, height, seconds = support.video_shape(client.videos.download_content(video.id).content)
-    assert (width, height) == (1366, 768) and seconds == pytest.approx(6, abs=0.3)
+    video = support.completed(client, response.json()["id"], "1366x768", 6)
     # query until Success, then files/retrieve once, then the signed URL without auth.
     calls = [
         e for e in sim.log() if task.id in e["query"] or str(task.file_id) in e["path"] + e["query"]
@@ -117,12 +113,10 @@ def test_first_and_last_frame_on_hailuo_02(
 
 
 def test_uploaded_image_and_subject_reference(http: httpx.Client, sim: Sim) -> None:
-    form: list[tuple[str, Any]] = [
-        ("prompt", (None, "fast from an upload")),
-        ("model", (None, "hailuo-fast")),
-        ("input_reference", ("f.png", support.png_bytes(), "image/png")),
-    ]
-    response = http.post("/v1/videos", files=form)
+    image = ("f.png", support.png_bytes(), "image/png")
+    response = support.post_form(
+        http, prompt="fast from an upload", model="hailuo-fast", input_reference=image
+    )
     assert response.status_code == 200, response.text
     assert (
         task_for(sim, "fast from an upload").body["first_frame_image"].startswith("data:image/png")
@@ -205,10 +199,7 @@ def test_h3_content_array_end_to_end_and_delete(
         4,
     )
     assert task.body["aigc_watermark"] is False
-    video = support.finish(client, response.json()["id"])
-    assert video.status == "completed", video.error
-    width, height, seconds = support.video_shape(client.videos.download_content(video.id).content)
-    assert (width, height) == (768, 768) and seconds == pytest.approx(4, abs=0.3)
+    video = support.completed(client, response.json()["id"], "768x768", 4)
     client.videos.delete(video.id)
     support.wait_for(lambda: sim.state.deleted.get(task.id) == "deleted")
 

@@ -63,11 +63,7 @@ def test_text_to_video_end_to_end(client: openai.OpenAI, http: httpx.Client, sim
         "duration": 2,
         "seed": 7,
     }
-    video = support.finish(client, response.json()["id"])
-    assert video.status == "completed", video.error
-    assert (video.size, video.seconds, video.progress) == ("540x720", "2", 100)
-    width, height, seconds = support.video_shape(client.videos.download_content(video.id).content)
-    assert (width, height) == (540, 720) and seconds == pytest.approx(2, abs=0.2)
+    video = support.completed(client, response.json()["id"], "540x720", 2)
     thumb = client.videos.download_content(video.id, variant="thumbnail").content
     assert Image.open(io.BytesIO(thumb)).format in ("JPEG", "WEBP", "PNG")
     # Both signed URLs (video and cover) were fetched without the deployment's key.
@@ -79,15 +75,15 @@ def test_image_to_video_inlines_the_upload(
     client: openai.OpenAI, http: httpx.Client, sim: Sim
 ) -> None:
     prompt = "the astronaut waves"
-    form = [
-        ("prompt", (None, prompt)),
-        ("model", (None, "vidu-q2-pro")),
-        ("size", (None, "960x540")),
-        ("seconds", (None, "1")),
-        ("input_reference", ("f.png", support.png_bytes(96, 54), "image/png")),
-        ("metadata", (None, '{"movement_amplitude": "small", "audio": true}')),
-    ]
-    response = http.post("/v1/videos", files=form)
+    response = support.post_form(
+        http,
+        prompt=prompt,
+        model="vidu-q2-pro",
+        size="960x540",
+        seconds="1",
+        input_reference=("f.png", support.png_bytes(96, 54), "image/png"),
+        metadata={"movement_amplitude": "small", "audio": True},
+    )
     assert response.status_code == 200, response.text
     task = task_for(sim, prompt)
     assert task.checked.endpoint == "img2video"
