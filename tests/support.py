@@ -21,6 +21,7 @@ from typing import Any, TypeVar, cast
 
 import av
 import httpx
+import httpx2
 import openai
 import pytest
 import uvicorn
@@ -332,6 +333,21 @@ class Recorder:
         response.read()
         text = response.text if "json" in response.headers.get("content-type", "") else ""
         self.seen.append(text + repr(dict(response.headers)) + str(response.url))
+
+    @contextmanager
+    def http(self, gw: Gateway) -> Iterator[httpx.Client]:
+        """Raw httpx to ``gw`` (master key), every response recorded."""
+        with gw.http() as client:
+            client.event_hooks = {"response": [self.record]}
+            yield client
+
+    @contextmanager
+    def sdk(self, gw: Gateway) -> Iterator[openai.OpenAI]:
+        """The official openai SDK on ``gw`` (master key, no retries), every response recorded."""
+        with httpx2.Client(event_hooks={"response": [self.record]}, timeout=120) as transport:
+            client = gw.sdk().with_options(http_client=transport)
+            assert client.max_retries == 0
+            yield client
 
     def leaks(self, secrets: Iterable[str | re.Pattern[str]]) -> list[str]:
         """Each secret (a string, or a pattern) found in anything recorded."""

@@ -18,7 +18,6 @@ from typing import Any
 
 import av
 import httpx
-import httpx2
 import openai
 import pytest
 from PIL import Image
@@ -89,15 +88,14 @@ def recorder(upstream: Upstream) -> Iterator[Recorder]:
 
 @pytest.fixture
 def http(gateway: Gateway, recorder: Recorder) -> Iterator[httpx.Client]:
-    with gateway.http() as client:
-        client.event_hooks = {"response": [recorder.record]}
+    with recorder.http(gateway) as client:
         yield client
 
 
 @pytest.fixture
 def sdk(gateway: Gateway, recorder: Recorder) -> Iterator[openai.OpenAI]:
-    with httpx2.Client(event_hooks={"response": [recorder.record]}, timeout=120) as transport:
-        yield gateway.sdk().with_options(http_client=transport)
+    with recorder.sdk(gateway) as client:
+        yield client
 
 
 def create(

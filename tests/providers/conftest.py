@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import httpx
-import httpx2
 import openai
 import pytest
 
@@ -54,16 +53,11 @@ def recorder(leak_secrets: Secrets) -> Iterator[Recorder]:
 
 @pytest.fixture
 def http(gw: Gateway, recorder: Recorder) -> Iterator[httpx.Client]:
-    """Raw httpx to the gateway (master key), every response recorded."""
-    with gw.http() as client:
-        client.event_hooks = {"response": [recorder.record]}
+    with recorder.http(gw) as client:
         yield client
 
 
 @pytest.fixture
 def client(gw: Gateway, recorder: Recorder) -> Iterator[openai.OpenAI]:
-    """The official openai SDK (master key, no retries), every response recorded."""
-    with httpx2.Client(event_hooks={"response": [recorder.record]}, timeout=120) as transport:
-        sdk = gw.sdk().with_options(http_client=transport)
-        assert sdk.max_retries == 0
+    with recorder.sdk(gw) as sdk:
         yield sdk
