@@ -36,7 +36,6 @@ SETUP = GatewaySetup(
     provider="openai",
     simulator=create_app,
     sim_config=SimulatorConfig(api_key=SIM_KEY, poll_after_ms=50),
-    timing={"job_seconds": 0.4},
     path="/v1",
     key=SIM_KEY,
     models={
@@ -158,7 +157,7 @@ def test_polls_follow_the_upstream_hint_and_retrieves_do_not_poll(
     polls = [
         e for e in sim.since(mark) if e["method"] == "GET" and e["path"] == f"/v1/videos/{upstream}"
     ]
-    # 0.4 s of upstream work at a 50 ms hint: a handful of polls, however hard the client polls.
+    # 0.3 s of upstream work at a 50 ms hint: a handful of polls, however hard the client polls.
     assert 1 <= len(polls) <= 12
 
 
