@@ -102,4 +102,36 @@ def test_free_form_models_forward_unknown_keys() -> None:
     )
     body: dict[str, Any] = {}
     put_options(body, request, free)
-    assert body == {"anything": [1]} and free.option_keys is None
+    assert body == {"anything": [1]} and free.any_options
+
+
+def test_null_means_not_given_and_values_are_shown_as_json() -> None:
+    assert resolved(strength=None, loop=None).options == {}
+    with pytest.raises(InvalidRequest) as caught:
+        resolved(loop="yes")
+    assert caught.value.message == (
+        "Invalid value for 'metadata.loop': \"yes\"; expected true or false."
+    )
+    assert resolved(strength=1).options == {"strength": 1.0}  # a number is a float upstream
+
+
+def test_free_form_keys_are_never_split_into_paths() -> None:
+    """A dotted key must not reach into fields the adapter writes (``video.id``)."""
+    free = ModelCapabilities(
+        seconds=(5,), default_seconds=5, sizes=("1280x720",), default_size="1280x720",
+        any_options=True,
+    )  # fmt: skip
+    request = resolve(
+        VideoRequest("create", "p", options={"video.id": "someone-else", "prompt.x": 1}),
+        free,
+        model_name="m",
+        upstream_model="m",
+    )
+    body: dict[str, Any] = {"prompt": "p", "video": {"id": "mine"}}
+    put_options(body, request, free)
+    assert body == {
+        "prompt": "p",
+        "video": {"id": "mine"},
+        "video.id": "someone-else",
+        "prompt.x": 1,
+    }

@@ -21,7 +21,6 @@ JobStatus = Literal["queued", "in_progress", "completed", "failed"]
 ImageRole = Literal["first_frame", "last_frame", "reference"]
 Variant = Literal["video", "thumbnail", "spritesheet"]
 VARIANTS: tuple[Variant, ...] = ("video", "thumbnail", "spritesheet")
-OPERATIONS: tuple[Operation, ...] = ("create", "remix", "edit", "extend")
 
 
 OptionKind = Literal["boolean", "integer", "number", "string", "object", "array", "any"]
@@ -43,7 +42,9 @@ class OptionSpec:
 
     ``check`` returns the value as the upstream takes it (normalised, JSON-serialisable);
     ``transform`` may refine that for what a type, choices or a range cannot say, raising
-    ``ValueError`` with the reason, which becomes a 400 naming the field the client sent.
+    ``ValueError`` with the reason (a 400 naming the option) or an ``InvalidRequest`` naming
+    a part of it (``metadata.camera_control.type``); either names the field as the client
+    sent it.
     """
 
     kind: OptionKind = "any"
@@ -85,7 +86,7 @@ class OptionSpec:
         if self.max_length is not None and len(value) > self.max_length:
             raise ValueError(f"expected {self.allowed()}")
         if self.kind == "number":
-            value = float(value) if isinstance(value, float) else value
+            value = float(value)  # JSON's 1 and 1.0 are one number; upstreams get a float
         return value if self.transform is None else self.transform(value)
 
 
@@ -149,11 +150,6 @@ class ModelCapabilities:
     frame, a mode that must match the size); each raises ``InvalidRequest`` naming the
     field, and runs with the table, before the job exists."""
     description: str = ""
-
-    @property
-    def option_keys(self) -> frozenset[str] | None:
-        """Keys allowed in ``metadata``; ``None`` when any key is forwarded."""
-        return None if self.any_options else frozenset(self.options)
 
 
 @dataclass(frozen=True)

@@ -159,3 +159,13 @@ def test_the_error_names_the_field_as_the_client_sent_it(gw: Gateway) -> None:
         )
     assert response.status_code == 400, response.text
     assert response.json()["error"]["param"] == "parameters.cfg_scale"
+
+
+def test_models_list_each_models_option_table(gw: Gateway) -> None:
+    with gw.http() as http:
+        models = {m["id"]: m["capabilities"] for m in http.get("/v1/models").json()["data"]}
+    kling = models["kling-16"]
+    assert kling["options"]["cfg_scale"] == "a number from 0 to 1"
+    assert kling["options"]["mode"] == "one of: std, pro"
+    assert kling["any_options"] is False
+    assert models["compat"]["any_options"] is True

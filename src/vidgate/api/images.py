@@ -5,7 +5,7 @@ An upload that is not an image used to be accepted with 200 and fail later as a 
 with Pillow — header and structure (``verify``), no pixels decoded, in a thread — and a
 file that is not a PNG, JPEG or WebP image is a 400 naming the field the client used
 (``input_reference``, ``image``, ``images[1]``, ``content[0]``). Which formats a model takes
-is the provider's to say (uploads are limited to PNG, JPEG and WebP by ``request.py``; some
+is the provider's to say (uploads are limited to PNG, JPEG and WebP by ``request/parse.py``; some
 upstreams take GIF or BMP by URI); here only "is it an image at all". Image URLs are checked
 where they are fetched (``routing/imagefetch.py``) or by the upstream that fetches them.
 """

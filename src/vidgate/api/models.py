@@ -43,6 +43,8 @@ async def list_models(request: Request, caller: Principal = Depends(principal)) 
                     "fps": list(caps.fps),
                     "input_reference": "first_frame" in caps.image_roles,
                     "seed": caps.seed,
+                    "options": {name: spec.allowed() for name, spec in caps.options.items()},
+                    "any_options": caps.any_options,
                 },
             }
         )

@@ -1,6 +1,6 @@
 """Pydantic models that describe request bodies and replies in ``/openapi.json`` — only that.
 
-The routes parse bodies themselves (``api/body.py``, ``request.py``, ``api/extended.py``)
+The routes parse bodies themselves (``api/body.py``, ``request/parse.py``, ``api/extended.py``)
 so that every rejection is a 400 naming the field the client sent; these models never
 validate a request. They mirror what the parsers accept, so clients and code generators can
 read the API, and ``tests/api/test_fuzz.py`` draws the fields it attacks from them: a field

@@ -1,7 +1,7 @@
 """The OpenAI Videos API routes; each parses, calls the job service, and shapes the reply.
 
 Mounted under ``/v1`` and at the root. Responses are serialised straight from job rows
-(see ``types.py``) to keep the hot retrieve path to one indexed read.
+(see ``api/objects.py``) to keep the hot retrieve path to one indexed read.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
-from vidgate.errors import InvalidRequest, client_text
+from vidgate.errors import client_text
 from vidgate.providers.base import DownloadCall, HttpCall, Inline
 from vidgate.values import Asset, ModelCapabilities, ResolvedRequest, UpstreamState, Variant
 
@@ -92,31 +92,30 @@ def scrub(message: Any, *patterns: tuple[re.Pattern[str], str], limit: int = 500
 
 def url_or_inline(
     asset: Asset,
-    param: str,
-    provider: str,
     form: Literal["base64", "data_uri"] = "data_uri",
+    as_given: tuple[str, ...] = ("https://", "http://"),
 ) -> str | Inline:
-    """An input image as an upstream takes it: an http(s) URL as given, anything else (an
-    upload, a ``data:`` URI) as inline bytes in ``form``; a file id cannot be sent."""
-    if asset.kind == "url" and asset.value.startswith(("https://", "http://")):
+    """An input image as an upstream takes it: a URL starting with one of ``as_given`` as
+    given (the upstream fetches it), anything else — an upload, a ``data:`` URI, a URL the
+    upstream would not fetch — as inline bytes in ``form`` (dispatch reads or fetches them).
+    File ids never get here: ``resolve`` refuses them for models that cannot take them."""
+    if asset.kind == "url" and asset.value.startswith(as_given):
         return asset.value
-    if asset.kind in ("blob", "url"):
-        return Inline(asset, form)
-    raise InvalidRequest(
-        f"{provider} cannot use a file id for '{asset.param or param}'; send the file or an "
-        "https URL.",
-        param=asset.param or param,
-    )
+    return Inline(asset, form)
 
 
 def put_options(body: dict[str, Any], request: ResolvedRequest, caps: ModelCapabilities) -> None:
     """Write the request's options into ``body`` where the option table says (``upstream``,
     dots for nesting); options the adapter reads itself (``upstream=""``) are skipped, and
-    free-form keys (``any_options``) go in under their own names."""
+    free-form keys (``any_options``) go in under their own names, dots and all."""
     for name, value in request.options.items():
         spec = caps.options.get(name)
-        target = name if spec is None or spec.upstream is None else spec.upstream
-        if (spec is None and not caps.any_options) or not target:
+        if spec is None:  # a free-form key goes in as sent, never split into a path
+            if caps.any_options:
+                body[name] = value
+            continue
+        target = name if spec.upstream is None else spec.upstream
+        if not target:
             continue
         *parents, leaf = target.split(".")
         node = body

@@ -10,6 +10,7 @@ the allowed values; a candidate that cannot serve the request is skipped, not fa
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -233,7 +234,8 @@ def _same_ratio(size: tuple[int, int], ratio: tuple[int, int]) -> bool:
 def _model_options(request: VideoRequest, caps: ModelCapabilities, model: str) -> dict[str, Any]:
     """The options under the names this model uses, checked and normalised by its option
     table; 400 on one it does not take or a value it does not allow."""
-    options = dict(request.options)
+    # a table option sent as null is not given (the upstream's default applies)
+    options = {k: v for k, v in request.options.items() if v is not None or k not in caps.options}
     for name in sorted(set(options) - set(caps.options)):
         synonym = _synonym(name, frozenset(caps.options))
         if synonym is not None and synonym not in options:
@@ -256,7 +258,7 @@ def _checked(spec: OptionSpec, value: Any, param: str) -> Any:
     try:
         return spec.check(value)
     except ValueError as exc:
-        shown = repr(value)
+        shown = json.dumps(value, default=str)  # as the client wrote it: true, null, "x"
         shown = shown if len(shown) <= 80 else shown[:77] + "..."
         raise InvalidRequest(
             f"Invalid value for '{param}': {shown}; {exc}.", param=param, code="invalid_value"

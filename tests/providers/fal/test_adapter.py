@@ -107,7 +107,7 @@ def test_spec_basics() -> None:
     assert SPEC.map_status("IN_PROGRESS") == "in_progress"
     assert SPEC.map_status("SOMETHING_NEW") == "in_progress"
     assert SPEC.capabilities("someone/any-app/v9") is SPEC.any_model
-    assert SPEC.any_model is not None and SPEC.any_model.option_keys is None
+    assert SPEC.any_model is not None and SPEC.any_model.any_options
     assert set(SPEC.auto_models) <= set(SPEC.models) and set(SPEC.prices) == set(SPEC.models)
 
 

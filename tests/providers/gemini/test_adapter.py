@@ -237,7 +237,7 @@ def test_bad_option_values_are_refused_before_any_job(
 
 def test_vertex_only_fields_are_not_options() -> None:
     for caps in SPEC.models.values():
-        assert caps.option_keys == {"person_generation", "enhance_prompt"}
+        assert set(caps.options) == {"person_generation", "enhance_prompt"}
         assert caps.seed is False
     assert rejects("metadata.storage_uri", options={"storage_uri": "gs://b/"}).code == (
         "unknown_parameter"

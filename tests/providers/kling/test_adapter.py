@@ -155,8 +155,8 @@ def test_registered_with_every_model_priced() -> None:
     assert MODELS["kling-v1-6"].seconds == (5, 10)
     assert MODELS["kling-v3"].seconds == tuple(range(3, 16))
     assert MODELS["kling-v2-6"].audio is False and MODELS["kling-v1-6"].audio is None
-    assert "cfg_scale" in (MODELS["kling-v1"].option_keys or ())
-    assert "cfg_scale" not in (MODELS["kling-v2-1"].option_keys or ())
+    assert "cfg_scale" in MODELS["kling-v1"].options
+    assert "cfg_scale" not in MODELS["kling-v2-1"].options
 
 
 def test_status_map_and_hosts() -> None:
@@ -603,3 +603,9 @@ def test_errors_never_echo_urls() -> None:
     body = {"code": 1201, "message": "cannot fetch https://internal.klingai.com/x?token=abc"}
     error = ADAPTER.parse_error(reply(400, body), POLL)
     assert "klingai.com" not in error.message and "token" not in error.message
+
+
+def test_options_sent_as_null_are_not_given() -> None:
+    """As before the option table: ``null`` means "the upstream's default"."""
+    _, body = submit(resolved(options={"mode": None, "camera_control": None, "cfg_scale": None}))
+    assert "camera_control" not in body and "cfg_scale" not in body and body["mode"] == "std"

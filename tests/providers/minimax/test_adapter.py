@@ -257,7 +257,7 @@ def test_v1_01_series_sends_no_duration_or_resolution() -> None:
     [
         ("MiniMax-Hailuo-2.3", {"prompt_optimizer": "yes"}, "invalid_value"),
         ("MiniMax-Hailuo-02", {"fast_pretreatment": 1}, "invalid_value"),
-        ("T2V-01", {"aigc_watermark": None}, "invalid_value"),
+        ("T2V-01", {"aigc_watermark": "no"}, "invalid_value"),
         ("T2V-01", {"fast_pretreatment": True}, "unknown_parameter"),  # Hailuo only
         ("MiniMax-H3", {"prompt_optimizer": True}, "unknown_parameter"),  # v2: watermark only
     ],
@@ -272,7 +272,7 @@ def test_bad_options_are_refused_before_a_job(
 def test_bad_inputs_are_rejected() -> None:
     caught = rejects("metadata.prompt_optimizer", options={"prompt_optimizer": "yes"})
     assert caught.message == (
-        "Invalid value for 'metadata.prompt_optimizer': 'yes'; expected true or false."
+        "Invalid value for 'metadata.prompt_optimizer': \"yes\"; expected true or false."
     )
     rejects("input_reference", image=Asset("file_id", "file-123"))
     with pytest.raises(UnsupportedOperation):

@@ -100,7 +100,7 @@ def test_spec_is_registered_with_any_model() -> None:
     assert isinstance(PROVIDER.adapter(deployment()), ReplicateAdapter)
     assert SPEC.env == {"api_key": "REPLICATE_API_TOKEN"}
     assert SPEC.capabilities("someone/some-video") is ANY_MODEL
-    assert ANY_MODEL.option_keys is None
+    assert ANY_MODEL.any_options
     assert SPEC.capabilities(f"bytedance/seedance-2.0:{SHA}") is SEEDANCE_2
     assert set(SPEC.status_map) == {
         "starting",

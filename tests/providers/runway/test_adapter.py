@@ -217,7 +217,7 @@ def test_content_moderation_option() -> None:
         ({"public_figure_threshold": "off"}, "metadata.content_moderation.public_figure_threshold"),
         ({"other": 1}, "metadata.content_moderation"),
         ("low", "metadata.content_moderation"),
-        (None, "metadata.content_moderation"),
+        (["low"], "metadata.content_moderation"),
     ],
 )
 def test_bad_option_values_are_refused_before_any_job(value: Any, param: str) -> None:

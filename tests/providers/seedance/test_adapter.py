@@ -216,7 +216,7 @@ def test_options_and_audio_pass_through() -> None:
     [
         ({"camera_fixed": "yes"}, "metadata.camera_fixed"),
         ({"watermark": 0}, "metadata.watermark"),
-        ({"return_last_frame": None}, "metadata.return_last_frame"),
+        ({"return_last_frame": "yes"}, "metadata.return_last_frame"),
         ({"service_tier": "cheap"}, "metadata.service_tier"),
         ({"execution_expires_after": 60}, "metadata.execution_expires_after"),
         ({"execution_expires_after": 259_201}, "metadata.execution_expires_after"),

@@ -158,7 +158,7 @@ def test_model_capabilities_follow_the_reference() -> None:
     assert v20.seconds == (4, 8) and v20.max_reference_images == 3 and "640x360" in v20.sizes
     assert "960x720" not in v20.sizes  # 4:3 and 3:4 are q2 / q3 only
     assert all(m.operations == {"create"} for m in SPEC.models.values())
-    assert all(m.option_keys and "off_peak" in m.option_keys for m in SPEC.models.values())
+    assert all("off_peak" in m.options for m in SPEC.models.values())
 
 
 # --- auth, paths -------------------------------------------------------------------------
@@ -263,11 +263,13 @@ def test_a_bad_option_value_is_refused_before_any_job() -> None:
     error = rejects("metadata.movement_amplitude", options={"movement_amplitude": "huge"})
     assert error.code == "invalid_value"
     assert error.message == (
-        "Invalid value for 'metadata.movement_amplitude': 'huge'; "
+        "Invalid value for 'metadata.movement_amplitude': \"huge\"; "
         "allowed: auto, small, medium, large."
     )
     error = rejects("metadata.off_peak", options={"off_peak": "yes"})
-    assert error.message == "Invalid value for 'metadata.off_peak': 'yes'; expected true or false."
+    assert error.message == (
+        "Invalid value for 'metadata.off_peak': \"yes\"; expected true or false."
+    )
     rejects("metadata.payload", options={"payload": "x" * 1_048_577})
     assert resolved(options={"payload": "x" * 1_048_576}).options["payload"] == "x" * 1_048_576
 

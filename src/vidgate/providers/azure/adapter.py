@@ -46,7 +46,7 @@ JOBS_TAG = "jobs:"
 JOBS_API_VERSION = "preview"
 """The api-version of jobs-API calls when the deployment names none."""
 
-_HOST = re.compile(r"(?<![/@.\w-])[\w.-]+\.(?:openai|cognitiveservices)\.azure\.com\b", re.I)
+_HOST = re.compile(r"[\w.-]+\.(?:openai|cognitiveservices)\.azure\.com\b", re.I)
 """A resource host on its own (``client_text`` hides a URL as a whole)."""
 _IDS = re.compile(r"\b(?:task_|gen_|video_(?![0-9a-f]{32}(?![A-Za-z0-9_=-])))[A-Za-z0-9_=-]+")
 """Upstream ids, but not the gateway's own (``video_`` and 32 hex digits)."""

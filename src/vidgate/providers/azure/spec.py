@@ -10,10 +10,11 @@ incompatible APIs, chosen per deployment with ``options.api``:
 - ``jobs``: Sora 1 on the legacy preview ``/openai/v1/video/generations/jobs`` API; nine
   frame sizes, 1-20 seconds, create only.
 
-The deployment's ``model`` is the Azure *deployment name*. Capabilities are looked up by that
-name, so the common names (``sora-2``, ``sora-2-pro``, ``sora``) are listed; any other name
-gets the union of both APIs and the adapter checks the request against the deployment's
-``options.base_model`` before any upstream call.
+The deployment's ``model`` is the Azure *deployment name*. A deployment takes what its Sora
+model takes (``deployment_capabilities``): ``options.base_model``, else its name when that is
+one of ``sora-2``, ``sora-2-pro``, ``sora``, else the API's default model — checked while the
+request is resolved, before a job exists. A ``base_model`` that is not one keeps the union
+of both APIs, and the adapter says what to fix.
 
 Neither API takes provider options (``metadata`` is refused). Rules: a remix needs a source
 made on the same deployment (the v1 API remixes by upstream id, as OpenAI's); Sora 1 takes

@@ -37,7 +37,7 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import CallContext, DownloadCall, HttpCall, HttpReply, Inline
+from vidgate.providers.base import CallContext, DownloadCall, HttpCall, HttpReply
 from vidgate.providers.fal.spec import FAMILIES, GENERIC, NAMESPACES, SIZES, SPEC, Family
 from vidgate.providers.toolkit import (
     completed,
@@ -46,9 +46,9 @@ from vidgate.providers.toolkit import (
     retry_after_s,
     scrub,
     signed_download,
+    url_or_inline,
 )
 from vidgate.values import (
-    Asset,
     Deployment,
     ModelCapabilities,
     ResolvedRequest,
@@ -56,6 +56,9 @@ from vidgate.values import (
     Variant,
 )
 
+AS_GIVEN = ("https://", "data:")
+"""fal takes an https URL or a data URI as given for any ``*_url`` input; anything else
+(an upload, a plain http URL) is inlined as a data URI."""
 RESULT = "result"
 """The last part of an upstream id whose result is to be fetched: ``{app}|{id}|result``."""
 _FIELDS = {
@@ -261,7 +264,7 @@ def _images(request: ResolvedRequest, family: Family, body: dict[str, Any]) -> N
                 f"Model '{request.upstream_model}' takes no input image on this deployment.",
                 param="input_reference",
             )
-        body[family.image_field] = _image(first)
+        body[family.image_field] = url_or_inline(first, as_given=AS_GIVEN)
     if last is not None:
         if family.last_frame_field is None:
             raise InvalidRequest(
@@ -269,15 +272,7 @@ def _images(request: ResolvedRequest, family: Family, body: dict[str, Any]) -> N
                 "(set the deployment option 'last_frame_field').",
                 param="metadata.last_frame",
             )
-        body[family.last_frame_field] = _image(last)
-
-
-def _image(asset: Asset) -> Any:
-    """fal takes an https URL or a data URI as given for any ``*_url`` input; anything else
-    (an upload, a plain http URL) is inlined as a data URI."""
-    if asset.kind == "url" and asset.value.startswith(("https://", "data:")):
-        return asset.value
-    return Inline(asset, "data_uri")
+        body[family.last_frame_field] = url_or_inline(last, as_given=AS_GIVEN)
 
 
 # --- replies -------------------------------------------------------------------------

@@ -46,8 +46,8 @@ UPSTREAM_PARAMS = {
 """Gemini field names that upstream messages mention, and the gateway parameter each is."""
 _FIELD = re.compile(r"\b(" + "|".join(UPSTREAM_PARAMS) + r")\b")
 # not inside a URL (``.../v1beta/files/x``): the whole URL is hidden by errors.client_text
-_OPERATION = re.compile(r"(?<![/\w])models/[\w.-]+/operations/[\w-]+")
-_FILE = re.compile(r"(?<![/\w])files/[a-z0-9]+")
+_OPERATION = re.compile(r"\bmodels/[\w.-]+/operations/[\w-]+")
+_FILE = re.compile(r"\bfiles/[a-z0-9]+")
 
 
 class GeminiAdapter:

@@ -136,9 +136,9 @@ class KlingAdapter:
         if first is None:
             body["aspect_ratio"] = aspect
         else:  # the output follows the input image's aspect ratio
-            body["image"] = url_or_inline(first, "input_reference", "Kling", "base64")
+            body["image"] = url_or_inline(first, "base64")
         if last is not None:
-            body["image_tail"] = url_or_inline(last, "metadata.last_frame", "Kling", "base64")
+            body["image_tail"] = url_or_inline(last, "base64")
         return HttpCall("POST", f"/v1/videos/{family}", json=body)
 
     def build_poll(self, upstream_id: str) -> HttpCall:

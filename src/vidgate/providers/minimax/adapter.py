@@ -158,11 +158,11 @@ def _v1_body(request: ResolvedRequest, caps: ModelCapabilities) -> dict[str, Any
     first, last = request.image("first_frame"), request.image("last_frame")
     reference = request.image("reference")
     if first is not None:
-        body["first_frame_image"] = url_or_inline(first, "input_reference", "MiniMax")
+        body["first_frame_image"] = url_or_inline(first)
     if last is not None:
-        body["last_frame_image"] = url_or_inline(last, "metadata.last_frame", "MiniMax")
+        body["last_frame_image"] = url_or_inline(last)
     if reference is not None:
-        image = url_or_inline(reference, "metadata.reference_images", "MiniMax")
+        image = url_or_inline(reference)
         body["subject_reference"] = [{"type": "character", "image": [image]}]
     put_options(body, request, caps)
     return body
@@ -172,7 +172,7 @@ def _v2_body(request: ResolvedRequest, caps: ModelCapabilities) -> dict[str, Any
     ratio, resolution = H3_SIZES[request.size]
     content: list[dict[str, Any]] = [{"type": "text", "text": request.prompt}]
     for item in request.images:
-        url = url_or_inline(item.asset, item.asset.param or "input_reference", "MiniMax")
+        url = url_or_inline(item.asset)
         content.append(
             {"type": "image_url", "image_url": {"url": url}, "role": _V2_ROLES[item.role]}
         )

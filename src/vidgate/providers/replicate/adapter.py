@@ -37,7 +37,7 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import CallContext, DownloadCall, HttpCall, HttpReply, Inline
+from vidgate.providers.base import CallContext, DownloadCall, HttpCall, HttpReply
 from vidgate.providers.replicate.spec import (
     INPUTS,
     SIZES,
@@ -53,9 +53,9 @@ from vidgate.providers.toolkit import (
     retry_after_s,
     scrub,
     signed_download,
+    url_or_inline,
 )
 from vidgate.values import (
-    Asset,
     Deployment,
     ModelCapabilities,
     ResolvedRequest,
@@ -63,6 +63,9 @@ from vidgate.values import (
     Variant,
 )
 
+AS_GIVEN = ("https://", "data:")
+"""Replicate takes an https URL or a ``data:`` URI as given; anything else (an upload, a
+plain http URL) is inlined as a ``data:`` URI."""
 _PROGRESS = re.compile(r"^\s*(\d+)%\s*\|.+?\|\s*(\d+)/(\d+)")
 _FIELD = re.compile(r"input\.([A-Za-z0-9_]+)")
 _MODERATION = ("sensitive", "nsfw", "safety", "flagged", "moderation", "e005")
@@ -222,9 +225,11 @@ def build_input(
         "audio": request.audio,
     }
     first, last = request.image("first_frame"), request.image("last_frame")
-    values["first_frame"] = _image(first) if first else None
-    values["last_frame"] = _image(last) if last else None
-    refs = [_image(i.asset) for i in request.images if i.role == "reference"]
+    values["first_frame"] = url_or_inline(first, as_given=AS_GIVEN) if first else None
+    values["last_frame"] = url_or_inline(last, as_given=AS_GIVEN) if last else None
+    refs = [
+        url_or_inline(i.asset, as_given=AS_GIVEN) for i in request.images if i.role == "reference"
+    ]
     values["reference"] = refs or None
     result: dict[str, Any] = {}
     for name, value in values.items():
@@ -248,14 +253,6 @@ def build_input(
             )
     put_options(result, request, caps)
     return result
-
-
-def _image(asset: Asset) -> Any:
-    """An https URL or a ``data:`` URI as is; anything else (an upload, a plain http URL)
-    inline as a ``data:`` URI (Replicate takes both)."""
-    if asset.kind == "url" and asset.value.startswith(("https://", "data:")):
-        return asset.value
-    return Inline(asset, "data_uri")
 
 
 def _cancel_after(value: Any) -> dict[str, str]:

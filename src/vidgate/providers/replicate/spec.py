@@ -93,14 +93,13 @@ class InputKeys:
 ALL_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9")
 MAX_MEDIA_REFERENCES = 3
 """Seedance 2.0 takes at most 3 reference videos and 3 reference audio clips."""
-_MEDIA_SCHEMES = ("https://", "http://", "data:")
+MEDIA_SCHEMES = ("https://", "http://", "data:")
+"""What Replicate fetches or decodes itself for a file input."""
 
 
 def media_urls(value: list[Any]) -> list[str]:
     """A list of media inputs as Replicate takes files: http(s) URLs or ``data:`` URIs."""
-    if not all(
-        isinstance(v, str) and v.startswith(("https://", "http://", "data:")) for v in value
-    ):
+    if not all(isinstance(v, str) and v.startswith(MEDIA_SCHEMES) for v in value):
         raise ValueError("expected a list of http(s) URLs or data: URIs")
     return value
 

@@ -31,7 +31,7 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import CallContext, DownloadCall, HttpCall, HttpReply, Inline
+from vidgate.providers.base import CallContext, DownloadCall, HttpCall, HttpReply
 from vidgate.providers.seedance.spec import FLAG_MODELS, SIZES, SPEC
 from vidgate.providers.toolkit import (
     completed,
@@ -231,26 +231,24 @@ def _images(request: ResolvedRequest) -> list[dict[str, Any]]:
     first, last = request.image("first_frame"), request.image("last_frame")
     items = []
     if first is not None:
-        items.append(_image(first, "first_frame", "input_reference"))
+        items.append(_image(first, "first_frame"))
     if last is not None:
-        items.append(_image(last, "last_frame", "metadata.last_frame"))
+        items.append(_image(last, "last_frame"))
     references = [i.asset for i in request.images if i.role == "reference"]
-    items += [_image(a, "reference_image", "metadata.reference_images") for a in references]
+    items += [_image(a, "reference_image") for a in references]
     return items
 
 
-def _image(asset: Asset, role: str, param: str) -> dict[str, Any]:
-    return {"type": "image_url", "image_url": {"url": _url(asset, param)}, "role": role}
+def _image(asset: Asset, role: str) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": _url(asset)}, "role": role}
 
 
-def _url(asset: Asset, param: str) -> Any:
+def _url(asset: Asset) -> Any:
     """How Ark gets an image: an https URL or an ``asset://`` id (the only file ids the
     rules let through) as is, anything else inline (a plain-http URL too)."""
     if asset.kind == "file_id":
         return asset.value
-    if asset.kind == "url" and asset.value.startswith("http://"):
-        return Inline(asset, "data_uri")
-    return url_or_inline(asset, param, "Seedance")
+    return url_or_inline(asset, as_given=("https://",))
 
 
 # --- replies -------------------------------------------------------------------------

@@ -40,7 +40,7 @@ _OPERATION = re.compile(
     r"^(projects/[^/]+/locations/[^/]+/publishers/[^/]+/models/[^/:]+)/operations/[^/]+$"
 )
 # not inside a URL (``https://host/v1/projects/...``): errors.client_text hides the whole URL
-_RESOURCE = (re.compile(r"(?<![/\w])projects/[^\s'\"`,;)]+"), "<resource>")
+_RESOURCE = (re.compile(r"\bprojects/[^\s'\"`,;)]+"), "<resource>")
 _GS = re.compile(r"^gs://([^/]+)/(.+)$")
 _IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 _IMAGE_TYPES[".webp"] = "image/webp"

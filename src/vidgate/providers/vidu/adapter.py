@@ -173,11 +173,11 @@ def _images(request: ResolvedRequest) -> list[Any]:
     """The ``images`` list of the endpoint: the references, or the first (and last) frame."""
     refs = [i.asset for i in request.images if i.role == "reference"]
     if refs:
-        return [url_or_inline(a, "metadata.reference_images", "Vidu") for a in refs]
+        return [url_or_inline(a) for a in refs]
     first, last = request.image("first_frame"), request.image("last_frame")
-    images = [] if first is None else [url_or_inline(first, "input_reference", "Vidu")]
+    images = [] if first is None else [url_or_inline(first)]
     if last is not None:
-        images.append(url_or_inline(last, "metadata.last_frame", "Vidu"))
+        images.append(url_or_inline(last))
     return images
 
 

@@ -199,9 +199,9 @@ def _input(request: ResolvedRequest, kind: str) -> dict[str, Any]:
     first, last = request.image("first_frame"), request.image("last_frame")
     if first is not None:
         key = "img_url" if kind == "i2v" else "first_frame_url"
-        data[key] = url_or_inline(first, "input_reference", "DashScope")
+        data[key] = url_or_inline(first)
     if last is not None:
-        data["last_frame_url"] = url_or_inline(last, "metadata.last_frame", "DashScope")
+        data["last_frame_url"] = url_or_inline(last)
     return data
 
 

@@ -40,7 +40,7 @@ DEFAULT_RETRY_AFTER_S = 2.0
 """xAI is not known to send rate-limit headers on a 429; back off this long then."""
 
 _BAD_KEY = re.compile(r"\b(incorrect|invalid|missing|no)\b.{0,20}\bapi[ _-]?key\b", re.I)
-_HOST = re.compile(r"(?<![/@.\w-])[a-z0-9.-]+\.x\.ai\b", re.I)
+_HOST = re.compile(r"[a-z0-9.-]+\.x\.ai\b", re.I)
 """An xAI host on its own (``client_text`` hides a URL as a whole)."""
 
 
@@ -66,7 +66,7 @@ class XAIAdapter:
         }
         image = request.image("first_frame")
         if image is not None:
-            body["image"] = {"url": url_or_inline(image, "input_reference", "xAI")}
+            body["image"] = {"url": url_or_inline(image)}
         put_options(body, request, self.deployment.capabilities)
         return HttpCall("POST", "/videos/generations", json=body)
 
