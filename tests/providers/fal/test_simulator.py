@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import av
@@ -18,8 +17,8 @@ import httpx
 import pytest
 from fal_client import client as fal_module
 from PIL import Image
-from starlette.applications import Starlette
 
+from tests.providers.simulators import SimSetup
 from tests.support import serve, wait_for
 from vidgate.providers.fal.simulator import SimState, SimulatorConfig, create_app
 
@@ -27,25 +26,7 @@ KEY = "0b5e55ed-0000-4000-8000-000000000000:" + "ab" * 16
 RAY = "fal-ai/luma-dream-machine/ray-2-flash"
 KLING_I2V = "fal-ai/kling-video/v2.1/standard/image-to-video"
 FAST = SimulatorConfig(api_key=KEY, job_seconds=0.3, queued_seconds=0.1)
-
-
-@pytest.fixture(scope="module")
-def sim_app() -> Starlette:
-    return create_app(FAST)
-
-
-@pytest.fixture(scope="module")
-def base_url(sim_app: Starlette) -> Iterator[str]:
-    with serve(sim_app) as url:
-        yield url
-
-
-@pytest.fixture
-def state(sim_app: Starlette, base_url: str) -> SimState:
-    httpx.post(f"{base_url}/__sim__/reset").raise_for_status()
-    sim: SimState = sim_app.state.sim
-    sim.config.status_errors = False
-    return sim
+SIMULATOR = SimSetup(create_app, FAST, headers={"Authorization": f"Key {KEY}"})
 
 
 @pytest.fixture
@@ -54,14 +35,6 @@ def client(
 ) -> fal_client.SyncClient:
     monkeypatch.setattr(fal_module, "QUEUE_URL_FORMAT", f"{base_url}/")
     return fal_client.SyncClient(key=KEY, default_timeout=10)
-
-
-@pytest.fixture
-def http(base_url: str, state: SimState) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=base_url, headers={"Authorization": f"Key {KEY}"}, timeout=30
-    ) as raw:
-        yield raw
 
 
 def png(width: int, height: int) -> str:

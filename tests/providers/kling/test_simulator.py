@@ -13,19 +13,20 @@ import hmac
 import io
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
-from starlette.applications import Starlette
 
+from tests.providers.simulators import SimSetup
 from tests.support import serve, video_shape, wait_for
 from vidgate.providers.kling.simulator import SimState, SimulatorConfig, create_app
 
 AK, SK = "ak-sim-test-1", "sk-sim-test-1"
 FAST = SimulatorConfig(api_key=f"{AK}:{SK}", job_seconds=0.4, queued_seconds=0.15)
+SIMULATOR = SimSetup(create_app, FAST, headers=lambda: {"Authorization": f"Bearer {sign()}"})
 
 # The reference's documented bodies (shared/reference/providers/kling.md, "Responses").
 CREATE_EXAMPLE = {
@@ -92,31 +93,6 @@ def png_b64(width: int, height: int) -> str:
     out = io.BytesIO()
     Image.new("RGB", (width, height), (10, 120, 200)).save(out, format="PNG")
     return base64.b64encode(out.getvalue()).decode()
-
-
-@pytest.fixture(scope="module")
-def sim_app() -> Starlette:
-    return create_app(FAST)
-
-
-@pytest.fixture(scope="module")
-def base_url(sim_app: Starlette) -> Iterator[str]:
-    with serve(sim_app) as url:
-        yield url
-
-
-@pytest.fixture
-def state(sim_app: Starlette, base_url: str) -> SimState:
-    httpx.post(f"{base_url}/__sim__/reset").raise_for_status()
-    sim: SimState = sim_app.state.sim
-    return sim
-
-
-@pytest.fixture
-def http(base_url: str, state: SimState) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {sign()}"}
-    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
-        yield client
 
 
 def create(http: httpx.Client, family: str = "text2video", **body: Any) -> httpx.Response:

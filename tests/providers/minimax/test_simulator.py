@@ -8,44 +8,19 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
-from starlette.applications import Starlette
 
-from tests.support import serve, video_shape, wait_for
+from tests.providers.simulators import SimSetup
+from tests.support import video_shape, wait_for
 from vidgate.providers.minimax.simulator import SimState, SimulatorConfig, create_app
 
 KEY = "sk-api-" + "ab" * 32
 FAST = SimulatorConfig(api_key=KEY, job_seconds=0.6, queued_seconds=0.3)
-
-
-@pytest.fixture(scope="module")
-def sim_app() -> Starlette:
-    return create_app(FAST)
-
-
-@pytest.fixture(scope="module")
-def base_url(sim_app: Starlette) -> Iterator[str]:
-    with serve(sim_app) as url:
-        yield url
-
-
-@pytest.fixture
-def state(sim_app: Starlette, base_url: str) -> SimState:
-    httpx.post(f"{base_url}/__sim__/reset").raise_for_status()
-    sim: SimState = sim_app.state.sim
-    return sim
-
-
-@pytest.fixture
-def http(base_url: str, state: SimState) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {KEY}"}
-    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
-        yield client
+SIMULATOR = SimSetup(create_app, FAST, headers={"Authorization": f"Bearer {KEY}"})
 
 
 def png_uri() -> str:

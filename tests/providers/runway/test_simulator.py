@@ -16,47 +16,25 @@ import runwayml
 from PIL import Image
 from runwayml import RunwayML
 from runwayml.lib import polling
-from starlette.applications import Starlette
 
+from tests.providers.simulators import SimSetup
 from tests.support import serve, wait_for
 from vidgate.providers.runway.simulator import SimState, SimulatorConfig, create_app
 from vidgate.providers.simkit import mp4_bytes
 
 KEY = "key_" + "ab" * 64
 FAST = SimulatorConfig(api_key=KEY, job_seconds=0.4, queued_seconds=0.15)
+SIMULATOR = SimSetup(
+    create_app, FAST, headers={"Authorization": f"Bearer {KEY}", "X-Runway-Version": "2024-11-06"}
+)
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-
-
-@pytest.fixture(scope="module")
-def sim_app() -> Starlette:
-    return create_app(FAST)
-
-
-@pytest.fixture(scope="module")
-def base_url(sim_app: Starlette) -> Iterator[str]:
-    with serve(sim_app) as url:
-        yield url
-
-
-@pytest.fixture
-def state(sim_app: Starlette, base_url: str) -> SimState:
-    httpx.post(f"{base_url}/__sim__/reset").raise_for_status()
-    sim: SimState = sim_app.state.sim
-    return sim
 
 
 @pytest.fixture
 def client(base_url: str, state: SimState) -> Iterator[RunwayML]:
     with RunwayML(api_key=KEY, base_url=base_url, max_retries=0) as sdk:
         yield sdk
-
-
-@pytest.fixture
-def http(base_url: str, state: SimState) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {KEY}", "X-Runway-Version": "2024-11-06"}
-    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as raw:
-        yield raw
 
 
 @pytest.fixture
