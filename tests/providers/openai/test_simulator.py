@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 from starlette.applications import Starlette
 
+from tests.providers.simulators import SimSetup
 from tests.support import serve
 from vidgate.providers.openai.simulator import SimState, SimulatorConfig, create_app
 
@@ -38,29 +39,11 @@ VIDEO_KEYS = {
     "error",
 }
 FAST = SimulatorConfig(job_seconds=0.3, queued_seconds=0.05, poll_after_ms=25)
-
-
-@pytest.fixture(scope="module")
-def sim_app() -> Starlette:
-    return create_app(FAST)
-
-
-@pytest.fixture(scope="module")
-def base_url(sim_app: Starlette) -> Iterator[str]:
-    with serve(sim_app) as url:
-        yield url
+SIMULATOR = SimSetup(create_app, FAST, headers={"Authorization": "Bearer sk-sim"})
 
 
 @pytest.fixture
-def http(base_url: str) -> Iterator[httpx.Client]:
-    headers = {"Authorization": "Bearer sk-sim"}
-    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
-        client.post("/__sim__/reset").raise_for_status()
-        yield client
-
-
-@pytest.fixture
-def client(base_url: str, http: httpx.Client) -> Iterator[openai.OpenAI]:
+def client(base_url: str, state: SimState) -> Iterator[openai.OpenAI]:
     with openai.OpenAI(base_url=f"{base_url}/v1", api_key="sk-sim", max_retries=0) as sdk:
         yield sdk
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import av
@@ -14,7 +13,6 @@ import httpx
 import pytest
 from byteplussdkarkruntime import Ark as BytePlusArk
 from PIL import Image
-from starlette.applications import Starlette
 from volcenginesdkarkruntime import Ark
 from volcenginesdkarkruntime._exceptions import (
     ArkAuthenticationError,
@@ -24,7 +22,8 @@ from volcenginesdkarkruntime._exceptions import (
     ArkRateLimitError,
 )
 
-from tests.support import serve, wait_for
+from tests.providers.simulators import SimSetup
+from tests.support import wait_for
 from vidgate.providers.seedance.simulator import SimState, SimulatorConfig, create_app
 
 KEY = "ark-" + "ab12" * 8
@@ -33,30 +32,10 @@ V15 = "doubao-seedance-1-5-pro-251215"
 V20 = "doubao-seedance-2-0-260128"
 TASK_ID = re.compile(r"cgt-\d{14}-[0-9a-f]{5}")
 TERMINAL = ("succeeded", "failed", "expired", "cancelled")
-
-
-@pytest.fixture(scope="module")
-def sim_app() -> Starlette:
-    config = SimulatorConfig(
-        api_key=KEY,
-        job_seconds=0.4,
-        queued_seconds=0.05,
-        endpoints={"ep-20260101-abcde": V15},
-    )
-    return create_app(config)
-
-
-@pytest.fixture(scope="module")
-def base_url(sim_app: Starlette) -> Iterator[str]:
-    with serve(sim_app) as url:
-        yield url
-
-
-@pytest.fixture
-def state(sim_app: Starlette, base_url: str) -> SimState:
-    httpx.post(f"{base_url}/__sim__/reset").raise_for_status()
-    sim: SimState = sim_app.state.sim
-    return sim
+FAST = SimulatorConfig(
+    api_key=KEY, job_seconds=0.4, queued_seconds=0.05, endpoints={"ep-20260101-abcde": V15}
+)
+SIMULATOR = SimSetup(create_app, FAST)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import av
@@ -23,9 +22,8 @@ from google.auth.exceptions import RefreshError
 from google.genai import errors, types
 from google.oauth2 import service_account
 from PIL import Image
-from starlette.applications import Starlette
 
-from tests.support import serve
+from tests.providers.simulators import SimSetup
 from vidgate.providers.vertex_ai.simulator import SimState, SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -47,30 +45,13 @@ KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 CONFIG = SimulatorConfig(
     private_key_pem=pem(KEY), job_seconds=0.3, queued_seconds=0.05, hang_seconds=0.3
 )
+SIMULATOR = SimSetup(create_app, CONFIG)
 
 
 def png_bytes() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (64, 36), (10, 120, 200)).save(out, "PNG")
     return out.getvalue()
-
-
-@pytest.fixture(scope="module")
-def sim_app() -> Starlette:
-    return create_app(CONFIG)
-
-
-@pytest.fixture(scope="module")
-def base_url(sim_app: Starlette) -> Iterator[str]:
-    with serve(sim_app) as url:
-        yield url
-
-
-@pytest.fixture
-def state(sim_app: Starlette) -> SimState:
-    sim: SimState = sim_app.state.sim
-    sim.reset()
-    return sim
 
 
 def account_info(base_url: str, key: rsa.RSAPrivateKey = KEY, **changes: Any) -> dict[str, Any]:

@@ -11,52 +11,25 @@ import base64
 import io
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
-from starlette.applications import Starlette
 
-from tests.support import serve, video_shape, wait_for
+from tests.providers.simulators import SimSetup
+from tests.support import video_shape, wait_for
 from vidgate.providers.vidu.simulator import SimState, SimulatorConfig, create_app
 
 KEY = "vda_" + "ab" * 24
 FAST = SimulatorConfig(api_key=KEY, job_seconds=0.6, queued_seconds=0.3)
+SIMULATOR = SimSetup(create_app, FAST, headers={"Authorization": f"Token {KEY}"}, path="/ent/v2")
 CREATE_KEYS = {  # the documented create reply (reference), plus bgm / watermark
     "task_id", "state", "model", "prompt", "duration", "seed", "aspect_ratio", "resolution",
     "movement_amplitude", "payload", "off_peak", "credits", "created_at", "bgm", "watermark",
 }  # fmt: skip
 QUERY_KEYS = {"id", "state", "err_code", "credits", "payload", "bgm", "off_peak", "creations"}
 ERROR_KEYS = {"code", "reason", "message", "metadata"}
-
-
-@pytest.fixture(scope="module")
-def sim_app() -> Starlette:
-    return create_app(FAST)
-
-
-@pytest.fixture(scope="module")
-def base_url(sim_app: Starlette) -> Iterator[str]:
-    with serve(sim_app) as url:
-        yield url
-
-
-@pytest.fixture
-def state(sim_app: Starlette, base_url: str) -> SimState:
-    httpx.post(f"{base_url}/__sim__/reset").raise_for_status()
-    sim: SimState = sim_app.state.sim
-    sim.config.credit_balance = None
-    sim.config.credit_error_status = 400
-    return sim
-
-
-@pytest.fixture
-def vidu(base_url: str, state: SimState) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Token {KEY}"}
-    with httpx.Client(base_url=f"{base_url}/ent/v2", headers=headers, timeout=30) as client:
-        yield client
 
 
 def png_uri(width: int, height: int) -> str:
@@ -110,9 +83,9 @@ def test_anything_but_the_token_scheme_is_a_401(
 
 
 def test_text_to_video_lifecycle_and_result_urls(
-    vidu: httpx.Client, base_url: str, state: SimState
+    http: httpx.Client, base_url: str, state: SimState
 ) -> None:
-    response = create(vidu, duration=2, aspect_ratio="9:16", resolution="540p", seed=1234)
+    response = create(http, duration=2, aspect_ratio="9:16", resolution="540p", seed=1234)
     assert response.status_code == 200, response.text
     task = response.json()
     assert set(task) == CREATE_KEYS
@@ -127,7 +100,7 @@ def test_text_to_video_lifecycle_and_result_urls(
     seen: list[str] = []
 
     def progressed() -> dict[str, Any] | None:
-        body = query(vidu, task["task_id"])
+        body = query(http, task["task_id"])
         assert set(body) == QUERY_KEYS and body["id"] == task["task_id"]
         if not seen or seen[-1] != body["state"]:
             seen.append(body["state"])
@@ -149,12 +122,12 @@ def test_text_to_video_lifecycle_and_result_urls(
     assert state.tasks[task["task_id"]].headers["authorization"] == f"Token {KEY}"
 
 
-def test_defaults_random_seed_watermark_and_off_peak(vidu: httpx.Client) -> None:
-    response = create(vidu, model="viduq1", watermark=True, off_peak=True, bgm=True)
+def test_defaults_random_seed_watermark_and_off_peak(http: httpx.Client) -> None:
+    response = create(http, model="viduq1", watermark=True, off_peak=True, bgm=True)
     task = response.json()
     assert (task["duration"], task["resolution"], task["aspect_ratio"]) == (5, "1080p", "16:9")
     assert task["seed"] > 0 and task["off_peak"] is True and task["credits"] == 4
-    body = finished(vidu, task["task_id"])
+    body = finished(http, task["task_id"])
     assert body["bgm"] is True and body["off_peak"] is True
     assert body["creations"][0]["watermarked_url"].startswith("http://127.0.0.1")
 
@@ -162,9 +135,9 @@ def test_defaults_random_seed_watermark_and_off_peak(vidu: httpx.Client) -> None
 # --- image endpoints ---------------------------------------------------------------------
 
 
-def test_image_to_video_follows_the_image_aspect(vidu: httpx.Client) -> None:
+def test_image_to_video_follows_the_image_aspect(http: httpx.Client) -> None:
     response = create(
-        vidu,
+        http,
         "img2video",
         model="viduq2-pro",
         images=[png_uri(90, 160)],
@@ -176,21 +149,21 @@ def test_image_to_video_follows_the_image_aspect(vidu: httpx.Client) -> None:
     task = response.json()
     assert "aspect_ratio" not in task and task["audio"] is True
     assert task["images"][0].startswith("data:image/png;base64,")
-    url = finished(vidu, task["task_id"])["creations"][0]["url"]
+    url = finished(http, task["task_id"])["creations"][0]["url"]
     assert video_shape(httpx.get(url).content)[:2] == (540, 960)
 
 
-def test_start_end_and_reference_counts(vidu: httpx.Client) -> None:
+def test_start_end_and_reference_counts(http: httpx.Client) -> None:
     image = png_uri(160, 90)
-    ok = create(vidu, "start-end2video", model="viduq2-turbo", images=[image, image], duration=8)
+    ok = create(http, "start-end2video", model="viduq2-turbo", images=[image, image], duration=8)
     assert ok.status_code == 200, ok.text
-    one = create(vidu, "start-end2video", model="viduq2-turbo", images=[image])
+    one = create(http, "start-end2video", model="viduq2-turbo", images=[image])
     assert_error(one, 400, "FieldItemCountOutOfRange")
-    eight = create(vidu, "reference2video", images=["https://example.com/a.png"] * 8)
+    eight = create(http, "reference2video", images=["https://example.com/a.png"] * 8)
     assert_error(eight, 400, "FieldItemCountOutOfRange")
-    four = create(vidu, "reference2video", model="vidu2.0", images=[image] * 4, duration=4)
+    four = create(http, "reference2video", model="vidu2.0", images=[image] * 4, duration=4)
     assert_error(four, 400, "FieldItemCountOutOfRange")
-    refs = create(vidu, "reference2video", images=[image] * 7, aspect_ratio="1:1")
+    refs = create(http, "reference2video", images=[image] * 7, aspect_ratio="1:1")
     assert refs.status_code == 200 and refs.json()["aspect_ratio"] == "1:1"
 
 
@@ -218,71 +191,71 @@ def test_start_end_and_reference_counts(vidu: httpx.Client) -> None:
         ("text2video", {"seed": -1}, "FieldInvalid"),
     ],
 )  # fmt: skip
-def test_validation_errors(vidu: httpx.Client, endpoint: str, body: Any, code: str) -> None:
-    assert_error(create(vidu, endpoint, **body), 400, code)
+def test_validation_errors(http: httpx.Client, endpoint: str, body: Any, code: str) -> None:
+    assert_error(create(http, endpoint, **body), 400, code)
 
 
-def test_unknown_task_is_task_not_found(vidu: httpx.Client) -> None:
-    assert_error(vidu.get("/tasks/123/creations"), 404, "TaskNotFound")
-    assert_error(vidu.post("/tasks/123/cancel", json={"id": "123"}), 404, "TaskNotFound")
+def test_unknown_task_is_task_not_found(http: httpx.Client) -> None:
+    assert_error(http.get("/tasks/123/creations"), 404, "TaskNotFound")
+    assert_error(http.post("/tasks/123/cancel", json={"id": "123"}), 404, "TaskNotFound")
 
 
 @pytest.mark.parametrize("status", [400, 402])
-def test_credit_insufficient(vidu: httpx.Client, state: SimState, status: int) -> None:
+def test_credit_insufficient(http: httpx.Client, state: SimState, status: int) -> None:
     state.config.credit_balance, state.config.credit_error_status = 5, status
-    assert create(vidu, duration=2).status_code == 200  # 4 credits
-    assert_error(create(vidu, duration=2), status, "CreditInsufficient")
+    assert create(http, duration=2).status_code == 200  # 4 credits
+    assert_error(create(http, duration=2), status, "CreditInsufficient")
 
 
 # --- cancel ------------------------------------------------------------------------------
 
 
-def test_cancel_a_queued_task_then_a_finished_one(vidu: httpx.Client) -> None:
-    task_id = create(vidu, prompt="[sim:slow] cancel me").json()["task_id"]
-    cancelled = vidu.post(f"/tasks/{task_id}/cancel", json={"id": task_id})
+def test_cancel_a_queued_task_then_a_finished_one(http: httpx.Client) -> None:
+    task_id = create(http, prompt="[sim:slow] cancel me").json()["task_id"]
+    cancelled = http.post(f"/tasks/{task_id}/cancel", json={"id": task_id})
     assert cancelled.status_code == 200 and cancelled.json() == {}
-    body = query(vidu, task_id)
+    body = query(http, task_id)
     assert (body["state"], body["err_code"], body["creations"]) == ("failed", "UserCancelled", [])
-    assert_error(vidu.post(f"/tasks/{task_id}/cancel", json={"id": task_id}), 400, "BadRequest")
+    assert_error(http.post(f"/tasks/{task_id}/cancel", json={"id": task_id}), 400, "BadRequest")
 
 
 # --- fault markers -----------------------------------------------------------------------
 
 
-def test_fail_marker_is_a_policy_failure(vidu: httpx.Client) -> None:
-    body = finished(vidu, create(vidu, prompt="[sim:fail] x").json()["task_id"])
+def test_fail_marker_is_a_policy_failure(http: httpx.Client) -> None:
+    body = finished(http, create(http, prompt="[sim:fail] x").json()["task_id"])
     assert (body["state"], body["err_code"], body["credits"]) == (
         "failed", "CreationPolicyViolation", 0
     )  # fmt: skip
 
 
-def test_create_faults(vidu: httpx.Client, state: SimState) -> None:
-    busy = create(vidu, prompt="[sim:429] x")
+def test_create_faults(http: httpx.Client, state: SimState) -> None:
+    busy = create(http, prompt="[sim:429] x")
     assert_error(busy, 429, "TooManyRequests")
     assert busy.headers["retry-after"] == "1"
-    assert_error(create(vidu, prompt="[sim:500] x"), 500, "InternalServiceFailure")
-    refused = create(vidu, prompt="[sim:create-failed] x")
+    assert_error(create(http, prompt="[sim:500] x"), 500, "InternalServiceFailure")
+    refused = create(http, prompt="[sim:create-failed] x")
     assert refused.status_code == 200
     assert (refused.json()["state"], refused.json()["err_code"]) == ("failed", "AuditSubmitIllegal")
     assert state.tasks == {}
 
 
-def test_poll_faults(vidu: httpx.Client) -> None:
-    task_id = create(vidu, prompt="[sim:poll-429] x").json()["task_id"]
-    assert_error(vidu.get(f"/tasks/{task_id}/creations"), 429, "SystemThrottling")
-    task_id = create(vidu, prompt="[sim:malformed] x").json()["task_id"]
-    broken = vidu.get(f"/tasks/{task_id}/creations")
+def test_poll_faults(http: httpx.Client) -> None:
+    task_id = create(http, prompt="[sim:poll-429] x").json()["task_id"]
+    assert_error(http.get(f"/tasks/{task_id}/creations"), 429, "SystemThrottling")
+    task_id = create(http, prompt="[sim:malformed] x").json()["task_id"]
+    broken = http.get(f"/tasks/{task_id}/creations")
     with pytest.raises(ValueError):
         broken.json()
-    task_id = create(vidu, prompt="[sim:unknown-status] x").json()["task_id"]
-    assert wait_for(lambda: query(vidu, task_id)["state"] == "scheduling")
-    assert finished(vidu, task_id)["state"] == "success"
+    task_id = create(http, prompt="[sim:unknown-status] x").json()["task_id"]
+    assert wait_for(lambda: query(http, task_id)["state"] == "scheduling")
+    assert finished(http, task_id)["state"] == "success"
 
 
-def test_hang_answers_nobody_who_left(vidu: httpx.Client, state: SimState, base_url: str) -> None:
+def test_hang_answers_nobody_who_left(http: httpx.Client, state: SimState, base_url: str) -> None:
     started = time.monotonic()
     with pytest.raises(httpx.ReadTimeout):
-        vidu.post("/text2video", json={"model": "viduq2", "prompt": "[sim:hang]"}, timeout=0.5)
+        http.post("/text2video", json={"model": "viduq2", "prompt": "[sim:hang]"}, timeout=0.5)
     assert time.monotonic() - started < 20  # the hang lasts 30 s: the client left long before
     # the simulator notices the caller left and logs it (before the next test resets the log)
     log = f"{base_url}/__sim__/log"
@@ -290,8 +263,8 @@ def test_hang_answers_nobody_who_left(vidu: httpx.Client, state: SimState, base_
     assert state.tasks == {}
 
 
-def test_request_log_and_reset(vidu: httpx.Client, base_url: str) -> None:
-    create(vidu)
+def test_request_log_and_reset(http: httpx.Client, base_url: str) -> None:
+    create(http)
     log = httpx.get(f"{base_url}/__sim__/log").json()
     assert [(e["method"], e["path"], e["status_code"]) for e in log] == [
         ("POST", "/ent/v2/text2video", 200)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import dashscope
@@ -13,42 +12,23 @@ import httpx
 import pytest
 from dashscope import VideoSynthesis
 from PIL import Image
-from starlette.applications import Starlette
 
+from tests.providers.simulators import SimSetup
 from tests.support import serve, video_shape, wait_for
 from vidgate.providers.wan.simulator import SimState, SimulatorConfig, create_app
 
 KEY = "sk-" + "ab" * 16
 FAST = SimulatorConfig(api_key=KEY, job_seconds=0.4, queued_seconds=0.15)
+SIMULATOR = SimSetup(create_app, FAST, headers={"Authorization": f"Bearer {KEY}"})
 CST_MS = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$")
 CREATE = "/api/v1/services/aigc/video-generation/video-synthesis"
 
 
-@pytest.fixture(scope="module")
-def sim_app() -> Starlette:
-    return create_app(FAST)
-
-
-@pytest.fixture(scope="module")
-def base_url(sim_app: Starlette) -> Iterator[str]:
-    with serve(sim_app) as url:
-        yield url
-
-
 @pytest.fixture
-def state(sim_app: Starlette, base_url: str) -> Iterator[SimState]:
-    httpx.post(f"{base_url}/__sim__/reset").raise_for_status()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(dashscope, "base_http_api_url", f"{base_url}/api/v1")
-        sim: SimState = sim_app.state.sim
-        yield sim
-
-
-@pytest.fixture
-def http(base_url: str, state: SimState) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {KEY}"}
-    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as raw:
-        yield raw
+def state(state: SimState, base_url: str, monkeypatch: pytest.MonkeyPatch) -> SimState:
+    """The reset simulator, and the ``dashscope`` SDK pointed at it."""
+    monkeypatch.setattr(dashscope, "base_http_api_url", f"{base_url}/api/v1")
+    return state
 
 
 def png_uri(width: int, height: int) -> str:
