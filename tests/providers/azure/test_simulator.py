@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
 from email.utils import formatdate
 from typing import Any
 
@@ -19,26 +18,17 @@ import openai
 import pytest
 from PIL import Image
 
-from tests.support import serve, wait_for
-from vidgate.providers.azure.simulator import SimState, SimulatorConfig, create_app
+from tests.providers.simulators import SimSetup
+from tests.support import Sim, serve, wait_for
+from vidgate.providers.azure.simulator import SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 KEY = "azure-test-key"
 JOBS = "/openai/v1/video/generations"
 PREVIEW = {"api-version": "preview"}
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[tuple[str, SimState]]:
-    app = create_app(SimulatorConfig(api_key=KEY, job_seconds=0.4, queued_seconds=0.1))
-    with serve(app) as url:
-        yield url, app.state.sim
-
-
-@pytest.fixture
-def url(sim: tuple[str, SimState]) -> str:
-    return sim[0]
+FAST = SimulatorConfig(api_key=KEY, job_seconds=0.4, queued_seconds=0.1)
+SIMULATOR = SimSetup(create_app, FAST)
 
 
 def azure(url: str, key: str = KEY) -> openai.AzureOpenAI:
@@ -77,26 +67,26 @@ def decode(data: bytes) -> tuple[int, int, float]:
 # --- v1 API through the official SDK ---------------------------------------------------
 
 
-def test_azure_client_create_poll_download(url: str, sim: tuple[str, SimState]) -> None:
-    client = azure(url)
+def test_azure_client_create_poll_download(base_url: str, sim: Sim) -> None:
+    client = azure(base_url)
     video = client.videos.create(model="sora-2", prompt="a fox", seconds="4", size="1280x720")
     assert video.status == "queued" and video.model == "sora-2" and video.seconds == "4"
     done = client.videos.poll(video.id, poll_interval_ms=50)
     assert done.status == "completed" and done.progress == 100
     assert done.completed_at is not None and done.expires_at is not None
     assert decode(client.videos.download_content(done.id).content)[:2] == (1280, 720)
-    seen = [s for s in sim[1].auth_seen if s["path"] == f"/openai/v1/videos/{video.id}"]
+    seen = [s for s in sim.state.auth_seen if s["path"] == f"/openai/v1/videos/{video.id}"]
     assert seen and all(s["api-key"] == KEY and s["authorization"] is None for s in seen)
 
 
-def test_azure_client_sends_api_version(url: str, sim: tuple[str, SimState]) -> None:
-    azure(url).videos.create(model="sora-2", prompt="versioned")
-    log = httpx.get(f"{url}/__sim__/log").json()
+def test_azure_client_sends_api_version(base_url: str, sim: Sim) -> None:
+    azure(base_url).videos.create(model="sora-2", prompt="versioned")
+    log = httpx.get(f"{base_url}/__sim__/log").json()
     assert log[-1]["path"] == "/openai/v1/videos" and log[-1]["query"] == "api-version=preview"
 
 
-def test_openai_client_with_api_key_header(url: str) -> None:
-    client = v1(url)
+def test_openai_client_with_api_key_header(base_url: str) -> None:
+    client = v1(base_url)
     video = client.videos.create_and_poll(
         model="sora-2", prompt="a ship", seconds="8", poll_interval_ms=50
     )
@@ -108,26 +98,26 @@ def test_openai_client_with_api_key_header(url: str) -> None:
         client.videos.retrieve(video.id)
 
 
-def test_wrong_key_is_401_with_azure_body(url: str) -> None:
+def test_wrong_key_is_401_with_azure_body(base_url: str) -> None:
     with pytest.raises(openai.AuthenticationError) as caught:
-        azure(url, key="wrong").videos.create(model="sora-2", prompt="x")
+        azure(base_url, key="wrong").videos.create(model="sora-2", prompt="x")
     error = caught.value.body
     assert isinstance(error, dict) and error["code"] == "401"
     assert "invalid subscription key" in error["message"]
-    missing = httpx.post(f"{url}/openai/v1/videos", json={"model": "sora-2", "prompt": "x"})
+    missing = httpx.post(f"{base_url}/openai/v1/videos", json={"model": "sora-2", "prompt": "x"})
     assert missing.status_code == 401
     assert "missing subscription key" in missing.json()["error"]["message"]
 
 
-def test_bearer_is_an_entra_token_not_a_key(url: str) -> None:
-    client = openai.OpenAI(base_url=f"{url}/openai/v1", api_key=KEY, max_retries=0)
+def test_bearer_is_an_entra_token_not_a_key(base_url: str) -> None:
+    client = openai.OpenAI(base_url=f"{base_url}/openai/v1", api_key=KEY, max_retries=0)
     with pytest.raises(openai.AuthenticationError) as caught:
         client.videos.list()
     assert "Access token" in str(caught.value)
 
 
-def test_v1_rejects_seconds_16_and_pro_sizes(url: str) -> None:
-    client = azure(url)
+def test_v1_rejects_seconds_16_and_pro_sizes(base_url: str) -> None:
+    client = azure(base_url)
     with pytest.raises(openai.BadRequestError) as caught:
         client.videos.create(model="sora-2", prompt="long", seconds="16")  # type: ignore[arg-type]
     assert caught.value.param == "seconds" and caught.value.code == "invalid_value"
@@ -136,8 +126,8 @@ def test_v1_rejects_seconds_16_and_pro_sizes(url: str) -> None:
     assert caught.value.param == "size"
 
 
-def test_input_reference_must_match_size(url: str) -> None:
-    client = azure(url)
+def test_input_reference_must_match_size(base_url: str) -> None:
+    client = azure(base_url)
     with pytest.raises(openai.BadRequestError) as caught:
         client.videos.create(
             model="sora-2",
@@ -155,8 +145,8 @@ def test_input_reference_must_match_size(url: str) -> None:
     assert video.size == "1280x720"
 
 
-def test_unknown_deployment_and_wrong_api(url: str) -> None:
-    client = azure(url)
+def test_unknown_deployment_and_wrong_api(base_url: str) -> None:
+    client = azure(base_url)
     with pytest.raises(openai.NotFoundError) as caught:
         client.videos.create(model="no-such-deployment", prompt="x")
     assert isinstance(caught.value.body, dict) and caught.value.body["code"] == "DeploymentNotFound"
@@ -164,8 +154,8 @@ def test_unknown_deployment_and_wrong_api(url: str) -> None:
         client.videos.create(model="sora", prompt="x")
 
 
-def test_remix_needs_completed_source(url: str) -> None:
-    client = azure(url)
+def test_remix_needs_completed_source(base_url: str) -> None:
+    client = azure(base_url)
     source = client.videos.create(model="sora-2", prompt="base", size="1280x720")
     with pytest.raises(openai.BadRequestError):
         client.videos.remix(source.id, prompt="too early")
@@ -176,8 +166,8 @@ def test_remix_needs_completed_source(url: str) -> None:
         client.videos.edit(prompt="edit", video=("v.mp4", b"\x00", "video/mp4"))
 
 
-def test_v1_faults(url: str) -> None:
-    client = azure(url)
+def test_v1_faults(base_url: str) -> None:
+    client = azure(base_url)
     with pytest.raises(openai.RateLimitError) as caught:
         client.videos.create(model="sora-2", prompt="[sim:429]")
     assert caught.value.response.headers["retry-after"] == "1"
@@ -191,16 +181,16 @@ def test_v1_faults(url: str) -> None:
     flaky = client.videos.create(model="sora-2", prompt="[sim:poll-429] [sim:malformed]")
     with pytest.raises(openai.RateLimitError):
         client.videos.retrieve(flaky.id)
-    raw = httpx.get(f"{url}/openai/v1/videos/{flaky.id}", headers={"api-key": KEY})
+    raw = httpx.get(f"{base_url}/openai/v1/videos/{flaky.id}", headers={"api-key": KEY})
     assert raw.status_code == 200 and raw.json() == {}
     assert client.videos.poll(flaky.id, poll_interval_ms=50).status == "completed"
 
 
-def test_hang_returns_when_client_gives_up(url: str) -> None:
+def test_hang_returns_when_client_gives_up(base_url: str) -> None:
     started = time.monotonic()
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(
-            f"{url}/openai/v1/videos",
+            f"{base_url}/openai/v1/videos",
             json={"model": "sora-2", "prompt": "[sim:hang]"},
             headers={"api-key": KEY},
             timeout=0.3,
@@ -208,9 +198,9 @@ def test_hang_returns_when_client_gives_up(url: str) -> None:
     assert time.monotonic() - started < 20  # the hang lasts 30 s: the client left long before
 
 
-def test_v1_api_version_checked(url: str) -> None:
+def test_v1_api_version_checked(base_url: str) -> None:
     client = openai.AzureOpenAI(
-        base_url=f"{url}/openai/v1", api_key=KEY, api_version="2024-10-21", max_retries=0
+        base_url=f"{base_url}/openai/v1", api_key=KEY, api_version="2024-10-21", max_retries=0
     )
     with pytest.raises(openai.BadRequestError) as caught:
         client.videos.list()
@@ -234,8 +224,8 @@ def create_job(client: httpx.Client, **fields: Any) -> httpx.Response:
     return client.post(f"{JOBS}/jobs", json=body)
 
 
-def test_jobs_lifecycle(url: str) -> None:
-    with jobs(url) as client:
+def test_jobs_lifecycle(base_url: str) -> None:
+    with jobs(base_url) as client:
         response = create_job(client, n_seconds=3, n_variants=2)
         assert response.status_code == 201
         job = response.json()
@@ -276,11 +266,11 @@ def test_jobs_lifecycle(url: str) -> None:
         assert client.get(f"{JOBS}/{generation['id']}/content/video").status_code == 404
 
 
-def test_jobs_need_api_version_and_own_deployment(url: str) -> None:
-    with httpx.Client(base_url=url, headers={"api-key": KEY}) as client:
+def test_jobs_need_api_version_and_own_deployment(base_url: str) -> None:
+    with httpx.Client(base_url=base_url, headers={"api-key": KEY}) as client:
         missing = create_job(client)
         assert missing.status_code == 400 and "api-version" in missing.json()["error"]["message"]
-    with jobs(url) as client:
+    with jobs(base_url) as client:
         assert create_job(client, model="sora-2").status_code == 404  # a Sora 2 deployment
         assert client.get(f"{JOBS}/jobs").status_code == 400  # limit is required
         bad = create_job(client, width=1280, height=1280)
@@ -290,18 +280,18 @@ def test_jobs_need_api_version_and_own_deployment(url: str) -> None:
         too_many = create_job(client, width=1920, height=1080, n_variants=2)
         assert too_many.status_code == 400 and too_many.json()["error"]["param"] == "n_variants"
     dated = {"api-version": "2025-04-01-preview"}
-    with httpx.Client(base_url=url, headers={"api-key": KEY}, params=dated) as client:
+    with httpx.Client(base_url=base_url, headers={"api-key": KEY}, params=dated) as client:
         assert create_job(client).status_code == 201
 
 
-def test_jobs_wrong_key(url: str) -> None:
-    with jobs(url, key="nope") as client:
+def test_jobs_wrong_key(base_url: str) -> None:
+    with jobs(base_url, key="nope") as client:
         response = create_job(client)
     assert response.status_code == 401 and response.json()["error"]["code"] == "401"
 
 
-def test_jobs_image_to_video_multipart(url: str) -> None:
-    with jobs(url) as client:
+def test_jobs_image_to_video_multipart(base_url: str) -> None:
+    with jobs(base_url) as client:
         fields = {"model": "sora", "prompt": "animate", "width": "720", "height": "720"}
         item = (
             '[{"frame_index": 0, "type": "image", "file_name": "a.png", "crop_bounds": '
@@ -318,8 +308,8 @@ def test_jobs_image_to_video_multipart(url: str) -> None:
         assert bad.status_code == 400 and bad.json()["error"]["param"] == "inpaint_items"
 
 
-def test_jobs_faults(url: str) -> None:
-    with jobs(url) as client:
+def test_jobs_faults(base_url: str) -> None:
+    with jobs(base_url) as client:
         refused = create_job(client, prompt="[sim:policy] no")
         assert refused.status_code == 400
         assert refused.json()["error"]["inner_error"]["code"] == "ResponsibleAIPolicyViolation"

@@ -14,7 +14,6 @@ import base64
 import io
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import av
@@ -24,12 +23,15 @@ from google import genai
 from google.genai import errors, types
 from PIL import Image
 
-from tests.support import serve
-from vidgate.providers.gemini.simulator import SimState, SimulatorConfig, create_app
+from tests.providers.simulators import SimSetup
+from tests.support import Sim, serve
+from vidgate.providers.gemini.simulator import SimulatorConfig, create_app
 from vidgate.providers.simkit import Timeline
 
 KEY = "sim-key-for-sdk-tests"
 MODEL = "veo-3.1-generate-preview"
+FAST = SimulatorConfig(api_key=KEY, job_seconds=0.3, queued_seconds=0.1, fps=8)
+SIMULATOR = SimSetup(create_app, FAST)
 
 
 def sdk_options(url: str) -> types.HttpOptions:
@@ -47,15 +49,8 @@ def png(width: int = 64, height: int = 36) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[tuple[str, SimState]]:
-    app = create_app(SimulatorConfig(api_key=KEY, job_seconds=0.3, queued_seconds=0.1, fps=8))
-    with serve(app) as url:
-        yield url, app.state.sim
-
-
-@pytest.fixture(scope="module")
-def client(sim: tuple[str, SimState]) -> genai.Client:
-    return genai.Client(api_key=KEY, http_options=sdk_options(sim[0]))
+def client(base_url: str) -> genai.Client:
+    return genai.Client(api_key=KEY, http_options=sdk_options(base_url))
 
 
 def create(
@@ -93,7 +88,7 @@ def text_body(prompt: str = "a lighthouse at dusk", **params: Any) -> dict[str, 
     return {"instances": [{"prompt": prompt}], "parameters": params}
 
 
-def test_text_to_video_round_trip(client: genai.Client, sim: tuple[str, SimState]) -> None:
+def test_text_to_video_round_trip(client: genai.Client, sim: Sim) -> None:
     operation = create(client, text_body(aspectRatio="9:16", durationSeconds=4, resolution="720p"))
     assert operation.name and operation.name.startswith(f"models/{MODEL}/operations/")
     assert not operation.done
@@ -102,17 +97,15 @@ def test_text_to_video_round_trip(client: genai.Client, sim: tuple[str, SimState
     videos = operation.result.generated_videos
     assert videos and videos[0].video and videos[0].video.uri
     uri = videos[0].video.uri
-    assert uri.startswith(f"{sim[0]}/v1beta/files/") and uri.endswith(":download?alt=media")
+    assert uri.startswith(f"{sim.url}/v1beta/files/") and uri.endswith(":download?alt=media")
     width, height, seconds = probe(download(client, uri))
     assert (width, height) == (720, 1280) and abs(seconds - 4) <= 0.5
-    assert all(via == "header" for _, via in sim[1].auth)
+    assert all(via == "header" for _, via in sim.state.auth)
 
 
-def test_pending_operation_has_no_done_then_done_false(
-    client: genai.Client, sim: tuple[str, SimState]
-) -> None:
+def test_pending_operation_has_no_done_then_done_false(client: genai.Client, sim: Sim) -> None:
     operation = create(client, text_body())
-    url, state = sim
+    url, state = sim.url, sim.state
     job = state.jobs[str(operation.name)]
     job.timeline = Timeline(duration_s=100, queued_s=50)  # the clock, held still
     raw = httpx.get(f"{url}/v1beta/{operation.name}", params={"key": KEY}).json()
@@ -123,9 +116,7 @@ def test_pending_operation_has_no_done_then_done_false(
     assert state.auth[-1] == (f"/v1beta/{operation.name}", "query")
 
 
-def test_download_redirects_to_signed_storage(
-    client: genai.Client, sim: tuple[str, SimState]
-) -> None:
+def test_download_redirects_to_signed_storage(client: genai.Client, sim: Sim) -> None:
     operation = finish(client, create(client, text_body(durationSeconds=4)))
     assert operation.result and operation.result.generated_videos
     uri = str(operation.result.generated_videos[0].video.uri)  # type: ignore[union-attr]
@@ -222,13 +213,13 @@ def test_model_limits(client: genai.Client) -> None:
     assert info.value.code == 404 and info.value.status == "NOT_FOUND"
 
 
-def test_auth_errors(sim: tuple[str, SimState]) -> None:
-    bad = genai.Client(api_key="wrong", http_options=sdk_options(sim[0]))
+def test_auth_errors(sim: Sim) -> None:
+    bad = genai.Client(api_key="wrong", http_options=sdk_options(sim.url))
     with pytest.raises(errors.ClientError) as info:
         create(bad, text_body())
     assert info.value.code == 400 and "API key not valid" in str(info.value.message)
     assert info.value.details["error"]["details"][0]["reason"] == "API_KEY_INVALID"
-    missing = httpx.post(f"{sim[0]}/v1beta/models/{MODEL}:predictLongRunning", json=text_body())
+    missing = httpx.post(f"{sim.url}/v1beta/models/{MODEL}:predictLongRunning", json=text_body())
     assert missing.status_code == 403 and missing.json()["error"]["status"] == "PERMISSION_DENIED"
 
 
@@ -253,8 +244,8 @@ def test_rate_limit_and_server_error(client: genai.Client) -> None:
     assert server.value.code == 500 and server.value.status == "INTERNAL"
 
 
-def test_poll_faults(client: genai.Client, sim: tuple[str, SimState]) -> None:
-    url = sim[0]
+def test_poll_faults(client: genai.Client, sim: Sim) -> None:
+    url = sim.url
     limited = create(client, text_body("[sim:poll-429] x"))
     with pytest.raises(errors.ClientError) as info:
         client.operations.get(limited)
@@ -267,7 +258,7 @@ def test_poll_faults(client: genai.Client, sim: tuple[str, SimState]) -> None:
         first.json()
     assert finish(client, broken).result is not None
     odd = create(client, text_body("[sim:unknown-status] x"))
-    job = sim[1].jobs[str(odd.name)]
+    job = sim.state.jobs[str(odd.name)]
     job.timeline = Timeline(duration_s=100, queued_s=0)
     body = httpx.get(f"{url}/v1beta/{odd.name}", headers={"x-goog-api-key": KEY}).json()
     assert body["done"] is False and body["metadata"]["state"] == "RENDERING"
@@ -275,8 +266,8 @@ def test_poll_faults(client: genai.Client, sim: tuple[str, SimState]) -> None:
     assert finish(client, odd).result is not None
 
 
-def test_hang_is_cancelled_when_the_caller_leaves(sim: tuple[str, SimState]) -> None:
-    url, state = sim
+def test_hang_is_cancelled_when_the_caller_leaves(sim: Sim) -> None:
+    url, state = sim.url, sim.state
     before = len(state.jobs)
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(
@@ -301,15 +292,15 @@ def test_hang_answers_after_the_configured_wait() -> None:
         assert response.status_code == 200 and time.monotonic() - started >= 0.3
 
 
-def test_request_log(sim: tuple[str, SimState]) -> None:
-    log = httpx.get(f"{sim[0]}/__sim__/log").json()
+def test_request_log(sim: Sim) -> None:
+    log = httpx.get(f"{sim.url}/__sim__/log").json()
     assert any(e["method"] == "POST" and e["path"].endswith(":predictLongRunning") for e in log)
 
 
 @pytest.mark.parametrize("body", [{"instances": {"prompt": "x"}}, [1], {"instances": []}, {"x": 1}])
-def test_malformed_bodies_are_400s(sim: tuple[str, SimState], body: Any) -> None:
+def test_malformed_bodies_are_400s(sim: Sim, body: Any) -> None:
     response = httpx.post(
-        f"{sim[0]}/v1beta/models/{MODEL}:predictLongRunning",
+        f"{sim.url}/v1beta/models/{MODEL}:predictLongRunning",
         json=body,
         headers={"x-goog-api-key": KEY},
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import av
@@ -16,30 +15,20 @@ from lumaai import LumaAI
 from lumaai.types import Generation
 from PIL import Image
 
-from tests.support import serve
+from tests.providers.simulators import SimSetup
 from vidgate.providers.luma.simulator import SimState, SimulatorConfig, create_app
 
 KEY = "luma-test-key"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 CONFIG = SimulatorConfig(api_key=KEY, job_seconds=0.3, queued_seconds=0.05, hang_seconds=1.0)
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[tuple[str, SimState]]:
-    app = create_app(CONFIG)
-    with serve(app) as url:
-        yield url, app.state.sim
+SIMULATOR = SimSetup(
+    create_app, CONFIG, headers={"Authorization": f"Bearer {KEY}"}, path="/dream-machine/v1"
+)
 
 
 @pytest.fixture
-def url(sim: tuple[str, SimState]) -> str:
-    httpx.post(f"{sim[0]}/__sim__/reset").raise_for_status()
-    return sim[0]
-
-
-@pytest.fixture
-def client(url: str) -> LumaAI:
-    return LumaAI(auth_token=KEY, base_url=f"{url}/dream-machine/v1", max_retries=0)
+def client(base_url: str, state: SimState) -> LumaAI:
+    return LumaAI(auth_token=KEY, base_url=f"{base_url}/dream-machine/v1", max_retries=0)
 
 
 def finish(client: LumaAI, generation_id: str) -> Generation:
@@ -103,10 +92,8 @@ def test_states_go_queued_dreaming_completed(client: LumaAI) -> None:
     assert seen == ["queued", "dreaming", "completed"]
 
 
-def test_legacy_generations_path_and_defaults(url: str) -> None:
-    headers = {"Authorization": f"Bearer {KEY}"}
-    body = {"model": "ray-2", "prompt": "a fox"}
-    response = httpx.post(f"{url}/dream-machine/v1/generations", json=body, headers=headers)
+def test_legacy_generations_path_and_defaults(http: httpx.Client) -> None:
+    response = http.post("/generations", json={"model": "ray-2", "prompt": "a fox"})
     assert response.status_code == 201
     echo = response.json()["request"]
     assert echo["generation_type"] == "video" and echo["prompt"] == "a fox"
@@ -168,12 +155,12 @@ def test_keyframe_errors(client: LumaAI) -> None:
         )
 
 
-def test_bad_key_is_401_with_detail(url: str) -> None:
-    bad = LumaAI(auth_token="wrong", base_url=f"{url}/dream-machine/v1", max_retries=0)
+def test_bad_key_is_401_with_detail(base_url: str) -> None:
+    bad = LumaAI(auth_token="wrong", base_url=f"{base_url}/dream-machine/v1", max_retries=0)
     with pytest.raises(lumaai.AuthenticationError) as excinfo:
         bad.generations.create(model="ray-2", prompt="x")
     assert excinfo.value.body == {"detail": "Invalid API key provided"}
-    assert httpx.get(f"{url}/dream-machine/v1/ping").status_code == 401
+    assert httpx.get(f"{base_url}/dream-machine/v1/ping").status_code == 401
 
 
 @pytest.mark.parametrize(
@@ -253,16 +240,15 @@ def test_hang_marker_delays_the_create(client: LumaAI) -> None:
     assert created.state == "queued" and time.monotonic() - started >= CONFIG.hang_seconds * 0.9
 
 
-def test_poll_faults(client: LumaAI, url: str) -> None:
-    headers = {"Authorization": f"Bearer {KEY}"}
+def test_poll_faults(client: LumaAI, http: httpx.Client) -> None:
     unknown = client.generations.create(model="ray-2", prompt="[sim:unknown-status]")
     time.sleep(0.1)
-    body = httpx.get(f"{url}/dream-machine/v1/generations/{unknown.id}", headers=headers).json()
+    body = http.get(f"/generations/{unknown.id}").json()
     assert body["state"] == "processing"
     assert finish(client, unknown.id or "").state == "completed"
 
     malformed = client.generations.create(model="ray-2", prompt="[sim:malformed]")
-    first = httpx.get(f"{url}/dream-machine/v1/generations/{malformed.id}", headers=headers)
+    first = http.get(f"/generations/{malformed.id}")
     with pytest.raises(ValueError):
         first.json()
     assert finish(client, malformed.id or "").state == "completed"
@@ -279,10 +265,10 @@ def test_slow_marker_takes_longer(client: LumaAI) -> None:
     assert client.generations.get(slow.id or "").state == "dreaming"
 
 
-def test_cdn_404_until_completed_and_log(client: LumaAI, url: str) -> None:
+def test_cdn_404_until_completed_and_log(client: LumaAI, base_url: str) -> None:
     created = client.generations.create(model="ray-2", prompt="[sim:slow] later")
-    assert httpx.get(f"{url}/cdn/{created.id}/video.mp4").status_code == 404
-    log = httpx.get(f"{url}/__sim__/log").json()
+    assert httpx.get(f"{base_url}/cdn/{created.id}/video.mp4").status_code == 404
+    log = httpx.get(f"{base_url}/__sim__/log").json()
     assert [(e["method"], e["path"], e["status_code"]) for e in log[-2:]] == [
         ("POST", "/dream-machine/v1/generations/video", 201),
         ("GET", f"/cdn/{created.id}/video.mp4", 404),

@@ -12,7 +12,6 @@ import base64
 import io
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import av
@@ -20,31 +19,13 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.support import serve, wait_for
+from tests.providers.simulators import SimSetup
+from tests.support import Sim, serve, wait_for
 from vidgate.providers.xai.simulator import SimState, SimulatorConfig, create_app
 
 KEY = "xai-test-key-0123456789"
 FAST = SimulatorConfig(api_key=KEY, job_seconds=0.4, queued_seconds=0.1, hang_seconds=0.4)
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[tuple[str, SimState]]:
-    app = create_app(FAST)
-    with serve(app) as url:
-        yield url, app.state.sim
-
-
-@pytest.fixture
-def http(sim: tuple[str, SimState]) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {KEY}"}
-    with httpx.Client(base_url=f"{sim[0]}/v1", headers=headers, timeout=30) as client:
-        httpx.post(f"{sim[0]}/__sim__/reset").raise_for_status()
-        yield client
-
-
-@pytest.fixture
-def state(sim: tuple[str, SimState]) -> SimState:
-    return sim[1]
+SIMULATOR = SimSetup(create_app, FAST, headers={"Authorization": f"Bearer {KEY}"}, path="/v1")
 
 
 def create(http: httpx.Client, **body: Any) -> str:
@@ -143,22 +124,20 @@ def test_unknown_request_id_is_404(http: httpx.Client) -> None:
     assert response.json()["code"] == "Some requested entity was not found"
 
 
-def test_result_url_is_404_until_done(http: httpx.Client, sim: tuple[str, SimState]) -> None:
+def test_result_url_is_404_until_done(http: httpx.Client, sim: Sim) -> None:
     request_id = create(http, prompt="not yet", duration=1)
-    assert httpx.get(f"{sim[0]}/vidgen/{request_id}/video.mp4").status_code == 404
+    assert httpx.get(f"{sim.url}/vidgen/{request_id}/video.mp4").status_code == 404
 
 
 # --- auth and validation --------------------------------------------------------------
 
 
 @pytest.mark.parametrize("header", [None, "Bearer wrong-key-123", f"Basic {KEY}"])
-def test_bad_or_missing_key_is_a_400_in_xai_envelope(
-    sim: tuple[str, SimState], header: str | None
-) -> None:
+def test_bad_or_missing_key_is_a_400_in_xai_envelope(sim: Sim, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
     for method, path in (("POST", "/v1/videos/generations"), ("GET", f"/v1/videos/{uuid.uuid4()}")):
         body = {"prompt": "p", "model": "grok-imagine-video"} if method == "POST" else None
-        response = httpx.request(method, sim[0] + path, json=body, headers=headers)
+        response = httpx.request(method, sim.url + path, json=body, headers=headers)
         assert response.status_code == 400
         error = response.json()
         assert set(error) == {"code", "error"}
@@ -222,14 +201,12 @@ def test_every_documented_model_is_accepted(http: httpx.Client, model: str) -> N
 # --- faults ---------------------------------------------------------------------------
 
 
-def test_fail_is_http_200_with_status_failed_and_error(
-    http: httpx.Client, sim: tuple[str, SimState]
-) -> None:
+def test_fail_is_http_200_with_status_failed_and_error(http: httpx.Client, sim: Sim) -> None:
     request_id = create(http, prompt="[sim:fail] nope", duration=1)
     failed = until(http, request_id, "failed")
     assert failed["error"]["code"] and failed["error"]["message"]
     assert failed["model"] == "" and failed["video"] == {"duration": 0, "respect_moderation": True}
-    assert httpx.get(f"{sim[0]}/vidgen/{request_id}/video.mp4").status_code == 404
+    assert httpx.get(f"{sim.url}/vidgen/{request_id}/video.mp4").status_code == 404
 
 
 def test_429_and_500_at_create(http: httpx.Client, state: SimState) -> None:
@@ -288,7 +265,7 @@ def test_hang_delays_the_create(http: httpx.Client, state: SimState) -> None:
     assert time.monotonic() - started >= FAST.hang_seconds
 
 
-def test_hang_gives_up_when_the_client_does(http: httpx.Client, sim: tuple[str, SimState]) -> None:
+def test_hang_gives_up_when_the_client_does(http: httpx.Client, sim: Sim) -> None:
     config = SimulatorConfig(api_key=None, hang_seconds=30)
     app = create_app(config)
     with serve(app) as url:
@@ -303,13 +280,13 @@ def test_hang_gives_up_when_the_client_does(http: httpx.Client, sim: tuple[str, 
         assert app.state.sim.jobs == {}
 
 
-def test_log_records_calls_and_reset_clears(http: httpx.Client, sim: tuple[str, SimState]) -> None:
+def test_log_records_calls_and_reset_clears(http: httpx.Client, sim: Sim) -> None:
     request_id = create(http, prompt="logged", duration=1)
     poll(http, request_id)
-    log = httpx.get(f"{sim[0]}/__sim__/log").json()
+    log = httpx.get(f"{sim.url}/__sim__/log").json()
     assert [(e["method"], e["path"], e["status_code"]) for e in log] == [
         ("POST", "/v1/videos/generations", 200),
         ("GET", f"/v1/videos/{request_id}", 200),
     ]
-    httpx.post(f"{sim[0]}/__sim__/reset").raise_for_status()
-    assert httpx.get(f"{sim[0]}/__sim__/log").json() == [] and sim[1].jobs == {}
+    httpx.post(f"{sim.url}/__sim__/reset").raise_for_status()
+    assert httpx.get(f"{sim.url}/__sim__/log").json() == [] and sim.state.jobs == {}
