@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import av
 import httpx
 
 
@@ -48,3 +50,13 @@ class SimSetup:
         """A client of the simulator at ``url``: :attr:`path`, with :attr:`headers`."""
         headers = self.headers() if callable(self.headers) else self.headers
         return httpx.Client(base_url=f"{url}{self.path}", headers=dict(headers), timeout=30)
+
+
+def decoded_shape(data: bytes) -> tuple[int, int, float]:
+    """Width, height and length (s) of an MP4 given as bytes, decoded: its frames counted
+    over its frame rate (:func:`tests.support.video_shape` reads the container's duration)."""
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        rate = float(stream.average_rate or 24)
+        return stream.codec_context.width, stream.codec_context.height, frames / rate

@@ -12,13 +12,12 @@ import time
 from email.utils import formatdate
 from typing import Any
 
-import av
 import httpx
 import openai
 import pytest
 from PIL import Image
 
-from tests.providers.simulators import SimSetup
+from tests.providers.simulators import SimSetup, decoded_shape
 from tests.support import Sim, serve, wait_for
 from vidgate.providers.azure.simulator import SimulatorConfig, create_app
 
@@ -56,14 +55,6 @@ def png(width: int, height: int) -> bytes:
     return buffer.getvalue()
 
 
-def decode(data: bytes) -> tuple[int, int, float]:
-    with av.open(io.BytesIO(data), mode="r") as container:
-        stream = container.streams.video[0]
-        frames = len(list(container.decode(stream)))
-        rate = float(stream.average_rate or 24)
-        return stream.codec_context.width, stream.codec_context.height, frames / rate
-
-
 # --- v1 API through the official SDK ---------------------------------------------------
 
 
@@ -74,7 +65,7 @@ def test_azure_client_create_poll_download(base_url: str, sim: Sim) -> None:
     done = client.videos.poll(video.id, poll_interval_ms=50)
     assert done.status == "completed" and done.progress == 100
     assert done.completed_at is not None and done.expires_at is not None
-    assert decode(client.videos.download_content(done.id).content)[:2] == (1280, 720)
+    assert decoded_shape(client.videos.download_content(done.id).content)[:2] == (1280, 720)
     seen = [s for s in sim.state.auth_seen if s["path"] == f"/openai/v1/videos/{video.id}"]
     assert seen and all(s["api-key"] == KEY and s["authorization"] is None for s in seen)
 
@@ -248,7 +239,7 @@ def test_jobs_lifecycle(base_url: str) -> None:
         assert generation["id"].startswith("gen_") and generation["job_id"] == job["id"]
         video = client.get(f"{JOBS}/{generation['id']}/content/video", params={"quality": "low"})
         assert video.headers["content-type"] == "video/mp4"
-        width, height, seconds = decode(video.content)
+        width, height, seconds = decoded_shape(video.content)
         assert (width, height) == (480, 854) and abs(seconds - 3) <= 0.5
         thumb = client.get(f"{JOBS}/{generation['id']}/content/thumbnail")
         assert Image.open(io.BytesIO(thumb.content)).format == "JPEG"

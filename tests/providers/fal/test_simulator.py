@@ -11,14 +11,13 @@ import base64
 import io
 from typing import Any
 
-import av
 import fal_client
 import httpx
 import pytest
 from fal_client import client as fal_module
 from PIL import Image
 
-from tests.providers.simulators import SimSetup
+from tests.providers.simulators import SimSetup, decoded_shape
 from tests.support import serve, wait_for
 from vidgate.providers.fal.simulator import SimState, SimulatorConfig, create_app
 
@@ -51,14 +50,6 @@ def completed(handle: Any) -> Any:
     return wait_for(done)
 
 
-def probe(data: bytes) -> tuple[int, int, float]:
-    with av.open(io.BytesIO(data)) as container:
-        stream = container.streams.video[0]
-        frames = sum(1 for _ in container.decode(stream))
-        size = stream.codec_context.width, stream.codec_context.height
-        return size[0], size[1], frames / float(stream.average_rate or 24)
-
-
 def test_submit_status_result_and_cdn_download(client: fal_client.SyncClient) -> None:
     handle = client.submit(RAY, {"prompt": "a fox", "duration": "5s", "resolution": "540p"})
     assert "/ray-2-flash" not in handle.status_url  # the subpath is dropped after submit
@@ -74,7 +65,7 @@ def test_submit_status_result_and_cdn_download(client: fal_client.SyncClient) ->
     assert result["video"]["content_type"] == "video/mp4"
     video = httpx.get(result["video"]["url"])  # a CDN URL: no key needed
     assert video.status_code == 200 and len(video.content) == result["video"]["file_size"]
-    width, height, seconds = probe(video.content)
+    width, height, seconds = decoded_shape(video.content)
     assert (width, height) == (960, 540) and abs(seconds - 5) <= 1
 
 
@@ -105,7 +96,7 @@ def test_handles_by_request_id_use_only_the_app_path(client: fal_client.SyncClie
     status = client.status(KLING_I2V, handle.request_id)  # built by the SDK from the app id
     assert isinstance(status, fal_client.Queued | fal_client.InProgress | fal_client.Completed)
     result = client.result(KLING_I2V, handle.request_id)
-    width, height, _ = probe(httpx.get(result["video"]["url"]).content)
+    width, height, _ = decoded_shape(httpx.get(result["video"]["url"]).content)
     assert (width, height) == (720, 1280)  # Kling image-to-video follows the image's shape
 
 

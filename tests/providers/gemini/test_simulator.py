@@ -16,14 +16,13 @@ import json
 import time
 from typing import Any
 
-import av
 import httpx
 import pytest
 from google import genai
 from google.genai import errors, types
 from PIL import Image
 
-from tests.providers.simulators import SimSetup
+from tests.providers.simulators import SimSetup, decoded_shape
 from tests.support import Sim, serve
 from vidgate.providers.gemini.simulator import SimulatorConfig, create_app
 from vidgate.providers.simkit import Timeline
@@ -71,14 +70,6 @@ def finish(
     return operation
 
 
-def probe(data: bytes) -> tuple[int, int, float]:
-    with av.open(io.BytesIO(data)) as container:
-        stream = container.streams.video[0]
-        frames = sum(1 for _ in container.decode(stream))
-        rate = float(stream.average_rate or 8)
-        return stream.codec_context.width, stream.codec_context.height, frames / rate
-
-
 def download(client: genai.Client, uri: str) -> bytes:
     # The SDK extracts the file id only from https:// URIs (`files/([a-z0-9]+)`); loopback is http.
     return client.files.download(file=types.Video(uri=uri.replace("http://", "https://", 1)))
@@ -98,7 +89,7 @@ def test_text_to_video_round_trip(client: genai.Client, sim: Sim) -> None:
     assert videos and videos[0].video and videos[0].video.uri
     uri = videos[0].video.uri
     assert uri.startswith(f"{sim.url}/v1beta/files/") and uri.endswith(":download?alt=media")
-    width, height, seconds = probe(download(client, uri))
+    width, height, seconds = decoded_shape(download(client, uri))
     assert (width, height) == (720, 1280) and abs(seconds - 4) <= 0.5
     assert all(via == "header" for _, via in sim.state.auth)
 
@@ -157,7 +148,7 @@ def test_extension_adds_seven_seconds(client: genai.Client) -> None:
     body = {"instances": [{"prompt": "keep going", "video": {"uri": uri}}], "parameters": {}}
     extended = finish(client, create(client, body))
     out = extended.result.generated_videos[0].video.uri  # type: ignore[union-attr,index]
-    width, height, seconds = probe(download(client, str(out)))
+    width, height, seconds = decoded_shape(download(client, str(out)))
     assert (width, height) == (1280, 720) and abs(seconds - 11) <= 0.5
     with pytest.raises(errors.ClientError) as info:
         create(client, {"instances": [{"prompt": "x", "video": {"uri": "files/nope"}}]})

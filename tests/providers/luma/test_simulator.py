@@ -7,7 +7,6 @@ import re
 import time
 from typing import Any
 
-import av
 import httpx
 import lumaai
 import pytest
@@ -15,7 +14,7 @@ from lumaai import LumaAI
 from lumaai.types import Generation
 from PIL import Image
 
-from tests.providers.simulators import SimSetup
+from tests.providers.simulators import SimSetup, decoded_shape
 from vidgate.providers.luma.simulator import SimState, SimulatorConfig, create_app
 
 KEY = "luma-test-key"
@@ -39,14 +38,6 @@ def finish(client: LumaAI, generation_id: str) -> Generation:
             return generation
         assert time.monotonic() < deadline, generation.state
         time.sleep(0.03)
-
-
-def probe(data: bytes) -> tuple[int, int, float]:
-    with av.open(io.BytesIO(data)) as container:
-        stream = container.streams.video[0]
-        frames = sum(1 for _ in container.decode(stream))
-        rate = float(stream.average_rate or 24)
-        return stream.codec_context.width, stream.codec_context.height, frames / rate
 
 
 def test_create_poll_and_download(client: LumaAI) -> None:
@@ -75,7 +66,7 @@ def test_create_poll_and_download(client: LumaAI) -> None:
     assert video.endswith(".mp4") and image.endswith(".jpg")
     response = httpx.get(video)  # a CDN URL: no auth
     assert response.status_code == 200 and response.headers["content-type"] == "video/mp4"
-    width, height, seconds = probe(response.content)
+    width, height, seconds = decoded_shape(response.content)
     assert (width, height) == (960, 540) and abs(seconds - 5) <= 0.5
     thumbnail = Image.open(io.BytesIO(httpx.get(image).content))
     assert thumbnail.format == "JPEG" and thumbnail.size == (960, 540)
@@ -124,7 +115,7 @@ def test_extend_by_generation_keyframe(client: LumaAI) -> None:
     assert extended.request is not None
     done = finish(client, extended.id or "")
     assert done.assets is not None
-    width, height, seconds = probe(httpx.get(done.assets.video or "").content)
+    width, height, seconds = decoded_shape(httpx.get(done.assets.video or "").content)
     assert (width, height) == (960, 540) and abs(seconds - 10) <= 0.5
 
 

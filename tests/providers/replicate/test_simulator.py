@@ -7,18 +7,17 @@ status, raw fault bodies) is checked with httpx.
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import av
 import httpx
 import pytest
 from replicate.client import Client
 from replicate.exceptions import ReplicateError
 
+from tests.providers.simulators import decoded_shape
 from tests.support import serve
 from vidgate.providers.replicate.simulator import SimState, SimulatorConfig, create_app
 
@@ -53,14 +52,6 @@ def sim() -> Iterator[Sim]:
     yield from _sim()
 
 
-def _mp4_shape(data: bytes) -> tuple[int, int, float]:
-    with av.open(io.BytesIO(data), mode="r") as container:
-        stream = container.streams.video[0]
-        frames = sum(1 for _ in container.decode(stream))
-        rate = float(stream.average_rate or 24)
-        return stream.codec_context.width, stream.codec_context.height, frames / rate
-
-
 def test_official_model_create_wait_and_download(sim: Sim) -> None:
     client = sim.client()
     prediction = client.models.predictions.create(
@@ -79,7 +70,7 @@ def test_official_model_create_wait_and_download(sim: Sim) -> None:
     assert isinstance(prediction.output, str)
     assert prediction.metrics is not None and prediction.metrics["predict_time"] > 0
     assert prediction.completed_at and prediction.completed_at.endswith("Z")
-    width, height, seconds = _mp4_shape(httpx.get(prediction.output).content)  # no auth
+    width, height, seconds = decoded_shape(httpx.get(prediction.output).content)  # no auth
     assert (width, height) == (854, 480) and abs(seconds - 4) <= 1
 
 
@@ -215,7 +206,7 @@ def test_prefer_wait_returns_the_finished_prediction(sim: Sim) -> None:
     assert prediction.status == "succeeded"
     assert sim.state.predictions[prediction.id].headers["prefer"] == "wait=5"
     assert isinstance(prediction.output, str)
-    width, height, seconds = _mp4_shape(httpx.get(prediction.output).content)
+    width, height, seconds = decoded_shape(httpx.get(prediction.output).content)
     assert (width, height) == (1280, 720) and abs(seconds - 6) <= 1
 
 

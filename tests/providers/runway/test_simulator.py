@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import av
 import httpx
 import pytest
 import runwayml
@@ -18,7 +17,7 @@ from runwayml import RunwayML
 from runwayml.lib import polling
 
 from tests.providers.simulators import SimSetup
-from tests.support import serve, wait_for
+from tests.support import serve, video_shape, wait_for
 from vidgate.providers.runway.simulator import SimState, SimulatorConfig, create_app
 from vidgate.providers.simkit import mp4_bytes
 
@@ -61,13 +60,6 @@ def finished(client: RunwayML, task_id: str) -> Any:
 _TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 
 
-def probe(data: bytes) -> tuple[int, int, float]:
-    with av.open(io.BytesIO(data)) as container:
-        stream = container.streams.video[0]
-        duration = (container.duration or 0) / 1e6
-        return stream.codec_context.width, stream.codec_context.height, duration
-
-
 def test_text_to_video_lifecycle_with_the_sdk_wait_helper(
     client: RunwayML, state: SimState, fast_wait: None
 ) -> None:
@@ -82,7 +74,7 @@ def test_text_to_video_lifecycle_with_the_sdk_wait_helper(
     assert len(task.output) == 1 and "_jwt=" in task.output[0]
     video = httpx.get(task.output[0])  # a signed URL: no auth header
     assert video.headers["content-type"] == "video/mp4"
-    width, height, seconds = probe(video.content)
+    width, height, seconds = video_shape(video.content)
     assert (width, height) == (1280, 720) and abs(seconds - 2) < 0.2
     sent = state.tasks[created.id]
     assert sent.endpoint == "text_to_video"
@@ -200,7 +192,7 @@ def test_video_to_video_keeps_the_source_shape(client: RunwayML, state: SimState
     assert sent.body["contentModeration"] == {"publicFigureThreshold": "low"}
     assert sent.body["videoUri"].startswith("data:video/mp4;base64,")
     task = finished(client, created.id)
-    assert probe(httpx.get(task.output[0]).content)[:2] == (320, 180)
+    assert video_shape(httpx.get(task.output[0]).content)[:2] == (320, 180)
 
 
 def test_video_data_uri_over_16_mb_is_a_400(http: httpx.Client) -> None:

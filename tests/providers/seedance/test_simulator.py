@@ -8,7 +8,6 @@ import io
 import re
 from typing import Any
 
-import av
 import httpx
 import pytest
 from byteplussdkarkruntime import Ark as BytePlusArk
@@ -22,7 +21,7 @@ from volcenginesdkarkruntime._exceptions import (
     ArkRateLimitError,
 )
 
-from tests.providers.simulators import SimSetup
+from tests.providers.simulators import SimSetup, decoded_shape
 from tests.support import wait_for
 from vidgate.providers.seedance.simulator import SimState, SimulatorConfig, create_app
 
@@ -71,13 +70,6 @@ def finished(client: Any, task_id: str) -> Any:
     )
 
 
-def decode(data: bytes) -> tuple[int, int, float]:
-    with av.open(io.BytesIO(data), mode="r") as container:
-        stream = container.streams.video[0]
-        frames = sum(1 for _ in container.decode(stream))
-        return stream.codec_context.width, stream.codec_context.height, frames / 24
-
-
 def test_volcengine_sdk_create_poll_download(ark: Ark, state: SimState) -> None:
     created = ark.content_generation.tasks.create(
         model=V15,
@@ -99,7 +91,7 @@ def test_volcengine_sdk_create_poll_download(ark: Ark, state: SimState) -> None:
     assert isinstance(task.created_at, int) and task.created_at > 1_700_000_000
     assert task.usage.completion_tokens == 864 * 480 * (24 * 4 + 1) // 1024
     assert task.usage.total_tokens == task.usage.completion_tokens
-    width, height, seconds = decode(httpx.get(task.content.video_url).content)
+    width, height, seconds = decoded_shape(httpx.get(task.content.video_url).content)
     assert (width, height) == (864, 480) and seconds == pytest.approx(4, abs=0.1)
     frame = httpx.get(task.content.last_frame_url)
     assert frame.headers["content-type"] == "image/jpeg"
@@ -121,7 +113,7 @@ def test_byteplus_sdk_and_model_names(byteplus: Any) -> None:
     task = finished(byteplus, created.id)
     assert task.status == "succeeded" and task.generate_audio is True
     assert task.usage.completion_tokens == 480 * 864 * 97 // 1024
-    width, height, _ = decode(httpx.get(task.content.video_url).content)
+    width, height, _ = decoded_shape(httpx.get(task.content.video_url).content)
     assert (width, height) == (480, 864)
 
 

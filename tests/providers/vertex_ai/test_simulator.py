@@ -12,7 +12,6 @@ import io
 import time
 from typing import Any
 
-import av
 import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -23,7 +22,7 @@ from google.genai import errors, types
 from google.oauth2 import service_account
 from PIL import Image
 
-from tests.providers.simulators import SimSetup
+from tests.providers.simulators import SimSetup, decoded_shape
 from vidgate.providers.vertex_ai.simulator import SimState, SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -102,14 +101,6 @@ def finish(client: genai.Client, operation: Any, timeout: float = 15) -> Any:
     return operation
 
 
-def probe(data: bytes) -> tuple[int, int, float]:
-    with av.open(io.BytesIO(data)) as container:
-        stream = container.streams.video[0]
-        frames = sum(1 for _ in container.decode(stream))
-        size = (stream.codec_context.width, stream.codec_context.height)
-        return size[0], size[1], frames / float(stream.average_rate or 24)
-
-
 def test_text_to_video_inline_with_the_real_token_exchange(
     client: genai.Client, base_url: str, state: SimState
 ) -> None:
@@ -134,7 +125,7 @@ def test_text_to_video_inline_with_the_real_token_exchange(
     assert done.error is None and done.response is not None
     video = done.response.generated_videos[0].video
     assert video.mime_type == "video/mp4" and video.uri is None
-    width, height, seconds = probe(video.video_bytes)
+    width, height, seconds = decoded_shape(video.video_bytes)
     assert (width, height) == (1280, 720) and abs(seconds - 4) <= 0.5
     (grant,) = [c for c in state.calls if c["kind"] == "token"]
     assert grant["content_type"] == "application/x-www-form-urlencoded"
@@ -180,7 +171,7 @@ def test_storage_uri_results_are_gcs_objects(
     )
     got = httpx.get(url, params={"alt": "media"}, headers={"Authorization": f"Bearer {token}"})
     assert got.status_code == 200 and got.headers["content-type"] == "video/mp4"
-    assert probe(got.content)[:2] == (1280, 720)
+    assert decoded_shape(got.content)[:2] == (1280, 720)
     missing = httpx.get(
         f"{base_url}/download/storage/v1/b/my-bucket/o/nope.mp4",
         params={"alt": "media"},
@@ -424,7 +415,9 @@ def test_inline_result_is_base64_of_an_mp4(
     assert raw["done"] is True and raw["response"]["@type"].endswith("GenerateVideoResponse")
     (video,) = raw["response"]["videos"]
     assert video["mimeType"] == "video/mp4"
-    assert probe(base64.b64decode(video["bytesBase64Encoded"]))[2] == pytest.approx(4, abs=0.5)
+    assert decoded_shape(base64.b64decode(video["bytesBase64Encoded"]))[2] == pytest.approx(
+        4, abs=0.5
+    )
 
 
 def test_veo2_takes_no_audio_or_resolution(client: genai.Client, state: SimState) -> None:

@@ -14,12 +14,11 @@ import time
 import uuid
 from typing import Any
 
-import av
 import httpx
 import pytest
 from PIL import Image
 
-from tests.providers.simulators import SimSetup
+from tests.providers.simulators import SimSetup, decoded_shape
 from tests.support import Sim, serve, wait_for
 from vidgate.providers.xai.simulator import SimState, SimulatorConfig, create_app
 
@@ -59,13 +58,6 @@ def png_data_uri() -> str:
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
 
 
-def decode(data: bytes) -> tuple[int, int, float]:
-    with av.open(io.BytesIO(data), "r") as container:
-        stream = container.streams.video[0]
-        frames = len(list(container.decode(stream)))
-        return stream.codec_context.width, stream.codec_context.height, frames / 24
-
-
 # --- lifecycle ------------------------------------------------------------------------
 
 
@@ -85,7 +77,7 @@ def test_request_goes_bare_then_pending_then_done_with_a_public_mp4(
     assert url.startswith(str(http.base_url).removesuffix("v1/")) and url.endswith(".mp4")
     video = httpx.get(url)  # the CDN URL needs no credentials
     assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
-    width, height, seconds = decode(video.content)
+    width, height, seconds = decoded_shape(video.content)
     assert (width, height) == (960, 720) and abs(seconds - 2) <= 0.5
     assert state.jobs[request_id].body["user"] == "u-1"
 
@@ -99,7 +91,7 @@ def test_frame_size_follows_ratio_and_resolution(
 ) -> None:
     request_id = create(http, prompt="x", duration=1, aspect_ratio=ratio, resolution=resolution)
     done = until(http, request_id, "done")
-    assert decode(httpx.get(done["video"]["url"]).content)[:2] == size
+    assert decoded_shape(httpx.get(done["video"]["url"]).content)[:2] == size
 
 
 def test_defaults_are_8_seconds_16_9_480p(http: httpx.Client, state: SimState) -> None:
