@@ -8,8 +8,7 @@ status, raw fault bodies) is checked with httpx.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -17,43 +16,25 @@ import pytest
 from replicate.client import Client
 from replicate.exceptions import ReplicateError
 
-from tests.providers.simulators import decoded_shape
-from tests.support import serve
-from vidgate.providers.replicate.simulator import SimState, SimulatorConfig, create_app
+from tests.providers.simulators import SimSetup, decoded_shape
+from tests.support import Sim, serve_sim
+from vidgate.providers.replicate.simulator import SimulatorConfig, create_app
 
 TOKEN = "r8_" + "ab" * 20
 SHA = "5c7d5dc6dd8bf75c1acaa8565735e7986bc5b66206b55cca93cb72c9bf15ccaa"
+FAST = SimulatorConfig(api_key=TOKEN, job_seconds=0.3, queued_seconds=0.05)
+SIMULATOR = SimSetup(create_app, FAST, headers={"Authorization": f"Bearer {TOKEN}"})
 
 
-@dataclass
-class Sim:
-    url: str
-    state: SimState
-
-    def client(self, token: str = TOKEN, **kwargs: Any) -> Client:
-        client = Client(api_token=token, base_url=self.url, **kwargs)
-        client.poll_interval = 0.05
-        return client
-
-    def raw(self) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {TOKEN}"}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
-
-
-def _sim(**config: Any) -> Iterator[Sim]:
-    options = {"api_key": TOKEN, "job_seconds": 0.3, "queued_seconds": 0.05, **config}
-    app = create_app(SimulatorConfig(**options))
-    with serve(app) as url:
-        yield Sim(url, app.state.sim)
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Sim]:
-    yield from _sim()
+def sdk(url: str, token: str = TOKEN, **kwargs: Any) -> Client:
+    """The official SDK's client of the simulator at ``url`` (it polls every 50 ms)."""
+    client = Client(api_token=token, base_url=url, **kwargs)
+    client.poll_interval = 0.05
+    return client
 
 
 def test_official_model_create_wait_and_download(sim: Sim) -> None:
-    client = sim.client()
+    client = sdk(sim.url)
     prediction = client.models.predictions.create(
         model="bytedance/seedance-2.0",
         input={"prompt": "a fox", "duration": 4, "aspect_ratio": "16:9", "resolution": "480p"},
@@ -75,7 +56,7 @@ def test_official_model_create_wait_and_download(sim: Sim) -> None:
 
 
 def test_pinned_version_create(sim: Sim) -> None:
-    client = sim.client()
+    client = sdk(sim.url)
     pinned = client.predictions.create(version=f"acme/clouds:{SHA}", input={"prompt": "sky"})
     assert pinned.version == SHA and pinned.model == "acme/clouds"
     bare = client.predictions.create(version=SHA, input={"prompt": "sky"})
@@ -87,7 +68,7 @@ def test_pinned_version_create(sim: Sim) -> None:
 
 
 def test_reload_reports_progress_from_logs(sim: Sim) -> None:
-    client = sim.client()
+    client = sdk(sim.url)
     prediction = client.models.predictions.create(
         model="acme/any-video", input={"prompt": "[sim:slow] waves"}
     )
@@ -104,7 +85,7 @@ def test_reload_reports_progress_from_logs(sim: Sim) -> None:
 
 
 def test_cancel(sim: Sim) -> None:
-    client = sim.client()
+    client = sdk(sim.url)
     prediction = client.models.predictions.create(
         model="acme/any-video", input={"prompt": "[sim:slow] long"}
     )
@@ -118,7 +99,7 @@ def test_cancel(sim: Sim) -> None:
 
 
 def test_failure_is_a_failed_prediction(sim: Sim) -> None:
-    client = sim.client()
+    client = sdk(sim.url)
     prediction = client.models.predictions.create(
         model="acme/any-video", input={"prompt": "[sim:fail] nope"}
     )
@@ -129,7 +110,7 @@ def test_failure_is_a_failed_prediction(sim: Sim) -> None:
 
 def test_bad_token_is_a_401_problem(sim: Sim) -> None:
     with pytest.raises(ReplicateError) as caught:
-        sim.client("r8_wrong").models.predictions.create(
+        sdk(sim.url, "r8_wrong").models.predictions.create(
             model="acme/any-video", input={"prompt": "x"}
         )
     error = caught.value
@@ -137,18 +118,18 @@ def test_bad_token_is_a_401_problem(sim: Sim) -> None:
 
 
 def test_legacy_token_scheme_is_accepted(sim: Sim) -> None:
-    client = sim.client(headers={"Authorization": f"Token {TOKEN}"})
+    client = sdk(sim.url, headers={"Authorization": f"Token {TOKEN}"})
     prediction = client.models.predictions.create(model="acme/any-video", input={"prompt": "x"})
     assert sim.state.predictions[prediction.id].headers["authorization"] == f"Token {TOKEN}"
 
 
 def test_invalid_input_is_a_422_with_invalid_fields(sim: Sim) -> None:
     with pytest.raises(ReplicateError) as caught:
-        sim.client().models.predictions.create(
+        sdk(sim.url).models.predictions.create(
             model="bytedance/seedance-2.0", input={"prompt": "x", "duration": 20}
         )
     assert caught.value.status == 422 and "input.duration" in (caught.value.detail or "")
-    with sim.raw() as http:
+    with SIMULATOR.client(sim.url) as http:
         body = {"input": {"prompt": "x", "resolution": "4k"}}
         response = http.post("/v1/models/bytedance/seedance-2.0/predictions", json=body)
     assert response.status_code == 422
@@ -157,11 +138,11 @@ def test_invalid_input_is_a_422_with_invalid_fields(sim: Sim) -> None:
 
 
 def test_create_faults(sim: Sim) -> None:
-    client = sim.client()
+    client = sdk(sim.url)
     with pytest.raises(ReplicateError) as throttled:
         client.models.predictions.create(model="acme/v", input={"prompt": "[sim:429] x"})
     assert throttled.value.status == 429
-    with sim.raw() as http:
+    with SIMULATOR.client(sim.url) as http:
         response = http.post(
             "/v1/models/acme/v/predictions", json={"input": {"prompt": "[sim:429]"}}
         )
@@ -172,7 +153,7 @@ def test_create_faults(sim: Sim) -> None:
 
 
 def test_poll_faults_and_unknown_status(sim: Sim) -> None:
-    with sim.raw() as http:
+    with SIMULATOR.client(sim.url) as http:
         path = "/v1/models/acme/v/predictions"
         created = http.post(path, json={"input": {"prompt": "[sim:poll-429] [sim:malformed]"}})
         pid = created.json()["id"]
@@ -189,7 +170,7 @@ def test_poll_faults_and_unknown_status(sim: Sim) -> None:
 
 
 def test_malformed_first_poll(sim: Sim) -> None:
-    with sim.raw() as http:
+    with SIMULATOR.client(sim.url) as http:
         pid = http.post(
             "/v1/models/acme/v/predictions", json={"input": {"prompt": "[sim:malformed]"}}
         ).json()["id"]
@@ -200,7 +181,7 @@ def test_malformed_first_poll(sim: Sim) -> None:
 
 
 def test_prefer_wait_returns_the_finished_prediction(sim: Sim) -> None:
-    prediction = sim.client().models.predictions.create(
+    prediction = sdk(sim.url).models.predictions.create(
         model="minimax/video-01", input={"prompt": "a dog"}, wait=5
     )
     assert prediction.status == "succeeded"
@@ -211,7 +192,7 @@ def test_prefer_wait_returns_the_finished_prediction(sim: Sim) -> None:
 
 
 def test_cancel_after_aborts_a_prediction_that_never_started(sim: Sim) -> None:
-    with sim.raw() as http:
+    with SIMULATOR.client(sim.url) as http:
         body = {"input": {"prompt": "late"}}
         aborted = http.post(
             "/v1/models/acme/v/predictions", json=body, headers={"Cancel-After": "10ms"}
@@ -228,8 +209,8 @@ def test_cancel_after_aborts_a_prediction_that_never_started(sim: Sim) -> None:
 
 def test_list_and_unknown_prediction() -> None:
     # a fresh simulator: SDK 1.0.7 cannot parse the ``aborted`` status other tests leave
-    for sim in _sim():
-        client = sim.client()
+    with serve_sim(SIMULATOR.app()) as sim:
+        client = sdk(sim.url)
         made = [
             client.models.predictions.create(model="acme/v", input={"prompt": str(i)})
             for i in range(2)
@@ -243,8 +224,9 @@ def test_list_and_unknown_prediction() -> None:
 
 
 def test_list_output_and_expiry() -> None:
-    for sim in _sim(list_output=True, output_ttl_s=0.3, job_seconds=0.1):
-        client = sim.client()
+    config = replace(FAST, list_output=True, output_ttl_s=0.3, job_seconds=0.1)
+    with serve_sim(create_app(config)) as sim:
+        client = sdk(sim.url)
         shape = {"duration": 4, "aspect_ratio": "16:9", "resolution": "480p"}
         prediction = client.models.predictions.create(
             model="acme/v", input={"prompt": "x", **shape}
@@ -256,6 +238,6 @@ def test_list_output_and_expiry() -> None:
         time.sleep(0.35)
         prediction.reload()
         assert prediction.output is None and prediction.status == "succeeded"
-        with sim.raw() as http:
+        with SIMULATOR.client(sim.url) as http:
             assert http.get(f"/v1/predictions/{prediction.id}").json()["data_removed"] is True
         assert httpx.get(url).status_code == 404
