@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.providers.kling.reference import CREATE_EXAMPLE, SUCCEED_EXAMPLE
 from vidgate.errors import (
     GatewayError,
     InvalidRequest,
@@ -37,44 +38,6 @@ JOB = "video_" + "ab" * 16
 PNG = Asset("blob", "inputs/u1/first.png", "image/png", "first.png", "d1")
 LAST = Asset("url", "https://cdn.example.com/last.png")
 DATA_URL = Asset("url", "data:image/png;base64,iVBORw0KGgo=")
-
-# The reference's documented bodies (shared/reference/providers/kling.md, "Responses").
-CREATE_EXAMPLE = {
-    "code": 0,
-    "message": "SUCCEED",
-    "request_id": "9b1e7c1a-3f0d-4a57-bb1e-2a6c9f3e8d40",
-    "data": {
-        "task_id": "867283741759111202",
-        "task_status": "submitted",
-        "task_info": {"external_task_id": "order-42"},
-        "created_at": 1774805076166,
-        "updated_at": 1774805076166,
-    },
-}
-SUCCEED_EXAMPLE = {
-    "code": 0,
-    "message": "SUCCEED",
-    "request_id": "…",
-    "data": {
-        "task_id": "867283741759111202",
-        "task_status": "succeed",
-        "task_status_msg": "",
-        "task_info": {"external_task_id": "order-42"},
-        "created_at": 1774805076166,
-        "updated_at": 1774805190412,
-        "final_unit_deduction": "2",
-        "task_result": {
-            "videos": [
-                {
-                    "id": "…",
-                    "url": "https://…klingai.com/…mp4",
-                    "watermark_url": "…",
-                    "duration": "5",
-                }
-            ]
-        },
-    },
-}
 
 
 def deployment(model: str = "kling-v1-6", **changes: Any) -> Deployment:

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.providers.kling.reference import CREATE_EXAMPLE, SUCCEED_EXAMPLE
 from tests.providers.simulators import SimSetup
 from tests.support import serve, video_shape, wait_for
 from vidgate.providers.kling.simulator import SimState, SimulatorConfig, create_app
@@ -27,44 +28,6 @@ from vidgate.providers.kling.simulator import SimState, SimulatorConfig, create_
 AK, SK = "ak-sim-test-1", "sk-sim-test-1"
 FAST = SimulatorConfig(api_key=f"{AK}:{SK}", job_seconds=0.4, queued_seconds=0.15)
 SIMULATOR = SimSetup(create_app, FAST, headers=lambda: {"Authorization": f"Bearer {sign()}"})
-
-# The reference's documented bodies (shared/reference/providers/kling.md, "Responses").
-CREATE_EXAMPLE = {
-    "code": 0,
-    "message": "SUCCEED",
-    "request_id": "9b1e7c1a-3f0d-4a57-bb1e-2a6c9f3e8d40",
-    "data": {
-        "task_id": "867283741759111202",
-        "task_status": "submitted",
-        "task_info": {"external_task_id": "order-42"},
-        "created_at": 1774805076166,
-        "updated_at": 1774805076166,
-    },
-}
-SUCCEED_EXAMPLE = {
-    "code": 0,
-    "message": "SUCCEED",
-    "request_id": "…",
-    "data": {
-        "task_id": "867283741759111202",
-        "task_status": "succeed",
-        "task_status_msg": "",
-        "task_info": {"external_task_id": "order-42"},
-        "created_at": 1774805076166,
-        "updated_at": 1774805190412,
-        "final_unit_deduction": "2",
-        "task_result": {
-            "videos": [
-                {
-                    "id": "…",
-                    "url": "https://…klingai.com/…mp4",
-                    "watermark_url": "…",
-                    "duration": "5",
-                }
-            ]
-        },
-    },
-}
 
 
 def _b64url(data: bytes) -> str:
