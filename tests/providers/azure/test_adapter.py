@@ -6,9 +6,9 @@ import dataclasses
 import json
 from typing import Any
 
-import httpx
 import pytest
 
+from tests.providers.adapters import reply
 from vidgate.errors import (
     GatewayError,
     InvalidRequest,
@@ -28,7 +28,7 @@ from vidgate.providers.azure.spec import (
     SORA_2_PRO,
     SPEC,
 )
-from vidgate.providers.base import CallContext, FilePart, HttpReply
+from vidgate.providers.base import CallContext, FilePart
 from vidgate.request import VideoRequest, resolve
 from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest, SourceVideo
 
@@ -90,10 +90,6 @@ def rejects(param: str, model: str = "sora-2", **fields: Any) -> InvalidRequest:
         resolved(model, **fields)
     assert caught.value.param == param
     return caught.value
-
-
-def reply(status: int, body: Any, **headers: str) -> HttpReply:
-    return HttpReply(status, httpx.Headers(headers), body)
 
 
 def job(status: str, **extra: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.providers.adapters import reply
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -17,7 +18,7 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import CallContext, HttpReply, Inline
+from vidgate.providers.base import CallContext, Inline
 from vidgate.providers.fal import PROVIDER
 from vidgate.providers.fal.adapter import FalAdapter, app_path, split_id
 from vidgate.providers.fal.spec import MODELS, SIZES, SPEC
@@ -90,10 +91,6 @@ def submit(req: ResolvedRequest, dep: Deployment | None = None) -> Any:
 
 def submitted(req: ResolvedRequest) -> CallContext:
     return CallContext("submit", None, req)
-
-
-def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpReply:
-    return HttpReply(status, headers or {}, body)
 
 
 # --- spec ------------------------------------------------------------------------------
@@ -307,18 +304,18 @@ def test_submit_reply_prefers_the_urls_fal_returns() -> None:
         "cancel_url": f"https://queue.fal.run/fal-ai/luma-dream-machine/requests/{RID}/cancel",
         "queue_position": 0,
     }
-    state = bound.parse_state(reply(body), sent)
+    state = bound.parse_state(reply(200, body), sent)
     assert (state.upstream_id, state.status, state.raw_status) == (UID, "queued", "IN_QUEUE")
     other = body | {"response_url": f"https://proxy.example/fal/owner/app/requests/{RID}"}
-    assert bound.parse_state(reply(other), sent).upstream_id == f"owner/app|{RID}"
+    assert bound.parse_state(reply(200, other), sent).upstream_id == f"owner/app|{RID}"
     # no urls: the first two segments of the model path the submit sent
-    assert bound.parse_state(reply({"request_id": RID}), sent).upstream_id == UID
+    assert bound.parse_state(reply(200, {"request_id": RID}), sent).upstream_id == UID
     kling = submitted(request(upstream_model=KLING))
-    assert bound.parse_state(reply({"request_id": RID}), kling).upstream_id == (
+    assert bound.parse_state(reply(200, {"request_id": RID}), kling).upstream_id == (
         f"fal-ai/kling-video|{RID}"
     )
     with pytest.raises(UpstreamError):
-        bound.parse_state(reply({"queue_position": 0}), sent)
+        bound.parse_state(reply(200, {"queue_position": 0}), sent)
 
 
 def test_poll_status_then_result_then_completed() -> None:
@@ -328,11 +325,11 @@ def test_poll_status_then_result_then_completed() -> None:
         "GET",
         f"/fal-ai/luma-dream-machine/requests/{RID}/status",
     )
-    queued = bound.parse_state(reply({"status": "IN_QUEUE", "queue_position": 3}, 202), POLL)
+    queued = bound.parse_state(reply(202, {"status": "IN_QUEUE", "queue_position": 3}), POLL)
     assert (queued.upstream_id, queued.status, queued.progress) == (UID, "queued", 0)
-    running = bound.parse_state(reply({"status": "IN_PROGRESS", "logs": None}, 202), POLL)
+    running = bound.parse_state(reply(202, {"status": "IN_PROGRESS", "logs": None}), POLL)
     assert running.status == "in_progress"
-    seen = bound.parse_state(reply({"status": "COMPLETED", "logs": None, "metrics": {}}), POLL)
+    seen = bound.parse_state(reply(200, {"status": "COMPLETED", "logs": None, "metrics": {}}), POLL)
     assert (seen.status, seen.raw_status, seen.progress) == ("in_progress", "COMPLETED", 99)
     assert seen.poll_after_s == 0.0
     # the step travels in the moved id the poller saves, not in the adapter
@@ -340,7 +337,7 @@ def test_poll_status_then_result_then_completed() -> None:
     call = bound.build_poll(seen.upstream_id)
     assert call.path == f"/fal-ai/luma-dream-machine/requests/{RID}"
     url = "https://v3.fal.media/files/x/output.mp4"
-    done = bound.parse_state(reply({"video": {"url": url}, "seed": 1}), RESULT)
+    done = bound.parse_state(reply(200, {"video": {"url": url}, "seed": 1}), RESULT)
     assert (done.status, done.progress, done.results) == ("completed", 100, {"video": url})
     assert done.upstream_id == RESULT_UID
     assert bound.build_poll(UID).path.endswith("/status")  # the same id polls the same way
@@ -348,26 +345,26 @@ def test_poll_status_then_result_then_completed() -> None:
 
 def test_another_replica_continues_from_the_upstream_id_alone() -> None:
     first, second = adapter(), adapter()
-    created = first.parse_state(reply({"request_id": RID}), submitted(request()))
+    created = first.parse_state(reply(200, {"request_id": RID}), submitted(request()))
     seen = first.parse_state(
-        reply({"status": "COMPLETED"}), CallContext("poll", created.upstream_id)
+        reply(200, {"status": "COMPLETED"}), CallContext("poll", created.upstream_id)
     )
     # a fresh adapter (another replica, or after a restart) knows nothing but the saved id
     assert second.build_poll(seen.upstream_id).path == f"/fal-ai/luma-dream-machine/requests/{RID}"
     url = "https://v3.fal.media/files/x/output.mp4"
     asked = CallContext("poll", seen.upstream_id)
-    done = second.parse_state(reply({"video": {"url": url}}), asked)
+    done = second.parse_state(reply(200, {"video": {"url": url}}), asked)
     assert (done.status, done.results) == ("completed", {"video": url})
     cancel = second.build_delete(seen.upstream_id)
     assert cancel is not None and cancel.path == f"/fal-ai/luma-dream-machine/requests/{RID}/cancel"
     # a move that was not saved: the status is asked again and says COMPLETED again
     assert second.build_poll(created.upstream_id).path.endswith("/status")
-    again = second.parse_state(reply({"status": "COMPLETED"}), POLL)
+    again = second.parse_state(reply(200, {"status": "COMPLETED"}), POLL)
     assert (again.status, again.upstream_id) == ("in_progress", RESULT_UID)
 
 
 def test_unknown_status_is_still_running() -> None:
-    state = adapter().parse_state(reply({"status": "WARMING_UP"}, 202), POLL)
+    state = adapter().parse_state(reply(202, {"status": "WARMING_UP"}), POLL)
     assert (state.status, state.raw_status) == ("in_progress", "WARMING_UP")
 
 
@@ -376,7 +373,7 @@ def test_unknown_status_is_still_running() -> None:
     [{"seed": 1}, {"video": {"url": "file:///x"}}, {"video": None}, {"error": "boom"}],
 )
 def test_completed_without_video_is_a_failure(body: dict[str, Any]) -> None:
-    state = adapter().parse_state(reply(body), RESULT)
+    state = adapter().parse_state(reply(200, body), RESULT)
     assert state.status == "failed"
     assert state.error_code in ("upstream_no_output", "upstream_failed")
     assert state.error_message
@@ -389,7 +386,7 @@ def test_completed_with_error_on_status_fails_at_once() -> None:
         "error": "flagged, see https://fal.ai/x",
         "error_type": "content_policy_violation",
     }
-    state = adapter().parse_state(reply(body), POLL)
+    state = adapter().parse_state(reply(200, body), POLL)
     assert (state.status, state.error_code, state.upstream_id) == (
         "failed",
         "moderation_blocked",
@@ -400,29 +397,29 @@ def test_completed_with_error_on_status_fails_at_once() -> None:
 
 def test_result_refused_with_422_is_the_failure_the_job_ends_with() -> None:
     detail = [{"loc": ["body", "prompt"], "msg": "flagged", "type": "content_policy_violation"}]
-    error = adapter().parse_error(reply({"detail": detail}, 422), RESULT)
+    error = adapter().parse_error(reply(422, {"detail": detail}), RESULT)
     # the poller ends the job at once with the error's own code and message
     assert isinstance(error, TaskFailed) and error.code == "moderation_blocked"
     assert error.message == "fal failed the run: prompt: flagged"
-    other = adapter().parse_error(reply({"detail": "Request was cancelled."}, 400), RESULT)
+    other = adapter().parse_error(reply(400, {"detail": "Request was cancelled."}), RESULT)
     assert isinstance(other, TaskFailed) and other.code == "upstream_failed"
     # the same reply to a status poll or a submit is not about a finished run
-    assert type(adapter().parse_error(reply({"detail": detail}, 422), POLL)) is InvalidRequest
+    assert type(adapter().parse_error(reply(422, {"detail": detail}), POLL)) is InvalidRequest
 
 
 def test_result_fetch_transient_error_keeps_fetching() -> None:
     bound = adapter()
-    error = bound.parse_error(reply({"detail": "busy"}, 503), RESULT)
+    error = bound.parse_error(reply(503, {"detail": "busy"}), RESULT)
     assert type(error) is UpstreamError
     assert not bound.build_poll(RESULT_UID).path.endswith("/status")
 
 
 def test_failed_and_canceled_statuses() -> None:
     bound = adapter()
-    failed = bound.parse_state(reply({"status": "FAILED", "error": "runner died"}), POLL)
+    failed = bound.parse_state(reply(200, {"status": "FAILED", "error": "runner died"}), POLL)
     assert (failed.status, failed.error_code) == ("failed", "upstream_failed")
     assert failed.error_message == "fal failed the run: runner died"
-    canceled = bound.parse_state(reply({"status": "CANCELED"}), POLL)
+    canceled = bound.parse_state(reply(200, {"status": "CANCELED"}), POLL)
     assert (canceled.status, canceled.error_code) == ("failed", "cancelled")
     assert canceled.error_message == "The request was cancelled at fal."
 
@@ -430,7 +427,7 @@ def test_failed_and_canceled_statuses() -> None:
 def test_malformed_replies_are_upstream_errors() -> None:
     for body in ('{"status": "IN_PROG', {}, {"status": 3}):
         with pytest.raises(UpstreamError):
-            adapter().parse_state(reply(body), POLL)
+            adapter().parse_state(reply(200, body), POLL)
 
 
 def test_download_and_cancel() -> None:
@@ -454,21 +451,21 @@ def test_download_and_cancel() -> None:
 def test_422_names_the_parameter() -> None:
     bound, sent = adapter(), submitted(request())
     detail = [{"loc": ["body", "duration"], "msg": "unexpected value", "type": "literal_error"}]
-    error = bound.parse_error(reply({"detail": detail}, 422), sent)
+    error = bound.parse_error(reply(422, {"detail": detail}), sent)
     assert isinstance(error, InvalidRequest) and error.param == "seconds"
     assert "duration: unexpected value" in error.message
     other = [{"loc": ["body", "cfg_scale"], "msg": "too big", "type": "x"}]
-    assert bound.parse_error(reply({"detail": other}, 422), sent).param == "metadata.cfg_scale"
-    plain = bound.parse_error(reply({"detail": "bad input at https://secret.host/x"}, 400), sent)
+    assert bound.parse_error(reply(422, {"detail": other}), sent).param == "metadata.cfg_scale"
+    plain = bound.parse_error(reply(400, {"detail": "bad input at https://secret.host/x"}), sent)
     assert isinstance(plain, InvalidRequest) and "secret.host" not in plain.message
 
 
 def test_error_classes() -> None:
     bound = adapter()
-    assert isinstance(bound.parse_error(reply({"detail": "no"}, 401), POLL), UpstreamAuthError)
-    assert isinstance(bound.parse_error(reply({"detail": "no"}, 403), POLL), UpstreamAuthError)
-    assert isinstance(bound.parse_error(reply({"detail": "gone"}, 404), POLL), NotFound)
-    limited = bound.parse_error(reply({"detail": "slow"}, 429, {"retry-after": "7"}), POLL)
+    assert isinstance(bound.parse_error(reply(401, {"detail": "no"}), POLL), UpstreamAuthError)
+    assert isinstance(bound.parse_error(reply(403, {"detail": "no"}), POLL), UpstreamAuthError)
+    assert isinstance(bound.parse_error(reply(404, {"detail": "gone"}), POLL), NotFound)
+    limited = bound.parse_error(reply(429, {"detail": "slow"}, **{"retry-after": "7"}), POLL)
     assert isinstance(limited, RateLimited) and limited.retry_after_s == 7
-    assert isinstance(bound.parse_error(reply("<html>", 500), POLL), UpstreamError)
-    assert isinstance(bound.parse_error(reply({"detail": "x"}, 502), POLL), UpstreamError)
+    assert isinstance(bound.parse_error(reply(500, "<html>"), POLL), UpstreamError)
+    assert isinstance(bound.parse_error(reply(502, {"detail": "x"}), POLL), UpstreamError)

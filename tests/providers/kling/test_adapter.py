@@ -10,9 +10,9 @@ import hmac
 import json
 from typing import Any
 
-import httpx
 import pytest
 
+from tests.providers.adapters import reply
 from tests.providers.kling.reference import CREATE_EXAMPLE, SUCCEED_EXAMPLE
 from vidgate.errors import (
     GatewayError,
@@ -23,7 +23,7 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import CallContext, HttpReply, Inline
+from vidgate.providers.base import CallContext, Inline
 from vidgate.providers.kling import PROVIDER
 from vidgate.providers.kling.adapter import KlingAdapter, sign_jwt, split_upstream_id
 from vidgate.providers.kling.spec import LEGACY_API_BASE, MODELS, SPEC
@@ -82,10 +82,6 @@ def resolved(model: str = "kling-v1-6", **fields: Any) -> ResolvedRequest:
     operation = fields.pop("operation", "create")
     video = VideoRequest(operation, fields.pop("prompt", "a red kite"), **fields)
     return resolve(video, MODELS[model], model_name=model, upstream_model=model)
-
-
-def reply(status: int, body: Any, **headers: str) -> HttpReply:
-    return HttpReply(status, httpx.Headers(headers), body)
 
 
 def with_data(example: dict[str, Any], **data: Any) -> dict[str, Any]:

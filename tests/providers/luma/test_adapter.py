@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import httpx
 import pytest
 
+from tests.providers.adapters import reply
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -16,7 +16,7 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import CallContext, HttpReply
+from vidgate.providers.base import CallContext
 from vidgate.providers.luma import PROVIDER
 from vidgate.providers.luma.adapter import LumaAdapter
 from vidgate.providers.luma.spec import RAY_1_6, RAY_2, SIZES, SPEC, frame_size
@@ -83,10 +83,6 @@ def rejects(param: str, model: str = "ray-2", **fields: Any) -> InvalidRequest:
         resolved(model, **fields)
     assert caught.value.param == param
     return caught.value
-
-
-def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpReply:
-    return HttpReply(status, httpx.Headers(headers or {}), body)
 
 
 def generation(state: str, **extra: Any) -> dict[str, Any]:
@@ -340,7 +336,7 @@ def test_poll_delete_and_download_calls() -> None:
 
 @pytest.mark.parametrize(("state", "status"), [("queued", "queued"), ("dreaming", "in_progress")])
 def test_running_states(state: str, status: str) -> None:
-    parsed = ADAPTER.parse_state(reply(generation(state, assets=None)), POLL)
+    parsed = ADAPTER.parse_state(reply(200, generation(state, assets=None)), POLL)
     assert (parsed.upstream_id, parsed.status, parsed.progress, parsed.raw_status) == (
         GEN_ID,
         status,
@@ -351,13 +347,13 @@ def test_running_states(state: str, status: str) -> None:
 
 
 def test_unknown_state_is_still_running() -> None:
-    parsed = ADAPTER.parse_state(reply(generation("processing")), POLL)
+    parsed = ADAPTER.parse_state(reply(200, generation("processing")), POLL)
     assert parsed.status == "in_progress" and parsed.raw_status == "processing"
 
 
 def test_completed_has_video_and_thumbnail() -> None:
     assets = {"video": CDN, "image": "https://cdn.example/t.jpg", "progress_video": None}
-    parsed = ADAPTER.parse_state(reply(generation("completed", assets=assets)), POLL)
+    parsed = ADAPTER.parse_state(reply(200, generation("completed", assets=assets)), POLL)
     assert parsed.status == "completed" and parsed.progress == 100
     assert parsed.results == {"video": CDN, "thumbnail": "https://cdn.example/t.jpg"}
     assert parsed.cost_units is None
@@ -365,22 +361,22 @@ def test_completed_has_video_and_thumbnail() -> None:
 
 @pytest.mark.parametrize("assets", [None, {}, {"video": None, "image": "x"}, {"video": ""}])
 def test_completed_without_video_is_a_failure(assets: Any) -> None:
-    parsed = ADAPTER.parse_state(reply(generation("completed", assets=assets)), POLL)
+    parsed = ADAPTER.parse_state(reply(200, generation("completed", assets=assets)), POLL)
     assert parsed.status == "failed" and parsed.error_code == "upstream_no_result"
     assert parsed.error_message
 
 
 def test_failed_carries_the_reason() -> None:
     reason = "400: prompt not allowed because advanced moderation failed"
-    parsed = ADAPTER.parse_state(reply(generation("failed", failure_reason=reason)), POLL)
+    parsed = ADAPTER.parse_state(reply(200, generation("failed", failure_reason=reason)), POLL)
     assert parsed.status == "failed" and parsed.error_code == "content_policy_violation"
     assert parsed.error_message == reason
     other = ADAPTER.parse_state(
-        reply(generation("failed", failure_reason=f"Job {GEN_ID} crashed")), POLL
+        reply(200, generation("failed", failure_reason=f"Job {GEN_ID} crashed")), POLL
     )
     assert other.error_code == "generation_failed"
     assert other.error_message == "Job <upstream id> crashed"
-    bare = ADAPTER.parse_state(reply(generation("failed", failure_reason=None)), POLL)
+    bare = ADAPTER.parse_state(reply(200, generation("failed", failure_reason=None)), POLL)
     assert bare.status == "failed" and bare.error_message
 
 
@@ -389,7 +385,7 @@ def test_failed_carries_the_reason() -> None:
 )
 def test_malformed_bodies_raise(body: Any) -> None:
     with pytest.raises(UpstreamError):
-        ADAPTER.parse_state(reply(body), POLL)
+        ADAPTER.parse_state(reply(200, body), POLL)
 
 
 # --- errors ---------------------------------------------------------------------------
@@ -397,7 +393,7 @@ def test_malformed_bodies_raise(body: Any) -> None:
 
 def test_400_keeps_the_message_without_ids_or_urls() -> None:
     body = {"detail": f"Generation {GEN_ID} not found at https://api.lumalabs.ai/x"}
-    error = ADAPTER.parse_error(reply(body, 400), POLL)
+    error = ADAPTER.parse_error(reply(400, body), POLL)
     assert isinstance(error, InvalidRequest) and error.status == 400
     assert GEN_ID not in error.message and "lumalabs" not in error.message
     assert "not found" in error.message
@@ -407,28 +403,28 @@ def test_422_detail_list_names_the_field() -> None:
     detail = [
         {"type": "string_type", "loc": ["body", "duration"], "msg": "Input should be a string"}
     ]
-    error = ADAPTER.parse_error(reply({"detail": detail}, 422), POLL)
+    error = ADAPTER.parse_error(reply(422, {"detail": detail}), POLL)
     assert isinstance(error, InvalidRequest) and error.param == "duration"
     assert "duration: Input should be a string" in error.message
 
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_auth_errors(status: int) -> None:
-    error = ADAPTER.parse_error(reply({"detail": "Invalid API key provided"}, status), POLL)
+    error = ADAPTER.parse_error(reply(status, {"detail": "Invalid API key provided"}), POLL)
     assert isinstance(error, UpstreamAuthError) and not error.retryable
 
 
 def test_402_is_an_upstream_error() -> None:
-    error = ADAPTER.parse_error(reply({"detail": "Insufficient credits"}, 402), POLL)
+    error = ADAPTER.parse_error(reply(402, {"detail": "Insufficient credits"}), POLL)
     assert type(error) is UpstreamError and error.retryable
     assert error.code == "upstream_insufficient_credits"
 
 
 def test_404_429_5xx() -> None:
     assert isinstance(
-        ADAPTER.parse_error(reply({"detail": "Generation not found"}, 404), POLL), NotFound
+        ADAPTER.parse_error(reply(404, {"detail": "Generation not found"}), POLL), NotFound
     )
-    limited = ADAPTER.parse_error(reply({"detail": "slow down"}, 429, {"Retry-After": "7"}), POLL)
+    limited = ADAPTER.parse_error(reply(429, {"detail": "slow down"}, **{"Retry-After": "7"}), POLL)
     assert isinstance(limited, RateLimited) and limited.retry_after_s == 7
-    broken = ADAPTER.parse_error(reply("<html>bad gateway</html>", 503), POLL)
+    broken = ADAPTER.parse_error(reply(503, "<html>bad gateway</html>"), POLL)
     assert type(broken) is UpstreamError and "503" in broken.message

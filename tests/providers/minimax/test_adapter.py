@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.providers.adapters import reply
 from vidgate.errors import (
     GatewayError,
     InvalidRequest,
@@ -146,16 +147,12 @@ def submit(req: ResolvedRequest) -> Any:
     return adapter(req.upstream_model).build_submit(req, "idem")
 
 
-def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpReply:
-    return HttpReply(status, headers or {}, body)
-
-
 SUBMIT = CallContext("submit", None, request())
 POLL = CallContext("poll", "176843862716480")
 
 
 def business(code: int, message: str = "msg", **extra: Any) -> HttpReply:
-    return reply({**extra, "base_resp": {"status_code": code, "status_msg": message}})
+    return reply(200, {**extra, "base_resp": {"status_code": code, "status_msg": message}})
 
 
 # --- auth and wiring ------------------------------------------------------------------------
@@ -334,7 +331,7 @@ def test_v2_roles_and_sizes() -> None:
 
 
 def test_v1_create_reply_is_queued() -> None:
-    state = adapter().parse_state(reply(CREATE), SUBMIT)
+    state = adapter().parse_state(reply(200, CREATE), SUBMIT)
     assert (state.upstream_id, state.status) == ("106916112212032", "queued")
 
 
@@ -343,7 +340,7 @@ def test_v1_success_retrieves_the_file_then_completes() -> None:
     poll = bound.build_poll("176843862716480")
     assert (poll.method, poll.path) == ("GET", "/v1/query/video_generation")
     assert poll.params == {"task_id": "176843862716480"}
-    seen = bound.parse_state(reply(QUERY), POLL)
+    seen = bound.parse_state(reply(200, QUERY), POLL)
     assert (seen.status, seen.progress, seen.raw_status) == ("in_progress", 99, "Success")
     assert seen.poll_after_s == 0 and not seen.results
     # The step travels in the moved id the poller saves, not in the adapter.
@@ -355,7 +352,7 @@ def test_v1_success_retrieves_the_file_then_completes() -> None:
         {"file_id": "176844028768320"},
     )
     retrieved = CallContext("poll", seen.upstream_id)
-    done = bound.parse_state(reply(RETRIEVE), retrieved)  # file_id is a JSON number here
+    done = bound.parse_state(reply(200, RETRIEVE), retrieved)  # file_id is a JSON number here
     assert done.upstream_id == seen.upstream_id  # names no task: the id it was polled by
     assert (done.status, done.progress) == ("completed", 100)
     assert done.results == {"video": "https://…"}
@@ -372,23 +369,23 @@ def test_v1_success_retrieves_the_file_then_completes() -> None:
 def test_v1_lost_step_queries_again_and_never_double_completes() -> None:
     # A move that was not saved: the task id is polled again and Success is seen again.
     first, second = adapter(), adapter()
-    moved = first.parse_state(reply(QUERY), POLL).upstream_id
+    moved = first.parse_state(reply(200, QUERY), POLL).upstream_id
     assert second.build_poll("176843862716480").path == "/v1/query/video_generation"
-    again = second.parse_state(reply(QUERY), POLL)
+    again = second.parse_state(reply(200, QUERY), POLL)
     assert (again.status, again.upstream_id) == ("in_progress", moved)
     # A failed retrieve is a failed poll (the job is not failed) and the id is retried as is.
     retrieve = CallContext("poll", moved)
     with pytest.raises(InvalidRequest):
         second.parse_state(business(2013, "invalid params, file_id not found"), retrieve)
     with pytest.raises(UpstreamError):
-        failing = reply({"base_resp": {"status_code": 1000, "status_msg": "x"}})
+        failing = reply(200, {"base_resp": {"status_code": 1000, "status_msg": "x"}})
         second.parse_state(failing, retrieve)
-    assert second.parse_error(reply(business(1000).body, 503), retrieve).status >= 500
+    assert second.parse_error(reply(503, business(1000).body), retrieve).status >= 500
     assert second.build_poll(moved).params == {"file_id": "176844028768320"}
     # Only a retrieve reply completes; a repeated Success query never does.
-    assert second.parse_state(reply(QUERY), POLL).status == "in_progress"
+    assert second.parse_state(reply(200, QUERY), POLL).status == "in_progress"
     # Another replica finishes the job from the saved id alone.
-    done = adapter().parse_state(reply(RETRIEVE), retrieve)
+    done = adapter().parse_state(reply(200, RETRIEVE), retrieve)
     assert (done.upstream_id, done.status) == (moved, "completed")
 
 
@@ -398,18 +395,18 @@ def test_v1_ids_tell_the_steps_apart() -> None:
     assert bound.build_poll("7|file:9").path == "/v1/files/retrieve"
     assert adapter("MiniMax-H3").build_poll("v2:7").path == "/v2/query/video_generation/7"
     with pytest.raises(UpstreamError):
-        no_id = reply({"file": {"download_url": "https://x"}, "base_resp": {}})
+        no_id = reply(200, {"file": {"download_url": "https://x"}, "base_resp": {}})
         bound.parse_state(no_id, CallContext("poll", "7|file:9"))
 
 
 def test_success_without_a_result_is_a_failure() -> None:
-    state = adapter().parse_state(reply({**QUERY, "file_id": ""}), POLL)
+    state = adapter().parse_state(reply(200, {**QUERY, "file_id": ""}), POLL)
     assert (state.status, state.error_code) == ("failed", "upstream_no_output")
     file = {**RETRIEVE["file"], "download_url": ""}
-    state = adapter().parse_state(reply({**RETRIEVE, "file": file}), POLL)
+    state = adapter().parse_state(reply(200, {**RETRIEVE, "file": file}), POLL)
     assert (state.status, state.error_code) == ("failed", "upstream_no_output")
     task = {**V2_QUERY["task"], "content": None}
-    state = adapter("MiniMax-H3").parse_state(reply({"task": task}), POLL)
+    state = adapter("MiniMax-H3").parse_state(reply(200, {"task": task}), POLL)
     assert (state.status, state.error_code) == ("failed", "upstream_no_output")
 
 
@@ -423,13 +420,13 @@ def test_success_without_a_result_is_a_failure() -> None:
     ],
 )
 def test_v1_running_statuses(raw: str, status: str) -> None:
-    state = adapter().parse_state(reply({**QUERY, "status": raw, "file_id": ""}), POLL)
+    state = adapter().parse_state(reply(200, {**QUERY, "status": raw, "file_id": ""}), POLL)
     assert (state.status, state.raw_status, state.progress) == (status, raw, 0)
 
 
 @pytest.mark.parametrize("raw", ["Fail", "Failed"])
 def test_v1_both_failure_spellings(raw: str) -> None:
-    ok = adapter().parse_state(reply({**QUERY, "status": raw, "file_id": ""}), POLL)
+    ok = adapter().parse_state(reply(200, {**QUERY, "status": raw, "file_id": ""}), POLL)
     assert (ok.status, ok.error_code) == ("failed", "upstream_failed")
     body = {"task_id": "1", "status": raw, "file_id": ""}
     flagged = adapter().parse_state(business(1027, "output new_sensitive", **body), POLL)
@@ -440,10 +437,10 @@ def test_v1_both_failure_spellings(raw: str) -> None:
 def test_v2_create_and_poll_and_delete() -> None:
     bound = adapter("MiniMax-H3")
     sent = CallContext("submit", None, request(upstream_model="MiniMax-H3", seconds=5))
-    created = bound.parse_state(reply({"task_id": "7788"}), sent)
+    created = bound.parse_state(reply(200, {"task_id": "7788"}), sent)
     assert (created.upstream_id, created.status) == ("v2:7788", "queued")
     # the protocol of a submit's reply is the request's, whichever adapter reads it
-    assert adapter().parse_state(reply({"task_id": "7788"}), sent).upstream_id == "v2:7788"
+    assert adapter().parse_state(reply(200, {"task_id": "7788"}), sent).upstream_id == "v2:7788"
     assert bound.build_poll("v2:7788").path == "/v2/query/video_generation/7788"
     delete = bound.build_delete("v2:7788")
     assert delete is not None and (delete.method, delete.path) == (
@@ -451,7 +448,7 @@ def test_v2_create_and_poll_and_delete() -> None:
         "/v2/video_generation/7788",
     )
     assert adapter().build_delete("7788") is None  # v1 has no cancel
-    done = bound.parse_state(reply(V2_QUERY), CallContext("poll", "v2:7788"))
+    done = bound.parse_state(reply(200, V2_QUERY), CallContext("poll", "v2:7788"))
     assert (done.upstream_id, done.status, done.progress) == ("v2:…", "completed", 100)
     assert done.results == {"video": "https://…mp4"}
 
@@ -470,14 +467,14 @@ def test_v2_create_and_poll_and_delete() -> None:
 def test_v2_statuses(raw: str, status: str, code: str | None) -> None:
     error = {"code": 1026, "message": "input new_sensitive"} if raw == "failed" else None
     task = {**V2_QUERY["task"], "status": raw, "error": error, "content": None}
-    state = adapter("MiniMax-H3").parse_state(reply({"task": task}), POLL)
+    state = adapter("MiniMax-H3").parse_state(reply(200, {"task": task}), POLL)
     assert (state.status, state.error_code, state.raw_status) == (status, code, raw)
 
 
 @pytest.mark.parametrize("body", [{}, "not json", {"task_id": ""}, {"task": {"status": 3}}])
 def test_malformed_replies_are_upstream_errors(body: Any) -> None:
     with pytest.raises(UpstreamError):
-        adapter().parse_state(reply(body), POLL)
+        adapter().parse_state(reply(200, body), POLL)
 
 
 # --- errors: business codes inside HTTP 200 -------------------------------------------------
@@ -526,7 +523,7 @@ def test_business_codes_in_polls_raise() -> None:
 def test_rate_limit_honours_retry_after() -> None:
     headers = {"retry-after": "3"}
     with pytest.raises(RateLimited) as caught:
-        adapter().parse_state(reply(business(1002).body, headers=headers), POLL)
+        adapter().parse_state(reply(200, business(1002).body, **headers), POLL)
     assert caught.value.retry_after_s == 3
 
 
@@ -553,11 +550,11 @@ def test_messages_never_echo_secrets_or_hosts() -> None:
 )
 def test_parse_error_by_http_status(status: int, error: type[GatewayError]) -> None:
     found = adapter().parse_error(
-        reply(business(1002, "rate limit").body, status, {"retry-after": "2"}), SUBMIT
+        reply(status, business(1002, "rate limit").body, **{"retry-after": "2"}), SUBMIT
     )
     assert type(found) is error
     if status == 429:
         assert found.retry_after_s == 2
     if status in (400, 422, 404, 429):
         assert "rate limit" in found.message
-    assert adapter().parse_error(reply("<html>busy</html>", status), SUBMIT).status == error.status
+    assert adapter().parse_error(reply(status, "<html>busy</html>"), SUBMIT).status == error.status

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
+from tests.providers.adapters import reply
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -14,7 +14,7 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import CallContext, FilePart, HttpReply
+from vidgate.providers.base import CallContext, FilePart
 from vidgate.providers.openai import PROVIDER
 from vidgate.providers.openai.adapter import OpenAIAdapter, _flatten
 from vidgate.providers.openai.spec import SORA_2, SPEC
@@ -71,10 +71,6 @@ def rejects(param: str, model: str = "sora-2", **fields: Any) -> InvalidRequest:
         resolved(model, **fields)
     assert caught.value.param == param
     return caught.value
-
-
-def reply(status: int, body: Any, **headers: str) -> HttpReply:
-    return HttpReply(status, httpx.Headers(headers), body)
 
 
 def video(**changes: Any) -> dict[str, Any]:

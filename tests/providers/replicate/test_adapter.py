@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.providers.adapters import reply
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -16,7 +17,7 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import CallContext, HttpReply, Inline
+from vidgate.providers.base import CallContext, Inline
 from vidgate.providers.replicate import PROVIDER
 from vidgate.providers.replicate.adapter import ReplicateAdapter, output_url
 from vidgate.providers.replicate.spec import ANY_MODEL, SEEDANCE_2, SIZES, SPEC
@@ -81,10 +82,6 @@ def rejects(param: str, model: str = "bytedance/seedance-2.0", **fields: Any) ->
 
 def submit(req: ResolvedRequest, dep: Deployment | None = None) -> Any:
     return ReplicateAdapter(dep or deployment(req.upstream_model)).build_submit(req, "idem")
-
-
-def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpReply:
-    return HttpReply(status, headers or {}, body)
 
 
 def prediction(status: str, **fields: Any) -> dict[str, Any]:
@@ -300,27 +297,27 @@ def test_auth_poll_cancel_download() -> None:
 
 
 def test_starting_and_processing() -> None:
-    queued = ADAPTER.parse_state(reply(prediction("starting")), POLL)
+    queued = ADAPTER.parse_state(reply(200, prediction("starting")), POLL)
     assert (queued.upstream_id, queued.status, queued.progress) == (PID, "queued", 0)
     logs = "step\n 10%|#  | 10/100\n 42%|####      | 42/100 [00:04<00:05]\n"
-    running = ADAPTER.parse_state(reply(prediction("processing", logs=logs)), POLL)
+    running = ADAPTER.parse_state(reply(200, prediction("processing", logs=logs)), POLL)
     assert (running.status, running.progress, running.raw_status) == (
         "in_progress",
         42,
         "processing",
     )
-    assert ADAPTER.parse_state(reply(prediction("processing", logs=None)), POLL).progress == 0
+    assert ADAPTER.parse_state(reply(200, prediction("processing", logs=None)), POLL).progress == 0
 
 
 def test_unknown_status_is_still_running() -> None:
-    state = ADAPTER.parse_state(reply(prediction("booting")), POLL)
+    state = ADAPTER.parse_state(reply(200, prediction("booting")), POLL)
     assert state.status == "in_progress" and state.raw_status == "booting"
 
 
 @pytest.mark.parametrize("output", [URL, [URL, "https://replicate.delivery/other.mp4"]])
 def test_succeeded_with_a_url_or_a_list(output: Any) -> None:
     body = prediction("succeeded", output=output, metrics={"predict_time": 68.1})
-    state = ADAPTER.parse_state(reply(body), POLL)
+    state = ADAPTER.parse_state(reply(200, body), POLL)
     assert state.status == "completed" and state.progress == 100
     assert state.results == {"video": URL} and state.cost_units is None
 
@@ -328,13 +325,13 @@ def test_succeeded_with_a_url_or_a_list(output: Any) -> None:
 def test_hardware_billing_reports_predict_time() -> None:
     bound = ReplicateAdapter(deployment(options={"hardware_billing": True}))
     body = prediction("succeeded", output=URL, metrics={"predict_time": 68.1})
-    assert bound.parse_state(reply(body), POLL).cost_units == pytest.approx(68.1)
+    assert bound.parse_state(reply(200, body), POLL).cost_units == pytest.approx(68.1)
     assert (
         ADAPTER.hardware_billing is False
-        and ADAPTER.parse_state(reply(body), POLL).cost_units is None
+        and ADAPTER.parse_state(reply(200, body), POLL).cost_units is None
     )
     missing = prediction("succeeded", output=None, metrics={"predict_time": 3.5})
-    assert bound.parse_state(reply(missing), POLL).cost_units == pytest.approx(3.5)
+    assert bound.parse_state(reply(200, missing), POLL).cost_units == pytest.approx(3.5)
 
 
 @pytest.mark.parametrize(
@@ -347,21 +344,21 @@ def test_hardware_billing_reports_predict_time() -> None:
     ],
 )
 def test_succeeded_without_a_result_is_a_failure(body: dict[str, Any], code: str) -> None:
-    state = ADAPTER.parse_state(reply(body), POLL)
+    state = ADAPTER.parse_state(reply(200, body), POLL)
     assert state.status == "failed" and state.error_code == code and state.error_message
 
 
 def test_failed_canceled_aborted() -> None:
     flagged = "The input or output was flagged as sensitive. (E005) see https://x.example/doc"
-    failed = ADAPTER.parse_state(reply(prediction("failed", error=flagged)), POLL)
+    failed = ADAPTER.parse_state(reply(200, prediction("failed", error=flagged)), POLL)
     assert failed.status == "failed" and failed.error_code == "moderation_blocked"
     assert failed.error_message is not None and "x.example" not in failed.error_message
-    crash = ADAPTER.parse_state(reply(prediction("failed", error="CUDA out of memory")), POLL)
+    crash = ADAPTER.parse_state(reply(200, prediction("failed", error="CUDA out of memory")), POLL)
     assert crash.error_code == "upstream_failed" and crash.error_message == "CUDA out of memory"
-    assert ADAPTER.parse_state(reply(prediction("failed")), POLL).error_message
-    canceled = ADAPTER.parse_state(reply(prediction("canceled")), POLL)
+    assert ADAPTER.parse_state(reply(200, prediction("failed")), POLL).error_message
+    canceled = ADAPTER.parse_state(reply(200, prediction("canceled")), POLL)
     assert (canceled.status, canceled.error_code) == ("failed", "cancelled")
-    aborted = ADAPTER.parse_state(reply(prediction("aborted")), POLL)
+    aborted = ADAPTER.parse_state(reply(200, prediction("aborted")), POLL)
     assert (aborted.status, aborted.error_code) == ("failed", "upstream_aborted")
 
 
@@ -370,7 +367,7 @@ def test_failed_canceled_aborted() -> None:
 )
 def test_malformed_bodies_raise(body: Any) -> None:
     with pytest.raises(UpstreamError):
-        ADAPTER.parse_state(reply(body), POLL)
+        ADAPTER.parse_state(reply(200, body), POLL)
 
 
 def test_output_url() -> None:
@@ -394,44 +391,46 @@ def test_422_names_the_parameter() -> None:
         "- input.duration: duration must be one of the following: 5, 10",
         invalid_fields=[{"type": "enum", "field": "input.duration", "description": "..."}],
     )
-    error = ADAPTER.parse_error(reply(body, 422), SENT)
+    error = ADAPTER.parse_error(reply(422, body), SENT)
     assert isinstance(error, InvalidRequest) and error.param == "seconds"
     assert "duration must be one of" in error.message
-    by_text = ADAPTER.parse_error(reply(problem(422, "- input.start_image: bad uri"), 422), SENT)
+    by_text = ADAPTER.parse_error(reply(422, problem(422, "- input.start_image: bad uri")), SENT)
     assert by_text.param == "input_reference"
-    extra = ADAPTER.parse_error(reply(problem(422, "- input.loop: bad"), 422), SENT)
+    extra = ADAPTER.parse_error(reply(422, problem(422, "- input.loop: bad")), SENT)
     assert extra.param == "metadata.loop"
     version = ADAPTER.parse_error(
-        reply(problem(422, "Invalid version or not permitted"), 422), SENT
+        reply(422, problem(422, "Invalid version or not permitted")), SENT
     )
     assert version.param == "model"
-    assert isinstance(ADAPTER.parse_error(reply("oops", 400), SENT), InvalidRequest)
+    assert isinstance(ADAPTER.parse_error(reply(400, "oops"), SENT), InvalidRequest)
 
 
 def test_422_reads_the_deployments_own_input_names() -> None:
     renamed = deployment("acme/video", options={"input_keys": {"first_frame": "init_video"}})
     adapter = ReplicateAdapter(renamed)
     sent = CallContext("submit", None, request(upstream_model="acme/video"))
-    error = adapter.parse_error(reply(problem(422, "- input.init_video: bad uri"), 422), sent)
+    error = adapter.parse_error(reply(422, problem(422, "- input.init_video: bad uri")), sent)
     assert error.param == "input_reference"
-    assert ADAPTER.parse_error(reply(problem(422, "- input.init_video: x"), 422), SENT).param == (
+    assert ADAPTER.parse_error(reply(422, problem(422, "- input.init_video: x")), SENT).param == (
         "metadata.init_video"
     )
 
 
 def test_error_classes() -> None:
-    auth = ADAPTER.parse_error(reply(problem(401, "You did not pass a valid token"), 401), POLL)
+    auth = ADAPTER.parse_error(reply(401, problem(401, "You did not pass a valid token")), POLL)
     assert isinstance(auth, UpstreamAuthError) and "r8_" not in auth.message
-    assert isinstance(ADAPTER.parse_error(reply(problem(403, "no"), 403), POLL), UpstreamAuthError)
-    credit = ADAPTER.parse_error(reply(problem(402, "Monthly spend limit reached"), 402), SENT)
+    assert isinstance(ADAPTER.parse_error(reply(403, problem(403, "no")), POLL), UpstreamAuthError)
+    credit = ADAPTER.parse_error(reply(402, problem(402, "Monthly spend limit reached")), SENT)
     assert isinstance(credit, UpstreamError) and credit.code == "upstream_insufficient_credits"
-    assert isinstance(ADAPTER.parse_error(reply(problem(404, "Not found"), 404), POLL), NotFound)
-    server = ADAPTER.parse_error(reply(problem(500, "boom"), 500), POLL)
+    assert isinstance(ADAPTER.parse_error(reply(404, problem(404, "Not found")), POLL), NotFound)
+    server = ADAPTER.parse_error(reply(500, problem(500, "boom")), POLL)
     assert type(server) is UpstreamError and server.retryable
 
 
 def test_429_retry_after_from_header_or_body() -> None:
-    header = ADAPTER.parse_error(reply(problem(429, "throttled"), 429, {"retry-after": "7"}), SENT)
+    header = ADAPTER.parse_error(
+        reply(429, problem(429, "throttled"), **{"retry-after": "7"}), SENT
+    )
     assert isinstance(header, RateLimited) and header.retry_after_s == 7
-    body = ADAPTER.parse_error(reply(problem(429, "throttled", retry_after=3), 429), SENT)
+    body = ADAPTER.parse_error(reply(429, problem(429, "throttled", retry_after=3)), SENT)
     assert isinstance(body, RateLimited) and body.retry_after_s == 3

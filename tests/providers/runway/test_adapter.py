@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import httpx
 import pytest
 
+from tests.providers.adapters import reply
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -16,7 +16,7 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import CallContext, HttpReply, Inline
+from vidgate.providers.base import CallContext, Inline
 from vidgate.providers.runway import PROVIDER
 from vidgate.providers.runway.adapter import RunwayAdapter
 from vidgate.providers.runway.spec import SPEC
@@ -94,10 +94,6 @@ def rejects(param: str, model: str = "gen4.5", **fields: Any) -> InvalidRequest:
         resolved(model, **fields)
     assert caught.value.param == param
     return caught.value
-
-
-def reply(status: int, body: Any, **headers: str) -> HttpReply:
-    return HttpReply(status, httpx.Headers(headers), body)
 
 
 # --- spec ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.providers.adapters import reply
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -14,7 +15,7 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import CallContext, HttpReply, Inline
+from vidgate.providers.base import CallContext, Inline
 from vidgate.providers.seedance import PROVIDER
 from vidgate.providers.seedance.adapter import SeedanceAdapter
 from vidgate.providers.seedance.spec import PRICES, SIZES, SPEC, TOKENS_PER_SECOND
@@ -73,11 +74,11 @@ def rejects(param: str, model: str = V15, **fields: Any) -> InvalidRequest:
 
 
 def state(body: Any, status: int = 200, context: CallContext = POLL) -> Any:
-    return ADAPTER.parse_state(HttpReply(status, {}, body), context)
+    return ADAPTER.parse_state(reply(status, body), context)
 
 
-def error(status: int, body: Any = None, headers: dict[str, str] | None = None) -> Any:
-    return ADAPTER.parse_error(HttpReply(status, headers or {}, body), POLL)
+def error(status: int, body: Any = None, **headers: str) -> Any:
+    return ADAPTER.parse_error(reply(status, body, **headers), POLL)
 
 
 # --- spec ----------------------------------------------------------------------------------
@@ -437,7 +438,7 @@ def test_auth_errors() -> None:
 
 def test_not_found_rate_limit_and_server_errors() -> None:
     assert isinstance(error(404, envelope("ResourceNotFound")), NotFound)
-    limited = error(429, envelope("RateLimitExceeded.EndpointRPMExceeded"), {"retry-after": "7"})
+    limited = error(429, envelope("RateLimitExceeded.EndpointRPMExceeded"), **{"retry-after": "7"})
     assert isinstance(limited, RateLimited) and limited.retry_after_s == 7
     assert isinstance(error(429, envelope("QuotaExceeded")), RateLimited)
     server = error(500, envelope("InternalServiceError"))

@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from tests.providers.adapters import reply
 from vidgate.errors import (
     GatewayError,
     InvalidRequest,
@@ -19,7 +20,7 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import CallContext, HttpReply, Inline, TokenAuth
+from vidgate.providers.base import CallContext, Inline, TokenAuth
 from vidgate.providers.vertex_ai import PROVIDER
 from vidgate.providers.vertex_ai.adapter import VertexAdapter
 from vidgate.providers.vertex_ai.spec import SPEC, VEO_3_1
@@ -104,10 +105,6 @@ def rejects(param: str, model: str = MODEL, **fields: Any) -> InvalidRequest:
         resolved(model, **fields)
     assert caught.value.param == param
     return caught.value
-
-
-def reply(body: Any, status: int = 200, **headers: str) -> HttpReply:
-    return HttpReply(status, headers, body)
 
 
 # --- registration and spec -------------------------------------------------------------
@@ -201,11 +198,13 @@ def test_deployment_options_are_checked() -> None:
 
 
 def test_parse_token_and_auth_headers() -> None:
-    token, lifetime = ADAPTER.parse_token(reply({"access_token": "ya29.x", "expires_in": "3599"}))
+    token, lifetime = ADAPTER.parse_token(
+        reply(200, {"access_token": "ya29.x", "expires_in": "3599"})
+    )
     assert (token, lifetime) == ("ya29.x", 3599.0)
-    assert ADAPTER.parse_token(reply({"access_token": "t"}))[1] == 3600.0
+    assert ADAPTER.parse_token(reply(200, {"access_token": "t"}))[1] == 3600.0
     with pytest.raises(UpstreamAuthError):
-        ADAPTER.parse_token(reply({"token_type": "Bearer"}))
+        ADAPTER.parse_token(reply(200, {"token_type": "Bearer"}))
     assert ADAPTER.auth_headers("ya29.x") == {"Authorization": "Bearer ya29.x"}
     assert ADAPTER.auth_headers(None) == {}
 
@@ -213,13 +212,13 @@ def test_parse_token_and_auth_headers() -> None:
 def test_token_endpoint_errors_are_auth_errors_without_details() -> None:
     token = CallContext("token")
     body = {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
-    error = ADAPTER.parse_error(reply(body, 400), token)
+    error = ADAPTER.parse_error(reply(400, body), token)
     assert isinstance(error, UpstreamAuthError) and not error.retryable
     assert "invalid_grant" in error.message and "credentials" in error.message
     assert "Signature" not in error.message
-    odd = ADAPTER.parse_error(reply({"error": "Not An OAuth Code!"}, 401), token)
+    odd = ADAPTER.parse_error(reply(401, {"error": "Not An OAuth Code!"}), token)
     assert isinstance(odd, UpstreamAuthError) and "(HTTP 401, error)" in odd.message
-    busy = ADAPTER.parse_error(reply("<html>busy</html>", 503), token)
+    busy = ADAPTER.parse_error(reply(503, "<html>busy</html>"), token)
     assert type(busy) is UpstreamError and busy.retryable  # an outage, not a refusal
 
 
@@ -464,7 +463,7 @@ def test_extension_from_another_deployment_sends_the_archived_bytes() -> None:
 
 def test_pending_operations_are_running() -> None:
     for body in ({"name": NAME}, {"name": NAME, "done": False}, {"name": NAME, "done": "yes"}):
-        state = ADAPTER.parse_state(reply(body), POLL)
+        state = ADAPTER.parse_state(reply(200, body), POLL)
         assert (state.status, state.raw_status, state.upstream_id) == (
             "in_progress",
             "running",
@@ -475,13 +474,13 @@ def test_pending_operations_are_running() -> None:
 
 def test_unknown_metadata_keeps_running() -> None:
     body = {"name": NAME, "done": False, "metadata": {"state": "WARMING_UP"}}
-    assert ADAPTER.parse_state(reply(body), POLL).status == "in_progress"
+    assert ADAPTER.parse_state(reply(200, body), POLL).status == "in_progress"
 
 
 def test_inline_success() -> None:
     video = {"bytesBase64Encoded": "AAAA", "mimeType": "video/mp4"}
     body = {"name": NAME, "done": True, "response": {"raiMediaFilteredCount": 0, "videos": [video]}}
-    state = ADAPTER.parse_state(reply(body), POLL)
+    state = ADAPTER.parse_state(reply(200, body), POLL)
     assert (state.status, state.progress, state.results) == ("completed", 100, {"video": "inline"})
     assert "AAAA" not in repr(state)
 
@@ -489,7 +488,7 @@ def test_inline_success() -> None:
 def test_gcs_success() -> None:
     video = {"gcsUri": "gs://b/p/sample_0.mp4", "mimeType": "video/mp4"}
     body = {"name": NAME, "done": True, "response": {"videos": [video]}}
-    assert ADAPTER.parse_state(reply(body), POLL).results == {"video": "gs://b/p/sample_0.mp4"}
+    assert ADAPTER.parse_state(reply(200, body), POLL).results == {"video": "gs://b/p/sample_0.mp4"}
 
 
 def test_done_with_error_is_failed() -> None:
@@ -498,16 +497,18 @@ def test_done_with_error_is_failed() -> None:
         "done": True,
         "error": {"code": 3, "message": "Bad image in projects/p/x"},
     }
-    state = ADAPTER.parse_state(reply(body), POLL)
+    state = ADAPTER.parse_state(reply(200, body), POLL)
     assert (state.status, state.error_code) == ("failed", "invalid_argument")
     assert state.error_message == "Bad image in <resource>"
     weird = {"name": NAME, "done": True, "error": {"code": "x"}}
-    assert ADAPTER.parse_state(reply(weird), POLL).error_code == "upstream_failed"
+    assert ADAPTER.parse_state(reply(200, weird), POLL).error_code == "upstream_failed"
 
 
 def test_content_filtered_is_failed() -> None:
     response = {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": ["Unsafe prompt."]}
-    state = ADAPTER.parse_state(reply({"name": NAME, "done": True, "response": response}), POLL)
+    state = ADAPTER.parse_state(
+        reply(200, {"name": NAME, "done": True, "response": response}), POLL
+    )
     assert (state.status, state.raw_status, state.error_code) == (
         "failed",
         "content_filtered",
@@ -518,14 +519,16 @@ def test_content_filtered_is_failed() -> None:
 
 def test_done_without_result_is_failed() -> None:
     for response in ({}, {"videos": []}, {"videos": [{"mimeType": "video/mp4"}]}, "x"):
-        state = ADAPTER.parse_state(reply({"name": NAME, "done": True, "response": response}), POLL)
+        state = ADAPTER.parse_state(
+            reply(200, {"name": NAME, "done": True, "response": response}), POLL
+        )
         assert (state.status, state.error_code) == ("failed", "no_result")
 
 
 @pytest.mark.parametrize("body", [{}, '{"name": "proj', [], {"done": True}])
 def test_malformed_bodies_raise_instead_of_ending_the_job(body: Any) -> None:
     with pytest.raises(UpstreamError):
-        ADAPTER.parse_state(reply(body), POLL)
+        ADAPTER.parse_state(reply(200, body), POLL)
 
 
 def test_every_raw_status_is_mapped() -> None:
@@ -548,10 +551,10 @@ def google(code: int, message: str, status: str, **extra: Any) -> dict[str, Any]
 def test_error_mapping() -> None:
     bad = ADAPTER.parse_error(
         reply(
+            400,
             google(
                 400, "Unsupported durationSeconds at https://x.googleapis.com/y", "INVALID_ARGUMENT"
             ),
-            400,
         ),
         POLL,
     )
@@ -559,22 +562,22 @@ def test_error_mapping() -> None:
     assert "Unsupported durationSeconds" in bad.message and "googleapis" not in bad.message
     for status in (401, 403):
         denied = ADAPTER.parse_error(
-            reply(google(status, "Permission denied", "PERMISSION_DENIED"), status), POLL
+            reply(status, google(status, "Permission denied", "PERMISSION_DENIED")), POLL
         )
         assert isinstance(denied, UpstreamAuthError)
     assert isinstance(
-        ADAPTER.parse_error(reply(google(404, "x", "NOT_FOUND"), 404), POLL), NotFound
+        ADAPTER.parse_error(reply(404, google(404, "x", "NOT_FOUND")), POLL), NotFound
     )
     retry = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "30s"}]
     limited = ADAPTER.parse_error(
-        reply(google(429, "Quota", "RESOURCE_EXHAUSTED", details=retry), 429), POLL
+        reply(429, google(429, "Quota", "RESOURCE_EXHAUSTED", details=retry)), POLL
     )
     assert isinstance(limited, RateLimited) and limited.retry_after_s == 30
     header = ADAPTER.parse_error(
-        reply(google(429, "Quota", "RESOURCE_EXHAUSTED"), 429, **{"retry-after": "7"}), POLL
+        reply(429, google(429, "Quota", "RESOURCE_EXHAUSTED"), **{"retry-after": "7"}), POLL
     )
     assert header.retry_after_s == 7
     for status in (500, 503):
-        failed = ADAPTER.parse_error(reply(google(status, "Internal", "INTERNAL"), status), POLL)
+        failed = ADAPTER.parse_error(reply(status, google(status, "Internal", "INTERNAL")), POLL)
         assert type(failed) is UpstreamError and failed.retryable
-    assert type(ADAPTER.parse_error(reply("<html>bad gateway</html>", 502), POLL)) is UpstreamError
+    assert type(ADAPTER.parse_error(reply(502, "<html>bad gateway</html>"), POLL)) is UpstreamError

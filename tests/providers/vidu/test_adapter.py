@@ -10,9 +10,9 @@ import dataclasses
 import json
 from typing import Any
 
-import httpx
 import pytest
 
+from tests.providers.adapters import reply
 from vidgate.errors import (
     Conflict,
     InvalidRequest,
@@ -22,7 +22,7 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import CallContext, HttpReply, Inline
+from vidgate.providers.base import CallContext, Inline
 from vidgate.providers.registry import PROVIDERS
 from vidgate.providers.vidu import PROVIDER
 from vidgate.providers.vidu.adapter import OFF_PEAK_POLL_S, ViduAdapter
@@ -87,10 +87,6 @@ def submit(req: ResolvedRequest) -> tuple[str, dict[str, Any]]:
     call = ViduAdapter(deployment(req.upstream_model)).build_submit(req, "video_" + "0" * 32)
     assert call.method == "POST" and call.headers == {}
     return call.path, call.json
-
-
-def reply(status: int, body: Any, **headers: str) -> HttpReply:
-    return HttpReply(status, httpx.Headers(headers), body)
 
 
 def rejects(param: str, model: str = "viduq2", **fields: Any) -> InvalidRequest:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.providers.adapters import reply
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -61,10 +62,6 @@ def rejects(param: str, model: str = "wan2.5-t2v-preview", **fields: Any) -> Inv
         request(model, **fields)
     assert caught.value.param == param, caught.value.message
     return caught.value
-
-
-def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpReply:
-    return HttpReply(status, headers or {}, body)
 
 
 def task(status: str, **output: Any) -> dict[str, Any]:
@@ -243,11 +240,13 @@ def test_download_is_the_signed_url_without_auth() -> None:
 
 def test_create_reply_and_running_states() -> None:
     wan = adapter()
-    created = wan.parse_state(reply(task("PENDING")), POLL)
+    created = wan.parse_state(reply(200, task("PENDING")), POLL)
     assert (created.upstream_id, created.status, created.raw_status) == ("t1", "queued", "PENDING")
-    running = wan.parse_state(reply(task("RUNNING", submit_time="2025-10-11 18:55:56.952")), POLL)
+    running = wan.parse_state(
+        reply(200, task("RUNNING", submit_time="2025-10-11 18:55:56.952")), POLL
+    )
     assert (running.status, running.progress) == ("in_progress", 0)
-    odd = wan.parse_state(reply(task("PREPARING")), POLL)
+    odd = wan.parse_state(reply(200, task("PREPARING")), POLL)
     assert (odd.status, odd.raw_status) == ("in_progress", "PREPARING")
 
 
@@ -256,7 +255,7 @@ def test_succeeded_with_video_and_usage() -> None:
     body = task("SUCCEEDED", video_url=url) | {
         "usage": {"video_duration": 10, "video_count": 1, "SR": 1080}
     }
-    state = adapter().parse_state(reply(body), POLL)
+    state = adapter().parse_state(reply(200, body), POLL)
     assert (state.status, state.progress, state.results) == ("completed", 100, {"video": url})
     assert state.cost_units == pytest.approx(1.5)
 
@@ -275,7 +274,8 @@ def test_cost_units_from_older_usage_and_unknown_tiers() -> None:
     assert (
         adapter()
         .parse_state(
-            reply(task("SUCCEEDED", video_url="https://x/a.mp4") | {"usage": {"SR": 720}}), POLL
+            reply(200, task("SUCCEEDED", video_url="https://x/a.mp4") | {"usage": {"SR": 720}}),
+            POLL,
         )
         .cost_units
         is None
@@ -284,7 +284,7 @@ def test_cost_units_from_older_usage_and_unknown_tiers() -> None:
 
 def test_usage_is_priced_at_the_price_the_deployment_settles_at() -> None:
     usage = {"video_duration": 5, "video_count": 1, "SR": 720}
-    finished = reply(task("SUCCEEDED", video_url="https://x/a.mp4") | {"usage": usage})
+    finished = reply(200, task("SUCCEEDED", video_url="https://x/a.mp4") | {"usage": usage})
     assert adapter().parse_state(finished, POLL).cost_units == pytest.approx(0.5)  # list price
     configured = WanAdapter(deployment(pricing=Pricing(per_second={"*": 0.2})))
     assert configured.parse_state(finished, POLL).cost_units == pytest.approx(1.0)
@@ -292,30 +292,32 @@ def test_usage_is_priced_at_the_price_the_deployment_settles_at() -> None:
 
 def test_terminal_states_without_success_are_failures() -> None:
     wan = adapter()
-    empty = wan.parse_state(reply(task("SUCCEEDED")), POLL)
+    empty = wan.parse_state(reply(200, task("SUCCEEDED")), POLL)
     assert (empty.status, empty.error_code) == ("failed", "upstream_no_output")
     blocked = wan.parse_state(
-        reply(task("FAILED", code="DataInspectionFailed", message="Output may be inappropriate.")),
+        reply(
+            200, task("FAILED", code="DataInspectionFailed", message="Output may be inappropriate.")
+        ),
         POLL,
     )
     assert (blocked.status, blocked.error_code) == ("failed", "moderation_blocked")
     assert blocked.error_message == "Output may be inappropriate. (DataInspectionFailed)"
     bad = wan.parse_state(
-        reply(task("FAILED", code="InvalidParameter", message="bad https://img.x/a.png")), POLL
+        reply(200, task("FAILED", code="InvalidParameter", message="bad https://img.x/a.png")), POLL
     )
     assert bad.error_code == "invalid_input" and "img.x" not in (bad.error_message or "")
-    bare = wan.parse_state(reply(task("FAILED")), POLL)
+    bare = wan.parse_state(reply(200, task("FAILED")), POLL)
     assert (bare.error_code, bare.error_message) == (
         "upstream_failed",
         "DashScope failed the task.",
     )
-    canceled = wan.parse_state(reply(task("CANCELED")), POLL)
+    canceled = wan.parse_state(reply(200, task("CANCELED")), POLL)
     assert (canceled.status, canceled.error_code) == ("failed", "cancelled")
 
 
 def test_unknown_is_not_found_so_the_poller_looks_again_before_failing() -> None:
     with pytest.raises(NotFound) as caught:
-        adapter().parse_state(reply(task("UNKNOWN")), POLL)
+        adapter().parse_state(reply(200, task("UNKNOWN")), POLL)
     assert "expired" in caught.value.message
 
 
@@ -325,14 +327,14 @@ def test_unknown_is_not_found_so_the_poller_looks_again_before_failing() -> None
 )
 def test_malformed_bodies_are_poll_failures(body: Any) -> None:
     with pytest.raises(UpstreamError):
-        adapter().parse_state(reply(body), POLL)
+        adapter().parse_state(reply(200, body), POLL)
 
 
 # --- errors --------------------------------------------------------------------------------
 
 
 def error(status: int, code: str, message: str, **headers: str) -> HttpReply:
-    return reply({"request_id": "r", "code": code, "message": message}, status, headers)
+    return reply(status, {"request_id": "r", "code": code, "message": message}, **headers)
 
 
 def test_error_mapping() -> None:
@@ -369,5 +371,5 @@ def test_error_mapping() -> None:
     assert type(server) is UpstreamError and "500" in server.message
     arrears = wan.parse_error(error(400, "Arrearage", "Access denied, account in arrears"), POLL)
     assert type(arrears) is UpstreamError and arrears.code == "upstream_insufficient_credits"
-    text = wan.parse_error(reply("<html>bad gateway</html>", 502), POLL)
+    text = wan.parse_error(reply(502, "<html>bad gateway</html>"), POLL)
     assert type(text) is UpstreamError

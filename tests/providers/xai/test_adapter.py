@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
+from tests.providers.adapters import reply
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -15,7 +15,7 @@ from vidgate.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from vidgate.providers.base import CallContext, HttpReply, Inline
+from vidgate.providers.base import CallContext, Inline
 from vidgate.providers.xai import PROVIDER
 from vidgate.providers.xai.adapter import DEFAULT_RETRY_AFTER_S, XAIAdapter
 from vidgate.providers.xai.spec import SIZES, SPEC
@@ -64,10 +64,6 @@ def rejects(param: str, **fields: Any) -> InvalidRequest:
         resolved(**fields)
     assert caught.value.param == param
     return caught.value
-
-
-def reply(status: int, body: Any, **headers: str) -> HttpReply:
-    return HttpReply(status, httpx.Headers(headers), body)
 
 
 def done(**changes: Any) -> dict[str, Any]:
