@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.providers.adapters import reply
+from tests.providers.adapters import Resolver, reply, request_maker
 from vidgate.errors import (
     GatewayError,
     InvalidRequest,
@@ -52,44 +52,15 @@ JOBS_ADAPTER = AzureAdapter(JOBS_DEP)
 V1_POLL = CallContext("poll", VIDEO_ID)
 JOBS_POLL = CallContext("poll", "jobs:task_01jy98zkvpfb7909522ysd150a")
 
-
-def request(**changes: Any) -> ResolvedRequest:
-    base: dict[str, Any] = {
-        "operation": "create",
-        "prompt": "a rocket landing on mars",
-        "upstream_model": "sora-2",
-        "seconds": 8,
-        "width": 1280,
-        "height": 720,
-        "fps": 24,
-    }
-    return ResolvedRequest(**(base | changes))
+request = request_maker("a rocket landing on mars", "sora-2", 8, (1280, 720))
 
 
 def submit(req: ResolvedRequest, deployment: Deployment = V1_DEP, key: str = "k") -> Any:
     return AzureAdapter(deployment).build_submit(req, key)
 
 
-def resolved(
-    model: str = "sora-2", source: SourceVideo | None = None, **fields: Any
-) -> ResolvedRequest:
-    """A client request resolved for a deployment named ``model``: the checks before any job."""
-    operation = fields.pop("operation", "create")
-    video = VideoRequest(operation, fields.pop("prompt", "a rocket"), **fields)
-    caps = SPEC.capabilities(model)
-    assert caps is not None
-    size = (1280, 720) if operation != "create" else None
-    return resolve(
-        video, caps, model_name=model, upstream_model=model, source=source, source_size=size
-    )
-
-
-def rejects(param: str, model: str = "sora-2", **fields: Any) -> InvalidRequest:
-    """The request is refused while it is resolved (before a job or a hold exists)."""
-    with pytest.raises(InvalidRequest) as caught:
-        resolved(model, **fields)
-    assert caught.value.param == param
-    return caught.value
+RESOLVER = Resolver(SPEC, "sora-2", "a rocket")
+resolved, rejects = RESOLVER.resolved, RESOLVER.rejects
 
 
 def job(status: str, **extra: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.providers.adapters import reply
+from tests.providers.adapters import Resolver, reply, request_maker
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -18,7 +18,6 @@ from vidgate.providers.base import CallContext, Inline
 from vidgate.providers.gemini import PROVIDER
 from vidgate.providers.gemini.adapter import GeminiAdapter, scrub
 from vidgate.providers.gemini.spec import SPEC, VEO_3_1
-from vidgate.request import VideoRequest, resolve
 from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest, SourceVideo
 
 DEPLOYMENT = Deployment(
@@ -38,19 +37,9 @@ PNG = Asset("blob", "inputs/u1/first.png", "image/png", "first.png", "d1")
 JPG = Asset("url", "https://images.example/last.jpg")
 RESPONSE_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse"
 
-
-def request(**changes: Any) -> ResolvedRequest:
-    base: dict[str, Any] = {
-        "operation": "create",
-        "prompt": "a lighthouse at dusk",
-        "upstream_model": "veo-3.1-generate-preview",
-        "seconds": 8,
-        "width": 1280,
-        "height": 720,
-        "fps": 24,
-        "audio": True,
-    }
-    return ResolvedRequest(**(base | changes))
+request = request_maker(
+    "a lighthouse at dusk", "veo-3.1-generate-preview", 8, (1280, 720), audio=True
+)
 
 
 POLL = CallContext("poll", OP)
@@ -67,29 +56,8 @@ def body_of(req: ResolvedRequest) -> dict[str, Any]:
     return call.json
 
 
-def resolved(
-    model: str = MODEL, source: SourceVideo | None = None, **fields: Any
-) -> ResolvedRequest:
-    """A client request resolved for a Gemini deployment: the checks before any job."""
-    operation = fields.pop("operation", "create")
-    size = fields.pop("size", (1280, 720)) if source is not None else None  # the source's
-    video = VideoRequest(operation, fields.pop("prompt", "a lighthouse at dusk"), **fields)
-    return resolve(
-        video,
-        SPEC.models[model],
-        model_name=model,
-        upstream_model=model,
-        source=source,
-        source_size=size,
-    )
-
-
-def rejects(param: str, model: str = MODEL, **fields: Any) -> InvalidRequest:
-    """The request is refused while it is resolved (before a job or a hold exists)."""
-    with pytest.raises(InvalidRequest) as caught:
-        resolved(model, **fields)
-    assert caught.value.param == param
-    return caught.value
+RESOLVER = Resolver(SPEC, MODEL, "a lighthouse at dusk")
+resolved, rejects = RESOLVER.resolved, RESOLVER.rejects
 
 
 def image(asset: Asset) -> dict[str, Inline]:
@@ -267,7 +235,9 @@ def test_extension_needs_a_video_of_this_deployment(source: SourceVideo) -> None
 
 
 def test_extension_needs_a_720p_source() -> None:
-    rejects("video", operation="extend", source=EXTENDABLE_SOURCE, seconds=8, size=(1920, 1080))
+    rejects(
+        "video", operation="extend", source=EXTENDABLE_SOURCE, seconds=8, source_size=(1920, 1080)
+    )
 
 
 def test_extension_takes_no_frames() -> None:

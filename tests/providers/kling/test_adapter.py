@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import dataclasses
 import hashlib
 import hmac
 import json
@@ -12,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.providers.adapters import reply
+from tests.providers.adapters import Resolver, deployment_maker, reply, request_maker
 from tests.providers.kling.reference import CREATE_EXAMPLE, SUCCEED_EXAMPLE
 from vidgate.errors import (
     GatewayError,
@@ -30,7 +29,7 @@ from vidgate.providers.kling.spec import LEGACY_API_BASE, MODELS, SPEC
 from vidgate.providers.registry import PROVIDERS
 from vidgate.request import VideoRequest, resolve
 from vidgate.routing.config import env_entries
-from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest
+from vidgate.values import Asset, ImageInput, ResolvedRequest
 
 NOW = 1_774_805_076.4  # a fixed clock, 36.4 s into its minute
 AK, SK = "ak-test-123", "sk-test-456"
@@ -39,32 +38,15 @@ PNG = Asset("blob", "inputs/u1/first.png", "image/png", "first.png", "d1")
 LAST = Asset("url", "https://cdn.example.com/last.png")
 DATA_URL = Asset("url", "data:image/png;base64,iVBORw0KGgo=")
 
-
-def deployment(model: str = "kling-v1-6", **changes: Any) -> Deployment:
-    base = Deployment(
-        id="kling-test",
-        model_name=model,
-        provider="kling",
-        model=model,
-        capabilities=MODELS[model],
-        api_base=SPEC.default_api_base,
-        api_key=AK,
-        options={"secret_key": SK},
-    )
-    return dataclasses.replace(base, **changes)
-
-
-def request(**changes: Any) -> ResolvedRequest:
-    base: dict[str, Any] = {
-        "operation": "create",
-        "prompt": "a red kite over the sea",
-        "upstream_model": "kling-v1-6",
-        "seconds": 5,
-        "width": 1280,
-        "height": 720,
-        "fps": 24,
-    }
-    return ResolvedRequest(**(base | changes))
+deployment = deployment_maker(
+    SPEC,
+    "kling-v1-6",
+    id="kling-test",
+    api_base=SPEC.default_api_base,
+    api_key=AK,
+    options={"secret_key": SK},
+)
+request = request_maker("a red kite over the sea", "kling-v1-6", 5, (1280, 720))
 
 
 ADAPTER = KlingAdapter(deployment(), clock=lambda: NOW)
@@ -77,25 +59,14 @@ def submit(req: ResolvedRequest) -> tuple[str, dict[str, Any]]:
     return call.path, call.json
 
 
-def resolved(model: str = "kling-v1-6", **fields: Any) -> ResolvedRequest:
-    """A client request resolved for a Kling deployment: the checks before any job."""
-    operation = fields.pop("operation", "create")
-    video = VideoRequest(operation, fields.pop("prompt", "a red kite"), **fields)
-    return resolve(video, MODELS[model], model_name=model, upstream_model=model)
+RESOLVER = Resolver(SPEC, "kling-v1-6", "a red kite")
+resolved, rejects = RESOLVER.resolved, RESOLVER.rejects
 
 
 def with_data(example: dict[str, Any], **data: Any) -> dict[str, Any]:
     body = copy.deepcopy(example)
     body["data"].update(data)
     return body
-
-
-def rejects(param: str, model: str = "kling-v1-6", **fields: Any) -> InvalidRequest:
-    """The request is refused while it is resolved (before a job or a hold exists)."""
-    with pytest.raises(InvalidRequest) as caught:
-        resolved(model, **fields)
-    assert caught.value.param == param
-    return caught.value
 
 
 # --- spec ------------------------------------------------------------------------------

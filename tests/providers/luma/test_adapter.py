@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.providers.adapters import reply
+from tests.providers.adapters import Resolver, reply, request_maker
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -39,18 +39,7 @@ CDN = "https://cdn.example/d1/video.mp4"
 ADAPTER = LumaAdapter(DEPLOYMENT)
 POLL = CallContext("poll", GEN_ID)
 
-
-def request(**overrides: Any) -> ResolvedRequest:
-    base = ResolvedRequest(
-        operation="create",
-        prompt="a balloon",
-        upstream_model="ray-2",
-        seconds=5,
-        width=1280,
-        height=720,
-        fps=24,
-    )
-    return dataclasses.replace(base, **overrides)
+request = request_maker("a balloon", "ray-2", 5, (1280, 720))
 
 
 def body_of(req: ResolvedRequest) -> dict[str, Any]:
@@ -60,29 +49,8 @@ def body_of(req: ResolvedRequest) -> dict[str, Any]:
     return call.json
 
 
-def resolved(
-    model: str = "ray-2", source: SourceVideo | None = None, **fields: Any
-) -> ResolvedRequest:
-    """A client request resolved for a Luma deployment: the checks before any job."""
-    operation = fields.pop("operation", "create")
-    video = VideoRequest(operation, fields.pop("prompt", "a balloon"), **fields)
-    size = (1280, 720) if operation != "create" else None
-    return resolve(
-        video,
-        SPEC.models[model],
-        model_name=model,
-        upstream_model=model,
-        source=source,
-        source_size=size,
-    )
-
-
-def rejects(param: str, model: str = "ray-2", **fields: Any) -> InvalidRequest:
-    """The request is refused while it is resolved (before a job or a hold exists)."""
-    with pytest.raises(InvalidRequest) as caught:
-        resolved(model, **fields)
-    assert caught.value.param == param
-    return caught.value
+RESOLVER = Resolver(SPEC, "ray-2", "a balloon")
+resolved, rejects = RESOLVER.resolved, RESOLVER.rejects
 
 
 def generation(state: str, **extra: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.providers.adapters import reply
+from tests.providers.adapters import Resolver, reply, request_maker
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -19,8 +19,7 @@ from vidgate.providers.openai import PROVIDER
 from vidgate.providers.openai.adapter import OpenAIAdapter, _flatten
 from vidgate.providers.openai.spec import SORA_2, SPEC
 from vidgate.providers.registry import PROVIDERS
-from vidgate.request import VideoRequest, resolve
-from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest, SourceVideo
+from vidgate.values import Asset, Deployment, ImageInput, SourceVideo
 
 DEPLOYMENT = Deployment(
     id="openai-test",
@@ -37,40 +36,9 @@ MP4 = Asset("blob", "inputs/u2/in.mp4", "video/mp4", "in.mp4", "d2")
 ADAPTER = OpenAIAdapter(DEPLOYMENT)
 POLL = CallContext("poll", UPSTREAM_ID)
 
-
-def request(**changes: Any) -> ResolvedRequest:
-    base: dict[str, Any] = {
-        "operation": "create",
-        "prompt": "a calico cat on a skateboard",
-        "upstream_model": "sora-2",
-        "seconds": 8,
-        "width": 1280,
-        "height": 720,
-        "fps": 24,
-    }
-    return ResolvedRequest(**(base | changes))
-
-
-def resolved(
-    model: str = "sora-2", source: SourceVideo | None = None, **fields: Any
-) -> ResolvedRequest:
-    """A client request resolved for an OpenAI deployment: the checks before any job."""
-    operation = fields.pop("operation", "create")
-    video = VideoRequest(operation, fields.pop("prompt", "a calico cat"), **fields)
-    caps = SPEC.capabilities(model)
-    assert caps is not None
-    size = (1280, 720) if operation != "create" else None
-    return resolve(
-        video, caps, model_name=model, upstream_model=model, source=source, source_size=size
-    )
-
-
-def rejects(param: str, model: str = "sora-2", **fields: Any) -> InvalidRequest:
-    """The request is refused while it is resolved (before a job or a hold exists)."""
-    with pytest.raises(InvalidRequest) as caught:
-        resolved(model, **fields)
-    assert caught.value.param == param
-    return caught.value
+request = request_maker("a calico cat on a skateboard", "sora-2", 8, (1280, 720))
+RESOLVER = Resolver(SPEC, "sora-2", "a calico cat")
+resolved, rejects = RESOLVER.resolved, RESOLVER.rejects
 
 
 def video(**changes: Any) -> dict[str, Any]:

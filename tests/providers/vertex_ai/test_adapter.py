@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from tests.providers.adapters import reply
+from tests.providers.adapters import Resolver, reply, request_maker
 from vidgate.errors import (
     GatewayError,
     InvalidRequest,
@@ -24,7 +24,6 @@ from vidgate.providers.base import CallContext, Inline, TokenAuth
 from vidgate.providers.vertex_ai import PROVIDER
 from vidgate.providers.vertex_ai.adapter import VertexAdapter
 from vidgate.providers.vertex_ai.spec import SPEC, VEO_3_1
-from vidgate.request import VideoRequest, resolve
 from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest, SourceVideo
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -60,18 +59,7 @@ def deployment(api_base: str | None = "http://sim.test/v1", **options: Any) -> D
     )
 
 
-def request(**changes: Any) -> ResolvedRequest:
-    base: dict[str, Any] = {
-        "operation": "create",
-        "prompt": "a lighthouse",
-        "upstream_model": "veo-3.1-generate-001",
-        "seconds": 8,
-        "width": 1280,
-        "height": 720,
-        "fps": 24,
-        "audio": True,
-    }
-    return ResolvedRequest(**(base | changes))
+request = request_maker("a lighthouse", "veo-3.1-generate-001", 8, (1280, 720), audio=True)
 
 
 ADAPTER = VertexAdapter(deployment())
@@ -86,25 +74,8 @@ def submit(req: ResolvedRequest, dep: Deployment | None = None) -> tuple[str, di
     return call.path, call.json
 
 
-def resolved(
-    model: str = MODEL, source: SourceVideo | None = None, **fields: Any
-) -> ResolvedRequest:
-    """A client request resolved for a Vertex deployment: the checks before any job."""
-    operation = fields.pop("operation", "create")
-    size = fields.pop("size", (1280, 720)) if source is not None else None  # the source's
-    video = VideoRequest(operation, fields.pop("prompt", "a lighthouse"), **fields)
-    caps = SPEC.models[model]
-    return resolve(
-        video, caps, model_name=model, upstream_model=model, source=source, source_size=size
-    )
-
-
-def rejects(param: str, model: str = MODEL, **fields: Any) -> InvalidRequest:
-    """The request is refused while it is resolved (before a job or a hold exists)."""
-    with pytest.raises(InvalidRequest) as caught:
-        resolved(model, **fields)
-    assert caught.value.param == param
-    return caught.value
+RESOLVER = Resolver(SPEC, MODEL, "a lighthouse")
+resolved, rejects = RESOLVER.resolved, RESOLVER.rejects
 
 
 # --- registration and spec -------------------------------------------------------------
@@ -438,7 +409,7 @@ def test_extension_sends_the_source_video() -> None:
     ("changes", "param"),
     [
         ({"seconds": 4}, "seconds"),
-        ({"size": (1920, 1080)}, "video"),
+        ({"source_size": (1920, 1080)}, "video"),
         ({"source": SourceVideo(MP4, seconds=31)}, "video"),
         ({"source": SourceVideo(None, seconds=8)}, "video"),
         ({"image": PNG}, "input_reference"),

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.providers.adapters import reply
+from tests.providers.adapters import Resolver, reply, request_maker
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -19,8 +19,7 @@ from vidgate.providers.base import CallContext, Inline
 from vidgate.providers.xai import PROVIDER
 from vidgate.providers.xai.adapter import DEFAULT_RETRY_AFTER_S, XAIAdapter
 from vidgate.providers.xai.spec import SIZES, SPEC
-from vidgate.request import VideoRequest, resolve
-from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest
+from vidgate.values import Asset, Deployment, ImageInput
 
 CAPS = SPEC.models["grok-imagine-video"]
 DEPLOYMENT = Deployment(
@@ -37,33 +36,9 @@ PNG = Asset("blob", "inputs/u1/first.png", "image/png", "first.png", "d1")
 ADAPTER = XAIAdapter(DEPLOYMENT)
 POLL = CallContext("poll", REQUEST_ID)
 
-
-def request(**changes: Any) -> ResolvedRequest:
-    base: dict[str, Any] = {
-        "operation": "create",
-        "prompt": "a comet over the sea",
-        "upstream_model": "grok-imagine-video",
-        "seconds": 8,
-        "width": 854,
-        "height": 480,
-        "fps": 24,
-    }
-    return ResolvedRequest(**(base | changes))
-
-
-def resolved(**fields: Any) -> ResolvedRequest:
-    """A client request resolved for an xAI deployment: the checks before any job."""
-    operation = fields.pop("operation", "create")
-    video = VideoRequest(operation, fields.pop("prompt", "a comet"), **fields)
-    return resolve(video, CAPS, model_name="grok", upstream_model="grok-imagine-video")
-
-
-def rejects(param: str, **fields: Any) -> InvalidRequest:
-    """The request is refused while it is resolved (before a job or a hold exists)."""
-    with pytest.raises(InvalidRequest) as caught:
-        resolved(**fields)
-    assert caught.value.param == param
-    return caught.value
+request = request_maker("a comet over the sea", "grok-imagine-video", 8, (854, 480))
+RESOLVER = Resolver(SPEC, "grok-imagine-video", "a comet", model_name="grok")
+resolved, rejects = RESOLVER.resolved, RESOLVER.rejects
 
 
 def done(**changes: Any) -> dict[str, Any]:
