@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.providers.adapters import reply
+from tests.providers.adapters import Resolver, deployment_maker, reply, request_maker
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -22,7 +22,6 @@ from vidgate.providers.base import CallContext, Inline
 from vidgate.providers.fal import PROVIDER
 from vidgate.providers.fal.adapter import FalAdapter, app_path, split_id
 from vidgate.providers.fal.spec import MODELS, SIZES, SPEC
-from vidgate.request import VideoRequest, resolve
 from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest
 
 RAY = "fal-ai/luma-dream-machine/ray-2-flash"
@@ -35,50 +34,17 @@ PNG = Asset("blob", "inputs/u1/first.png", "image/png", "first.png", "d1")
 POLL = CallContext("poll", UID)
 RESULT = CallContext("poll", RESULT_UID)
 
-
-def deployment(model: str = RAY, **changes: Any) -> Deployment:
-    caps = SPEC.capabilities(model)
-    assert caps is not None
-    base = Deployment(
-        id="fal-test",
-        model_name="m",
-        provider="fal",
-        model=model,
-        capabilities=caps,
-        api_base="https://queue.fal.run",
-        api_key="key-id:key-secret",
-    )
-    return dataclasses.replace(base, **changes)
-
-
-def request(**changes: Any) -> ResolvedRequest:
-    base: dict[str, Any] = {
-        "operation": "create",
-        "prompt": "a lighthouse at dusk",
-        "upstream_model": RAY,
-        "seconds": 5,
-        "width": 960,
-        "height": 540,
-        "fps": 24,
-    }
-    return ResolvedRequest(**(base | changes))
-
-
-def resolved(model: str = RAY, **fields: Any) -> ResolvedRequest:
-    """A client request resolved for a fal deployment of ``model``: the checks before a job."""
-    operation = fields.pop("operation", "create")
-    video = VideoRequest(operation, fields.pop("prompt", "a lighthouse at dusk"), **fields)
-    caps = SPEC.capabilities(model)
-    assert caps is not None
-    return resolve(video, caps, model_name="m", upstream_model=model)
-
-
-def rejects(param: str, model: str = RAY, **fields: Any) -> InvalidRequest:
-    """The request is refused while it is resolved (before a job or a hold exists)."""
-    with pytest.raises(InvalidRequest) as caught:
-        resolved(model, **fields)
-    assert caught.value.param == param
-    return caught.value
+deployment = deployment_maker(
+    SPEC,
+    RAY,
+    id="fal-test",
+    model_name="m",
+    api_base="https://queue.fal.run",
+    api_key="key-id:key-secret",
+)
+request = request_maker("a lighthouse at dusk", RAY, 5, (960, 540))
+RESOLVER = Resolver(SPEC, RAY, "a lighthouse at dusk", model_name="m")
+resolved, rejects = RESOLVER.resolved, RESOLVER.rejects
 
 
 def adapter(model: str = RAY, **changes: Any) -> FalAdapter:

@@ -6,12 +6,11 @@ Replies use the JSON examples of ``shared/reference/providers/minimax.md`` verba
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
 
-from tests.providers.adapters import reply
+from tests.providers.adapters import Resolver, deployment_maker, reply, request_maker
 from vidgate.errors import (
     GatewayError,
     InvalidRequest,
@@ -27,7 +26,7 @@ from vidgate.providers.minimax import PROVIDER
 from vidgate.providers.minimax.adapter import MinimaxAdapter
 from vidgate.providers.minimax.spec import SPEC
 from vidgate.request import VideoRequest, resolve
-from vidgate.values import Asset, Deployment, ResolvedRequest
+from vidgate.values import Asset, ResolvedRequest
 
 # --- the reference's examples, verbatim ---------------------------------------------------
 CREATE = {"task_id": "106916112212032", "base_resp": {"status_code": 0, "status_msg": "success"}}
@@ -93,54 +92,22 @@ PNG = Asset("blob", "inputs/u1/first.png", "image/png", "first.png", "d1")
 LAST = Asset("url", "https://cdn.example.com/last.png")
 DATA = Asset("url", "data:image/jpeg;base64,/9j/4AAQ")
 
-
-def deployment(model: str = "MiniMax-Hailuo-2.3", **changes: Any) -> Deployment:
-    caps = SPEC.capabilities(model)
-    assert caps is not None
-    base = Deployment(
-        id="minimax-test",
-        model_name=model,
-        provider="minimax",
-        model=model,
-        capabilities=caps,
-        api_base="https://api.minimax.io",
-        api_key="sk-api-secret",
-    )
-    return dataclasses.replace(base, **changes)
+deployment = deployment_maker(
+    SPEC,
+    "MiniMax-Hailuo-2.3",
+    id="minimax-test",
+    api_base="https://api.minimax.io",
+    api_key="sk-api-secret",
+)
 
 
 def adapter(model: str = "MiniMax-Hailuo-2.3") -> MinimaxAdapter:
     return MinimaxAdapter(deployment(model))
 
 
-def request(**changes: Any) -> ResolvedRequest:
-    base: dict[str, Any] = {
-        "operation": "create",
-        "prompt": "a paper boat [Push in]",
-        "upstream_model": "MiniMax-Hailuo-2.3",
-        "seconds": 6,
-        "width": 1366,
-        "height": 768,
-        "fps": 24,
-    }
-    return ResolvedRequest(**{**base, **changes})
-
-
-def resolved(model: str = "MiniMax-Hailuo-2.3", **fields: Any) -> ResolvedRequest:
-    """A client request resolved for a deployment of ``model``: the checks before a job."""
-    operation = fields.pop("operation", "create")
-    video = VideoRequest(operation, fields.pop("prompt", "a paper boat [Push in]"), **fields)
-    caps = SPEC.capabilities(model)
-    assert caps is not None
-    return resolve(video, caps, model_name="m", upstream_model=model)
-
-
-def rejects(param: str, model: str = "MiniMax-Hailuo-2.3", **fields: Any) -> InvalidRequest:
-    """The request is refused while it is resolved (before a job or a hold exists)."""
-    with pytest.raises(InvalidRequest) as caught:
-        resolved(model, **fields)
-    assert caught.value.param == param
-    return caught.value
+request = request_maker("a paper boat [Push in]", "MiniMax-Hailuo-2.3", 6, (1366, 768))
+RESOLVER = Resolver(SPEC, "MiniMax-Hailuo-2.3", "a paper boat [Push in]", model_name="m")
+resolved, rejects = RESOLVER.resolved, RESOLVER.rejects
 
 
 def submit(req: ResolvedRequest) -> Any:

@@ -3,12 +3,11 @@ checks before any job go through ``resolve``."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
 
-from tests.providers.adapters import reply
+from tests.providers.adapters import Resolver, deployment_maker, reply, request_maker
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -21,7 +20,6 @@ from vidgate.providers.base import CallContext, Inline
 from vidgate.providers.replicate import PROVIDER
 from vidgate.providers.replicate.adapter import ReplicateAdapter, output_url
 from vidgate.providers.replicate.spec import ANY_MODEL, SEEDANCE_2, SIZES, SPEC
-from vidgate.request import VideoRequest, resolve
 from vidgate.values import Asset, Deployment, ResolvedRequest
 
 PID = "gm3qorzdhgbfurvjtvhg6dckhu"
@@ -31,53 +29,20 @@ LAST = Asset("url", "https://cdn.example.com/last.png")
 URL = "https://replicate.delivery/xezq/abc/output.mp4"
 POLL = CallContext("poll", PID)
 
-
-def deployment(model: str = "bytedance/seedance-2.0", **changes: Any) -> Deployment:
-    caps = SPEC.capabilities(model)
-    assert caps is not None
-    base = Deployment(
-        id="replicate-test",
-        model_name=model,
-        provider="replicate",
-        model=model,
-        capabilities=caps,
-        api_base="https://api.replicate.com/v1",
-        api_key="r8_secret",
-    )
-    return dataclasses.replace(base, **changes)
+deployment = deployment_maker(
+    SPEC,
+    "bytedance/seedance-2.0",
+    id="replicate-test",
+    api_base="https://api.replicate.com/v1",
+    api_key="r8_secret",
+)
 
 
 ADAPTER = ReplicateAdapter(deployment())
 
-
-def request(**changes: Any) -> ResolvedRequest:
-    base: dict[str, Any] = {
-        "operation": "create",
-        "prompt": "a lighthouse at dusk",
-        "upstream_model": "bytedance/seedance-2.0",
-        "seconds": 5,
-        "width": 1280,
-        "height": 720,
-        "fps": 24,
-    }
-    return ResolvedRequest(**{**base, **changes})
-
-
-def resolved(model: str = "bytedance/seedance-2.0", **fields: Any) -> ResolvedRequest:
-    """A client request resolved for a deployment of ``model``: the checks before a job."""
-    operation = fields.pop("operation", "create")
-    video = VideoRequest(operation, fields.pop("prompt", "a lighthouse at dusk"), **fields)
-    caps = SPEC.capabilities(model)
-    assert caps is not None
-    return resolve(video, caps, model_name="m", upstream_model=model)
-
-
-def rejects(param: str, model: str = "bytedance/seedance-2.0", **fields: Any) -> InvalidRequest:
-    """The request is refused while it is resolved (before a job or a hold exists)."""
-    with pytest.raises(InvalidRequest) as caught:
-        resolved(model, **fields)
-    assert caught.value.param == param
-    return caught.value
+request = request_maker("a lighthouse at dusk", "bytedance/seedance-2.0", 5, (1280, 720))
+RESOLVER = Resolver(SPEC, "bytedance/seedance-2.0", "a lighthouse at dusk", model_name="m")
+resolved, rejects = RESOLVER.resolved, RESOLVER.rejects
 
 
 def submit(req: ResolvedRequest, dep: Deployment | None = None) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.providers.adapters import reply
+from tests.providers.adapters import Resolver, deployment_maker, reply, request_maker
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -20,7 +20,6 @@ from vidgate.providers.base import CallContext, Inline
 from vidgate.providers.runway import PROVIDER
 from vidgate.providers.runway.adapter import RunwayAdapter
 from vidgate.providers.runway.spec import SPEC
-from vidgate.request import VideoRequest, resolve
 from vidgate.values import (
     Asset,
     Deployment,
@@ -35,33 +34,10 @@ PNG = Asset("blob", "inputs/u1/first.png", "image/png", "first.png", "d1")
 LAST = Asset("url", "https://cdn.example.com/last.png")
 MP4 = Asset("blob", "assets/video_1/video.mp4", "video/mp4")
 
-
-def deployment(model: str = "gen4.5", **changes: Any) -> Deployment:
-    caps = SPEC.capabilities(model)
-    assert caps is not None
-    base = Deployment(
-        id="runway-test",
-        model_name=model,
-        provider="runway",
-        model=model,
-        capabilities=caps,
-        api_base="https://api.dev.runwayml.com",
-        api_key="key_secret",
-    )
-    return dataclasses.replace(base, **changes)
-
-
-def request(**changes: Any) -> ResolvedRequest:
-    base: dict[str, Any] = {
-        "operation": "create",
-        "prompt": "a lighthouse at dusk",
-        "upstream_model": "gen4.5",
-        "seconds": 5,
-        "width": 1280,
-        "height": 720,
-        "fps": 24,
-    }
-    return ResolvedRequest(**(base | changes))
+deployment = deployment_maker(
+    SPEC, "gen4.5", id="runway-test", api_base="https://api.dev.runwayml.com", api_key="key_secret"
+)
+request = request_maker("a lighthouse at dusk", "gen4.5", 5, (1280, 720))
 
 
 ADAPTER = RunwayAdapter(deployment())
@@ -75,25 +51,8 @@ def submit(req: ResolvedRequest, dep: Deployment | None = None) -> tuple[str, di
     return call.path, call.json
 
 
-def resolved(
-    model: str = "gen4.5", source: SourceVideo | None = None, **fields: Any
-) -> ResolvedRequest:
-    """A client request resolved for a Runway deployment: the checks before any job."""
-    operation = fields.pop("operation", "create")
-    size = (1280, 720) if source is not None else None  # the source's
-    video = VideoRequest(operation, fields.pop("prompt", "a lighthouse at dusk"), **fields)
-    caps = SPEC.models[model]
-    return resolve(
-        video, caps, model_name=model, upstream_model=model, source=source, source_size=size
-    )
-
-
-def rejects(param: str, model: str = "gen4.5", **fields: Any) -> InvalidRequest:
-    """The request is refused while it is resolved (before a job or a hold exists)."""
-    with pytest.raises(InvalidRequest) as caught:
-        resolved(model, **fields)
-    assert caught.value.param == param
-    return caught.value
+RESOLVER = Resolver(SPEC, "gen4.5", "a lighthouse at dusk")
+resolved, rejects = RESOLVER.resolved, RESOLVER.rejects
 
 
 # --- spec ------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.providers.adapters import reply
+from tests.providers.adapters import Resolver, deployment_maker, reply
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -19,7 +19,6 @@ from vidgate.providers.base import CallContext, Inline
 from vidgate.providers.seedance import PROVIDER
 from vidgate.providers.seedance.adapter import SeedanceAdapter
 from vidgate.providers.seedance.spec import PRICES, SIZES, SPEC, TOKENS_PER_SECOND
-from vidgate.request import VideoRequest, resolve
 from vidgate.values import Asset, Deployment, ResolvedRequest
 
 V15 = "doubao-seedance-1-5-pro-251215"
@@ -28,33 +27,21 @@ LITE_I2V = "doubao-seedance-1-0-lite-i2v-250428"
 V20 = "doubao-seedance-2-0-260128"
 BLOB = Asset("blob", "inputs/abc/image.png", "image/png")
 
-
-def deployment(model: str = V15, **options: Any) -> Deployment:
-    caps = SPEC.capabilities(model)
-    assert caps is not None
-    return Deployment(
-        id="d1",
-        model_name="m",
-        provider="seedance",
-        model=model,
-        capabilities=caps,
-        api_base="https://ark.cn-beijing.volces.com/api/v3",
-        api_key="ark-secret",
-        options=options,
-    )
+deployment = deployment_maker(
+    SPEC,
+    V15,
+    id="d1",
+    model_name="m",
+    api_base="https://ark.cn-beijing.volces.com/api/v3",
+    api_key="ark-secret",
+)
 
 
 ADAPTER = SeedanceAdapter(deployment())
 POLL = CallContext("poll", "cgt-1")
 
-
-def request(model: str = V15, **fields: Any) -> ResolvedRequest:
-    """A client request resolved for a Seedance deployment: the checks before any job."""
-    operation = fields.pop("operation", "create")
-    video = VideoRequest(operation, fields.pop("prompt", "a fox in the snow"), **fields)
-    caps = SPEC.capabilities(model)
-    assert caps is not None
-    return resolve(video, caps, model_name=model, upstream_model=model)
+RESOLVER = Resolver(SPEC, V15, "a fox in the snow")
+request, rejects = RESOLVER.resolved, RESOLVER.rejects
 
 
 def submit(req: ResolvedRequest, dep: Deployment | None = None) -> dict[str, Any]:
@@ -63,14 +50,6 @@ def submit(req: ResolvedRequest, dep: Deployment | None = None) -> dict[str, Any
     assert (call.method, call.path) == ("POST", "/contents/generations/tasks")
     body: dict[str, Any] = call.json
     return body
-
-
-def rejects(param: str, model: str = V15, **fields: Any) -> InvalidRequest:
-    """The request is refused while it is resolved (before a job or a hold exists)."""
-    with pytest.raises(InvalidRequest) as caught:
-        request(model, **fields)
-    assert caught.value.param == param, caught.value.message
-    return caught.value
 
 
 def state(body: Any, status: int = 200, context: CallContext = POLL) -> Any:
@@ -184,13 +163,13 @@ def test_legacy_model_gets_flags_in_the_text() -> None:
 
 
 def test_param_style_option_overrides_the_model_default() -> None:
-    flags = submit(request(V15), deployment(V15, param_style="flags"))
+    flags = submit(request(V15), deployment(V15, options={"param_style": "flags"}))
     assert flags["content"][0]["text"] == "a fox in the snow --rs 720p --rt 16:9 --dur 5"
     assert "resolution" not in flags and flags["generate_audio"] is True
-    body = submit(request(LITE_T2V), deployment(LITE_T2V, param_style="body"))
+    body = submit(request(LITE_T2V), deployment(LITE_T2V, options={"param_style": "body"}))
     assert body["duration"] == 5 and body["content"][0]["text"] == "a fox in the snow"
     with pytest.raises(UpstreamError):
-        submit(request(V15), deployment(V15, param_style="flag"))
+        submit(request(V15), deployment(V15, options={"param_style": "flag"}))
 
 
 def test_options_and_audio_pass_through() -> None:

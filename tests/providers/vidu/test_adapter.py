@@ -6,13 +6,12 @@ The reply bodies marked "reference" are copied verbatim from the documented exam
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
 import pytest
 
-from tests.providers.adapters import reply
+from tests.providers.adapters import Resolver, deployment_maker, reply
 from vidgate.errors import (
     Conflict,
     InvalidRequest,
@@ -27,8 +26,7 @@ from vidgate.providers.registry import PROVIDERS
 from vidgate.providers.vidu import PROVIDER
 from vidgate.providers.vidu.adapter import OFF_PEAK_POLL_S, ViduAdapter
 from vidgate.providers.vidu.spec import SPEC, frame_size, ratio_and_tier
-from vidgate.request import VideoRequest, resolve
-from vidgate.values import Asset, Deployment, ResolvedRequest
+from vidgate.values import Asset, ResolvedRequest
 
 PNG = Asset("blob", "inputs/u1/first.png", "image/png", "first.png", "d1")
 LAST = Asset("url", "https://cdn.example.com/last.png")
@@ -53,48 +51,23 @@ ERROR_REPLY = json.loads(
 )
 TASK = "860293858930003968"
 
-
-def deployment(model: str = "viduq2", **changes: Any) -> Deployment:
-    caps = SPEC.capabilities(model)
-    assert caps is not None
-    base = Deployment(
-        id="vidu-test",
-        model_name=model,
-        provider="vidu",
-        model=model,
-        capabilities=caps,
-        api_base="https://api.vidu.com/ent/v2",
-        api_key="vda_secret",
-    )
-    return dataclasses.replace(base, **changes)
+deployment = deployment_maker(
+    SPEC, "viduq2", id="vidu-test", api_base="https://api.vidu.com/ent/v2", api_key="vda_secret"
+)
 
 
 ADAPTER = ViduAdapter(deployment())
 POLL = CallContext("poll", TASK)
 SUBMIT = CallContext("submit")
 
-
-def resolved(model: str = "viduq2", **fields: Any) -> ResolvedRequest:
-    """A client request resolved for a Vidu deployment: the checks before any job."""
-    operation = fields.pop("operation", "create")
-    video = VideoRequest(operation, fields.pop("prompt", "A koi pond in autumn"), **fields)
-    caps = SPEC.capabilities(model)
-    assert caps is not None
-    return resolve(video, caps, model_name=model, upstream_model=model)
+RESOLVER = Resolver(SPEC, "viduq2", "A koi pond in autumn")
+resolved, rejects = RESOLVER.resolved, RESOLVER.rejects
 
 
 def submit(req: ResolvedRequest) -> tuple[str, dict[str, Any]]:
     call = ViduAdapter(deployment(req.upstream_model)).build_submit(req, "video_" + "0" * 32)
     assert call.method == "POST" and call.headers == {}
     return call.path, call.json
-
-
-def rejects(param: str, model: str = "viduq2", **fields: Any) -> InvalidRequest:
-    """The request is refused while it is resolved (before a job or a hold exists)."""
-    with pytest.raises(InvalidRequest) as info:
-        resolved(model, **fields)
-    assert info.value.param == param, info.value.message
-    return info.value
 
 
 # --- spec --------------------------------------------------------------------------------

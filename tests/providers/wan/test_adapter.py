@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
 
-from tests.providers.adapters import reply
+from tests.providers.adapters import Resolver, deployment_maker, reply
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -20,32 +19,20 @@ from vidgate.providers.base import CallContext, HttpReply, Inline
 from vidgate.providers.wan import PROVIDER
 from vidgate.providers.wan.adapter import DEFAULT_RETRY_AFTER_S, WanAdapter, cost_units
 from vidgate.providers.wan.spec import MODELS, PRICES, SPEC, TIER
-from vidgate.request import VideoRequest, resolve
-from vidgate.values import Asset, Deployment, Pricing, ResolvedRequest
+from vidgate.values import Asset, Pricing
 
 KEY = "sk-test-key"
 
-
-def deployment(
-    model: str = "wan2.5-t2v-preview", key: str | None = KEY, **changes: Any
-) -> Deployment:
-    base = Deployment(
-        id="d1",
-        model_name="m",
-        provider="wan",
-        model=model,
-        capabilities=MODELS[model],
-        api_base="https://dashscope-intl.aliyuncs.com/api/v1",
-        api_key=key,
-    )
-    return dataclasses.replace(base, **changes)
-
-
-def request(model: str = "wan2.5-t2v-preview", **fields: Any) -> ResolvedRequest:
-    """A client request resolved for a Wan deployment: the checks before any job."""
-    operation = fields.pop("operation", "create")
-    video = VideoRequest(operation, fields.pop("prompt", "a tram on a bridge"), **fields)
-    return resolve(video, MODELS[model], model_name=model, upstream_model=model)
+deployment = deployment_maker(
+    SPEC,
+    "wan2.5-t2v-preview",
+    id="d1",
+    model_name="m",
+    api_base="https://dashscope-intl.aliyuncs.com/api/v1",
+    api_key=KEY,
+)
+RESOLVER = Resolver(SPEC, "wan2.5-t2v-preview", "a tram on a bridge")
+request, rejects = RESOLVER.resolved, RESOLVER.rejects
 
 
 def adapter(model: str = "wan2.5-t2v-preview") -> WanAdapter:
@@ -54,14 +41,6 @@ def adapter(model: str = "wan2.5-t2v-preview") -> WanAdapter:
 
 def body(model: str = "wan2.5-t2v-preview", **fields: Any) -> Any:
     return adapter(model).build_submit(request(model, **fields), "k").json
-
-
-def rejects(param: str, model: str = "wan2.5-t2v-preview", **fields: Any) -> InvalidRequest:
-    """The request is refused while it is resolved (before a job or a hold exists)."""
-    with pytest.raises(InvalidRequest) as caught:
-        request(model, **fields)
-    assert caught.value.param == param, caught.value.message
-    return caught.value
 
 
 def task(status: str, **output: Any) -> dict[str, Any]:
@@ -120,7 +99,7 @@ def test_every_model_size_has_a_tier_and_a_price() -> None:
 def test_auth_is_a_bearer_key_and_create_is_async() -> None:
     wan = adapter()
     assert wan.auth_headers(None) == {"Authorization": f"Bearer {KEY}"}
-    assert WanAdapter(deployment(key=None)).auth_headers(None) == {}
+    assert WanAdapter(deployment(api_key=None)).auth_headers(None) == {}
     call = wan.build_submit(request(), "idem")
     assert call.method == "POST"
     assert call.path == "/services/aigc/video-generation/video-synthesis"
