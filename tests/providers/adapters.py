@@ -1,7 +1,7 @@
 """What the pure adapter tests (``tests/providers/*/test_adapter.py``) share.
 
 Each module keeps its provider's defaults as data and gets its helpers from here:
-``deployment = deployment_maker(SPEC, "gen4.5", id=..., api_base=..., api_key=...)``,
+``deployment = deployment_maker(SPEC, "gen4.5", "runway-test", api_base, api_key)``,
 ``request = request_maker("a lighthouse at dusk", "gen4.5", 5, (1280, 720))``, a
 :class:`Resolver` for ``resolved`` and ``rejects``, and :func:`reply`.
 """
@@ -33,18 +33,29 @@ def reply(status: int, body: Any, **headers: str) -> HttpReply:
 
 
 def deployment_maker(
-    spec: ProviderSpec, default_model: str, **fields: Any
+    spec: ProviderSpec,
+    default_model: str,
+    deployment_id: str,
+    api_base: str | None,
+    api_key: str | None,
+    **fields: Any,
 ) -> Callable[..., Deployment]:
     """A module's ``deployment(model=default_model, **changes)``: a deployment of the
-    upstream ``model`` with its capabilities in ``spec`` and ``fields`` (``id``,
-    ``api_base``, ``api_key``...; ``model_name`` is the model's unless given), then
-    ``changes``."""
+    upstream ``model`` with its capabilities in ``spec``, this id, ``api_base``, ``api_key``
+    and ``fields`` (``model_name`` is the model's unless given), then ``changes``."""
 
     def deployment(model: str = default_model, **changes: Any) -> Deployment:
         caps = spec.capabilities(model)
         assert caps is not None, model
-        named = {"model_name": model} | fields
-        made = Deployment(provider=spec.name, model=model, capabilities=caps, **named)
+        made = Deployment(
+            **({"model_name": model} | fields),
+            id=deployment_id,
+            provider=spec.name,
+            model=model,
+            capabilities=caps,
+            api_base=api_base,
+            api_key=api_key,
+        )
         return dataclasses.replace(made, **changes)
 
     return deployment

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.providers.adapters import Resolver, reply, request_maker
+from tests.providers.adapters import Resolver, deployment_maker, reply, request_maker
 from vidgate.errors import (
     GatewayError,
     InvalidRequest,
@@ -33,15 +33,9 @@ from vidgate.request import VideoRequest, resolve
 from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest, SourceVideo
 
 KEY = "azure-secret-key"
-V1_DEP = Deployment(
-    id="az-v1",
-    model_name="sora",
-    provider="azure",
-    model="sora-2",
-    capabilities=SORA_2,
-    api_base="https://myres.openai.azure.com",
-    api_key=KEY,
-)
+V1_DEP = deployment_maker(
+    SPEC, "sora-2", "az-v1", "https://myres.openai.azure.com", KEY, model_name="sora"
+)()
 JOBS_DEP = dataclasses.replace(
     V1_DEP, id="az-jobs", model="sora", capabilities=SORA_1, options={"api": "jobs"}
 )

@@ -35,12 +35,7 @@ POLL = CallContext("poll", UID)
 RESULT = CallContext("poll", RESULT_UID)
 
 deployment = deployment_maker(
-    SPEC,
-    RAY,
-    id="fal-test",
-    model_name="m",
-    api_base="https://queue.fal.run",
-    api_key="key-id:key-secret",
+    SPEC, RAY, "fal-test", "https://queue.fal.run", "key-id:key-secret", model_name="m"
 )
 request = request_maker("a lighthouse at dusk", RAY, 5, (960, 540))
 RESOLVER = Resolver(SPEC, RAY, "a lighthouse at dusk", model_name="m")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.providers.adapters import Resolver, reply, request_maker
+from tests.providers.adapters import Resolver, deployment_maker, reply, request_maker
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -20,26 +20,19 @@ from vidgate.providers.gemini.adapter import GeminiAdapter, scrub
 from vidgate.providers.gemini.spec import SPEC, VEO_3_1
 from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest, SourceVideo
 
-DEPLOYMENT = Deployment(
-    id="gemini-test",
-    model_name="veo",
-    provider="gemini",
-    model="veo-3.1-generate-preview",
-    capabilities=VEO_3_1,
-    api_base="https://generativelanguage.googleapis.com/v1beta",
-    api_key="AIza-upstream-secret",
-)
-ADAPTER = GeminiAdapter(DEPLOYMENT)
 MODEL = "veo-3.1-generate-preview"
+API_BASE = "https://generativelanguage.googleapis.com/v1beta"
+DEPLOYMENT = deployment_maker(
+    SPEC, MODEL, "gemini-test", API_BASE, "AIza-upstream-secret", model_name="veo"
+)()
+ADAPTER = GeminiAdapter(DEPLOYMENT)
 OP = "models/veo-3.1-generate-preview/operations/vz341u0pmdlc"
 URI = "https://generativelanguage.googleapis.com/v1beta/files/abc123:download?alt=media"
 PNG = Asset("blob", "inputs/u1/first.png", "image/png", "first.png", "d1")
 JPG = Asset("url", "https://images.example/last.jpg")
 RESPONSE_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse"
 
-request = request_maker(
-    "a lighthouse at dusk", "veo-3.1-generate-preview", 8, (1280, 720), audio=True
-)
+request = request_maker("a lighthouse at dusk", MODEL, 8, (1280, 720), audio=True)
 
 
 POLL = CallContext("poll", OP)

@@ -39,12 +39,7 @@ LAST = Asset("url", "https://cdn.example.com/last.png")
 DATA_URL = Asset("url", "data:image/png;base64,iVBORw0KGgo=")
 
 deployment = deployment_maker(
-    SPEC,
-    "kling-v1-6",
-    id="kling-test",
-    api_base=SPEC.default_api_base,
-    api_key=AK,
-    options={"secret_key": SK},
+    SPEC, "kling-v1-6", "kling-test", SPEC.default_api_base, AK, options={"secret_key": SK}
 )
 request = request_maker("a red kite over the sea", "kling-v1-6", 5, (1280, 720))
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.providers.adapters import Resolver, reply, request_maker
+from tests.providers.adapters import Resolver, deployment_maker, reply, request_maker
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -21,17 +21,11 @@ from vidgate.providers.luma import PROVIDER
 from vidgate.providers.luma.adapter import LumaAdapter
 from vidgate.providers.luma.spec import RAY_1_6, RAY_2, SIZES, SPEC, frame_size
 from vidgate.request import VideoRequest, resolve
-from vidgate.values import Asset, Deployment, ImageInput, ResolvedRequest, SourceVideo
+from vidgate.values import Asset, ImageInput, ResolvedRequest, SourceVideo
 
-DEPLOYMENT = Deployment(
-    id="luma-test",
-    model_name="ray-2",
-    provider="luma",
-    model="ray-2",
-    capabilities=RAY_2,
-    api_base="https://api.lumalabs.ai/dream-machine/v1",
-    api_key="luma-secret",
-)
+DEPLOYMENT = deployment_maker(
+    SPEC, "ray-2", "luma-test", "https://api.lumalabs.ai/dream-machine/v1", "luma-secret"
+)()
 URL_A = Asset("url", "https://img.example/a.jpg")
 URL_B = Asset("url", "https://img.example/b.png")
 GEN_ID = "d1f6a3c2-8e4b-4b7a-9c55-0f3e2a71b9d4"

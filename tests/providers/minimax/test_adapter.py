@@ -93,11 +93,7 @@ LAST = Asset("url", "https://cdn.example.com/last.png")
 DATA = Asset("url", "data:image/jpeg;base64,/9j/4AAQ")
 
 deployment = deployment_maker(
-    SPEC,
-    "MiniMax-Hailuo-2.3",
-    id="minimax-test",
-    api_base="https://api.minimax.io",
-    api_key="sk-api-secret",
+    SPEC, "MiniMax-Hailuo-2.3", "minimax-test", "https://api.minimax.io", "sk-api-secret"
 )
 
 

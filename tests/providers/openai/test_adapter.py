@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.providers.adapters import Resolver, reply, request_maker
+from tests.providers.adapters import Resolver, deployment_maker, reply, request_maker
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -21,15 +21,9 @@ from vidgate.providers.openai.spec import SORA_2, SPEC
 from vidgate.providers.registry import PROVIDERS
 from vidgate.values import Asset, Deployment, ImageInput, SourceVideo
 
-DEPLOYMENT = Deployment(
-    id="openai-test",
-    model_name="sora-2",
-    provider="openai",
-    model="sora-2",
-    capabilities=SORA_2,
-    api_base="http://upstream.test/v1",
-    api_key="sk-upstream-secret",
-)
+DEPLOYMENT = deployment_maker(
+    SPEC, "sora-2", "openai-test", "http://upstream.test/v1", "sk-upstream-secret"
+)()
 UPSTREAM_ID = "video_" + "ab" * 24
 PNG = Asset("blob", "inputs/u1/ref.png", "image/png", "ref.png", "d1")
 MP4 = Asset("blob", "inputs/u2/in.mp4", "video/mp4", "in.mp4", "d2")

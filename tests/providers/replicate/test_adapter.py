@@ -30,11 +30,7 @@ URL = "https://replicate.delivery/xezq/abc/output.mp4"
 POLL = CallContext("poll", PID)
 
 deployment = deployment_maker(
-    SPEC,
-    "bytedance/seedance-2.0",
-    id="replicate-test",
-    api_base="https://api.replicate.com/v1",
-    api_key="r8_secret",
+    SPEC, "bytedance/seedance-2.0", "replicate-test", "https://api.replicate.com/v1", "r8_secret"
 )
 
 

@@ -35,7 +35,7 @@ LAST = Asset("url", "https://cdn.example.com/last.png")
 MP4 = Asset("blob", "assets/video_1/video.mp4", "video/mp4")
 
 deployment = deployment_maker(
-    SPEC, "gen4.5", id="runway-test", api_base="https://api.dev.runwayml.com", api_key="key_secret"
+    SPEC, "gen4.5", "runway-test", "https://api.dev.runwayml.com", "key_secret"
 )
 request = request_maker("a lighthouse at dusk", "gen4.5", 5, (1280, 720))
 

@@ -28,12 +28,7 @@ V20 = "doubao-seedance-2-0-260128"
 BLOB = Asset("blob", "inputs/abc/image.png", "image/png")
 
 deployment = deployment_maker(
-    SPEC,
-    V15,
-    id="d1",
-    model_name="m",
-    api_base="https://ark.cn-beijing.volces.com/api/v3",
-    api_key="ark-secret",
+    SPEC, V15, "d1", "https://ark.cn-beijing.volces.com/api/v3", "ark-secret", model_name="m"
 )
 
 

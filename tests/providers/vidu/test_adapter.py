@@ -52,7 +52,7 @@ ERROR_REPLY = json.loads(
 TASK = "860293858930003968"
 
 deployment = deployment_maker(
-    SPEC, "viduq2", id="vidu-test", api_base="https://api.vidu.com/ent/v2", api_key="vda_secret"
+    SPEC, "viduq2", "vidu-test", "https://api.vidu.com/ent/v2", "vda_secret"
 )
 
 

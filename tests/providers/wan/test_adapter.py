@@ -22,24 +22,20 @@ from vidgate.providers.wan.spec import MODELS, PRICES, SPEC, TIER
 from vidgate.values import Asset, Pricing
 
 KEY = "sk-test-key"
+MODEL = "wan2.5-t2v-preview"
 
 deployment = deployment_maker(
-    SPEC,
-    "wan2.5-t2v-preview",
-    id="d1",
-    model_name="m",
-    api_base="https://dashscope-intl.aliyuncs.com/api/v1",
-    api_key=KEY,
+    SPEC, MODEL, "d1", "https://dashscope-intl.aliyuncs.com/api/v1", KEY, model_name="m"
 )
-RESOLVER = Resolver(SPEC, "wan2.5-t2v-preview", "a tram on a bridge")
+RESOLVER = Resolver(SPEC, MODEL, "a tram on a bridge")
 request, rejects = RESOLVER.resolved, RESOLVER.rejects
 
 
-def adapter(model: str = "wan2.5-t2v-preview") -> WanAdapter:
+def adapter(model: str = MODEL) -> WanAdapter:
     return WanAdapter(deployment(model))
 
 
-def body(model: str = "wan2.5-t2v-preview", **fields: Any) -> Any:
+def body(model: str = MODEL, **fields: Any) -> Any:
     return adapter(model).build_submit(request(model, **fields), "k").json
 
 

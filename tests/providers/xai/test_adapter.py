@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.providers.adapters import Resolver, reply, request_maker
+from tests.providers.adapters import Resolver, deployment_maker, reply, request_maker
 from vidgate.errors import (
     InvalidRequest,
     NotFound,
@@ -21,23 +21,18 @@ from vidgate.providers.xai.adapter import DEFAULT_RETRY_AFTER_S, XAIAdapter
 from vidgate.providers.xai.spec import SIZES, SPEC
 from vidgate.values import Asset, Deployment, ImageInput
 
-CAPS = SPEC.models["grok-imagine-video"]
-DEPLOYMENT = Deployment(
-    id="xai-test",
-    model_name="grok",
-    provider="xai",
-    model="grok-imagine-video",
-    capabilities=CAPS,
-    api_base="https://api.x.ai/v1",
-    api_key="xai-secret-key",
-)
+MODEL = "grok-imagine-video"
+CAPS = SPEC.models[MODEL]
+DEPLOYMENT = deployment_maker(
+    SPEC, MODEL, "xai-test", "https://api.x.ai/v1", "xai-secret-key", model_name="grok"
+)()
 REQUEST_ID = "6d3c1f0e-2b4a-4c55-9f7e-0a1b2c3d4e5f"
 PNG = Asset("blob", "inputs/u1/first.png", "image/png", "first.png", "d1")
 ADAPTER = XAIAdapter(DEPLOYMENT)
 POLL = CallContext("poll", REQUEST_ID)
 
-request = request_maker("a comet over the sea", "grok-imagine-video", 8, (854, 480))
-RESOLVER = Resolver(SPEC, "grok-imagine-video", "a comet", model_name="grok")
+request = request_maker("a comet over the sea", MODEL, 8, (854, 480))
+RESOLVER = Resolver(SPEC, MODEL, "a comet", model_name="grok")
 resolved, rejects = RESOLVER.resolved, RESOLVER.rejects
 
 
