@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from tests.providers.simulators import SimSetup, decoded_shape
-from tests.support import Sim, serve, wait_for
+from tests.support import Sim, png_bytes, serve, wait_for
 from vidgate.providers.azure.simulator import SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -47,12 +47,6 @@ def v1(url: str, key: str = KEY) -> openai.OpenAI:
 
 def jobs(url: str, key: str = KEY) -> httpx.Client:
     return httpx.Client(base_url=url, headers={"api-key": key}, params=PREVIEW, timeout=10)
-
-
-def png(width: int, height: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), (10, 200, 30)).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 # --- v1 API through the official SDK ---------------------------------------------------
@@ -124,14 +118,14 @@ def test_input_reference_must_match_size(base_url: str) -> None:
             model="sora-2",
             prompt="animate",
             size="1280x720",
-            input_reference=("ref.png", png(640, 360), "image/png"),
+            input_reference=("ref.png", png_bytes(640, 360), "image/png"),
         )
     assert "must match the requested width and height" in str(caught.value)
     video = client.videos.create(
         model="sora-2",
         prompt="animate",
         size="1280x720",
-        input_reference=("ref.png", png(1280, 720), "image/png"),
+        input_reference=("ref.png", png_bytes(1280, 720), "image/png"),
     )
     assert video.size == "1280x720"
 
@@ -288,7 +282,7 @@ def test_jobs_image_to_video_multipart(base_url: str) -> None:
             '[{"frame_index": 0, "type": "image", "file_name": "a.png", "crop_bounds": '
             '{"left_fraction": 0, "top_fraction": 0, "right_fraction": 1, "bottom_fraction": 1}}]'
         )
-        files = {"files": ("a.png", png(64, 64), "image/png")}
+        files = {"files": ("a.png", png_bytes(64, 64), "image/png")}
         ok = client.post(f"{JOBS}/jobs", data={**fields, "inpaint_items": item}, files=files)
         assert ok.status_code == 201, ok.text
         bad = client.post(

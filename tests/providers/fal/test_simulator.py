@@ -7,18 +7,15 @@ simulator, which is how the SDK itself is redirected.
 
 from __future__ import annotations
 
-import base64
-import io
 from typing import Any
 
 import fal_client
 import httpx
 import pytest
 from fal_client import client as fal_module
-from PIL import Image
 
 from tests.providers.simulators import SimSetup, decoded_shape
-from tests.support import serve, wait_for
+from tests.support import png_uri, serve, wait_for
 from vidgate.providers.fal.simulator import SimState, SimulatorConfig, create_app
 
 KEY = "0b5e55ed-0000-4000-8000-000000000000:" + "ab" * 16
@@ -34,12 +31,6 @@ def client(
 ) -> fal_client.SyncClient:
     monkeypatch.setattr(fal_module, "QUEUE_URL_FORMAT", f"{base_url}/")
     return fal_client.SyncClient(key=KEY, default_timeout=10)
-
-
-def png(width: int, height: int) -> str:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (200, 40, 40)).save(out, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
 
 
 def completed(handle: Any) -> Any:
@@ -92,7 +83,7 @@ def test_status_codes_202_while_running(client: fal_client.SyncClient, http: htt
 
 
 def test_handles_by_request_id_use_only_the_app_path(client: fal_client.SyncClient) -> None:
-    handle = client.submit(KLING_I2V, {"prompt": "waves", "image_url": png(90, 160)})
+    handle = client.submit(KLING_I2V, {"prompt": "waves", "image_url": png_uri(90, 160)})
     status = client.status(KLING_I2V, handle.request_id)  # built by the SDK from the app id
     assert isinstance(status, fal_client.Queued | fal_client.InProgress | fal_client.Completed)
     result = client.result(KLING_I2V, handle.request_id)

@@ -11,7 +11,6 @@ prefix, ``x-goog-api-key`` and error handling) and are parsed with the SDK's
 from __future__ import annotations
 
 import base64
-import io
 import json
 import time
 from typing import Any
@@ -20,10 +19,9 @@ import httpx
 import pytest
 from google import genai
 from google.genai import errors, types
-from PIL import Image
 
 from tests.providers.simulators import SimSetup, decoded_shape
-from tests.support import Sim, serve
+from tests.support import Sim, png_bytes, serve
 from vidgate.providers.gemini.simulator import SimulatorConfig, create_app
 from vidgate.providers.simkit import Timeline
 
@@ -39,12 +37,8 @@ def sdk_options(url: str) -> types.HttpOptions:
 
 
 def png(width: int = 64, height: int = 36) -> dict[str, str]:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), (200, 40, 40)).save(buffer, "PNG")
-    return {
-        "bytesBase64Encoded": base64.b64encode(buffer.getvalue()).decode(),
-        "mimeType": "image/png",
-    }
+    data = base64.b64encode(png_bytes(width, height)).decode()
+    return {"bytesBase64Encoded": data, "mimeType": "image/png"}
 
 
 @pytest.fixture(scope="module")

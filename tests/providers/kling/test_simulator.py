@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import io
 import json
 import time
 from collections.abc import Callable
@@ -18,11 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
 
 from tests.providers.kling.reference import CREATE_EXAMPLE, SUCCEED_EXAMPLE
 from tests.providers.simulators import SimSetup
-from tests.support import serve, video_shape, wait_for
+from tests.support import png_bytes, serve, video_shape, wait_for
 from vidgate.providers.kling.simulator import SimState, SimulatorConfig, create_app
 
 AK, SK = "ak-sim-test-1", "sk-sim-test-1"
@@ -53,9 +51,7 @@ def shape(value: Any) -> Any:
 
 
 def png_b64(width: int, height: int) -> str:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (10, 120, 200)).save(out, format="PNG")
-    return base64.b64encode(out.getvalue()).decode()
+    return base64.b64encode(png_bytes(width, height)).decode()
 
 
 def create(http: httpx.Client, family: str = "text2video", **body: Any) -> httpx.Response:

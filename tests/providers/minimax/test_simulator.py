@@ -6,27 +6,18 @@ so these tests do the same and check every reply against the documented shapes.
 
 from __future__ import annotations
 
-import base64
-import io
 from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
 
 from tests.providers.simulators import SimSetup
-from tests.support import video_shape, wait_for
+from tests.support import png_uri, video_shape, wait_for
 from vidgate.providers.minimax.simulator import SimState, SimulatorConfig, create_app
 
 KEY = "sk-api-" + "ab" * 32
 FAST = SimulatorConfig(api_key=KEY, job_seconds=0.6, queued_seconds=0.3)
 SIMULATOR = SimSetup(create_app, FAST, headers={"Authorization": f"Bearer {KEY}"})
-
-
-def png_uri() -> str:
-    out = io.BytesIO()
-    Image.new("RGB", (640, 360), (10, 20, 30)).save(out, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
 
 
 def create(http: httpx.Client, **body: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from PIL import Image
 from starlette.applications import Starlette
 
 from tests.providers.simulators import SimSetup
-from tests.support import serve
+from tests.support import png_bytes, serve
 from vidgate.providers.openai.simulator import SimState, SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -50,12 +50,6 @@ def client(base_url: str, state: SimState) -> Iterator[openai.OpenAI]:
 
 def wait_done(client: openai.OpenAI, video_id: str) -> Any:
     return client.videos.poll(video_id, poll_interval_ms=20)
-
-
-def png(width: int, height: int) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (10, 200, 30)).save(out, format="PNG")
-    return out.getvalue()
 
 
 def test_create_and_poll_reaches_completed(client: openai.OpenAI) -> None:
@@ -270,11 +264,13 @@ def test_idempotency_key_returns_same_video(client: openai.OpenAI, http: httpx.C
 
 def test_input_reference_upload_must_match_size(client: openai.OpenAI) -> None:
     ok = client.videos.create(
-        prompt="ref", input_reference=("ref.png", png(720, 1280), "image/png")
+        prompt="ref", input_reference=("ref.png", png_bytes(720, 1280), "image/png")
     )
     assert ok.status == "queued"
     with pytest.raises(openai.BadRequestError) as info:
-        client.videos.create(prompt="ref", input_reference=("r.png", png(64, 64), "image/png"))
+        client.videos.create(
+            prompt="ref", input_reference=("r.png", png_bytes(64, 64), "image/png")
+        )
     assert info.value.param == "input_reference"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 import re
 import time
 from collections.abc import Iterator
@@ -12,12 +11,11 @@ from typing import Any
 import httpx
 import pytest
 import runwayml
-from PIL import Image
 from runwayml import RunwayML
 from runwayml.lib import polling
 
 from tests.providers.simulators import SimSetup
-from tests.support import serve, video_shape, wait_for
+from tests.support import png_uri, serve, video_shape, wait_for
 from vidgate.providers.runway.simulator import SimState, SimulatorConfig, create_app
 from vidgate.providers.simkit import mp4_bytes
 
@@ -45,12 +43,6 @@ def fast_wait(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def data_uri(data: bytes, ctype: str) -> str:
     return f"data:{ctype};base64,{base64.b64encode(data).decode()}"
-
-
-def png(width: int = 64, height: int = 36) -> str:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (200, 40, 40)).save(out, format="PNG")
-    return data_uri(out.getvalue(), "image/png")
 
 
 def finished(client: RunwayML, task_id: str) -> Any:
@@ -109,7 +101,10 @@ def test_throttled_is_a_queued_state(client: RunwayML) -> None:
 def test_image_to_video_first_and_last_frame(client: RunwayML, state: SimState) -> None:
     created = client.image_to_video.create(
         model="veo3.1",
-        prompt_image=[{"uri": png(), "position": "first"}, {"uri": png(), "position": "last"}],
+        prompt_image=[
+            {"uri": png_uri(64, 36), "position": "first"},
+            {"uri": png_uri(64, 36), "position": "last"},
+        ],
         ratio="1080:1920",
         duration=4,
         negative_prompt="blur",
@@ -123,13 +118,13 @@ def test_image_to_video_first_and_last_frame(client: RunwayML, state: SimState) 
 
 def test_gen4_turbo_takes_a_first_frame_string(client: RunwayML, state: SimState) -> None:
     created = client.image_to_video.create(
-        model="gen4_turbo", prompt_image=png(), ratio="1584:672", duration=3
+        model="gen4_turbo", prompt_image=png_uri(64, 36), ratio="1584:672", duration=3
     )
     assert state.tasks[created.id].credits == 15
     with pytest.raises(runwayml.BadRequestError) as info:
         client.image_to_video.create(
             model="gen4_turbo",
-            prompt_image=[{"uri": png(), "position": "last"}],  # type: ignore[list-item]
+            prompt_image=[{"uri": png_uri(64, 36), "position": "last"}],  # type: ignore[list-item]
             ratio="1280:720",
         )
     assert info.value.body["issues"][0]["path"] == ["promptImage", "0", "position"]

@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import re
 from typing import Any
 
 import httpx
 import pytest
 from byteplussdkarkruntime import Ark as BytePlusArk
-from PIL import Image
 from volcenginesdkarkruntime import Ark
 from volcenginesdkarkruntime._exceptions import (
     ArkAuthenticationError,
@@ -22,7 +19,7 @@ from volcenginesdkarkruntime._exceptions import (
 )
 
 from tests.providers.simulators import SimSetup, decoded_shape
-from tests.support import wait_for
+from tests.support import png_uri, wait_for
 from vidgate.providers.seedance.simulator import SimState, SimulatorConfig, create_app
 
 KEY = "ark-" + "ab12" * 8
@@ -47,12 +44,6 @@ def byteplus(base_url: str, state: SimState) -> Any:
     return BytePlusArk(base_url=f"{base_url}/api/v3", api_key=KEY, max_retries=0)
 
 
-def png(width: int = 640, height: int = 360) -> str:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (200, 40, 40)).save(out, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
-
-
 def text(prompt: str) -> dict[str, Any]:
     return {"type": "text", "text": prompt}
 
@@ -73,7 +64,7 @@ def finished(client: Any, task_id: str) -> Any:
 def test_volcengine_sdk_create_poll_download(ark: Ark, state: SimState) -> None:
     created = ark.content_generation.tasks.create(
         model=V15,
-        content=[text("a fox in the snow"), image(png(), "first_frame")],
+        content=[text("a fox in the snow"), image(png_uri(), "first_frame")],
         resolution="480p",
         ratio="16:9",
         duration=4,
@@ -227,15 +218,15 @@ def test_invalid_parameters(ark: Ark, kwargs: dict[str, Any], param: str) -> Non
 @pytest.mark.parametrize(
     ("model", "content"),
     [
-        (LITE, [text("x"), image(png(), "first_frame")]),  # lite t2v takes no images
-        (V15, [text("x"), image(png(), "last_frame")]),  # last needs first
-        (V15, [text("x"), image(png(), "reference_image")]),  # 1.5 has no reference mode
-        (V20, [image(png(), "first_frame"), image(png(), "reference_image")]),  # no mixing
-        (V20, [image(png(64, 36), "first_frame")]),  # under 300 px
+        (LITE, [text("x"), image(png_uri(), "first_frame")]),  # lite t2v takes no images
+        (V15, [text("x"), image(png_uri(), "last_frame")]),  # last needs first
+        (V15, [text("x"), image(png_uri(), "reference_image")]),  # 1.5 has no reference mode
+        (V20, [image(png_uri(), "first_frame"), image(png_uri(), "reference_image")]),  # no mixing
+        (V20, [image(png_uri(64, 36), "first_frame")]),  # under 300 px
         (V20, [image("data:image/svg+xml;base64,PHN2Zz4=", "first_frame")]),
         (
             "doubao-seedance-1-0-lite-i2v-250428",
-            [image(png(), "reference_image") for _ in range(5)],
+            [image(png_uri(), "reference_image") for _ in range(5)],
         ),
     ],
 )
@@ -246,7 +237,7 @@ def test_invalid_images(ark: Ark, model: str, content: list[dict[str, Any]]) -> 
 
 def test_adaptive_ratio_follows_the_first_frame(ark: Ark, state: SimState) -> None:
     created = ark.content_generation.tasks.create(
-        model=V20, content=[image(png(360, 640), "first_frame")], resolution="480p"
+        model=V20, content=[image(png_uri(360, 640), "first_frame")], resolution="480p"
     )
     checked = state.tasks[created.id].checked
     assert checked.ratio == "adaptive" and (checked.width, checked.height) == (480, 864)

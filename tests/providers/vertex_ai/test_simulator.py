@@ -8,7 +8,6 @@ exchange (RS256 assertion signed with a key pair made here) before every API cal
 from __future__ import annotations
 
 import base64
-import io
 import time
 from typing import Any
 
@@ -20,9 +19,9 @@ from google import genai
 from google.auth.exceptions import RefreshError
 from google.genai import errors, types
 from google.oauth2 import service_account
-from PIL import Image
 
 from tests.providers.simulators import SimSetup, decoded_shape
+from tests.support import png_bytes
 from vidgate.providers.vertex_ai.simulator import SimState, SimulatorConfig, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -45,12 +44,6 @@ CONFIG = SimulatorConfig(
     private_key_pem=pem(KEY), job_seconds=0.3, queued_seconds=0.05, hang_seconds=0.3
 )
 SIMULATOR = SimSetup(create_app, CONFIG)
-
-
-def png_bytes() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (64, 36), (10, 120, 200)).save(out, "PNG")
-    return out.getvalue()
 
 
 def account_info(base_url: str, key: rsa.RSAPrivateKey = KEY, **changes: Any) -> dict[str, Any]:
@@ -181,7 +174,7 @@ def test_storage_uri_results_are_gcs_objects(
 
 
 def test_image_and_last_frame_are_inline_bytes(client: genai.Client, state: SimState) -> None:
-    image = types.Image(image_bytes=png_bytes(), mime_type="image/png")
+    image = types.Image(image_bytes=png_bytes(64, 36), mime_type="image/png")
     operation = client.models.generate_videos(
         model=MODEL,
         prompt="from here to there",
@@ -205,7 +198,8 @@ def test_image_and_last_frame_are_inline_bytes(client: genai.Client, state: SimS
 
 def test_reference_images_and_extension(client: genai.Client, state: SimState) -> None:
     reference = types.VideoGenerationReferenceImage(
-        image=types.Image(image_bytes=png_bytes(), mime_type="image/png"), reference_type="asset"
+        image=types.Image(image_bytes=png_bytes(64, 36), mime_type="image/png"),
+        reference_type="asset",
     )
     with pytest.raises(errors.ClientError, match="8 seconds at 16:9"):
         client.models.generate_videos(

@@ -7,7 +7,6 @@ checked against the shapes of the documented examples in the reference.
 
 from __future__ import annotations
 
-import base64
 import io
 import re
 import time
@@ -18,7 +17,7 @@ import pytest
 from PIL import Image
 
 from tests.providers.simulators import SimSetup
-from tests.support import video_shape, wait_for
+from tests.support import png_uri, video_shape, wait_for
 from vidgate.providers.vidu.simulator import SimState, SimulatorConfig, create_app
 
 KEY = "vda_" + "ab" * 24
@@ -30,12 +29,6 @@ CREATE_KEYS = {  # the documented create reply (reference), plus bgm / watermark
 }  # fmt: skip
 QUERY_KEYS = {"id", "state", "err_code", "credits", "payload", "bgm", "off_peak", "creations"}
 ERROR_KEYS = {"code", "reason", "message", "metadata"}
-
-
-def png_uri(width: int, height: int) -> str:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (20, 90, 200)).save(out, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
 
 
 def create(client: httpx.Client, endpoint: str = "text2video", **body: Any) -> httpx.Response:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import re
 from typing import Any
 
@@ -11,10 +9,9 @@ import dashscope
 import httpx
 import pytest
 from dashscope import VideoSynthesis
-from PIL import Image
 
 from tests.providers.simulators import SimSetup
-from tests.support import serve, video_shape, wait_for
+from tests.support import png_uri, serve, video_shape, wait_for
 from vidgate.providers.wan.simulator import SimState, SimulatorConfig, create_app
 
 KEY = "sk-" + "ab" * 16
@@ -29,12 +26,6 @@ def state(state: SimState, base_url: str, monkeypatch: pytest.MonkeyPatch) -> Si
     """The reset simulator, and the ``dashscope`` SDK pointed at it."""
     monkeypatch.setattr(dashscope, "base_http_api_url", f"{base_url}/api/v1")
     return state
-
-
-def png_uri(width: int, height: int) -> str:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (200, 40, 20)).save(out, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
 
 
 def finished(task_id: str) -> Any:

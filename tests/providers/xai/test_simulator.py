@@ -8,18 +8,15 @@ reference describes (``POST /v1/videos/generations``, ``GET /v1/videos/{request_
 
 from __future__ import annotations
 
-import base64
-import io
 import time
 import uuid
 from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
 
 from tests.providers.simulators import SimSetup, decoded_shape
-from tests.support import Sim, serve, wait_for
+from tests.support import Sim, png_uri, serve, wait_for
 from vidgate.providers.xai.simulator import SimState, SimulatorConfig, create_app
 
 KEY = "xai-test-key-0123456789"
@@ -50,12 +47,6 @@ def until(http: httpx.Client, request_id: str, status: str) -> dict[str, Any]:
 
     result: dict[str, Any] = wait_for(reached)
     return result
-
-
-def png_data_uri() -> str:
-    out = io.BytesIO()
-    Image.new("RGB", (64, 36), (200, 30, 30)).save(out, "PNG")
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
 
 
 # --- lifecycle ------------------------------------------------------------------------
@@ -104,7 +95,7 @@ def test_defaults_are_8_seconds_16_9_480p(http: httpx.Client, state: SimState) -
 
 
 def test_image_to_video_takes_a_data_uri_or_a_url(http: httpx.Client, state: SimState) -> None:
-    first = create(http, prompt="animate", duration=1, image={"url": png_data_uri()})
+    first = create(http, prompt="animate", duration=1, image={"url": png_uri(64, 36)})
     second = create(http, prompt="animate", duration=1, image={"url": "https://img.test/a.png"})
     assert state.jobs[first].body["image"]["url"].startswith("data:image/png;base64,")
     assert state.jobs[second].body["image"] == {"url": "https://img.test/a.png"}
