@@ -17,10 +17,30 @@ from typing import Any
 import httpx
 import pytest
 
-from vidgate.errors import InvalidRequest
+from vidgate.errors import (
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    UpstreamAuthError,
+    UpstreamError,
+)
 from vidgate.providers.base import HttpReply, ProviderSpec
 from vidgate.request import VideoRequest, resolve
 from vidgate.values import Deployment, ResolvedRequest, SourceVideo
+
+STATUS_ERRORS: list[tuple[int, type[GatewayError]]] = [
+    (400, InvalidRequest),
+    (422, InvalidRequest),
+    (401, UpstreamAuthError),
+    (403, UpstreamAuthError),
+    (404, NotFound),
+    (429, RateLimited),
+    (500, UpstreamError),
+    (502, UpstreamError),
+    (503, UpstreamError),
+]
+"""What an upstream's HTTP status means when its body says no more (``parametrize`` rows)."""
 
 SOURCE_SIZE = (1280, 720)
 """The frame size of an edit's source video, unless a test gives ``source_size``."""

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.providers import veo
 from tests.providers.adapters import Resolver, deployment_maker, reply, request_maker
 from vidgate.errors import (
     InvalidRequest,
@@ -98,17 +99,7 @@ def test_default_api_base_and_env() -> None:
 # --- create mapping -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("size", "aspect", "resolution"),
-    [
-        ((1280, 720), "16:9", "720p"),
-        ((720, 1280), "9:16", "720p"),
-        ((1920, 1080), "16:9", "1080p"),
-        ((1080, 1920), "9:16", "1080p"),
-        ((3840, 2160), "16:9", "4k"),
-        ((2160, 3840), "9:16", "4k"),
-    ],
-)
+@pytest.mark.parametrize(("size", "aspect", "resolution"), veo.SIZES)
 def test_size_maps_to_aspect_ratio_and_resolution(
     size: tuple[int, int], aspect: str, resolution: str
 ) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.providers.adapters import Resolver, deployment_maker, reply, request_maker
+from tests.providers.adapters import STATUS_ERRORS, Resolver, deployment_maker, reply, request_maker
 from tests.providers.kling.reference import CREATE_EXAMPLE, SUCCEED_EXAMPLE
 from vidgate.errors import (
     GatewayError,
@@ -505,19 +505,7 @@ def test_invalid_params_are_named(message: str, param: str | None) -> None:
     assert isinstance(error, InvalidRequest) and error.param == param
 
 
-@pytest.mark.parametrize(
-    ("status", "kind"),
-    [
-        (400, InvalidRequest),
-        (422, InvalidRequest),
-        (401, UpstreamAuthError),
-        (403, UpstreamAuthError),
-        (404, NotFound),
-        (429, RateLimited),
-        (500, UpstreamError),
-        (502, UpstreamError),
-    ],
-)
+@pytest.mark.parametrize(("status", "kind"), STATUS_ERRORS)
 def test_bodies_without_a_code_fall_back_to_the_http_status(
     status: int, kind: type[GatewayError]
 ) -> None:

@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.providers.adapters import Resolver, deployment_maker, reply, request_maker
+from tests.providers.adapters import STATUS_ERRORS, Resolver, deployment_maker, reply, request_maker
 from vidgate.errors import (
     GatewayError,
     InvalidRequest,
-    NotFound,
     RateLimited,
     UnsupportedOperation,
     UpstreamAuthError,
@@ -498,19 +497,7 @@ def test_messages_never_echo_secrets_or_hosts() -> None:
     assert "sk-api" not in text and "minimax.io" not in text and "tok123" not in text
 
 
-@pytest.mark.parametrize(
-    ("status", "error"),
-    [
-        (400, InvalidRequest),
-        (422, InvalidRequest),
-        (401, UpstreamAuthError),
-        (403, UpstreamAuthError),
-        (404, NotFound),
-        (429, RateLimited),
-        (500, UpstreamError),
-        (503, UpstreamError),
-    ],
-)
+@pytest.mark.parametrize(("status", "error"), STATUS_ERRORS)
 def test_parse_error_by_http_status(status: int, error: type[GatewayError]) -> None:
     found = adapter().parse_error(
         reply(status, business(1002, "rate limit").body, **{"retry-after": "2"}), SUBMIT

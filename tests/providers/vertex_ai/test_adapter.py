@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from tests.providers import veo
 from tests.providers.adapters import Resolver, reply, request_maker
 from vidgate.errors import (
     GatewayError,
@@ -263,17 +264,7 @@ def test_text_to_video_parameters() -> None:
     }
 
 
-@pytest.mark.parametrize(
-    ("size", "aspect", "tier"),
-    [
-        ((1280, 720), "16:9", "720p"),
-        ((720, 1280), "9:16", "720p"),
-        ((1920, 1080), "16:9", "1080p"),
-        ((1080, 1920), "9:16", "1080p"),
-        ((3840, 2160), "16:9", "4k"),
-        ((2160, 3840), "9:16", "4k"),
-    ],
-)
+@pytest.mark.parametrize(("size", "aspect", "tier"), veo.SIZES)
 def test_sizes_map_to_aspect_ratio_and_resolution(
     size: tuple[int, int], aspect: str, tier: str
 ) -> None:
