@@ -144,3 +144,32 @@ def budget_ids(key_id: str, team_id: str | None, user_id: str | None) -> list[st
     if user_id:
         ids.append(f"user:{user_id}")
     return ids
+
+
+def balances(conn: Connection, budget_ids: Sequence[str], now: float) -> list[dict[str, Any]]:
+    """What each existing budget row would let a new hold take, read only: ``max_budget``,
+    ``spend`` (0 when its period is due to reset, as ``reserve`` would reset it first),
+    ``reserved`` and ``left`` (``None`` without a limit). Missing rows mean "no budget"."""
+    out = []
+    for budget_id in budget_ids:
+        row = conn.execute(
+            select(
+                budgets.c.max_budget, budgets.c.spend, budgets.c.reserved, budgets.c.budget_reset_at
+            ).where(budgets.c.id == budget_id)
+        ).first()
+        if row is None:
+            continue
+        limit, spend, reserved, reset_at = row
+        spend = 0.0 if reset_at is not None and reset_at <= now else spend or 0.0
+        reserved = reserved or 0.0
+        left = None if limit is None else max(0.0, limit - spend - reserved)
+        out.append(
+            {
+                "budget": budget_id.split(":", 1)[0],
+                "max_budget": limit,
+                "spend": round(spend, 6),
+                "reserved": round(reserved, 6),
+                "left": None if left is None else round(left, 6),
+            }
+        )
+    return out

@@ -217,6 +217,50 @@ class VideoDeleted(BaseModel):
     deleted: bool
 
 
+class EstimateReason(BaseModel):
+    """Why the create would not be admitted now."""
+
+    code: Literal["model_not_allowed", "insufficient_quota", "rate_limit_exceeded"]
+    message: str
+    budget: Literal["key", "team", "user"] | None = None
+    retry_after_s: float | None = None
+
+
+class EstimateBudget(BaseModel):
+    budget: Literal["key", "team", "user"]
+    max_budget: float | None
+    spend: float
+    reserved: float = Field(description="Held by this budget's running jobs.")
+    left: float | None = Field(description="What a new hold may take; null without a limit.")
+
+
+class EstimateLimits(BaseModel):
+    rpm_limit: int | None
+    rpm_used: int
+    max_parallel_jobs: int | None
+    running: int
+
+
+class VideoEstimate(BaseModel):
+    """A dry run of a create: no job, no hold on the budget, no upstream call."""
+
+    object: Literal["video.estimate"]
+    model: str = Field(description="The model group asked for (or the default).")
+    candidates: list[str] = Field(
+        description="The model groups that could serve it, in the order a create tries them."
+    )
+    seconds: str | None
+    size: str | None
+    estimated_cost_usd: float = Field(
+        description="What a create would hold on the budgets now (0 when unpriced)."
+    )
+    priced: bool
+    admitted: bool
+    reasons: list[EstimateReason]
+    budgets: list[EstimateBudget]
+    limits: EstimateLimits
+
+
 # --- compatibility surfaces ----------------------------------------------------------------
 
 

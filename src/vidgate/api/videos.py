@@ -29,7 +29,7 @@ from vidgate.errors import GatewayError, InvalidRequest
 from vidgate.jobs.service import JobService
 from vidgate.jobs.store import Job
 from vidgate.observe.requests import note
-from vidgate.request import parse_request
+from vidgate.request import VideoRequest, parse_request
 from vidgate.routing.live import LiveDeployments
 from vidgate.values import VARIANTS, Operation
 
@@ -103,9 +103,26 @@ async def submit(
     """Parse ``fields`` (OpenAI's, or the extended ones) and submit the job: the one create
     path every client surface goes through. ``names`` says what a surface's client called
     the canonical fields it renamed (``seconds`` sent as ``duration``), for errors."""
-    storage = request.app.state.storage
     try:
         key = idempotency_key(request)
+    except GatewayError:
+        await discard_uploads(fields, request.app.state.storage)
+        raise
+    video = await parsed(request, operation, fields, source_id, names)
+    note(request.scope, end_user=video.user)
+    return await _service(request).submit(caller, video, key)
+
+
+async def parsed(
+    request: Request,
+    operation: Operation,
+    fields: dict[str, Any],
+    source_id: str | None = None,
+    names: Mapping[str, str] | None = None,
+) -> VideoRequest:
+    """The parsed request; its uploads are deleted if it fails."""
+    storage = request.app.state.storage
+    try:
         body = canonical(fields)
         names = {**body.names, **(names or {})}
         video = parse_request(operation, body.body, source_video_id=source_id, names=names)
@@ -113,8 +130,7 @@ async def submit(
     except GatewayError:
         await discard_uploads(fields, storage)
         raise
-    note(request.scope, end_user=video.user)
-    return await _service(request).submit(caller, video, key)
+    return video
 
 
 def idempotency_key(request: Request) -> str | None:
@@ -137,6 +153,16 @@ def idempotency_key(request: Request) -> str | None:
 )
 async def create_video(request: Request, caller: Principal = Caller) -> Response:
     return await _create(request, caller, "create")
+
+
+@router.post(
+    "/videos/estimate",
+    openapi_extra=described(body=m.VideoCreate, form=m.VideoCreateForm, returns=m.VideoEstimate),
+)
+async def estimate_video(request: Request, caller: Principal = Caller) -> Response:
+    """A dry run of ``POST /videos``: its cost and whether this key would be admitted."""
+    video = await parsed(request, "create", await read_fields(request, files=True))
+    return _json(await _service(request).estimate(caller, video))
 
 
 @router.post(

@@ -22,6 +22,7 @@ from vidgate.errors import Conflict, GatewayError, InvalidRequest, NotFound, Rat
 from vidgate.jobs import lifecycle
 from vidgate.jobs.archive import asset_prefix
 from vidgate.jobs.create import Creator, Plan, row_values
+from vidgate.jobs.estimate import estimate
 from vidgate.jobs.placements import Placements
 from vidgate.jobs.poller import Poller
 from vidgate.jobs.store import Job, JobStore
@@ -129,6 +130,14 @@ class JobService:
             await self._discard_uploads(request)
             return _same_request(job, fingerprint)
         return job
+
+    async def estimate(self, principal: Principal, request: VideoRequest) -> dict[str, Any]:
+        """A dry run of ``submit`` for a create (``jobs/estimate.py``): no row, no hold, no
+        slot, no upstream call; the request's uploads are deleted either way."""
+        try:
+            return await estimate(principal, request, self.placements, self.store, self.key_limits)
+        finally:
+            await self._discard_uploads(request)
 
     async def _admit(self, principal: Principal, job_id: str) -> None:
         """The key's own limits: creates per minute and jobs in flight (429 when full)."""

@@ -1,0 +1,104 @@
+"""A dry run of a create: what it would cost, and whether the caller would be admitted.
+
+It follows ``JobService.submit`` up to the insert and stops there: the request is placed
+(``jobs/placements.py``, so a bad field is the same 400 as a create), the first placement's
+list price is what a create would hold, and the key's budgets and own limits are read, not
+taken. No job row, no hold, no slot and no upstream call.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from vidgate.accounting import ledger
+from vidgate.accounting.keys import Principal
+from vidgate.errors import PermissionDenied
+from vidgate.jobs.placements import Placements
+from vidgate.jobs.store import JobStore
+from vidgate.request import VideoRequest
+from vidgate.routing.limits import Counters
+from vidgate.routing.router import Placement
+
+
+async def estimate(
+    principal: Principal,
+    request: VideoRequest,
+    placements: Placements,
+    store: JobStore,
+    key_limits: Counters,
+) -> dict[str, Any]:
+    """The ``video.estimate`` object for ``request`` (a create) by ``principal``."""
+    router = placements.router
+    model = router.live.table.resolve(request.model or router.live.table.default_model)
+    reasons: list[dict[str, Any]] = []
+    first: Placement | None = None
+    candidates: list[str] = []
+    try:
+        _, groups = await placements.groups(principal, request, None)
+    except PermissionDenied as exc:
+        if exc.code != "model_not_allowed":
+            raise
+        reasons.append({"code": "model_not_allowed", "message": exc.message})
+    else:
+        async for group in groups:
+            for placement in group:
+                first = first or placement
+                if placement.deployment.model_name not in candidates:
+                    candidates.append(placement.deployment.model_name)
+    price = None if first is None else router.list_price(first)
+    cost = price or 0.0
+    balances = await store.db.read(
+        lambda conn: ledger.balances(conn, principal.budget_ids, time.time())
+    )
+    for budget in balances:
+        if budget["left"] is not None and cost > budget["left"] + ledger.EPSILON:
+            reasons.append(
+                {
+                    "code": "insufficient_quota",
+                    "budget": budget["budget"],
+                    "message": (
+                        f"This request costs up to ${cost:.4f} and the {budget['budget']} "
+                        f"budget of ${budget['max_budget']:.2f} has ${budget['left']:.4f} left "
+                        "(spent and held by running jobs)."
+                    ),
+                }
+            )
+    limits = _limits(principal, key_limits)
+    if limits["wait_s"] > 0:
+        reasons.append(
+            {
+                "code": "rate_limit_exceeded",
+                "message": "This key's rate limit is reached: "
+                f"{limits['rpm_used']} of {principal.rpm_limit} creates in the last minute, "
+                f"{limits['running']} of {principal.max_parallel_jobs} jobs running.",
+                "retry_after_s": limits["wait_s"],
+            }
+        )
+    return {
+        "object": "video.estimate",
+        "model": model,
+        "candidates": candidates,
+        "seconds": None if first is None else str(first.seconds),
+        "size": None if first is None else first.resolved.size,
+        "estimated_cost_usd": round(cost, 6),
+        "priced": price is not None,
+        "admitted": not reasons,
+        "reasons": reasons,
+        "budgets": balances,
+        "limits": {k: v for k, v in limits.items() if k != "wait_s"},
+    }
+
+
+def _limits(principal: Principal, counters: Counters) -> dict[str, Any]:
+    rpm, parallel = principal.rpm_limit, principal.max_parallel_jobs
+    wait = 0.0
+    if rpm is not None or parallel is not None:
+        wait = counters.wait_s(principal.key_id, rpm, parallel)
+    return {
+        "rpm_limit": rpm,
+        "rpm_used": counters.rpm_used(principal.key_id),
+        "max_parallel_jobs": parallel,
+        "running": counters.running(principal.key_id),
+        "wait_s": round(wait, 3),
+    }
