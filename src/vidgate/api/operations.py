@@ -4,20 +4,34 @@
 error, create latency, running jobs and rate use per deployment — never credentials or
 upstream URLs. ``/jobs/{id}`` shows a job's routing history (every create attempt, with its
 deployment, error and latency) for any owner.
+
+``/admin/jobs`` lists every key's jobs (running ones too) and ``/admin/requests`` the request
+log, both filtered and newest first, a page per statement (``jobs/listing.py``,
+``observe/request_log.py``). They are the master key's: a virtual key gets 403, as on
+``/jobs/{id}``, and lists its own jobs with ``GET /v1/videos`` — one meaning per route rather
+than a listing whose answer changes with the caller. Unknown parameters are a 400, so a typo
+cannot silently widen a filter.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from starlette.datastructures import QueryParams
 from starlette.responses import JSONResponse
 
 from vidgate.accounting.keys import Principal
 from vidgate.api.auth import admin
-from vidgate.api.schema import described
+from vidgate.api.schema import described, enum, query
+from vidgate.api.spend import parse_time
+from vidgate.api.videos import page_limit
 from vidgate.errors import InvalidRequest, NotFound
+from vidgate.jobs import listing
 from vidgate.jobs.store import Job
+from vidgate.observe import request_log
 from vidgate.routing.router import Router
 from vidgate.settings import ConfigError
 
@@ -82,3 +96,227 @@ def _record(job: Job) -> dict[str, Any]:
         "completed_at": job.completed_at,
         "deleted_at": job.deleted_at,
     }
+
+
+def _admin_row(job: Job) -> dict[str, Any]:
+    """A row of ``/admin/jobs``: the ``/jobs/{id}`` record plus what a list shows."""
+    return {
+        **_record(job),
+        "prompt": job.prompt,
+        "progress": job.progress,
+        "size": job.size,
+        "seconds": job.seconds,
+        "remixed_from": job.remixed_from,
+        "updated_at": job.updated_at,
+        "expires_at": job.expires_at,
+    }
+
+
+# --- listings -----------------------------------------------------------------------------
+
+JOB_STATUSES = (*listing.STATUSES, "running")
+JOB_PARAMS = (
+    "status", "model", "provider", "key_id", "user", "after", "before", "q", "limit", "after_id"
+)  # fmt: skip
+REQUEST_PARAMS = (
+    "route", "status", "key_id", "model", "request_id", "after", "before", "limit", "after_id"
+)  # fmt: skip
+LIST_MAX = 200
+LIST_DEFAULT = 50
+_STATUS_CODE = re.compile(r"[1-5](?:[0-9]{2}|xx)")
+_SEQ = re.compile(r"[0-9]{1,18}")
+_TIME = "Unix seconds, or an ISO-8601 date or datetime (UTC without an offset)"
+_TEXT_MAX = 500
+
+
+def _check(query: QueryParams, allowed: Sequence[str]) -> None:
+    unknown = sorted(set(query.keys()) - set(allowed))
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown parameter '{unknown[0]}'. Allowed: {', '.join(allowed)}.",
+            param=unknown[0],
+        )
+
+
+def _text(query: QueryParams, name: str) -> str | None:
+    value = query.get(name) or None
+    if value is not None and len(value) > _TEXT_MAX:
+        raise InvalidRequest(
+            f"'{name}' is too long: {len(value)} characters; allowed: at most {_TEXT_MAX}.",
+            param=name,
+            code="string_above_max_length",
+        )
+    return value
+
+
+def _times(query: QueryParams) -> tuple[float | None, float | None]:
+    after, before = _text(query, "after"), _text(query, "before")
+    start = None if after is None else parse_time(after, "after")
+    end = None if before is None else parse_time(before, "before", end=True)
+    if start is not None and end is not None and start >= end:
+        raise InvalidRequest(
+            f"'after' ({after}) must be before 'before' ({before}).", param="after"
+        )
+    return start, end
+
+
+def _limit(query: QueryParams) -> int:
+    return page_limit(query.get("limit"), LIST_MAX, LIST_DEFAULT)
+
+
+def _page(rows: list[dict[str, Any]], has_more: bool, cursor: str) -> JSONResponse:
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": rows,
+            "first_id": rows[0][cursor] if rows else None,
+            "last_id": rows[-1][cursor] if rows else None,
+            "has_more": has_more,
+        }
+    )
+
+
+async def _after_job(request: Request, query: QueryParams) -> int | None:
+    after_id = _text(query, "after_id")
+    if after_id is None:
+        return None
+    job: Job | None = await request.app.state.jobs.store.get(after_id)
+    if job is None:
+        raise InvalidRequest(
+            f"Invalid value for 'after_id': '{after_id}'. "
+            "Allowed: a job id, the 'last_id' of the previous page.",
+            param="after_id",
+        )
+    return job.seq
+
+
+def _job_status(query: QueryParams) -> tuple[str, ...]:
+    status = _text(query, "status")
+    if status is None:
+        return ()
+    if status not in JOB_STATUSES:
+        raise InvalidRequest(
+            f"Invalid value for 'status': '{status}'. Allowed: {', '.join(JOB_STATUSES)}.",
+            param="status",
+        )
+    return listing.RUNNING if status == "running" else (status,)
+
+
+_LIST_PAGE = (
+    query(
+        "limit",
+        f"Rows per page, 1 to {LIST_MAX}.",
+        type="integer",
+        minimum=1,
+        maximum=LIST_MAX,
+        default=LIST_DEFAULT,
+    ),
+)
+
+
+@router.get(
+    "/admin/jobs",
+    openapi_extra=described(
+        params=[
+            query("status", "running: queued or in_progress.", **enum(JOB_STATUSES)),
+            query("model", "A public model name."),
+            query("provider", "A provider name."),
+            query("key_id", "The owning key's id (master for the master key's own)."),
+            query("user", "The end user (the create's 'user' field)."),
+            query("after", f"Created at or after this time: {_TIME}."),
+            query("before", f"Created before this time (a date: before its end): {_TIME}."),
+            query("q", "A job id, or text in the prompt (case-insensitive).", maxLength=500),
+            *_LIST_PAGE,
+            query("after_id", "The 'last_id' of the previous page (a job id)."),
+        ]
+    ),
+)
+async def admin_jobs(request: Request, _caller: Principal = Admin) -> JSONResponse:
+    """Every key's jobs, running ones included, newest first."""
+    query = request.query_params
+    _check(query, JOB_PARAMS)
+    start, end = _times(query)
+    where = listing.JobFilter(
+        statuses=_job_status(query),
+        model=_text(query, "model"),
+        provider=_text(query, "provider"),
+        key_id=_text(query, "key_id"),
+        end_user=_text(query, "user"),
+        after=start,
+        before=end,
+        q=_text(query, "q"),
+    )
+    limit, after_seq = _limit(query), await _after_job(request, query)
+    found, has_more = await listing.page(
+        request.app.state.jobs.store, where, limit=limit, after_seq=after_seq
+    )
+    return _page([_admin_row(job) for job in found], has_more, "id")
+
+
+def _status_range(query: QueryParams) -> tuple[int | None, int | None]:
+    status = _text(query, "status")
+    if status is None:
+        return None, None
+    if not _STATUS_CODE.fullmatch(status):
+        raise InvalidRequest(
+            f"Invalid value for 'status': '{status}'. "
+            "Allowed: an HTTP status (100 to 599) or a class (1xx, 2xx, 3xx, 4xx, 5xx).",
+            param="status",
+        )
+    if status.endswith("xx"):
+        first = int(status[0]) * 100
+        return first, first + 99
+    return int(status), int(status)
+
+
+def _after_seq(query: QueryParams) -> int | None:
+    after_id = _text(query, "after_id")
+    if after_id is None:
+        return None
+    if not _SEQ.fullmatch(after_id):
+        raise InvalidRequest(
+            f"Invalid value for 'after_id': '{after_id}'. "
+            "Allowed: the 'last_id' of the previous page (an integer).",
+            param="after_id",
+        )
+    return int(after_id)
+
+
+@router.get(
+    "/admin/requests",
+    openapi_extra=described(
+        params=[
+            query("route", "The route, ids replaced: /v1/videos/{id}."),
+            query(
+                "status", "An HTTP status (404) or a class (4xx).", pattern="^[1-5]([0-9]{2}|xx)$"
+            ),
+            query("key_id", "The calling key's id."),
+            query("model", "A public model name."),
+            query("request_id", "The x-request-id of a response."),
+            query("after", f"At or after this time: {_TIME}."),
+            query("before", f"Before this time (a date: before its end): {_TIME}."),
+            *_LIST_PAGE,
+            query("after_id", "The 'last_id' of the previous page (a row's seq)."),
+        ]
+    ),
+)
+async def admin_requests(request: Request, _caller: Principal = Admin) -> JSONResponse:
+    """The request log, newest first."""
+    query = request.query_params
+    _check(query, REQUEST_PARAMS)
+    start, end = _times(query)
+    status_from, status_to = _status_range(query)
+    where = request_log.RequestFilter(
+        route=_text(query, "route"),
+        status_from=status_from,
+        status_to=status_to,
+        key_id=_text(query, "key_id"),
+        model=_text(query, "model"),
+        request_id=_text(query, "request_id"),
+        after=start,
+        before=end,
+    )
+    rows, has_more = await request_log.page(
+        request.app.state.request_log.db, where, limit=_limit(query), after_seq=_after_seq(query)
+    )
+    return _page(rows, has_more, "seq")

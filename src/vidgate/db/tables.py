@@ -56,6 +56,11 @@ jobs = Table(
     Column("end_user", String(200)),
     Index("ix_jobs_owner_seq", "owner_key_id", "seq"),
     Index("ix_jobs_phase_next_poll", "phase", "next_poll_at"),
+    Index("ix_jobs_status_seq", "status", "seq"),  # the admin listing's filters (0008)
+    Index("ix_jobs_model_seq", "model", "seq"),
+    Index("ix_jobs_provider_seq", "provider", "seq"),
+    Index("ix_jobs_end_user_seq", "end_user", "seq"),
+    Index("ix_jobs_created", "created_at"),
     Index("ux_jobs_owner_idempotency", "owner_key_id", "idempotency_key", unique=True),
 )
 
@@ -137,6 +142,7 @@ request_logs = Table(
     Column("end_user", String(200)),
     Index("ix_request_logs_at", "at"),
     Index("ix_request_logs_key", "key_id", "at"),
+    Index("ix_request_logs_request_id", "request_id"),
 )
 
 webhook_endpoints = Table(

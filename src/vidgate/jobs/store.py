@@ -425,3 +425,7 @@ def _all(query: Executable) -> Callable[[Connection], list[Job]]:
         return [Job.from_row(row) for row in conn.execute(query).mappings().all()]
 
     return run
+
+
+rows_of = _all
+"""The jobs a ``select(jobs)`` statement finds (for queries built outside this module)."""
