@@ -8,6 +8,7 @@ does not delete. The signing secret is returned once, by the create.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -19,7 +20,7 @@ from vidgate.api.auth import principal
 from vidgate.api.body import read_fields
 from vidgate.api.schema import described, page
 from vidgate.api.videos import page_limit
-from vidgate.errors import InvalidRequest, NotFound
+from vidgate.errors import Conflict, InvalidRequest, NotFound
 from vidgate.netpolicy import OutboundPolicy
 from vidgate.webhooks.config import EVENT_TYPES, url_problem
 from vidgate.webhooks.service import Webhooks
@@ -184,3 +185,30 @@ def _description(value: Any) -> str | None:
             param="description",
         )
     return value
+
+
+@router.post("/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", openapi_extra=described())
+async def redeliver(
+    webhook_id: str, delivery_id: str, request: Request, caller: Principal = Caller
+) -> JSONResponse:
+    """Send one delivery again: the same event (same ``webhook-id``), due now, with a fresh
+    retry schedule."""
+    endpoint = await _owned(request, caller, webhook_id)
+    if endpoint.disabled_at is not None:
+        raise InvalidRequest(
+            f"Webhook '{webhook_id}' is disabled ({endpoint.disabled_reason}).",
+            param="webhook_id",
+            code="webhook_disabled",
+        )
+    outcome, delivery = await _store(request).redeliver(endpoint.id, delivery_id, time.time())
+    if outcome == "missing":
+        raise NotFound(f"No delivery found with id '{delivery_id}'.", param="delivery_id")
+    if delivery is None:
+        raise Conflict(
+            f"Delivery '{delivery_id}' is being sent right now; retry once it is done.",
+            param="delivery_id",
+            code="delivery_in_flight",
+        )
+    webhooks: Webhooks = request.app.state.webhooks
+    webhooks.sender.wake()
+    return JSONResponse(delivery.public())

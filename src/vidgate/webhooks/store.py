@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
@@ -252,6 +252,32 @@ class WebhookStore:
             return [Delivery.from_row(row) for row in conn.execute(query).mappings()]
 
         return await self.db.read(run)
+
+    async def redeliver(
+        self, endpoint_id: str, delivery_id: str, now: float
+    ) -> tuple[Literal["queued", "missing", "in_flight"], Delivery | None]:
+        """Queue the delivery again, due now, with a fresh retry schedule: the same event
+        (its ``webhook-id`` and payload), signed anew when sent. ``in_flight`` while an
+        attempt holds it (its lease is unexpired)."""
+        columns = [deliveries.c[name] for name in Delivery.__dataclass_fields__]
+        mine = (deliveries.c.id == delivery_id, deliveries.c.endpoint_id == endpoint_id)
+        requeue = (
+            update(deliveries)
+            .where(*mine, _unleased(now))
+            .values(status="pending", attempts=0, next_attempt_at=now, delivered_at=None)
+        )
+
+        def run(
+            conn: Connection,
+        ) -> tuple[Literal["queued", "missing", "in_flight"], Delivery | None]:
+            if conn.execute(select(deliveries.c.seq).where(*mine)).first() is None:
+                return "missing", None
+            if not conn.execute(requeue).rowcount:
+                return "in_flight", None
+            row = conn.execute(select(*columns).where(*mine)).mappings().one()
+            return "queued", Delivery.from_row(row)
+
+        return await self.db.write(run)
 
     # --- the sender's side ----------------------------------------------------------------
 
