@@ -98,6 +98,10 @@ def _world(gw: Gateway, hook: str) -> dict[str, Any]:
             lambda: client.get(f"/v1/videos/{video}").json()["status"] == "completed",
             timeout=240,
         )
+        hook_id = webhook.json()["id"]
+        delivery = wait_for(
+            lambda: client.get(f"/v1/webhooks/{hook_id}/deliveries").json()["data"]
+        )[0]["id"]  # the video.completed event's
     return {
         "gateway": gw,
         "virtual": gw.new_key(),
@@ -106,6 +110,7 @@ def _world(gw: Gateway, hook: str) -> dict[str, Any]:
             "video_id": video,
             "task_id": video,
             "webhook_id": webhook.json()["id"],
+            "delivery_id": delivery,
             "vendor": "kling",
         },
         "bases": {
