@@ -13,13 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from vidgate.accounting.keys import Principal
 from vidgate.api import openapi_models as m
 from vidgate.api.auth import principal
 from vidgate.api.body import discard_uploads, read_fields
 from vidgate.api.content import content_response
+from vidgate.api.events import video_events
 from vidgate.api.extended import canonical
 from vidgate.api.images import check_images
 from vidgate.api.objects import video_deleted, video_list, video_object
@@ -224,6 +225,27 @@ def page_limit(value: str | None, most: int = 100, default: int = 20) -> int:
             param="limit",
         )
     return int(value)
+
+
+@router.get(
+    "/videos/events",
+    response_class=StreamingResponse,
+    openapi_extra=described(
+        params=[
+            query("video_id", "Watch only this video (404 if it is not the caller's)."),
+            query(
+                "until", "'terminal': end once the watched jobs all ended.", **enum(["terminal"])
+            ),
+            query(
+                "timeout_s", "End the stream after this many seconds (1 to 86400).", type="integer"
+            ),
+        ],
+        returns_media=("text/event-stream",),
+    ),
+)
+async def watch_videos(request: Request, caller: Principal = Caller) -> StreamingResponse:
+    """Server-sent ``video.updated`` events for the caller's jobs (the master key: all)."""
+    return await video_events(request, caller)
 
 
 @router.get("/videos/{video_id}", openapi_extra=described(returns=m.Video))

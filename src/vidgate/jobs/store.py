@@ -12,6 +12,8 @@ lasts; others recover it only once the lease lapsed and the submitter's heartbea
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import time
 from collections import OrderedDict
@@ -117,6 +119,22 @@ TerminalHook = Callable[[Connection, Job], Mapping[str, Any] | None]
 """Runs in the transaction that ends a job; may return columns to write in it."""
 
 
+class ChangeSignal:
+    """Wakes whoever waits (the event streams) after a job row was written here."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def fire(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, timeout: float) -> None:
+        """Until the next write, or ``timeout`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
+
+
 class DuplicateIdempotencyKey(Exception):
     """Another job of the same owner already holds this idempotency key."""
 
@@ -138,6 +156,8 @@ class JobStore:
         self.after_end: list[Callable[[Job], None]] = []
         """Called once with the final row after a job's end committed (in-memory
         bookkeeping: slots, metrics, waking the webhook sender); see ``notify_ended``."""
+        self.changed = ChangeSignal()
+        """Fired after every insert or update of a job row by this process."""
 
     def notify_ended(self, job: Job) -> None:
         """Run the ``after_end`` callbacks: ``job`` ended, and this writer ended it."""
@@ -164,7 +184,9 @@ class JobStore:
                 hook(conn, job)
             return job
 
-        return self._remember(await self.db.write(run))
+        job = self._remember(await self.db.write(run))
+        self.changed.fire()
+        return job
 
     async def get(self, job_id: str) -> Job | None:
         cached = self.cache.get(job_id) if self.cache is not None else None
@@ -192,6 +214,13 @@ class JobStore:
             query = query.where(jobs.c.seq < after_seq if descending else jobs.c.seq > after_seq)
         query = query.order_by(jobs.c.seq.desc() if descending else jobs.c.seq.asc()).limit(limit)
         return await self.db.read(_all(query))
+
+    async def recent(self, owner: str | None, limit: int) -> list[Job]:
+        """The newest ``limit`` live jobs of ``owner`` (of every key for ``None``)."""
+        query = select(jobs).where(jobs.c.deleted_at.is_(None))
+        if owner is not None:
+            query = query.where(jobs.c.owner_key_id == owner)
+        return await self.db.read(_all(query.order_by(jobs.c.seq.desc()).limit(limit)))
 
     async def update(
         self, job_id: str, values: Mapping[str, Any], *, phase: str | Sequence[str] | None = None
@@ -249,6 +278,7 @@ class JobStore:
         if job is None:
             self._forget(job_id)
             return None
+        self.changed.fire()
         return self._remember(job)
 
     async def claim_due(self, owner: str, now: float, lease_s: float, limit: int) -> list[Job]:
