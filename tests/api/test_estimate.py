@@ -125,6 +125,8 @@ def test_model_not_allowed_and_rate_limit_are_reasons(gw: Gateway) -> None:
     result = estimate(gw, busy, **body)
     assert [r["code"] for r in result["reasons"]] == ["rate_limit_exceeded"]
     assert result["limits"]["rpm_used"] == 1 and result["admitted"] is False
+    message = result["reasons"][0]["message"]  # only the limit the key has is named
+    assert "1 of 1 creates in the last minute" in message and "None" not in message
 
 
 @pytest.mark.parametrize(

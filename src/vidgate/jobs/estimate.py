@@ -69,9 +69,7 @@ async def estimate(
         reasons.append(
             {
                 "code": "rate_limit_exceeded",
-                "message": "This key's rate limit is reached: "
-                f"{limits['rpm_used']} of {principal.rpm_limit} creates in the last minute, "
-                f"{limits['running']} of {principal.max_parallel_jobs} jobs running.",
+                "message": f"This key's rate limit is reached: {_usage(principal, limits)}.",
                 "retry_after_s": limits["wait_s"],
             }
         )
@@ -88,6 +86,16 @@ async def estimate(
         "budgets": balances,
         "limits": {k: v for k, v in limits.items() if k != "wait_s"},
     }
+
+
+def _usage(principal: Principal, limits: dict[str, Any]) -> str:
+    """The key's use of the limits it has (a limit it does not set is not named)."""
+    parts = []
+    if principal.rpm_limit is not None:
+        parts.append(f"{limits['rpm_used']} of {principal.rpm_limit} creates in the last minute")
+    if principal.max_parallel_jobs is not None:
+        parts.append(f"{limits['running']} of {principal.max_parallel_jobs} jobs running")
+    return ", ".join(parts)
 
 
 def _limits(principal: Principal, counters: Counters) -> dict[str, Any]:
