@@ -20,10 +20,11 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from vidgate import __version__
+from vidgate import __version__, ui
 from vidgate.accounting.budgets import BudgetStore
 from vidgate.accounting.keys import KeyStore
 from vidgate.accounting.retention import Retention
+from vidgate.accounting.sessions import SessionStore
 from vidgate.accounting.spend import SpendStore
 from vidgate.api import admin, aimlapi, health, models, newapi, operations, videos
 from vidgate.api import errors as api_errors
@@ -94,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(operations.router)
     app.include_router(metrics_api.router)
+    ui.install(app)
     return app
 
 
@@ -236,6 +238,7 @@ def _publish(
     app.state.router = router
     app.state.storage = storage
     app.state.keys = keys
+    app.state.sessions = SessionStore(db)
     app.state.budgets = BudgetStore(db)
     app.state.spend = SpendStore(db)
     app.state.jobs = service

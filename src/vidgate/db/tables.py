@@ -91,6 +91,18 @@ api_keys = Table(
     Column("max_parallel_jobs", Integer),
 )
 
+ui_sessions = Table(
+    "ui_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # SHA-256 of the cookie's value
+    Column("key_hash", String(64), nullable=False),  # whose: the signed-in key's SHA-256
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
+)
+"""The console's sign-ins: the cookie holds a random token; only its hash is stored, and the
+key is named by its hash, so a revoked key or a changed master key ends its sessions."""
+
 budgets = Table(
     "budgets",
     metadata,

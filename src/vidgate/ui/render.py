@@ -1,0 +1,61 @@
+"""Rendering console pages: the Jinja2 environment and the headers every page carries."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; connect-src 'self'; font-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "x-frame-options": "DENY",
+    "cache-control": "no-store",
+}
+
+_ENV = Environment(
+    loader=PackageLoader("vidgate.ui", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """The template ``name`` with ``context`` (escaped), sent with the security headers."""
+    html = _ENV.get_template(name).render(**context)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def secure(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def is_https(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+class StaticAssets(StaticFiles):
+    """``/ui/static``: the console's CSS and scripts, from the installed package."""
+
+    def __init__(self) -> None:
+        super().__init__(directory=Path(str(files("vidgate.ui") / "static")))
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers["x-content-type-options"] = "nosniff"
+        response.headers["cache-control"] = "no-cache"
+        return response

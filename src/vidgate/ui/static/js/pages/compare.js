@@ -1,0 +1,2 @@
+import { flash } from '../lib.js';
+flash('This page is being built.');
