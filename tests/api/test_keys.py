@@ -26,8 +26,11 @@ def test_generate_info_list_update_delete(fresh_gateway: Gateway) -> None:
         assert info["info"]["key_hint"].endswith(key[-4:])
         listed = admin.get("/key/list").json()
         assert listed["total_count"] == 1 and key not in str(listed)
+        assert listed["keys"][0]["spend"] == 0 and listed["keys"][0]["max_budget"] is None
         updated = admin.post("/key/update", json={"key": "team-a", "models": ["local/preview"]})
         assert updated.json()["models"] == ["local/preview"]
+        admin.post("/key/update", json={"key": "team-a", "max_budget": 5})
+        assert admin.get("/key/list").json()["keys"][0]["max_budget"] == 5
         bad_model = admin.post("/key/update", json={"key": "team-a", "models": ["nope"]})
         assert bad_model.status_code == 400 and bad_model.json()["error"]["param"] == "models"
     with gw.http(key) as own:

@@ -68,6 +68,19 @@ class BudgetStore:
 
         return await self.db.read(run)
 
+    async def many(self, budget_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The rows of ``budget_ids`` that exist, by id (one query per 500 ids)."""
+        chunks = [budget_ids[i : i + 500] for i in range(0, len(budget_ids), 500)]
+
+        def run(conn: Connection) -> dict[str, dict[str, Any]]:
+            found: dict[str, dict[str, Any]] = {}
+            for chunk in chunks:
+                query = select(budgets).where(budgets.c.id.in_(chunk))
+                found.update((row["id"], dict(row)) for row in conn.execute(query).mappings())
+            return found
+
+        return await self.db.read(run)
+
     async def create(self, budget_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         row = budget_row(
             budget_id, fields.get("max_budget"), fields.get("budget_duration"), time.time()

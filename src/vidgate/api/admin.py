@@ -149,7 +149,9 @@ async def info(request: Request, caller: Principal = Depends(principal)) -> JSON
 @router.get("/key/list", openapi_extra=described())
 async def list_keys(request: Request, _: Principal = Depends(admin)) -> JSONResponse:
     records = await _keys(request).list()
-    return JSONResponse({"keys": [r.public() for r in records], "total_count": len(records)})
+    found = await _budgets(request).many([f"key:{r.id}" for r in records])
+    keys = [{**r.public(), **public_budget(found.get(f"key:{r.id}"))} for r in records]
+    return JSONResponse({"keys": keys, "total_count": len(records)})
 
 
 @router.post("/key/update", openapi_extra=described(body=m.KeyUpdate))
