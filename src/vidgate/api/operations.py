@@ -25,8 +25,8 @@ from starlette.responses import JSONResponse
 
 from vidgate.accounting.keys import Principal
 from vidgate.api.auth import admin
+from vidgate.api.listparams import parse_time
 from vidgate.api.schema import described, enum, query
-from vidgate.api.spend import parse_time
 from vidgate.api.videos import page_limit
 from vidgate.errors import InvalidRequest, NotFound
 from vidgate.jobs import listing

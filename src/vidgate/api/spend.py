@@ -19,11 +19,8 @@ from __future__ import annotations
 
 import csv
 import io
-import math
-import re
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -41,6 +38,8 @@ from vidgate.accounting.spend import (
     SpendStore,
 )
 from vidgate.api.auth import principal
+from vidgate.api.listparams import TIME_FORMS as _TIME_FORMS
+from vidgate.api.listparams import parse_time
 from vidgate.api.schema import Param, described, enum, header, query
 from vidgate.api.videos import page_limit
 from vidgate.errors import InvalidRequest, PermissionDenied
@@ -55,12 +54,6 @@ FORMATS = ("json", "csv")
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 DEFAULT_GROUP_BY = "model"
-_NUMBER = re.compile(r"-?\d+(\.\d+)?")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TIME_FORMS = (
-    "Unix seconds, an ISO-8601 date (YYYY-MM-DD) or datetime (e.g. 2026-01-31T12:00:00Z); "
-    "times without an offset are UTC"
-)
 
 
 _FILTER_PARAMS = (
@@ -100,26 +93,6 @@ def _check_params(query: QueryParams, allowed: Sequence[str]) -> None:
             f"Unknown parameter '{unknown[0]}'. Allowed: {', '.join(allowed)}.",
             param=unknown[0],
         )
-
-
-def parse_time(value: str, param: str, *, end: bool = False) -> float:
-    """Unix seconds for a ``start``/``end`` value; a date ``end`` is the next midnight."""
-    try:
-        if _NUMBER.fullmatch(value) and math.isfinite(float(value)):  # not 5,000 digits
-            return float(value)
-        if _DATE.fullmatch(value):
-            day = date.fromisoformat(value) + timedelta(days=1 if end else 0)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
-        moment = datetime.fromisoformat(value)
-    except (ValueError, OverflowError):
-        pass
-    else:
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.timestamp()
-    raise InvalidRequest(
-        f"Invalid value for '{param}': '{value}'. Allowed: {_TIME_FORMS}.", param=param
-    )
 
 
 def _choice(query: QueryParams, name: str, allowed: Sequence[str]) -> str | None:

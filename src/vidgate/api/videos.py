@@ -23,6 +23,7 @@ from vidgate.api.content import content_response
 from vidgate.api.events import video_events
 from vidgate.api.extended import canonical
 from vidgate.api.images import check_images
+from vidgate.api.listparams import JOB_STATUSES, TIME, job_filter
 from vidgate.api.objects import video_deleted, video_list, video_object
 from vidgate.api.schema import IDEMPOTENCY_KEY, described, enum, header, page, query
 from vidgate.api.urls import base_url
@@ -196,13 +197,26 @@ async def remix_video(video_id: str, request: Request, caller: Principal = Calle
     return await _create(request, caller, "remix", video_id)
 
 
+_FILTERS = (
+    query("status", "vidgate: running means queued or in_progress.", **enum(JOB_STATUSES)),
+    query("model", "vidgate: only this public model name."),
+    query("provider", "vidgate: only jobs served by this provider."),
+    query("user", "vidgate: only this end user's jobs (the create's 'user' field)."),
+    query("q", "vidgate: a video id, or text in the prompt (case-insensitive).", maxLength=500),
+    query("created_after", f"vidgate: created at or after this time: {TIME}."),
+    query("created_before", f"vidgate: created before this time: {TIME}."),
+)
+
+
 @router.get(
     "/videos",
     openapi_extra=described(
-        params=page("The last video id of the previous page."), returns=m.VideoList
+        params=[*page("The last video id of the previous page."), *_FILTERS],
+        returns=m.VideoList,
     ),
 )
 async def list_videos(request: Request, caller: Principal = Caller) -> Response:
+    """The caller's videos; vidgate's filters narrow them (OpenAI's cursor still pages)."""
     query = request.query_params
     limit = page_limit(query.get("limit"))
     order = query.get("order") or "desc"
@@ -210,7 +224,9 @@ async def list_videos(request: Request, caller: Principal = Caller) -> Response:
         raise InvalidRequest(
             f"Invalid value for 'order': '{order}'. Allowed: asc, desc.", param="order"
         )
-    page = await _service(request).list(caller, after=query.get("after"), limit=limit, order=order)
+    page = await _service(request).list(
+        caller, after=query.get("after"), limit=limit, order=order, where=job_filter(query)
+    )
     return _json(video_list(page.jobs, page.has_more, base_url(request.scope)))
 
 

@@ -1,4 +1,5 @@
-"""Every key's jobs, filtered and paged newest first, for ``GET /admin/jobs``.
+"""Jobs filtered and paged newest first: every key's for ``GET /admin/jobs``, a key's own
+for the filters of ``GET /v1/videos``.
 
 One statement per page: the filters are ``WHERE`` terms on indexed columns (``(status,
 seq)``, ``(model, seq)``, ``(provider, seq)``, ``(end_user, seq)``, ``(owner_key_id, seq)``,
@@ -66,12 +67,19 @@ def _conditions(where: JobFilter) -> list[ColumnElement[bool]]:
 
 
 async def page(
-    store: JobStore, where: JobFilter, *, limit: int, after_seq: int | None
+    store: JobStore,
+    where: JobFilter,
+    *,
+    limit: int,
+    after_seq: int | None,
+    descending: bool = True,
 ) -> tuple[list[Job], bool]:
-    """Up to ``limit`` jobs matching ``where``, newest first, and whether more follow."""
+    """Up to ``limit`` jobs matching ``where``, newest first (or oldest first), and whether
+    more follow."""
     query = select(jobs).where(*_conditions(where))
     if after_seq is not None:
-        query = query.where(jobs.c.seq < after_seq)
-    query = query.order_by(jobs.c.seq.desc()).limit(limit + 1)
+        query = query.where(jobs.c.seq < after_seq if descending else jobs.c.seq > after_seq)
+    order = jobs.c.seq.desc() if descending else jobs.c.seq.asc()
+    query = query.order_by(order).limit(limit + 1)
     found = await store.db.read(rows_of(query))
     return found[:limit], len(found) > limit

@@ -19,7 +19,7 @@ from typing import Any
 
 from vidgate.accounting.keys import Principal
 from vidgate.errors import Conflict, GatewayError, InvalidRequest, NotFound, RateLimited
-from vidgate.jobs import lifecycle
+from vidgate.jobs import lifecycle, listing
 from vidgate.jobs.archive import asset_prefix
 from vidgate.jobs.create import Creator, Plan, row_values
 from vidgate.jobs.estimate import estimate
@@ -223,14 +223,27 @@ class JobService:
         return job
 
     async def list(
-        self, principal: Principal, *, after: str | None, limit: int, order: str
+        self,
+        principal: Principal,
+        *,
+        after: str | None,
+        limit: int,
+        order: str,
+        where: listing.JobFilter | None = None,
     ) -> Page:
+        """The caller's own jobs; ``where`` filters them (its ``key_id`` is the caller's)."""
         after_seq = None
         if after:
             cursor = await self.store.get_owned(after, principal.key_id)
             if cursor is None:
                 raise InvalidRequest(f"No video found with id '{after}'.", param="after")
             after_seq = cursor.seq
+        if where is not None:
+            own = dataclasses.replace(where, key_id=principal.key_id)
+            found, more = await listing.page(
+                self.store, own, limit=limit, after_seq=after_seq, descending=order == "desc"
+            )
+            return Page(found, more)
         rows = await self.store.list_owned(
             principal.key_id, after_seq=after_seq, limit=limit + 1, descending=order == "desc"
         )
