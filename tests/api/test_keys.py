@@ -103,3 +103,20 @@ def test_revoked_key_is_401_immediately(fresh_gateway: Gateway) -> None:
         admin.post("/key/delete", json={"keys": [key]})
     with pytest.raises(openai.AuthenticationError, match="revoked"):
         fresh_gateway.sdk(key).videos.list()
+
+
+def test_key_info_shows_the_budgets_a_hold_meets(fresh_gateway: Gateway) -> None:
+    """A key sees its own, its team's and its user's budgets (spend, reserved, left) in
+    /key/info, though /team/info and /user/info are the master key's."""
+    with fresh_gateway.http() as admin:
+        admin.post("/team/new", json={"team_id": "studio", "max_budget": 20})
+        admin.post("/user/new", json={"user_id": "ana"})
+    key = fresh_gateway.new_key(max_budget=5, team_id="studio", user_id="ana")
+    with fresh_gateway.http(key) as own:
+        info = own.get("/key/info").json()["info"]
+        assert own.get("/team/info", params={"team_id": "studio"}).status_code == 403
+    assert [(b["budget"], b["name"], b["max_budget"], b["left"]) for b in info["budgets"]] == [
+        ("key", info["key_id"], 5, 5),
+        ("team", "studio", 20, 20),
+        ("user", "ana", None, None),
+    ]

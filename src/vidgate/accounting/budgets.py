@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
-from vidgate.accounting.ledger import budget_row, parse_period
+from vidgate.accounting.ledger import balances, budget_row, parse_period
 from vidgate.db.engine import Database
 from vidgate.db.tables import budgets
 from vidgate.errors import Conflict, InvalidRequest, NotFound
@@ -78,6 +78,21 @@ class BudgetStore:
                 query = select(budgets).where(budgets.c.id.in_(chunk))
                 found.update((row["id"], dict(row)) for row in conn.execute(query).mappings())
             return found
+
+        return await self.db.read(run)
+
+    async def balances(self, budget_ids: list[str]) -> list[dict[str, Any]]:
+        """What each existing row of ``budget_ids`` would let a hold take now (the ledger's
+        ``balances``: ``max_budget``, ``spend``, ``reserved``, ``left``), each with its
+        ``id`` (``key:…``, ``team:…``, ``user:…``) and the ``name`` after the colon."""
+        now = time.time()
+
+        def run(conn: Connection) -> list[dict[str, Any]]:
+            out = []
+            for budget_id in budget_ids:
+                for row in balances(conn, [budget_id], now):
+                    out.append({"id": budget_id, "name": budget_id.split(":", 1)[1], **row})
+            return out
 
         return await self.db.read(run)
 

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from vidgate.accounting.budgets import BudgetStore, budget_fields
 from vidgate.accounting.budgets import public as public_budget
 from vidgate.accounting.keys import MASTER_ID, KeyStore, Principal, parse_expiry
-from vidgate.accounting.ledger import budget_row
+from vidgate.accounting.ledger import budget_ids, budget_row
 from vidgate.api import openapi_models as m
 from vidgate.api.auth import admin, principal
 from vidgate.api.body import read_fields
@@ -143,7 +143,13 @@ async def info(request: Request, caller: Principal = Depends(principal)) -> JSON
             raise InvalidRequest("A key may only look up itself.", param="key")
     record = await _keys(request).find(ref)
     budget = await _budgets(request).get(f"key:{record.id}")
-    return JSONResponse({"key_id": record.id, "info": {**record.public(), **public_budget(budget)}})
+    held = await _budgets(request).balances(budget_ids(record.id, record.team_id, record.user_id))
+    return JSONResponse(
+        {
+            "key_id": record.id,
+            "info": {**record.public(), **public_budget(budget), "budgets": held},
+        }
+    )
 
 
 @router.get("/key/list", openapi_extra=described())
