@@ -26,7 +26,17 @@ from vidgate.accounting.keys import KeyStore
 from vidgate.accounting.retention import Retention
 from vidgate.accounting.sessions import SessionStore
 from vidgate.accounting.spend import SpendStore
-from vidgate.api import admin, aimlapi, health, models, newapi, operations, videos
+from vidgate.api import (
+    admin,
+    aimlapi,
+    config_view,
+    docs,
+    health,
+    models,
+    newapi,
+    operations,
+    videos,
+)
 from vidgate.api import errors as api_errors
 from vidgate.api import metrics as metrics_api
 from vidgate.api import schema as api_schema
@@ -78,7 +88,13 @@ def create_app(settings: Settings) -> FastAPI:
             await _start(app, settings, table, stack)
             yield
 
-    app = FastAPI(title="vidgate", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="vidgate",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,  # api/docs.py serves /docs offline; no /redoc
+        redoc_url=None,
+    )
     api_errors.install(app)
     api_schema.install(app)
     app.add_middleware(BodyLimit, limit=settings.config.settings.max_upload_bytes)
@@ -94,7 +110,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(spend_api.router)
     app.include_router(health.router)
     app.include_router(operations.router)
+    app.include_router(config_view.router)
     app.include_router(metrics_api.router)
+    docs.install(app)
     ui.install(app)
     return app
 
