@@ -1,16 +1,22 @@
-"""Operator routes (master key): deployment health, config reload and a job's full record.
+"""Operator routes: deployment health, config reload, a job's full record, admin listings.
 
-``/health/deployments`` shows what the router sees — breaker state, cooldown end, the last
-error, create latency, running jobs and rate use per deployment — never credentials or
-upstream URLs. ``/jobs/{id}`` shows a job's routing history (every create attempt, with its
-deployment, error and latency) for any owner.
+``/health/deployments`` (master key) shows what the router sees — breaker state, cooldown end,
+the last error, create latency, running jobs and rate use per deployment — never credentials
+or upstream URLs. ``/jobs/{id}`` shows a job's record: its routing history (every create
+attempt, with its deployment, error and latency), the request as the gateway resolved it, its
+money (``reserved_usd`` held, ``cost_usd`` settled) and its webhook deliveries. The master key
+reads any owner's job, with what is the operator's alone: the upstream task id and upstream
+model, and deliveries to every endpoint. A virtual key reads only its own jobs (another key's
+id is a 404, as on every video route) without those, and sees deliveries to its own endpoints.
+The request never carries storage keys or result locations, and its URLs and options pass
+through the redactor.
 
 ``/admin/jobs`` lists every key's jobs (running ones too) and ``/admin/requests`` the request
 log, both filtered and newest first, a page per statement (``jobs/listing.py``,
-``observe/request_log.py``). They are the master key's: a virtual key gets 403, as on
-``/jobs/{id}``, and lists its own jobs with ``GET /v1/videos`` — one meaning per route rather
-than a listing whose answer changes with the caller. Unknown parameters are a 400, so a typo
-cannot silently widen a filter.
+``observe/request_log.py``). They are the master key's: a virtual key gets 403 and lists its
+own jobs with ``GET /v1/videos`` — one meaning per route rather than a listing whose answer
+changes with the caller. Unknown parameters are a 400, so a typo cannot silently widen a
+filter.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from starlette.datastructures import QueryParams
 from starlette.responses import JSONResponse
 
 from vidgate.accounting.keys import Principal
-from vidgate.api.auth import admin
+from vidgate.api.auth import admin, principal
 from vidgate.api.listparams import parse_time
 from vidgate.api.schema import described, enum, query
 from vidgate.api.videos import page_limit
@@ -32,11 +38,14 @@ from vidgate.errors import InvalidRequest, NotFound
 from vidgate.jobs import listing
 from vidgate.jobs.store import Job
 from vidgate.observe import request_log
+from vidgate.redact import REDACTED, REDACTOR, SECRET_OPTION
 from vidgate.routing.router import Router
 from vidgate.settings import ConfigError
+from vidgate.webhooks.service import Webhooks
 
 router = APIRouter()
 Admin = Depends(admin)
+Caller = Depends(principal)
 
 
 def _router(request: Request) -> Router:
@@ -67,11 +76,68 @@ async def reload_config(request: Request, _caller: Principal = Admin) -> JSONRes
 
 
 @router.get("/jobs/{video_id}", openapi_extra=described())
-async def job_record(video_id: str, request: Request, _caller: Principal = Admin) -> JSONResponse:
-    job: Job | None = await request.app.state.jobs.store.get(video_id)
-    if job is None:
-        raise NotFound(f"No video found with id '{video_id}'.", param="video_id")
-    return JSONResponse(_record(job))
+async def job_record(video_id: str, request: Request, caller: Principal = Caller) -> JSONResponse:
+    """A job's record: any owner's for the master key, the caller's own for a virtual key."""
+    if caller.is_admin:
+        job: Job | None = await request.app.state.jobs.store.get(video_id)
+        if job is None:
+            raise NotFound(f"No video found with id '{video_id}'.", param="video_id")
+    else:
+        job = await request.app.state.jobs.owned(caller, video_id)
+    webhooks: Webhooks = request.app.state.webhooks
+    owner = None if caller.is_admin else caller.key_id
+    deliveries = await webhooks.store.for_video(job.id, owner)
+    record = _record(job)
+    if not caller.is_admin:
+        del record["upstream_model"]
+    else:
+        record["upstream_id"] = job.upstream_id
+    record["progress"] = job.progress
+    record["request"] = _request_sent(job.request or {}, admin=caller.is_admin)
+    record["webhook_deliveries"] = [
+        {**delivery.public(), "endpoint_id": delivery.endpoint_id} for delivery in deliveries
+    ]
+    return JSONResponse(record)
+
+
+def _request_sent(data: dict[str, Any], *, admin: bool) -> dict[str, Any]:
+    """The job's resolved request as ``/jobs/{id}`` shows it: no storage keys or result
+    locations, URLs and options redacted, the upstream model and task ids for the master key."""
+    width, height = data.get("width"), data.get("height")
+    shown: dict[str, Any] = {
+        "operation": data.get("operation"),
+        "prompt": data.get("prompt"),
+        "seconds": data.get("seconds"),
+        "size": f"{width}x{height}" if width and height else None,
+        "fps": data.get("fps"),
+        "seed": data.get("seed"),
+        "negative_prompt": data.get("negative_prompt"),
+        "audio": data.get("audio"),
+        "images": [_image_sent(image) for image in data.get("images") or ()],
+        "options": {
+            name: REDACTED if SECRET_OPTION.search(name) else REDACTOR.value(value)
+            for name, value in (data.get("options") or {}).items()
+        },
+    }
+    source = data.get("source")
+    if source:
+        shown["source"] = {"video_id": source.get("job_id"), "seconds": source.get("seconds")}
+        if admin:
+            shown["source"]["upstream_id"] = source.get("upstream_id")
+    if admin:
+        shown["upstream_model"] = data.get("upstream_model")
+    return shown
+
+
+def _image_sent(image: dict[str, Any]) -> dict[str, Any]:
+    asset = image.get("asset") or {}
+    kind = asset.get("kind")
+    shown = {"role": image.get("role"), "kind": "upload" if kind == "blob" else kind}
+    if kind in ("url", "file_id"):
+        value = str(asset.get("value") or "")
+        shown[kind] = "data URI" if value.startswith("data:") else REDACTOR(value)
+    shown["content_type"] = asset.get("content_type")
+    return shown
 
 
 def _record(job: Job) -> dict[str, Any]:

@@ -195,4 +195,5 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     Index("ix_webhook_deliveries_endpoint_seq", "endpoint_id", "seq"),
     Index("ux_webhook_deliveries_endpoint_event", "endpoint_id", "event_id", unique=True),
+    Index("ix_webhook_deliveries_video", "video_id"),  # a job's deliveries (0010)
 )

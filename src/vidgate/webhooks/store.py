@@ -253,6 +253,21 @@ class WebhookStore:
 
         return await self.db.read(run)
 
+    async def for_video(self, video_id: str, owner: str | None, limit: int = 50) -> list[Delivery]:
+        """A video's deliveries, newest first: to ``owner``'s endpoints, or to every endpoint
+        when ``owner`` is ``None`` (the master key's view). One indexed query (0010)."""
+        columns = [deliveries.c[name] for name in Delivery.__dataclass_fields__]
+        query = select(*columns).where(deliveries.c.video_id == video_id)
+        if owner is not None:
+            owned = select(endpoints.c.id).where(endpoints.c.owner_key_id == owner)
+            query = query.where(deliveries.c.endpoint_id.in_(owned.scalar_subquery()))
+        query = query.order_by(deliveries.c.seq.desc()).limit(limit)
+
+        def run(conn: Connection) -> list[Delivery]:
+            return [Delivery.from_row(row) for row in conn.execute(query).mappings()]
+
+        return await self.db.read(run)
+
     async def redeliver(
         self, endpoint_id: str, delivery_id: str, now: float
     ) -> tuple[Literal["queued", "missing", "in_flight"], Delivery | None]:
