@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import JSONResponse
 
@@ -9,6 +11,7 @@ from vidgate.accounting.keys import Principal
 from vidgate.api.auth import principal
 from vidgate.api.schema import described
 from vidgate.routing.config import DeploymentTable
+from vidgate.values import OptionSpec
 
 router = APIRouter()
 
@@ -43,9 +46,24 @@ async def list_models(request: Request, caller: Principal = Depends(principal)) 
                     "fps": list(caps.fps),
                     "input_reference": "first_frame" in caps.image_roles,
                     "seed": caps.seed,
+                    "image_roles": sorted(caps.image_roles),
                     "options": {name: spec.allowed() for name, spec in caps.options.items()},
+                    "option_fields": {name: _field(spec) for name, spec in caps.options.items()},
                     "any_options": caps.any_options,
                 },
             }
         )
     return JSONResponse({"object": "list", "data": data})
+
+
+def _field(spec: OptionSpec) -> dict[str, Any]:
+    """An option as a form field: its kind and the values or range it allows (the console's
+    playground builds its inputs from these)."""
+    return {
+        "kind": spec.kind,
+        "choices": list(spec.choices),
+        "minimum": spec.minimum,
+        "maximum": spec.maximum,
+        "max_length": spec.max_length,
+        "description": spec.description,
+    }
