@@ -104,7 +104,10 @@ def _budgets(request: Request) -> BudgetStore:
     return store
 
 
-@router.post("/key/generate", openapi_extra=described(body=m.KeyGenerate, body_required=False))
+@router.post(
+    "/key/generate",
+    openapi_extra=described(body=m.KeyGenerate, body_required=False, returns=m.KeyGenerated),
+)
 async def generate(request: Request, _: Principal = Depends(admin)) -> JSONResponse:
     body = await read_fields(request, allow_empty=True)
     alias = body.get("key_alias", body.get("alias"))
@@ -128,7 +131,8 @@ async def generate(request: Request, _: Principal = Depends(admin)) -> JSONRespo
 @router.get(
     "/key/info",
     openapi_extra=described(
-        params=[query("key", "A key id, alias or key (master key only); default: the caller.")]
+        params=[query("key", "A key id, alias or key (master key only); default: the caller.")],
+        returns=m.KeyInfo,
     ),
 )
 async def info(request: Request, caller: Principal = Depends(principal)) -> JSONResponse:
@@ -152,7 +156,7 @@ async def info(request: Request, caller: Principal = Depends(principal)) -> JSON
     )
 
 
-@router.get("/key/list", openapi_extra=described())
+@router.get("/key/list", openapi_extra=described(returns=m.KeyList))
 async def list_keys(request: Request, _: Principal = Depends(admin)) -> JSONResponse:
     records = await _keys(request).list()
     found = await _budgets(request).many([f"key:{r.id}" for r in records])
@@ -160,7 +164,7 @@ async def list_keys(request: Request, _: Principal = Depends(admin)) -> JSONResp
     return JSONResponse({"keys": keys, "total_count": len(records)})
 
 
-@router.post("/key/update", openapi_extra=described(body=m.KeyUpdate))
+@router.post("/key/update", openapi_extra=described(body=m.KeyUpdate, returns=m.Key))
 async def update(request: Request, _: Principal = Depends(admin)) -> JSONResponse:
     body = await read_fields(request)
     ref = body.get("key")
@@ -188,7 +192,7 @@ async def update(request: Request, _: Principal = Depends(admin)) -> JSONRespons
     return JSONResponse({**record.public(), **public_budget(budget)})
 
 
-@router.post("/key/delete", openapi_extra=described(body=m.KeyDelete))
+@router.post("/key/delete", openapi_extra=described(body=m.KeyDelete, returns=m.KeysDeleted))
 async def delete(request: Request, _: Principal = Depends(admin)) -> JSONResponse:
     body = await read_fields(request)
     keys, aliases = body.get("keys") or [], body.get("key_aliases") or []
@@ -202,7 +206,12 @@ async def delete(request: Request, _: Principal = Depends(admin)) -> JSONRespons
 # --- team and user budgets (keys join them with team_id / user_id) -------------------------
 
 
-def _owner_routes(kind: str, new_body: type[BaseModel], update_body: type[BaseModel]) -> None:
+def _owner_routes(
+    kind: str,
+    new_body: type[BaseModel],
+    update_body: type[BaseModel],
+    returns: type[BaseModel],
+) -> None:
     param = f"{kind}_id"
 
     async def new(request: Request, _: Principal = Depends(admin)) -> JSONResponse:
@@ -229,14 +238,17 @@ def _owner_routes(kind: str, new_body: type[BaseModel], update_body: type[BaseMo
         row = await _budgets(request).change(f"{kind}:{name}", budget_fields(body))
         return JSONResponse({param: name, **public_budget(row)})
 
-    new_doc = described(body=new_body, body_required=False)
-    info_doc = described(params=[query(param, f"The {kind}'s id.", required=True)])
+    new_doc = described(body=new_body, body_required=False, returns=returns)
+    info_doc = described(params=[query(param, f"The {kind}'s id.", required=True)], returns=returns)
     router.add_api_route(f"/{kind}/new", new, methods=["POST"], openapi_extra=new_doc)
     router.add_api_route(f"/{kind}/info", info, methods=["GET"], openapi_extra=info_doc)
     router.add_api_route(
-        f"/{kind}/update", change, methods=["POST"], openapi_extra=described(body=update_body)
+        f"/{kind}/update",
+        change,
+        methods=["POST"],
+        openapi_extra=described(body=update_body, returns=returns),
     )
 
 
-_owner_routes("team", m.TeamNew, m.TeamUpdate)
-_owner_routes("user", m.UserNew, m.UserUpdate)
+_owner_routes("team", m.TeamNew, m.TeamUpdate, m.Team)
+_owner_routes("user", m.UserNew, m.UserUpdate, m.User)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import JSONResponse
 
 from vidgate.accounting.keys import Principal
+from vidgate.api import openapi_models as m
 from vidgate.api.auth import principal
 from vidgate.api.schema import described
 from vidgate.routing.config import DeploymentTable
@@ -16,7 +17,7 @@ from vidgate.values import OptionSpec
 router = APIRouter()
 
 
-@router.get("/models", openapi_extra=described())
+@router.get("/models", openapi_extra=described(returns=m.ModelList))
 async def list_models(request: Request, caller: Principal = Depends(principal)) -> JSONResponse:
     table: DeploymentTable = request.app.state.live.table
     started = int(request.app.state.started_at)

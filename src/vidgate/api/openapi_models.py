@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vidgate.accounting.budgets import MAX_BUDGET_USD
 from vidgate.accounting.keys import MAX_UNIX_TIME
+from vidgate.accounting.spend import GROUP_BY
+from vidgate.values import OptionKind
 from vidgate.webhooks.config import EVENT_TYPES
 
 _Strict = ConfigDict(extra="forbid")
@@ -367,3 +369,417 @@ class WebhookCreate(BaseModel):
         None, min_length=1, description="Default: every event type."
     )
     description: str | None = Field(None, max_length=500)
+
+
+# --- replies of the administration, operator and webhook routes ----------------------------
+# What the routes build as dicts (they never validate through these); ``tests/api/
+# test_openapi.py`` checks real replies against the schemas. A field that may be absent is
+# the only kind with a default here.
+
+BudgetKind = Literal["key", "team", "user"]
+
+
+class BudgetState(BaseModel):
+    """A budget row as the admin routes show it (``accounting/budgets.public``)."""
+
+    max_budget: float | None = Field(description="USD per period; null: no limit.")
+    spend: float = Field(description="Spent in the current period.")
+    reserved: float = Field(description="Held by running jobs.")
+    budget_duration: str | None = Field(description="The period: 12h, 1d, 30d; null: none.")
+    budget_reset_at: float | None = Field(description="When the period ends, Unix seconds.")
+
+
+class Key(BudgetState):
+    """A virtual key as admin routes show it: never the key itself or its hash."""
+
+    key_id: str
+    key_alias: str | None
+    key_hint: str = Field(description="The key's last characters, to recognise it.")
+    models: list[str] = Field(description="Models the key may use; empty: all.")
+    metadata: dict[str, Any]
+    created_at: int
+    expires: int | None = Field(description="Unix seconds; null: never.")
+    revoked: bool
+    team_id: str | None
+    user_id: str | None
+    rpm_limit: int | None
+    max_parallel_requests: int | None
+
+
+class KeyGenerated(Key):
+    key: str = Field(description="The new key: shown once, store it.")
+
+
+class BudgetBalance(BaseModel):
+    """What a budget a hold meets would let a new hold take now."""
+
+    id: str = Field(examples=["team:research"])
+    name: str = Field(description="The id after the colon.")
+    budget: BudgetKind
+    max_budget: float | None
+    spend: float
+    reserved: float
+    left: float | None = Field(description="What a new hold may take; null without a limit.")
+
+
+class KeyDetails(Key):
+    budgets: list[BudgetBalance] = Field(
+        description="The key's own, its team's and its user's budget rows that exist."
+    )
+
+
+class MasterKeyDetails(BaseModel):
+    key_id: Literal["master"]
+    admin: Literal[True]
+
+
+class KeyInfo(BaseModel):
+    key_id: str
+    info: KeyDetails | MasterKeyDetails
+
+
+class KeyList(BaseModel):
+    keys: list[Key]
+    total_count: int
+
+
+class KeysDeleted(BaseModel):
+    deleted_keys: list[str] = Field(description="The ids of the keys revoked.")
+
+
+class Team(BudgetState):
+    team_id: str
+
+
+class User(BudgetState):
+    user_id: str
+
+
+class SpendLogRow(BaseModel):
+    """One settled job."""
+
+    job_id: str
+    key_id: str
+    team_id: str | None
+    user_id: str | None
+    model: str
+    provider: str
+    deployment_id: str
+    status: Literal["completed", "failed"]
+    seconds: float | None
+    cost_usd: float
+    priced: bool = Field(description="False: the model has no price; cost_usd is 0.")
+    created_at: float
+    settled_at: float
+
+
+class SpendLogPage(BaseModel):
+    """A page of spend rows, newest first (``format=csv``: every matching row as CSV)."""
+
+    object: Literal["list"]
+    data: list[SpendLogRow]
+    has_more: bool
+    next_cursor: str | None = Field(description="The next page's 'after'.")
+    total_cost_usd: float = Field(description="Over every matching row, not just this page.")
+
+
+class SpendTotals(BaseModel):
+    jobs: int
+    completed: int
+    failed: int
+    seconds: float
+    cost_usd: float
+
+
+class SpendGroup(SpendTotals):
+    group: str | None = Field(description="The key, model, provider, day, team or user.")
+
+
+class SpendReport(BaseModel):
+    object: Literal["spend_report"]
+    group_by: Literal[GROUP_BY]  # type: ignore[valid-type]
+    start: float | None
+    end: float | None
+    rows: list[SpendGroup]
+    totals: SpendTotals
+
+
+class DeploymentError(BaseModel):
+    code: str
+    message: str
+    at: float
+
+
+class DeploymentHealth(BaseModel):
+    """A deployment as the router sees it; never credentials or upstream URLs."""
+
+    id: str
+    model_name: str
+    provider: str
+    model: str
+    healthy: bool
+    state: Literal["ok", "cooling_down", "probing"]
+    cooling_down_until: float | None
+    recent_requests: int = Field(description="Creates within the breaker's window.")
+    recent_failures: int
+    latency_ms: float | None = Field(description="The average create latency.")
+    successes: int
+    errors: int
+    last_error: DeploymentError | None
+    running_jobs: int
+    rpm_used: int
+    rpm: int | None
+    max_concurrent_jobs: int | None
+    weight: float
+
+
+class DeploymentHealthList(BaseModel):
+    healthy_count: int
+    unhealthy_count: int
+    deployments: list[DeploymentHealth]
+
+
+class ConfigReloaded(BaseModel):
+    reloaded: Literal[True]
+    added: list[str] = Field(description="Deployment ids.")
+    changed: list[str]
+    removed: list[str] = Field(description="Retired: their running jobs still finish.")
+
+
+class AttemptError(BaseModel):
+    status: int
+    code: str
+    message: str
+
+
+class JobAttempt(BaseModel):
+    """One upstream create of the job."""
+
+    deployment: str
+    model: str
+    provider: str
+    started_at: float
+    latency_ms: float
+    error: AttemptError | None
+
+
+class JobError(BaseModel):
+    code: str
+    message: str | None
+
+
+class _JobFields(BaseModel):
+    id: str
+    owner_key_id: str
+    end_user: str | None
+    model: str
+    deployment_id: str
+    provider: str
+    upstream_model: str
+    operation: str = Field(examples=["create"])
+    status: Literal["queued", "in_progress", "completed", "failed"]
+    phase: str = Field(description="Where the job is within its status.")
+    error: JobError | None
+    attempts: list[JobAttempt]
+    reserved_usd: float | None = Field(description="Held on the budgets while it runs.")
+    cost_usd: float | None
+    budget_ids: list[str]
+    created_at: float
+    started_at: float | None
+    completed_at: float | None
+    deleted_at: float | None
+
+
+class SentImage(BaseModel):
+    role: str | None
+    kind: str | None = Field(description="upload, url or file_id.")
+    url: str | None = Field(None, description="Redacted; 'data URI' for inline images.")
+    file_id: str | None = None
+    content_type: str | None
+
+
+class SentSource(BaseModel):
+    video_id: str | None
+    seconds: float | None
+    upstream_id: str | None = Field(None, description="Master key only.")
+
+
+class JobRequest(BaseModel):
+    """The request as the gateway resolved it: no storage keys or result locations, URLs and
+    options redacted."""
+
+    operation: str | None
+    prompt: str | None
+    seconds: int | None
+    size: str | None
+    fps: int | None
+    seed: int | None
+    negative_prompt: str | None
+    audio: bool | None
+    images: list[SentImage]
+    options: dict[str, Any]
+    source: SentSource | None = Field(None, description="The video a follow-up continues.")
+    upstream_model: str | None = Field(None, description="Master key only.")
+
+
+class JobRecord(_JobFields):
+    """A job's full record: its routing history, money and webhook deliveries. The master key
+    reads any owner's job, a virtual key only its own, without the upstream fields."""
+
+    upstream_model: str | None = Field(None, description="Master key only.")  # type: ignore[assignment]
+    upstream_id: str | None = Field(None, description="Master key only.")
+    progress: int
+    request: JobRequest
+    webhook_deliveries: list[JobDelivery] = Field(
+        description="To every endpoint for the master key; to the caller's own otherwise."
+    )
+
+
+class AdminJob(_JobFields):
+    prompt: str
+    progress: int
+    size: str
+    seconds: int
+    remixed_from: str | None
+    updated_at: float
+    expires_at: float | None
+
+
+class AdminJobList(BaseModel):
+    """Every key's jobs, newest first."""
+
+    object: Literal["list"]
+    data: list[AdminJob]
+    first_id: str | None
+    last_id: str | None = Field(description="The next page's 'after_id'.")
+    has_more: bool
+
+
+class RequestLogRow(BaseModel):
+    seq: int
+    at: float
+    request_id: str
+    method: str
+    route: str = Field(examples=["/v1/videos/{id}"])
+    status_code: int
+    latency_ms: float
+    key_id: str | None
+    model: str | None
+    deployment_id: str | None
+    job_id: str | None
+    error_code: str | None
+    end_user: str | None
+
+
+class RequestLogList(BaseModel):
+    """The request log, newest first."""
+
+    object: Literal["list"]
+    data: list[RequestLogRow]
+    first_id: int | None
+    last_id: int | None = Field(description="The next page's 'after_id'.")
+    has_more: bool
+
+
+class WebhookEndpoint(BaseModel):
+    id: str
+    object: Literal["webhook_endpoint"]
+    url: str
+    events: list[Literal[EVENT_TYPES]]  # type: ignore[valid-type]
+    description: str | None
+    status: Literal["enabled", "disabled"]
+    disabled_reason: str | None
+    source: Literal["api", "config"]
+    created_at: int
+
+
+class WebhookEndpointCreated(WebhookEndpoint):
+    secret: str = Field(description="The signing secret: shown once, by the create.")
+
+
+class WebhookEndpointList(BaseModel):
+    object: Literal["list"]
+    data: list[WebhookEndpoint]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+
+
+class WebhookEndpointDeleted(BaseModel):
+    id: str
+    object: Literal["webhook_endpoint.deleted"]
+    deleted: bool
+
+
+class WebhookDelivery(BaseModel):
+    id: str
+    object: Literal["webhook_delivery"]
+    event_id: str = Field(description="The webhook-id header: the same on every redelivery.")
+    event_type: Literal[EVENT_TYPES]  # type: ignore[valid-type]
+    video_id: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: int | None
+    delivered_at: int | None
+    created_at: int
+
+
+class JobDelivery(WebhookDelivery):
+    endpoint_id: str
+
+
+class WebhookDeliveryList(BaseModel):
+    object: Literal["list"]
+    data: list[WebhookDelivery]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+
+
+class OptionField(BaseModel):
+    """An option as a form field: its kind and the values or range it allows."""
+
+    kind: OptionKind
+    choices: list[Any]
+    minimum: float | None
+    maximum: float | None
+    max_length: int | None = Field(description="Longest string, or most items of a list.")
+    description: str
+
+
+class ModelCapabilities(BaseModel):
+    operations: list[str] = Field(examples=[["create", "remix"]])
+    seconds: list[int]
+    default_seconds: int
+    sizes: list[str]
+    default_size: str
+    fps: list[int]
+    input_reference: bool = Field(description="Takes a first frame.")
+    seed: bool
+    image_roles: list[str] = Field(examples=[["first_frame", "last_frame"]])
+    options: dict[str, str] = Field(description="Each option and the values it takes.")
+    option_fields: dict[str, OptionField] = Field(description="The same, as data.")
+    any_options: bool = Field(description="Passes options it does not list, unchecked.")
+
+
+class Model(BaseModel):
+    id: str
+    alias_for: str | None = Field(description="The model group an alias names.")
+    object: Literal["model"]
+    created: int
+    owned_by: str = Field(description="The provider.")
+    description: str
+    default: bool = Field(description="Used when a create names no model.")
+    capabilities: ModelCapabilities
+
+
+class ModelList(BaseModel):
+    object: Literal["list"]
+    data: list[Model]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str

@@ -30,6 +30,7 @@ from starlette.datastructures import QueryParams
 from starlette.responses import JSONResponse
 
 from vidgate.accounting.keys import Principal
+from vidgate.api import openapi_models as m
 from vidgate.api.auth import admin, principal
 from vidgate.api.listparams import parse_time
 from vidgate.api.schema import described, enum, query
@@ -53,7 +54,7 @@ def _router(request: Request) -> Router:
     return routing
 
 
-@router.get("/health/deployments", openapi_extra=described())
+@router.get("/health/deployments", openapi_extra=described(returns=m.DeploymentHealthList))
 async def deployment_health(request: Request, _caller: Principal = Admin) -> JSONResponse:
     rows = _router(request).status()
     healthy = sum(1 for row in rows if row["healthy"])
@@ -62,7 +63,7 @@ async def deployment_health(request: Request, _caller: Principal = Admin) -> JSO
     )
 
 
-@router.post("/config/reload", openapi_extra=described())
+@router.post("/config/reload", openapi_extra=described(returns=m.ConfigReloaded))
 async def reload_config(request: Request, _caller: Principal = Admin) -> JSONResponse:
     try:
         summary = request.app.state.reload()
@@ -75,7 +76,7 @@ async def reload_config(request: Request, _caller: Principal = Admin) -> JSONRes
     return JSONResponse({"reloaded": True, **summary.as_dict()})
 
 
-@router.get("/jobs/{video_id}", openapi_extra=described())
+@router.get("/jobs/{video_id}", openapi_extra=described(returns=m.JobRecord))
 async def job_record(video_id: str, request: Request, caller: Principal = Caller) -> JSONResponse:
     """A job's record: any owner's for the master key, the caller's own for a virtual key."""
     if caller.is_admin:
@@ -294,7 +295,8 @@ _LIST_PAGE = (
             query("q", "A job id, or text in the prompt (case-insensitive).", maxLength=500),
             *_LIST_PAGE,
             query("after_id", "The 'last_id' of the previous page (a job id)."),
-        ]
+        ],
+        returns=m.AdminJobList,
     ),
 )
 async def admin_jobs(request: Request, _caller: Principal = Admin) -> JSONResponse:
@@ -363,7 +365,8 @@ def _after_seq(query: QueryParams) -> int | None:
             query("before", f"Before this time (a date: before its end): {_TIME}."),
             *_LIST_PAGE,
             query("after_id", "The 'last_id' of the previous page (a row's seq)."),
-        ]
+        ],
+        returns=m.RequestLogList,
     ),
 )
 async def admin_requests(request: Request, _caller: Principal = Admin) -> JSONResponse:

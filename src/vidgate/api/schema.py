@@ -80,8 +80,8 @@ def described(
     returns_media: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The ``openapi_extra`` of a route: its JSON and multipart bodies, its query and header
-    parameters, its 200 reply (a model, or media types such as ``video/mp4``) and its
-    errors (the OpenAI envelope)."""
+    parameters, its 200 reply (a model, media types such as ``video/mp4``, or both: JSON or
+    CSV) and its errors (the OpenAI envelope)."""
     extra: dict[str, Any] = {"responses": {"4XX": _errors()}}
     content = {}
     if body is not None:
@@ -92,12 +92,12 @@ def described(
         extra["requestBody"] = {"required": body_required, "content": content}
     if params:
         extra["parameters"] = [param.openapi() for param in params]
+    ok: dict[str, Any] = {}
     if returns is not None:
-        ok = {"application/json": {"schema": ref(returns)}}
+        ok["application/json"] = {"schema": ref(returns)}
+    ok |= {name: {"schema": {"contentMediaType": name}} for name in returns_media}
+    if ok:
         extra["responses"]["200"] = {"content": ok}
-    elif returns_media:
-        media = {name: {"schema": {"contentMediaType": name}} for name in returns_media}
-        extra["responses"]["200"] = {"content": media}
     return extra
 
 

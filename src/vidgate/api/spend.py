@@ -37,6 +37,7 @@ from vidgate.accounting.spend import (
     SpendFilter,
     SpendStore,
 )
+from vidgate.api import openapi_models as m
 from vidgate.api.auth import principal
 from vidgate.api.listparams import TIME_FORMS as _TIME_FORMS
 from vidgate.api.listparams import parse_time
@@ -209,7 +210,9 @@ def _csv_response(
                 default=DEFAULT_LIMIT,
             ),
             query("after", "The 'next_cursor' of the previous page."),
-        )
+        ),
+        returns=m.SpendLogPage,
+        returns_media=("text/csv",),
     ),
 )
 async def spend_logs(request: Request, caller: Principal = Caller) -> Response:
@@ -242,7 +245,9 @@ async def _once(rows: list[dict[str, Any]]) -> AsyncIterator[list[dict[str, Any]
     openapi_extra=described(
         params=_params(
             query("group_by", "What each row totals.", **enum(GROUP_BY, DEFAULT_GROUP_BY))
-        )
+        ),
+        returns=m.SpendReport,
+        returns_media=("text/csv",),
     ),
 )
 async def spend_report(request: Request, caller: Principal = Caller) -> Response:

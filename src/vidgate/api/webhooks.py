@@ -38,7 +38,10 @@ def _store(request: Request) -> WebhookStore:
     return webhooks.store
 
 
-@router.post("/webhooks", openapi_extra=described(body=m.WebhookCreate))
+@router.post(
+    "/webhooks",
+    openapi_extra=described(body=m.WebhookCreate, returns=m.WebhookEndpointCreated),
+)
 async def create_endpoint(request: Request, caller: Principal = Caller) -> JSONResponse:
     body = await read_fields(request)
     unknown = sorted(set(body) - set(_FIELDS))
@@ -62,7 +65,7 @@ async def create_endpoint(request: Request, caller: Principal = Caller) -> JSONR
     return JSONResponse({**endpoint.public(), "secret": endpoint.secret})
 
 
-@router.get("/webhooks", openapi_extra=described())
+@router.get("/webhooks", openapi_extra=described(returns=m.WebhookEndpointList))
 async def list_endpoints(request: Request, caller: Principal = Caller) -> JSONResponse:
     found = await _store(request).list_owned(caller.key_id)
     data = [endpoint.public() for endpoint in found]
@@ -77,14 +80,14 @@ async def list_endpoints(request: Request, caller: Principal = Caller) -> JSONRe
     )
 
 
-@router.get("/webhooks/{webhook_id}", openapi_extra=described())
+@router.get("/webhooks/{webhook_id}", openapi_extra=described(returns=m.WebhookEndpoint))
 async def retrieve_endpoint(
     webhook_id: str, request: Request, caller: Principal = Caller
 ) -> JSONResponse:
     return JSONResponse((await _owned(request, caller, webhook_id)).public())
 
 
-@router.delete("/webhooks/{webhook_id}", openapi_extra=described())
+@router.delete("/webhooks/{webhook_id}", openapi_extra=described(returns=m.WebhookEndpointDeleted))
 async def delete_endpoint(
     webhook_id: str, request: Request, caller: Principal = Caller
 ) -> JSONResponse:
@@ -101,7 +104,9 @@ async def delete_endpoint(
 
 @router.get(
     "/webhooks/{webhook_id}/deliveries",
-    openapi_extra=described(params=page("The last delivery id of the previous page.")),
+    openapi_extra=described(
+        params=page("The last delivery id of the previous page."), returns=m.WebhookDeliveryList
+    ),
 )
 async def list_deliveries(
     webhook_id: str, request: Request, caller: Principal = Caller
@@ -187,7 +192,10 @@ def _description(value: Any) -> str | None:
     return value
 
 
-@router.post("/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", openapi_extra=described())
+@router.post(
+    "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    openapi_extra=described(returns=m.WebhookDelivery),
+)
 async def redeliver(
     webhook_id: str, delivery_id: str, request: Request, caller: Principal = Caller
 ) -> JSONResponse:
