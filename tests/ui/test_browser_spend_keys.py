@@ -139,3 +139,40 @@ def test_revoking_on_the_keys_page_signs_the_key_out(browser: Browser, console: 
         page.goto("/ui/spend")
         expect(page).to_have_url(f"{console.url}/ui/signin?next=/ui/spend")
         assert page.request.get("/v1/videos").status == 401  # the session's cookie
+
+
+def test_edit_a_key_and_give_it_a_team_on_the_keys_page(browser: Browser, console: Gateway) -> None:
+    created = _new_key(console, key_alias="to-edit", max_budget=1)
+    with signed_in(browser, console.url, console.master_key) as admin:
+        _loaded(admin, "/ui/keys")
+        teams = admin.locator('[data-owner="team"]')
+        teams.locator("[name=team_id]").fill("studio")
+        teams.locator("[name=max_budget]").fill("20")
+        teams.locator("button[type=submit]").click()
+        studio = teams.locator('tbody tr[data-id="studio"]')
+        expect(studio).to_contain_text("$0.00 of $20.00")
+        row = admin.locator(f'#keys-table tbody tr[data-id="{created["key_id"]}"]')
+        row.locator("button.edit").click()
+        dialog = admin.locator("#edit-dialog")
+        expect(dialog.locator("[name=max_budget]")).to_have_value("1")
+        dialog.locator("[name=max_budget]").fill("7.5")
+        dialog.locator("[name=rpm_limit]").fill("30")
+        dialog.locator("[name=team_id]").fill("studio")
+        dialog.locator("[name=models]").select_option(["local/preview"])
+        dialog.locator("button[type=submit]").click()
+        expect(row).to_contain_text("$0.00 of $7.50")
+        expect(studio.locator("td.num")).to_have_text("1")
+    with console.http() as client:
+        info = client.get("/key/info", params={"key": created["key_id"]}).json()["info"]
+    assert (info["max_budget"], info["rpm_limit"], info["team_id"], info["models"]) == (
+        7.5,
+        30,
+        "studio",
+        ["local/preview"],
+    )
+    with signed_in(browser, console.url, created["key"]) as page:
+        _loaded(page, "/ui/spend")
+        expect(page.locator('#budgets [data-budget="team:studio"]')).to_contain_text(
+            "spent $0.00 of $20.00"
+        )
+        shot(page, "spend-virtual-key")

@@ -7,6 +7,7 @@ import { bars, columns } from '../chart.js';
 const GROUPS = ['day', 'model', 'provider', 'key', 'team', 'user'];
 const LABELS = { day: 'Day', model: 'Model', provider: 'Provider', key: 'Key', team: 'Team', user: 'End user' };
 const DAY_MS = 86_400_000;
+const BUDGETS_SHOWN = 8;
 const form = $('#range');
 let keyNames = new Map();
 
@@ -109,11 +110,16 @@ async function drawBudgets() {
     keyNames = new Map(keys.map((k) => [k.key_id, k.key_alias || k.key_id]));
     const live = keys.filter((k) => !k.revoked);
     if (!live.length) return clear(box, h('p', { class: 'muted' }, 'No keys yet. The master key has no budget.'));
-    return clear(box, h('p', { class: 'muted small' }, 'Every key’s budget (the master key has none).'),
-      live.map((k) => budgetRow({
+    // The keys nearest their limit first, then the unlimited ones by spend.
+    const used = (k) => (k.max_budget ? (k.spend + k.reserved) / k.max_budget : -1 / (1 + k.spend));
+    live.sort((a, b) => used(b) - used(a));
+    const shown = live.slice(0, BUDGETS_SHOWN);
+    return clear(box, h('p', { class: 'muted small' }, 'Every key’s budget, nearest its limit first (the master key has none).'),
+      shown.map((k) => budgetRow({
         kind: 'key', name: k.key_alias || k.key_id, id: `key:${k.key_id}`, max: k.max_budget, spend: k.spend,
         reserved: k.reserved, period: k.budget_duration, resetAt: k.budget_reset_at,
-      })));
+      })),
+      live.length > shown.length ? h('p', { class: 'muted small' }, `and ${live.length - shown.length} more keys: `, h('a', { href: '/ui/keys' }, 'see Keys')) : null);
   }
   const { info } = await api('/key/info');
   keyNames = new Map([[info.key_id, info.key_alias || info.key_id]]);
