@@ -778,8 +778,3 @@ class Model(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"]
     data: list[Model]
-
-
-class Health(BaseModel):
-    status: Literal["ok"]
-    version: str
