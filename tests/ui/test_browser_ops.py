@@ -209,6 +209,13 @@ def test_requests_page_lists_filters_and_pages(browser: Browser, ops: Gateway) -
         for i in range(30):
             assert http.get(f"/v1/videos/video_nope{i}").status_code == 404
         assert http.get("/v1/models").status_code == 200
+        assert http.get("/health/deployments").status_code == 200
+        with ops.http(ops.new_key(key_alias="ci-viewer")) as viewer:
+            assert viewer.get("/v1/videos").status_code == 200
+            assert viewer.get("/admin/requests").status_code == 403
+        assert (
+            http.get("/v1/models", headers={"authorization": "Bearer sk-wrong"}).status_code == 401
+        )
         bad = post_video(http, model="local/preview", prompt="x", seconds="x")
         assert bad.status_code == 400
         marker = bad.headers["x-request-id"]
@@ -217,12 +224,12 @@ def test_requests_page_lists_filters_and_pages(browser: Browser, ops: Gateway) -
             rows = http.get("/admin/requests", params={"request_id": marker}).json()["data"]
             return bool(rows)
 
-        wait_for(logged)
+        wait_for(logged, interval=0.25)  # rows are written in batches about once a second
         errors = len(
             http.get("/admin/requests", params={"status": "4xx", "limit": 200}).json()["data"]
         )
     with signed_in(browser, ops.url, ops.master_key) as page:
-        page.goto("/ui/requests")
+        page.goto("/ui/requests?limit=25")
         rows = page.locator("#requests tbody tr[data-seq]")
         expect(rows.first).to_be_visible()
         expect(page.locator("#requests tbody tr[data-status='200']").first).to_be_visible()

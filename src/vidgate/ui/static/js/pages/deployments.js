@@ -24,7 +24,8 @@ function breaker(state) {
 
 function errorRate(row) {
   const rate = row.recent_requests ? `${Math.round((100 * row.recent_failures) / row.recent_requests)}%` : '—';
-  return [rate, h('span', { class: 'cell-sub' }, `${row.recent_failures}/${row.recent_requests} recent · ${row.errors} errors total`)];
+  const recent = row.recent_requests ? `${row.recent_failures} of ${row.recent_requests} failed` : 'no recent creates';
+  return [rate, h('span', { class: 'cell-sub nowrap', title: `${row.successes} succeeded, ${row.errors} failed since start` }, recent)];
 }
 
 function lastError(error) {
