@@ -23,7 +23,7 @@ from openapi_spec_validator import validate
 
 from tests.support import Gateway
 from vidgate.accounting.budgets import MAX_BUDGET_USD
-from vidgate.api import admin, videos
+from vidgate.api import admin, listparams, videos
 
 NOT_PARAMETERS = {"authorization", "x-api-key", "content-type", "content-length"}
 """Headers described otherwise: the security schemes and the request body's media type."""
@@ -89,6 +89,9 @@ def reads(func: Callable[..., Any], seen: set[Any] | None = None) -> Reads:
             found.query |= _strings(first, scope)
         if first is not None and "query" in ast.unparse(first) and len(node.args) > 1:
             found.query |= _strings(node.args[1], scope)  # _value(query, "key"), ...
+            for arg in node.args[2:]:  # time_range(query, "created_after", "created_before")
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    found.query.add(arg.value)
         if target == "request.headers.get":
             found.headers |= {h.lower() for h in _strings(first, scope)}
         callee = _callee(node.func, scope)
@@ -156,7 +159,9 @@ def test_the_analysis_sees_what_routes_read(gateway: Gateway) -> None:
     routes = {(path, method): route for path, method, route in _operations(gateway)}
     create = reads(routes["/v1/videos", "post"].endpoint)
     assert create.body and "idempotency-key" in create.headers
-    assert reads(routes["/v1/videos", "get"].endpoint).query == {"limit", "after", "order"}
+    assert reads(routes["/v1/videos", "get"].endpoint).query == {
+        "limit", "after", "order", *listparams.VIDEO_FILTERS
+    }  # fmt: skip
     assert reads(routes["/team/info", "get"].endpoint).query == {"team_id"}
     polls = reads(routes["/v2/video/generations", "get"].endpoint).query
     assert polls == {"generation_id", "generation_ids"}
