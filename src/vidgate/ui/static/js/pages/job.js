@@ -96,7 +96,8 @@ function settlement(record) {
   const cost = record.cost_usd;
   if (cost === null || cost === undefined) return held ? `${usd(held)} held, not settled yet` : 'not settled yet';
   const diff = held ? held - cost : 0;
-  return diff > 0.00005 ? `${usd(cost)} charged; ${usd(held)} held, ${usd(diff)} released` : `${usd(cost)} charged (${usd(held ?? 0)} held)`;
+  if (!held) return `${usd(cost)} charged (no budget hold)`;
+  return diff > 0.00005 ? `${usd(cost)} charged; ${usd(held)} held, ${usd(diff)} released` : `${usd(cost)} charged, as held`;
 }
 
 function draw(video, record, models) {
