@@ -202,6 +202,10 @@ def test_webhooks_page_creates_endpoint_shows_deliveries_and_redelivers(
         expect(page.locator("#flash")).to_contain_text("deleted")
     with ops.http() as http:
         assert len(http.get("/v1/webhooks").json()["data"]) == 1
+    with signed_in(browser, ops.url, ops.new_key()) as page:  # a virtual key: its own only
+        page.goto("/ui/webhooks")
+        expect(page.locator("#endpoints tbody")).to_contain_text("No endpoints yet")
+        expect(page.locator("#deliveries-panel")).to_be_hidden()
 
 
 def test_requests_page_lists_filters_and_pages(browser: Browser, ops: Gateway) -> None:
