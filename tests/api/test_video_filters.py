@@ -45,3 +45,18 @@ def test_a_bad_filter_is_a_400_naming_it(gateway: Gateway) -> None:
         assert status["param"] == "status" and "running" in status["message"]
         when = http.get("/v1/videos", params={"created_before": "yesterday"}).json()["error"]
         assert when["param"] == "created_before"
+
+
+def test_the_master_key_reads_any_keys_video_but_lists_its_own(gateway: Gateway) -> None:
+    key = gateway.new_key()
+    with gateway.http(key) as http:
+        made = post_video(http, prompt="a key's own video", **BODY)
+    video_id = made.json()["id"]
+    with gateway.http() as admin:
+        wait_for(lambda: admin.get(f"/v1/videos/{video_id}").json()["status"] == "completed")
+        assert admin.get(f"/v1/videos/{video_id}/content").status_code == 200
+        assert video_id not in [v["id"] for v in admin.get("/v1/videos").json()["data"]]
+    other = gateway.new_key()
+    with gateway.http(other) as http:
+        assert http.get(f"/v1/videos/{video_id}").status_code == 404
+        assert http.get(f"/v1/videos/{video_id}/content").status_code == 404

@@ -61,8 +61,7 @@ def watch_params(request: Request) -> Watch:
 
 async def _one(store: JobStore, caller: Principal, job_id: str) -> Job | None:
     if caller.is_admin:
-        job = await store.get(job_id)
-        return None if job is None or job.deleted_at is not None else job
+        return await store.get_live(job_id)
     return await store.get_owned(job_id, caller.key_id)
 
 

@@ -180,7 +180,7 @@ class JobService:
     async def _source_job(self, principal: Principal, request: VideoRequest) -> Job | None:
         if request.source_video_id is None:
             return None
-        source = await self.store.get_owned(request.source_video_id, principal.key_id)
+        source = await self.visible(principal, request.source_video_id)
         if source is None:
             raise NotFound(f"No video found with id '{request.source_video_id}'.", param="video")
         if source.status != "completed":
@@ -205,7 +205,9 @@ class JobService:
         """The job from memory if ``get`` would return it unchanged; else ``None``."""
         cache = self.store.cache
         job = cache.get(job_id) if cache is not None else None
-        if job is None or job.owner_key_id != principal.key_id or job.deleted_at is not None:
+        if job is None or job.deleted_at is not None:
+            return None
+        if job.owner_key_id != principal.key_id and not principal.is_admin:
             return None
         if job.phase == "running" and self._stale(job):
             return None
@@ -216,8 +218,15 @@ class JobService:
         due = job.next_poll_at or seen
         return time.time() - max(seen, due) > self.settings.stale_after_s
 
+    async def visible(self, principal: Principal, job_id: str) -> Job | None:
+        """A live job the caller may read: its own, or any key's for the master key (which
+        still lists only its own in ``GET /v1/videos``; ``/admin/jobs`` lists them all)."""
+        if principal.is_admin:
+            return await self.store.get_live(job_id)
+        return await self.store.get_owned(job_id, principal.key_id)
+
     async def owned(self, principal: Principal, job_id: str) -> Job:
-        job = await self.store.get_owned(job_id, principal.key_id)
+        job = await self.visible(principal, job_id)
         if job is None:
             raise NotFound(f"No video found with id '{job_id}'.", param="video_id")
         return job

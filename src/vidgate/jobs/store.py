@@ -195,6 +195,11 @@ class JobStore:
         row = await self.db.read_row(jobs, "id", job_id)
         return None if row is None else self._remember(Job.from_row(row))
 
+    async def get_live(self, job_id: str) -> Job | None:
+        """The job unless it does not exist or was deleted (whoever owns it)."""
+        job = await self.get(job_id)
+        return None if job is None or job.deleted_at is not None else job
+
     async def get_owned(self, job_id: str, owner: str) -> Job | None:
         """The live job if ``owner`` owns it; ``None`` for anything else (fails closed)."""
         job = await self.get(job_id)
