@@ -6,13 +6,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, expect
 
 from tests.support import Gateway, Sim, quick, running_gateway, serve_sim
-from tests.ui.browser import chromium
+from tests.ui.browser import UI_TIMEOUT_MS, chromium
 from vidgate.providers.openai import simulator as openai_sim
 
 SIM_KEY = "sk-console-sim"
+
+
+@pytest.fixture(autouse=True)
+def patient_expect() -> Iterator[None]:
+    """``expect`` waits as long as the pages may take on a busy machine (not its 5 s)."""
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    yield
+    expect.set_options(timeout=5_000)
 
 
 @pytest.fixture(scope="session")

@@ -3,26 +3,16 @@ upstream id for the master key only, remix and delete."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.support import Gateway, wait_for
-from tests.ui.browser import UI_TIMEOUT_MS, shot, signed_in
+from tests.ui.browser import shot, signed_in
 
 VIDEO = "document.querySelector('video.player')"
 PLAYING = f"() => {VIDEO} && {VIDEO}.currentTime > 0.2"
-
-
-@pytest.fixture(autouse=True)
-def patient_expect() -> Iterator[None]:
-    """``expect`` waits as long as the pages may take on a busy machine (not 5 s)."""
-    expect.set_options(timeout=UI_TIMEOUT_MS)
-    yield
-    expect.set_options(timeout=5_000)
 
 
 def _made(http: httpx.Client, **body: Any) -> str:

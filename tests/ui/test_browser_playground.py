@@ -4,13 +4,11 @@ to its end and played (seeking with Range requests), and two models compared sid
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
 from playwright.sync_api import Browser, Response, expect
 
 from tests.support import Gateway
-from tests.ui.browser import UI_TIMEOUT_MS, shot, signed_in
+from tests.ui.browser import shot, signed_in
 
 PAID = re.compile(r"^\$(?!0\.00)\d+\.\d{2}$")
 TIME = re.compile(r"^\d+(\.\d)? m?s$")
@@ -18,14 +16,6 @@ VIDEO = "document.querySelector('video.player')"
 PLAYING = f"() => {VIDEO} && {VIDEO}.currentTime > 0.2"
 SEEK = f"const v = {VIDEO}; v.pause(); v.currentTime = v.duration - 0.3"
 SEEKED = f"() => {VIDEO}.currentTime > {VIDEO}.duration - 0.5"
-
-
-@pytest.fixture(autouse=True)
-def patient_expect() -> Iterator[None]:
-    """``expect`` waits as long as the pages may take on a busy machine (not 5 s)."""
-    expect.set_options(timeout=UI_TIMEOUT_MS)
-    yield
-    expect.set_options(timeout=5_000)
 
 
 def test_playground_estimates_creates_and_plays(browser: Browser, console: Gateway) -> None:

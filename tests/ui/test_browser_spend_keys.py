@@ -4,14 +4,12 @@ own spend, budget and jobs only, and is shut out of the console once revoked the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support import Gateway, wait_for
-from tests.ui.browser import UI_TIMEOUT_MS, shot, signed_in
+from tests.ui.browser import shot, signed_in
 
 
 def _video(gw: Gateway, key: str, **body: Any) -> str:
@@ -38,14 +36,6 @@ def _new_key(gw: Gateway, **body: Any) -> dict[str, Any]:
         assert response.status_code == 200, response.text
         created: dict[str, Any] = response.json()
         return created
-
-
-@pytest.fixture(autouse=True)
-def patient_expect() -> Iterator[None]:
-    """``expect`` waits as long as the pages may take on a busy machine (not 5 s)."""
-    expect.set_options(timeout=UI_TIMEOUT_MS)
-    yield
-    expect.set_options(timeout=5_000)
 
 
 def _loaded(page: Page, path: str) -> None:
