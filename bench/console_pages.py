@@ -139,11 +139,14 @@ def main() -> None:
 def measure(url: str, master: str, runs: int, keys: list[str]) -> dict[str, list[float]]:
     results: dict[str, list[float]] = {}
     http = httpx.Client(base_url=url, headers={"authorization": f"Bearer {master}"}, timeout=120)
+    first_id = http.get("/admin/jobs", params={"limit": 1}).json()["data"][0]["id"]
     api_calls = {
         "api: /admin/jobs (first page)": {},
         "api: /admin/jobs?status=failed&model=veo-3": {"status": "failed", "model": "veo-3"},
         "api: /admin/jobs?q=<prompt text>": {"q": "fox train"},
         "api: /admin/jobs?key_id=<key>": {"key_id": keys[1]},
+        "api: /admin/jobs?q=<text in no prompt> (reads all rows)": {"q": "zebra crossing"},
+        "api: /admin/jobs?q=<a video id>": {"q": first_id},
     }
     for name, params in api_calls.items():
         for _ in range(runs):

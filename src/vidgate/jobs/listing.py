@@ -5,21 +5,25 @@ One statement per page: the filters are ``WHERE`` terms on indexed columns (``(s
 seq)``, ``(model, seq)``, ``(provider, seq)``, ``(end_user, seq)``, ``(owner_key_id, seq)``,
 ``created_at``; migration 0008), the cursor is ``seq < after_seq`` and the order ``seq DESC``,
 so a page reads at most ``limit + 1`` rows from an index walk whatever the store's size.
-The one filter no index helps is ``q`` on prompt text (``LIKE '%...%'``, case-insensitive,
+A ``q`` shaped like a video id finds that job through the id's index; the one filter no
+index helps is ``q`` on prompt text (``LIKE '%...%'``, case-insensitive,
 its ``%``/``_``/``\\`` taken literally); combined with another filter it scans only that
 filter's rows. Deleted jobs are left out.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 
 from vidgate.db.tables import jobs
 from vidgate.jobs.store import Job, JobStore, rows_of
 
+VIDEO_ID = re.compile(r"video_[0-9A-Za-z]+")
+"""A ``q`` of this shape finds that job by id; any other ``q`` is prompt text."""
 STATUSES = ("queued", "in_progress", "completed", "failed")
 RUNNING = ("queued", "in_progress")
 """``status=running`` means either of these: the jobs that have not ended."""
@@ -60,9 +64,11 @@ def _conditions(where: JobFilter) -> list[ColumnElement[bool]]:
         terms.append(c.created_at >= where.after)
     if where.before is not None:
         terms.append(c.created_at < where.before)
-    if where.q:
+    if where.q and VIDEO_ID.fullmatch(where.q):
+        terms.append(c.id == where.q)  # an index probe, not a scan of every prompt
+    elif where.q:
         pattern = like_pattern(where.q)
-        terms.append(or_(c.id == where.q, func.lower(c.prompt).like(pattern, escape="\\")))
+        terms.append(func.lower(c.prompt).like(pattern, escape="\\"))
     return terms
 
 
