@@ -40,7 +40,6 @@ def test_a_new_job_appears_and_completes_without_reloading(
         assert page.evaluate("window.__sameDocument") is True  # the page never reloaded
         expect(row(page, video_id)).to_contain_text("a lighthouse in the fog")
         expect(row(page, video_id)).to_contain_text("local")
-        shot(page, "jobs")
 
 
 def test_filters_and_search(browser: Browser, console: Gateway) -> None:
@@ -55,6 +54,9 @@ def test_filters_and_search(browser: Browser, console: Gateway) -> None:
         assert "q=HARBOUR" in page.url  # a filtered view is a link
         page.click("#clear-filters")
         expect(row(page, desert)).to_be_visible()
+        expect(row(page, harbour)).to_have_attribute("data-status", "completed")
+        page.wait_for_function(THUMB_LOADED, arg=harbour)
+        shot(page, "jobs")
         page.fill("#filters input[name=user]", "bob")
         page.select_option("#filters select[name=status]", "failed")
         page.click("#filters button[type=submit]")
