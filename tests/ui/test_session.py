@@ -118,3 +118,15 @@ def test_admin_pages_are_the_master_keys(gateway: Gateway) -> None:
         assert client.get("/ui/nonsense").status_code == 404
     with gateway.http() as admin:
         assert post_video(admin, prompt="x").status_code == 200
+
+
+def test_the_cookie_is_secure_when_the_console_is_served_over_https(gateway: Gateway) -> None:
+    """Behind a TLS proxy on loopback (uvicorn trusts its ``X-Forwarded-Proto``)."""
+    with console(gateway) as client:
+        answer = client.post(
+            "/ui/signin",
+            data={"key": gateway.master_key},
+            headers={"x-forwarded-proto": "https"},
+        )
+        assert answer.status_code == 303
+        assert "secure" in answer.headers["set-cookie"].lower()
