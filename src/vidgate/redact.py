@@ -72,7 +72,7 @@ class Redactor:
 REDACTOR = Redactor()
 """The process's redactor; the app adds the secrets of its config (``known_secrets``)."""
 
-SECRET_OPTION = re.compile(r"secret|key|token|password|credential", re.I)
+SECRET_OPTION = re.compile(r"secret|key|token|password|credential|authorization|cookie", re.I)
 
 
 def known_secrets(config: Any, master_key: str, table: Any) -> list[str]:

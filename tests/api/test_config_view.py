@@ -13,6 +13,8 @@ STORAGE_SECRET = "storage-config-view-secret-key"
 URL_PASSWORD = "urlpass-config-view"
 SIGNATURE = "sigvalue-config-view-0123"
 
+AUTH_HEADER = "Basic dXNlcjpwYXNz"  # a header an operator might pass upstream
+
 
 def _config(extra_name: str | None = None) -> dict[str, object]:
     sora = {
@@ -22,7 +24,11 @@ def _config(extra_name: str | None = None) -> dict[str, object]:
         "id": "sora-a",
         "api_base": f"http://user:{URL_PASSWORD}@127.0.0.1:9/v1?sig={SIGNATURE}",
         "api_key": UPSTREAM_KEY,
-        "options": {"access_token": OPTION_TOKEN, "style": "plain"},
+        "options": {
+            "access_token": OPTION_TOKEN,
+            "style": "plain",
+            "headers": {"Authorization": AUTH_HEADER},
+        },
     }
     models = [sora, {"model_name": "local/preview", "provider": "local", "model": "preview"}]
     if extra_name:
@@ -50,12 +56,16 @@ def test_config_in_force_with_every_secret_masked(tmp_path: Path) -> None:
             shown = response.json()
             for secret in (
                 UPSTREAM_KEY, OPTION_TOKEN, WEBHOOK_SECRET, STORAGE_SECRET, URL_PASSWORD,
-                SIGNATURE, gw.master_key,
+                SIGNATURE, gw.master_key, AUTH_HEADER,
             ):  # fmt: skip
                 assert secret not in text, secret
             sora = next(d for d in shown["model_list"] if d["id"] == "sora-a")
             assert sora["api_key"] == "[redacted]"
-            assert sora["options"] == {"access_token": "[redacted]", "style": "plain"}
+            assert sora["options"] == {
+                "access_token": "[redacted]",
+                "style": "plain",
+                "headers": {"Authorization": "[redacted]"},
+            }
             assert "127.0.0.1:9/v1?sig=[redacted]" in sora["api_base"]
             assert shown["storage"]["secret_access_key"] == "[redacted]"
             assert shown["webhooks"][0]["secret"] == "[redacted]"

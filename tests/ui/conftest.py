@@ -23,8 +23,11 @@ def patient_expect() -> Iterator[None]:
     expect.set_options(timeout=5_000)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for one test module. Not for the whole session: Playwright's sync API runs an
+    event loop on this thread while it is open, and later tests that start their own
+    (``asyncio.run``, async tests) would find it running."""
     with chromium() as launched:
         yield launched
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.support import Gateway, post_video
 
@@ -61,14 +62,53 @@ def test_a_wrong_key_is_refused_on_the_form(gateway: Gateway) -> None:
         assert "Incorrect API key" in answer.text and "set-cookie" not in answer.headers
 
 
-def test_a_sign_in_posted_from_another_site_is_refused(gateway: Gateway) -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "https://evil.example"},
+        {"origin": "null"},  # a sandboxed frame
+        {"sec-fetch-site": "cross-site", "origin": "https://evil.example"},
+        {"sec-fetch-site": "same-site"},
+    ],
+)
+def test_a_sign_in_posted_from_another_site_is_refused(
+    gateway: Gateway, headers: dict[str, str]
+) -> None:
+    with console(gateway) as client:
+        answer = client.post("/ui/signin", data={"key": gateway.master_key}, headers=headers)
+        assert answer.status_code == 403 and "set-cookie" not in answer.headers
+
+
+def test_a_browser_saying_same_origin_signs_in_behind_a_proxy(gateway: Gateway) -> None:
+    """A proxy that rewrites Host (or terminates TLS) makes Origin look foreign; the browser's
+    own Sec-Fetch-Site is believed."""
     with console(gateway) as client:
         answer = client.post(
             "/ui/signin",
             data={"key": gateway.master_key},
-            headers={"origin": "https://evil.example"},
+            headers={"origin": "https://gateway.example", "sec-fetch-site": "same-origin"},
         )
-        assert answer.status_code == 403 and "set-cookie" not in answer.headers
+        assert answer.status_code == 303 and "set-cookie" in answer.headers
+
+
+def test_signing_in_again_ends_the_earlier_session(gateway: Gateway) -> None:
+    with console(gateway) as client:
+        sign_in(client, gateway.master_key)
+        first = client.cookies["vidgate_session"]
+        sign_in(client, gateway.master_key)
+        assert client.cookies["vidgate_session"] != first
+    stale = httpx.get(f"{gateway.url}/v1/videos", cookies={"vidgate_session": first})
+    assert stale.status_code == 401
+
+
+def test_the_sign_in_page_brings_the_browser_back_with_its_query(gateway: Gateway) -> None:
+    with console(gateway) as client:
+        page = client.get("/ui/jobs?status=failed&q=fox")
+        assert page.headers["location"] == "/ui/signin?next=/ui/jobs%3Fstatus%3Dfailed%26q%3Dfox"
+        answer = client.post(
+            "/ui/signin", data={"key": gateway.master_key, "next": "/ui/jobs?status=failed"}
+        )
+        assert answer.headers["location"] == "/ui/jobs?status=failed"
 
 
 def test_the_cookie_calls_the_api_and_changes_need_the_csrf_token(gateway: Gateway) -> None:

@@ -20,7 +20,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert
 
 from vidgate.db.engine import Database
 from vidgate.db.tables import ui_sessions
@@ -81,7 +81,3 @@ class SessionStore:
     async def end(self, token: str) -> None:
         query = delete(ui_sessions).where(ui_sessions.c.token_hash == _digest(token))
         await self.db.write(lambda conn: conn.execute(query))
-
-    async def count(self) -> int:
-        query = select(func.count()).select_from(ui_sessions)
-        return int(await self.db.read(lambda conn: conn.execute(query).scalar_one()))

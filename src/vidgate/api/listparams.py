@@ -17,7 +17,6 @@ from vidgate.jobs import listing
 
 JOB_STATUSES = (*listing.STATUSES, "running")
 TEXT_MAX = 500
-TIME = "Unix seconds, or an ISO-8601 date or datetime (UTC without an offset)"
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 TIME_FORMS = (

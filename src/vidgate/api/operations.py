@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse
 from vidgate.accounting.keys import Principal
 from vidgate.api import openapi_models as m
 from vidgate.api.auth import admin, principal
-from vidgate.api.listparams import parse_time
+from vidgate.api.listparams import JOB_STATUSES, TIME_FORMS, job_statuses, text, time_range
 from vidgate.api.schema import described, enum, query
 from vidgate.api.videos import page_limit
 from vidgate.errors import InvalidRequest, NotFound
@@ -181,7 +181,6 @@ def _admin_row(job: Job) -> dict[str, Any]:
 
 # --- listings -----------------------------------------------------------------------------
 
-JOB_STATUSES = (*listing.STATUSES, "running")
 JOB_PARAMS = (
     "status", "model", "provider", "key_id", "user", "after", "before", "q", "limit", "after_id"
 )  # fmt: skip
@@ -192,8 +191,6 @@ LIST_MAX = 200
 LIST_DEFAULT = 50
 _STATUS_CODE = re.compile(r"[1-5](?:[0-9]{2}|xx)")
 _SEQ = re.compile(r"[0-9]{1,18}")
-_TIME = "Unix seconds, or an ISO-8601 date or datetime (UTC without an offset)"
-_TEXT_MAX = 500
 
 
 def _check(query: QueryParams, allowed: Sequence[str]) -> None:
@@ -203,28 +200,6 @@ def _check(query: QueryParams, allowed: Sequence[str]) -> None:
             f"Unknown parameter '{unknown[0]}'. Allowed: {', '.join(allowed)}.",
             param=unknown[0],
         )
-
-
-def _text(query: QueryParams, name: str) -> str | None:
-    value = query.get(name) or None
-    if value is not None and len(value) > _TEXT_MAX:
-        raise InvalidRequest(
-            f"'{name}' is too long: {len(value)} characters; allowed: at most {_TEXT_MAX}.",
-            param=name,
-            code="string_above_max_length",
-        )
-    return value
-
-
-def _times(query: QueryParams) -> tuple[float | None, float | None]:
-    after, before = _text(query, "after"), _text(query, "before")
-    start = None if after is None else parse_time(after, "after")
-    end = None if before is None else parse_time(before, "before", end=True)
-    if start is not None and end is not None and start >= end:
-        raise InvalidRequest(
-            f"'after' ({after}) must be before 'before' ({before}).", param="after"
-        )
-    return start, end
 
 
 def _limit(query: QueryParams) -> int:
@@ -244,7 +219,7 @@ def _page(rows: list[dict[str, Any]], has_more: bool, cursor: str) -> JSONRespon
 
 
 async def _after_job(request: Request, query: QueryParams) -> int | None:
-    after_id = _text(query, "after_id")
+    after_id = text(query, "after_id")
     if after_id is None:
         return None
     job: Job | None = await request.app.state.jobs.store.get(after_id)
@@ -255,18 +230,6 @@ async def _after_job(request: Request, query: QueryParams) -> int | None:
             param="after_id",
         )
     return job.seq
-
-
-def _job_status(query: QueryParams) -> tuple[str, ...]:
-    status = _text(query, "status")
-    if status is None:
-        return ()
-    if status not in JOB_STATUSES:
-        raise InvalidRequest(
-            f"Invalid value for 'status': '{status}'. Allowed: {', '.join(JOB_STATUSES)}.",
-            param="status",
-        )
-    return listing.RUNNING if status == "running" else (status,)
 
 
 _LIST_PAGE = (
@@ -290,8 +253,8 @@ _LIST_PAGE = (
             query("provider", "A provider name."),
             query("key_id", "The owning key's id (master for the master key's own)."),
             query("user", "The end user (the create's 'user' field)."),
-            query("after", f"Created at or after this time: {_TIME}."),
-            query("before", f"Created before this time (a date: before its end): {_TIME}."),
+            query("after", f"Created at or after this time: {TIME_FORMS}."),
+            query("before", f"Created before this time (a date: before its end): {TIME_FORMS}."),
             query("q", "A job id, or text in the prompt (case-insensitive).", maxLength=500),
             *_LIST_PAGE,
             query("after_id", "The 'last_id' of the previous page (a job id)."),
@@ -303,16 +266,16 @@ async def admin_jobs(request: Request, _caller: Principal = Admin) -> JSONRespon
     """Every key's jobs, running ones included, newest first."""
     query = request.query_params
     _check(query, JOB_PARAMS)
-    start, end = _times(query)
+    start, end = time_range(query)
     where = listing.JobFilter(
-        statuses=_job_status(query),
-        model=_text(query, "model"),
-        provider=_text(query, "provider"),
-        key_id=_text(query, "key_id"),
-        end_user=_text(query, "user"),
+        statuses=job_statuses(query),
+        model=text(query, "model"),
+        provider=text(query, "provider"),
+        key_id=text(query, "key_id"),
+        end_user=text(query, "user"),
         after=start,
         before=end,
-        q=_text(query, "q"),
+        q=text(query, "q"),
     )
     limit, after_seq = _limit(query), await _after_job(request, query)
     found, has_more = await listing.page(
@@ -322,7 +285,7 @@ async def admin_jobs(request: Request, _caller: Principal = Admin) -> JSONRespon
 
 
 def _status_range(query: QueryParams) -> tuple[int | None, int | None]:
-    status = _text(query, "status")
+    status = text(query, "status")
     if status is None:
         return None, None
     if not _STATUS_CODE.fullmatch(status):
@@ -338,7 +301,7 @@ def _status_range(query: QueryParams) -> tuple[int | None, int | None]:
 
 
 def _after_seq(query: QueryParams) -> int | None:
-    after_id = _text(query, "after_id")
+    after_id = text(query, "after_id")
     if after_id is None:
         return None
     if not _SEQ.fullmatch(after_id):
@@ -361,8 +324,8 @@ def _after_seq(query: QueryParams) -> int | None:
             query("key_id", "The calling key's id."),
             query("model", "A public model name."),
             query("request_id", "The x-request-id of a response."),
-            query("after", f"At or after this time: {_TIME}."),
-            query("before", f"Before this time (a date: before its end): {_TIME}."),
+            query("after", f"At or after this time: {TIME_FORMS}."),
+            query("before", f"Before this time (a date: before its end): {TIME_FORMS}."),
             *_LIST_PAGE,
             query("after_id", "The 'last_id' of the previous page (a row's seq)."),
         ],
@@ -373,15 +336,15 @@ async def admin_requests(request: Request, _caller: Principal = Admin) -> JSONRe
     """The request log, newest first."""
     query = request.query_params
     _check(query, REQUEST_PARAMS)
-    start, end = _times(query)
+    start, end = time_range(query)
     status_from, status_to = _status_range(query)
     where = request_log.RequestFilter(
-        route=_text(query, "route"),
+        route=text(query, "route"),
         status_from=status_from,
         status_to=status_to,
-        key_id=_text(query, "key_id"),
-        model=_text(query, "model"),
-        request_id=_text(query, "request_id"),
+        key_id=text(query, "key_id"),
+        model=text(query, "model"),
+        request_id=text(query, "request_id"),
         after=start,
         before=end,
     )

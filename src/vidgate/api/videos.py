@@ -23,7 +23,7 @@ from vidgate.api.content import content_response
 from vidgate.api.events import video_events
 from vidgate.api.extended import canonical
 from vidgate.api.images import check_images
-from vidgate.api.listparams import JOB_STATUSES, TIME, job_filter
+from vidgate.api.listparams import JOB_STATUSES, TIME_FORMS, job_filter
 from vidgate.api.objects import video_deleted, video_list, video_object
 from vidgate.api.schema import IDEMPOTENCY_KEY, described, enum, header, page, query
 from vidgate.api.urls import base_url
@@ -203,8 +203,8 @@ _FILTERS = (
     query("provider", "vidgate: only jobs served by this provider."),
     query("user", "vidgate: only this end user's jobs (the create's 'user' field)."),
     query("q", "vidgate: a video id, or text in the prompt (case-insensitive).", maxLength=500),
-    query("created_after", f"vidgate: created at or after this time: {TIME}."),
-    query("created_before", f"vidgate: created before this time: {TIME}."),
+    query("created_after", f"vidgate: created at or after this time: {TIME_FORMS}."),
+    query("created_before", f"vidgate: created before this time: {TIME_FORMS}."),
 )
 
 

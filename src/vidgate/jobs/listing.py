@@ -17,13 +17,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from vidgate.db.tables import jobs
 from vidgate.jobs.store import Job, JobStore, rows_of
 
-VIDEO_ID = re.compile(r"video_[0-9A-Za-z]+")
-"""A ``q`` of this shape finds that job by id; any other ``q`` is prompt text."""
+VIDEO_ID = re.compile(r"video_[0-9a-f]{32}")
+"""A ``q`` of this shape (a job id as the gateway makes them) finds that job by its id alone;
+any other ``q`` is an id or prompt text."""
 STATUSES = ("queued", "in_progress", "completed", "failed")
 RUNNING = ("queued", "in_progress")
 """``status=running`` means either of these: the jobs that have not ended."""
@@ -68,7 +69,7 @@ def _conditions(where: JobFilter) -> list[ColumnElement[bool]]:
         terms.append(c.id == where.q)  # an index probe, not a scan of every prompt
     elif where.q:
         pattern = like_pattern(where.q)
-        terms.append(func.lower(c.prompt).like(pattern, escape="\\"))
+        terms.append(or_(c.id == where.q, func.lower(c.prompt).like(pattern, escape="\\")))
     return terms
 
 

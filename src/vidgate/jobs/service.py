@@ -4,7 +4,8 @@ The API layer hands it a parsed ``VideoRequest`` and the caller's ``Principal``.
 placed by ``jobs/placements.py`` (model group, fallbacks, the request resolved for each
 deployment) and run by ``jobs/create.py`` (failover, the row inserted before the first
 upstream call); follow-ups always use the deployment stored on the job. Every lookup is
-scoped to the caller's key: another key's id is a 404.
+scoped to the caller's key — another key's id is a 404 — but for the master key, which may
+read any key's job by id (``visible``); lists are always the caller's own.
 """
 
 from __future__ import annotations

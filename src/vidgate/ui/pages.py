@@ -69,7 +69,8 @@ async def home() -> Response:
 async def _shell(request: Request, page: Page, **context: object) -> Response:
     found = await signed_in(request)
     if found is None:
-        return secure(RedirectResponse(f"/ui/signin?next={quote(request.url.path)}", 303))
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return secure(RedirectResponse(f"/ui/signin?next={quote(here)}", 303))
     caller, session = found
     if page.admin and not caller.is_admin:
         return _render(page, caller, session, {"forbidden": True}, 403)

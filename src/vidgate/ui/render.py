@@ -45,7 +45,10 @@ def secure(response: Response) -> Response:
 
 
 def is_https(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Whether the browser reached the console over HTTPS: the request's scheme (uvicorn
+    applies a trusted proxy's ``X-Forwarded-Proto``), or an ``https`` ``public_url``."""
+    public = request.app.state.settings.config.settings.public_url or ""
+    return request.url.scheme == "https" or public.startswith("https://")
 
 
 class StaticAssets(StaticFiles):

@@ -38,12 +38,28 @@ def safe_next(value: str | None) -> str:
 
 
 def same_origin(request: Request) -> bool:
-    """False when the browser says the form came from another origin."""
+    """False when the browser says the form came from another origin.
+
+    A browser that sends ``Sec-Fetch-Site`` says it outright. Otherwise ``Origin`` must be
+    the gateway's: its ``public_url``, or the scheme and host the request arrived with (which
+    a proxy may have changed; set ``public_url`` then). ``Origin: null`` (a sandboxed frame, a
+    redirect from elsewhere) is refused; no ``Origin`` at all is a client that is no browser."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
     origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return request.headers.get("sec-fetch-site") in (None, "same-origin", "none")
-    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
-    return origin == own
+    if origin is None:
+        return True
+    return origin in _own_origins(request)
+
+
+def _own_origins(request: Request) -> set[str]:
+    own = {f"{request.url.scheme}://{request.headers.get('host', '')}"}
+    public = request.app.state.settings.config.settings.public_url
+    if public:
+        parts = urlsplit(public)
+        own.add(f"{parts.scheme}://{parts.netloc}")
+    return own
 
 
 async def signed_in(request: Request) -> tuple[Principal, Session] | None:
@@ -79,6 +95,9 @@ async def signin(request: Request) -> Response:
         await keys.authenticate(key)
     except AuthenticationFailed as exc:
         return render("signin.html", 401, next=goto, error=exc.message)
+    old = request.cookies.get(COOKIE)
+    if old:  # signing in again: the session the browser had ends, not just its cookie
+        await _sessions(request).end(old)
     token, _ = await _sessions(request).start(hash_key(key))
     response = RedirectResponse(goto, 303)
     response.set_cookie(

@@ -4,7 +4,6 @@
 
 export const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
 export const isAdmin = () => document.querySelector('meta[name="vidgate-admin"]').content === 'true';
-export const keyId = () => document.querySelector('meta[name="vidgate-key-id"]').content;
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -28,10 +27,17 @@ export async function api(path, { method = 'GET', body, query, headers = {} } = 
     init.body = JSON.stringify(body);
   }
   const response = await fetch(url, init);
-  if (response.status === 401) { location.assign(`/ui/signin?next=${encodeURIComponent(location.pathname)}`); }
+  const here = encodeURIComponent(location.pathname + location.search);
+  if (response.status === 401) location.assign(`/ui/signin?next=${here}`);
   const type = response.headers.get('content-type') || '';
   const data = type.includes('json') ? await response.json() : await response.text();
-  if (!response.ok) throw new ApiError(response.status, data);
+  if (!response.ok) {
+    const error = new ApiError(response.status, data);
+    // Signed out and in again in another tab: this page's CSRF token is stale; a reload gets
+    // the new one (the change was not made).
+    if (error.code === 'csrf_failed') location.reload();
+    throw error;
+  }
   return data;
 }
 

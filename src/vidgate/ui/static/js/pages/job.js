@@ -168,7 +168,7 @@ async function start() {
     source = watchVideos(async (update) => {
       if (update.status === 'completed' || update.status === 'failed') {
         source.close();
-        await load();
+        try { await load(); } catch (error) { reportError(error); }
       } else live(update);
     }, { video_id: videoId, until: 'terminal' });
   } catch (error) {

@@ -13,6 +13,7 @@ let hasMore = false;
 let providers = {};  // model -> provider, for rows of /v1/videos (they do not carry it)
 let refreshing = null;
 const rows = new Map();  // id -> the job as its row shows it
+const seen = new Set();  // every job id a page or an event has named
 
 function filters() {
   const values = {};
@@ -83,7 +84,7 @@ async function load(after = '') {
   hasMore = page.has_more;
   const jobs = page.data.map(normal);
   rows.clear();
-  for (const job of jobs) rows.set(job.id, job);
+  for (const job of jobs) { rows.set(job.id, job); seen.add(job.id); }
   clear(body, jobs.map(row));
   $('#empty').hidden = page.data.length > 0;
   $('#older').disabled = !hasMore;
@@ -97,17 +98,29 @@ async function reload() {
   try { await load(''); } catch (error) { reportError(error); }
 }
 
-// An event for a job on the page updates its row; one that is new (and would be listed on
-// the first page) reloads that page, at most once a second.
+// An event for a job on the page updates its row. The first event that shows a job not seen
+// before matching the filters reloads the first page (at most once a second); other events
+// for jobs not shown (progress of jobs on other pages, say) cost nothing.
 function onVideo(video) {
   const shown = rows.get(video.id);
   if (shown) {
     const job = { ...shown, status: video.status, progress: video.progress, cost: video.usage && video.usage.cost_usd };
     rows.set(job.id, job);
     body.querySelector(`tr[data-id="${CSS.escape(job.id)}"]`).replaceWith(row(job));
-  } else if (cursors.length === 1 && !refreshing) {
+    return;
+  }
+  if (seen.has(video.id) || !mayMatch(video)) return;
+  seen.add(video.id);  // it may match later (a filter on completed): seen only once it does
+  if (cursors.length === 1 && !refreshing) {
     refreshing = setTimeout(async () => { refreshing = null; await reload(); }, 1000);
   }
+}
+
+function mayMatch(video) {
+  const f = filters();
+  const running = video.status === 'queued' || video.status === 'in_progress';
+  if (f.status && f.status !== video.status && !(f.status === 'running' && running)) return false;
+  return !f.model || f.model === video.model;
 }
 
 function syncUrl() {

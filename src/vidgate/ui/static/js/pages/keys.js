@@ -153,6 +153,13 @@ function openEdit(k) {
   editForm.max_parallel_requests.value = k.max_parallel_requests ?? '';
   editForm.team_id.value = k.team_id || '';
   editForm.user_id.value = k.user_id || '';
+  // A model the key names that is no longer configured stays listed (and selected), so saving
+  // the dialog never drops it — an empty selection would mean "every model".
+  for (const option of [...editForm.models.options]) if (option.dataset.gone) option.remove();
+  const listed = new Set([...editForm.models.options].map((option) => option.value));
+  for (const model of k.models) {
+    if (!listed.has(model)) editForm.models.append(h('option', { value: model, dataset: { gone: '1' } }, `${model} (not configured)`));
+  }
   for (const option of editForm.models.options) option.selected = k.models.includes(option.value);
   editDialog.showModal();
 }
@@ -160,7 +167,10 @@ function openEdit(k) {
 async function saveEdit(event) {
   event.preventDefault();
   const values = formValues(editForm);
-  const body = { key: editing.key_id, key_alias: values.key_alias ?? null, ...limits(values), models: selected(editForm.models) };
+  const body = { key: editing.key_id, key_alias: values.key_alias ?? null, ...limits(values) };
+  const models = selected(editForm.models);
+  const same = models.length === editing.models.length && models.every((m) => editing.models.includes(m));
+  if (!same) body.models = models;  // sent only when changed
   if ((values.budget_duration || null) !== (editing.budget_duration || null)) body.budget_duration = values.budget_duration || null;
   try {
     await api('/key/update', { method: 'POST', body });
