@@ -117,6 +117,7 @@ def test_the_cookie_calls_the_api_and_changes_need_the_csrf_token(gateway: Gatew
         sign_in(client, key)
         listed = client.get("/v1/videos")
         assert listed.status_code == 200 and listed.json()["object"] == "list"
+        assert listed.headers["cache-control"] == "private, no-store"  # no cache keeps it
         body = {"model": "local/preview", "prompt": "a cookie", "seconds": "4", "size": "320x180"}
         refused = client.post("/v1/videos", json=body)
         assert refused.status_code == 403
@@ -170,3 +171,8 @@ def test_the_cookie_is_secure_when_the_console_is_served_over_https(gateway: Gat
         )
         assert answer.status_code == 303
         assert "secure" in answer.headers["set-cookie"].lower()
+
+
+def test_replies_to_a_bearer_key_stay_cacheable_as_before(gateway: Gateway) -> None:
+    with gateway.http() as http:
+        assert "cache-control" not in http.get("/v1/videos").headers

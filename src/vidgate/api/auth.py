@@ -63,6 +63,7 @@ async def _from_session(request: Request, keys: KeyStore) -> Principal:
     found = await session(request)
     if found is None:
         raise _missing()
+    request.scope.setdefault("state", {})["private"] = True  # no cache keeps these replies
     if request.method not in SAFE_METHODS and not found.csrf_matches(
         request.headers.get(CSRF_HEADER)
     ):

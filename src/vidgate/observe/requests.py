@@ -120,6 +120,11 @@ class RequestLogWriter:
         await self.flush()
 
 
+_PRIVATE = ((b"cache-control", b"private, no-store"), (b"x-content-type-options", b"nosniff"))
+"""Sent with every reply to a request marked ``private`` (``state["private"]``): one a browser
+made with the console's session cookie, which no cache may keep."""
+
+
 class RequestObserver:
     """ASGI middleware: request id, timing, log row, access log line and metrics."""
 
@@ -141,7 +146,8 @@ class RequestObserver:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), header]
+                extra = [header, *(_PRIVATE if state.get("private") else ())]
+                message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
         try:
