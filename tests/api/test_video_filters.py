@@ -29,6 +29,9 @@ def test_filters_narrow_the_callers_own_videos(gateway: Gateway) -> None:
         assert post_video(http, prompt="harbour at dawn", user="ann", **BODY).status_code == 200
     assert listed(gateway, mine, q="HARBOUR") == [ids["harbour at dawn"]]
     assert listed(gateway, mine, user="bob") == [ids["desert ROAD"]]
+    with gateway.http(mine) as http:  # the Video object says whose and where (vidgate's keys)
+        video = http.get(f"/v1/videos/{ids['desert ROAD']}").json()
+    assert (video["user"], video["provider"]) == ("bob", "local")
     assert listed(gateway, mine, q=ids["desert ROAD"]) == [ids["desert ROAD"]]
     assert sorted(listed(gateway, mine, model="local/preview")) == sorted(ids.values())
     assert listed(gateway, mine, model="sora") == []

@@ -1,9 +1,11 @@
 """Public wire shapes: the Video object, lists, deletions — exactly as the OpenAI SDK reads them.
 
 Built as plain dicts from job rows (no model validation on the hot retrieve path); every key
-is always present, with ``null`` where unset, as the OpenAI API does. Two keys are not
-OpenAI's and the SDK ignores them: ``task_id`` (the id again, for clients of older gateways)
-and ``url`` (the gateway's absolute content URL once completed; it needs the owner's key).
+is always present, with ``null`` where unset, as the OpenAI API does. Four keys are not
+OpenAI's and the SDK ignores them: ``task_id`` (the id again, for clients of older gateways),
+``url`` (the gateway's absolute content URL once completed; it needs the owner's key),
+``user`` (the end user the create named) and ``provider`` (the provider serving the job, after
+any failover), which the console's job list shows.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ def video_object(job: Job, base_url: str) -> dict[str, Any]:
         "usage": {"duration_seconds": usage.get("duration_seconds"), "cost_usd": job.cost_usd},
         "task_id": job.id,
         "url": content_url(base_url, job.id) if job.status == "completed" else None,
+        "user": job.end_user,
+        "provider": job.provider,
     }
 
 

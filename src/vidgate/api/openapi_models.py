@@ -185,7 +185,7 @@ class VideoUsage(BaseModel):
 
 
 class Video(BaseModel):
-    """OpenAI's Video object, plus ``usage``, ``task_id`` and ``url``."""
+    """OpenAI's Video object, plus ``usage``, ``task_id``, ``url``, ``user`` and ``provider``."""
 
     id: str
     object: Literal["video"]
@@ -203,6 +203,8 @@ class Video(BaseModel):
     usage: VideoUsage
     task_id: str = Field(description="The id again, for clients of older gateways.")
     url: str | None = Field(description="The gateway's content URL once completed.")
+    user: str | None = Field(description="The end user the create named ('user'), if any.")
+    provider: str = Field(description="The provider serving the job (after any failover).")
 
 
 class VideoList(BaseModel):

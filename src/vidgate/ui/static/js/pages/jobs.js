@@ -10,7 +10,7 @@ const body = $('#jobs-table tbody');
 const FILTERS = ['status', 'model', 'provider', 'key_id', 'user', 'after', 'before', 'q'];
 let cursors = [];  // the after_id of each page shown so far ('' for the first)
 let hasMore = false;
-let providers = {};  // model -> provider, for rows of /v1/videos (they do not carry it)
+let providers = {};  // model -> provider (its first deployment's), for the provider filter
 let refreshing = null;
 const rows = new Map();  // id -> the job as its row shows it
 const seen = new Set();  // every job id a page or an event has named
@@ -43,7 +43,7 @@ function normal(item) {
     progress: item.progress,
     prompt: item.prompt,
     model: item.model,
-    provider: video ? providers[item.model] : item.provider,
+    provider: item.provider || providers[item.model],
     key: item.owner_key_id,
     user: video ? item.user : item.end_user,
     seconds: item.seconds,
