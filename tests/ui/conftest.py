@@ -4,6 +4,7 @@ renderer and one provider simulator (OpenAI's, priced like sora-2)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -39,21 +40,26 @@ def sim() -> Iterator[Sim]:
         yield served
 
 
-@pytest.fixture(scope="module")
-def console(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    """A gateway with ``sora`` (the simulator, $0.10 a second) and ``local/preview`` (free),
-    webhooks allowed to reach loopback (the tests' receivers)."""
-    sora = {
+def sora_deployment(sim: Sim, **fields: Any) -> dict[str, Any]:
+    """The ``sora`` deployment on the simulator (``fields``: more, or overrides)."""
+    return {
         "model_name": "sora",
         "provider": "openai",
         "model": "sora-2",
         "api_base": f"{sim.url}/v1",
         "api_key": SIM_KEY,
         "poll_interval_s": 0.1,
+        **fields,
     }
+
+
+@pytest.fixture(scope="module")
+def console(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """A gateway with ``sora`` (the simulator, $0.10 a second) and ``local/preview`` (free),
+    webhooks allowed to reach loopback (the tests' receivers)."""
     local = {"model_name": "local/preview", "provider": "local", "model": "preview"}
     config = {
-        "model_list": [sora, local],
+        "model_list": [sora_deployment(sim), local],
         "settings": {"local_workers": 1, "outbound_allow": ["127.0.0.1/32"]},
     }
     with running_gateway(tmp_path_factory.mktemp("console"), config) as gateway:

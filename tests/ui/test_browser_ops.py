@@ -26,21 +26,13 @@ from tests.support import (
     write_config,
 )
 from tests.ui.browser import shot, signed_in
-from tests.ui.conftest import SIM_KEY
+from tests.ui.conftest import SIM_KEY, sora_deployment
 
 SORA_ID = "sora-sim"
 
 
 def _config(sim: Sim, *, extra: bool = False) -> dict[str, Any]:
-    sora = {
-        "id": SORA_ID,
-        "model_name": "sora",
-        "provider": "openai",
-        "model": "sora-2",
-        "api_base": f"{sim.url}/v1",
-        "api_key": SIM_KEY,
-        "poll_interval_s": 0.1,
-    }
+    sora = sora_deployment(sim, id=SORA_ID)
     # A deployment that is its group's only route is never cooled: ``sora`` has a spare
     # (weight 0: used only while the simulator's deployment cools down).
     spare = {"id": "sora-spare", "model_name": "sora", "provider": "local", "model": "preview",
