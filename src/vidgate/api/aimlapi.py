@@ -298,8 +298,14 @@ def _vendor(vendor: str, table: DeploymentTable) -> str:
 
 # --- routes -----------------------------------------------------------------------------
 
-_CREATE = described(body=m.V2GenerationCreate, params=[IDEMPOTENCY_KEY])
+_CREATE = described(
+    body=m.V2GenerationCreate,
+    params=[IDEMPOTENCY_KEY],
+    returns=m.V2GenerationCreated,
+    status=201,
+)
 _POLL = described(
+    returns=m.V2GenerationPoll,
     params=[
         query("generation_id", "One generation (the id a create returned)."),
         query(
@@ -309,11 +315,11 @@ _POLL = described(
             items={"type": "string"},
             maxItems=MAX_IDS,
         ),
-    ]
+    ],
 )
 
 
-@router.post("/v2/video/generations", openapi_extra=_CREATE)
+@router.post("/v2/video/generations", status_code=201, openapi_extra=_CREATE)
 async def create_generation(request: Request, caller: Principal = Caller) -> Response:
     return await _create(request, caller, None)
 
@@ -323,7 +329,7 @@ async def get_generation(request: Request, caller: Principal = Caller) -> Respon
     return await _poll(request, caller)
 
 
-@router.post("/v2/generate/video/{vendor}/generation", openapi_extra=_CREATE)
+@router.post("/v2/generate/video/{vendor}/generation", status_code=201, openapi_extra=_CREATE)
 async def create_vendor_generation(
     vendor: str, request: Request, caller: Principal = Caller
 ) -> Response:

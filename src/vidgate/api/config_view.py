@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import JSONResponse
 
 from vidgate.accounting.keys import Principal
+from vidgate.api import openapi_models as m
 from vidgate.api.auth import admin
 from vidgate.api.schema import described
 from vidgate.redact import REDACTED, REDACTOR, SECRET_OPTION
@@ -32,7 +33,7 @@ _NOT_NAMES = ("model_aliases",)
 """Mappings whose keys are names chosen by the operator, not field names."""
 
 
-@router.get("/config", openapi_extra=described())
+@router.get("/config", openapi_extra=described(returns=m.RunningConfig))
 async def running_config(request: Request, _caller: Principal = Depends(admin)) -> JSONResponse:
     """The configuration in force, secrets masked."""
     settings: Settings = request.app.state.settings

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from starlette.responses import Response
 
+from vidgate.api.schema import described
 from vidgate.db.tables import jobs
 from vidgate.jobs.store import JobStore
 from vidgate.observe import metrics
@@ -20,7 +21,10 @@ router = APIRouter()
 LIVE = ("submitting", "running", "archiving")
 
 
-@router.get("/metrics")
+_TEXT = described(returns_media=("text/plain",), errors=False)  # Prometheus text format
+
+
+@router.get("/metrics", response_class=Response, openapi_extra=_TEXT)
 async def scrape(request: Request) -> Response:
     store: JobStore = request.app.state.jobs.store
     counts, held = await store.db.read(_snapshot)

@@ -70,7 +70,7 @@ async def create_task(request: Request, caller: Principal = Caller) -> Response:
     )
 
 
-@router.get("/v1/video/generations/{task_id}", openapi_extra=described())
+@router.get("/v1/video/generations/{task_id}", openapi_extra=described(returns=m.TaskFetched))
 async def fetch_task(task_id: str, request: Request, caller: Principal = Caller) -> Response:
     service: JobService = request.app.state.jobs
     try:

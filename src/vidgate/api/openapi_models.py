@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from vidgate.accounting.budgets import MAX_BUDGET_USD
 from vidgate.accounting.keys import MAX_UNIX_TIME
@@ -311,6 +311,103 @@ class TaskCreate(VideoCreate):
     input_reference: str | ImageReference | None = None  # type: ignore[assignment]
 
 
+# --- replies of the compatibility surfaces ---------------------------------------------------
+
+V2Status = Literal["queued", "generating", "completed", "error"]
+"""aimlapi's statuses for vidgate's queued, in_progress, completed and failed."""
+
+
+class V2GenerationCreated(BaseModel):
+    """aimlapi's create answer (HTTP 201)."""
+
+    id: str = Field(examples=["video_0123456789abcdef0123456789abcdef"])
+    generation_id: str = Field(description="The id again: the vidgate video id.")
+    status: V2Status = Field(description="A replayed Idempotency-Key may find it further on.")
+    model: str = Field(description="The vidgate model group that runs the job.")
+    created_at: int
+
+
+class V2Video(BaseModel):
+    url: str = Field(description="The gateway's content URL; the owner's key fetches it.")
+    duration: float
+
+
+class V2GenerationError(BaseModel):
+    name: str = Field(description="vidgate's error code.")
+    message: str
+
+
+class V2Usage(BaseModel):
+    cost_usd: float | None = Field(description="The final charge; null while running.")
+    duration_seconds: float | None
+
+
+class V2Meta(BaseModel):
+    usage: V2Usage
+
+
+class V2Generation(BaseModel):
+    """A generation as aimlapi's poll answers it."""
+
+    id: str
+    generation_id: str
+    model: str
+    status: V2Status
+    progress: int
+    created_at: int
+    completed_at: int | None
+    video: V2Video | None = Field(description="null until completed.")
+    duration: float = Field(description="Measured once completed; the requested seconds before.")
+    error: V2GenerationError | None = Field(description="Once failed.")
+    meta: V2Meta
+
+
+class V2GenerationPoll(RootModel[V2Generation | list[V2Generation]]):
+    """One generation for ``generation_id``; a list, in order, for ``generation_ids``."""
+
+
+class TaskProperties(BaseModel):
+    input: Literal[""]
+    upstream_model_name: str = Field(description="The vidgate model name, as the next one.")
+    origin_model_name: str
+
+
+class TaskDto(BaseModel):
+    """new-api's ``TaskDto`` for a job (``docs/compat-newapi.md``)."""
+
+    id: int = Field(description="The job's sequence number.")
+    created_at: int
+    updated_at: int
+    task_id: str = Field(description="The video id.")
+    platform: str = Field(description="The vidgate provider that runs the job.")
+    user_id: Literal[0]
+    group: Literal[""]
+    channel_id: Literal[0]
+    quota: int = Field(description="Held, then charged, in quota units (500000 per USD).")
+    action: Literal[
+        "textGenerate", "generate", "firstTailGenerate", "referenceGenerate", "remixGenerate"
+    ]
+    status: Literal["SUBMITTED", "QUEUED", "IN_PROGRESS", "SUCCESS", "FAILURE"]
+    fail_reason: str = Field(
+        description="The error on FAILURE; the content URL on SUCCESS; empty otherwise."
+    )
+    result_url: str | None = Field(None, description="The content URL; on SUCCESS only.")
+    submit_time: int
+    start_time: int = Field(description="Unix seconds; 0 while unset, as finish_time.")
+    finish_time: int
+    progress: str = Field(pattern=r"^[0-9]{1,3}%$", examples=["100%"])
+    properties: TaskProperties
+    data: Video
+
+
+class TaskFetched(BaseModel):
+    """new-api's poll answer."""
+
+    code: Literal["success"]
+    message: Literal[""]
+    data: TaskDto
+
+
 # --- administration -------------------------------------------------------------------------
 
 
@@ -539,6 +636,57 @@ class DeploymentHealthList(BaseModel):
     healthy_count: int
     unhealthy_count: int
     deployments: list[DeploymentHealth]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str = Field(examples=["0.1.0"])
+
+
+class ConfigPricing(BaseModel):
+    per_second: dict[str, float] = Field(description="Per output second, by resolution tier.")
+    per_second_audio: dict[str, float] | None
+    unit: str
+    usd_per_unit: float
+    source: str
+
+
+class ConfigDeployment(BaseModel):
+    """A deployment of the live routing table."""
+
+    id: str
+    model_name: str
+    provider: str
+    model: str
+    api_base: str | None
+    api_key: str | None = Field(description="'[redacted]' when set.")
+    weight: float
+    rpm: int | None
+    max_concurrent_jobs: int | None
+    max_concurrent_polls: int
+    poll_interval_s: float
+    timeout_s: float
+    idempotent_submit: bool
+    options: dict[str, Any] = Field(description="Secret-named options masked.")
+    pricing: ConfigPricing | None = Field(description="null: the model's list price.")
+
+
+class RunningConfig(BaseModel):
+    """The configuration in force: every secret-named field ``[redacted]`` (null when unset),
+    every other string through the log redactor."""
+
+    object: Literal["config"]
+    config_path: str | None
+    default_model: str
+    model_aliases: dict[str, str]
+    model_list: list[ConfigDeployment]
+    router: dict[str, Any] = Field(description="The router settings in force.")
+    settings: dict[str, Any] = Field(description="The config's settings: section, at start.")
+    database_url: str
+    redis_url: str | None
+    storage_url: str
+    storage: dict[str, Any] = Field(description="The config's storage: section, at start.")
+    webhooks: list[dict[str, Any]] = Field(description="Endpoints of the config, at start.")
 
 
 class ConfigReloaded(BaseModel):

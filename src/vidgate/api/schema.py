@@ -78,11 +78,15 @@ def described(
     params: Sequence[Param] = (),
     returns: type[BaseModel] | None = None,
     returns_media: Sequence[str] = (),
+    status: int = 200,
+    errors: bool = True,
 ) -> dict[str, Any]:
     """The ``openapi_extra`` of a route: its JSON and multipart bodies, its query and header
-    parameters, its 200 reply (a model, media types such as ``video/mp4``, or both: JSON or
-    CSV) and its errors (the OpenAI envelope)."""
-    extra: dict[str, Any] = {"responses": {"4XX": _errors()}}
+    parameters, its reply (a model, media types such as ``video/mp4``, or both: JSON or CSV)
+    under ``status`` — give the route the same ``status_code``, so that FastAPI's own entry
+    is that one — and its errors (the OpenAI envelope; ``errors=False`` for routes that
+    send none)."""
+    extra: dict[str, Any] = {"responses": {"4XX": _errors()} if errors else {}}
     content = {}
     if body is not None:
         content["application/json"] = {"schema": ref(body)}
@@ -97,7 +101,7 @@ def described(
         ok["application/json"] = {"schema": ref(returns)}
     ok |= {name: {"schema": {"contentMediaType": name}} for name in returns_media}
     if ok:
-        extra["responses"]["200"] = {"content": ok}
+        extra["responses"][str(status)] = {"content": ok}
     return extra
 
 
