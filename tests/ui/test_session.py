@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support import Gateway, post_video
+from tests.support import Gateway, post_video, wait_for
 
 
 def console(gw: Gateway) -> httpx.Client:
@@ -124,6 +124,10 @@ def test_the_cookie_calls_the_api_and_changes_need_the_csrf_token(gateway: Gatew
         assert refused.json()["error"]["code"] == "csrf_failed"
         made = client.post("/v1/videos", json=body, headers={"x-csrf-token": csrf_of(client)})
         assert made.status_code == 200, made.text
+        video_id = made.json()["id"]
+        wait_for(lambda: client.get(f"/v1/videos/{video_id}").json()["status"] == "completed")
+        thumb = client.get(f"/v1/videos/{video_id}/content", params={"variant": "thumbnail"})
+        assert thumb.headers.get_list("cache-control") == ["private, max-age=86400"]
         assert client.get("/key/list").status_code == 403  # a virtual key's session: no admin
 
 

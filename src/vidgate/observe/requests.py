@@ -122,7 +122,13 @@ class RequestLogWriter:
 
 _PRIVATE = ((b"cache-control", b"private, no-store"), (b"x-content-type-options", b"nosniff"))
 """Sent with every reply to a request marked ``private`` (``state["private"]``): one a browser
-made with the console's session cookie, which no cache may keep."""
+made with the console's session cookie, which no cache may keep — unless the reply says its
+own caching (a video's assets: ``private, max-age``, so the browser keeps thumbnails)."""
+
+
+def _private(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    present = {name.lower() for name, _ in headers}
+    return [(name, value) for name, value in _PRIVATE if name not in present]
 
 
 class RequestObserver:
@@ -146,8 +152,10 @@ class RequestObserver:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                extra = [header, *(_PRIVATE if state.get("private") else ())]
-                message["headers"] = [*message.get("headers", []), *extra]
+                headers = [*message.get("headers", []), header]
+                if state.get("private"):
+                    headers += _private(headers)
+                message["headers"] = headers
             await send(message)
 
         try:
