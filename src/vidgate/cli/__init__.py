@@ -1,0 +1,20 @@
+"""The ``vidgate`` command: serve, generate, keys, config check, simulate, spend.
+
+``serve`` runs the gateway; the other commands are HTTP clients of a running gateway (or,
+for ``simulate``, serve a provider's upstream simulator), so they work the same against a
+local or a remote deployment. Each command is a module of this package; importing them
+registers them on ``app``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from vidgate.cli import config, generate, keys, serve, simulate, spend
+from vidgate.cli.base import app
+
+__all__ = ["app", "config", "generate", "keys", "main", "serve", "simulate", "spend"]
+
+
+def main() -> None:
+    app(sys.argv[1:])
