@@ -107,6 +107,10 @@ class GatewaySettings(BaseModel):
     request_log_retention_days: float = Field(default=30.0, gt=0)
     """Request log rows (one per API request) older than this are deleted."""
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    register_from_env: bool | None = None
+    """Register ``<provider>/<model>`` deployments for every provider whose credentials are
+    in the environment (``GEMINI_API_KEY``...). Unset: yes without a config file, no with one
+    (a config file's ``model_list`` is then all there is)."""
     outbound_allow: list[str] = Field(default_factory=list)
     """Networks (``10.0.0.0/8``, ``127.0.0.1/32``) and host names that client-supplied URLs
     (input images, webhooks) may reach besides public addresses (``vidgate.netpolicy``)."""
@@ -323,6 +327,8 @@ def load_config_file(path: Path | None) -> FileConfig:
         lines.extend(_format_validation(path, exc))
     if lines:
         raise ConfigError("\n".join(lines))
+    if config.settings.register_from_env is None:  # a file's model_list is all there is
+        config.settings.register_from_env = False
     return config
 
 

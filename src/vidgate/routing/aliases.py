@@ -11,7 +11,7 @@ spelling. The specs' names from other gateways' APIs (aimlapi's ``/v2``) are mer
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from vidgate.providers.base import Provider
 from vidgate.values import ForeignName
@@ -50,8 +50,13 @@ def resolve_aliases(
     groups: Mapping[str, Iterable[tuple[str, str]]],
     configured: Mapping[str, str],
     builtin: Mapping[str, tuple[str, ...]],
+    *,
+    preferred: Collection[str] | None = None,
 ) -> dict[str, str]:
-    """Alias → group. ``groups`` maps each group to its deployments' (provider, model)."""
+    """Alias → group. ``groups`` maps each group to its deployments' (provider, model).
+
+    A built-in alias points at the first of its candidates in a ``preferred`` group (the
+    config file's, over those the environment registered), else at the first configured."""
     owners: dict[str, set[str]] = {}
     for group, deployments in groups.items():
         for provider, model in deployments:
@@ -62,8 +67,9 @@ def resolve_aliases(
         if len(found) == 1 and name not in groups
     }
     for alias, candidates in builtin.items():
-        targets = (c if c in groups else aliases.get(c) for c in candidates)
-        target = next((t for t in targets if t), None)
+        targets = [c if c in groups else aliases.get(c) for c in candidates]
+        first = (t for t in targets if t and (preferred is None or t in preferred))
+        target = next(first, None) or next((t for t in targets if t), None)
         if target is not None and alias not in groups:
             aliases[alias] = target
     aliases.update({a: g for a, g in configured.items() if a not in groups})

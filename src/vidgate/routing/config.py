@@ -38,6 +38,11 @@ class DeploymentTable:
     """Other gateways' model names (lower case) and the ``provider/model`` names they mean."""
     vendor_paths: Mapping[str, str] = field(default_factory=dict)
     """aimlapi's legacy vendor paths and the model each uses when the body names none."""
+    from_env: Mapping[str, int] = field(default_factory=dict)
+    """Providers registered from credentials in the environment, and their deployments."""
+    env_unused: tuple[str, ...] = ()
+    """Providers whose credentials are in the environment but were not registered (a config
+    file without ``settings.register_from_env: true``)."""
 
     def group(self, model_name: str) -> tuple[Deployment, ...]:
         return self.groups.get(model_name, ())
@@ -60,11 +65,20 @@ def build_table(
     providers: Mapping[str, Provider],
     environment: Mapping[str, str] | None = None,
 ) -> DeploymentTable:
-    """Check every entry against the registry; the error lists every bad entry by path."""
-    entries = config.model_list or [
+    """Check every entry against the registry; the error lists every bad entry by path.
+
+    Providers whose credentials are in ``environment`` are registered too when
+    ``settings.register_from_env`` allows it (unset: only without a config file), each model
+    as ``<provider>/<model>`` unless the config serves that name or that model already."""
+    configured = config.model_list or [
         DeploymentEntry(model_name=EMBEDDED_MODEL, provider="local", model="preview")
     ]
-    entries = entries + env_entries(providers, environment or {}, {e.model_name for e in entries})
+    environment = environment or {}
+    added: list[DeploymentEntry] = []
+    if config.settings.register_from_env is not False:
+        served = {(e.provider, e.model) for e in configured}
+        added = env_entries(providers, environment, {e.model_name for e in configured}, served)
+    entries = configured + added
     errors: list[str] = []
     by_id: dict[str, Deployment] = {}
     groups: dict[str, list[Deployment]] = {}
@@ -93,7 +107,16 @@ def build_table(
     if errors:
         raise ConfigError("\n".join(errors))
     members = {name: [(d.provider, d.model) for d in group] for name, group in groups.items()}
-    aliases = resolve_aliases(members, config.model_aliases, builtin_aliases(providers))
+    own = {entry.model_name for entry in configured}
+    aliases = resolve_aliases(
+        members, config.model_aliases, builtin_aliases(providers), preferred=own
+    )
+    from_env: dict[str, int] = {}
+    for entry in added:
+        from_env[entry.provider] = from_env.get(entry.provider, 0) + 1
+    unused = (
+        env_providers(providers, environment) if config.settings.register_from_env is False else []
+    )
     return DeploymentTable(
         by_id,
         {k: tuple(v) for k, v in groups.items()},
@@ -101,6 +124,8 @@ def build_table(
         aliases,
         foreign_names(providers),
         vendor_paths(providers),
+        from_env,
+        tuple(unused),
     )
 
 
@@ -121,19 +146,31 @@ def _fallback_errors(config: FileConfig, names: set[str]) -> list[str]:
     return errors
 
 
+def env_providers(providers: Mapping[str, Provider], environment: Mapping[str, str]) -> list[str]:
+    """The providers whose credentials are all in the environment."""
+    return [
+        name
+        for name, provider in providers.items()
+        if provider.spec.env and all(environment.get(var) for var in provider.spec.env.values())
+    ]
+
+
 def env_entries(
-    providers: Mapping[str, Provider], environment: Mapping[str, str], taken: set[str]
+    providers: Mapping[str, Provider],
+    environment: Mapping[str, str],
+    taken: set[str],
+    served: set[tuple[str, str]] | None = None,
 ) -> list[DeploymentEntry]:
     """Deployments for providers whose credentials are all in the environment.
 
     Each of the provider's ``auto_models`` is registered as ``<provider>/<model>``, unless
-    the config already serves that name.
+    the config already serves that name (``taken``) or that provider's model (``served``:
+    configured ``(provider, model)`` pairs, which keep ``<provider>/<model>`` and the
+    built-in aliases).
     """
     entries = []
-    for name, provider in providers.items():
-        spec = provider.spec
-        if not spec.env or not all(environment.get(var) for var in spec.env.values()):
-            continue
+    for name in env_providers(providers, environment):
+        spec = providers[name].spec
         fields: dict[str, Any] = {"api_base": spec.default_api_base, "options": {}}
         for field_name, var in spec.env.items():
             if field_name.startswith("options."):
@@ -141,7 +178,7 @@ def env_entries(
             else:
                 fields[field_name] = environment[var]
         for model in spec.auto_models:
-            if f"{name}/{model}" not in taken:
+            if f"{name}/{model}" not in taken and (name, model) not in (served or set()):
                 entries.append(
                     DeploymentEntry(
                         model_name=f"{name}/{model}", provider=name, model=model, **fields
