@@ -45,7 +45,6 @@ from vidgate.api import webhooks as webhook_api
 from vidgate.api.bodylimit import BodyLimit
 from vidgate.api.fastpath import RetrieveFastPath
 from vidgate.api.urlguard import UrlTextGuard
-from vidgate.cluster.share import share_through_redis
 from vidgate.db.engine import Database, migrate, open_database
 from vidgate.jobs import money
 from vidgate.jobs.archive import Archiver
@@ -157,6 +156,9 @@ async def _start(
     request_log.start()
     stack.push_async_callback(request_log.aclose)
     if settings.redis_url:  # replicas share limits, cooldowns and key changes
+        # the scaleout extra (redis) is imported only when configured: a plain install serves
+        from vidgate.cluster.share import share_through_redis
+
         max_job_s = gateway.job_timeout_s + gateway.poll_lease_s
         link = await share_through_redis(settings.redis_url, router, service, keys, max_job_s)
         stack.push_async_callback(link.aclose)
