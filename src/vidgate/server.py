@@ -24,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -175,9 +177,47 @@ def server_config(
     )
 
 
-def run_server(config: uvicorn.Config) -> bool:
-    """Serve until stopped (SIGINT, SIGTERM); ``False`` if the server never started."""
-    server = uvicorn.Server(config)
+def bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host``:``port`` (not yet listening), as uvicorn binds its own;
+    ``OSError`` when the address is taken or cannot be used. ``vidgate serve`` binds first,
+    so a busy port is known before anything is created or announced."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, calling ``on_started`` once the app has started and listens."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit and self._on_started is not None:
+            self._on_started()
+
+
+def run_server(
+    config: uvicorn.Config,
+    *,
+    sock: socket.socket | None = None,
+    on_started: Callable[[], None] | None = None,
+) -> bool:
+    """Serve until stopped (SIGINT, SIGTERM); ``False`` if the server never started.
+
+    ``sock``: a socket from :func:`bind` to listen on (else uvicorn binds ``config``'s host
+    and port itself); ``on_started``: called once the app's start-up is done and the
+    server accepts connections (``vidgate serve`` prints its banner then)."""
+    server = _Server(config, on_started)
     with contextlib.suppress(KeyboardInterrupt):
-        server.run()
+        server.run(sockets=None if sock is None else [sock])
     return server.started

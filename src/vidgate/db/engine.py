@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -190,6 +191,9 @@ def current_revision(connection: Connection) -> str | None:
 
 
 def _upgrade(connection: Connection) -> None:
+    # alembic's INFO lines (its plugins at import, one per migration) are noise at every
+    # first start; its warnings and errors still show
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from alembic import command
     from alembic.config import Config
 
