@@ -56,6 +56,21 @@ async def read_fields(
     return body
 
 
+JSON_AS_FORM = (
+    "The request body looks like JSON but its Content-Type is a form's (curl -d sends "
+    "application/x-www-form-urlencoded unless told otherwise); add "
+    "-H 'Content-Type: application/json'."
+)
+
+
+def _not_json(key: str) -> None:
+    """A JSON document sent with a form content type parses as a field named like the
+    document (``{"prompt": ...}``): refuse it with the header to set, rather than report an
+    unknown field or, where every field is optional, silently ignore the body."""
+    if key.lstrip()[:1] in ("{", "["):
+        raise InvalidRequest(JSON_AS_FORM, code="invalid_content_type")
+
+
 async def read_limited(request: Request, limit: int, what: str) -> bytearray:
     """The whole body, refused with 413 as soon as it passes ``limit`` bytes."""
     length = request.headers.get("content-length")
@@ -75,6 +90,7 @@ async def _form(request: Request, storage: BlobStore, tmp: Path, files: bool) ->
     try:
         for key, value in form.multi_items():
             if not isinstance(value, UploadFile):
+                _not_json(key)
                 _add(flat, key, value)
             elif files:
                 _add(flat, key, await store_upload(storage, tmp, value, key))

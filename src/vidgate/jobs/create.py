@@ -37,6 +37,7 @@ from vidgate.errors import (
     client_text,
 )
 from vidgate.jobs import lifecycle, money
+from vidgate.jobs.placements import with_skipped
 from vidgate.jobs.poller import Poller
 from vidgate.jobs.store import DuplicateIdempotencyKey, Job, JobStore
 from vidgate.request import resolved_to_json
@@ -77,6 +78,8 @@ class Plan:
     """Deployments this request does not ask again (they answered 429)."""
     cooling: dict[str, Placement] = dataclasses.field(default_factory=dict)
     """Placements skipped only for their open breaker: the last resort."""
+    skipped: list[str] = dataclasses.field(default_factory=list)
+    """Fallback groups passed over and why (``Groups.skipped``), told in the final error."""
 
     def waited(self, seconds: float) -> None:
         self.wait_s = seconds if self.wait_s is None else min(self.wait_s, seconds)
@@ -263,6 +266,7 @@ class Creator:
             )
         if plan.unresolved is not None:
             error = type(error)(error.message + UNKNOWN_OUTCOME, param=error.param, code=error.code)
+        error = with_skipped(error, plan.skipped)
         if plan.job is not None:
             await lifecycle.fail(
                 self.store,

@@ -7,12 +7,15 @@ that cannot serve the parameters — also when the requested group itself cannot
 its model does not allow moves the request to a fallback that can take it, at no cost. A
 follow-up (remix, edit, extend) of a job on the same model is pinned to the deployment that
 made the source. Requests are validated here, once per deployment, before any job row or
-budget hold exists; ``jobs/create.py`` then runs the attempts over what this yields.
+budget hold exists; ``jobs/create.py`` then runs the attempts over what this yields. A
+fallback group passed over is named, with the reason, in the error the request ends with
+(``Groups.skipped``), so a fallback that could never serve the request is not a mystery.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import tempfile
 from collections.abc import AsyncIterator
@@ -20,13 +23,50 @@ from pathlib import Path
 from typing import Any
 
 from vidgate.accounting.keys import Principal
-from vidgate.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied
+from vidgate.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied, client_text
 from vidgate.jobs.store import Job
 from vidgate.media.pool import MediaPool
 from vidgate.request import VideoRequest, resolve
 from vidgate.routing.router import Placement, Router
 from vidgate.storage.base import BlobStore
 from vidgate.values import Asset, Deployment, SourceVideo
+
+
+class Groups:
+    """A request's groups' placements in the order to try them (an async iterator), and the
+    fallback groups the iteration passed over so far, each with its reason (``skipped``)."""
+
+    def __init__(self) -> None:
+        self.skipped: list[str] = []
+        self._groups: AsyncIterator[list[Placement]] | None = None
+
+    def __aiter__(self) -> Groups:
+        return self
+
+    async def __anext__(self) -> list[Placement]:
+        if self._groups is None:
+            raise StopAsyncIteration
+        return await anext(self._groups)
+
+    def over(self, groups: AsyncIterator[list[Placement]]) -> Groups:
+        """Iterate ``groups``."""
+        self._groups = groups
+        return self
+
+    def skip(self, name: str, reason: str) -> None:
+        self.skipped.append(f"Fallback '{name}' was skipped: {reason}")
+
+
+def with_skipped(error: GatewayError, skipped: list[str]) -> GatewayError:
+    """``error`` (a copy) with the skipped fallbacks, and why, after its message."""
+    if not skipped:
+        return error
+    noted = copy.copy(error)
+    message = error.message.rstrip()
+    message += "" if message.endswith(".") else "."
+    noted.message = client_text(" ".join([message, *skipped]))
+    noted.args = (noted.message,)
+    return noted
 
 
 class Placements:
@@ -39,14 +79,16 @@ class Placements:
 
     async def groups(
         self, principal: Principal, request: VideoRequest, source: Job | None
-    ) -> tuple[bool, AsyncIterator[list[Placement]]]:
+    ) -> tuple[bool, Groups]:
         """Whether the job is pinned, and its groups' placements in the order to try them.
 
         Raises at once when the requested model may not be used, or when neither it nor any
-        fallback group can serve the request (400 naming what the requested model allows).
+        fallback group can serve the request (400 naming what the requested model allows,
+        then each fallback and why it cannot).
         """
         live = self.router.live
         probes: dict[str, dict[str, Any]] = {}
+        groups = Groups()
         if source is not None and request.model in (None, source.model):
             deployment = live.current(source.deployment_id)
             if deployment is None:
@@ -56,7 +98,7 @@ class Placements:
                     code="deployment_removed",
                 )
             placement = await self._placement(request, deployment, source, probes)
-            return True, _single([placement])
+            return True, groups.over(_single([placement]))
         model = live.table.resolve(request.model or live.table.default_model)
         group = live.table.group(model)
         if not group:
@@ -71,13 +113,13 @@ class Placements:
                 f"This key may not use model '{model}'.", param="model", code="model_not_allowed"
             )
         first = await self._group(request, group, source, probes)
-        rest = self._fallbacks(principal, request, model, source, probes)
+        rest = self._fallbacks(principal, request, model, source, probes, groups)
         if isinstance(first, GatewayError):  # a fallback that can serve it is still tried
             served = await anext(rest, None)
-            if served is None:
-                raise first  # names what the requested model allows
+            if served is None:  # names what the requested model allows, and the fallbacks'
+                raise with_skipped(first, groups.skipped)
             first = served
-        return False, _chain(first, rest)
+        return False, groups.over(_chain(first, rest))
 
     async def _fallbacks(
         self,
@@ -86,14 +128,22 @@ class Placements:
         model: str,
         source: Job | None,
         probes: dict[str, dict[str, Any]],
+        groups: Groups,
     ) -> AsyncIterator[list[Placement]]:
-        """The fallback groups' placements, skipping groups that cannot serve the request."""
+        """The fallback groups' placements, skipping (and noting in ``groups``) the groups
+        that cannot serve the request."""
         for name in self.router.groups(model)[1:]:
             group = self.router.live.table.group(name)
-            if not group or not principal.may_use(name):
+            if not group:
+                groups.skip(name, "no such model is configured.")
+                continue
+            if not principal.may_use(name):
+                groups.skip(name, "this key may not use it.")
                 continue
             placements = await self._group(request, group, source, probes)
-            if not isinstance(placements, GatewayError):  # it cannot serve these parameters
+            if isinstance(placements, GatewayError):  # it cannot serve these parameters
+                groups.skip(name, placements.message)
+            else:
                 yield placements
 
     async def _group(

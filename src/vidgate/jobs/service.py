@@ -95,7 +95,7 @@ class JobService:
                     return _same_request(existing, fingerprint)
             source = await self._source_job(principal, request)
             pinned, groups = await self.placements.groups(principal, request, source)
-            plan = Plan(new_job_id(), pinned)
+            plan = Plan(new_job_id(), pinned, skipped=groups.skipped)
             await self._admit(principal, plan.job_id)
         except GatewayError:
             await self._discard_uploads(request)
