@@ -69,7 +69,7 @@ default_model: sora-2
         ("model_list:\n  - model_name: a\n    provider: local\n    model: big\n",
          "model_list[0].model: provider 'local' has no model 'big'"),
         ("model_list:\n  - model_name: a\n    provider: local\n    model: preview\n    colour: 3\n",
-         "model_list[0].colour: Extra inputs are not permitted"),
+         "model_list[0].colour: unknown key"),
         ("model_list:\n  - model_name: a\n    provider: local\n    model: preview\n"
          "default_model: b\n", "default_model: 'b' is not a model_name"),
         ("model_list:\n  - model_name: a\n    provider: openai\n    model: sora-2\n"

@@ -7,12 +7,17 @@ written ``os.environ/NAME`` and resolved here, once, at start.
 
 from __future__ import annotations
 
+import copy
+import difflib
 import os
 import re
 import secrets
 import stat
+import types
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -27,9 +32,65 @@ from pydantic import (
 from vidgate.netpolicy import OutboundPolicy, entry_problem
 from vidgate.webhooks.config import WebhookEndpoints, WebhookSettings, url_problem
 
+Severity = Literal["error", "warning"]
+Loc = tuple[str | int, ...]
+"""Where in the config file: the keys and list indexes from the top (``("model_list", 2,
+"provider")``)."""
+
+
+def render_loc(loc: Loc) -> str:
+    """``("model_list", 2, "provider")`` as ``model_list[2].provider``."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with a config file: where, what, and whether it stops the gateway
+    (``error``) or would only fail requests later (``warning``, ``vidgate config check``)."""
+
+    loc: Loc
+    message: str
+    severity: Severity = "error"
+    line: int | None = None
+    """1-based line in the file (when known)."""
+    column: int | None = None
+
+    @property
+    def path(self) -> str:
+        return render_loc(self.loc)
+
+    def render(self, file: Path | str | None = None) -> str:
+        """One line: ``vidgate.yaml: model_list[2].provider: message (line 9)``."""
+        parts = [] if file is None else [str(file)]
+        if self.loc:
+            parts.append(self.path)
+        elif self.line is not None:
+            parts.append(f"line {self.line}, column {self.column or 1}")
+        if self.severity == "warning":
+            parts.append("warning")
+        text = ": ".join([*parts, self.message])
+        if self.loc and self.line is not None:
+            text += f" (line {self.line})"
+        return " ".join(text.split())  # one problem, one line
+
 
 class ConfigError(ValueError):
-    """A bad config file; the message names the path of the bad entry."""
+    """A bad config file; the message names the path of the bad entry, one problem a line.
+
+    Raised with a message, or with the problems (``problems``) found in ``file``."""
+
+    def __init__(
+        self, message: str | Sequence[ConfigProblem], *, file: Path | str | None = None
+    ) -> None:
+        if isinstance(message, str):
+            problems: tuple[ConfigProblem, ...] = (ConfigProblem((), message),)
+            text = message
+        else:
+            problems = tuple(message)
+            text = "\n".join(problem.render(file) for problem in problems)
+        super().__init__(text)
+        self.problems = problems
+        self.file = file
 
 
 class PricingConfig(BaseModel):
@@ -285,59 +346,289 @@ def resolve_env_refs(value: Any, path: str = "", errors: list[str] | None = None
 
     Unset variables raise ``ConfigError``, or are appended to ``errors`` when it is given.
     """
-    collect = errors if errors is not None else []
-    resolved = _resolve_refs(value, path, collect)
-    if errors is None and collect:
-        raise ConfigError(collect[0])
+    found: list[ConfigProblem] = []
+    resolved = _resolve_refs(value, (path,) if path else (), found)
+    if errors is None and found:
+        raise ConfigError(found[0].render())
+    if errors is not None:
+        errors.extend(problem.render() for problem in found)
     return resolved
 
 
-def _resolve_refs(value: Any, path: str, errors: list[str]) -> Any:
+def _resolve_refs(value: Any, loc: Loc, problems: list[ConfigProblem]) -> Any:
     if isinstance(value, dict):
-        return {
-            k: _resolve_refs(v, f"{path}.{k}" if path else str(k), errors) for k, v in value.items()
-        }
+        return {k: _resolve_refs(v, (*loc, k), problems) for k, v in value.items()}
     if isinstance(value, list):
-        return [_resolve_refs(v, f"{path}[{i}]", errors) for i, v in enumerate(value)]
+        return [_resolve_refs(v, (*loc, i), problems) for i, v in enumerate(value)]
     if isinstance(value, str) and value.startswith("os.environ/"):
         name = value.removeprefix("os.environ/")
         if name not in os.environ:
-            errors.append(f"{path}: environment variable {name} is not set")
+            problems.append(ConfigProblem(loc, f"environment variable {name} is not set"))
             return ""
         return os.environ[name]
     return value
 
 
-def load_config_file(path: Path | None) -> FileConfig:
-    """Parse and validate a config file; errors name the path of every bad entry."""
-    if path is None:
-        return FileConfig()
+@dataclass(frozen=True)
+class ConfigDocument:
+    """A config file as read: its top-level mapping (``None`` when it cannot be used), the
+    problems reading it, and its YAML node tree, which knows the line of every path."""
+
+    path: Path
+    data: dict[str, Any] | None
+    problems: tuple[ConfigProblem, ...] = ()
+    root: yaml.Node | None = field(default=None, repr=False)
+
+    def locate(self, problem: ConfigProblem) -> ConfigProblem:
+        """``problem`` with the line of its path (or of the nearest enclosing entry)."""
+        if problem.line is not None or self.root is None:
+            return problem
+        node, mark = self.root, None
+        for part in problem.loc:
+            if isinstance(node, yaml.MappingNode):
+                match = [(k, v) for k, v in node.value if str(getattr(k, "value", "")) == str(part)]
+                if not match:
+                    break
+                mark, node = match[-1][0].start_mark, match[-1][1]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if not 0 <= part < len(node.value):
+                    break
+                node = node.value[part]
+                mark = node.start_mark
+            else:
+                break
+        if mark is None:
+            return problem
+        return ConfigProblem(problem.loc, problem.message, problem.severity, mark.line + 1)
+
+
+def read_config_document(path: Path) -> ConfigDocument:
+    """Read and parse ``path``; a file that cannot be read or parsed is one problem (with the
+    line and column of a YAML syntax error)."""
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping")
-    errors: list[str] = []
-    resolved = resolve_env_refs(raw, errors=errors)
-    lines = [f"{path}: {error}" for error in errors]
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return ConfigDocument(path, None, (ConfigProblem((), f"cannot read config: {why}"),))
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.MarkedYAMLError as exc:
+        return ConfigDocument(path, None, (_yaml_problem(exc),))
+    except yaml.YAMLError as exc:
+        return ConfigDocument(path, None, (ConfigProblem((), f"cannot read config: {exc}"),))
+    finally:
+        loader.dispose()
+    if data is None:
+        return ConfigDocument(path, {}, (), root)
+    if not isinstance(data, dict):
+        problem = ConfigProblem((), "the top level must be a mapping (model_list:, router:, ...)")
+        return ConfigDocument(path, None, (problem,), root)
+    return ConfigDocument(path, data, (), root)
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError) -> ConfigProblem:
+    mark = exc.problem_mark or exc.context_mark
+    message = exc.problem or exc.context or "not valid YAML"
+    if exc.problem and exc.context:
+        where = exc.context_mark
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        message += f" ({exc.context}{at})"
+    line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+    return ConfigProblem((), f"cannot read config: {message}", line=line, column=column)
+
+
+@dataclass(frozen=True)
+class CheckedConfig:
+    """A config document validated in one pass: every problem, the config when there is
+    none, and ``usable``, the config with each bad part left out (a bad ``model_list`` entry
+    becomes a stand-in keeping its ``model_name``), so what refers to other parts (fallbacks,
+    the default model, providers and models) can be checked in the same pass."""
+
+    config: FileConfig | None
+    usable: FileConfig
+    problems: tuple[ConfigProblem, ...]
+    stand_ins: frozenset[int] = frozenset()
+    """``model_list`` indexes of entries replaced by a stand-in."""
+
+
+def check_document(data: dict[str, Any]) -> CheckedConfig:
+    """Resolve ``os.environ/NAME`` references and validate ``data`` (a config file's
+    mapping); every problem once, misspelt keys with the closest real one."""
+    problems: list[ConfigProblem] = []
+    resolved = _resolve_refs(data, (), problems)
+    unresolved = [problem.loc for problem in problems]
     try:
         config = FileConfig.model_validate(resolved)
     except ValidationError as exc:
-        lines.extend(_format_validation(path, exc))
-    if lines:
-        raise ConfigError("\n".join(lines))
+        problems.extend(_schema_problems(exc, resolved, unresolved))
+        usable, stand_ins = _salvage(resolved)
+        return CheckedConfig(None, _file_defaults(usable), tuple(problems), stand_ins)
+    config = _file_defaults(config)
+    return CheckedConfig(None if problems else config, config, tuple(problems))
+
+
+def _file_defaults(config: FileConfig) -> FileConfig:
     if config.settings.register_from_env is None:  # a file's model_list is all there is
         config.settings.register_from_env = False
     return config
 
 
-def _format_validation(path: Path, exc: ValidationError) -> list[str]:
-    lines = []
-    for err in exc.errors():
-        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
-        lines.append(f"{path}: {loc or '(top)'}: {err['msg']}")
-    return lines
+def load_config_file(path: Path | None) -> FileConfig:
+    """Parse and validate a config file; ``ConfigError`` lists every problem with its path."""
+    if path is None:
+        return FileConfig()
+    document = read_config_document(path)
+    if document.data is None:
+        raise ConfigError(document.problems, file=path)
+    checked = check_document(document.data)
+    if checked.config is None:
+        raise ConfigError([document.locate(p) for p in checked.problems], file=path)
+    return checked.config
+
+
+def _schema_problems(
+    exc: ValidationError, data: dict[str, Any], unresolved: list[Loc]
+) -> list[ConfigProblem]:
+    """Pydantic's errors as problems: none under a path whose environment variable is unset
+    (that is the one problem there), and a misspelt key is one problem, with a guess, not
+    two (an unknown key and a missing one)."""
+    errors = exc.errors()
+    missing = {tuple(err["loc"]) for err in errors if err["type"] == "missing"}
+    guessed: set[Loc] = set()
+    problems = []
+    for err in errors:
+        loc: Loc = tuple(err["loc"])
+        if any(loc[: len(bad)] == bad for bad in unresolved):
+            continue
+        if err["type"] == "extra_forbidden" and loc:
+            parent = loc[:-1]
+            known = _fields_at(FileConfig, parent)
+            present = _value_at(data, parent)
+            choices = [
+                name for name in known if not isinstance(present, dict) or name not in present
+            ]
+            guess = difflib.get_close_matches(str(loc[-1]), choices, n=1, cutoff=0.6)
+            if guess:
+                required = (*parent, guess[0]) in missing
+                guessed.add((*parent, guess[0]))
+                note = " (required)" if required else ""
+                message = f"unknown key; did you mean {guess[0]!r}{note}?"
+            else:
+                message = (
+                    f"unknown key (known here: {', '.join(known)})" if known else "unknown key"
+                )
+            problems.append(ConfigProblem(loc, message))
+        elif err["type"] == "missing":
+            if loc not in guessed:
+                problems.append(ConfigProblem(loc, "missing (required)"))
+        else:
+            problems.append(ConfigProblem(loc, err["msg"]))
+    return [p for p in problems if not (p.message == "missing (required)" and p.loc in guessed)]
+
+
+def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
+    """The keys the schema allows at ``loc`` (empty when that is not a model)."""
+    annotation: Any = model
+    for part in loc:
+        annotation = _unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            info = annotation.model_fields.get(str(part))
+            if info is None:
+                return []
+            annotation = info.annotation
+            continue
+        args = get_args(annotation)
+        if get_origin(annotation) is list and args and isinstance(part, int):
+            annotation = args[0]
+        elif get_origin(annotation) is dict and len(args) == 2:
+            annotation = args[1]
+        else:
+            return []
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X`` from ``Annotated[X, ...]`` and ``X | None``."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            args = [arg for arg in get_args(annotation) if arg is not type(None)]
+            if len(args) != 1:
+                return annotation
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def _value_at(data: Any, loc: Loc) -> Any:
+    for part in loc:
+        in_list = isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+        if not (in_list or (isinstance(data, dict) and part in data)):
+            return None
+        data = data[part]
+    return data
+
+
+SECTIONS = ("settings", "router", "storage")
+"""Top-level mappings whose keys are independent: a bad key is left out alone."""
+
+
+def _salvage(data: dict[str, Any]) -> tuple[FileConfig, frozenset[int]]:
+    """``data`` without its bad parts, validated: a bad ``model_list`` entry becomes a
+    stand-in (``local/preview``, its ``model_name`` kept when it has one), a bad key of a
+    section or a bad top-level key is left out (its default applies)."""
+    data = copy.deepcopy(data)
+    stand_ins: set[int] = set()
+    for _ in range(8):
+        try:
+            return FileConfig.model_validate(data), frozenset(stand_ins)
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc: Loc = tuple(err["loc"])
+                parent = _value_at(data, loc[:-1])
+                if loc and err["type"] == "extra_forbidden" and isinstance(parent, dict):
+                    parent.pop(loc[-1], None)  # a misspelt key: the rest may still be good
+                else:
+                    _leave_out(data, loc, stand_ins)
+    return FileConfig(), frozenset(stand_ins)
+
+
+def _leave_out(data: dict[str, Any], loc: Loc, stand_ins: set[int]) -> None:
+    entries = data.get("model_list")
+    if loc[:1] == ("model_list",) and isinstance(entries, list):
+        if len(loc) == 1:  # the list as a whole: repeated ids (each entry is checked later)
+            for index, entry in enumerate(entries):
+                if isinstance(entry, dict) and "id" in entry:
+                    entry["id"] = f"{entry['id']}#{index}"
+            return
+        at = loc[1]
+        if isinstance(at, int) and 0 <= at < len(entries):
+            entry = entries[at]
+            name = entry.get("model_name") if isinstance(entry, dict) else None
+            stand_in = f"(model_list[{at}])"
+            entries[at] = {
+                "model_name": name if isinstance(name, str) and name else stand_in,
+                "provider": "local",
+                "model": "preview",
+                "id": stand_in,
+            }
+            stand_ins.add(at)
+            return
+    if not loc:  # the only check of the whole file: webhooks' reachability
+        data.pop("webhooks", None)
+        return
+    section = data.get(str(loc[0]))
+    if loc[0] in SECTIONS and len(loc) > 1 and isinstance(section, dict) and loc[1] in section:
+        del section[loc[1]]
+    else:
+        data.pop(str(loc[0]), None)
 
 
 def ensure_master_key(data_dir: Path) -> tuple[str, bool]:
