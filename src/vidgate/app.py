@@ -162,6 +162,7 @@ async def _start(
         max_job_s = gateway.job_timeout_s + gateway.poll_lease_s
         link = await share_through_redis(settings.redis_url, router, service, keys, max_job_s)
         stack.push_async_callback(link.aclose)
+        app.state.redis = link.redis  # pinged by /health/ready
     retention = Retention.for_settings(db, gateway)  # old spend/request log rows
     retention.start()
     stack.push_async_callback(retention.aclose)

@@ -27,7 +27,7 @@ from vidgate.api import admin, listparams, videos
 
 NOT_PARAMETERS = {"authorization", "x-api-key", "content-type", "content-length"}
 """Headers described otherwise: the security schemes and the request body's media type."""
-OPEN_ROUTES = {"/health", "/metrics"}
+OPEN_ROUTES = {"/health", "/health/live", "/health/ready", "/metrics"}
 
 
 @dataclass

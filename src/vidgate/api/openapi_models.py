@@ -643,6 +643,27 @@ class Health(BaseModel):
     version: str = Field(examples=["0.1.0"])
 
 
+class ReadinessCheck(BaseModel):
+    ok: bool
+    ms: float = Field(description="How long the check took.")
+    error: str | None = Field(
+        description="What failed: the step and the exception's class (details are logged)."
+    )
+
+
+class Readiness(BaseModel):
+    """``/health/ready``: 200 when every check passed, 503 (with ``error``) when one failed."""
+
+    status: Literal["ok", "unavailable"]
+    version: str = Field(examples=["0.1.0"])
+    checks: dict[str, ReadinessCheck] = Field(
+        description="database and storage always; redis when redis_url is set."
+    )
+    error: ErrorObject | None = Field(
+        default=None, description="Only when a check failed: code not_ready, naming it."
+    )
+
+
 class ConfigPricing(BaseModel):
     per_second: dict[str, float] = Field(description="Per output second, by resolution tier.")
     per_second_audio: dict[str, float] | None

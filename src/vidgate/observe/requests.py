@@ -41,6 +41,8 @@ FLUSH_S = 1.0
 BATCH = 1000
 MAX_BUFFER = 50_000
 STATE_FIELDS = ("key_id", "model", "deployment_id", "job_id", "error_code", "end_user")
+UNLOGGED = frozenset({"/health", "/health/live", "/health/ready", "/metrics"})
+"""Probes and scrapes: counted in the metrics, not written to the request log."""
 
 
 def route_of(path: str) -> str:
@@ -180,7 +182,7 @@ class RequestObserver:
         }
         app_state = getattr(scope.get("app"), "state", None)
         writer = getattr(app_state, "request_log", None)
-        if writer is not None and route not in ("/health", "/metrics"):
+        if writer is not None and route not in UNLOGGED:
             writer.add(row)
         if access.isEnabledFor(logging.INFO):
             access.info("request", extra={"event": "request", **row})
