@@ -7,8 +7,9 @@ every follow-up resolves it here, so a follow-up never lands on another deployme
 
 from __future__ import annotations
 
+import difflib
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ from vidgate.routing.aliases import (
     resolve_aliases,
     vendor_paths,
 )
-from vidgate.settings import ConfigError, DeploymentEntry, FileConfig
+from vidgate.settings import ConfigError, ConfigProblem, DeploymentEntry, FileConfig, Loc
 from vidgate.values import Deployment, ForeignName, Pricing
 
 EMBEDDED_MODEL = "local/preview"
@@ -79,17 +80,18 @@ def build_table(
         served = {(e.provider, e.model) for e in configured}
         added = env_entries(providers, environment, {e.model_name for e in configured}, served)
     entries = configured + added
-    errors: list[str] = []
+    errors: list[ConfigProblem] = []
     by_id: dict[str, Deployment] = {}
     groups: dict[str, list[Deployment]] = {}
     for index, entry in enumerate(entries):
         try:
-            deployment = _deployment(f"model_list[{index}]", entry, providers, config)
+            deployment = _deployment(("model_list", index), entry, providers, config)
         except ConfigError as exc:
-            errors.append(str(exc))
+            errors.extend(exc.problems)
             continue
         if deployment.id in by_id:
-            errors.append(f"model_list[{index}]: duplicate deployment id {deployment.id!r}")
+            where = ("model_list", index)
+            errors.append(ConfigProblem(where, f"duplicate deployment id {deployment.id!r}"))
             continue
         by_id[deployment.id] = deployment
         groups.setdefault(deployment.model_name, []).append(deployment)
@@ -97,15 +99,18 @@ def build_table(
     default = config.default_model or entries[0].model_name
     if default not in names:
         errors.append(
-            f"default_model: {default!r} is not a model_name in model_list "
-            f"(have: {', '.join(sorted(names))})"
+            ConfigProblem(
+                ("default_model",),
+                f"{default!r} is not a model_name in model_list{did_you_mean(default, names)} "
+                f"(have: {', '.join(sorted(names))})",
+            )
         )
     errors.extend(_fallback_errors(config, names))
     for alias, target in config.model_aliases.items():
         if target not in names:
-            errors.append(f"model_aliases.{alias}: {target!r} is not a model_name in model_list")
+            errors.append(ConfigProblem(("model_aliases", alias), _not_a_group(target, names)))
     if errors:
-        raise ConfigError("\n".join(errors))
+        raise ConfigError(errors)
     members = {name: [(d.provider, d.model) for d in group] for name, group in groups.items()}
     own = {entry.model_name for entry in configured}
     aliases = resolve_aliases(
@@ -129,20 +134,29 @@ def build_table(
     )
 
 
-def _fallback_errors(config: FileConfig, names: set[str]) -> list[str]:
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``; did you mean 'x'?`` for the choice closest to a misspelt ``word``, else ``""``."""
+    guess = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {guess[0]!r}?" if guess else ""
+
+
+def _not_a_group(name: str, names: set[str]) -> str:
+    return f"{name!r} is not a model_name in model_list{did_you_mean(name, names)}"
+
+
+def _fallback_errors(config: FileConfig, names: set[str]) -> list[ConfigProblem]:
     errors = []
     for index, entry in enumerate(config.router.fallbacks):
         for group, fallbacks in entry.items():
-            path = f"router.fallbacks[{index}].{group}"
+            loc = ("router", "fallbacks", index, group)
             if group not in names:
-                errors.append(f"{path}: {group!r} is not a model_name in model_list")
+                errors.append(ConfigProblem(loc, _not_a_group(group, names)))
             for position, fallback in enumerate(fallbacks):
                 if fallback not in names:
-                    errors.append(
-                        f"{path}[{position}]: {fallback!r} is not a model_name in model_list"
-                    )
+                    errors.append(ConfigProblem((*loc, position), _not_a_group(fallback, names)))
                 elif fallback == group:
-                    errors.append(f"{path}[{position}]: a group cannot fall back to itself")
+                    message = "a group cannot fall back to itself"
+                    errors.append(ConfigProblem((*loc, position), message))
     return errors
 
 
@@ -188,25 +202,28 @@ def env_entries(
 
 
 def _deployment(
-    path: str, entry: DeploymentEntry, providers: Mapping[str, Provider], config: FileConfig
+    loc: Loc, entry: DeploymentEntry, providers: Mapping[str, Provider], config: FileConfig
 ) -> Deployment:
     provider = providers.get(entry.provider)
     if provider is None:
-        raise ConfigError(
-            f"{path}.provider: unknown provider {entry.provider!r} "
-            f"(known: {', '.join(sorted(providers))})"
-        )
+        guess = did_you_mean(entry.provider, providers)
+        known = ", ".join(sorted(providers))
+        message = f"unknown provider {entry.provider!r}{guess} (known: {known})"
+        raise ConfigError([ConfigProblem((*loc, "provider"), message)])
     caps = provider.spec.capabilities_for(entry.model, entry.options)
     if caps is None:
-        raise ConfigError(
-            f"{path}.model: provider {entry.provider!r} has no model {entry.model!r} "
-            f"(known: {', '.join(sorted(provider.spec.models))})"
+        guess = did_you_mean(entry.model, provider.spec.models)
+        known = ", ".join(sorted(provider.spec.models))
+        message = (
+            f"provider {entry.provider!r} has no model {entry.model!r}{guess} (known: {known})"
         )
+        raise ConfigError([ConfigProblem((*loc, "model"), message)])
     api_base = entry.api_base
     if provider.needs_api_base:  # the provider's public endpoint unless the entry names one
         api_base = api_base or provider.spec.default_api_base
     if provider.needs_api_base and not api_base:
-        raise ConfigError(f"{path}.api_base: required for provider {entry.provider!r}")
+        message = f"required for provider {entry.provider!r}"
+        raise ConfigError([ConfigProblem((*loc, "api_base"), message)])
     return Deployment(
         id=deployment_id(entry),
         model_name=entry.model_name,
