@@ -34,6 +34,22 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Credential:
+    """A deployment field a provider authenticates with, checked by ``vidgate config check``
+    (a request to a deployment without it fails; the check says so before one is sent)."""
+
+    field: str
+    """``api_key`` or ``options.<name>``."""
+    required: bool = False
+    """``True``: vidgate cannot build a request without it (it signs or exchanges it), so a
+    deployment without it is an error. ``False``: requests go out unauthenticated and the
+    upstream decides (a self-hosted compatible server may not need a key): a warning."""
+    file: bool = False
+    """A string value is a file path (unless it is inline JSON, ``{...}``); the file must
+    exist."""
+
+
+@dataclass(frozen=True)
 class ProviderSpec:
     """A provider described as data: models, status map, polling and submit behaviour."""
 
@@ -53,6 +69,9 @@ class ProviderSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     """Deployment fields and the environment variables that provide them (``api_key`` →
     ``GEMINI_API_KEY``); when all are set at start, ``auto_models`` are registered."""
+    credentials: tuple[Credential, ...] = ()
+    """What a deployment must carry to authenticate (``vidgate config check`` reports what
+    is missing)."""
     auto_models: tuple[str, ...] = ()
     """Upstream models registered as ``<provider>/<model>`` when ``env`` is satisfied."""
     default_api_base: str | None = None

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vidgate.errors import InvalidRequest
-from vidgate.providers.base import ProviderSpec
+from vidgate.providers.base import Credential, ProviderSpec
 from vidgate.providers.openai.spec import follow_up_source
 from vidgate.values import JobStatus, ModelCapabilities, Pricing, ResolvedRequest
 
@@ -159,6 +159,7 @@ SPEC = ProviderSpec(
         ),
     },
     env={"api_key": "AZURE_API_KEY", "api_base": "AZURE_API_BASE"},
+    credentials=(Credential("api_key"),),
     auto_models=("sora-2",),
     default_api_base=None,
     aliases={"sora": ("sora-2",)},

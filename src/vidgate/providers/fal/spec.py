@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from vidgate.errors import InvalidRequest
-from vidgate.providers.base import ProviderSpec
+from vidgate.providers.base import Credential, ProviderSpec
 from vidgate.values import ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
 
 DurationFormat = Literal["plain", "suffix", "int", "none"]
@@ -219,6 +219,7 @@ SPEC = ProviderSpec(
     poll_interval_s=3.0,
     prices=PRICES,
     env={"api_key": "FAL_KEY"},
+    credentials=(Credential("api_key"),),
     auto_models=(KLING_MASTER_T2V, VEO3, HAILUO_02_STANDARD_T2V, RAY2_FLASH),
     default_api_base="https://queue.fal.run",
 )

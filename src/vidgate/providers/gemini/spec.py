@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from vidgate.errors import InvalidRequest
-from vidgate.providers.base import ProviderSpec
+from vidgate.providers.base import Credential, ProviderSpec
 from vidgate.values import ForeignName, ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
 
 SIZES_720P = ("1280x720", "720x1280")
@@ -253,6 +253,7 @@ SPEC = ProviderSpec(
     poll_interval_s=10.0,
     prices=PRICES,
     env={"api_key": "GEMINI_API_KEY"},
+    credentials=(Credential("api_key"),),
     auto_models=(
         "veo-3.1-generate-preview",
         "veo-3.1-fast-generate-preview",

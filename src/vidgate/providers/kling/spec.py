@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vidgate.errors import InvalidRequest
-from vidgate.providers.base import ProviderSpec
+from vidgate.providers.base import Credential, ProviderSpec
 from vidgate.values import ForeignName, ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
 
 MAX_PROMPT_CHARS = 2500
@@ -224,6 +224,10 @@ SPEC = ProviderSpec(
     poll_interval_s=5.0,
     prices=PRICES,
     env={"api_key": "KLING_ACCESS_KEY", "options.secret_key": "KLING_SECRET_KEY"},
+    credentials=(
+        Credential("api_key", required=True),
+        Credential("options.secret_key", required=True),
+    ),
     auto_models=tuple(MODELS),
     default_api_base=GLOBAL_API_BASE,
     aliases={

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vidgate.errors import InvalidRequest
-from vidgate.providers.base import ProviderSpec
+from vidgate.providers.base import Credential, ProviderSpec
 from vidgate.values import ForeignName, ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
 
 ASPECT_RATIOS: Mapping[str, tuple[int, int]] = {
@@ -178,6 +178,7 @@ SPEC = ProviderSpec(
         ),
     },
     env={"api_key": "LUMAAI_API_KEY"},
+    credentials=(Credential("api_key"),),
     auto_models=("ray-2", "ray-flash-2"),
     default_api_base="https://api.lumalabs.ai/dream-machine/v1",
     aliases={"luma-video": ("ray-2",)},

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from vidgate.errors import InvalidRequest
-from vidgate.providers.base import ProviderSpec
+from vidgate.providers.base import Credential, ProviderSpec
 from vidgate.values import ForeignName, ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
 
 MAX_PROMPT_CHARS = 2000
@@ -244,6 +244,7 @@ SPEC = ProviderSpec(
     poll_interval_s=10.0,
     prices=PRICES,
     env={"api_key": "MINIMAX_API_KEY"},
+    credentials=(Credential("api_key"),),
     auto_models=(
         "MiniMax-Hailuo-2.3",
         "MiniMax-Hailuo-2.3-Fast",

@@ -14,7 +14,7 @@ that a follow-up has a source the upstream can use.
 from __future__ import annotations
 
 from vidgate.errors import InvalidRequest
-from vidgate.providers.base import ProviderSpec
+from vidgate.providers.base import Credential, ProviderSpec
 from vidgate.values import ModelCapabilities, Pricing, ResolvedRequest
 
 _SECONDS = (4, 8, 12, 16, 20)
@@ -129,6 +129,7 @@ SPEC = ProviderSpec(
     },
     idempotent_submit=False,
     poll_interval_s=2.0,
+    credentials=(Credential("api_key"),),
     upstream_previews=frozenset({"thumbnail", "spritesheet"}),
     prices={
         "sora-2": SORA_2_PRICE,

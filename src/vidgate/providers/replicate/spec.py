@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vidgate.providers.base import ProviderSpec
+from vidgate.providers.base import Credential, ProviderSpec
 from vidgate.values import ModelCapabilities, OptionSpec, Pricing
 
 VERSION_ID = re.compile(r"^[0-9a-f]{64}$")
@@ -230,6 +230,7 @@ SPEC = ReplicateSpec(
     poll_interval_s=5.0,
     prices=PRICES,
     env={"api_key": "REPLICATE_API_TOKEN"},
+    credentials=(Credential("api_key"),),
     auto_models=("bytedance/seedance-2.0", "vidu/q3-turbo", "minimax/video-01"),
     default_api_base="https://api.replicate.com/v1",
 )

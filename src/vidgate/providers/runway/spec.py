@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from vidgate.errors import InvalidRequest
-from vidgate.providers.base import ProviderSpec
+from vidgate.providers.base import Credential, ProviderSpec
 from vidgate.values import ForeignName, ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
 
 RUNWAY_VERSION = "2024-11-06"
@@ -284,6 +284,7 @@ SPEC = ProviderSpec(
     poll_interval_s=5.0,
     prices=PRICES,
     env={"api_key": "RUNWAYML_API_SECRET"},
+    credentials=(Credential("api_key"),),
     auto_models=("gen4_turbo", "gen4.5", "veo3", "veo3.1", "veo3.1_fast", "aleph2"),
     default_api_base="https://api.dev.runwayml.com",
     aliases={

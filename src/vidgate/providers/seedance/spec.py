@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping
 
 from vidgate.errors import InvalidRequest
-from vidgate.providers.base import ProviderSpec
+from vidgate.providers.base import Credential, ProviderSpec
 from vidgate.values import ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
 
 VOLCENGINE_API_BASE = "https://ark.cn-beijing.volces.com/api/v3"
@@ -336,6 +336,7 @@ SPEC = ProviderSpec(
     poll_interval_s=5.0,
     prices=PRICES,
     env={"api_key": "ARK_API_KEY"},
+    credentials=(Credential("api_key"),),
     auto_models=tuple(VOLCENGINE_MODELS),
     default_api_base=VOLCENGINE_API_BASE,
     aliases={

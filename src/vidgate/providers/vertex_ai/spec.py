@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from vidgate.errors import InvalidRequest
-from vidgate.providers.base import ProviderSpec
+from vidgate.providers.base import Credential, ProviderSpec
 from vidgate.values import ForeignName, ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
 
 SIZE_MAP: dict[str, tuple[str, str]] = {
@@ -314,6 +314,7 @@ SPEC = ProviderSpec(
     poll_interval_s=10.0,
     prices=PRICES,
     env={"options.credentials": "GOOGLE_APPLICATION_CREDENTIALS"},
+    credentials=(Credential("options.credentials", required=True, file=True),),
     auto_models=("veo-3.1-generate-001", "veo-3.1-fast-generate-001"),
     default_api_base="https://us-central1-aiplatform.googleapis.com/v1",
     aliases={"veo3": ("veo-3.1-generate-001",), "veo-3": ("veo-3.1-generate-001",)},

@@ -23,7 +23,7 @@ from dataclasses import replace
 from math import gcd
 
 from vidgate.errors import InvalidRequest
-from vidgate.providers.base import ProviderSpec
+from vidgate.providers.base import Credential, ProviderSpec
 from vidgate.values import ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
 
 TEXT2VIDEO = "text2video"
@@ -330,6 +330,7 @@ SPEC = ProviderSpec(
     upstream_previews=frozenset({"thumbnail"}),
     prices=PRICES,
     env={"api_key": "VIDU_API_KEY"},
+    credentials=(Credential("api_key"),),
     auto_models=(
         "viduq3-pro",
         "viduq3-turbo",

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from vidgate.errors import InvalidRequest
-from vidgate.providers.base import ProviderSpec
+from vidgate.providers.base import Credential, ProviderSpec
 from vidgate.values import ModelCapabilities, OptionSpec, Pricing, ResolvedRequest
 
 Kind = Literal["t2v", "i2v", "kf2v"]
@@ -297,6 +297,7 @@ SPEC = ProviderSpec(
     poll_interval_s=5.0,
     prices=PRICES,
     env={"api_key": "DASHSCOPE_API_KEY"},
+    credentials=(Credential("api_key"),),
     auto_models=tuple(MODELS),
     default_api_base="https://dashscope-intl.aliyuncs.com/api/v1",
     aliases={

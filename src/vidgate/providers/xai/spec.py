@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from vidgate.providers.base import ProviderSpec
+from vidgate.providers.base import Credential, ProviderSpec
 from vidgate.values import ModelCapabilities, OptionSpec, Pricing
 
 SIZES: Mapping[str, tuple[str, str]] = {
@@ -81,6 +81,7 @@ SPEC = ProviderSpec(
     poll_interval_s=5.0,
     prices={name: _PRICE for name in MODEL_NAMES},
     env={"api_key": "XAI_API_KEY"},
+    credentials=(Credential("api_key"),),
     auto_models=("grok-imagine-video", "grok-imagine-video-1.5"),
     default_api_base="https://api.x.ai/v1",
     aliases={"grok-video": ("grok-imagine-video",)},
