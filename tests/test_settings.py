@@ -10,7 +10,7 @@ import pytest
 
 from vidgate.providers.registry import PROVIDERS
 from vidgate.routing.config import EMBEDDED_MODEL, build_table
-from vidgate.settings import ConfigError, build_settings, load_config_file
+from vidgate.settings import ConfigError, build_settings, check_document, load_config_file
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -95,3 +95,64 @@ def test_a_storage_url_from_the_environment_is_checked(
         build_settings(data_dir=tmp_path)
     monkeypatch.setenv("VIDGATE_STORAGE_URL", "s3://bucket/prefix")
     assert build_settings(data_dir=tmp_path).storage_url == "s3://bucket/prefix"
+
+
+def test_a_yaml_syntax_error_is_one_problem_with_its_line_and_column(tmp_path: Path) -> None:
+    path = write(tmp_path, "model_list: [\n  {model_name: a}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config_file(path)
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.column) == (3, 1)
+    assert str(caught.value) == (
+        f"{path}: line 3, column 1: cannot read config: expected ',' or ']', "
+        "but got '<stream end>' (while parsing a flow sequence at line 1, column 13)"
+    )
+
+
+def test_every_schema_problem_once_with_a_guess_and_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VG_TEST_UNSET_MODEL", raising=False)
+    path = write(
+        tmp_path,
+        "model_list:\n"
+        "  - model_name: a\n"
+        "    provder: local\n"
+        "    model: preview\n"
+        "  - {model_name: b, provider: local, model: os.environ/VG_TEST_UNSET_MODEL}\n"
+        "router: {strategy: fastest, num_retries: 3}\n",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config_file(path)
+    found = [(p.path, p.line) for p in caught.value.problems]
+    assert found == [
+        ("model_list[1].model", 5),  # the unset variable; not also "too short"
+        ("model_list[0].provder", 3),  # a misspelt key; not also "provider: Field required"
+        ("router.strategy", 6),
+    ]
+    assert "did you mean 'provider' (required)?" in caught.value.problems[1].message
+
+
+def test_check_document_keeps_what_is_good_for_the_cross_checks() -> None:
+    checked = check_document(
+        {
+            "model_list": [
+                {"model_name": "a", "provder": "local", "model": "preview"},
+                {"model_name": "b", "provider": "nope", "model": "m", "wieght": 1},
+            ],
+            "settings": {"job_timeout": 5, "poll_batch": 7},
+            "router": {"fallbacks": [{"a": ["b"]}]},
+        }
+    )
+    assert checked.config is None and len(checked.problems) == 3
+    usable = checked.usable
+    assert checked.stand_ins == {0}  # a required key is missing: a stand-in keeps its name
+    assert [(e.model_name, e.provider) for e in usable.model_list] == [
+        ("a", "local"),
+        ("b", "nope"),
+    ]
+    assert usable.settings.poll_batch == 7 and usable.router.fallbacks == [{"a": ["b"]}]
+    with pytest.raises(ConfigError) as caught:  # the rest is checked against the providers
+        build_table(usable, PROVIDERS)
+    assert [p.path for p in caught.value.problems] == ["model_list[1].provider"]
+    assert "did you mean" not in str(caught.value)  # 'nope' is like no provider

@@ -509,7 +509,7 @@ def _schema_problems(
             choices = [
                 name for name in known if not isinstance(present, dict) or name not in present
             ]
-            guess = difflib.get_close_matches(str(loc[-1]), choices, n=1, cutoff=0.6)
+            guess = difflib.get_close_matches(str(loc[-1]), choices, n=1, cutoff=0.7)
             if guess:
                 required = (*parent, guess[0]) in missing
                 guessed.add((*parent, guess[0]))

@@ -1,4 +1,4 @@
-"""``vidgate config check``: validate a config file as ``serve`` would."""
+"""``vidgate config check``: check a config file in one pass, as ``serve`` would and more."""
 
 from __future__ import annotations
 
@@ -9,34 +9,39 @@ import typer
 from rich.table import Table
 
 from vidgate.cli.base import config_app, console, err
-from vidgate.settings import ConfigError
+
+PIPED_WIDTH = 10_000
+"""Print width when stdout is not a terminal: the table is never cut when piped."""
 
 
 @config_app.command("check")
 def configcheck(
     path: Annotated[Path, typer.Argument(help="The YAML config file to check.")],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Warnings fail the check too (exit status 1).")
+    ] = False,
 ) -> None:
-    """Validate a config file as ``serve`` would; list every error with its path."""
+    """Check a config file without starting anything: every error and warning at once, each
+    with its path; exit 1 on errors, else print the deployment table and exit 0."""
     from vidgate.providers.registry import PROVIDERS
-    from vidgate.routing.config import build_table
-    from vidgate.settings import environment_snapshot, load_config_file
+    from vidgate.routing.check import check_config_file
+    from vidgate.settings import environment_snapshot
 
-    try:
-        config = load_config_file(path)
-        table = build_table(config, PROVIDERS, environment_snapshot())
-    except ConfigError as exc:
-        lines = str(exc).splitlines()
-        for line in lines:
-            err.print(line, markup=False, highlight=False, soft_wrap=True)
-        err.print(f"{len(lines)} error(s) in {path}", markup=False)
-        raise typer.Exit(1) from None
+    report = check_config_file(path, PROVIDERS, environment_snapshot())
+    for problem in report.problems:
+        err.print(problem.render(path), markup=False, highlight=False, soft_wrap=True)
+    errors, warnings = len(report.errors), len(report.warnings)
+    counts = f"{errors} error(s)" + (f" and {warnings} warning(s)" if warnings else "")
+    if report.config is None or report.table is None:
+        err.print(f"{counts} in {path}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    table, router = report.table, report.config.router
     out = Table("model_name", "deployment", "provider", "model", "weight", "rpm", "max jobs")
     for name, group in sorted(table.groups.items()):
         for dep in group:
             limits = (str(dep.rpm or "-"), str(dep.max_concurrent_jobs or "-"))
             out.add_row(name, dep.id, dep.provider, dep.model, f"{dep.weight:g}", *limits)
-    console.print(out)
-    router = config.router
+    console.print(out, width=None if console.is_terminal else PIPED_WIDTH)
     fallbacks = ", ".join(
         f"{k} -> {' -> '.join(v)}" for f in router.fallbacks for k, v in f.items()
     )
@@ -45,5 +50,10 @@ def configcheck(
         f"default model {table.default_model}; strategy {router.strategy}, "
         f"num_retries {router.num_retries}; fallbacks: {fallbacks or 'none'}",
         markup=False,
+        highlight=False,
         soft_wrap=True,
     )
+    if warnings:
+        err.print(f"{counts} in {path}", markup=False, highlight=False, soft_wrap=True)
+        if strict:
+            raise typer.Exit(1)

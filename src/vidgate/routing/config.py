@@ -136,7 +136,7 @@ def build_table(
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """``; did you mean 'x'?`` for the choice closest to a misspelt ``word``, else ``""``."""
-    guess = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    guess = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.7)
     return f"; did you mean {guess[0]!r}?" if guess else ""
 
 
