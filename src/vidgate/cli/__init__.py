@@ -1,4 +1,5 @@
-"""The ``vidgate`` command: serve, generate, keys, config check, simulate, spend.
+"""The ``vidgate`` command: serve, generate, videos, models, keys, spend, config check,
+simulate.
 
 ``serve`` runs the gateway; the other commands are HTTP clients of a running gateway (or,
 for ``simulate``, serve a provider's upstream simulator), so they work the same against a
@@ -10,10 +11,21 @@ from __future__ import annotations
 
 import sys
 
-from vidgate.cli import config, generate, keys, serve, simulate, spend
+from vidgate.cli import config, generate, keys, models, serve, simulate, spend, videos
 from vidgate.cli.base import app
 
-__all__ = ["app", "config", "generate", "keys", "main", "serve", "simulate", "spend"]
+__all__ = [
+    "app",
+    "config",
+    "generate",
+    "keys",
+    "main",
+    "models",
+    "serve",
+    "simulate",
+    "spend",
+    "videos",
+]
 
 
 def main() -> None:

@@ -10,21 +10,40 @@ import httpx
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from vidgate.cli.base import ApiKey, BaseUrl, app, check, connect, console, err
+from vidgate.cli.base import (
+    ApiKey,
+    BaseUrl,
+    CliError,
+    DataDir,
+    app,
+    check,
+    client_command,
+    connect,
+    console,
+    describe_http_error,
+    describe_os_error,
+    download,
+    err,
+    readable_file,
+    writable_folder,
+)
 
 
 @app.command()
+@client_command
 def generate(
     prompt: Annotated[str, typer.Argument(help="What the video should show.")],
     model: Annotated[str | None, typer.Option(help="Model name (default: the gateway's).")] = None,
     seconds: Annotated[int | None, typer.Option(help="Duration in seconds.")] = None,
     size: Annotated[str | None, typer.Option(help="WIDTHxHEIGHT, e.g. 1280x720.")] = None,
     image: Annotated[Path | None, typer.Option(help="Image file for the first frame.")] = None,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the MP4.")] = Path(
-        "video.mp4"
-    ),
+    output: Annotated[
+        Path,
+        typer.Option("-o", "--output", help="Where to write the MP4 (a folder: <id>.mp4 in it)."),
+    ] = Path("video.mp4"),
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Create a video, show progress while it renders, and download it."""
     fields = {
@@ -32,7 +51,14 @@ def generate(
         for k, v in {"prompt": prompt, "model": model, "seconds": seconds, "size": size}.items()
         if v is not None
     }
-    with connect(base_url, api_key) as client:
+    # Local inputs first: nothing is created (or paid for) that could not be written.
+    if image is not None:
+        readable_file(image, "--image")
+    if output.is_dir():
+        writable_folder(output / "video.mp4", "-o")
+    else:
+        writable_folder(output, "-o")
+    with connect(base_url, api_key, data_dir) as client:
         if image is not None:
             with image.open("rb") as handle:
                 files = {"input_reference": (image.name, handle)}
@@ -40,16 +66,40 @@ def generate(
         else:
             video = check(client.post("/v1/videos", json=fields))
         console.print(f"job [bold]{video['id']}[/bold] on model {video['model']}")
-        video = _follow(client, video)
+        if output.is_dir():
+            output = output / f"{video['id']}.mp4"
+        try:
+            video = _follow(client, video)
+        except (httpx.HTTPError, OSError) as exc:
+            raise _after_create(video["id"], exc, "lost track of it") from None
         if video["status"] != "completed":
             error = video.get("error") or {}
-            err.print(f"[red]failed[/red]: {error.get('code')}: {error.get('message')}")
+            err.print(
+                f"[red]failed[/red]: {error.get('code')}: {error.get('message')}",
+                soft_wrap=True,
+                highlight=False,
+            )
             raise typer.Exit(1)
-        _download(client, video["id"], output)
+        try:
+            download(client, video["id"], output)
+        except (httpx.HTTPError, OSError) as exc:
+            raise _after_create(video["id"], exc, f"could not write {output}") from None
     usage = video.get("usage") or {}
     console.print(
         f"wrote {output} ({output.stat().st_size} bytes)  id={video['id']}  "
         f"duration={usage.get('duration_seconds')}s  cost_usd={usage.get('cost_usd')}"
+    )
+
+
+def _after_create(video_id: str, exc: httpx.HTTPError | OSError, what: str) -> CliError:
+    """An error once the job exists: say so, and how to get the video without a new job."""
+    reason = (
+        describe_http_error(exc) if isinstance(exc, httpx.HTTPError) else describe_os_error(exc)
+    )
+    return CliError(
+        f"job {video_id} was created but the command {what} ({reason}); "
+        f"follow it with `vidgate videos get {video_id}` and fetch it with "
+        f"`vidgate videos download {video_id} -o FILE`"
     )
 
 
@@ -75,15 +125,3 @@ def _follow(client: httpx.Client, video: dict[str, Any]) -> dict[str, Any]:
             description=video["status"],
         )
     return video
-
-
-def _download(client: httpx.Client, video_id: str, output: Path) -> None:
-    with client.stream("GET", f"/v1/videos/{video_id}/content") as response:
-        if response.status_code >= 400:
-            response.read()
-            check(response)
-        tmp = output.with_name(output.name + ".part")
-        with tmp.open("wb") as handle:
-            for chunk in response.iter_bytes(1 << 20):
-                handle.write(chunk)
-        tmp.replace(output)

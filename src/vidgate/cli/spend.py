@@ -11,10 +11,22 @@ import httpx
 import typer
 from rich.table import Table
 
-from vidgate.cli.base import ApiKey, BaseUrl, app, check, connect, console, err
+from vidgate.cli.base import (
+    ApiKey,
+    BaseUrl,
+    DataDir,
+    app,
+    check,
+    client_command,
+    connect,
+    console,
+    err,
+    writable_folder,
+)
 
 
 @app.command("spend")
+@client_command
 def spend(
     group_by: Annotated[
         str, typer.Option(help="key, model, provider, day, team or user.")
@@ -42,6 +54,7 @@ def spend(
     ] = None,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Show spend: totals grouped by --group-by, or the rows with --logs (a key sees its own)."""
     filters = {
@@ -60,13 +73,31 @@ def spend(
         params["group_by"] = group_by
     if logs and (limit is not None or csv_file is None):
         params["limit"] = str(limit or 50)
-    with connect(base_url, api_key) as client:
+    if csv_file is not None and str(csv_file) != "-":
+        writable_folder(csv_file, "--csv")
+    with connect(base_url, api_key, data_dir) as client:
         if csv_file is not None:
             _spend_csv(client, path, {**params, "format": "csv"}, csv_file)
         elif logs:
             _spend_logs_table(check(client.get(path, params=params)))
         else:
-            _spend_report_table(check(client.get(path, params=params)))
+            report = check(client.get(path, params=params))
+            aliases = _key_aliases(client) if group_by == "key" else None
+            _spend_report_table(report, aliases)
+
+
+def _key_aliases(client: httpx.Client) -> dict[str, str]:
+    """Key id -> alias: every key's for the master key (``/key/list``), else the calling
+    key's own (``/key/info``); empty if neither answers."""
+    response = client.get("/key/list")
+    if response.status_code == 200:
+        return {k["key_id"]: k["key_alias"] for k in response.json()["keys"] if k["key_alias"]}
+    response = client.get("/key/info")
+    if response.status_code == 200:
+        info = response.json().get("info") or {}
+        if info.get("key_alias"):
+            return {info["key_id"]: info["key_alias"]}
+    return {}
 
 
 def _spend_csv(client: httpx.Client, path: str, params: dict[str, str], target: Path) -> None:
@@ -90,15 +121,19 @@ def _usd(value: float) -> str:
     return f"${value:,.4f}"
 
 
-def _spend_report_table(report: dict[str, Any]) -> None:
-    table = Table(report["group_by"], "jobs", "completed", "failed", "seconds", "cost_usd")
-    table.columns[0].overflow = "fold"  # ids are shown whole, never cut
-    for column in table.columns[1:]:
+def _spend_report_table(report: dict[str, Any], aliases: dict[str, str] | None) -> None:
+    headers = [report["group_by"], *(["alias"] if aliases is not None else [])]
+    table = Table(*headers, "jobs", "completed", "failed", "seconds", "cost_usd")
+    for column in table.columns[: len(headers)]:
+        column.overflow = "fold"  # ids are shown whole, never cut
+    for column in table.columns[len(headers) :]:
         column.justify = "right"
     rows = report["rows"]
     for index, row in enumerate(rows):
+        group = "-" if row["group"] is None else str(row["group"])
         table.add_row(
-            "-" if row["group"] is None else str(row["group"]),
+            group,
+            *([] if aliases is None else [aliases.get(group, "")]),
             str(row["jobs"]),
             str(row["completed"]),
             str(row["failed"]),
@@ -109,6 +144,7 @@ def _spend_report_table(report: dict[str, Any]) -> None:
     totals = report["totals"]
     table.add_row(
         "total",
+        *([] if aliases is None else [""]),
         str(totals["jobs"]),
         str(totals["completed"]),
         str(totals["failed"]),

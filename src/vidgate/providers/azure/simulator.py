@@ -250,6 +250,8 @@ ROUTES = [
     Route(V1 + "/{video_id}/remix", v1_remix, methods=["POST"]),
 ]
 
+API_PATH = ""  # a deployment's api_base: the simulator's URL plus this
+
 
 def create_app(config: SimulatorConfig | None = None) -> Starlette:
     """Build the simulator ASGI app; its state is ``app.state.sim``."""

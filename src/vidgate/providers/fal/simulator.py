@@ -403,6 +403,9 @@ async def files(request: Request) -> Response:
     return await mp4_response(item.width, item.height, item.seconds, config.fps)
 
 
+API_PATH = ""  # a deployment's api_base: the simulator's URL plus this
+
+
 def create_app(config: SimulatorConfig | None = None) -> Starlette:
     """The simulator as an ASGI app; its state is ``app.state.sim``."""
     state = SimState(config or SimulatorConfig())

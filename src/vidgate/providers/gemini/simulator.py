@@ -308,6 +308,9 @@ async def _sim_error(_request: Request, exc: Exception) -> Response:
     return JSONResponse(exc.body(), status_code=exc.code)
 
 
+API_PATH = "/v1beta"  # a deployment's api_base: the simulator's URL plus this
+
+
 def create_app(config: SimulatorConfig | None = None) -> Starlette:
     """The simulator as an ASGI app."""
     state = SimState(config or SimulatorConfig())

@@ -295,6 +295,9 @@ async def video_file(request: Request) -> Response:
     return await mp4_response(checked.width, checked.height, checked.seconds, sim.config.fps)
 
 
+API_PATH = ""  # a deployment's api_base: the simulator's URL plus this
+
+
 def create_app(config: SimulatorConfig | None = None) -> Starlette:
     """The simulator as an ASGI app; its state is ``app.state.sim``."""
     state = SimState(config or SimulatorConfig())

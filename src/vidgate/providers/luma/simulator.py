@@ -402,6 +402,9 @@ async def cdn_media(request: Request) -> Response:
     return await mp4_response(gen.width, gen.height, gen.seconds, sim.config.fps)
 
 
+API_PATH = "/dream-machine/v1"  # a deployment's api_base: the simulator's URL plus this
+
+
 def create_app(config: SimulatorConfig | None = None) -> Starlette:
     """The simulator as an ASGI app; its state is ``app.state.sim``."""
     state = SimState(config or SimulatorConfig())

@@ -375,6 +375,9 @@ def _v2_delete(sim: SimState, task: SimTask) -> Response:
     return JSONResponse({"task_id": task.id, "base_resp": base_resp(0)})
 
 
+API_PATH = ""  # a deployment's api_base: the simulator's URL plus this
+
+
 def create_app(config: SimulatorConfig | None = None) -> Starlette:
     """The simulator as an ASGI app; its state is ``app.state.sim``."""
     state = SimState(config or SimulatorConfig())

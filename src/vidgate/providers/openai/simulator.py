@@ -424,6 +424,9 @@ def _request_id(_request: Request) -> dict[str, str]:
     return {"x-request-id": "req_" + secrets.token_hex(16)}
 
 
+API_PATH = "/v1"  # a deployment's api_base: the simulator's URL plus this
+
+
 def create_app(config: SimulatorConfig | None = None) -> Starlette:
     """Build the simulator ASGI app; its state is ``app.state.sim``."""
     state = SimState(config or SimulatorConfig())

@@ -478,6 +478,9 @@ async def delivery(request: Request) -> Response:
     return await mp4_response(p.width, p.height, p.seconds, p.fps)
 
 
+API_PATH = "/v1"  # a deployment's api_base: the simulator's URL plus this
+
+
 def create_app(config: SimulatorConfig | None = None) -> Starlette:
     """The simulator as an ASGI app; its state is ``app.state.sim``."""
     state = SimState(config or SimulatorConfig())

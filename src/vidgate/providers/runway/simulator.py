@@ -319,6 +319,10 @@ async def output(request: Request) -> Response:
     return await mp4_response(task.width, task.height, task.seconds, sim.config.fps)
 
 
+API_PATH = ""  # a deployment's api_base: the simulator's URL plus this
+EXAMPLE_MODEL = "gen4.5"  # `vidgate simulate`'s entry: gen4_turbo, the first, needs an image
+
+
 def create_app(config: SimulatorConfig | None = None) -> Starlette:
     """The simulator as an ASGI app; its state is ``app.state.sim``."""
     state = SimState(config or SimulatorConfig())

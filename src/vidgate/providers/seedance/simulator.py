@@ -365,6 +365,9 @@ async def output(request: Request) -> Response:
     return await mp4_response(c.width, c.height, c.duration, sim.config.fps)
 
 
+API_PATH = "/api/v3"  # a deployment's api_base: the simulator's URL plus this
+
+
 def create_app(config: SimulatorConfig | None = None) -> Starlette:
     """The simulator as an ASGI app; its state is ``app.state.sim``."""
     state = SimState(config or SimulatorConfig())

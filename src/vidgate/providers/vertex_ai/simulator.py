@@ -452,6 +452,9 @@ async def _oauth_error(request: Request, exc: Exception) -> Response:
     return exc.response()
 
 
+API_PATH = "/v1"  # a deployment's api_base: the simulator's URL plus this
+
+
 def create_app(config: SimulatorConfig | None = None) -> Starlette:
     """The simulator as an ASGI app; its state is ``app.state.sim``."""
     state = SimState(config or SimulatorConfig())

@@ -328,6 +328,9 @@ async def result(request: Request) -> Response:
     return await mp4_response(checked.width, checked.height, checked.seconds, sim.config.fps)
 
 
+API_PATH = "/api/v1"  # a deployment's api_base: the simulator's URL plus this
+
+
 def create_app(config: SimulatorConfig | None = None) -> Starlette:
     """The simulator as an ASGI app; its state is ``app.state.sim``."""
     state = SimState(config or SimulatorConfig())

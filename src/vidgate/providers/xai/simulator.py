@@ -337,6 +337,9 @@ async def _sim_error(request: Request, exc: Exception) -> Response:
     return _error_response(exc)
 
 
+API_PATH = "/v1"  # a deployment's api_base: the simulator's URL plus this
+
+
 def create_app(config: SimulatorConfig | None = None) -> Starlette:
     """Build the simulator ASGI app; its state is ``app.state.sim``."""
     state = SimState(config or SimulatorConfig())
