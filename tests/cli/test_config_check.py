@@ -211,11 +211,8 @@ def test_serve_still_refuses_a_bad_file_and_names_every_schema_error(tmp_path: P
         "model_list:\n  - {model_name: a, provder: local, model: preview, wieght: 2}\n"
         "settings: {job_timeout: 60}\n"
     )
-    with socket.socket() as probe:  # serve binds its port before it reads the config
-        probe.bind(("127.0.0.1", 0))
-        port = str(probe.getsockname()[1])
-    data = str(tmp_path / "data")
-    result = vidgate("serve", "--data-dir", data, "--port", port, "--config", str(config))
+    data = str(tmp_path / "data")  # serve binds its port before it reads the config
+    result = vidgate("serve", "--data-dir", data, "--port", free_port(), "--config", str(config))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "config error" in result.stderr
     for needle in (
@@ -235,3 +232,73 @@ def test_every_credential_a_provider_reads_from_the_environment_is_declared() ->
         wanted = set(provider.spec.env) - {"api_base"}
         assert wanted <= declared, name
         assert all(f == "api_key" or f.startswith("options.") for f in declared), name
+
+
+# Kept from tests/test_cli.py (before it was split into tests/cli/).
+
+
+def free_port() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return str(probe.getsockname()[1])
+
+
+def test_serve_reports_config_errors_with_the_path(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("model_list:\n  - model_name: a\n    provider: nope\n    model: m\n")
+    data = str(tmp_path / "data")
+    result = vidgate("serve", "--data-dir", data, "--port", free_port(), "--config", str(config))
+    assert result.returncode == 2
+    assert "model_list[0].provider: unknown provider 'nope' (known:" in result.stderr
+
+
+def test_config_check_reports_every_error_with_its_path(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "model_list:\n"
+        "  - {model_name: a, provider: nope, model: m}\n"
+        "  - {model_name: b, provider: local, model: no-such-model}\n"
+        "  - {model_name: c, provider: local, model: preview}\n"
+        "router:\n"
+        "  fallbacks: [{c: [zzz, c]}]\n"
+    )
+    result = vidgate("config", "check", str(config))
+    assert result.returncode == 1
+    for path in (
+        "model_list[0].provider: unknown provider 'nope'",
+        "model_list[1].model: provider 'local' has no model 'no-such-model'",
+        "router.fallbacks[0].c[0]: 'zzz' is not a model_name",
+        "router.fallbacks[0].c[1]: a group cannot fall back to itself",
+    ):
+        assert path in result.stderr
+    assert "4 error(s)" in result.stderr
+    config.write_text(
+        "model_list:\n  - {model_name: c, provider: local, model: preview, rpm: 0}\n"
+        "  - {model_name: d, provider: local, model: preview, api_key: os.environ/VG_UNSET_X}\n"
+        "router: {strategy: fastest, cooldown: {min_requests: 0}}\n"
+    )
+    assert "VG_UNSET_X" not in os.environ
+    result = vidgate("config", "check", str(config))
+    assert result.returncode == 1
+    for path in (
+        "model_list[1].api_key: environment variable VG_UNSET_X is not set",
+        "model_list[0].rpm",
+        "router.strategy",
+        "router.cooldown.min_requests",
+    ):
+        assert path in result.stderr
+
+
+def test_config_check_summarises_a_good_config(tmp_path: Path) -> None:
+    config = tmp_path / "good.yaml"
+    config.write_text(
+        "model_list:\n"
+        "  - {model_name: fast, provider: local, model: preview, weight: 3, rpm: 60}\n"
+        "  - {model_name: fast, provider: local, model: preview, id: spare, weight: 0}\n"
+        "  - {model_name: slow, provider: local, model: preview, id: slow-1}\n"
+        "router: {strategy: least-busy, fallbacks: [{fast: [slow]}]}\n"
+    )
+    result = vidgate("config", "check", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "OK: 3 deployment(s) in 2 model group(s)" in result.stdout
+    assert "strategy least-busy" in result.stdout and "fast -> slow" in result.stdout
