@@ -75,7 +75,7 @@ def start(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Serv
 
     def banner_done() -> bool:
         assert process.poll() is None, served.stderr()[-3000:]
-        return "--api-key" in served.stdout()  # the banner's last line
+        return "console: " in served.stdout()  # the banner's last line
 
     try:
         wait_for(banner_done)
@@ -127,6 +127,9 @@ def test_the_master_key_is_printed_at_its_first_start_only_and_every_command_wor
     stopping.append(first)
     key = (data / "master_key").read_text().strip()
     assert f"listening on {first.url}" in first.stdout()
+    assert f"console: {first.url}/ui (sign in with the master key)" in first.stdout()
+    console = httpx.get(f"{first.url}/ui", headers={"accept": "text/html"}, timeout=120)
+    assert console.status_code == 303  # to the jobs page, which sends a new browser to sign in
     assert first.stdout().count(key) == 2  # the banner's key line and its export line
     export, curl, generate = first.try_it()
     assert '"Authorization: Bearer $VIDGATE_MASTER_KEY"' in curl  # double quotes: it expands

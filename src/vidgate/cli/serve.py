@@ -198,6 +198,12 @@ def _banner(settings: Settings, from_env: dict[str, int], unused: tuple[str, ...
     )
     for line in lines:
         console.print(f"  {line}", soft_wrap=True, highlight=False, markup=False)
+    console.print(
+        f"console: {base}/ui (sign in with the master key)  ·  API reference: {base}/docs",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )
 
 
 def _base_url(host: str, port: int) -> str:
