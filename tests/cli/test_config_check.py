@@ -209,6 +209,7 @@ def test_serve_still_refuses_a_bad_file_and_names_every_schema_error(tmp_path: P
     config = tmp_path / "vidgate.yaml"
     config.write_text(
         "model_list:\n  - {model_name: a, provder: local, model: preview, wieght: 2}\n"
+        "  - {model_name: b, provider: gemni, model: veo-3}\n"
         "settings: {job_timeout: 60}\n"
     )
     data = str(tmp_path / "data")  # serve binds its port before it reads the config
@@ -219,6 +220,7 @@ def test_serve_still_refuses_a_bad_file_and_names_every_schema_error(tmp_path: P
         "model_list[0].provder: unknown key; did you mean 'provider' (required)?",
         "model_list[0].wieght: unknown key; did you mean 'weight'?",
         "settings.job_timeout: unknown key; did you mean 'job_timeout_s'?",
+        "model_list[1].provider: unknown provider 'gemni'; did you mean 'gemini'?",  # same pass
     ):
         assert needle in result.stderr
     assert "Field required" not in result.stderr  # the misspelt key is the one error

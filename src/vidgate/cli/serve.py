@@ -101,7 +101,7 @@ def _serve(
         settings = build_settings(host=host, port=port, data_dir=data_dir, config_path=config)
         application = create_app(settings)
     except ConfigError as exc:
-        err.print(f"[red]config error[/red]\n{exc}")
+        err.print(f"[red]config error[/red]\n{_every_error(exc)}")
         raise typer.Exit(2) from None
     configure_logging(REDACTOR, json_lines=log_format == "json", level=app_log_level)
     if log_file is not None:
@@ -146,6 +146,21 @@ def _log_to_file(path: Path) -> None:
             handler.addFilter(one)
         root.removeHandler(old)
     root.addHandler(handler)
+
+
+def _every_error(exc: ConfigError) -> str:
+    """The error, or, for a config file, every error in it at once (as ``config check`` finds
+    them: a bad schema does not hide an unknown provider or a missing credential)."""
+    if exc.file is None:
+        return str(exc)
+    from vidgate.providers.registry import PROVIDERS
+    from vidgate.routing.check import check_config_file
+    from vidgate.settings import environment_snapshot
+
+    report = check_config_file(Path(exc.file), PROVIDERS, environment_snapshot())
+    if not report.errors:
+        return str(exc)
+    return "\n".join(problem.render(exc.file) for problem in report.errors)
 
 
 def _banner(settings: Settings, from_env: dict[str, int], unused: tuple[str, ...]) -> None:
