@@ -80,6 +80,7 @@ def test_an_http_error_that_is_not_a_gateway(tmp_path: Path) -> None:
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
+        server.settimeout(120)  # a regression fails the test instead of hanging it
         port = server.getsockname()[1]
 
         def answer() -> None:
@@ -88,9 +89,9 @@ def test_an_http_error_that_is_not_a_gateway(tmp_path: Path) -> None:
                 conn.recv(65536)
                 conn.sendall(b"SSH-2.0-not-http\r\n")
 
-        thread = threading.Thread(target=answer)
+        thread = threading.Thread(target=answer, daemon=True)
         thread.start()
         result = vidgate("models", "--base-url", f"http://127.0.0.1:{port}", "--api-key", "k")
-        thread.join()
+        thread.join(timeout=120)
     line = one_line_error(result, 1)
     assert f"http://127.0.0.1:{port}" in line

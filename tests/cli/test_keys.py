@@ -110,3 +110,15 @@ def test_keys_options_are_checked(gateway: Gateway) -> None:
     assert "error 400" in line and "budget_duration" in line
     line = one_line_error(vidgate("keys", "info", "no-such-key", *common), 1)
     assert "error 404" in line
+
+
+def test_keys_commands_take_the_master_key_over_an_exported_virtual_key(
+    gateway: Gateway,
+) -> None:
+    """``VIDGATE_API_KEY`` may hold a virtual key exported for ``generate``; the keys commands
+    need the master key and read ``VIDGATE_MASTER_KEY`` first."""
+    virtual = gateway.new_key(alias="exported-for-generate")
+    env = {"VIDGATE_API_KEY": virtual, "VIDGATE_MASTER_KEY": gateway.master_key}
+    listed = vidgate("keys", "list", "--base-url", gateway.url, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "exported-for-generate" in listed.stdout

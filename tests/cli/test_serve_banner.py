@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.cli.run import vidgate
 from tests.support import free_port, video_shape, wait_for
 from vidgate.providers.registry import PROVIDERS
 
@@ -61,16 +64,28 @@ class Served:
         return [line.strip() for line in lines[start:] if line.startswith("  ")]
 
 
-def start(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Served:
-    """``vidgate serve`` in a process of its own; returns once its banner is complete."""
+def start(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None, tty: bool = False
+) -> Served:
+    """``vidgate serve`` in a process of its own; returns once its banner is complete.
+    ``tty``: its stdout is a terminal (a pseudo-terminal copied to the ``.out`` file), as
+    when a user runs it; otherwise a file, as under systemd."""
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     out, err = data_dir.parent / f"{data_dir.name}.out", data_dir.parent / f"{data_dir.name}.err"
     command = [str(VIDGATE), "serve", "--port", str(port), "--data-dir", str(data_dir), *args]
     with out.open("wb") as stdout, err.open("wb") as stderr:
+        terminal, screen = pty.openpty() if tty else (None, None)
         process = subprocess.Popen(
-            command, stdout=stdout, stderr=stderr, env=env or clean_env(), cwd=data_dir.parent
+            command,
+            stdout=stdout if screen is None else screen,
+            stderr=stderr,
+            env=env or clean_env(),
+            cwd=data_dir.parent,
         )
+    if terminal is not None and screen is not None:
+        os.close(screen)
+        threading.Thread(target=_copy, args=(terminal, out), daemon=True).start()
     served = Served(process, port, out, err)
 
     def banner_done() -> bool:
@@ -83,6 +98,21 @@ def start(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Serv
         stop(served)
         raise
     return served
+
+
+def _copy(terminal: int, out: Path) -> None:
+    """What the process writes to its terminal, into ``out``, until it closes."""
+    with out.open("ab") as copy:
+        while True:
+            try:
+                chunk = os.read(terminal, 4096)
+            except OSError:  # the process ended
+                break
+            if not chunk:
+                break
+            copy.write(chunk.replace(b"\r\n", b"\n"))
+            copy.flush()
+    os.close(terminal)
 
 
 def stop(served: Served) -> None:
@@ -123,7 +153,7 @@ def test_the_master_key_is_printed_at_its_first_start_only_and_every_command_wor
     tmp_path: Path, stopping: list[Served]
 ) -> None:
     data = tmp_path / "data"
-    first = start(data)
+    first = start(data, tty=True)
     stopping.append(first)
     key = (data / "master_key").read_text().strip()
     assert f"listening on {first.url}" in first.stdout()
@@ -149,6 +179,22 @@ def test_the_master_key_is_printed_at_its_first_start_only_and_every_command_wor
     assert result.returncode == 0, result.stdout + result.stderr
     width, height, duration = video_shape((tmp_path / "fox.mp4").read_bytes())
     assert (width, height) == (1280, 720) and abs(duration - 4) <= 0.2, duration
+
+
+def test_a_new_master_key_is_not_printed_when_the_output_is_a_log(
+    tmp_path: Path, stopping: list[Served]
+) -> None:
+    """Under systemd or docker stdout is a log: the new key stays in its file."""
+    data = tmp_path / "data"
+    served = start(data)
+    stopping.append(served)
+    key = (data / "master_key").read_text().strip()
+    assert key not in served.stdout() and key not in served.stderr()
+    assert f"master key: new, kept in {data / 'master_key'} (mode 0600); not printed" in (
+        served.stdout()
+    )
+    export, curl, _ = served.try_it()
+    created_video(bash(f"{export}\n{curl}", tmp_path))  # the export reads the file
 
 
 def test_a_second_serve_on_a_busy_port_says_so_and_creates_nothing(
@@ -209,3 +255,22 @@ def test_the_banner_names_what_the_environment_registered(
     assert "not registered: credentials for gemini are in the environment" in configured.stdout()
     models = httpx.get(f"{configured.url}/v1/models", headers=headers, timeout=120).json()["data"]
     assert {m["id"] for m in models if m["alias_for"] is None} == {"mine"}
+
+
+def test_serve_says_in_one_line_why_it_cannot_start(tmp_path: Path) -> None:
+    """A data dir it cannot make, and a config whose text looks like Rich markup: one
+    readable error, no traceback."""
+    unusable = vidgate("serve", "--port", str(free_port()), "--data-dir", "/proc/vidgate-nope")
+    assert unusable.returncode == 2 and "Traceback" not in unusable.stderr
+    assert unusable.stderr.strip().splitlines() == [
+        "error: cannot use the data dir: /proc/vidgate-nope: no such file or directory "
+        "(pass --data-dir)"
+    ]
+    config = tmp_path / "vidgate.yaml"
+    config.write_text('model_list: []\n"[/x]": 1\n')
+    marked = vidgate(
+        "serve", "--port", str(free_port()), "--data-dir", str(tmp_path / "d"),
+        "--config", str(config),
+    )  # fmt: skip
+    assert marked.returncode == 2 and "Traceback" not in marked.stderr
+    assert "[/x]: unknown key" in marked.stderr

@@ -33,7 +33,7 @@ def test_sighup_reloads_the_config(tmp_path: Path) -> None:
     headers = {"Authorization": "Bearer sk-vg-master-sighup-test"}
 
     def models() -> set[str]:
-        response = httpx.get(f"http://127.0.0.1:{port}/v1/models", headers=headers, timeout=2)
+        response = httpx.get(f"http://127.0.0.1:{port}/v1/models", headers=headers, timeout=120)
         return {m["id"] for m in response.json()["data"] if m["alias_for"] is None}
 
     try:
@@ -53,8 +53,8 @@ def test_sighup_reloads_the_config(tmp_path: Path) -> None:
         assert models() == {"one", "two"} and proc.poll() is None
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
-        reader.join(timeout=5)
+        proc.wait(timeout=120)
+        reader.join(timeout=120)
 
 
 def _health(port: int) -> bool:

@@ -72,6 +72,19 @@ def test_the_table_names_what_a_config_file_left_out(tmp_path: Path) -> None:
     assert set(table.env_unused) == {"gemini", "kling"}
 
 
+def test_a_provider_the_config_uses_is_not_called_left_out(tmp_path: Path) -> None:
+    """README's second example exports GEMINI_API_KEY and the Kling keys for its own
+    entries: nothing was left out."""
+    path = tmp_path / "vidgate.yaml"
+    path.write_text(
+        "model_list:\n"
+        "  - {model_name: veo, provider: gemini, model: veo-3.0-generate-001,"
+        " api_key: g}\n"
+    )
+    table = build_table(load_config_file(path), PROVIDERS, {**KLING_ENV, "GEMINI_API_KEY": "g"})
+    assert table.env_unused == ("kling",)
+
+
 @pytest.mark.parametrize("configured_model", ["kling-v2-1", "kling-v3"])
 def test_a_configured_deployment_wins_the_builtin_alias_over_an_earlier_candidate(
     configured_model: str,

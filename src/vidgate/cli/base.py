@@ -169,17 +169,21 @@ def data_dir_key(data_dir: Path | None) -> str | None:
 
 
 def connect(
-    base_url: str | None, api_key: str | None, data_dir: Path | None = None
+    base_url: str | None,
+    api_key: str | None,
+    data_dir: Path | None = None,
+    *,
+    master: bool = False,
 ) -> httpx.Client:
     """A client of the gateway. The key: ``--api-key``, else ``VIDGATE_API_KEY``, else
-    ``VIDGATE_MASTER_KEY``, else the master key in the data dir."""
+    ``VIDGATE_MASTER_KEY``, else the master key in the data dir. A command that needs the
+    master key (``master``) looks at ``VIDGATE_MASTER_KEY`` before ``VIDGATE_API_KEY``, which
+    may hold a virtual key exported for ``generate``."""
     base = (base_url or cli_env("VIDGATE_BASE_URL") or DEFAULT_BASE).rstrip("/")
-    key = (
-        api_key
-        or cli_env("VIDGATE_API_KEY")
-        or cli_env("VIDGATE_MASTER_KEY")
-        or data_dir_key(data_dir)
-    )
+    variables = ("VIDGATE_MASTER_KEY", "VIDGATE_API_KEY")
+    if not master:
+        variables = variables[::-1]
+    key = api_key or cli_env(variables[0]) or cli_env(variables[1]) or data_dir_key(data_dir)
     if not key:
         folder = data_dir or cli_env("VIDGATE_DATA_DIR") or DEFAULT_DATA_DIR
         fail(
@@ -223,16 +227,22 @@ def download(client: httpx.Client, video_id: str, output: Path, variant: str = "
         if response.status_code >= 400:
             response.read()
             check(response)
-        tmp = output.with_name(output.name + ".part")
-        size = 0
-        try:
-            with tmp.open("wb") as handle:
-                for chunk in response.iter_bytes(1 << 20):
-                    handle.write(chunk)
-                    size += len(chunk)
-            tmp.replace(output)
-        finally:
-            tmp.unlink(missing_ok=True)
+        return save(response, output)
+
+
+def save(response: httpx.Response, output: Path) -> int:
+    """A streamed reply's body into ``output`` (through ``output.part``, renamed when whole,
+    removed if the stream breaks); the number of bytes written."""
+    tmp = output.with_name(output.name + ".part")
+    size = 0
+    try:
+        with tmp.open("wb") as handle:
+            for chunk in response.iter_bytes(1 << 20):
+                handle.write(chunk)
+                size += len(chunk)
+        tmp.replace(output)
+    finally:
+        tmp.unlink(missing_ok=True)
     return size
 
 

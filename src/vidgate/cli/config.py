@@ -10,9 +10,6 @@ from rich.table import Table
 
 from vidgate.cli.base import config_app, console, err
 
-PIPED_WIDTH = 10_000
-"""Print width when stdout is not a terminal: the table is never cut when piped."""
-
 
 @config_app.command("check")
 def configcheck(
@@ -41,7 +38,7 @@ def configcheck(
         for dep in group:
             limits = (str(dep.rpm or "-"), str(dep.max_concurrent_jobs or "-"))
             out.add_row(name, dep.id, dep.provider, dep.model, f"{dep.weight:g}", *limits)
-    console.print(out, width=None if console.is_terminal else PIPED_WIDTH)
+    console.print(out)  # never cut when piped: base.py widens a console that is no terminal
     fallbacks = ", ".join(
         f"{k} -> {' -> '.join(v)}" for f in router.fallbacks for k, v in f.items()
     )

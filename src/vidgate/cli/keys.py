@@ -164,7 +164,7 @@ def keys_create(
         user=user,
         clearable=False,
     )
-    with connect(base_url, master_key, data_dir) as client:
+    with connect(base_url, master_key, data_dir, master=True) as client:
         record = check(client.post("/key/generate", json=body))
     console.print_json(json.dumps(record))
 
@@ -226,7 +226,7 @@ def keys_update(
     )
     if not body:
         fail("nothing to change: give an option such as --budget (see --help)", 2)
-    with connect(base_url, master_key, data_dir) as client:
+    with connect(base_url, master_key, data_dir, master=True) as client:
         record = check(client.post("/key/update", json={"key": key, **body}))
     _show(record, [])
 
@@ -245,7 +245,7 @@ def keys_info(
 ) -> None:
     """Show a key: limits, budget, spend and the team and user budgets that hold it."""
     params = {} if key is None else {"key": key}
-    with connect(base_url, master_key, data_dir) as client:
+    with connect(base_url, master_key, data_dir, master=True) as client:
         reply = check(client.get("/key/info", params=params))
     if as_json:
         console.print_json(json.dumps(reply))
@@ -313,7 +313,7 @@ def keys_list(
     base_url: BaseUrl = None, master_key: MasterKey = None, data_dir: DataDir = None
 ) -> None:
     """List keys (never their secrets) with dates, limits, budget and spend."""
-    with connect(base_url, master_key, data_dir) as client:
+    with connect(base_url, master_key, data_dir, master=True) as client:
         records = check(client.get("/key/list"))["keys"]
     table = Table(
         "key_id",
@@ -362,6 +362,6 @@ def keys_revoke(
     data_dir: DataDir = None,
 ) -> None:
     """Revoke a key: it gets 401 from then on."""
-    with connect(base_url, master_key, data_dir) as client:
+    with connect(base_url, master_key, data_dir, master=True) as client:
         result = check(client.post("/key/delete", json={"keys": [key]}))
     console.print(f"revoked {', '.join(result['deleted_keys'])}")

@@ -101,7 +101,17 @@ def _serve(
         settings = build_settings(host=host, port=port, data_dir=data_dir, config_path=config)
         application = create_app(settings)
     except ConfigError as exc:
-        err.print(f"[red]config error[/red]\n{_every_error(exc)}")
+        err.print("config error", style="red", highlight=False)
+        err.print(_every_error(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except OSError as exc:  # the data dir cannot be made or its master key file written
+        where = f" {exc.filename}" if exc.filename else ""
+        reason = (exc.strerror or str(exc)).lower()
+        err.print(
+            f"error: cannot use the data dir:{where}: {reason} (pass --data-dir)",
+            markup=False,
+            highlight=False,
+        )
         raise typer.Exit(2) from None
     configure_logging(REDACTOR, json_lines=log_format == "json", level=app_log_level)
     if log_file is not None:
@@ -137,7 +147,8 @@ def _log_to_file(path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.handlers.WatchedFileHandler(path, encoding="utf-8")
     except OSError as exc:
-        err.print(f"error: --log-file {path}: {(exc.strerror or str(exc)).lower()}")
+        reason = (exc.strerror or str(exc)).lower()
+        err.print(f"error: --log-file {path}: {reason}", markup=False, highlight=False)
         raise typer.Exit(2) from None
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -190,7 +201,7 @@ def _banner(settings: Settings, from_env: dict[str, int], unused: tuple[str, ...
     if os.environ.get("VIDGATE_MASTER_KEY"):
         console.print("master key: from the environment (VIDGATE_MASTER_KEY)", highlight=False)
         export = None
-    elif settings.master_key_generated:
+    elif settings.master_key_generated and sys.stdout.isatty():
         console.print(
             f"master key (new; shown this once, kept in {key_file}, mode 0600): "
             f"{settings.master_key}",
@@ -198,6 +209,14 @@ def _banner(settings: Settings, from_env: dict[str, int], unused: tuple[str, ...
             highlight=False,
         )
         export = f"export VIDGATE_MASTER_KEY={shlex.quote(settings.master_key)}"
+    elif settings.master_key_generated:  # stdout is a log (systemd, docker): no key in it
+        console.print(
+            f"master key: new, kept in {key_file} (mode 0600); not printed, as this output "
+            "is not a terminal",
+            soft_wrap=True,
+            highlight=False,
+        )
+        export = f'export VIDGATE_MASTER_KEY="$(cat {shlex.quote(str(key_file))})"'
     else:
         console.print(f"master key: in {key_file}", soft_wrap=True, highlight=False)
         export = f'export VIDGATE_MASTER_KEY="$(cat {shlex.quote(str(key_file))})"'

@@ -21,6 +21,7 @@ from vidgate.cli.base import (
     connect,
     console,
     err,
+    save,
     writable_folder,
 )
 
@@ -109,11 +110,7 @@ def _spend_csv(client: httpx.Client, path: str, params: dict[str, str], target: 
             for text in response.iter_text():
                 sys.stdout.write(text)
             return
-        tmp = target.with_name(target.name + ".part")
-        with tmp.open("wb") as handle:
-            for chunk in response.iter_bytes(1 << 16):
-                handle.write(chunk)
-        tmp.replace(target)
+        save(response, target)
     err.print(f"wrote {target}")
 
 

@@ -137,8 +137,7 @@ class Placements:
             if not group:
                 groups.skip(name, "no such model is configured.")
                 continue
-            if not principal.may_use(name):
-                groups.skip(name, "this key may not use it.")
+            if not principal.may_use(name):  # not named: a key learns no group it may not use
                 continue
             placements = await self._group(request, group, source, probes)
             if isinstance(placements, GatewayError):  # it cannot serve these parameters

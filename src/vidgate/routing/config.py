@@ -43,7 +43,7 @@ class DeploymentTable:
     """Providers registered from credentials in the environment, and their deployments."""
     env_unused: tuple[str, ...] = ()
     """Providers whose credentials are in the environment but were not registered (a config
-    file without ``settings.register_from_env: true``)."""
+    file without ``settings.register_from_env: true``) and that the config does not use."""
 
     def group(self, model_name: str) -> tuple[Deployment, ...]:
         return self.groups.get(model_name, ())
@@ -119,8 +119,11 @@ def build_table(
     from_env: dict[str, int] = {}
     for entry in added:
         from_env[entry.provider] = from_env.get(entry.provider, 0) + 1
+    used = {entry.provider for entry in configured}  # their credentials are not "left out"
     unused = (
-        env_providers(providers, environment) if config.settings.register_from_env is False else []
+        [name for name in env_providers(providers, environment) if name not in used]
+        if config.settings.register_from_env is False
+        else []
     )
     return DeploymentTable(
         by_id,
