@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from vidgate import __version__, ui
 from vidgate.accounting.budgets import BudgetStore
 from vidgate.accounting.keys import KeyStore
+from vidgate.accounting.pricing import pricing_for
 from vidgate.accounting.retention import Retention
 from vidgate.accounting.sessions import SessionStore
 from vidgate.accounting.spend import SpendStore
@@ -266,6 +267,7 @@ def _publish(
     app.state.webhooks = webhooks
     app.state.request_log = request_log
     app.state.started_at = time.time()
+    app.state.price_of = functools.partial(pricing_for, providers=PROVIDERS)  # GET /v1/models
 
 
 async def _recover(

@@ -1,7 +1,9 @@
-"""``GET /models``: the public model names the caller's key may use, OpenAI list shape."""
+"""``GET /models``: the public model names the caller's key may use, OpenAI list shape, each
+with its list price (per second, by resolution tier) next to what it takes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -12,7 +14,7 @@ from vidgate.api import openapi_models as m
 from vidgate.api.auth import principal
 from vidgate.api.schema import described
 from vidgate.routing.config import DeploymentTable
-from vidgate.values import OptionSpec
+from vidgate.values import Deployment, OptionSpec, Pricing
 
 router = APIRouter()
 
@@ -21,6 +23,7 @@ router = APIRouter()
 async def list_models(request: Request, caller: Principal = Depends(principal)) -> JSONResponse:
     table: DeploymentTable = request.app.state.live.table
     started = int(request.app.state.started_at)
+    price_of: Callable[[Deployment], Pricing | None] = request.app.state.price_of
     data = []
     names = [(name, name) for name in sorted(table.groups)]
     names += sorted(table.aliases.items())
@@ -38,6 +41,7 @@ async def list_models(request: Request, caller: Principal = Depends(principal)) 
                 "owned_by": group[0].provider,
                 "description": caps.description,
                 "default": name == table.default_model,
+                "pricing": _price(price_of(group[0])),
                 "capabilities": {
                     "operations": sorted(caps.operations),
                     "seconds": list(caps.seconds),
@@ -55,6 +59,23 @@ async def list_models(request: Request, caller: Principal = Depends(principal)) 
             }
         )
     return JSONResponse({"object": "list", "data": data})
+
+
+def _price(pricing: Pricing | None) -> dict[str, Any] | None:
+    """A price in USD per second by tier (a price billed in credits or units, converted)."""
+    if pricing is None:
+        return None
+
+    def usd(table: Mapping[str, float]) -> dict[str, float]:
+        return {tier: round(rate * pricing.usd_per_unit, 6) for tier, rate in table.items()}
+
+    audio = pricing.per_second_audio
+    return {
+        "usd_per_second": usd(pricing.per_second),
+        "usd_per_second_with_audio": usd(audio) if audio else None,
+        "billed_in": pricing.unit,
+        "source": pricing.source,
+    }
 
 
 def _field(spec: OptionSpec) -> dict[str, Any]:

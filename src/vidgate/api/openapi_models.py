@@ -935,6 +935,22 @@ class ModelCapabilities(BaseModel):
     any_options: bool = Field(description="Passes options it does not list, unchecked.")
 
 
+class ModelPrice(BaseModel):
+    """A model's list price in USD per output second, by resolution tier (``480p``,
+    ``720p``, ``1080p``, ``4k``, or ``*`` for any); what a create holds and, unless the
+    upstream reports its own usage, what a completed job is charged."""
+
+    usd_per_second: dict[str, float] = Field(examples=[{"720p": 0.1, "1080p": 0.3}])
+    usd_per_second_with_audio: dict[str, float] | None = Field(
+        description="The rates when the video has audio, where they differ."
+    )
+    billed_in: str = Field(description="The unit the upstream bills in (usd, credits, ...).")
+    source: str = Field(
+        description="Where the price comes from (the provider's price page, "
+        "or 'config' for a deployment's own pricing)."
+    )
+
+
 class Model(BaseModel):
     id: str
     alias_for: str | None = Field(description="The model group an alias names.")
@@ -943,6 +959,10 @@ class Model(BaseModel):
     owned_by: str = Field(description="The provider.")
     description: str
     default: bool = Field(description="Used when a create names no model.")
+    pricing: ModelPrice | None = Field(
+        description="The list price of the group's first deployment; null when unpriced "
+        "(free: the local renderer, or a model without a published price)."
+    )
     capabilities: ModelCapabilities
 
 
