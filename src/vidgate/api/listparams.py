@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from starlette.datastructures import QueryParams
@@ -83,16 +84,36 @@ def job_statuses(query: QueryParams) -> tuple[str, ...]:
     return listing.RUNNING if status == "running" else (status,)
 
 
+def known_only(query: QueryParams, allowed: Sequence[str]) -> None:
+    """Refuse a parameter the route does not read: a typo must not silently widen a filter."""
+    unknown = sorted(set(query.keys()) - set(allowed))
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown parameter '{unknown[0]}'. Allowed: {', '.join(allowed)}.",
+            param=unknown[0],
+        )
+
+
 def job_filter(query: QueryParams) -> listing.JobFilter | None:
     """``GET /v1/videos``'s filters (vidgate's, beside OpenAI's cursor), or ``None`` if the
     request names none."""
     if not any(query.get(name) for name in VIDEO_FILTERS):
         return None
-    start, end = time_range(query, "created_after", "created_before")
+    return jobs_where(query, "created_after", "created_before")
+
+
+def jobs_where(
+    query: QueryParams, after: str, before: str, *, key_id: str | None = None
+) -> listing.JobFilter:
+    """A job listing's filters: status, model, provider, end user (``user``), a creation time
+    range (its parameters named ``after``/``before`` by the route) and ``q``; ``key_id`` for
+    a listing across keys."""
+    start, end = time_range(query, after, before)
     return listing.JobFilter(
         statuses=job_statuses(query),
         model=text(query, "model"),
         provider=text(query, "provider"),
+        key_id=key_id,
         end_user=text(query, "user"),
         after=start,
         before=end,

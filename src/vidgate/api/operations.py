@@ -22,7 +22,6 @@ filter.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -32,7 +31,14 @@ from starlette.responses import JSONResponse
 from vidgate.accounting.keys import Principal
 from vidgate.api import openapi_models as m
 from vidgate.api.auth import admin, principal
-from vidgate.api.listparams import JOB_STATUSES, TIME_FORMS, job_statuses, text, time_range
+from vidgate.api.listparams import (
+    JOB_STATUSES,
+    TIME_FORMS,
+    jobs_where,
+    known_only,
+    text,
+    time_range,
+)
 from vidgate.api.schema import described, enum, query
 from vidgate.api.videos import page_limit
 from vidgate.errors import InvalidRequest, NotFound
@@ -193,15 +199,6 @@ _STATUS_CODE = re.compile(r"[1-5](?:[0-9]{2}|xx)")
 _SEQ = re.compile(r"[0-9]{1,18}")
 
 
-def _check(query: QueryParams, allowed: Sequence[str]) -> None:
-    unknown = sorted(set(query.keys()) - set(allowed))
-    if unknown:
-        raise InvalidRequest(
-            f"Unknown parameter '{unknown[0]}'. Allowed: {', '.join(allowed)}.",
-            param=unknown[0],
-        )
-
-
 def _limit(query: QueryParams) -> int:
     return page_limit(query.get("limit"), LIST_MAX, LIST_DEFAULT)
 
@@ -265,18 +262,8 @@ _LIST_PAGE = (
 async def admin_jobs(request: Request, _caller: Principal = Admin) -> JSONResponse:
     """Every key's jobs, running ones included, newest first."""
     query = request.query_params
-    _check(query, JOB_PARAMS)
-    start, end = time_range(query)
-    where = listing.JobFilter(
-        statuses=job_statuses(query),
-        model=text(query, "model"),
-        provider=text(query, "provider"),
-        key_id=text(query, "key_id"),
-        end_user=text(query, "user"),
-        after=start,
-        before=end,
-        q=text(query, "q"),
-    )
+    known_only(query, JOB_PARAMS)
+    where = jobs_where(query, "after", "before", key_id=text(query, "key_id"))
     limit, after_seq = _limit(query), await _after_job(request, query)
     found, has_more = await listing.page(
         request.app.state.jobs.store, where, limit=limit, after_seq=after_seq
@@ -335,7 +322,7 @@ def _after_seq(query: QueryParams) -> int | None:
 async def admin_requests(request: Request, _caller: Principal = Admin) -> JSONResponse:
     """The request log, newest first."""
     query = request.query_params
-    _check(query, REQUEST_PARAMS)
+    known_only(query, REQUEST_PARAMS)
     start, end = time_range(query)
     status_from, status_to = _status_range(query)
     where = request_log.RequestFilter(

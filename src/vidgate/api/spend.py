@@ -40,7 +40,7 @@ from vidgate.accounting.spend import (
 from vidgate.api import openapi_models as m
 from vidgate.api.auth import principal
 from vidgate.api.listparams import TIME_FORMS as _TIME_FORMS
-from vidgate.api.listparams import parse_time
+from vidgate.api.listparams import known_only, parse_time
 from vidgate.api.schema import Param, described, enum, header, query
 from vidgate.api.videos import page_limit
 from vidgate.errors import InvalidRequest, PermissionDenied
@@ -85,15 +85,6 @@ def _store(request: Request) -> SpendStore:
 def _value(query: QueryParams, name: str) -> str | None:
     value = query.get(name)
     return value if value else None
-
-
-def _check_params(query: QueryParams, allowed: Sequence[str]) -> None:
-    unknown = sorted(set(query.keys()) - set(allowed))
-    if unknown:
-        raise InvalidRequest(
-            f"Unknown parameter '{unknown[0]}'. Allowed: {', '.join(allowed)}.",
-            param=unknown[0],
-        )
 
 
 def _choice(query: QueryParams, name: str, allowed: Sequence[str]) -> str | None:
@@ -218,7 +209,7 @@ def _csv_response(
 async def spend_logs(request: Request, caller: Principal = Caller) -> Response:
     """Spend rows, newest first: a page as JSON, or every matching row as CSV."""
     query = request.query_params
-    _check_params(query, LOG_PARAMS)
+    known_only(query, LOG_PARAMS)
     filters = _filters(query, caller)
     limit, after = _limit(query), _after(query)
     store = _store(request)
@@ -253,7 +244,7 @@ async def _once(rows: list[dict[str, Any]]) -> AsyncIterator[list[dict[str, Any]
 async def spend_report(request: Request, caller: Principal = Caller) -> Response:
     """Spend grouped by key, model, provider, day, team or user, with totals."""
     query = request.query_params
-    _check_params(query, REPORT_PARAMS)
+    known_only(query, REPORT_PARAMS)
     filters = _filters(query, caller)
     group_by = _choice(query, "group_by", GROUP_BY) or DEFAULT_GROUP_BY
     wants_csv = _wants_csv(request)
