@@ -21,7 +21,8 @@ from vidgate.accounting.keys import Principal
 from vidgate.api.objects import video_object
 from vidgate.api.urls import base_url
 from vidgate.errors import InvalidRequest, NotFound
-from vidgate.jobs.store import Job, JobStore
+from vidgate.jobs.service import JobService
+from vidgate.jobs.store import Job
 
 HEARTBEAT_S = 15.0
 REREAD_S = 1.0
@@ -59,17 +60,11 @@ def watch_params(request: Request) -> Watch:
     return Watch(video_id, until is not None, int(timeout) if timeout is not None else None)
 
 
-async def _one(store: JobStore, caller: Principal, job_id: str) -> Job | None:
-    if caller.is_admin:
-        return await store.get_live(job_id)
-    return await store.get_owned(job_id, caller.key_id)
-
-
-async def _jobs(store: JobStore, caller: Principal, watch: Watch) -> list[Job]:
+async def _jobs(jobs: JobService, caller: Principal, watch: Watch) -> list[Job]:
     if watch.video_id is not None:
-        job = await _one(store, caller, watch.video_id)
+        job = await jobs.visible(caller, watch.video_id)
         return [] if job is None else [job]
-    return await store.recent(None if caller.is_admin else caller.key_id, WATCHED)
+    return await jobs.store.recent(None if caller.is_admin else caller.key_id, WATCHED)
 
 
 def _event(job: Job, base: str) -> bytes:
@@ -80,20 +75,25 @@ def _event(job: Job, base: str) -> bytes:
 
 async def video_events(request: Request, caller: Principal) -> StreamingResponse:
     watch = watch_params(request)
-    store: JobStore = request.app.state.jobs.store
-    first = await _jobs(store, caller, watch)
+    jobs: JobService = request.app.state.jobs
+    first = await _jobs(jobs, caller, watch)
     if watch.video_id is not None and not first:
         raise NotFound(f"No video found with id '{watch.video_id}'.", param="video_id")
     base = base_url(request.scope)
     return StreamingResponse(
-        _stream(request, store, caller, watch, first, base),
+        _stream(request, jobs, caller, watch, first, base),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 async def _stream(
-    request: Request, store: JobStore, caller: Principal, watch: Watch, jobs: list[Job], base: str
+    request: Request,
+    service: JobService,
+    caller: Principal,
+    watch: Watch,
+    jobs: list[Job],
+    base: str,
 ) -> AsyncIterator[bytes]:
     started = time.monotonic()
     deadline = started + watch.timeout_s if watch.timeout_s is not None else None
@@ -121,7 +121,7 @@ async def _stream(
         if await request.is_disconnected():
             return
         wait = REREAD_S if deadline is None else min(REREAD_S, max(0.0, deadline - now))
-        await store.changed.wait(wait)
-        jobs = await _jobs(store, caller, watch)
+        await service.store.changed.wait(wait)
+        jobs = await _jobs(service, caller, watch)
         if watch.video_id is not None and not jobs:  # deleted meanwhile
             return
