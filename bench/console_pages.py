@@ -157,14 +157,7 @@ def measure(
             assert http.get("/admin/jobs", params=params).status_code == 200
             results.setdefault(name, []).append((time.perf_counter() - start) * 1000)
     with chromium() as browser:
-        context = browser.new_context(  # the timings evaluate strings, which CSP forbids
-            base_url=url, viewport={"width": 1360, "height": 900}, bypass_csp=True
-        )
-        page = context.new_page()
-        page.goto("/ui/signin")
-        page.fill("#key", master)
-        page.click("#signin-form button[type=submit]")
-        page.wait_for_url(f"{url}/ui/jobs")
+        context, page = _signed_in(browser, url, master)
         for _ in range(runs):
             start = time.perf_counter()
             page.goto("/ui/jobs")
@@ -207,14 +200,7 @@ def measure(
             )
         shot(page, "job-100k")
         context.close()
-        as_key = browser.new_context(
-            base_url=url, viewport={"width": 1360, "height": 900}, bypass_csp=True
-        )
-        page = as_key.new_page()
-        page.goto("/ui/signin")
-        page.fill("#key", virtual_key)
-        page.click("#signin-form button[type=submit]")
-        page.wait_for_url(f"{url}/ui/jobs")
+        as_key, page = _signed_in(browser, url, virtual_key)
         for _ in range(runs):  # about a fifth of the store is this key's
             start = time.perf_counter()
             page.goto("/ui/jobs?status=completed")
@@ -224,6 +210,19 @@ def measure(
             )
         as_key.close()
     return results
+
+
+def _signed_in(browser: Any, url: str, key: str) -> tuple[Any, Any]:
+    """A new browser context signed in to the console with ``key``, and its page."""
+    context = browser.new_context(  # the timings evaluate strings, which CSP forbids
+        base_url=url, viewport={"width": 1360, "height": 900}, bypass_csp=True
+    )
+    page = context.new_page()
+    page.goto("/ui/signin")
+    page.fill("#key", key)
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_url(f"{url}/ui/jobs")
+    return context, page
 
 
 def report(results: dict[str, list[float]]) -> None:
