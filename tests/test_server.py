@@ -48,8 +48,10 @@ async def _until_closed(reader: asyncio.StreamReader, started: float) -> tuple[f
 
 
 async def _slow_client(gw: Gateway, kind: str) -> tuple[float, bytes]:
-    reader, writer = await _connect(gw)
+    # timed from before the connect: the server's clock starts when it accepts, which on a
+    # busy loop can be well before this coroutine resumes after open_connection
     started = time.monotonic()
+    reader, writer = await _connect(gw)
     auth = f"Authorization: Bearer {gw.master_key}\r\n"
     trickle = None
     try:
