@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 """The newest migration (a test checks it against Alembic's own head)."""
 
 

@@ -54,6 +54,7 @@ jobs = Table(
     Column("budget_ids", JSON),
     Column("deleted_at", Float),
     Column("end_user", String(200)),
+    Column("deadline_at", Float),  # past it, a running job is failed and not charged (0011)
     Index("ix_jobs_owner_seq", "owner_key_id", "seq"),
     Index("ix_jobs_phase_next_poll", "phase", "next_poll_at"),
     Index("ix_jobs_status_seq", "status", "seq"),  # the admin listing's filters (0008)
@@ -89,7 +90,25 @@ api_keys = Table(
     Column("user_id", String(200)),
     Column("rpm_limit", Integer),
     Column("max_parallel_jobs", Integer),
+    Column("drop_params", Integer),  # null: the gateway's setting (0011)
+    Column("end_user_limits", JSON),  # defaults for every end user of the key (0011)
 )
+
+end_users = Table(
+    "end_users",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("end_user", String(200), primary_key=True),
+    Column("max_budget", Float),
+    Column("budget_duration", String(16)),
+    Column("rpm_limit", Integer),
+    Column("max_parallel_jobs", Integer),
+    Column("blocked", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+"""One key's overrides for one end user (the ``user`` its requests carry), over the key's
+``end_user_limits`` defaults (0011)."""
 
 ui_sessions = Table(
     "ui_sessions",
@@ -152,6 +171,7 @@ request_logs = Table(
     Column("job_id", String(64)),
     Column("error_code", String(64)),
     Column("end_user", String(200)),
+    Column("moderation", String(200)),  # the moderation check's outcome, where one ran (0011)
     Index("ix_request_logs_at", "at"),
     Index("ix_request_logs_key", "key_id", "at"),
     Index("ix_request_logs_request_id", "request_id"),
@@ -164,6 +184,7 @@ webhook_endpoints = Table(
     Column("owner_key_id", String(64), nullable=False),
     Column("url", Text, nullable=False),
     Column("secret", String(200), nullable=False),
+    Column("secrets", JSON),  # more active signing secrets, while receivers roll (0011)
     Column("events", JSON, nullable=False),
     Column("description", Text),
     Column("source", String(16), nullable=False),
