@@ -151,8 +151,10 @@ spend_logs = Table(
     Column("priced", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("settled_at", Float, nullable=False),
+    Column("end_user", String(200)),  # the job's end user (0011)
     Index("ix_spend_logs_settled", "settled_at"),
     Index("ix_spend_logs_key", "key_id", "settled_at"),
+    Index("ix_spend_logs_key_end_user", "key_id", "end_user", "settled_at"),
 )
 
 request_logs = Table(

@@ -1,5 +1,5 @@
 """Issue 17's columns: drop_params and end-user limits per key, end users' own limits, the
-moderation outcome on request logs, job deadlines, and several signing secrets per webhook.
+moderation outcome on request logs, spend by end user, job deadlines, and several signing secrets per webhook.
 
 Revision ID: 0011
 Revises: 0010
@@ -34,6 +34,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("request_logs") as batch:
         batch.add_column(sa.Column("moderation", sa.String(200)))
+    with op.batch_alter_table("spend_logs") as batch:
+        batch.add_column(sa.Column("end_user", sa.String(200)))
+    op.create_index(
+        "ix_spend_logs_key_end_user", "spend_logs", ["key_id", "end_user", "settled_at"]
+    )
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(sa.Column("deadline_at", sa.Float))
     with op.batch_alter_table("webhook_endpoints") as batch:
@@ -45,6 +50,9 @@ def downgrade() -> None:
         batch.drop_column("secrets")
     with op.batch_alter_table("jobs") as batch:
         batch.drop_column("deadline_at")
+    op.drop_index("ix_spend_logs_key_end_user", table_name="spend_logs")
+    with op.batch_alter_table("spend_logs") as batch:
+        batch.drop_column("end_user")
     with op.batch_alter_table("request_logs") as batch:
         batch.drop_column("moderation")
     op.drop_table("end_users")
