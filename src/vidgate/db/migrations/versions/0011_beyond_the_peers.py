@@ -1,5 +1,6 @@
 """Issue 17's columns: drop_params and end-user limits per key, end users' own limits, the
-moderation outcome on request logs, spend by end user, job deadlines, and several signing secrets per webhook.
+moderation outcome on request logs, spend by end user, job deadlines, and several signing
+secrets per webhook.
 
 Revision ID: 0011
 Revises: 0010
