@@ -89,6 +89,7 @@ def known_secrets(config: Any, master_key: str, table: Any) -> list[str]:
                 found.extend(_strings(value))
     for endpoint in getattr(config, "webhooks", None) or []:
         found.extend(_strings(getattr(endpoint, "secret", None)))
+        found.extend(_strings(getattr(endpoint, "secrets", None)))
     storage = getattr(config, "storage", None)
     found.extend(_strings(getattr(storage, "secret_access_key", None)))
     return found

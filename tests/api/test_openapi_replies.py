@@ -120,6 +120,10 @@ def test_replies_match_the_document(gw: Gateway, receiver: Receiver) -> None:
     hook = r.call("POST", "/v1/webhooks", key, json={"url": receiver.url(receiver.new_path())})
     r.call("GET", "/v1/webhooks", key)
     r.call("GET", "/webhooks/{webhook_id}", key, path=f"/webhooks/{hook['id']}")
+    rotate = "/v1/webhooks/{webhook_id}/rotate"
+    rotated = r.call("POST", rotate, key, path=rotate.format(webhook_id=hook["id"]))
+    secret = f"/v1/webhooks/{hook['id']}/secrets/{rotated['secrets'][1]['id']}"
+    r.call("DELETE", "/v1/webhooks/{webhook_id}/secrets/{secret_id}", key, path=secret)
     body = {"model": "local/preview", "prompt": "a lighthouse", "size": "320x180"}
     r.call("POST", "/v1/videos/estimate", key, json=body)
     video_id = create_video(gw, key, **body, seconds="2")

@@ -11,7 +11,14 @@ from standardwebhooks import Webhook
 
 from vidgate.webhooks.config import WebhookSettings
 from vidgate.webhooks.sender import backoff_s
-from vidgate.webhooks.signing import new_secret, secret_problem, signature, signed_headers
+from vidgate.webhooks.signing import (
+    new_secret,
+    secret_hint,
+    secret_id,
+    secret_problem,
+    signature,
+    signed_headers,
+)
 
 
 def test_published_vector() -> None:
@@ -26,13 +33,35 @@ def test_published_vector() -> None:
 def test_reference_library_verifies_our_headers() -> None:
     secret = new_secret()
     body = b'{"id":"evt_1","object":"event","type":"video.completed"}'
-    headers = signed_headers(secret, "evt_1", int(time.time()), body)
+    headers = signed_headers([secret], "evt_1", int(time.time()), body)
     assert Webhook(secret).verify(body, headers)["id"] == "evt_1"
     assert headers["content-type"] == "application/json"
     with pytest.raises(Exception, match="signature"):
         Webhook(new_secret()).verify(body, headers)
     with pytest.raises(Exception, match="signature"):
         Webhook(secret).verify(body + b" ", headers)
+
+
+def test_one_signature_per_active_secret_each_verifies() -> None:
+    """Standard Webhooks: several space-separated signatures; any one secret verifies."""
+    old, new, stranger = new_secret(), new_secret(), new_secret()
+    body = b'{"id":"evt_2"}'
+    headers = signed_headers([new, old], "evt_2", int(time.time()), body)
+    parts = headers["webhook-signature"].split(" ")
+    assert len(parts) == 2 and all(part.startswith("v1,") for part in parts)
+    assert parts[0] == signature(new, "evt_2", int(headers["webhook-timestamp"]), body)
+    for secret in (old, new):
+        assert Webhook(secret).verify(body, headers)["id"] == "evt_2"
+    with pytest.raises(Exception, match="signature"):
+        Webhook(stranger).verify(body, headers)
+
+
+def test_secret_ids_and_hints_name_without_revealing() -> None:
+    secret = new_secret()
+    assert secret_id(secret) == secret_id(secret) != secret_id(new_secret())
+    assert secret_id(secret).startswith("whsk_") and len(secret_id(secret)) == 21
+    hint = secret_hint(secret)
+    assert secret.startswith(hint.removesuffix("…")) and len(hint) == len("whsec_") + 5
 
 
 def test_new_secrets_are_random_and_well_formed() -> None:

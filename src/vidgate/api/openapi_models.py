@@ -470,6 +470,17 @@ class WebhookCreate(BaseModel):
     description: str | None = Field(None, max_length=500)
 
 
+class WebhookRotate(BaseModel):
+    model_config = _Strict
+    previous_expires_in: int | None = Field(
+        None,
+        ge=0,
+        le=2_592_000,
+        description="Seconds the replaced secret keeps signing beside the new one (default "
+        "86400, 24 h; 0 stops it at once).",
+    )
+
+
 # --- replies of the administration, operator and webhook routes ----------------------------
 # What the routes build as dicts (they never validate through these); ``tests/api/
 # test_openapi.py`` checks real replies against the schemas. A field that may be absent is
@@ -852,6 +863,17 @@ class RequestLogList(BaseModel):
     has_more: bool
 
 
+class WebhookSecret(BaseModel):
+    """An active signing secret, named without its value."""
+
+    id: str = Field(description="whsk_ + the first 16 hex digits of the secret's SHA-256.")
+    object: Literal["webhook_secret"]
+    hint: str = Field(description="The secret's first characters, to recognise it.")
+    status: Literal["current", "previous"]
+    created_at: int
+    expires_at: int | None = Field(description="When a previous secret stops signing.")
+
+
 class WebhookEndpoint(BaseModel):
     id: str
     object: Literal["webhook_endpoint"]
@@ -862,10 +884,15 @@ class WebhookEndpoint(BaseModel):
     disabled_reason: str | None
     source: Literal["api", "config"]
     created_at: int
+    secrets: list[WebhookSecret] = Field(
+        description="Every secret each delivery is signed with, the current one first."
+    )
 
 
 class WebhookEndpointCreated(WebhookEndpoint):
-    secret: str = Field(description="The signing secret: shown once, by the create.")
+    secret: str = Field(
+        description="The new signing secret: shown once, by the create or rotate that made it."
+    )
 
 
 class WebhookEndpointList(BaseModel):

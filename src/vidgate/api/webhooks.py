@@ -1,9 +1,11 @@
-"""Webhook endpoint routes: register, list, retrieve, delete, and inspect deliveries.
+"""Webhook endpoint routes: register, list, retrieve, delete, rotate the signing secret, and
+inspect deliveries.
 
 Every endpoint belongs to the key that created it, and every lookup is scoped to the
 caller: another key's endpoint id is a 404. Endpoints of the master key are global (they
 receive every key's events), as are those from the config file, which the API lists but
-does not delete. The signing secret is returned once, by the create.
+does not delete or rotate. A signing secret is returned once, by the create or the rotate
+that made it; listings name secrets by id and hint only.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from vidgate.api.schema import described, page
 from vidgate.api.videos import page_limit
 from vidgate.errors import Conflict, InvalidRequest, NotFound
 from vidgate.netpolicy import OutboundPolicy
-from vidgate.webhooks.config import EVENT_TYPES, url_problem
+from vidgate.webhooks.config import EVENT_TYPES, MAX_SECRETS, url_problem
 from vidgate.webhooks.service import Webhooks
 from vidgate.webhooks.store import Endpoint, WebhookStore
 
@@ -31,6 +33,9 @@ Caller = Depends(principal)
 MAX_ENDPOINTS_PER_KEY = 20
 MAX_DESCRIPTION = 500
 _FIELDS = ("url", "events", "description")
+KEEP_PREVIOUS_S = 86_400
+"""How long a rotated-out secret keeps signing unless the rotate says otherwise: 24 h."""
+MAX_KEEP_PREVIOUS_S = 30 * 86_400
 
 
 def _store(request: Request) -> WebhookStore:
@@ -92,12 +97,7 @@ async def delete_endpoint(
     webhook_id: str, request: Request, caller: Principal = Caller
 ) -> JSONResponse:
     endpoint = await _owned(request, caller, webhook_id)
-    if endpoint.source == "config":
-        raise InvalidRequest(
-            f"Webhook '{webhook_id}' comes from the config file; remove it there.",
-            param="webhook_id",
-            code="configured_webhook",
-        )
+    _not_configured(endpoint, "remove it there")
     await _store(request).delete(endpoint.id)
     return JSONResponse({"id": endpoint.id, "object": "webhook_endpoint.deleted", "deleted": True})
 
@@ -141,6 +141,67 @@ async def list_deliveries(
     )
 
 
+@router.post(
+    "/webhooks/{webhook_id}/rotate",
+    openapi_extra=described(
+        body=m.WebhookRotate, body_required=False, returns=m.WebhookEndpointCreated
+    ),
+)
+async def rotate_secret(
+    webhook_id: str, request: Request, caller: Principal = Caller
+) -> JSONResponse:
+    """A new signing secret (shown once); the one it replaces keeps signing beside it for
+    ``previous_expires_in`` seconds (default 24 h; 0 stops it at once)."""
+    body = await read_fields(request, allow_empty=True)
+    unknown = sorted(set(body) - {"previous_expires_in"})
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown parameter: '{unknown[0]}'. Allowed: previous_expires_in.",
+            param=unknown[0],
+        )
+    keep = _keep_previous(body.get("previous_expires_in"))
+    endpoint = await _owned(request, caller, webhook_id)
+    _not_configured(endpoint, "list the new secret under 'secrets:' there")
+    outcome, rotated = await _store(request).rotate(endpoint.id, keep, time.time())
+    if outcome == "full":
+        raise InvalidRequest(
+            f"Webhook '{webhook_id}' already has {MAX_SECRETS} active secrets; remove a "
+            f"previous one first (DELETE /v1/webhooks/{webhook_id}/secrets/<secret id>) or "
+            "rotate with previous_expires_in=0.",
+            param="webhook_id",
+            code="too_many_secrets",
+        )
+    if rotated is None:  # deleted meanwhile
+        raise NotFound(f"No webhook endpoint found with id '{webhook_id}'.", param="webhook_id")
+    return JSONResponse({**rotated.public(), "secret": rotated.secret})
+
+
+@router.delete(
+    "/webhooks/{webhook_id}/secrets/{secret_id}",
+    openapi_extra=described(returns=m.WebhookEndpoint),
+)
+async def remove_secret(
+    webhook_id: str, secret_id: str, request: Request, caller: Principal = Caller
+) -> JSONResponse:
+    """Stop signing with a previous secret now, before its expiry."""
+    endpoint = await _owned(request, caller, webhook_id)
+    _not_configured(endpoint, "remove the secret there")
+    outcome, changed = await _store(request).remove_secret(endpoint.id, secret_id, time.time())
+    if outcome == "current":
+        raise InvalidRequest(
+            f"Secret '{secret_id}' is the endpoint's current secret; rotate first "
+            f"(POST /v1/webhooks/{webhook_id}/rotate), then remove it.",
+            param="secret_id",
+            code="current_secret",
+        )
+    if changed is None or outcome == "missing":
+        raise NotFound(
+            f"No active secret with id '{secret_id}' on webhook '{webhook_id}'.",
+            param="secret_id",
+        )
+    return JSONResponse(changed.public())
+
+
 async def _owned(request: Request, caller: Principal, webhook_id: str) -> Endpoint:
     endpoint = await _store(request).get_owned(webhook_id, caller.key_id)
     if endpoint is None:
@@ -162,6 +223,32 @@ def _url(value: Any, policy: OutboundPolicy) -> str:
             param="url",
         )
     return value
+
+
+def _not_configured(endpoint: Endpoint, instead: str) -> None:
+    if endpoint.source == "config":
+        raise InvalidRequest(
+            f"Webhook '{endpoint.id}' comes from the config file; {instead}.",
+            param="webhook_id",
+            code="configured_webhook",
+        )
+
+
+def _keep_previous(value: Any) -> float:
+    if value is None:
+        return KEEP_PREVIOUS_S
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 12:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        value = -1
+    if not 0 <= value <= MAX_KEEP_PREVIOUS_S:
+        raise InvalidRequest(
+            f"Invalid value for 'previous_expires_in': allowed is a whole number of seconds "
+            f"from 0 (the previous secret stops signing at once) to {MAX_KEEP_PREVIOUS_S} "
+            f"(30 days); default {KEEP_PREVIOUS_S} (24 h).",
+            param="previous_expires_in",
+        )
+    return float(value)
 
 
 def _events(value: Any) -> list[str]:

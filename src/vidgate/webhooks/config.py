@@ -11,13 +11,15 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vidgate.netpolicy import OutboundPolicy, host_problem
 from vidgate.webhooks.signing import secret_problem
 
 EventType = Literal["video.completed", "video.failed"]
 EVENT_TYPES: tuple[EventType, ...] = ("video.completed", "video.failed")
+MAX_SECRETS = 5
+"""Active signing secrets per endpoint (each adds a signature to every delivery)."""
 
 
 class WebhookSettings(BaseModel):
@@ -43,9 +45,26 @@ class WebhookEndpointConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str
-    secret: str = Field(repr=False)
+    secret: str | None = Field(default=None, repr=False)
     """``whsec_`` + base64 of 24-64 bytes, usually ``os.environ/NAME``."""
+    secrets: list[str] = Field(default_factory=list, max_length=MAX_SECRETS, repr=False)
+    """More signing secrets, all active at once: list the new one beside the old while
+    receivers roll, then remove the old."""
     events: list[EventType] = Field(default_factory=lambda: list(EVENT_TYPES), min_length=1)
+
+    @property
+    def signing_secrets(self) -> list[str]:
+        """Every secret this endpoint signs with, ``secret`` first, without repeats."""
+        listed = [self.secret] if self.secret else []
+        return list(dict.fromkeys([*listed, *self.secrets]))
+
+    @model_validator(mode="after")
+    def _some_secret(self) -> WebhookEndpointConfig:
+        if not self.signing_secrets:
+            raise ValueError("give 'secret' or 'secrets' (one or more whsec_ secrets)")
+        if len(self.signing_secrets) > MAX_SECRETS:
+            raise ValueError(f"an endpoint signs with at most {MAX_SECRETS} secrets")
+        return self
 
     @field_validator("url")
     @classmethod
@@ -57,10 +76,19 @@ class WebhookEndpointConfig(BaseModel):
 
     @field_validator("secret")
     @classmethod
-    def _secret(cls, value: str) -> str:
-        problem = secret_problem(value)
+    def _secret(cls, value: str | None) -> str | None:
+        problem = None if value is None else secret_problem(value)
         if problem:
             raise ValueError(problem)
+        return value
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets(cls, value: list[str]) -> list[str]:
+        for index, secret in enumerate(value):
+            problem = secret_problem(secret)
+            if problem:
+                raise ValueError(f"secrets[{index}]: {problem}")
         return value
 
 

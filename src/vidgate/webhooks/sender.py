@@ -109,7 +109,7 @@ class Sender:
     async def _post(self, due: Due) -> tuple[int | None, str | None]:
         """``(status, None)`` on a 2xx, else ``(status or None, reason)``."""
         body = due.payload.encode()
-        headers = signed_headers(due.secret, due.event_id, int(time.time()), body)
+        headers = signed_headers(due.secrets, due.event_id, int(time.time()), body)
         try:
             async with (
                 asyncio.timeout(self.settings.timeout_s),

@@ -3,6 +3,10 @@
 A secret is ``whsec_`` + base64 of random bytes; the HMAC key is those bytes. Each attempt
 signs ``f"{msg_id}.{timestamp}.{body}"`` with HMAC-SHA256 and sends it base64-encoded as
 ``webhook-signature: v1,<sig>``. Receivers verify with any Standard Webhooks library.
+
+An endpoint may have several active secrets while its receivers roll them: the header then
+carries one signature per secret, space-separated (``v1,<a> v1,<b>``), as the specification
+allows, and a receiver holding any one of the secrets accepts the delivery.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 
 PREFIX = "whsec_"
 SECRET_BYTES = 32
@@ -55,11 +60,25 @@ def signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def signed_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """Every header of one delivery attempt."""
+def secret_id(secret: str) -> str:
+    """A secret's public name: a short hash, so lists can name it and a receiver holding the
+    secret can tell which one it is, without revealing it."""
+    return "whsk_" + hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+def secret_hint(secret: str) -> str:
+    """The first characters of a secret, enough to recognise it, far too few to use it."""
+    return secret[: len(PREFIX) + 4] + "…"
+
+
+def signed_headers(
+    active: Sequence[str], msg_id: str, timestamp: int, body: bytes
+) -> dict[str, str]:
+    """Every header of one delivery attempt, signed with each secret of ``active``."""
+    signatures = " ".join(signature(secret, msg_id, timestamp, body) for secret in active)
     return {
         "content-type": "application/json",
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature(secret, msg_id, timestamp, body),
+        "webhook-signature": signatures,
     }

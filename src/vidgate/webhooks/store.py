@@ -5,6 +5,10 @@ Deliveries are an outbox. A row is written with the job's terminal transition
 ``UPDATE ... RETURNING`` (as the poller claims jobs), so a row is never sent by two loops at
 once and a process that dies mid-send lets the lease expire; the attempt is counted at
 claim time, so a crash loop cannot retry forever. Secrets are read only by ``claim_due``.
+
+An endpoint signs with every active secret (``secrets``: newest first, the current one —
+also in ``secret`` — never expires; a rotated-out one until its ``expires_at``). Expiry is
+judged when a delivery is claimed, so an expired secret stops signing without any sweep.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from sqlalchemy import delete, func, insert, or_, select, update
@@ -22,11 +26,44 @@ from sqlalchemy.engine import Connection, RowMapping
 from vidgate.db.engine import Database
 from vidgate.db.tables import webhook_deliveries as deliveries
 from vidgate.db.tables import webhook_endpoints as endpoints
-from vidgate.webhooks.config import WebhookEndpointConfig
-from vidgate.webhooks.signing import new_secret
+from vidgate.webhooks.config import MAX_SECRETS, WebhookEndpointConfig
+from vidgate.webhooks.signing import new_secret, secret_hint, secret_id
 
 CONFIG_OWNER = "master"
 """Config-file endpoints belong to the master key: global, like the master's own."""
+
+
+@dataclass(frozen=True)
+class SigningSecret:
+    """One signing secret of an endpoint; ``public`` names it without its value."""
+
+    secret: str = field(repr=False)
+    created_at: float
+    expires_at: float | None
+    """``None`` for the current secret (and every config-file secret)."""
+
+    def active(self, now: float) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+    def stored(self) -> dict[str, Any]:
+        return {"secret": self.secret, "created_at": self.created_at, "expires_at": self.expires_at}
+
+    def public(self, current: bool) -> dict[str, Any]:
+        return {
+            "id": secret_id(self.secret),
+            "object": "webhook_secret",
+            "hint": secret_hint(self.secret),
+            "status": "current" if current else "previous",
+            "created_at": int(self.created_at),
+            "expires_at": _seconds(self.expires_at),
+        }
+
+
+def signing_secrets(secret: str, stored: Any, created_at: float) -> list[SigningSecret]:
+    """A row's secrets, newest first (a row from before rotation has only ``secret``)."""
+    if not isinstance(stored, list) or not stored:
+        return [SigningSecret(secret, created_at, None)]
+    return [SigningSecret(e["secret"], e["created_at"], e["expires_at"]) for e in stored]
 
 
 @dataclass(frozen=True)
@@ -37,18 +74,27 @@ class Endpoint:
     owner_key_id: str
     url: str
     secret: str = field(repr=False)
+    """The current signing secret."""
     events: list[str]
     description: str | None
     source: str
     created_at: float
     disabled_at: float | None
     disabled_reason: str | None
+    signing: tuple[SigningSecret, ...] = field(default=(), repr=False)
+    """Every signing secret, newest first, expired ones included."""
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Endpoint:
-        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+        names = [name for name in cls.__dataclass_fields__ if name != "signing"]
+        found = signing_secrets(row["secret"], row["secrets"], row["created_at"])
+        return cls(**{name: row[name] for name in names}, signing=tuple(found))
+
+    def active_secrets(self, now: float) -> list[SigningSecret]:
+        return [entry for entry in self.signing if entry.active(now)]
 
     def public(self) -> dict[str, Any]:
+        active = self.active_secrets(time.time())
         return {
             "id": self.id,
             "object": "webhook_endpoint",
@@ -59,6 +105,7 @@ class Endpoint:
             "disabled_reason": self.disabled_reason,
             "source": self.source,
             "created_at": int(self.created_at),
+            "secrets": [entry.public(entry.secret == self.secret) for entry in active],
         }
 
 
@@ -112,7 +159,8 @@ class Due:
     attempts: int
     """Including the attempt about to be made."""
     url: str = field(repr=False)
-    secret: str = field(repr=False)
+    secrets: tuple[str, ...] = field(repr=False)
+    """Every secret active when the delivery was claimed: one signature each."""
 
 
 def config_endpoint_id(url: str) -> str:
@@ -131,24 +179,26 @@ class WebhookStore:
     async def create(
         self, owner: str, url: str, events: Sequence[str], description: str | None
     ) -> Endpoint:
+        now = time.time()
+        first = SigningSecret(new_secret(), now, None)
         values: dict[str, Any] = {
             "id": "whep_" + secrets.token_hex(12),
             "owner_key_id": owner,
             "url": url,
-            "secret": new_secret(),
+            "secret": first.secret,
             "events": list(events),
             "description": description,
             "source": "api",
-            "created_at": time.time(),
+            "created_at": now,
             "disabled_at": None,
             "disabled_reason": None,
         }
 
         def run(conn: Connection) -> None:
-            conn.execute(insert(endpoints), values)
+            conn.execute(insert(endpoints), {**values, "secrets": [first.stored()]})
 
         await self.db.write(run)
-        return Endpoint(**values)
+        return Endpoint(**values, signing=(first,))
 
     async def count_owned(self, owner: str) -> int:
         query = select(func.count()).select_from(endpoints)
@@ -181,6 +231,56 @@ class WebhookStore:
 
         return await self.db.read(run)
 
+    async def rotate(
+        self, endpoint_id: str, keep_previous_s: float, now: float
+    ) -> tuple[Literal["rotated", "missing", "full"], Endpoint | None]:
+        """Give the endpoint a new current secret; the one it replaces keeps signing for
+        ``keep_previous_s`` (0: it stops at once). ``full`` (nothing changed) when that
+        would make more than ``MAX_SECRETS`` active secrets."""
+        query = select(endpoints).where(endpoints.c.id == endpoint_id).with_for_update()
+
+        def run(conn: Connection) -> tuple[Literal["rotated", "missing", "full"], Endpoint | None]:
+            row = conn.execute(query).mappings().first()
+            if row is None:
+                return "missing", None
+            endpoint = Endpoint.from_row(row)
+            kept = [e for e in endpoint.active_secrets(now) if e.secret != endpoint.secret]
+            if keep_previous_s > 0:
+                current = _current(endpoint)
+                kept.insert(0, replace(current, expires_at=now + keep_previous_s))
+            if len(kept) + 1 > MAX_SECRETS:
+                return "full", endpoint
+            signing = (SigningSecret(new_secret(), now, None), *kept)
+            _store_secrets(conn, endpoint_id, signing)
+            return "rotated", replace(endpoint, secret=signing[0].secret, signing=signing)
+
+        return await self.db.write(run)
+
+    async def remove_secret(
+        self, endpoint_id: str, wanted: str, now: float
+    ) -> tuple[Literal["removed", "missing", "current"], Endpoint | None]:
+        """Stop signing with the previous secret whose id is ``wanted`` at once; the
+        current secret cannot be removed (rotate first)."""
+        query = select(endpoints).where(endpoints.c.id == endpoint_id).with_for_update()
+
+        def run(
+            conn: Connection,
+        ) -> tuple[Literal["removed", "missing", "current"], Endpoint | None]:
+            row = conn.execute(query).mappings().first()
+            if row is None:
+                return "missing", None
+            endpoint = Endpoint.from_row(row)
+            active = endpoint.active_secrets(now)
+            if not any(secret_id(e.secret) == wanted for e in active):
+                return "missing", endpoint
+            if secret_id(endpoint.secret) == wanted:
+                return "current", endpoint
+            signing = tuple(e for e in active if secret_id(e.secret) != wanted)
+            _store_secrets(conn, endpoint_id, signing)
+            return "removed", replace(endpoint, signing=signing)
+
+        return await self.db.write(run)
+
     async def delete(self, endpoint_id: str) -> None:
         """Remove an endpoint and its delivery history; pending deliveries are dropped."""
 
@@ -193,20 +293,29 @@ class WebhookStore:
         """Make the config-file endpoints those of ``entries`` (start-up).
 
         The config is the truth: an entry's URL keeps its id (and its pending deliveries)
-        while its secret and events follow the file, and it is enabled again even if a 410
-        disabled it; endpoints no longer in the file are removed.
+        while its secrets and events follow the file, and it is enabled again even if a 410
+        disabled it; endpoints no longer in the file are removed. Every secret an entry
+        lists signs, without expiry, until the file no longer lists it.
         """
         now = time.time()
         wanted = {config_endpoint_id(entry.url): entry for entry in entries}
 
         def run(conn: Connection) -> None:
-            query = select(endpoints.c.id).where(endpoints.c.source == "config")
-            present = {row[0] for row in conn.execute(query)}
-            _delete_endpoints(conn, sorted(present - wanted.keys()))
+            query = select(
+                endpoints.c.id, endpoints.c.secret, endpoints.c.secrets, endpoints.c.created_at
+            ).where(endpoints.c.source == "config")
+            present = {row[0]: signing_secrets(*row[1:]) for row in conn.execute(query)}
+            _delete_endpoints(conn, sorted(present.keys() - wanted.keys()))
             for endpoint_id, entry in wanted.items():
+                since = {e.secret: e.created_at for e in present.get(endpoint_id, [])}
+                listed = entry.signing_secrets
                 values = {
                     "url": entry.url,
-                    "secret": entry.secret,
+                    "secret": listed[0],
+                    "secrets": [
+                        SigningSecret(value, since.get(value, now), None).stored()
+                        for value in listed
+                    ],
                     "events": list(entry.events),
                     "disabled_at": None,
                     "disabled_reason": None,
@@ -342,15 +451,25 @@ class WebhookStore:
             ids = sorted({row["endpoint_id"] for row in rows})
             if not ids:
                 return []
-            query = select(endpoints.c.id, endpoints.c.url, endpoints.c.secret).where(
-                endpoints.c.id.in_(ids)
-            )
-            targets = {row[0]: (row[1], row[2]) for row in conn.execute(query)}
+            query = select(
+                endpoints.c.id,
+                endpoints.c.url,
+                endpoints.c.secret,
+                endpoints.c.secrets,
+                endpoints.c.created_at,
+            ).where(endpoints.c.id.in_(ids))
+            targets = {
+                row[0]: (
+                    row[1],
+                    tuple(e.secret for e in signing_secrets(*row[2:]) if e.active(now)),
+                )
+                for row in conn.execute(query)
+            }
             return [
                 Due(
                     **dict(row),
                     url=targets[row["endpoint_id"]][0],
-                    secret=targets[row["endpoint_id"]][1],
+                    secrets=targets[row["endpoint_id"]][1],
                 )
                 for row in rows
                 if row["endpoint_id"] in targets
@@ -417,6 +536,20 @@ def _unleased(now: float) -> Any:
 
 def _seconds(value: float | None) -> int | None:
     return None if value is None else int(value)
+
+
+def _current(endpoint: Endpoint) -> SigningSecret:
+    for entry in endpoint.signing:
+        if entry.secret == endpoint.secret:
+            return entry
+    return SigningSecret(endpoint.secret, endpoint.created_at, None)
+
+
+def _store_secrets(conn: Connection, endpoint_id: str, signing: Sequence[SigningSecret]) -> None:
+    """Write ``signing`` (newest first, expired ones dropped by the caller); its first entry
+    is the current secret."""
+    values = {"secret": signing[0].secret, "secrets": [e.stored() for e in signing]}
+    conn.execute(update(endpoints).where(endpoints.c.id == endpoint_id).values(values))
 
 
 def _delete_endpoints(conn: Connection, ids: Sequence[str]) -> None:
