@@ -172,6 +172,10 @@ class GatewaySettings(BaseModel):
     """Register ``<provider>/<model>`` deployments for every provider whose credentials are
     in the environment (``GEMINI_API_KEY``...). Unset: yes without a config file, no with one
     (a config file's ``model_list`` is then all there is)."""
+    drop_params: bool = False
+    """LiteLLM's convention: fields the chosen model does not take are dropped (and named in
+    ``x-vidgate-dropped-params``) instead of refused; a key's or a request's ``drop_params``
+    overrides it (``docs/api.md``)."""
     outbound_allow: list[str] = Field(default_factory=list)
     """Networks (``10.0.0.0/8``, ``127.0.0.1/32``) and host names that client-supplied URLs
     (input images, webhooks) may reach besides public addresses (``vidgate.netpolicy``)."""

@@ -140,6 +140,9 @@ class ModelCapabilities:
     max_reference_images: int = 0
     file_ids: bool = False
     """Input images may be the upstream's own file ids (``{"file_id": ...}``)."""
+    remix_seconds: bool = False
+    """A remix may be made at another length than its source's (any of ``seconds``);
+    ``False``: a remix keeps its source's length (OpenAI's remix takes only a prompt)."""
     options: Mapping[str, OptionSpec] = field(default_factory=dict)
     """The provider options a client may send in ``metadata``, by name: checked and
     normalised while the request is resolved, before a job or a budget hold exists."""
@@ -282,6 +285,9 @@ class ResolvedRequest:
     options: Mapping[str, Any] = field(default_factory=dict)
     negative_prompt: str | None = None
     audio: bool | None = None
+    dropped: tuple[str, ...] = ()
+    """Fields the client sent that this deployment's model does not take, dropped under
+    ``drop_params`` instead of refused (named as the client sent them: ``duration``)."""
 
     @property
     def size(self) -> str:

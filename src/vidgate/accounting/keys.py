@@ -46,6 +46,9 @@ class Principal:
     user_id: str | None = None
     rpm_limit: int | None = None
     max_parallel_jobs: int | None = None
+    drop_params: bool | None = None
+    """Drop fields a model does not take instead of refusing them; ``None``: the gateway's
+    setting (a request's own ``drop_params`` wins over both)."""
 
     def may_use(self, model: str) -> bool:
         return self.models is None or model in self.models
@@ -80,6 +83,7 @@ class KeyRecord:
     user_id: str | None = None
     rpm_limit: int | None = None
     max_parallel_jobs: int | None = None
+    drop_params: int | None = None
 
     @classmethod
     def from_row(cls, row: RowMapping) -> KeyRecord:
@@ -96,6 +100,7 @@ class KeyRecord:
             self.user_id,
             self.rpm_limit,
             self.max_parallel_jobs,
+            drop_params=None if self.drop_params is None else bool(self.drop_params),
         )
 
     def public(self) -> dict[str, Any]:
@@ -113,6 +118,7 @@ class KeyRecord:
             "user_id": self.user_id,
             "rpm_limit": self.rpm_limit,
             "max_parallel_requests": self.max_parallel_jobs,
+            "drop_params": None if self.drop_params is None else bool(self.drop_params),
         }
 
 

@@ -96,7 +96,20 @@ def _limits(body: dict[str, Any]) -> dict[str, Any]:
                     param=name,
                 )
             limits[column] = value
+    if "drop_params" in body:
+        limits["drop_params"] = _drop_params(body["drop_params"])
     return limits
+
+
+def _drop_params(value: Any) -> int | None:
+    """A key's ``drop_params``: true, false, or null (the gateway's setting)."""
+    if value is not None and not isinstance(value, bool):
+        raise InvalidRequest(
+            f"Invalid value for 'drop_params': {value!r}. Allowed: true, false, or null "
+            "(the gateway's setting).",
+            param="drop_params",
+        )
+    return None if value is None else int(value)
 
 
 def _budgets(request: Request) -> BudgetStore:

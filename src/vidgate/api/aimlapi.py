@@ -43,7 +43,7 @@ router = APIRouter()
 Caller = Depends(principal)
 
 
-DIRECT = frozenset({"prompt", "aspect_ratio", "resolution", "size", "seed", "user"})
+DIRECT = frozenset({"prompt", "aspect_ratio", "resolution", "size", "seed", "user", "drop_params"})
 """Fields with the same name and meaning in vidgate's canonical request."""
 FIRST_FRAME = ("image_url", "first_frame_image")
 LAST_FRAME = ("last_image_url", "last_frame_image", "tail_image_url")
@@ -205,7 +205,9 @@ async def _create(request: Request, caller: Principal, vendor: str | None) -> Re
         "model": job.model,
         "created_at": int(job.created_at),
     }
-    return _json(created, 201)
+    response = _json(created, 201)
+    response.headers.update(videos.dropped_header(job))
+    return response
 
 
 # --- responses --------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 """Public wire shapes: the Video object, lists, deletions — exactly as the OpenAI SDK reads them.
 
 Built as plain dicts from job rows (no model validation on the hot retrieve path); every key
-is always present, with ``null`` where unset, as the OpenAI API does. Four keys are not
+is always present, with ``null`` where unset, as the OpenAI API does. Five keys are not
 OpenAI's and the SDK ignores them: ``task_id`` (the id again, for clients of older gateways),
 ``url`` (the gateway's absolute content URL once completed; it needs the owner's key),
 ``user`` (the end user the create named) and ``provider`` (the provider serving the job, after
-any failover), which the console's job list shows.
+any failover), which the console's job list shows; and ``dropped_params``, the fields the
+deployment that took the job dropped under ``drop_params`` (``[]`` when none).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def video_object(job: Job, base_url: str) -> dict[str, Any]:
         "url": content_url(base_url, job.id) if job.status == "completed" else None,
         "user": job.end_user,
         "provider": job.provider,
+        "dropped_params": list((job.request or {}).get("dropped") or ()),
     }
 
 

@@ -113,6 +113,11 @@ class _Common(BaseModel):
     mode: str | None = Field(None, description="Provider mode, same as 'metadata.mode'.")
     n: Literal[1] | Literal["1"] | None = Field(None, description="Only 1 video per request.")
     response_format: Literal["url"] | None = None
+    drop_params: bool | None = Field(
+        None,
+        description="Drop fields the model does not take instead of a 400 (named in "
+        "x-vidgate-dropped-params); default: the key's, else the gateway's setting.",
+    )
 
 
 class VideoCreate(_Common):
@@ -151,6 +156,14 @@ class VideoCreateForm(VideoCreate):
 
 class VideoRemix(_Common):
     """A new video from a completed one, by a new prompt."""
+
+    seconds: int | str | None = Field(
+        None,
+        examples=["8"],
+        description="The source's length (the default) or, where the model's remix can set "
+        "one, another length.",
+    )
+    duration: int | str | None = Field(None, description="Same as 'seconds'.")
 
 
 class VideoEdit(_Common):
@@ -205,6 +218,10 @@ class Video(BaseModel):
     url: str | None = Field(description="The gateway's content URL once completed.")
     user: str | None = Field(description="The end user the create named ('user'), if any.")
     provider: str = Field(description="The provider serving the job (after any failover).")
+    dropped_params: list[str] = Field(
+        description="Fields the deployment that took the job dropped under drop_params, as "
+        "sent (also in x-vidgate-dropped-params); empty when none."
+    )
 
 
 class VideoList(BaseModel):
@@ -255,6 +272,9 @@ class VideoEstimate(BaseModel):
     )
     seconds: str | None
     size: str | None
+    dropped_params: list[str] = Field(
+        description="What a create would drop under drop_params, on the first placement."
+    )
     estimated_cost_usd: float = Field(
         description="What a create would hold on the budgets now (0 when unpriced)."
     )
@@ -303,6 +323,7 @@ class V2GenerationCreate(BaseModel):
     negative_prompt: str | None = None
     generation_type: Literal["video"] | None = None
     metadata: Options | None = None
+    drop_params: bool | None = Field(None, description="As on POST /v1/videos.")
 
 
 class TaskCreate(VideoCreate):
@@ -430,6 +451,9 @@ class _KeyFields(_Budget):
     max_parallel_requests: int | None = Field(
         None, ge=1, le=KEY_LIMIT_MAX, description="Jobs in flight."
     )
+    drop_params: bool | None = Field(
+        None, description="Drop fields a model does not take; null: the gateway's setting."
+    )
 
 
 class KeyGenerate(_KeyFields):
@@ -514,6 +538,7 @@ class Key(BudgetState):
     user_id: str | None
     rpm_limit: int | None
     max_parallel_requests: int | None
+    drop_params: bool | None = Field(description="null: the gateway's setting.")
 
 
 class KeyGenerated(Key):

@@ -63,11 +63,20 @@ def video_body(job: Job, base: str) -> bytes:
 
 
 def video_headers(job: Job, live: LiveDeployments) -> dict[str, str]:
-    """``x-vidgate-deployment``, and ``openai-poll-after-ms`` while the job runs."""
+    """``x-vidgate-deployment``, ``openai-poll-after-ms`` while the job runs, and
+    ``x-vidgate-dropped-params`` when ``drop_params`` dropped fields of its request."""
     headers = {"x-vidgate-deployment": job.deployment_id}
+    headers.update(dropped_header(job))
     if not job.terminal:
         headers["openai-poll-after-ms"] = str(_poll_after_ms(job, live))
     return headers
+
+
+def dropped_header(job: Job) -> dict[str, str]:
+    """``x-vidgate-dropped-params: seed,fps`` (names as sent) if the deployment that took the
+    job dropped anything; else nothing."""
+    dropped = job.request.get("dropped") if job.request else None
+    return {"x-vidgate-dropped-params": ",".join(dropped)} if dropped else {}
 
 
 def _poll_after_ms(job: Job, live: LiveDeployments) -> int:
@@ -110,7 +119,7 @@ async def submit(
     except GatewayError:
         await discard_uploads(fields, request.app.state.storage)
         raise
-    video = await parsed(request, operation, fields, source_id, names)
+    video = await parsed(request, operation, fields, source_id, names, lenient(request, caller))
     note(request.scope, end_user=video.user)
     return await _service(request).submit(caller, video, key)
 
@@ -121,18 +130,29 @@ async def parsed(
     fields: dict[str, Any],
     source_id: str | None = None,
     names: Mapping[str, str] | None = None,
+    drop_params: bool = False,
 ) -> VideoRequest:
-    """The parsed request; its uploads are deleted if it fails."""
+    """The parsed request; its uploads are deleted if it fails. ``drop_params``: the
+    caller's default (``lenient``), which the body's own ``drop_params`` overrides."""
     storage = request.app.state.storage
     try:
         body = canonical(fields)
         names = {**body.names, **(names or {})}
-        video = parse_request(operation, body.body, source_video_id=source_id, names=names)
+        video = parse_request(
+            operation, body.body, source_video_id=source_id, names=names, drop_params=drop_params
+        )
         await check_images(video, storage)
     except GatewayError:
         await discard_uploads(fields, storage)
         raise
     return video
+
+
+def lenient(request: Request, caller: Principal) -> bool:
+    """``drop_params`` unless the request says: the key's setting, else the gateway's."""
+    if caller.drop_params is not None:
+        return caller.drop_params
+    return bool(_service(request).settings.drop_params)
 
 
 def idempotency_key(request: Request) -> str | None:
@@ -163,7 +183,8 @@ async def create_video(request: Request, caller: Principal = Caller) -> Response
 )
 async def estimate_video(request: Request, caller: Principal = Caller) -> Response:
     """A dry run of ``POST /videos``: its cost and whether this key would be admitted."""
-    video = await parsed(request, "create", await read_fields(request, files=True))
+    fields = await read_fields(request, files=True)
+    video = await parsed(request, "create", fields, drop_params=lenient(request, caller))
     return _json(await _service(request).estimate(caller, video))
 
 

@@ -3,7 +3,8 @@
 It follows ``JobService.submit`` up to the insert and stops there: the request is placed
 (``jobs/placements.py``, so a bad field is the same 400 as a create), the first placement's
 list price is what a create would hold, and the key's budgets and own limits are read, not
-taken. No job row, no hold, no slot and no upstream call.
+taken. No job row, no hold, no slot and no upstream call. ``dropped_params`` names what that
+first placement would drop under ``drop_params`` (what a create's header would name).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ async def estimate(
         "candidates": candidates,
         "seconds": None if first is None else str(first.seconds),
         "size": None if first is None else first.resolved.size,
+        "dropped_params": [] if first is None else list(first.resolved.dropped),
         "estimated_cost_usd": round(cost, 6),
         "priced": price is not None,
         "admitted": not reasons,

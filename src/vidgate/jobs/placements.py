@@ -10,6 +10,11 @@ made the source. Requests are validated here, once per deployment, before any jo
 budget hold exists; ``jobs/create.py`` then runs the attempts over what this yields. A
 fallback group passed over is named, with the reason, in the error the request ends with
 (``Groups.skipped``), so a fallback that could never serve the request is not a mystery.
+
+A remix keeps its source's length. ``seconds`` on a remix equal to that length changes
+nothing (nothing different is sent upstream); another length goes only to a model whose remix
+can set one (``ModelCapabilities.remix_seconds``), priced by the length made; elsewhere it is
+a 400 naming the source's length, or, under ``drop_params``, dropped and reported.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from vidgate.media.pool import MediaPool
 from vidgate.request import VideoRequest, resolve
 from vidgate.routing.router import Placement, Router
 from vidgate.storage.base import BlobStore
-from vidgate.values import Asset, Deployment, SourceVideo
+from vidgate.values import Asset, Deployment, ModelCapabilities, SourceVideo
 
 
 class Groups:
@@ -179,6 +184,9 @@ class Placements:
         video, (width, height, seconds) = await self._source_video(
             request, deployment, source, probes
         )
+        length = seconds
+        if request.operation == "remix":
+            request, length = _remix_length(request, caps, name, seconds)
         if request.operation != "extend":  # remix and edit keep the source's length
             request = dataclasses.replace(request, seconds=None)
         resolved = resolve(
@@ -191,7 +199,7 @@ class Placements:
         )
         if request.operation == "extend":
             return Placement(deployment, resolved, seconds + resolved.seconds)
-        return Placement(deployment, dataclasses.replace(resolved, seconds=seconds), seconds)
+        return Placement(deployment, dataclasses.replace(resolved, seconds=length), length)
 
     async def _source_video(
         self,
@@ -235,6 +243,35 @@ class Placements:
                 async for chunk in self.storage.read(key):
                     await asyncio.to_thread(handle.write, chunk)
             return await self.media.probe_video(path, "video")
+
+
+def _remix_length(
+    request: VideoRequest, caps: ModelCapabilities, model: str, source_seconds: int
+) -> tuple[VideoRequest, int]:
+    """A remix's ``seconds``: the source's length, or another one the model's remix can
+    make (checked against its lengths); else a 400, or dropped under ``drop_params``. The
+    request comes back with what was dropped noted."""
+    wanted = request.seconds
+    if wanted is None or wanted == source_seconds:
+        return request, source_seconds
+    param = request.name("seconds")
+    if caps.remix_seconds:
+        if wanted not in caps.seconds:
+            raise InvalidRequest(
+                f"Invalid value for '{param}': {wanted}. Model '{model}' remixes at: "
+                f"{', '.join(str(v) for v in caps.seconds)}.",
+                param=param,
+                code="invalid_value",
+            )
+        return request, wanted
+    if request.drop_params:
+        return dataclasses.replace(request, dropped=[*request.dropped, param]), source_seconds
+    raise InvalidRequest(
+        f"Invalid value for '{param}': {wanted}. A remix on model '{model}' keeps its source "
+        f"video's length; allowed: {source_seconds} (the source video's length).",
+        param=param,
+        code="invalid_value",
+    )
 
 
 async def _single(placements: list[Placement]) -> AsyncIterator[list[Placement]]:

@@ -2,6 +2,14 @@
 
 A JSON body or a flattened multipart form becomes a ``VideoRequest``; unknown fields and
 values of the wrong shape are refused here (400 naming the field), before a model is chosen.
+
+``drop_params`` (LiteLLM's convention; precedence: the request's field, then the key's
+setting, then the gateway's) is decided here too. With it on, a field another operation takes
+but this one does not (``seed`` on a remix) is dropped and named in ``VideoRequest.dropped``
+instead of refused; ``resolve`` then drops what the chosen model does not take. Never dropped,
+because they change what is made beyond a parameter: ``prompt``, ``model``, the images
+(``input_reference``, ``images``, ``image``, ``content``, ``metadata.last_frame``,
+``metadata.reference_images``) and ``video``; a name no operation knows (a typo) stays a 400.
 """
 
 from __future__ import annotations
@@ -38,10 +46,15 @@ KNOWN_FIELDS: Mapping[Operation, frozenset[str]] = {
             "fps",
         }
     ),
-    "remix": frozenset({"prompt", "metadata", "user"}),
+    "remix": frozenset({"prompt", "metadata", "user", "seconds"}),
     "edit": frozenset({"prompt", "video", "model", "metadata", "user"}),
     "extend": frozenset({"prompt", "seconds", "video", "model", "metadata", "user"}),
 }
+CONTROL_FIELDS = frozenset({"drop_params"})
+"""Fields that steer the gateway, not the video: every operation takes them."""
+NEVER_DROPPED = frozenset({"prompt", "model", "input_reference", "images", "video"})
+"""Fields that change what is made beyond a parameter: refused, never dropped."""
+DROPPABLE = frozenset().union(*KNOWN_FIELDS.values()) - NEVER_DROPPED
 
 
 @dataclass(frozen=True)
@@ -82,11 +95,22 @@ class VideoRequest:
     user: str | None = None
     names: dict[str, str] = field(default_factory=dict)
     """What the client called a canonical field (``seconds`` → ``duration``), for errors."""
+    drop_params: bool = False
+    """Drop fields the model does not take instead of refusing them (the request's
+    ``drop_params``, else the key's, else the gateway's setting)."""
+    dropped: list[str] = field(default_factory=list)
+    """Fields dropped before a model was chosen (unknown to the operation), as sent."""
 
     def fingerprint(self) -> str:
-        """A stable digest of the request (uploads by content), for idempotency checks."""
+        """A stable digest of the request (uploads by content), for idempotency checks.
+
+        ``drop_params`` and what it dropped are left out: they decide whether a request is
+        refused, not which video a job makes, so a retry with the same key and body returns
+        the job whichever way leniency was asked for (the job says what was dropped)."""
         body = {
-            f.name: _canonical(getattr(self, f.name)) for f in fields(self) if f.name != "names"
+            f.name: _canonical(getattr(self, f.name))
+            for f in fields(self)
+            if f.name not in ("names", "drop_params", "dropped")
         }
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -146,13 +170,17 @@ def parse_request(
     *,
     source_video_id: str | None = None,
     names: Mapping[str, str] | None = None,
+    drop_params: bool = False,
 ) -> VideoRequest:
     """Validate the shape of a body (types, unknown fields); capabilities come later.
 
     ``names`` says what the client called a field another surface renamed (``seconds`` was
-    sent as ``duration``), so errors name what the client sent.
+    sent as ``duration``), so errors name what the client sent. ``drop_params`` is the
+    key's (or else the gateway's) setting; the body's own ``drop_params`` wins over it.
     """
-    unknown = sorted(set(body) - KNOWN_FIELDS[operation])
+    drop = _drop_params(body.get("drop_params"), drop_params)
+    body, dropped = _without_foreign(operation, body, names or {}, drop)
+    unknown = sorted(set(body) - KNOWN_FIELDS[operation] - CONTROL_FIELDS)
     if unknown:
         raise InvalidRequest(
             f"Unrecognized request argument supplied: {', '.join(unknown)}. "
@@ -176,6 +204,8 @@ def parse_request(
         user=_optional_str(body, "user", MAX_USER),
         source_video_id=source_video_id,
         names=dict(names or {}),
+        drop_params=drop,
+        dropped=dropped,
     )
     _canonical_options(request)
     _one_way_to_say(request)
@@ -184,6 +214,36 @@ def parse_request(
     if operation == "extend" and request.seconds is None:
         raise InvalidRequest("Missing required parameter: 'seconds'.", param="seconds")
     return request
+
+
+def _drop_params(value: Any, default: bool) -> bool:
+    """The body's ``drop_params`` (JSON true/false; a form's "true"/"false"), else
+    ``default``."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise InvalidRequest(
+        f"Invalid value for 'drop_params': {value!r}. Allowed: true, false.",
+        param="drop_params",
+        code="invalid_value",
+    )
+
+
+def _without_foreign(
+    operation: Operation, body: Mapping[str, Any], names: Mapping[str, str], drop: bool
+) -> tuple[Mapping[str, Any], list[str]]:
+    """``body`` without the fields other operations take but ``operation`` does not
+    (``seed`` on a remix), and their names as sent, when ``drop`` is on."""
+    if not drop:
+        return body, []
+    foreign = sorted((set(body) - KNOWN_FIELDS[operation]) & DROPPABLE)
+    if not foreign:
+        return body, []
+    kept = {key: value for key, value in body.items() if key not in foreign}
+    return kept, [names.get(key, key) for key in foreign]
 
 
 def _one_way_to_say(request: VideoRequest) -> None:

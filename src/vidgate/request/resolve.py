@@ -6,6 +6,15 @@ model's declarative option table (type, allowed values or range, normalised valu
 cross-field rules, and returns the ``ResolvedRequest`` that pricing, adapters and the job row
 share. Every rejection is a 400 naming the field the client sent and, where there is a list,
 the allowed values; a candidate that cannot serve the request is skipped, not fatal.
+
+Under ``drop_params`` (``request/parse.py``) a field this model does not take is dropped
+instead, and named in ``ResolvedRequest.dropped`` as the client sent it: ``seed`` where the
+model takes none, ``fps`` where it has one fixed frame rate, ``metadata.negative_prompt``,
+``metadata.audio`` where it makes no audio, and ``metadata`` options its option table lacks.
+A value the model does take but not at that value (``seconds: 7`` where 4, 8 and 12 are
+allowed, a size it does not make, ``fps: 13`` where it has several) is still a 400, as are
+images it cannot take and its cross-field rules. What is dropped depends on the deployment,
+so it is decided here, per candidate.
 """
 
 from __future__ import annotations
@@ -36,6 +45,9 @@ def resolve(
     source_size: tuple[int, int] | None = None,
 ) -> ResolvedRequest:
     """Check ``request`` against ``caps`` and fill defaults; 400 on anything it cannot take."""
+    dropped = list(request.dropped)
+    if request.drop_params:
+        request, dropped = _lenient(request, caps, dropped)
     if request.operation not in caps.operations:
         raise UnsupportedOperation(
             f"Model '{model_name}' does not support {request.operation} "
@@ -57,7 +69,7 @@ def resolve(
     if request.seed is not None and not caps.seed:
         raise InvalidRequest(f"Model '{model_name}' does not accept 'seed'.", param="seed")
     try:
-        options = _model_options(request, caps, model_name)
+        options = _model_options(request, caps, model_name, dropped)
     except InvalidRequest as exc:
         raise _as_sent(exc, request) from None
     images = _images(request, caps, model_name)
@@ -84,12 +96,32 @@ def resolve(
         options=options,
         negative_prompt=request.negative_prompt,
         audio=caps.audio if request.audio is None else request.audio,
+        dropped=tuple(dropped),
     )
     try:
         _apply_rules(caps, resolved)
     except InvalidRequest as exc:
         raise _as_sent(exc, request) from None
     return resolved
+
+
+def _lenient(
+    request: VideoRequest, caps: ModelCapabilities, dropped: list[str]
+) -> tuple[VideoRequest, list[str]]:
+    """``request`` without the canonical fields ``caps`` does not take, and their names as
+    sent appended to ``dropped`` (``drop_params``)."""
+    unwanted: dict[str, Any] = {}
+    if request.seed is not None and not caps.seed:
+        unwanted["seed"] = None
+    if request.fps is not None and len(caps.fps) == 1 and request.fps not in caps.fps:
+        unwanted["fps"] = None  # one fixed frame rate: asking for another is not an option
+    if request.negative_prompt is not None and not caps.negative_prompt:
+        unwanted["negative_prompt"] = None
+    if request.audio and caps.audio is None:
+        unwanted["audio"] = None
+    shown = {"negative_prompt": "metadata.negative_prompt", "audio": "metadata.audio"}
+    names = [request.name(shown.get(name, name)) for name in unwanted]
+    return replace(request, **unwanted), [*dropped, *names]
 
 
 def _images(request: VideoRequest, caps: ModelCapabilities, model: str) -> tuple[ImageInput, ...]:
@@ -231,9 +263,12 @@ def _same_ratio(size: tuple[int, int], ratio: tuple[int, int]) -> bool:
     return abs(size[0] * ratio[1] / (size[1] * ratio[0]) - 1) <= 0.01
 
 
-def _model_options(request: VideoRequest, caps: ModelCapabilities, model: str) -> dict[str, Any]:
+def _model_options(
+    request: VideoRequest, caps: ModelCapabilities, model: str, dropped: list[str]
+) -> dict[str, Any]:
     """The options under the names this model uses, checked and normalised by its option
-    table; 400 on one it does not take or a value it does not allow."""
+    table; 400 on one it does not take (dropped into ``dropped`` under ``drop_params``) or
+    a value it does not allow."""
     # a table option sent as null is not given (the upstream's default applies)
     options = {k: v for k, v in request.options.items() if v is not None or k not in caps.options}
     for name in sorted(set(options) - set(caps.options)):
@@ -241,7 +276,10 @@ def _model_options(request: VideoRequest, caps: ModelCapabilities, model: str) -
         if synonym is not None and synonym not in options:
             options[synonym] = options.pop(name)
     unknown = sorted(set(options) - set(caps.options))
-    if unknown and not caps.any_options:
+    if unknown and not caps.any_options and request.drop_params:
+        dropped += [request.name(f"metadata.{name}") for name in unknown]
+        options = {k: v for k, v in options.items() if k not in unknown}
+    elif unknown and not caps.any_options:
         allowed = ", ".join(sorted(caps.options)) or "none"
         raise InvalidRequest(
             f"Unsupported option(s) for model '{model}': {', '.join(unknown)}. Allowed: {allowed}.",

@@ -47,4 +47,5 @@ def resolved_from_json(data: Mapping[str, Any]) -> ResolvedRequest:
         options=dict(data.get("options") or {}),
         negative_prompt=data.get("negative_prompt"),
         audio=data.get("audio"),
+        dropped=tuple(data.get("dropped") or ()),
     )
