@@ -38,6 +38,7 @@ from vidgate.api import (
     operations,
     videos,
 )
+from vidgate.api import end_users as end_users_api
 from vidgate.api import errors as api_errors
 from vidgate.api import metrics as metrics_api
 from vidgate.api import schema as api_schema
@@ -107,6 +108,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(aimlapi.router)  # /v2/...: aimlapi-style clients
     app.include_router(newapi.router)  # /v1/video/generations: new-api clients
     app.include_router(admin.router)
+    app.include_router(end_users_api.router)  # /customer/*, /end_user/*
     app.include_router(spend_api.router)
     app.include_router(health.router)
     app.include_router(operations.router)
@@ -151,7 +153,7 @@ async def _start(
         lambda: (service.key_limits, router.limits),  # scale-out wiring replaces both
     )
     service = JobService(store, live, placements, creator, submits, storage, poller, gateway)
-    store.after_end.append(lambda job: service.key_limits.release(job.owner_key_id, job.id))
+    store.after_end.append(service.job_ended)  # the key's and the end user's slots
     keys = KeyStore(db, settings.master_key)
     request_log = RequestLogWriter(db)
     request_log.start()
@@ -280,6 +282,7 @@ async def _recover(
     in_flight = await store.live_jobs()
     router.limits.seed((deployment, job) for deployment, _, job in in_flight)
     service.key_limits.seed((owner, job) for _, owner, job in in_flight)
+    await service.end_users.seed()
     recovered = await submits.recover()
     if recovered:
         log.info("recovered %d job(s) interrupted while submitting", recovered)

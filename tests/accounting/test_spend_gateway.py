@@ -38,6 +38,7 @@ FIELDS = [
     "priced",
     "created_at",
     "settled_at",
+    "end_user",
 ]
 REPORT_FIELDS = ["group", "jobs", "completed", "failed", "seconds", "cost_usd"]
 

@@ -14,13 +14,14 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.sql import Select
 
+from vidgate.accounting.end_users import Limits
 from vidgate.db.engine import Database
 from vidgate.db.tables import api_keys, budgets
 from vidgate.errors import AuthenticationFailed, InvalidRequest, NotFound
@@ -49,6 +50,8 @@ class Principal:
     drop_params: bool | None = None
     """Drop fields a model does not take instead of refusing them; ``None``: the gateway's
     setting (a request's own ``drop_params`` wins over both)."""
+    end_user_limits: Limits = field(default_factory=Limits)
+    """Defaults for every end user (``user``) of this key (``accounting/end_users.py``)."""
 
     def may_use(self, model: str) -> bool:
         return self.models is None or model in self.models
@@ -84,6 +87,7 @@ class KeyRecord:
     rpm_limit: int | None = None
     max_parallel_jobs: int | None = None
     drop_params: int | None = None
+    end_user_limits: dict[str, Any] | None = None
 
     @classmethod
     def from_row(cls, row: RowMapping) -> KeyRecord:
@@ -101,6 +105,7 @@ class KeyRecord:
             self.rpm_limit,
             self.max_parallel_jobs,
             drop_params=None if self.drop_params is None else bool(self.drop_params),
+            end_user_limits=Limits.from_json(self.end_user_limits),
         )
 
     def public(self) -> dict[str, Any]:
@@ -119,6 +124,7 @@ class KeyRecord:
             "rpm_limit": self.rpm_limit,
             "max_parallel_requests": self.max_parallel_jobs,
             "drop_params": None if self.drop_params is None else bool(self.drop_params),
+            "end_user_limits": Limits.from_json(self.end_user_limits).public(),
         }
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import case, or_, select, update
@@ -64,9 +64,16 @@ def budget_row(
     }
 
 
-def reserve(conn: Connection, budget_ids: Sequence[str], amount: float, now: float) -> None:
+def reserve(
+    conn: Connection,
+    budget_ids: Sequence[str],
+    amount: float,
+    now: float,
+    names: Mapping[str, str] | None = None,
+) -> None:
     """Hold ``amount`` on every budget row, or raise ``InsufficientQuota`` (the caller's
-    transaction then rolls back whatever was held). Missing rows mean "no budget"."""
+    transaction then rolls back whatever was held). Missing rows mean "no budget".
+    ``names``: end users' names by their budget id, for the refusal's message."""
     for budget_id in budget_ids:
         _reset_if_due(conn, budget_id, now)
         held = conn.execute(
@@ -81,7 +88,8 @@ def reserve(conn: Connection, budget_ids: Sequence[str], amount: float, now: flo
             .values(reserved=budgets.c.reserved + amount)
         ).rowcount
         if not held and _exists(conn, budget_id):
-            raise InsufficientQuota(_over_budget_message(conn, budget_id, amount))
+            name = (names or {}).get(budget_id)
+            raise InsufficientQuota(_over_budget_message(conn, budget_id, amount, name))
 
 
 def release(conn: Connection, budget_ids: Sequence[str], amount: float) -> None:
@@ -121,7 +129,9 @@ def _exists(conn: Connection, budget_id: str) -> bool:
     return conn.execute(select(budgets.c.id).where(budgets.c.id == budget_id)).first() is not None
 
 
-def _over_budget_message(conn: Connection, budget_id: str, amount: float) -> str:
+def _over_budget_message(
+    conn: Connection, budget_id: str, amount: float, end_user: str | None = None
+) -> str:
     row = conn.execute(
         select(budgets.c.max_budget, budgets.c.spend, budgets.c.reserved).where(
             budgets.c.id == budget_id
@@ -129,6 +139,12 @@ def _over_budget_message(conn: Connection, budget_id: str, amount: float) -> str
     ).first()
     kind = budget_id.split(":", 1)[0]
     limit, spend, reserved = (row or (0.0, 0.0, 0.0))[:3]
+    if end_user is not None:
+        return (
+            f"End user '{end_user}' of this key has spent ${spend:.2f} of its ${limit or 0:.2f} "
+            f"budget (${reserved:.2f} more held by running jobs); this request costs up to "
+            f"${amount:.4f}. The key's own budget is not affected."
+        )
     return (
         f"You exceeded your current quota: this request costs up to ${amount:.4f} and the "
         f"{kind} budget of ${limit or 0:.2f} has ${max(0.0, (limit or 0) - spend - reserved):.4f} "

@@ -7,7 +7,9 @@ Everything is SQLAlchemy Core with bound parameters.
 - Rows are ordered newest first by ``(settled_at, seq)`` and paged by keyset, so a page costs
   an index range scan however deep the client pages, and rows settled while it pages never
   shift or repeat the rows it has not seen yet.
-- Grouping by key, model, provider, team or user is one ``GROUP BY`` in SQL. Grouping by UTC
+- Grouping by key, model, provider, team, user or end user (the ``user`` a request
+  carried; its rows are found by the ``(key_id, end_user, settled_at)`` index) is one
+  ``GROUP BY`` in SQL. Grouping by UTC
   day is done in Python over a narrow, streamed select: there is no portable SQL for "the UTC
   date of a float timestamp" (SQLite has no ``floor()`` by default, PostgreSQL rounds on
   ``CAST``), and the per-row work is one integer division.
@@ -37,8 +39,9 @@ GROUP_COLUMNS = {
     "provider": spend_logs.c.provider,
     "team": spend_logs.c.team_id,
     "user": spend_logs.c.user_id,
+    "end_user": spend_logs.c.end_user,
 }
-GROUP_BY = ("key", "model", "provider", "day", "team", "user")
+GROUP_BY = ("key", "model", "provider", "day", "team", "user", "end_user")
 LOG_FIELDS = (
     "job_id",
     "key_id",
@@ -53,6 +56,7 @@ LOG_FIELDS = (
     "priced",
     "created_at",
     "settled_at",
+    "end_user",
 )
 REPORT_FIELDS = ("group", "jobs", "completed", "failed", "seconds", "cost_usd")
 DAY_S = 86400
@@ -70,6 +74,7 @@ class SpendFilter:
     status: str | None = None
     team_id: str | None = None
     user_id: str | None = None
+    end_user: str | None = None
     start: float | None = None
     end: float | None = None
 
@@ -82,6 +87,7 @@ class SpendFilter:
             (c.status, self.status),
             (c.team_id, self.team_id),
             (c.user_id, self.user_id),
+            (c.end_user, self.end_user),
         )
         where: list[ColumnElement[bool]] = [col == v for col, v in equal if v is not None]
         if self.start is not None:
@@ -134,6 +140,8 @@ class GroupTotals:
     """One report row (or the totals, with ``group`` unset)."""
 
     group: str | None = None
+    key_id: str | None = None
+    """Set when grouping by end user: a name is an end user only within its key."""
     jobs: int = 0
     completed: int = 0
     failed: int = 0
@@ -155,7 +163,10 @@ class GroupTotals:
             "seconds": round(self.seconds, 3),
             "cost_usd": round(self.cost_usd, 6),
         }
-        return {"group": self.group, **values} if with_group else values
+        if not with_group:
+            return values
+        key = {} if self.key_id is None else {"key_id": self.key_id}
+        return {"group": self.group, **key, **values}
 
 
 @dataclass
@@ -208,10 +219,14 @@ def _sums() -> tuple[ColumnElement[Any], ...]:
 
 def _grouped(conn: Connection, filters: SpendFilter, group_by: str) -> list[GroupTotals]:
     column = GROUP_COLUMNS[group_by]
-    query = select(column.label("grp"), *_sums()).where(*filters.conditions()).group_by(column)
+    key = spend_logs.c.key_id if group_by == "end_user" else None  # an end user is per key
+    columns = [column] if key is None else [column, key]
+    labels = [column.label("grp")] + ([] if key is None else [key.label("owner")])
+    query = select(*labels, *_sums()).where(*filters.conditions()).group_by(*columns)
     rows = [
         GroupTotals(
             group=r.grp,
+            key_id=None if key is None else r.owner,
             jobs=int(r.jobs),
             completed=int(r.completed or 0),
             failed=int(r.failed or 0),
@@ -220,7 +235,7 @@ def _grouped(conn: Connection, filters: SpendFilter, group_by: str) -> list[Grou
         )
         for r in conn.execute(query)
     ]
-    rows.sort(key=lambda g: (-round(g.cost_usd, 6), g.group is None, g.group or ""))
+    rows.sort(key=lambda g: (-round(g.cost_usd, 6), g.group is None, g.group or "", g.key_id or ""))
     return rows
 
 

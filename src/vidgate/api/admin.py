@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 
 from vidgate.accounting.budgets import BudgetStore, budget_fields
 from vidgate.accounting.budgets import public as public_budget
+from vidgate.accounting.end_users import key_defaults
 from vidgate.accounting.keys import MASTER_ID, KeyStore, Principal, parse_expiry
 from vidgate.accounting.ledger import budget_ids, budget_row
 from vidgate.api import openapi_models as m
@@ -98,6 +99,8 @@ def _limits(body: dict[str, Any]) -> dict[str, Any]:
             limits[column] = value
     if "drop_params" in body:
         limits["drop_params"] = _drop_params(body["drop_params"])
+    if "end_user_limits" in body:  # defaults for the key's end users (api/end_users.py)
+        limits["end_user_limits"] = key_defaults(body["end_user_limits"])
     return limits
 
 

@@ -241,9 +241,11 @@ class VideoDeleted(BaseModel):
 class EstimateReason(BaseModel):
     """Why the create would not be admitted now."""
 
-    code: Literal["model_not_allowed", "insufficient_quota", "rate_limit_exceeded"]
+    code: Literal[
+        "model_not_allowed", "insufficient_quota", "rate_limit_exceeded", "end_user_blocked"
+    ]
     message: str
-    budget: Literal["key", "team", "user"] | None = None
+    budget: Literal["key", "team", "user", "end_user"] | None = None
     retry_after_s: float | None = None
 
 
@@ -260,6 +262,28 @@ class EstimateLimits(BaseModel):
     rpm_used: int
     max_parallel_jobs: int | None
     running: int
+
+
+class EstimateEndUserBudget(BaseModel):
+    max_budget: float | None
+    spend: float
+    reserved: float
+    left: float | None
+
+
+class EstimateEndUser(BaseModel):
+    """The end user (``user``) of the request: its effective limits and use of them."""
+
+    user: str
+    max_budget: float | None
+    budget_duration: str | None
+    rpm_limit: int | None
+    max_parallel_requests: int | None
+    rpm_used: int
+    running: int
+    wait_s: float
+    blocked: bool
+    budget: EstimateEndUserBudget
 
 
 class VideoEstimate(BaseModel):
@@ -283,6 +307,9 @@ class VideoEstimate(BaseModel):
     reasons: list[EstimateReason]
     budgets: list[EstimateBudget]
     limits: EstimateLimits
+    end_user: EstimateEndUser | None = Field(
+        description="The end user's admission; null without 'user' (or for the master key)."
+    )
 
 
 # --- compatibility surfaces ----------------------------------------------------------------
@@ -439,6 +466,39 @@ class _Budget(BaseModel):
     budget_duration: str | None = Field(None, examples=["30d"], description="12h, 1d, 30d.")
 
 
+class EndUserLimitsBody(_Budget):
+    """An end user's limits: key defaults, or one end user's overrides (null: not set)."""
+
+    model_config = _Strict
+    rpm_limit: int | None = Field(None, ge=1, le=KEY_LIMIT_MAX, description="Creates per minute.")
+    max_parallel_requests: int | None = Field(
+        None, ge=1, le=KEY_LIMIT_MAX, description="Jobs in flight."
+    )
+
+
+class EndUserChange(_Budget):
+    """``/customer/new`` and ``/customer/update``: overrides for one end user (a field
+    left out keeps its value; null clears it, and the key's default applies)."""
+
+    user_id: str | None = Field(
+        None, min_length=1, max_length=200, description="The end user (the 'user' it sends)."
+    )
+    end_user: str | None = Field(None, min_length=1, max_length=200, description="= user_id.")
+    rpm_limit: int | None = Field(None, ge=1, le=KEY_LIMIT_MAX, description="Creates per minute.")
+    max_parallel_requests: int | None = Field(
+        None, ge=1, le=KEY_LIMIT_MAX, description="Jobs in flight."
+    )
+    blocked: bool | None = None
+    key: str | None = Field(None, description="Whose end user (master key only).")
+
+
+class EndUserNames(BaseModel):
+    """``/customer/block``, ``/customer/unblock``, ``/customer/delete``."""
+
+    user_ids: list[str] = Field(min_length=1, max_length=1000)
+    key: str | None = Field(None, description="Whose end users (master key only).")
+
+
 class _KeyFields(_Budget):
     key_alias: str | None = None
     models: list[str] | None = Field(None, description="Models the key may use; none: all.")
@@ -453,6 +513,9 @@ class _KeyFields(_Budget):
     )
     drop_params: bool | None = Field(
         None, description="Drop fields a model does not take; null: the gateway's setting."
+    )
+    end_user_limits: EndUserLimitsBody | None = Field(
+        None, description="Defaults for every end user ('user') of the key; null: none."
     )
 
 
@@ -523,6 +586,41 @@ class BudgetState(BaseModel):
     budget_reset_at: float | None = Field(description="When the period ends, Unix seconds.")
 
 
+class EndUserLimitsState(BaseModel):
+    max_budget: float | None
+    budget_duration: str | None
+    rpm_limit: int | None
+    max_parallel_requests: int | None
+
+
+class EndUser(BaseModel):
+    """One end user of one key: overrides, the limits in force, blocked, its spend."""
+
+    object: Literal["end_user"]
+    user_id: str = Field(description="The 'user' its requests carry.")
+    key_id: str
+    blocked: bool
+    overrides: EndUserLimitsState = Field(description="Its own settings; null: the key's.")
+    limits: EndUserLimitsState = Field(description="In force: overrides over key defaults.")
+    spend: float = Field(description="Spent in the current budget period.")
+    reserved: float = Field(description="Held by running jobs.")
+    budget_reset_at: float | None
+    total_spend: float = Field(description="Spent over all time (the spend logs).")
+    created_at: int | None = Field(description="When it was first seen or configured.")
+
+
+class EndUserList(BaseModel):
+    object: Literal["list"]
+    data: list[EndUser]
+    has_more: bool
+    last_id: str | None = Field(description="Pass as 'after' for the next page.")
+
+
+class EndUsersChanged(BaseModel):
+    user_ids: list[str]
+    blocked: bool | None = Field(description="Their state now; null: deleted.")
+
+
 class Key(BudgetState):
     """A virtual key as admin routes show it: never the key itself or its hash."""
 
@@ -539,6 +637,7 @@ class Key(BudgetState):
     rpm_limit: int | None
     max_parallel_requests: int | None
     drop_params: bool | None = Field(description="null: the gateway's setting.")
+    end_user_limits: EndUserLimitsState = Field(description="Defaults for its end users.")
 
 
 class KeyGenerated(Key):
@@ -606,6 +705,7 @@ class SpendLogRow(BaseModel):
     priced: bool = Field(description="False: the model has no price; cost_usd is 0.")
     created_at: float
     settled_at: float
+    end_user: str | None = Field(description="The 'user' the request carried.")
 
 
 class SpendLogPage(BaseModel):
@@ -627,7 +727,10 @@ class SpendTotals(BaseModel):
 
 
 class SpendGroup(SpendTotals):
-    group: str | None = Field(description="The key, model, provider, day, team or user.")
+    group: str | None = Field(description="The key, model, provider, day, team, user or end user.")
+    key_id: str | None = Field(
+        None, description="With group_by=end_user: the key the end user belongs to."
+    )
 
 
 class SpendReport(BaseModel):

@@ -2,7 +2,7 @@
 
 Why these routes: ``spend_logs`` holds one row per settled job (written by the ledger in the
 job's terminal transaction), and operators need to see it by key, model, provider, team,
-user or day, and to export it. This module owns the HTTP side only — query parameters,
+user, end user or day, and to export it. This module owns the HTTP side only — query parameters,
 access scoping, the JSON and CSV bodies; the SQL is in ``accounting/spend.py``.
 
 Access: the master key sees every row. Any other key sees only its own rows: its requests
@@ -40,7 +40,7 @@ from vidgate.accounting.spend import (
 from vidgate.api import openapi_models as m
 from vidgate.api.auth import principal
 from vidgate.api.listparams import TIME_FORMS as _TIME_FORMS
-from vidgate.api.listparams import known_only, parse_time
+from vidgate.api.listparams import known_only, parse_time, text
 from vidgate.api.schema import Param, described, enum, header, query
 from vidgate.api.videos import page_limit
 from vidgate.errors import InvalidRequest, PermissionDenied
@@ -48,7 +48,7 @@ from vidgate.errors import InvalidRequest, PermissionDenied
 router = APIRouter()
 Caller = Depends(principal)
 
-FILTERS = ("key", "model", "provider", "status", "team_id", "user_id", "start", "end")
+FILTERS = ("key", "model", "provider", "status", "team_id", "user_id", "user", "start", "end")
 LOG_PARAMS = (*FILTERS, "limit", "after", "format")
 REPORT_PARAMS = (*FILTERS, "group_by", "format")
 FORMATS = ("json", "csv")
@@ -64,6 +64,7 @@ _FILTER_PARAMS = (
     query("status", "How the job ended.", **enum(STATUSES)),
     query("team_id", "A team id."),
     query("user_id", "A user id."),
+    query("user", "An end user: the 'user' the requests carried (as in GET /v1/videos)."),
     query("start", f"From this time on (inclusive): {_TIME_FORMS}."),
     query("end", f"Before this time (a date covers that day): {_TIME_FORMS}."),
 )
@@ -121,6 +122,7 @@ def _filters(query: QueryParams, caller: Principal) -> SpendFilter:
         status=_choice(query, "status", STATUSES),
         team_id=_value(query, "team_id"),
         user_id=_value(query, "user_id"),
+        end_user=text(query, "user"),
         start=start_at,
         end=end_at,
     )
@@ -242,7 +244,7 @@ async def _once(rows: list[dict[str, Any]]) -> AsyncIterator[list[dict[str, Any]
     ),
 )
 async def spend_report(request: Request, caller: Principal = Caller) -> Response:
-    """Spend grouped by key, model, provider, day, team or user, with totals."""
+    """Spend grouped by key, model, provider, day, team, user or end user, with totals."""
     query = request.query_params
     known_only(query, REPORT_PARAMS)
     filters = _filters(query, caller)
@@ -251,7 +253,10 @@ async def spend_report(request: Request, caller: Principal = Caller) -> Response
     report = await _store(request).report(filters, group_by)
     rows = [row.public() for row in report.rows]
     if wants_csv:
-        return _csv_response(f"spend-report-{group_by}", REPORT_FIELDS, _once(rows))
+        fields: tuple[str, ...] = REPORT_FIELDS
+        if group_by == "end_user":  # an end user is one key's: the key is part of the row
+            fields = (REPORT_FIELDS[0], "key_id", *REPORT_FIELDS[1:])
+        return _csv_response(f"spend-report-{group_by}", fields, _once(rows))
     return JSONResponse(
         {
             "object": "spend_report",

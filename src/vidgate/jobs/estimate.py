@@ -15,6 +15,7 @@ from typing import Any
 from vidgate.accounting import ledger
 from vidgate.accounting.keys import Principal
 from vidgate.errors import PermissionDenied
+from vidgate.jobs.end_users import EndUserGate
 from vidgate.jobs.placements import Placements
 from vidgate.jobs.store import JobStore
 from vidgate.request import VideoRequest
@@ -28,6 +29,7 @@ async def estimate(
     placements: Placements,
     store: JobStore,
     key_limits: Counters,
+    end_users: EndUserGate | None = None,
 ) -> dict[str, Any]:
     """The ``video.estimate`` object for ``request`` (a create) by ``principal``."""
     router = placements.router
@@ -74,6 +76,10 @@ async def estimate(
                 "retry_after_s": limits["wait_s"],
             }
         )
+    end_user, refused = (
+        (None, []) if end_users is None else await end_users.preview(principal, request.user, cost)
+    )
+    reasons += refused
     return {
         "object": "video.estimate",
         "model": model,
@@ -87,6 +93,7 @@ async def estimate(
         "reasons": reasons,
         "budgets": balances,
         "limits": {k: v for k, v in limits.items() if k != "wait_s"},
+        "end_user": end_user,
     }
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
 from vidgate.accounting import ledger
+from vidgate.accounting.end_users import PREFIX as END_USER_BUDGET
 from vidgate.accounting.pricing import pricing_for, settle_usd
 from vidgate.db.tables import spend_logs
 from vidgate.jobs.store import Job
@@ -27,7 +28,14 @@ from vidgate.values import Deployment
 def hold(conn: Connection, job: Job) -> None:
     """The insert hook: reserve the new job's estimate on its budgets."""
     if job.budget_ids and job.reserved_usd:
-        ledger.reserve(conn, job.budget_ids, job.reserved_usd, time.time())
+        ledger.reserve(conn, job.budget_ids, job.reserved_usd, time.time(), _names(job))
+
+
+def _names(job: Job) -> dict[str, str]:
+    """The job's end-user budget by id, with the end user's name (refusals name it)."""
+    if job.end_user is None:
+        return {}
+    return {i: job.end_user for i in job.budget_ids or [] if i.startswith(END_USER_BUDGET)}
 
 
 def rehold(conn: Connection, job: Job, previous_usd: float) -> None:
@@ -35,7 +43,7 @@ def rehold(conn: Connection, job: Job, previous_usd: float) -> None:
     ``reserved_usd`` (more is reserved, or raises ``InsufficientQuota``; less is released)."""
     delta = (job.reserved_usd or 0.0) - previous_usd
     if delta > 0:
-        ledger.reserve(conn, job.budget_ids or [], delta, time.time())
+        ledger.reserve(conn, job.budget_ids or [], delta, time.time(), _names(job))
     elif delta < 0:
         ledger.release(conn, job.budget_ids or [], -delta)
 
@@ -89,4 +97,5 @@ class Settlement:
             "priced": int(priced),
             "created_at": job.created_at,
             "settled_at": now,
+            "end_user": job.end_user,
         }

@@ -18,11 +18,13 @@ import secrets
 import time
 from typing import Any
 
+from vidgate.accounting.end_users import EndUserStore
 from vidgate.accounting.keys import Principal
 from vidgate.errors import Conflict, GatewayError, InvalidRequest, NotFound, RateLimited
 from vidgate.jobs import lifecycle, listing
 from vidgate.jobs.archive import asset_prefix
 from vidgate.jobs.create import Creator, Plan, row_values
+from vidgate.jobs.end_users import Admitted, EndUserGate
 from vidgate.jobs.estimate import estimate
 from vidgate.jobs.placements import Placements
 from vidgate.jobs.poller import Poller
@@ -78,6 +80,8 @@ class JobService:
         self.settings = settings
         self.key_limits: Counters = LimitCounters()
         """Per-key rpm and jobs in flight; slots are freed when a job ends."""
+        self.end_users = EndUserGate(EndUserStore(store.db), lambda: self.key_limits)
+        """End users' blocks and limits (their counters are key counters too)."""
         self._background: set[asyncio.Task[None]] = set()
 
     # --- create and its variants --------------------------------------------------------
@@ -96,7 +100,7 @@ class JobService:
             source = await self._source_job(principal, request)
             pinned, groups = await self.placements.groups(principal, request, source)
             plan = Plan(new_job_id(), pinned, skipped=groups.skipped)
-            await self._admit(principal, plan.job_id)
+            end_user = await self._admit_both(principal, request.user, plan.job_id)
         except GatewayError:
             await self._discard_uploads(request)
             raise
@@ -112,7 +116,7 @@ class JobService:
                 request.user,
             )
             values["reserved_usd"] = self.creator.estimate(placement)
-            values["budget_ids"] = principal.budget_ids
+            values["budget_ids"] = principal.budget_ids + ([end_user.budget_id] if end_user else [])
             values["lease_owner"] = self.submits.instance
             values["lease_until"] = time.time() + self.settings.submit_lease_s
             return await self.creator.insert_row(values, principal.key_id, idempotency_key)
@@ -122,12 +126,12 @@ class JobService:
                 job = await self.creator.run(plan, groups, insert)
         except BaseException as exc:
             if plan.job is None:  # no row: nothing will end and free the key's slot
-                self.key_limits.release(principal.key_id, plan.job_id)
+                self._free(principal.key_id, request.user, plan.job_id)
                 if isinstance(exc, GatewayError):
                     await self._discard_uploads(request)
             raise
         if job.id != plan.job_id:  # an idempotency race was lost: the winner's job
-            self.key_limits.release(principal.key_id, plan.job_id)
+            self._free(principal.key_id, request.user, plan.job_id)
             await self._discard_uploads(request)
             return _same_request(job, fingerprint)
         return job
@@ -136,9 +140,32 @@ class JobService:
         """A dry run of ``submit`` for a create (``jobs/estimate.py``): no row, no hold, no
         slot, no upstream call; the request's uploads are deleted either way."""
         try:
-            return await estimate(principal, request, self.placements, self.store, self.key_limits)
+            return await estimate(
+                principal, request, self.placements, self.store, self.key_limits, self.end_users
+            )
         finally:
             await self._discard_uploads(request)
+
+    async def _admit_both(
+        self, principal: Principal, end_user: str | None, job_id: str
+    ) -> Admitted | None:
+        """The end user's admission (``jobs/end_users.py``), then the key's own limits."""
+        admitted = await self.end_users.admit(principal, end_user, job_id)
+        try:
+            await self._admit(principal, job_id)
+        except GatewayError:
+            self.end_users.release(principal.key_id, end_user, job_id)
+            raise
+        return admitted
+
+    def _free(self, key_id: str, end_user: str | None, job_id: str) -> None:
+        """Give back the slots a create took (it made no job, or another job won)."""
+        self.key_limits.release(key_id, job_id)
+        self.end_users.release(key_id, end_user, job_id)
+
+    def job_ended(self, job: Job) -> None:
+        """Free the slots a job held on its key and its end user (an after-end callback)."""
+        self._free(job.owner_key_id, job.end_user, job.id)
 
     async def _admit(self, principal: Principal, job_id: str) -> None:
         """The key's own limits: creates per minute and jobs in flight (429 when full)."""
