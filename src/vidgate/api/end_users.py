@@ -41,6 +41,8 @@ CHANGE_FIELDS = (
     "blocked",
 )
 COLUMNS = {"max_parallel_requests": "max_parallel_jobs"}
+INFO_NAMES = ("end_user_id", "user_id", "end_user")
+"""How ``/customer/info`` may name the end user (LiteLLM's ``end_user_id`` first)."""
 Handler = Callable[[Request, Principal], Awaitable[JSONResponse]]
 
 
@@ -69,9 +71,15 @@ async def _whose(request: Request, caller: Principal, ref: Any) -> KeyRecord:
 
 
 def _name(value: Any, param: str) -> str:
-    if not isinstance(value, str) or not value:
+    if value is None or value == "":
         raise InvalidRequest(
             f"Missing required parameter: '{param}' (the end user's 'user').", param=param
+        )
+    if not isinstance(value, str):
+        raise InvalidRequest(
+            f"Invalid value for '{param}': end users are named by strings (the 'user' a "
+            "request sends).",
+            param=param,
         )
     if len(value) > MAX_NAME:
         raise InvalidRequest(
@@ -163,9 +171,9 @@ async def change(request: Request, caller: Principal = Caller) -> JSONResponse:
 
 async def info(request: Request, caller: Principal = Caller) -> JSONResponse:
     """One end user of the key: overrides, limits in force, blocked, spend."""
-    params = request.query_params
-    name = _one_name(params, ("end_user_id", "user_id", "end_user"))
-    record = await _whose(request, caller, params.get("key"))
+    query = request.query_params
+    name = _one_name(query, INFO_NAMES)
+    record = await _whose(request, caller, query.get("key"))
     user = await _store(request).get(record.id, name)
     if user is None:
         raise NotFound(f"No end user '{name}' on this key.", param="end_user_id")
@@ -175,15 +183,15 @@ async def info(request: Request, caller: Principal = Caller) -> JSONResponse:
 
 async def list_end_users(request: Request, caller: Principal = Caller) -> JSONResponse:
     """The key's end users by name, a page at a time (``after``: the last name seen)."""
-    params = request.query_params
-    unknown = sorted(set(params) - {"key", "after", "limit"})
+    query = request.query_params
+    unknown = sorted(set(query) - {"key", "after", "limit"})
     if unknown:
         raise InvalidRequest(
             f"Unknown parameter: '{unknown[0]}'. Allowed: key, after, limit.", param=unknown[0]
         )
-    record = await _whose(request, caller, params.get("key"))
-    limit = page_limit(params.get("limit"), MAX_NAMES, 100)
-    after = params.get("after") or None
+    record = await _whose(request, caller, query.get("key"))
+    limit = page_limit(query.get("limit"), MAX_NAMES, 100)
+    after = query.get("after") or None
     users = await _store(request).page(record.id, after, limit + 1)
     shown = await _shown(request, record, users[:limit])
     last = shown[-1]["user_id"] if shown else None
@@ -237,11 +245,15 @@ def _described(body: type[BaseModel] | None, returns: type[BaseModel], *params: 
 
 
 _KEY = query("key", "Whose end users: required with the master key; a key sees only its own.")
-_NAME = query("end_user_id", "The end user (the 'user' its requests carry); or 'user_id'.")
+_NAMES = (
+    query("end_user_id", "The end user: the 'user' its requests carry."),
+    query("user_id", "Same as 'end_user_id'."),
+    query("end_user", "Same as 'end_user_id'."),
+)
 _ROUTES: tuple[tuple[str, str, Any, Any], ...] = (
     ("new", "POST", new, _described(m.EndUserChange, m.EndUser)),
     ("update", "POST", change, _described(m.EndUserChange, m.EndUser)),
-    ("info", "GET", info, _described(None, m.EndUser, _NAME, _KEY)),
+    ("info", "GET", info, _described(None, m.EndUser, *_NAMES, _KEY)),
     (
         "list",
         "GET",

@@ -30,7 +30,7 @@ from vidgate.cli.base import (
 @client_command
 def spend(
     group_by: Annotated[
-        str, typer.Option(help="key, model, provider, day, team or user.")
+        str, typer.Option(help="key, model, provider, day, team, user or end_user.")
     ] = "model",
     key: Annotated[str | None, typer.Option(help="Only this key id.")] = None,
     model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
@@ -38,6 +38,9 @@ def spend(
     status: Annotated[str | None, typer.Option(help="completed or failed.")] = None,
     team_id: Annotated[str | None, typer.Option(help="Only this team.")] = None,
     user_id: Annotated[str | None, typer.Option(help="Only this user.")] = None,
+    user: Annotated[
+        str | None, typer.Option("--user", help="Only this end user (the 'user' requests sent).")
+    ] = None,
     start: Annotated[
         str | None, typer.Option(help="From (UTC): YYYY-MM-DD, ISO datetime or Unix seconds.")
     ] = None,
@@ -65,6 +68,7 @@ def spend(
         "status": status,
         "team_id": team_id,
         "user_id": user_id,
+        "user": user,
         "start": start,
         "end": end,
     }
@@ -119,7 +123,12 @@ def _usd(value: float) -> str:
 
 
 def _spend_report_table(report: dict[str, Any], aliases: dict[str, str] | None) -> None:
-    headers = [report["group_by"], *(["alias"] if aliases is not None else [])]
+    owner = report["group_by"] == "end_user"  # an end user is one key's: show the key
+    headers = [
+        report["group_by"],
+        *(["key_id"] if owner else []),
+        *(["alias"] if aliases is not None else []),
+    ]
     table = Table(*headers, "jobs", "completed", "failed", "seconds", "cost_usd")
     for column in table.columns[: len(headers)]:
         column.overflow = "fold"  # ids are shown whole, never cut
@@ -130,6 +139,7 @@ def _spend_report_table(report: dict[str, Any], aliases: dict[str, str] | None) 
         group = "-" if row["group"] is None else str(row["group"])
         table.add_row(
             group,
+            *([str(row.get("key_id") or "")] if owner else []),
             *([] if aliases is None else [aliases.get(group, "")]),
             str(row["jobs"]),
             str(row["completed"]),
@@ -141,6 +151,7 @@ def _spend_report_table(report: dict[str, Any], aliases: dict[str, str] | None) 
     totals = report["totals"]
     table.add_row(
         "total",
+        *([""] if owner else []),
         *([] if aliases is None else [""]),
         str(totals["jobs"]),
         str(totals["completed"]),
