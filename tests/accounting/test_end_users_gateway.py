@@ -18,6 +18,7 @@ import pytest
 from tests.accounting.test_budgets_gateway import PRICE_4S, Upstream, config, ended
 from tests.accounting.test_budgets_gateway import clean as clean
 from tests.accounting.test_budgets_gateway import upstreams as upstreams
+from tests.routing.faults import openai_error
 from tests.support import Gateway, running_gateway, wait_for
 
 BODY = {"model": "sora", "prompt": "a kite", "size": "1280x720", "seconds": "4"}
@@ -258,3 +259,17 @@ def test_concurrent_creates_of_one_end_user_never_exceed_its_budget(
         assert codes == {200: 3, 429: 21}
         assert money(gw, key, "sam") == (0.0, round(3 * PRICE_4S, 6))
         assert create(gw, key, "tom").status_code == 200
+
+
+def test_failover_moves_the_end_user_hold_with_the_key_hold(
+    upstreams: tuple[Upstream, Upstream], tmp_path: Path
+) -> None:
+    a, b = upstreams
+    a.faults.set(openai_error(503, "down", "server_error"))
+    with running_gateway(tmp_path / "gw", config(a, b)) as gw:
+        key = gw.new_key(end_user_limits={"max_budget": 2.0})
+        made = create(gw, key, "uma")
+        assert made.headers["x-vidgate-deployment"] == "b"
+        assert money(gw, key, "uma") == (0.0, PRICE_4S) == money(gw, key)  # A's $1.20 moved
+        ended(gw, key, made.json()["id"])
+        assert wait_for(lambda: money(gw, key, "uma") == (PRICE_4S, 0.0) == money(gw, key))
