@@ -50,6 +50,9 @@ class RenderSpec:
     operation: Operation = "create"
     first_frame: str | None = None
     source_video: str | None = None
+    remix_seconds: int | None = None
+    """A remix at this length instead of its source's (the scene goes on past the source's
+    end, or stops before it)."""
 
 
 def render(spec: RenderSpec, out_path: str, progress: ProgressFn | None = None) -> None:
@@ -97,6 +100,9 @@ def _validate(spec: RenderSpec) -> None:
         value = getattr(spec, name)
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+    low, high = _LIMITS["seconds"]
+    if spec.remix_seconds is not None and not low <= spec.remix_seconds <= high:
+        raise ValueError(f"remix_seconds must be in [{low}, {high}], got {spec.remix_seconds!r}")
     if spec.width % 2 or spec.height % 2:
         raise ValueError(f"width and height must be even, got {spec.width}x{spec.height}")
     if spec.operation != "create" and not spec.source_video:
@@ -118,7 +124,8 @@ def _plan(spec: RenderSpec) -> _Plan:
     overlay = _Overlay(spec.prompt, src.size, src.rate, top=True)
     if spec.operation == "remix":
         scene = _ImageScene(_fit(_first_frame(src), src.size), src.size, src.rate, rng)
-        return _Plan(src.size, src.rate, src.frames, _animate(scene, overlay, src.frames))
+        count = src.frames if spec.remix_seconds is None else round(spec.remix_seconds * src.rate)
+        return _Plan(src.size, src.rate, count, _animate(scene, overlay, count))
     if spec.operation == "edit":
         return _Plan(src.size, src.rate, src.frames, _edit(src, overlay, rng))
     extra = round(spec.seconds * src.rate)

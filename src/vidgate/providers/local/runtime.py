@@ -69,6 +69,7 @@ class LocalRenderer:
             "operation": request.operation,
             "first_frame": first_frame,
             "source_video": source,
+            "remix_seconds": _remix_seconds(request),
         }
 
     async def _materialize(self, asset: Asset, folder: Path, name: str) -> Path:
@@ -140,6 +141,14 @@ class LocalRenderer:
         pool, self._pool = self._pool, None
         if pool is not None:
             await asyncio.to_thread(stop_pool, pool)
+
+
+def _remix_seconds(request: ResolvedRequest) -> int | None:
+    """A remix's length when it is not its source's (``None``: the source's)."""
+    source = request.source
+    if request.operation != "remix" or source is None or source.seconds == request.seconds:
+        return None
+    return request.seconds
 
 
 async def _read_file(path: Path) -> AsyncIterator[bytes]:

@@ -51,6 +51,7 @@ PREVIEW = ModelCapabilities(
     max_prompt_chars=32_000,
     seed=True,
     rules=(_inputs_it_holds,),
+    remix_seconds=True,  # a remix renders the source's first frame on, for any length
     description=(
         "Offline renderer for development and demos - not an AI model. Renders an H.264 MP4 "
         "of the requested seconds, size and fps showing the prompt over a seeded animated scene."
