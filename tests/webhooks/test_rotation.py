@@ -195,7 +195,9 @@ def test_secrets_are_shown_once_and_never_logged(
     created = register(gw, key, receiver.url(path))
     rotated = rotate(gw, key, created["id"])
     secrets = [created["secret"], rotated["secret"]]
-    delivered_call(gw, key, created["id"], receiver, path)
+    finished(gw, key, create_video(gw, key))
+    [row] = settled(gw, key, created["id"])
+    assert row["status"] == "delivered" and row["attempts"] == 2
     with gw.http(key) as http:
         previous = rotated["secrets"][1]["id"]
         bodies = [
