@@ -51,6 +51,7 @@ from vidgate.db.engine import Database, migrate, open_database
 from vidgate.jobs import money
 from vidgate.jobs.archive import Archiver
 from vidgate.jobs.create import Creator
+from vidgate.jobs.moderation import Moderator
 from vidgate.jobs.placements import Placements
 from vidgate.jobs.poller import Poller
 from vidgate.jobs.service import JobService
@@ -69,7 +70,7 @@ from vidgate.routing.imagefetch import ImageFetcher
 from vidgate.routing.live import LiveDeployments
 from vidgate.routing.reload import reload_config
 from vidgate.routing.router import Router
-from vidgate.settings import ConfigError, Settings
+from vidgate.settings import ConfigError, GatewaySettings, Settings
 from vidgate.storage.base import BlobStore
 from vidgate.storage.open import open_storage
 from vidgate.webhooks.service import Webhooks
@@ -153,6 +154,7 @@ async def _start(
         lambda: (service.key_limits, router.limits),  # scale-out wiring replaces both
     )
     service = JobService(store, live, placements, creator, submits, storage, poller, gateway)
+    service.moderator = _moderator(stack, gateway, outbound)
     store.after_end.append(service.job_ended)  # the key's and the end user's slots
     keys = KeyStore(db, settings.master_key)
     request_log = RequestLogWriter(db)
@@ -179,6 +181,17 @@ async def _start(
     await _recover(store, sqlite, router, service, submits)
     _run_in_background(stack, settings.run_poller, poller, submits)
     stack.callback(_on_sighup(reload))
+
+
+def _moderator(
+    stack: AsyncExitStack, gateway: GatewaySettings, outbound: OutboundPolicy
+) -> Moderator | None:
+    """The check of create-like requests' text, when configured; its client closes at stop."""
+    if not gateway.moderation.enabled:
+        return None
+    moderator = Moderator(gateway.moderation, outbound)
+    stack.push_async_callback(moderator.aclose)
+    return moderator
 
 
 async def _database(stack: AsyncExitStack, url: str) -> Database:

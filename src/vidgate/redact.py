@@ -77,8 +77,8 @@ SECRET_OPTION = re.compile(r"secret|key|token|password|credential|authorization|
 
 def known_secrets(config: Any, master_key: str, table: Any) -> list[str]:
     """The master key, every deployment credential — of ``table``'s deployments too, which
-    may come from the environment — and every webhook secret in ``config`` (a
-    ``FileConfig``)."""
+    may come from the environment — every webhook secret and the moderation endpoint's key
+    in ``config`` (a ``FileConfig``)."""
     found = [master_key]
     found.extend(d.api_key for d in table.by_id.values() if d.api_key)
     for entry in config.model_list:
@@ -92,6 +92,8 @@ def known_secrets(config: Any, master_key: str, table: Any) -> list[str]:
         found.extend(_strings(getattr(endpoint, "secrets", None)))
     storage = getattr(config, "storage", None)
     found.extend(_strings(getattr(storage, "secret_access_key", None)))
+    moderation = getattr(getattr(config, "settings", None), "moderation", None)
+    found.extend(_strings(getattr(getattr(moderation, "deployment", None), "api_key", None)))
     return found
 
 

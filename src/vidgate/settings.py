@@ -25,6 +25,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -135,6 +136,58 @@ class DeploymentEntry(BaseModel):
     pricing: PricingConfig | None = None
 
 
+class ModerationEndpoint(BaseModel):
+    """An OpenAI-compatible moderation API (``POST {api_base}/moderations``), configured like
+    a deployment (``settings.moderation.deployment``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_base: str = Field(min_length=1)
+    """``https://api.openai.com/v1``; reached under ``settings.outbound_allow``'s policy."""
+    api_key: str | None = Field(default=None, repr=False)
+    model: str | None = "omni-moderation-latest"
+    """Sent as ``model`` (``null``: none is sent and the endpoint chooses)."""
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    """The whole call, connect to last byte; past it the check failed (``on_error``)."""
+    categories: list[str] | None = Field(default=None, min_length=1)
+    """Block only on these categories (``violence``, ``sexual/minors``...); unset: on any
+    result the endpoint marks ``flagged``."""
+
+    @field_validator("api_base")
+    @classmethod
+    def _api_base(cls, value: str) -> str:
+        problem = url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value.rstrip("/")
+
+
+class ModerationSettings(BaseModel):
+    """The check of a create's text before anything is held or sent upstream
+    (``settings.moderation``; ``docs/moderation.md``). Off unless one check is set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    deployment: ModerationEndpoint | None = None
+    blocked_terms: list[str] = Field(default_factory=list)
+    """Words or phrases refused wherever they stand as whole words, case-insensitive."""
+    on_error: Literal["refuse", "allow"] = "refuse"
+    """When the endpoint fails (timeout, 5xx, refused connection, a reply it cannot read):
+    ``refuse`` answers 503 ``moderation_unavailable``; ``allow`` lets the request through."""
+
+    @field_validator("blocked_terms")
+    @classmethod
+    def _terms(cls, value: list[str]) -> list[str]:
+        for index, term in enumerate(value):
+            if not term.strip() or len(term) > 200:
+                raise ValueError(f"blocked_terms[{index}]: give 1 to 200 characters of text")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return self.deployment is not None or bool(self.blocked_terms)
+
+
 class GatewaySettings(BaseModel):
     """Tunables of the job engine (the ``settings:`` section of the config file)."""
 
@@ -179,6 +232,7 @@ class GatewaySettings(BaseModel):
     outbound_allow: list[str] = Field(default_factory=list)
     """Networks (``10.0.0.0/8``, ``127.0.0.1/32``) and host names that client-supplied URLs
     (input images, webhooks) may reach besides public addresses (``vidgate.netpolicy``)."""
+    moderation: ModerationSettings = Field(default_factory=ModerationSettings)
 
     @field_validator("outbound_allow")
     @classmethod
@@ -187,6 +241,19 @@ class GatewaySettings(BaseModel):
             problem = entry_problem(entry)
             if problem:
                 raise ValueError(problem)
+        return value
+
+    @field_validator("moderation")
+    @classmethod
+    def _moderation_reachable(
+        cls, value: ModerationSettings, info: ValidationInfo
+    ) -> ModerationSettings:
+        endpoint = value.deployment
+        if endpoint is not None:
+            policy = OutboundPolicy.from_entries(info.data.get("outbound_allow") or [])
+            problem = url_problem(endpoint.api_base, policy)
+            if problem:
+                raise ValueError(f"deployment.api_base: {problem} (see settings.outbound_allow)")
         return value
 
 

@@ -212,6 +212,8 @@ def _content(out: Canonical) -> None:
             code="invalid_value",
         )
     _content_text(out.body, texts)
+    if texts:  # errors about the prompt (moderation's too) name what the client sent
+        out.names["prompt"] = "content"
     for item in images:
         _content_image(out, item, f"content[{items.index(item)}]")
 

@@ -979,6 +979,11 @@ class RequestLogRow(BaseModel):
     job_id: str | None
     error_code: str | None
     end_user: str | None
+    moderation: str | None = Field(
+        description="The moderation check's outcome for a create-like request: passed, "
+        "blocked: <categories> | term, error: <why> (refused | allowed); null when none ran.",
+        examples=["blocked: violence"],
+    )
 
 
 class RequestLogList(BaseModel):

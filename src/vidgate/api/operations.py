@@ -191,8 +191,10 @@ JOB_PARAMS = (
     "status", "model", "provider", "key_id", "user", "after", "before", "q", "limit", "after_id"
 )  # fmt: skip
 REQUEST_PARAMS = (
-    "route", "status", "key_id", "model", "request_id", "after", "before", "limit", "after_id"
+    "route", "status", "key_id", "model", "request_id", "moderation", "after", "before", "limit",
+    "after_id",
 )  # fmt: skip
+MODERATION_OUTCOMES = ("passed", "blocked", "error")
 LIST_MAX = 200
 LIST_DEFAULT = 50
 _STATUS_CODE = re.compile(r"[1-5](?:[0-9]{2}|xx)")
@@ -300,6 +302,17 @@ def _after_seq(query: QueryParams) -> int | None:
     return int(after_id)
 
 
+def _moderation(query: QueryParams) -> str | None:
+    value = query.get("moderation") or None
+    if value is not None and value not in MODERATION_OUTCOMES:
+        raise InvalidRequest(
+            f"Invalid value for 'moderation': {value[:40]!r}. "
+            f"Allowed: {', '.join(MODERATION_OUTCOMES)}.",
+            param="moderation",
+        )
+    return value
+
+
 @router.get(
     "/admin/requests",
     openapi_extra=described(
@@ -311,6 +324,7 @@ def _after_seq(query: QueryParams) -> int | None:
             query("key_id", "The calling key's id."),
             query("model", "A public model name."),
             query("request_id", "The x-request-id of a response."),
+            query("moderation", "The moderation check's outcome.", **enum(MODERATION_OUTCOMES)),
             query("after", f"At or after this time: {TIME_FORMS}."),
             query("before", f"Before this time (a date: before its end): {TIME_FORMS}."),
             *_LIST_PAGE,
@@ -332,6 +346,7 @@ async def admin_requests(request: Request, _caller: Principal = Admin) -> JSONRe
         key_id=text(query, "key_id"),
         model=text(query, "model"),
         request_id=text(query, "request_id"),
+        moderation=_moderation(query),
         after=start,
         before=end,
     )

@@ -15,6 +15,8 @@ import yaml
 from vidgate.cli.base import app, console, err, say_error
 
 PORTS = range(1, 65536)
+MODERATION = "moderation"
+"""Not a provider: the moderation endpoint's simulator (``settings.moderation``)."""
 
 
 def simulators() -> list[str]:
@@ -74,6 +76,11 @@ def _list() -> None:
         highlight=False,
         markup=False,
     )
+    console.print(
+        f"and `vidgate simulate {MODERATION}`: an OpenAI-compatible /v1/moderations",
+        highlight=False,
+        markup=False,
+    )
 
 
 def _port_free(port: int) -> str | None:
@@ -110,7 +117,7 @@ def simulate(
         _list()
         return
     names = simulators()
-    if provider not in names:
+    if provider not in names and provider != MODERATION:
         say_error(f"no simulator for provider {provider!r}; there are: {', '.join(names)}")
         raise typer.Exit(2)
     if port not in PORTS:
@@ -123,8 +130,9 @@ def simulate(
     if busy is not None:
         say_error(f"cannot listen on 127.0.0.1:{port} ({busy}): pick another with --port")
         raise typer.Exit(1)
-    import uvicorn
-
+    if provider == MODERATION:
+        _serve(_moderation(port, api_key), port)
+        return
     module = importlib.import_module(f"vidgate.providers.{provider}.simulator")
     sim_app = module.create_app(module.SimulatorConfig(api_key=api_key, job_seconds=job_seconds))
     entry, steps = model_entry(provider, port, api_key)
@@ -138,7 +146,32 @@ def simulate(
         console.print(f"# {step}", highlight=False, markup=False, soft_wrap=True)
     text = yaml.dump({"model_list": [entry]}, Dumper=_Indented, sort_keys=False)
     console.print(text, highlight=False, markup=False, soft_wrap=True)
+    _serve(sim_app, port)
+
+
+def _serve(sim_app: Any, port: int) -> None:
+    import uvicorn
+
     try:
         uvicorn.run(sim_app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     except KeyboardInterrupt:
         err.print("stopped", highlight=False)
+
+
+def _moderation(port: int, api_key: str) -> Any:
+    """The moderation simulator's app, after printing the ``settings:`` that use it."""
+    from vidgate.providers import moderation_sim
+
+    sim_app = moderation_sim.create_app(moderation_sim.SimulatorConfig(api_key=api_key))
+    url = f"http://127.0.0.1:{port}"
+    console.print(
+        f"moderation simulator on {url} (api key {api_key}); Ctrl-C stops it",
+        highlight=False,
+        markup=False,
+    )
+    console.print("paste into your config (vidgate.yaml):", highlight=False, markup=False)
+    deployment = {"api_base": f"{url}/v1", "api_key": api_key, "model": moderation_sim.MODELS[0]}
+    settings = {"outbound_allow": ["127.0.0.1/32"], "moderation": {"deployment": deployment}}
+    text = yaml.dump({"settings": settings}, Dumper=_Indented, sort_keys=False)
+    console.print(text, highlight=False, markup=False, soft_wrap=True)
+    return sim_app

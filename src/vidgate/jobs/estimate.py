@@ -16,6 +16,7 @@ from vidgate.accounting import ledger
 from vidgate.accounting.keys import Principal
 from vidgate.errors import PermissionDenied
 from vidgate.jobs.end_users import EndUserGate
+from vidgate.jobs.moderation import Moderator
 from vidgate.jobs.placements import Placements
 from vidgate.jobs.store import JobStore
 from vidgate.request import VideoRequest
@@ -30,6 +31,7 @@ async def estimate(
     store: JobStore,
     key_limits: Counters,
     end_users: EndUserGate | None = None,
+    moderator: Moderator | None = None,
 ) -> dict[str, Any]:
     """The ``video.estimate`` object for ``request`` (a create) by ``principal``."""
     router = placements.router
@@ -49,6 +51,8 @@ async def estimate(
                 first = first or placement
                 if placement.deployment.model_name not in candidates:
                     candidates.append(placement.deployment.model_name)
+        if moderator is not None:  # as in a create: once the request can be placed
+            reasons += await moderator.reasons(request)
     price = None if first is None else router.list_price(first)
     cost = price or 0.0
     balances = await store.db.read(

@@ -26,6 +26,7 @@ from vidgate.jobs.archive import asset_prefix
 from vidgate.jobs.create import Creator, Plan, row_values
 from vidgate.jobs.end_users import Admitted, EndUserGate
 from vidgate.jobs.estimate import estimate
+from vidgate.jobs.moderation import Moderator
 from vidgate.jobs.placements import Placements
 from vidgate.jobs.poller import Poller
 from vidgate.jobs.store import Job, JobStore
@@ -83,6 +84,8 @@ class JobService:
         self.end_users = EndUserGate(EndUserStore(store.db), lambda: self.key_limits)
         """End users' blocks and limits (their counters are key counters too)."""
         self._background: set[asyncio.Task[None]] = set()
+        self.moderator: Moderator | None = None
+        """The check of a create's text (``jobs/moderation.py``), when configured."""
 
     # --- create and its variants --------------------------------------------------------
 
@@ -99,6 +102,8 @@ class JobService:
                     return _same_request(existing, fingerprint)
             source = await self._source_job(principal, request)
             pinned, groups = await self.placements.groups(principal, request, source)
+            if self.moderator is not None:  # valid and placeable; before any slot or hold
+                await self.moderator.check(request)
             plan = Plan(new_job_id(), pinned, skipped=groups.skipped)
             end_user = await self._admit_both(principal, request.user, plan.job_id)
         except GatewayError:
@@ -141,7 +146,13 @@ class JobService:
         slot, no upstream call; the request's uploads are deleted either way."""
         try:
             return await estimate(
-                principal, request, self.placements, self.store, self.key_limits, self.end_users
+                principal,
+                request,
+                self.placements,
+                self.store,
+                self.key_limits,
+                self.end_users,
+                moderator=self.moderator,
             )
         finally:
             await self._discard_uploads(request)

@@ -71,3 +71,16 @@ REQUEST_LOG_DROPPED = Counter(
     "Request log rows dropped because the writer fell behind.",
     registry=REGISTRY,
 )
+MODERATION_CHECKS = Counter(
+    "vidgate_moderation_checks_total",
+    "Moderation checks of create-like requests, by outcome: passed, blocked_flagged (the "
+    "endpoint), blocked_term, error_refused, error_allowed.",
+    ("outcome",),
+    registry=REGISTRY,
+)
+MODERATION_SECONDS = Histogram(
+    "vidgate_moderation_duration_seconds",
+    "Calls to the moderation endpoint.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=REGISTRY,
+)

@@ -30,6 +30,7 @@ FIELDS = (
     "job_id",
     "error_code",
     "end_user",
+    "moderation",
 )
 
 
@@ -44,6 +45,8 @@ class RequestFilter:
     request_id: str | None = None
     after: float | None = None
     before: float | None = None
+    moderation: str | None = None
+    """The moderation outcome's kind: ``passed``, ``blocked`` or ``error`` (its prefix)."""
 
 
 def _conditions(where: RequestFilter) -> list[ColumnElement[bool]]:
@@ -61,6 +64,8 @@ def _conditions(where: RequestFilter) -> list[ColumnElement[bool]]:
         terms.append(c.status_code >= where.status_from)
     if where.status_to is not None:
         terms.append(c.status_code <= where.status_to)
+    if where.moderation is not None:
+        terms.append(c.moderation.startswith(where.moderation, autoescape=True))
     if where.after is not None:
         terms.append(c.at >= where.after)
     if where.before is not None:

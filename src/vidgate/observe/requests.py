@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import re
 import secrets
@@ -40,7 +41,15 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 FLUSH_S = 1.0
 BATCH = 1000
 MAX_BUFFER = 50_000
-STATE_FIELDS = ("key_id", "model", "deployment_id", "job_id", "error_code", "end_user")
+STATE_FIELDS = (
+    "key_id",
+    "model",
+    "deployment_id",
+    "job_id",
+    "error_code",
+    "end_user",
+    "moderation",
+)
 UNLOGGED = frozenset({"/health", "/health/live", "/health/ready", "/metrics"})
 """Probes and scrapes: counted in the metrics, not written to the request log."""
 
@@ -78,6 +87,20 @@ def _mounted_at(scope: Scope, template: str) -> str:
 def note(scope: Scope, **fields: Any) -> None:
     """Record what a route learned about the request, for its log row."""
     scope.setdefault("state", {}).update(fields)
+
+
+_CURRENT: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "vidgate_request_state", default=None
+)
+"""The state of the request being served (set by ``RequestObserver``), for code below the
+routes that has no scope (the job service's moderation check)."""
+
+
+def note_current(**fields: Any) -> None:
+    """``note`` for the request being served; nothing outside a request."""
+    state = _CURRENT.get()
+    if state is not None:
+        state.update(fields)
 
 
 class RequestLogWriter:
@@ -147,6 +170,7 @@ class RequestObserver:
         request_id = _request_id(scope)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        current = _CURRENT.set(state)
         status = 500
         header = (b"x-request-id", request_id.encode())
 
@@ -163,6 +187,7 @@ class RequestObserver:
         try:
             await self.app(scope, receive, observed)
         finally:
+            _CURRENT.reset(current)
             self._record(scope, state, status, time.perf_counter() - started)
 
     def _record(self, scope: Scope, state: dict[str, Any], status: int, elapsed: float) -> None:
