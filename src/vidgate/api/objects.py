@@ -46,8 +46,17 @@ def video_object(job: Job, base_url: str) -> dict[str, Any]:
         "url": content_url(base_url, job.id) if job.status == "completed" else None,
         "user": job.end_user,
         "provider": job.provider,
+        "provenance": provenance(job),
         "dropped_params": list((job.request or {}).get("dropped") or ()),
     }
+
+
+def provenance(job: Job) -> dict[str, bool] | None:
+    """What the archived video carries: ``{"c2pa": true}`` when it holds a C2PA manifest
+    store (served byte for byte, so it still verifies); ``None`` until the video is archived
+    (and for videos archived before vidgate looked)."""
+    video = (job.assets or {}).get("video") or {}
+    return {"c2pa": bool(video["c2pa"])} if "c2pa" in video else None
 
 
 def video_list(jobs: Sequence[Job], has_more: bool, base_url: str) -> dict[str, Any]:

@@ -197,6 +197,14 @@ class VideoUsage(BaseModel):
     cost_usd: float | None
 
 
+class VideoProvenance(BaseModel):
+    c2pa: bool = Field(
+        description="The archived video holds a C2PA manifest store (Content Credentials) in a "
+        "top-level uuid box; vidgate serves it byte for byte, so the manifest still verifies. "
+        "The signature is not checked here."
+    )
+
+
 class Video(BaseModel):
     """OpenAI's Video object, plus ``usage``, ``task_id``, ``url``, ``user`` and ``provider``."""
 
@@ -218,6 +226,9 @@ class Video(BaseModel):
     url: str | None = Field(description="The gateway's content URL once completed.")
     user: str | None = Field(description="The end user the create named ('user'), if any.")
     provider: str = Field(description="The provider serving the job (after any failover).")
+    provenance: VideoProvenance | None = Field(
+        description="What the archived file carries; null until it is archived."
+    )
     dropped_params: list[str] = Field(
         description="Fields the deployment that took the job dropped under drop_params, as "
         "sent (also in x-vidgate-dropped-params); empty when none."

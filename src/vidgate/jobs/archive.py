@@ -4,6 +4,10 @@ The video is streamed to a temporary file while hashing (never whole in memory),
 its real duration and size, and the thumbnail and spritesheet are taken from the upstream
 when it serves them or made here from the video. Only then does the job become
 ``completed``; if the job was deleted meanwhile, the copied assets are removed again.
+
+The video is stored exactly as the upstream sent it, never re-muxed: a C2PA manifest
+(Content Credentials) inside it stays intact and verifiable. Whether it carries one is
+recorded with the asset (``c2pa``), from its top-level box headers only.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from vidgate.errors import GatewayError, UpstreamError
 from vidgate.jobs import lifecycle
 from vidgate.jobs.store import Job, JobStore
 from vidgate.media.pool import MediaPool
+from vidgate.media.provenance import has_c2pa_manifest
 from vidgate.media.sniff import HEAD_BYTES, sniff
 from vidgate.providers.base import UpstreamClient
 from vidgate.storage.base import BlobInfo, BlobStore
@@ -60,11 +65,13 @@ class Archiver:
                 assets[variant] = await self._preview(
                     job, client, variant, video_path, work, variant in upstream_previews
                 )
+            c2pa = has_c2pa_manifest(video_path)  # a few header reads: tens of µs, inline
             assets["video"] = _info_dict(
                 await self.storage.put_file(
                     asset_prefix(job.id) + "video.mp4", video_path, "video/mp4", digest
                 )
             )
+            assets["video"]["c2pa"] = c2pa
             done = await lifecycle.complete(self.store, job.id, assets, info)
             if done is None:
                 await self.storage.delete_prefix(asset_prefix(job.id))
