@@ -4,8 +4,9 @@
 import { $, $$, api, clear, h, isAdmin, qs, reportError, usd, when } from '../lib.js';
 import { bars, columns } from '../chart.js';
 
-const GROUPS = ['day', 'model', 'provider', 'key', 'team', 'user'];
-const LABELS = { day: 'Day', model: 'Model', provider: 'Provider', key: 'Key', team: 'Team', user: 'End user' };
+const GROUPS = ['day', 'model', 'provider', 'key', 'team', 'user', 'end_user'];
+const LABELS = { day: 'Day', model: 'Model', provider: 'Provider', key: 'Key', team: 'Team', user: 'User', end_user: 'End user' };
+const NONE = { team: '(no team)', user: '(no user)', end_user: '(no end user)' };
 const DAY_MS = 86_400_000;
 const BUDGETS_SHOWN = 8;
 const form = $('#range');
@@ -27,11 +28,13 @@ function seconds(value) {
   return `${Number(value || 0).toLocaleString('en-US', { maximumFractionDigits: 1 })} s`;
 }
 
-function groupName(group, value) {
-  if (value === null || value === undefined) return group === 'team' ? '(no team)' : group === 'user' ? '(no user)' : '—';
-  if (group === 'key') return keyNames.get(value) || value;
-  return value;
+// A row's label; an end user is one key's, so with several keys' end users the key is named.
+function groupName(group, value, row = {}, keys = 1) {
+  const name = value === null || value === undefined ? NONE[group] || '—' : group === 'key' ? keyNames.get(value) || value : value;
+  return group === 'end_user' && keys > 1 && row.key_id ? `${name} · ${keyNames.get(row.key_id) || row.key_id}` : name;
 }
+
+const keyCount = (report) => new Set(report.rows.map((row) => row.key_id)).size;
 
 // Every day from start to end (UTC dates), with 0 where the report has no row.
 function everyDay(rows, start, end) {
@@ -62,7 +65,7 @@ function drawBreakdown(group, report) {
   const box = $(`#breakdowns [data-group="${group}"] .chart-box`);
   if (!report.rows.length) return clear(box, h('p', { class: 'muted empty' }, 'No spend in this range.'));
   const rows = report.rows.slice(0, 12).map((row) => ({
-    label: groupName(group, row.group), value: row.cost_usd, note: `${row.jobs} job${row.jobs === 1 ? '' : 's'}`,
+    label: groupName(group, row.group, row, keyCount(report)), value: row.cost_usd, note: `${row.jobs} job${row.jobs === 1 ? '' : 's'}`,
   }));
   clear(box, bars(rows, { format: usd, width: box.clientWidth || 600, title: `Spend by ${group}` }),
     report.rows.length > 12 ? h('p', { class: 'muted small' }, `and ${report.rows.length - 12} more (see the report below)`) : null);
@@ -74,7 +77,7 @@ function drawReport(group, report) {
   const total = report.totals.cost_usd || 0;
   const tbody = $('#report-table tbody');
   clear(tbody, report.rows.map((row) => h('tr', { dataset: { group: row.group ?? '' } },
-    h('td', {}, groupName(group, row.group)),
+    h('td', {}, groupName(group, row.group, row, keyCount(report))),
     h('td', { class: 'num' }, String(row.jobs)),
     h('td', { class: 'num' }, String(row.completed)),
     h('td', { class: 'num' }, String(row.failed)),
