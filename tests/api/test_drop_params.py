@@ -307,3 +307,23 @@ def test_drop_params_is_not_part_of_the_idempotency_fingerprint(gw: Gateway, key
     assert created(again)["id"] == created(plain)["id"] == created(first)["id"]
     assert again.headers[HEADER] == ",".join(DROPPED)
     assert error(other, 409)["code"] == "idempotency_key_reused"
+
+
+def test_audio_and_fields_of_other_operations_are_dropped_as_sent(gw: Gateway, key: str) -> None:
+    """``metadata.audio`` on a model that makes none (``generate_audio`` on ``/v2``), and
+    ``seconds`` (sent as ``duration``) on an edit, which keeps its source's length."""
+    body = {"model": "preview", "prompt": "quiet", "seconds": 1, "size": "320x180"}
+    body |= {"metadata": {"audio": True}}
+    with gw.http(key) as http:
+        assert error(http.post("/v1/videos", json=body))["param"] == "metadata.audio"
+        source = created(http.post("/v1/videos", json={**body, "drop_params": True}))
+        assert source["dropped_params"] == ["metadata.audio"]
+        v2 = {"model": "preview", "prompt": "quiet", "duration": 1, "generate_audio": True}
+        response = http.post("/v2/video/generations", json={**v2, "drop_params": True})
+        assert response.status_code == 201 and response.headers[HEADER] == "generate_audio"
+        assert finished(http, source["id"])["status"] == "completed"
+        edit = {"prompt": "tinted", "video": {"id": source["id"]}, "duration": 5}
+        assert error(http.post("/v1/videos/edits", json=edit))["param"] == "duration"
+        edited = http.post("/v1/videos/edits", json={**edit, "drop_params": True})
+        assert created(edited)["dropped_params"] == ["duration"]
+        assert edited.headers[HEADER] == "duration" and edited.json()["seconds"] == "1"

@@ -180,8 +180,9 @@ def parse_request(
     """
     drop = _drop_params(body.get("drop_params"), drop_params)
     body, dropped = _without_foreign(operation, body, names or {}, drop)
-    unknown = sorted(set(body) - KNOWN_FIELDS[operation] - CONTROL_FIELDS)
-    if unknown:
+    unknown = sorted((names or {}).get(k, k) for k in set(body) - KNOWN_FIELDS[operation])
+    unknown = [name for name in unknown if name not in CONTROL_FIELDS]
+    if unknown:  # named as sent: an edit's 'duration', not the 'seconds' it became
         raise InvalidRequest(
             f"Unrecognized request argument supplied: {', '.join(unknown)}. "
             "Provider-specific options go in 'metadata'.",
