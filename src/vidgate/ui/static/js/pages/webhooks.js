@@ -1,5 +1,7 @@
-// Webhooks: the caller's endpoints (the API scopes them to the key), adding and deleting
-// one, and an endpoint's delivery log with redelivery. The log refreshes every few seconds.
+// Webhooks: the caller's endpoints (the API scopes them to the key), adding, deleting and
+// rotating the signing secret of one (the new secret is shown once; the old keeps signing
+// for 24 h), and an endpoint's delivery log with redelivery. The log refreshes every few
+// seconds.
 import { $, ago, api, clear, flash, h, reportError, when } from '../lib.js';
 
 const REFRESH_MS = 2000;
@@ -29,17 +31,46 @@ function deleteButton(endpoint) {
   return button;
 }
 
+function rotateButton(endpoint) {
+  if (endpoint.source === 'config') return null; // rotated in the config file
+  const button = h('button', { type: 'button', class: 'secondary small rotate', title: 'A new signing secret; the current one keeps signing for 24 h' }, 'Rotate secret');
+  button.addEventListener('click', async (event) => {
+    event.stopPropagation();
+    if (!button.dataset.armed) { // a second click confirms
+      button.dataset.armed = 'true';
+      button.textContent = 'Confirm rotate';
+      return;
+    }
+    try {
+      const rotated = await api(`/v1/webhooks/${encodeURIComponent(endpoint.id)}/rotate`, { method: 'POST' });
+      $('#secret').textContent = rotated.secret;
+      $('#secret-box').hidden = false;
+      const until = Math.min(...rotated.secrets.filter((s) => s.expires_at).map((s) => s.expires_at));
+      flash(`New signing secret for ${endpoint.url}: deliveries carry both signatures until ${when(until)}.`, 'ok');
+      await loadEndpoints();
+    } catch (error) { reportError(error); }
+  });
+  return button;
+}
+
+function secretsNote(endpoint) {
+  const previous = (endpoint.secrets || []).filter((s) => s.status === 'previous');
+  if (!previous.length) return null;
+  const title = previous.map((s) => `${s.hint} until ${s.expires_at ? when(s.expires_at) : 'removed'}`).join('\n');
+  return h('span', { class: 'cell-sub secrets-note', title }, `signed with ${previous.length + 1} secrets`);
+}
+
 function endpointRow(endpoint) {
   const tr = h('tr', { class: endpoint.id === selected ? 'selected' : '', dataset: { endpoint: endpoint.id } },
     h('td', { class: 'clip' }, h('span', { class: 'mono', title: endpoint.url }, endpoint.url),
       h('span', { class: 'cell-sub' }, endpoint.description || endpoint.id)),
     h('td', {}, endpoint.events.join(', ')),
-    h('td', {}, badge(endpoint.status), endpoint.disabled_reason ? h('span', { class: 'cell-sub' }, endpoint.disabled_reason) : null),
+    h('td', {}, badge(endpoint.status), endpoint.disabled_reason ? h('span', { class: 'cell-sub' }, endpoint.disabled_reason) : null, secretsNote(endpoint)),
     h('td', {}, endpoint.source),
     h('td', { class: 'nowrap', title: when(endpoint.created_at) }, ago(endpoint.created_at)),
     h('td', { class: 'nowrap' },
       h('button', { type: 'button', class: 'secondary small show-deliveries', onclick: () => select(endpoint.id) }, 'Deliveries'),
-      ' ', deleteButton(endpoint)),
+      ' ', rotateButton(endpoint), ' ', deleteButton(endpoint)),
   );
   return tr;
 }
