@@ -33,7 +33,7 @@ from tests.support import (
     wait_for,
     write_config,
 )
-from vidgate.jobs.moderation import Moderator
+from vidgate.jobs.moderation import Moderator, blocked_terms_pattern
 from vidgate.netpolicy import OutboundPolicy
 from vidgate.providers import moderation_sim
 from vidgate.providers.openai import simulator as video_sim
@@ -402,3 +402,48 @@ def test_the_request_log_filters_by_outcome(gw: Gateway) -> None:
     assert bad.status_code == 400
     error = bad.json()["error"]
     assert error["param"] == "moderation" and "passed, blocked, error" in error["message"]
+
+
+@pytest.mark.parametrize("path", ["/v1/video/generations", "/v2/video/generations"])
+def test_the_compat_surfaces_are_checked_too(gw: Gateway, videos: Sim, path: str) -> None:
+    """new-api's and aimlapi's creates share the create path, and so the check."""
+    mark = videos.mark()
+    with gw.http() as http:
+        blocked = http.post(path, json={"model": "sora-2", "prompt": "a massacre at sea"})
+        fine = http.post(path, json={"model": "sora-2", "prompt": "a ship at sea"})
+    assert blocked.status_code == 400, blocked.text
+    assert blocked.json()["error"]["code"] == "content_policy_violation"
+    assert fine.status_code in (200, 201), fine.text
+    assert len(_creates(videos, mark)) == 1  # the fine one only
+
+
+@pytest.mark.parametrize(
+    ("text", "blocked"),
+    [
+        ("C++ for beginners", True),
+        ("a c++ tutorial", True),
+        ("a c+ grade", False),
+        ("tagged #ad here", True),
+        ("tagged #adverb here", False),
+        ("the acme  corp logo", True),
+        ("the acmecorp logo", False),
+        ("ÉCLAIR au chocolat", True),
+    ],
+)
+def test_blocked_terms_match_whole_words_and_phrases(text: str, blocked: bool) -> None:
+    pattern = blocked_terms_pattern(["c++", "#ad", "acme corp", "éclair"])
+    assert pattern is not None
+    assert bool(pattern.search(text)) is blocked
+
+
+async def test_categories_limit_what_blocks(mod: Sim) -> None:
+    endpoint = {"api_base": f"{mod.url}/v1", "api_key": MOD_KEY, "categories": ["sexual"]}
+    settings = ModerationSettings.model_validate({"deployment": endpoint})
+    moderator = Moderator(settings, OutboundPolicy.from_entries(["127.0.0.1/32"]))
+    try:
+        violent = await moderator.judge(VideoRequest("create", "a bloodbath"))
+        assert (violent.outcome, violent.error) == ("passed", None)  # flagged, not blocking
+        marked = await moderator.judge(VideoRequest("create", "a scene [mod:flag=sexual]"))
+        assert marked.outcome == "blocked: sexual"
+    finally:
+        await moderator.aclose()
