@@ -34,6 +34,8 @@ from vidgate.errors import InvalidRequest
 
 PREFIX = "end_user:"
 MAX_LIMIT = 1_000_000_000
+CACHE_TTL_S = 1.0
+"""How long a replica may admit an end user from memory (as ``accounting/keys.py`` keys)."""
 RATE_FIELDS = {"rpm_limit": "rpm_limit", "max_parallel_requests": "max_parallel_jobs"}
 """Request field → column: the names ``/key/*`` use for the key's own limits."""
 
@@ -184,17 +186,31 @@ class EndUserStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._seen: dict[tuple[str, str], tuple[float, EndUser, Any]] = {}
+        """What ``admit`` last read or wrote per end user, for ``CACHE_TTL_S``: a create
+        costs no read then. Changes made here drop it at once, elsewhere within the TTL."""
 
     async def admit(self, key_id: str, name: str, defaults: Limits) -> tuple[EndUser, Limits]:
-        """The end user at a create: registered and its budget row in step (one read, and a
-        write only when something changed). Returns it and its effective limits."""
-        user, budget = await self.db.read(lambda conn: self._read(conn, key_id, name))
+        """The end user at a create: registered and its budget row in step (one read, or
+        none while cached, and a write only when something changed). Returns it and its
+        effective limits."""
+        cached = self._seen.get((key_id, name))
+        if cached is not None and time.monotonic() - cached[0] < CACHE_TTL_S:
+            user, budget = cached[1], cached[2]
+        else:
+            cached = None
+            user, budget = await self.db.read(lambda conn: self._read(conn, key_id, name))
         limits = (user.overrides if user else Limits()).over(defaults)
         wanted = (limits.max_budget, limits.budget_duration)
         if user is None or budget != wanted:
+            cached = None
             user = await self._write(
                 key_id, name, lambda conn, u: _sync_budget(conn, u, limits, time.time())
             )
+        if cached is None:  # read or written now: remember it from now on
+            if len(self._seen) > 10_000:
+                self._seen.clear()
+            self._seen[(key_id, name)] = (time.monotonic(), user, wanted)
         return user, limits
 
     @staticmethod
@@ -274,11 +290,14 @@ class EndUserStore:
         def then(conn: Connection, user: EndUser) -> None:
             _sync_budget(conn, user, user.overrides.over(defaults), time.time())
 
+        self._seen.pop((key_id, name), None)
         return await self._write(key_id, name, then, values)
 
     async def forget(self, key_id: str, names: list[str]) -> int:
         """Delete the rows (overrides and block) of ``names``; spend and budget rows stay.
         Returns how many existed."""
+        for name in names:
+            self._seen.pop((key_id, name), None)
 
         def run(conn: Connection) -> int:
             found = 0
