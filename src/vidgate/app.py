@@ -70,7 +70,7 @@ from vidgate.routing.imagefetch import ImageFetcher
 from vidgate.routing.live import LiveDeployments
 from vidgate.routing.reload import reload_config
 from vidgate.routing.router import Router
-from vidgate.settings import ConfigError, GatewaySettings, Settings
+from vidgate.settings import DEFAULT_JOB_DEADLINE_S, ConfigError, GatewaySettings, Settings
 from vidgate.storage.base import BlobStore
 from vidgate.storage.open import open_storage
 from vidgate.webhooks.service import Webhooks
@@ -164,7 +164,10 @@ async def _start(
         # the scaleout extra (redis) is imported only when configured: a plain install serves
         from vidgate.cluster.share import share_through_redis
 
-        max_job_s = gateway.job_timeout_s + gateway.poll_lease_s
+        # a job's slot counts until the longest deadline (a reload's longer one: 1 h at least)
+        deadlines = [d.job_deadline_s for d in table.by_id.values()]
+        max_job_s = max(deadlines, default=0.0) + gateway.poll_lease_s
+        max_job_s = max(max_job_s, DEFAULT_JOB_DEADLINE_S + gateway.poll_lease_s)
         link = await share_through_redis(settings.redis_url, router, service, keys, max_job_s)
         stack.push_async_callback(link.aclose)
         app.state.redis = link.redis  # pinged by /health/ready

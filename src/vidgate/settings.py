@@ -109,6 +109,12 @@ class PricingConfig(BaseModel):
     usd_per_unit: float = Field(default=1.0, ge=0)
 
 
+DEFAULT_JOB_DEADLINE_S = 3600.0
+"""A job's deadline when neither its deployment, the config nor its provider gives one."""
+MAX_JOB_DEADLINE_S = 7 * 86400.0
+"""The longest deadline a config may give (Vidu's off-peak jobs take up to 48 h)."""
+
+
 class DeploymentEntry(BaseModel):
     """One ``model_list`` entry: a public model name served by one upstream deployment."""
 
@@ -130,6 +136,9 @@ class DeploymentEntry(BaseModel):
     poll_interval_s: float | None = Field(default=None, gt=0, le=600)
     timeout_s: float | None = Field(default=None, gt=0, le=600)
     """Per upstream call (None: ``router.timeout_s``)."""
+    job_deadline_s: float | None = Field(default=None, gt=0, le=MAX_JOB_DEADLINE_S)
+    """How long a job may run here before it fails uncharged (None: ``settings.job_timeout_s``
+    if the config sets it, else the provider's own deadline; docs/deadlines.md)."""
     idempotent_submit: bool | None = None
     """The upstream honours ``Idempotency-Key`` (None: the provider's default)."""
     options: dict[str, Any] = Field(default_factory=dict)
@@ -193,7 +202,14 @@ class GatewaySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    job_timeout_s: float = Field(default=3600.0, gt=0)
+    job_timeout_s: float | None = Field(default=None, gt=0, le=MAX_JOB_DEADLINE_S)
+    """A deadline for the jobs of every deployment without its own ``job_deadline_s``, in
+    place of each provider's; unset: the provider's (``DEFAULT_JOB_DEADLINE_S`` if it has
+    none). See docs/deadlines.md."""
+    overdue_poll_s: float = Field(default=300.0, gt=0)
+    """How often the upstream task of a job failed at its deadline is still looked at."""
+    overdue_watch_s: float = Field(default=86400.0, ge=0)
+    """How long after its deadline such a task is watched for a late completion."""
     poll_lease_s: float = Field(default=60.0, gt=0)
     submit_lease_s: float = Field(default=30.0, gt=0)
     """A submit in progress holds its job row this long, renewed every third of it by a

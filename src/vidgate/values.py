@@ -225,6 +225,8 @@ class Deployment:
     max_concurrent_polls: int = 16
     poll_interval_s: float = 2.0
     timeout_s: float = 60.0
+    job_deadline_s: float = 3600.0
+    """How long a job may run here before it fails uncharged (settled at config time)."""
     idempotent_submit: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
     pricing: Pricing | None = None

@@ -909,6 +909,9 @@ class _JobFields(BaseModel):
     started_at: float | None
     completed_at: float | None
     deleted_at: float | None
+    deadline_at: float | None = Field(
+        description="Still running upstream then, the job fails uncharged (docs/deadlines.md)."
+    )
 
 
 class SentImage(BaseModel):
@@ -943,12 +946,32 @@ class JobRequest(BaseModel):
     upstream_model: str | None = Field(None, description="Master key only.")
 
 
+class AfterDeadline(BaseModel):
+    """What the upstream did with a job after it failed at its deadline (docs/deadlines.md):
+    watched every ``settings.overdue_poll_s`` until it ended or ``watch_until``."""
+
+    failed_at: float
+    watch_until: float
+    outcome: Literal["completed", "failed", "gone", "unknown"] | None = Field(
+        None, description="None while still watched."
+    )
+    completed_at: float | None = None
+    cost_usd: float | None = Field(
+        None, description="A late completion's list price: the operator's, charged to nobody."
+    )
+    code: str | None = None
+    reason: str | None = None
+
+
 class JobRecord(_JobFields):
     """A job's full record: its routing history, money and webhook deliveries. The master key
     reads any owner's job, a virtual key only its own, without the upstream fields."""
 
     upstream_model: str | None = Field(None, description="Master key only.")  # type: ignore[assignment]
     upstream_id: str | None = Field(None, description="Master key only.")
+    after_deadline: AfterDeadline | None = Field(
+        None, description="Master key only: the upstream task of a job failed at its deadline."
+    )
     progress: int
     request: JobRequest
     webhook_deliveries: list[JobDelivery] = Field(

@@ -99,6 +99,7 @@ async def job_record(video_id: str, request: Request, caller: Principal = Caller
         del record["upstream_model"]
     else:
         record["upstream_id"] = job.upstream_id
+        record["after_deadline"] = (job.upstream or {}).get("overdue")
     record["progress"] = job.progress
     record["request"] = _request_sent(job.request or {}, admin=caller.is_admin)
     record["webhook_deliveries"] = [
@@ -168,6 +169,7 @@ def _record(job: Job) -> dict[str, Any]:
         "started_at": job.started_at,
         "completed_at": job.completed_at,
         "deleted_at": job.deleted_at,
+        "deadline_at": job.deadline_at,
     }
 
 

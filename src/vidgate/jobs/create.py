@@ -37,6 +37,7 @@ from vidgate.errors import (
     client_text,
 )
 from vidgate.jobs import lifecycle, money
+from vidgate.jobs.deadlines import deadline_values
 from vidgate.jobs.placements import with_skipped
 from vidgate.jobs.poller import Poller
 from vidgate.jobs.store import DuplicateIdempotencyKey, Job, JobStore
@@ -344,9 +345,12 @@ class Creator:
 
 
 def row_values(placement: Placement) -> dict[str, Any]:
-    """The columns that say where (and as what) the job runs."""
+    """The columns that say where (and as what) the job runs, and until when: the
+    deployment that takes the job (the first, or the one a failover moves it to) sets the
+    deadline, counted from now."""
     deployment, resolved = placement.deployment, placement.resolved
     return {
+        **deadline_values(deployment, time.time()),
         "model": deployment.model_name,
         "deployment_id": deployment.id,
         "provider": deployment.provider,

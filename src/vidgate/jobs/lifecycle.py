@@ -1,6 +1,6 @@
 """The only ways a job ends: ``complete`` and ``fail``, both compare-and-set.
 
-Every path into a terminal state (upstream failure, timeout, removed deployment, interrupted
+Every path into a terminal state (upstream failure, deadline, removed deployment, interrupted
 submit, delete) goes through here, so whatever must happen exactly once at the end of a job
 (releasing or settling money, webhooks) has one place to live, and only the writer that wins
 the transition does it.
@@ -16,6 +16,9 @@ from vidgate.errors import client_text
 from vidgate.jobs.store import Job, JobStore
 
 LIVE_PHASES = ("submitting", "running", "archiving")
+ENDED_PHASES = ("done", "overdue")
+"""A job in either has ended for its client; ``overdue`` (failed at its deadline) still has
+its upstream task watched for a late completion (``jobs/deadlines.py``)."""
 
 
 async def fail(

@@ -99,3 +99,17 @@ class Settlement:
             "settled_at": now,
             "end_user": job.end_user,
         }
+
+
+def late_cost(
+    job: Job,
+    deployment: Deployment | None,
+    providers: Mapping[str, Provider],
+    cost_units: float | None,
+) -> float | None:
+    """What an upstream that finished ``job`` after its deadline costs the operator: the
+    upstream's own figure, else the list price of what was asked (``None``: unpriced). Never
+    charged to the client, who was told the job failed and was refunded."""
+    pricing = None if deployment is None else pricing_for(deployment, providers)
+    cost = settle_usd(pricing, job.request, None, cost_units)
+    return None if cost is None else round(cost, 6)

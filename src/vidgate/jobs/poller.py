@@ -4,7 +4,9 @@ Each job carries its own ``next_poll_at``; the loop sleeps until the earliest on
 woken by a new job) instead of sweeping on a fixed period, and polls under a per-deployment
 concurrency limit. Unknown upstream statuses, transport errors and unparsable bodies never
 fail a job: they count as poll failures with backoff, bounded by the job's deadline and
-``max_poll_failures``. Retrieve calls use ``refresh`` for a single-flight read-through.
+``max_poll_failures``. Retrieve calls use ``refresh`` for a single-flight read-through. A
+running job is looked at by its deadline at the latest; one the upstream has not finished by
+then fails uncharged, and its task is watched for a late completion (``jobs/deadlines.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from vidgate.errors import ContentExpired, GatewayError, NotFound, RateLimited, TaskFailed
 from vidgate.jobs import lifecycle
 from vidgate.jobs.archive import Archiver
+from vidgate.jobs.deadlines import Deadlines, deadline_of
 from vidgate.jobs.store import Job, JobStore
 from vidgate.observe import metrics
 from vidgate.providers.base import Provider, UpstreamClient
@@ -49,6 +52,7 @@ class Poller:
         self.providers = providers
         self.archiver = archiver
         self.settings = settings
+        self.deadlines = Deadlines(store, providers, settings)
         self.owner = f"{socket.gethostname()}:{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
         self._sleep_until = 0.0
@@ -143,6 +147,9 @@ class Poller:
             metrics.POLL_LAG.observe(max(0.0, time.time() - job.next_poll_at))
         deployment = self.live.deployment(job.deployment_id, job.created_at)
         client = self.live.client(job.deployment_id, job.created_at)
+        if job.phase == "overdue":  # failed at its deadline; its upstream task is watched
+            await self._watch(job, deployment, client)
+            return
         if deployment is None or client is None:
             await lifecycle.fail(
                 self.store,
@@ -154,10 +161,29 @@ class Poller:
             return
         async with self._limit(deployment):
             try:
-                await self._step(job, client)
+                await self._step(job, deployment, client)
             except Exception as exc:  # a bug must not stall the job: back off and retry
                 log.exception("polling %s failed", job.id)
-                await self._poll_failed(job, exc)
+                await self._poll_failed(job, exc, deployment, client)
+
+    async def _watch(
+        self, job: Job, deployment: Deployment | None, client: UpstreamClient | None
+    ) -> None:
+        if self.confirm_leases and not await self._still_ours(job):
+            return
+        try:
+            if deployment is None:
+                await self.deadlines.watch(job, None, None)
+                return
+            async with self._limit(deployment):
+                await self.deadlines.watch(job, deployment, client)
+        except Exception:  # a bug must not stall the job: look again later
+            log.exception("watching overdue %s failed", job.id)
+            await self.store.update(
+                job.id,
+                {"next_poll_at": time.time() + self.settings.overdue_poll_s},
+                phase="overdue",
+            )
 
     def _limit(self, deployment: Deployment) -> asyncio.Semaphore:
         """The deployment's poll concurrency limit (a new one if a reload changed it)."""
@@ -167,13 +193,10 @@ class Poller:
             known = self._limits[deployment.id] = (size, asyncio.Semaphore(size))
         return known[1]
 
-    async def _step(self, job: Job, client: UpstreamClient) -> None:
-        if time.time() > job.created_at + self.settings.job_timeout_s:
-            await self._timeout(job, client)
-            return
+    async def _step(self, job: Job, deployment: Deployment, client: UpstreamClient) -> None:
         if self.confirm_leases and not await self._still_ours(job):
             return  # the lease lapsed: another replica may have the job now
-        if job.phase == "archiving":
+        if job.phase == "archiving":  # finished upstream in time: no deadline any more
             await self._archive(job, client)
             return
         try:
@@ -182,9 +205,9 @@ class Poller:
             await lifecycle.fail(self.store, job.id, exc.code or "upstream_failed", exc.message)
             return
         except GatewayError as exc:
-            await self._poll_failed(job, exc)
+            await self._poll_failed(job, exc, deployment, client)
             return
-        await self._apply(job, client, state)
+        await self._apply(job, deployment, client, state)
 
     async def _still_ours(self, job: Job) -> bool:
         """Renew the lease right before polling, with at least half of it left to poll in."""
@@ -192,7 +215,9 @@ class Poller:
         until = await self.store.confirm_lease(job.id, self.owner, lease)
         return until is not None and time.time() < until - lease / 2
 
-    async def _apply(self, job: Job, client: UpstreamClient, state: UpstreamState) -> None:
+    async def _apply(
+        self, job: Job, deployment: Deployment, client: UpstreamClient, state: UpstreamState
+    ) -> None:
         now = time.time()
         if state.status == "failed":
             await lifecycle.fail(
@@ -225,7 +250,11 @@ class Poller:
             if archiving is not None:
                 await self._archive(archiving, client)
             return
-        interval = self._interval(job, state)
+        deadline = deadline_of(job, deployment)
+        if now >= deadline:  # looked at by its deadline, and still not finished
+            await self.deadlines.expire(job, deployment, client)
+            return
+        interval = self._interval(deployment, state)
         await self.store.update(
             job.id,
             {
@@ -234,7 +263,7 @@ class Poller:
                 "last_polled_at": now,
                 "updated_at": now,
                 "poll_failures": 0,
-                "next_poll_at": now + interval,
+                "next_poll_at": min(now + interval, deadline),
                 "lease_owner": None,
                 "lease_until": None,
                 **_moved(job, state),
@@ -242,23 +271,36 @@ class Poller:
             phase="running",
         )
 
-    def _interval(self, job: Job, state: UpstreamState) -> float:
+    @staticmethod
+    def _interval(deployment: Deployment, state: UpstreamState) -> float:
         if state.poll_after_s is not None:
             return max(state.poll_after_s, 0.05)
-        deployment = self.live.deployment(job.deployment_id, job.created_at)
-        return deployment.poll_interval_s if deployment else 2.0
+        return deployment.poll_interval_s
 
     async def _archive(self, job: Job, client: UpstreamClient) -> None:
         try:
             await self.archiver.archive(job, client, self._previews(job))
         except GatewayError as exc:
-            await self._poll_failed(job, exc)
+            await self._poll_failed(job, exc, None, client)
 
     def _previews(self, job: Job) -> frozenset[str]:
         provider = self.providers.get(job.provider)
         return provider.spec.upstream_previews if provider else frozenset()
 
-    async def _poll_failed(self, job: Job, exc: BaseException) -> None:
+    async def _poll_failed(
+        self,
+        job: Job,
+        exc: BaseException,
+        deployment: Deployment | None,
+        client: UpstreamClient,
+    ) -> None:
+        now = time.time()
+        deadline = None
+        if job.phase == "running" and deployment is not None:
+            deadline = deadline_of(job, deployment)
+            if now >= deadline:  # it could not even be looked at by its deadline
+                await self.deadlines.expire(job, deployment, client)
+                return
         failures = job.poll_failures + 1
         if failures >= self.settings.max_poll_failures or (
             isinstance(exc, NotFound) and failures >= 3
@@ -268,29 +310,18 @@ class Poller:
         delay = min(MAX_BACKOFF_S, 0.5 * 2 ** min(failures, 10))
         if isinstance(exc, RateLimited) and exc.retry_after_s:
             delay = max(delay, exc.retry_after_s)
-        now = time.time()
+        due = now + delay if deadline is None else min(now + delay, deadline)
         await self.store.update(
             job.id,
             {
                 "poll_failures": failures,
-                "next_poll_at": now + delay,
+                "next_poll_at": due,
                 "updated_at": now,
                 "lease_owner": None,
                 "lease_until": None,
             },
             phase=job.phase,
         )
-
-    async def _timeout(self, job: Job, client: UpstreamClient) -> None:
-        ended = await lifecycle.fail(
-            self.store,
-            job.id,
-            "timeout",
-            f"The job did not finish within {self.settings.job_timeout_s:g} s; it was not charged.",
-        )
-        if ended is not None and job.upstream_id:
-            with contextlib.suppress(GatewayError):
-                await client.delete(job.upstream_id)
 
     async def aclose(self) -> None:
         for task in list(self._tasks) + list(self._refreshing.values()):

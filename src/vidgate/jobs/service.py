@@ -317,9 +317,9 @@ class JobService:
     async def delete(self, principal: Principal, job_id: str) -> Job:
         job = await self.owned(principal, job_id)
         now = time.time()
-        if job.phase == "done":
+        if job.phase in lifecycle.ENDED_PHASES:
             deleted = await self.store.update(
-                job.id, {"deleted_at": now, "updated_at": now}, phase="done"
+                job.id, {"deleted_at": now, "updated_at": now}, phase=job.phase
             )
         else:
             deleted = await lifecycle.fail(

@@ -28,6 +28,10 @@ from sqlalchemy.exc import IntegrityError
 from vidgate.db.engine import Database
 from vidgate.db.tables import jobs, replicas
 
+POLLED_PHASES = ("running", "archiving", "overdue")
+"""Phases the poller claims: ``overdue`` is a job failed at its deadline whose upstream
+task is still watched for a late completion (``jobs/poller.py``)."""
+
 
 @dataclass(frozen=True)
 class Job:
@@ -73,6 +77,7 @@ class Job:
     budget_ids: list[str] | None
     deleted_at: float | None
     end_user: str | None
+    deadline_at: float | None
 
     @classmethod
     def from_row(cls, row: RowMapping | Mapping[str, Any]) -> Job:
@@ -291,7 +296,7 @@ class JobStore:
         due = (
             select(jobs.c.seq)
             .where(
-                jobs.c.phase.in_(("running", "archiving")),
+                jobs.c.phase.in_(POLLED_PHASES),
                 jobs.c.next_poll_at <= now,
                 or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < now),
             )
@@ -404,7 +409,7 @@ class JobStore:
     async def next_due_at(self) -> float | None:
         query = (
             select(jobs.c.next_poll_at)
-            .where(jobs.c.phase.in_(("running", "archiving")), jobs.c.next_poll_at.is_not(None))
+            .where(jobs.c.phase.in_(POLLED_PHASES), jobs.c.next_poll_at.is_not(None))
             .order_by(jobs.c.next_poll_at)
             .limit(1)
         )

@@ -56,6 +56,24 @@ POLL_LAG = Histogram(
 SPEND = Counter(
     "vidgate_spend_usd_total", "Settled spend in USD.", ("model", "provider"), registry=REGISTRY
 )
+JOBS_PAST_DEADLINE = Counter(
+    "vidgate_jobs_past_deadline_total",
+    "Jobs failed (uncharged) because they ran past their deadline.",
+    ("provider", "deployment"),
+    registry=REGISTRY,
+)
+LATE_COMPLETIONS = Counter(
+    "vidgate_jobs_late_completions_total",
+    "Upstream tasks that completed after their job had failed at its deadline.",
+    ("provider", "deployment"),
+    registry=REGISTRY,
+)
+LATE_COMPLETION_COST = Counter(
+    "vidgate_late_completion_cost_usd_total",
+    "List price of late completions: paid upstream by the operator, charged to no client.",
+    ("provider", "deployment"),
+    registry=REGISTRY,
+)
 RESERVED = Gauge(
     "vidgate_reservations_outstanding_usd",
     "USD held on budgets by jobs that have not ended (read at scrape).",

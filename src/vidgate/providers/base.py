@@ -62,6 +62,9 @@ class ProviderSpec:
     idempotent_submit: bool = False
     """Re-sending a create with the same idempotency key cannot start a second upstream task."""
     poll_interval_s: float = 2.0
+    job_deadline_s: float | None = None
+    """How long a job usually may take here before it is failed (its deployment or the
+    config may say otherwise; ``None``: the gateway's default)."""
     upstream_previews: frozenset[str] = frozenset()
     """Variants besides ``video`` the upstream serves itself; others are made by vidgate."""
     prices: Mapping[str, Pricing] = field(default_factory=dict)

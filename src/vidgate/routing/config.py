@@ -20,7 +20,14 @@ from vidgate.routing.aliases import (
     resolve_aliases,
     vendor_paths,
 )
-from vidgate.settings import ConfigError, ConfigProblem, DeploymentEntry, FileConfig, Loc
+from vidgate.settings import (
+    DEFAULT_JOB_DEADLINE_S,
+    ConfigError,
+    ConfigProblem,
+    DeploymentEntry,
+    FileConfig,
+    Loc,
+)
 from vidgate.values import Deployment, ForeignName, Pricing
 
 EMBEDDED_MODEL = "local/preview"
@@ -241,6 +248,10 @@ def _deployment(
         max_concurrent_polls=entry.max_concurrent_polls,
         poll_interval_s=entry.poll_interval_s or provider.spec.poll_interval_s,
         timeout_s=entry.timeout_s or config.router.timeout_s,
+        job_deadline_s=entry.job_deadline_s
+        or config.settings.job_timeout_s
+        or provider.spec.job_deadline_s
+        or DEFAULT_JOB_DEADLINE_S,
         idempotent_submit=provider.spec.idempotent_submit
         if entry.idempotent_submit is None
         else entry.idempotent_submit,

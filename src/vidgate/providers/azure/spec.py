@@ -148,6 +148,7 @@ SPEC = ProviderSpec(
     status_map={**JOBS_STATUS, **V1_STATUS},
     idempotent_submit=False,
     poll_interval_s=5.0,
+    job_deadline_s=1800.0,  # Sora takes minutes, but Azure queues jobs behind a deployment's quota
     upstream_previews=frozenset({"thumbnail"}),
     prices={
         "sora-2": Pricing(

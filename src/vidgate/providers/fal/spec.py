@@ -217,6 +217,7 @@ SPEC = ProviderSpec(
     any_model=ANY_MODEL,
     idempotent_submit=False,
     poll_interval_s=3.0,
+    job_deadline_s=1800.0,  # fal's queue has no size limit: a request may wait, then render
     prices=PRICES,
     env={"api_key": "FAL_KEY"},
     credentials=(Credential("api_key"),),

@@ -251,6 +251,7 @@ SPEC = ProviderSpec(
     },
     idempotent_submit=False,
     poll_interval_s=10.0,
+    job_deadline_s=900.0,  # Veo takes 11 s to 6 min (gemini-veo.md): a slow one with margin
     prices=PRICES,
     env={"api_key": "GEMINI_API_KEY"},
     credentials=(Credential("api_key"),),

@@ -222,6 +222,7 @@ SPEC = ProviderSpec(
     },
     idempotent_submit=False,
     poll_interval_s=5.0,
+    job_deadline_s=1800.0,  # renders in minutes, queues long at busy times (no bound documented)
     prices=PRICES,
     env={"api_key": "KLING_ACCESS_KEY", "options.secret_key": "KLING_SECRET_KEY"},
     credentials=(

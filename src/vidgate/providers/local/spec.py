@@ -70,5 +70,6 @@ SPEC = ProviderSpec(
     },
     idempotent_submit=True,
     poll_interval_s=0.25,
+    job_deadline_s=600.0,  # renders take seconds; 10 min covers a queue on one worker
     prices={"preview": Pricing(per_second={"*": 0.0}, source="the built-in renderer is free")},
 )

@@ -164,6 +164,7 @@ SPEC = ProviderSpec(
     },
     idempotent_submit=False,
     poll_interval_s=3.0,
+    job_deadline_s=900.0,  # Ray renders in a few minutes and documents no long queue
     upstream_previews=frozenset({"thumbnail"}),
     prices={
         "ray-2": Pricing(

@@ -242,6 +242,7 @@ SPEC = ProviderSpec(
     },
     idempotent_submit=False,
     poll_interval_s=10.0,
+    job_deadline_s=1200.0,  # 6 s takes 4-5 min, 10 s 8-9 min (aimlapi.md): twice that
     prices=PRICES,
     env={"api_key": "MINIMAX_API_KEY"},
     credentials=(Credential("api_key"),),

@@ -129,6 +129,7 @@ SPEC = ProviderSpec(
     },
     idempotent_submit=False,
     poll_interval_s=2.0,
+    job_deadline_s=1800.0,  # sora-2 takes minutes; sora-2-pro at 1080p under load far longer
     credentials=(Credential("api_key"),),
     upstream_previews=frozenset({"thumbnail", "spritesheet"}),
     prices={

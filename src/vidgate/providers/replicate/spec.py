@@ -228,6 +228,7 @@ SPEC = ReplicateSpec(
     any_model=ANY_MODEL,
     idempotent_submit=False,
     poll_interval_s=5.0,
+    job_deadline_s=1800.0,  # a cold boot and the shared queue come before the render
     prices=PRICES,
     env={"api_key": "REPLICATE_API_TOKEN"},
     credentials=(Credential("api_key"),),

@@ -282,6 +282,7 @@ SPEC = ProviderSpec(
     },
     idempotent_submit=False,
     poll_interval_s=5.0,
+    job_deadline_s=900.0,  # Runway's SDK stops waiting at 10 min; THROTTLED tasks queue
     prices=PRICES,
     env={"api_key": "RUNWAYML_API_SECRET"},
     credentials=(Credential("api_key"),),

@@ -334,6 +334,7 @@ SPEC = ProviderSpec(
     any_model=ENDPOINT,
     idempotent_submit=False,
     poll_interval_s=5.0,
+    job_deadline_s=1800.0,  # minutes to render; a queued task waits (expires only at 48 h)
     prices=PRICES,
     env={"api_key": "ARK_API_KEY"},
     credentials=(Credential("api_key"),),

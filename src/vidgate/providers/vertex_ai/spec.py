@@ -312,6 +312,7 @@ SPEC = ProviderSpec(
     },
     idempotent_submit=False,
     poll_interval_s=10.0,
+    job_deadline_s=900.0,  # Veo takes 11 s to 6 min: a slow one with margin
     prices=PRICES,
     env={"options.credentials": "GOOGLE_APPLICATION_CREDENTIALS"},
     credentials=(Credential("options.credentials", required=True, file=True),),

@@ -327,6 +327,7 @@ SPEC = ProviderSpec(
     },
     idempotent_submit=False,
     poll_interval_s=5.0,
+    job_deadline_s=1800.0,  # minutes; off-peak takes up to 48 h: give those job_deadline_s
     upstream_previews=frozenset({"thumbnail"}),
     prices=PRICES,
     env={"api_key": "VIDU_API_KEY"},

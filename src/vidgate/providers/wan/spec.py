@@ -295,6 +295,7 @@ SPEC = ProviderSpec(
     },
     idempotent_submit=False,
     poll_interval_s=5.0,
+    job_deadline_s=1200.0,  # DashScope's sample took 1 min 44 s; 1080p and queues take more
     prices=PRICES,
     env={"api_key": "DASHSCOPE_API_KEY"},
     credentials=(Credential("api_key"),),

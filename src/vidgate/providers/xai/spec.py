@@ -79,6 +79,7 @@ SPEC = ProviderSpec(
     },
     idempotent_submit=False,
     poll_interval_s=5.0,
+    job_deadline_s=600.0,  # Grok Imagine renders a clip in about a minute
     prices={name: _PRICE for name in MODEL_NAMES},
     env={"api_key": "XAI_API_KEY"},
     credentials=(Credential("api_key"),),
