@@ -194,6 +194,7 @@ class EndUserStore:
         """The end user at a create: registered and its budget row in step (one read, or
         none while cached, and a write only when something changed). Returns it and its
         effective limits."""
+        user: EndUser | None
         cached = self._seen.get((key_id, name))
         if cached is not None and time.monotonic() - cached[0] < CACHE_TTL_S:
             user, budget = cached[1], cached[2]
