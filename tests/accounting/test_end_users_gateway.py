@@ -170,6 +170,9 @@ def test_blocked_end_user_is_403_without_upstream_call(
     assert "'judy'" in error["message"] and error["param"] == "user"
     assert upstreams[0].faults.creates == before
     assert create(gw, key, "kim").status_code == 200
+    with gw.http(key) as http:  # a block applies at once, though kim was just admitted
+        assert http.post("/customer/block", json={"user_ids": ["kim"]}).status_code == 200
+    assert create(gw, key, "kim").status_code == 403
     with gw.http(key) as http:
         assert http.post("/end_user/unblock", json={"user_ids": ["judy"]}).status_code == 200
     assert create(gw, key, "judy").status_code == 200
