@@ -276,3 +276,18 @@ def test_failover_moves_the_end_user_hold_with_the_key_hold(
         assert money(gw, key, "uma") == (0.0, PRICE_4S) == money(gw, key)  # A's $1.20 moved
         ended(gw, key, made.json()["id"])
         assert wait_for(lambda: money(gw, key, "uma") == (PRICE_4S, 0.0) == money(gw, key))
+
+
+def test_jobs_in_flight_still_count_after_a_restart(
+    upstreams: tuple[Upstream, Upstream], tmp_path: Path
+) -> None:
+    data = tmp_path / "gw"
+    with running_gateway(data, config(upstreams[0]), run_poller=False) as gw:
+        key = gw.new_key(end_user_limits={"max_parallel_requests": 1})
+        assert create(gw, key, "vera").status_code == 200  # runs on: nobody polls it
+        assert create(gw, key, "vera").status_code == 429
+    with running_gateway(data, config(upstreams[0]), run_poller=False) as gw:
+        refused = create(gw, key, "vera")
+        assert refused.status_code == 429, refused.text  # seeded from the job still running
+        assert "end user 'vera'" in refused.json()["error"]["message"]
+        assert create(gw, key, "walt").status_code == 200
