@@ -17,6 +17,12 @@ A late client gets a 408 in the OpenAI envelope (with ``Connection: close``) whe
 can still be sent — its request had begun and no response to it has started — and the
 connection is closed either way. Time in which the server itself is not reading (flow
 control paused, or a ``100 Continue`` not yet sent) is never held against the client.
+
+After a 408 the connection closes lingering (RFC 9112 §9.6): the server half-closes and
+reads and discards what the client still sends, until the client closes or ``LINGER_S``
+passes. Closing outright while a client is still sending makes the kernel answer its next
+bytes with a TCP reset, which can destroy the 408 before the client has read it (seen with
+a client trickling its headers on a busy machine: ``ECONNRESET`` instead of the envelope).
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from vidgate.errors import RequestTimeout
 from vidgate.settings import GatewaySettings
 
+LINGER_S = 5.0
+"""How long a connection answered 408 reads and discards what its client still sends."""
+
 
 class GuardedHttpTools(HttpToolsProtocol):
     """uvicorn's httptools protocol with a header deadline and a body idle timeout."""
@@ -47,6 +56,8 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._deadline = 0.0
         self._phase: str | None = None
         """``"connected"``, ``"headers"`` (bytes of a request came), ``"body"``, or None."""
+        self._lingering: asyncio.TimerHandle | None = None
+        """Set once a 408 is sent: the close that ends the linger."""
 
     # --- uvicorn's protocol, with the timer kept in step ---------------------------------
 
@@ -56,7 +67,13 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop()
+        if self._lingering is not None:
+            self._lingering.cancel()
         super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingering is None:
+            super().data_received(data)  # else: answered 408 already, what follows is dropped
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -128,7 +145,16 @@ class GuardedHttpTools(HttpToolsProtocol):
         if answerable:
             waited = self.header_timeout_s if phase == "headers" else self.body_idle_timeout_s
             self.transport.write(_timeout_response(phase or "headers", waited))
+            if self.transport.can_write_eof():
+                self._linger()
+                return
         self.transport.close()
+
+    def _linger(self) -> None:
+        """Half-close after the 408 and drop what still comes, so no reset overtakes it."""
+        self.transport.write_eof()
+        self.transport.resume_reading()
+        self._lingering = self.loop.call_later(LINGER_S, self.transport.close)
 
 
 def _timeout_response(phase: str, waited: float) -> bytes:
