@@ -138,6 +138,24 @@ def test_deadline_precedence_deployment_then_config_then_spec() -> None:
     assert DEFAULT_JOB_DEADLINE_S == 3600.0
 
 
+def test_a_job_takes_its_providers_deadline_unless_its_deployment_sets_one(
+    never_sim: str, tmp_path: Path
+) -> None:
+    config = gateway_config(
+        kling("kling", never_sim, "from-spec"),
+        kling("kling-own", never_sim, "own", job_deadline_s=45),
+    )
+    with running_gateway(tmp_path / "gw", config) as gw:
+        client = gw.sdk()
+        with gw.http() as http:
+            for model, seconds in (
+                ("kling", PROVIDERS["kling"].spec.job_deadline_s),
+                ("kling-own", 45),
+            ):
+                record = http.get(f"/jobs/{create(client, model, 'shown')}").json()
+                assert record["deadline_at"] == pytest.approx(record["created_at"] + seconds, abs=5)
+
+
 # --- past the deadline: failed, uncharged; the late completion recorded --------------------
 
 
