@@ -110,6 +110,7 @@ def _world(gw: Gateway, hook: str) -> dict[str, Any]:
             "video_id": video,
             "task_id": video,
             "webhook_id": webhook.json()["id"],
+            "secret_id": webhook.json()["secrets"][0]["id"],
             "delivery_id": delivery,
             "vendor": "kling",
         },

@@ -92,11 +92,10 @@ def _name(value: Any, param: str) -> str:
 
 def _one_name(fields: Mapping[str, Any], names: tuple[str, ...]) -> str:
     """The end user named by whichever of ``names`` is given (they must agree)."""
-    given = {fields[n] for n in names if fields.get(n) is not None}
+    given = {_name(fields[n], n) for n in names if fields.get(n) is not None}
     if len(given) > 1:
         raise InvalidRequest(f"Give the end user once: {', '.join(names)} differ.", param=names[0])
-    found = next((n for n in names if fields.get(n) is not None), names[0])
-    return _name(fields.get(found), found)
+    return given.pop() if given else _name(None, names[0])
 
 
 def _overrides(body: Mapping[str, Any]) -> dict[str, Any]:
