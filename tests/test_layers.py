@@ -48,6 +48,7 @@ RANKS = {
     "ui": 7,
     "server": 8,
     "app": 8,
+    "inprocess": 8,
     "cli": 9,
     "__main__": 10,
 }

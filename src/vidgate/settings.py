@@ -741,12 +741,18 @@ def build_settings(
     data_dir: Path | None = None,
     config_path: Path | None = None,
     run_poller: bool = True,
+    config: FileConfig | None = None,
 ) -> Settings:
-    """Resolve flags, environment and config file into ``Settings``."""
+    """Resolve flags, environment and config file into ``Settings``; ``config``: a config
+    already checked (``check_document``), used instead of any file (the in-process
+    gateway's config given as a dict)."""
     env = os.environ
     data = (data_dir or Path(env.get("VIDGATE_DATA_DIR", ".vidgate"))).resolve()
     cfg_path = config_path or (Path(env["VIDGATE_CONFIG"]) if env.get("VIDGATE_CONFIG") else None)
-    config = load_config_file(cfg_path)
+    if config is not None:
+        cfg_path = config_path
+    else:
+        config = load_config_file(cfg_path)
     master_key, generated = ensure_master_key(data)
     database_url = (
         env.get("VIDGATE_DATABASE_URL") or config.database_url or f"sqlite:///{data / 'vidgate.db'}"
