@@ -387,6 +387,11 @@ def doc_blocks(language: str) -> list[str]:
     return re.findall(rf"^```{language}\n(.*?)^```$", DOC.read_text(), flags=re.M | re.S)
 
 
+def doc_programs() -> list[str]:
+    """The documentation's whole programs (the Python blocks with a main guard)."""
+    return [block for block in doc_blocks("python") if 'if __name__ == "__main__":' in block]
+
+
 def run_script(folder: Path, name: str, source: str) -> subprocess.CompletedProcess[str]:
     script = folder / name
     script.write_text(source)
@@ -395,11 +400,15 @@ def run_script(folder: Path, name: str, source: str) -> subprocess.CompletedProc
     )
 
 
+def test_the_documentation_has_three_programs() -> None:
+    assert len(doc_programs()) == 3  # sync, async, the gateway kept open
+
+
 @pytest.mark.parametrize("index", [0, 1, 2])
 def test_the_documented_examples_run_as_written(tmp_path: Path, index: int) -> None:
     (config,) = doc_blocks("yaml")
     (tmp_path / "vidgate.yaml").write_text(config)
-    example = doc_blocks("python")[index]
+    example = doc_programs()[index]
     done = run_script(tmp_path, "example.py", example)
     assert done.returncode == 0, done.stderr[-3000:]
     if "fox.mp4" in example:
