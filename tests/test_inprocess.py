@@ -10,9 +10,12 @@ own.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import re
+import sqlite3
 import subprocess
 import sys
+import textwrap
 import threading
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
@@ -170,6 +173,43 @@ def test_a_closed_gateway_refuses_calls_and_stops_its_thread(tmp_path: Path) -> 
     with pytest.raises(openai.APIConnectionError) as failed:
         sdk.models.list()
     assert "not running" in str(failed.value.__cause__)
+
+
+def test_the_sync_client_serves_a_thread_pool(tmp_path: Path) -> None:
+    with Gateway(LOCAL_FAST, tmp_path / "data") as gateway:
+        sdk = gateway.client(max_retries=0)
+
+        def make(index: int) -> str:
+            video = sdk.videos.create_and_poll(
+                model="local/preview", prompt=f"fox {index}", poll_interval_ms=50, **SMALL
+            )
+            return video.status
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            assert list(pool.map(make, range(4))) == ["completed"] * 4
+        assert len(sdk.videos.list().data) == 4
+
+
+def test_a_gateway_left_open_stops_cleanly_at_exit(tmp_path: Path) -> None:
+    """The exit hook runs the app's shutdown: the heartbeat deletes its replica row only on
+    a clean stop (a killed process leaves it)."""
+    program = textwrap.dedent(
+        f"""
+        from vidgate.inprocess import Gateway
+
+        if __name__ == "__main__":
+            gateway = Gateway({LOCAL_FAST!r}, "data").start()
+            sdk = gateway.client(max_retries=0)
+            video = sdk.videos.create(model="local/preview", prompt="left", **{SMALL!r})
+            print(video.id)
+        """
+    )
+    done = run_script(tmp_path, "left_open.py", program)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    with sqlite3.connect(tmp_path / "data" / "vidgate.db") as db:
+        assert db.execute("SELECT count(*) FROM replicas").fetchone() == (0,)
+        (status,) = db.execute("SELECT status FROM jobs").fetchone()
+    assert status in ("queued", "in_progress", "completed")  # left to the next start
 
 
 def test_a_config_given_as_a_mapping_is_checked_like_a_file(tmp_path: Path) -> None:

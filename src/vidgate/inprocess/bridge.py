@@ -52,6 +52,8 @@ class LoopThread:
     def start(self) -> None:
         """Start the thread and wait until the app has started (migrations, poller); the
         app's start-up error is raised here."""
+        if self._thread is not None:
+            raise RuntimeError("the in-process gateway was started already")
         _exit_hook()
         self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
         self._thread.start()
@@ -97,7 +99,12 @@ class LoopThread:
                 "the sync in-process client was called from the gateway's own event loop, "
                 "where it would wait for itself: use vidgate.inprocess.async_client there"
             )
-        return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
+        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        try:
+            return future.result()
+        except BaseException:  # KeyboardInterrupt in the wait: the work stops too
+            future.cancel()
+            raise
 
     def close(self) -> None:
         """Stop the app (its lifespan's shutdown) and the thread; idempotent."""
