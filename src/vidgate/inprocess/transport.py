@@ -143,10 +143,13 @@ class _ResponseBody(httpx.AsyncByteStream):
             yield chunk
 
     async def aclose(self) -> None:
-        if not self._task.done():  # the client went away: the app sees a disconnect
-            self._exchange.channel.abandon()
-            self._exchange.finished.set()
-            await asyncio.wait({self._task})
+        """Closed before the body ended: the app sees the client leave, and is waited for
+        (as a server's connection, which is not reused while its app still sends)."""
+        if self._task.done() or self._exchange.channel.ended:
+            return
+        self._exchange.channel.abandon()
+        self._exchange.finished.set()
+        await asyncio.wait({self._task})
 
 
 class StreamingASGITransport(httpx.AsyncBaseTransport):
