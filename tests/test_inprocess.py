@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import re
 import sqlite3
 import subprocess
@@ -114,6 +115,19 @@ def test_an_upload_and_a_remix_go_through_the_sync_bridge(tmp_path: Path) -> Non
         remix = sdk.videos.remix(first.id, prompt="again")
         assert sdk.videos.poll(remix.id, poll_interval_ms=50).status == "completed"
         assert remix.remixed_from_video_id == first.id
+
+
+def test_the_event_stream_flows_and_stops_when_the_reader_leaves(tmp_path: Path) -> None:
+    """``/v1/videos/events`` never ends by itself: through the sync bridge its events arrive
+    as they are sent, and leaving mid-stream stops it (the gateway then closes)."""
+    with Gateway(LOCAL_FAST, tmp_path / "data") as gateway, gateway.http_client() as http:
+        made = http.post("/v1/videos", json={"prompt": "watched", **SMALL}).json()
+        with http.stream("GET", "/v1/videos/events", params={"video_id": made["id"]}) as events:
+            assert events.status_code == 200
+            for line in events.iter_lines():
+                if line.startswith("data:") and json.loads(line[5:])["status"] == "completed":
+                    break
+    assert not any(t.name == "vidgate-inprocess" for t in threading.enumerate())
 
 
 def test_a_virtual_key_through_the_admin_client(tmp_path: Path) -> None:
@@ -471,6 +485,25 @@ def test_the_documented_examples_run_as_written(tmp_path: Path, index: int) -> N
         assert video_shape((tmp_path / "fox.mp4").read_bytes())[:2] == (1280, 720)
     else:
         assert "local/preview" in done.stdout
+
+
+def test_without_the_openai_package_the_error_says_what_to_install(tmp_path: Path) -> None:
+    program = (
+        "import sys\n"
+        "sys.modules['openai'] = None  # importing it raises ImportError, as when absent\n"
+        "from vidgate.inprocess import client\n"
+        "try:\n"
+        "    with client(data_dir='d'):\n"
+        "        pass\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "install the openai package (pip install openai)" in done.stdout
+    assert not (tmp_path / "d").exists()  # nothing was started
 
 
 def test_a_script_that_starts_the_gateway_on_import_is_refused_at_once(tmp_path: Path) -> None:
