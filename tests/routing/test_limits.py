@@ -43,3 +43,21 @@ def test_retain_frees_slots_of_jobs_that_ended_elsewhere() -> None:
     assert counters.running("key") == 2  # the young slot stays: its row may not exist yet
     counters.retain({"still-running"}, taken_before=101.0)
     assert counters.running("key") == 1
+
+
+def test_ids_that_ended_and_left_the_window_hold_no_memory() -> None:
+    """One counter id per end user: thousands of them must not stay in memory for ever."""
+    counters = LimitCounters()
+    for n in range(5000):
+        assert counters.acquire(f"end_user:{n}", f"job{n}", rpm=10, max_concurrent=2, now=1000) == 0
+    for n in range(5000):
+        counters.release(f"end_user:{n}", f"job{n}")
+    assert len(counters.held()) == 5000  # their creates are still in the rpm window
+    assert counters.acquire("end_user:late", "job-late", rpm=10, max_concurrent=2, now=1061) == 0
+    assert counters.held() == {"end_user:late"}  # everyone else's window has passed
+    counters.release("end_user:late", "job-late")
+    assert counters.rpm_used("end_user:late", now=1122) == 0
+    assert counters.held() == set()
+    counters.seed([("end_user:x", "seeded")])
+    counters.retain(set(), taken_before=2000)
+    assert counters.held() == set()

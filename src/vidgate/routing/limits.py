@@ -8,7 +8,10 @@ concurrency slot is given back when the attempt fails or the job ends (the job s
 calls ``release`` from its end-of-job hook), so the count is exact however a job ends. The
 rpm window is sliding: a slot frees exactly 60 s after the create that used it.
 
-Counters live in this process and are seeded at start from the jobs still in flight.
+Counters live in this process and are seeded at start from the jobs still in flight. An
+id without a create in the window or a job in flight holds no memory (there is one id per
+end user, and apps have many): a release drops an emptied id, and a sweep once a window drops
+emptied rpm windows.
 ``Counters`` is the interface; ``cluster/redis.py`` implements it in Redis for replicas.
 """
 
@@ -59,6 +62,7 @@ class LimitCounters:
         self._creates: dict[str, deque[float]] = {}
         self._running: dict[str, dict[str, float]] = {}
         """Jobs in flight per counter, with when each took its slot."""
+        self._swept_at = 0.0
 
     def seed(self, jobs: Iterable[tuple[str, str]]) -> None:
         """Count ``(counter_id, job_id)`` pairs still in flight (start-up)."""
@@ -70,9 +74,11 @@ class LimitCounters:
 
     def rpm_used(self, counter_id: str, now: float | None = None) -> int:
         window = self._creates.get(counter_id)
-        if not window:
+        if window is None:
             return 0
         self._expire(window, time.time() if now is None else now)
+        if not window:  # one entry per id ever seen would grow without end (end users)
+            del self._creates[counter_id]
         return len(window)
 
     def wait_s(
@@ -107,7 +113,20 @@ class LimitCounters:
             return wait
         self._creates.setdefault(counter_id, deque()).append(now)
         self._running.setdefault(counter_id, {})[job_id] = now
+        if now - self._swept_at >= RPM_WINDOW_S:
+            self._sweep(now)
         return 0.0
+
+    def held(self) -> set[str]:
+        """The ids with a create in the window or a job in flight (what is in memory)."""
+        return set(self._creates) | set(self._running)
+
+    def _sweep(self, now: float) -> None:
+        """Drop the windows that have emptied: an id seen once (an end user that never
+        comes back) must not stay in memory. Once a window, so it costs O(1) a create."""
+        self._swept_at = now
+        for counter_id in list(self._creates):
+            self.rpm_used(counter_id, now)
 
     async def take(
         self, counter_id: str, job_id: str, rpm: int | None, max_concurrent: int | None
@@ -120,15 +139,19 @@ class LimitCounters:
         running = self._running.get(counter_id)
         if running is not None:
             running.pop(job_id, None)
+            if not running:
+                del self._running[counter_id]
 
     def retain(self, live: set[str], taken_before: float) -> None:
         """Replicas without Redis: a job started here may end on another replica, whose
         release this process never sees; drop slots of jobs that are no longer live. Slots
         taken after ``taken_before`` stay (their job row may not be written yet)."""
-        for running in self._running.values():
+        for counter_id, running in list(self._running.items()):
             for job_id in [j for j, at in running.items() if at < taken_before]:
                 if job_id not in live:
                     del running[job_id]
+            if not running:
+                del self._running[counter_id]
 
     @staticmethod
     def _expire(window: deque[float], now: float) -> None:
