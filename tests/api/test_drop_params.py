@@ -327,3 +327,24 @@ def test_audio_and_fields_of_other_operations_are_dropped_as_sent(gw: Gateway, k
         edited = http.post("/v1/videos/edits", json={**edit, "drop_params": True})
         assert created(edited)["dropped_params"] == ["duration"]
         assert edited.headers[HEADER] == "duration" and edited.json()["seconds"] == "1"
+
+
+def test_option_names_of_any_spelling_are_named_in_a_safe_header(gw: Gateway, key: str) -> None:
+    """A dropped metadata key is named as sent in the body, and percent-encoded and cut short
+    in the header (a header is ASCII: an unencoded ``ключ`` was a 500 after the job existed,
+    a newline a reset connection)."""
+    odd = {"ключ": 1, "a\r\nx-injected: 1": 2, "k" * 5000: 3}
+    body = {"model": "preview", "prompt": "odd option names", "metadata": odd, "drop_params": True}
+    with gw.http(key) as http:
+        response = http.post("/v1/video/generations", json=body)
+        assert response.status_code == 200, response.text
+        header = response.headers[HEADER]
+        # sorted as dropped; the 5 KB name does not fit, so the list ends there
+        assert header == "metadata.a%0D%0Ax-injected%3A%201,..."
+        task = response.json()["id"]
+        assert http.get(f"/v1/video/generations/{task}").status_code == 200
+        again = http.get(f"/v1/videos/{task}")
+        assert again.status_code == 200 and again.headers[HEADER] == header
+        video = again.json()
+    assert sorted(video["dropped_params"]) == sorted(f"metadata.{name}" for name in odd)
+    assert "x-injected" not in response.headers

@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response, StreamingResponse
@@ -40,6 +41,8 @@ Caller = Depends(principal)
 POLL_AFTER_MS_MIN = 200
 POLL_AFTER_MS_MAX = 10_000
 MAX_IDEMPOTENCY_KEY = 255
+MAX_DROPPED_HEADER = 1024
+"""Longest ``x-vidgate-dropped-params`` value (header limits of clients start near 8 KiB)."""
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -74,9 +77,19 @@ def video_headers(job: Job, live: LiveDeployments) -> dict[str, str]:
 
 def dropped_header(job: Job) -> dict[str, str]:
     """``x-vidgate-dropped-params: seed,fps`` (names as sent) if the deployment that took the
-    job dropped anything; else nothing."""
+    job dropped anything; else nothing.
+
+    A dropped ``metadata`` key is named as the client spelled it, so each name is
+    percent-encoded (a header carries ASCII only: no newline, no ``ключ``) and the list is cut
+    at ``MAX_DROPPED_HEADER`` characters, ending ``,...``; ``dropped_params`` in the body has
+    the names whole."""
     dropped = job.request.get("dropped") if job.request else None
-    return {"x-vidgate-dropped-params": ",".join(dropped)} if dropped else {}
+    if not dropped:
+        return {}
+    value = ",".join(quote(str(name), safe="._-[]") for name in dropped)
+    if len(value) > MAX_DROPPED_HEADER:
+        value = value[: MAX_DROPPED_HEADER - 4].rsplit(",", 1)[0] + ",..."
+    return {"x-vidgate-dropped-params": value}
 
 
 def _poll_after_ms(job: Job, live: LiveDeployments) -> int:
