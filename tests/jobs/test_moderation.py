@@ -87,9 +87,13 @@ def _endpoint(url: str, **more: Any) -> dict[str, Any]:
         "api_base": f"{url}/v1",
         "api_key": "os.environ/MOD_SIM_KEY",
         "model": "omni-moderation-latest",
-        "timeout_s": 5,
+        "timeout_s": 60,  # generous: a passing check must not depend on machine load
         **more,
     }
+
+
+SHORT_TIMEOUT_S = 2
+"""For the ``[mod:hang]`` gateways only: the simulator hangs 120 s, far past it."""
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +107,21 @@ def gw(mod: Sim, videos: Sim, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 @pytest.fixture(scope="module")
+def hasty(mod: Sim, videos: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """As ``gw`` with a short endpoint timeout, for the hang cases."""
+    endpoint = _endpoint(mod.url, timeout_s=SHORT_TIMEOUT_S)
+    config = _config(videos.url, {"deployment": endpoint, "blocked_terms": TERMS})
+    env = {"MOD_SIM_KEY": MOD_KEY}
+    with running_gateway(tmp_path_factory.mktemp("hasty"), config, env=env) as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="module")
 def lenient(mod: Sim, videos: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    """``on_error: allow``: a failing endpoint lets requests through."""
-    config = _config(videos.url, {"deployment": _endpoint(mod.url), "on_error": "allow"})
+    """``on_error: allow``: a failing endpoint lets requests through (it hangs past a short
+    timeout; ``[mod:500]`` answers at once)."""
+    endpoint = _endpoint(mod.url, timeout_s=SHORT_TIMEOUT_S)
+    config = _config(videos.url, {"deployment": endpoint, "on_error": "allow"})
     env = {"MOD_SIM_KEY": MOD_KEY}
     with running_gateway(tmp_path_factory.mktemp("lenient"), config, env=env) as gateway:
         yield gateway
@@ -230,16 +246,37 @@ async def test_a_negative_prompt_is_not_moderated(mod: Sim) -> None:
         await moderator.aclose()
 
 
-def test_a_refusal_takes_no_rate_limit_slot(gw: Gateway) -> None:
-    key = gw.new_key(rpm_limit=1)
+def test_a_refusal_holds_no_jobs_in_flight_slot(gw: Gateway) -> None:
+    """Neither the key's nor the end user's: a refused request is not running."""
+    key = gw.new_key(max_parallel_requests=1, end_user_limits={"max_parallel_requests": 1})
     client = gw.sdk(key)
-    for _ in range(3):
-        with pytest.raises(openai.BadRequestError):
-            client.videos.create(prompt="a massacre")
-    video = client.videos.create(prompt="a lighthouse")  # the key's one create this minute
-    assert video.id.startswith("video_")
+    for prompt in ("a massacre", "zorblax", "a kite [mod:500]"):
+        with pytest.raises((openai.BadRequestError, openai.InternalServerError)):
+            client.videos.create(prompt=prompt, extra_body={"user": "ann"})
+    video = client.videos.create(prompt="a lighthouse", extra_body={"user": "ann"})
+    assert video.id.startswith("video_")  # the key's one job in flight
     with pytest.raises(openai.RateLimitError):  # and the limit is really one
         client.videos.create(prompt="a second lighthouse")
+
+
+def test_a_key_past_its_rate_limit_makes_no_moderation_call(gw: Gateway, mod: Sim) -> None:
+    """The slots come before the endpoint: hammering creates costs one call per admitted
+    request, not one per request. A refusal by the endpoint used an rpm tick (it was a
+    request, and it cost a call); a blocked term, decided locally first, did not."""
+    key = gw.new_key(rpm_limit=2)
+    client = gw.sdk(key)
+    asked = len(mod.state.inputs)
+    with pytest.raises(openai.BadRequestError):
+        client.videos.create(prompt="zorblax at noon")  # local: no tick, no call
+    with pytest.raises(openai.BadRequestError):
+        client.videos.create(prompt="a massacre at noon")  # a call and a tick
+    assert client.videos.create(prompt="a lighthouse at noon").id.startswith("video_")
+    assert len(mod.state.inputs) == asked + 2
+    for n in range(5):
+        with pytest.raises(openai.RateLimitError) as caught:
+            client.videos.create(prompt=f"lighthouse number {n}")
+        assert "Rate limit reached for this key" in caught.value.message
+    assert len(mod.state.inputs) == asked + 2  # no call for a request refused by the limit
 
 
 def test_a_refused_upload_is_discarded(gw: Gateway) -> None:
@@ -290,20 +327,32 @@ def test_the_remix_prompt_is_checked(gw: Gateway, videos: Sim) -> None:
     assert remix.remixed_from_video_id == source.id
 
 
-def test_the_estimate_reports_a_refusal_without_a_job(gw: Gateway, videos: Sim) -> None:
-    mark, rid = videos.mark(), _rid()
+def test_the_estimate_checks_the_terms_and_never_calls_the_endpoint(
+    gw: Gateway, mod: Sim, videos: Sim
+) -> None:
+    """A dry run takes no rate-limit slot, so it must not reach a rate-limited endpoint."""
+    mark, asked, rid, fine_rid = videos.mark(), len(mod.state.inputs), _rid(), _rid()
     with gw.http() as http:
         blocked = http.post(
             "/v1/videos/estimate",
-            json={"model": "sora-2", "prompt": "a bloodbath"},
+            json={"model": "sora-2", "prompt": "a zorblax"},
             headers={"X-Request-ID": rid},
         ).json()
-        fine = http.post("/v1/videos/estimate", json={"prompt": "a meadow"}).json()
+        flagged = [
+            http.post("/v1/videos/estimate", json={"prompt": "a bloodbath"}).json()
+            for _ in range(5)
+        ]
+        fine = http.post(
+            "/v1/videos/estimate", json={"prompt": "a meadow"}, headers={"X-Request-ID": fine_rid}
+        ).json()
     assert blocked["admitted"] is False
     (reason,) = [r for r in blocked["reasons"] if r["code"] == "content_policy_violation"]
-    assert "violence" in reason["message"]
+    assert "a blocked term" in reason["message"]
+    assert all(f["admitted"] is True and f["reasons"] == [] for f in flagged)  # the create asks
     assert fine["admitted"] is True and fine["reasons"] == []
-    assert _logged(gw, rid)["moderation"] == "blocked: violence, violence/graphic"
+    assert len(mod.state.inputs) == asked  # no call at all
+    assert _logged(gw, rid)["moderation"] == "blocked: term"
+    assert _logged(gw, fine_rid)["moderation"] == "passed: terms only"
     assert _creates(videos, mark) == []
 
 
@@ -312,8 +361,9 @@ def test_the_estimate_reports_a_refusal_without_a_job(gw: Gateway, videos: Sim) 
     [("[mod:500]", "HTTP 500"), ("[mod:malformed]", "unreadable reply"), ("[mod:hang]", "timeout")],
 )
 def test_a_failing_endpoint_refuses_with_503_by_default(
-    gw: Gateway, videos: Sim, marker: str, why: str
+    gw: Gateway, hasty: Gateway, videos: Sim, marker: str, why: str
 ) -> None:
+    gw = hasty if marker == "[mod:hang]" else gw
     mark, rid = videos.mark(), _rid()
     with pytest.raises(openai.InternalServerError) as caught:
         gw.sdk().videos.create(prompt=f"a kite {marker}", extra_headers={"X-Request-ID": rid})
@@ -398,7 +448,7 @@ def test_the_request_log_filters_by_outcome(gw: Gateway) -> None:
         bad = http.get("/admin/requests", params={"moderation": "flagged"})
     assert rid in [row["request_id"] for row in blocked]
     assert blocked and all(row["moderation"].startswith("blocked: ") for row in blocked)
-    assert all(row["moderation"] == "passed" for row in passed)
+    assert passed and all(row["moderation"] in ("passed", "passed: terms only") for row in passed)
     assert bad.status_code == 400
     error = bad.json()["error"]
     assert error["param"] == "moderation" and "passed, blocked, error" in error["message"]

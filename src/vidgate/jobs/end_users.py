@@ -75,7 +75,8 @@ class EndUserGate:
         counters = self.counters()
         wait = await counters.take(admitted.budget_id, job_id, rpm, parallel)
         if wait > 0:
-            raise _refusal(admitted, counters, wait)
+            subject = f"end user '{admitted.user.name}' of this key"
+            raise rate_refusal(counters, admitted.budget_id, (rpm, parallel), wait, subject, "user")
         return admitted
 
     def release(self, key_id: str, name: str | None, job_id: str) -> None:
@@ -146,9 +147,18 @@ class EndUserGate:
         self.counters().seed((budget_id(key, name), job) for key, name, job in rows)
 
 
-def _refusal(admitted: Admitted, counters: Counters, wait: float) -> RateLimited:
-    counter, limits = admitted.budget_id, admitted.limits
-    rpm, parallel = limits.rpm_limit, limits.max_parallel_jobs
+def rate_refusal(
+    counters: Counters,
+    counter: str,
+    limits: tuple[int | None, int | None],
+    wait: float,
+    subject: str,
+    param: str | None = None,
+) -> RateLimited:
+    """The 429 for a full rpm or parallel ``limits`` on ``counter``, with OpenAI's
+    ``x-ratelimit-*`` headers; ``subject`` says whose ("this key", "end user 'x' of this
+    key"). Used for keys (``JobService``) and end users alike."""
+    rpm, parallel = limits
     used = counters.rpm_used(counter)
     seconds = max(1, math.ceil(wait))
     headers = {"x-ratelimit-reset-requests": f"{seconds}s"}
@@ -161,9 +171,9 @@ def _refusal(admitted: Admitted, counters: Counters, wait: float) -> RateLimited
         else f"{parallel} jobs running at once"
     )
     return RateLimited(
-        f"Rate limit reached for end user '{admitted.user.name}' of this key: {what} "
-        f"({counters.running(counter)} running). Please retry in {seconds} s.",
-        param="user",
+        f"Rate limit reached for {subject}: {what} ({counters.running(counter)} running). "
+        f"Please retry in {seconds} s.",
+        param=param,
         retry_after_s=wait,
         headers=headers,
     )

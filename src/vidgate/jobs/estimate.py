@@ -3,7 +3,9 @@
 It follows ``JobService.submit`` up to the insert and stops there: the request is placed
 (``jobs/placements.py``, so a bad field is the same 400 as a create), the first placement's
 list price is what a create would hold, and the key's budgets and own limits are read, not
-taken. No job row, no hold, no slot and no upstream call. ``dropped_params`` names what that
+taken. No job row, no hold, no slot and no upstream call, nor a moderation call: only the
+local blocked terms are checked (the create asks the endpoint, after taking its rate-limit
+slots; a dry run takes none, so it would call it without limit). ``dropped_params`` names what that
 first placement would drop under ``drop_params`` (what a create's header would name).
 """
 
@@ -51,8 +53,8 @@ async def estimate(
                 first = first or placement
                 if placement.deployment.model_name not in candidates:
                     candidates.append(placement.deployment.model_name)
-        if moderator is not None:  # as in a create: once the request can be placed
-            reasons += await moderator.reasons(request)
+        if moderator is not None:  # once the request can be placed; the terms only
+            reasons += moderator.reasons(request)
     price = None if first is None else router.list_price(first)
     cost = price or 0.0
     balances = await store.db.read(

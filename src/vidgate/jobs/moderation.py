@@ -3,9 +3,12 @@
 Optional (``settings.moderation``, ``docs/moderation.md``). Two checks, cheapest first: a
 local list of blocked terms (whole words or phrases, case-insensitive), then an
 OpenAI-compatible moderation endpoint (``POST {api_base}/moderations``). The job service
-runs ``Moderator.check`` once the request is parsed and placed (its fields and model are
-valid) and before the key's rate-limit slot, the budget hold, the job row or any upstream
-call: a blocked request is a 400 ``content_policy_violation`` and costs nothing. An endpoint
+checks the terms once the request is parsed and placed (its fields and model are valid),
+takes the key's and end user's rate-limit slots, then asks the endpoint (``check``), all
+before the budget hold, the job row or any upstream call: a key past its rate limit makes
+no moderation call, and a blocked request is a 400 ``content_policy_violation`` that costs
+nothing and holds no jobs-in-flight slot (its rpm tick stays). The estimate checks the
+terms only: it takes no slot, so it must not call a rate-limited endpoint. An endpoint
 that fails is ``on_error``'s to decide: 503 ``moderation_unavailable`` (the default) or let
 it through. Every outcome goes on the request log (``request_logs.moderation``) and into
 ``vidgate_moderation_checks_total``.
@@ -91,32 +94,54 @@ class Moderator:
         if self.client is not None:
             await self.client.aclose()
 
+    def check_terms(self, request: VideoRequest) -> None:
+        """The local blocked terms (no call, so before any slot): raise the refusal. A pass
+        is not noted: ``check`` notes the whole outcome."""
+        verdict = self._terms(request)
+        if verdict is not None and verdict.error is not None:
+            self._noted(verdict)
+            raise verdict.error
+
     async def check(self, request: VideoRequest) -> None:
-        """Raise the refusal for a blocked request (or an endpoint failure under ``refuse``)."""
-        verdict = await self.judge(request)
+        """The endpoint, once the terms passed and the caller's rate-limit slots are taken:
+        raise the refusal for a flagged request (or a failure under ``refuse``)."""
+        verdict = self._noted(await self._endpoint(request))
         if verdict.error is not None:
             raise verdict.error
 
-    async def reasons(self, request: VideoRequest) -> list[dict[str, Any]]:
-        """The check for a dry run (``POST /v1/videos/estimate``): the refusal as a reason."""
-        verdict = await self.judge(request)
+    def reasons(self, request: VideoRequest) -> list[dict[str, Any]]:
+        """The check for a dry run (``POST /v1/videos/estimate``): the blocked terms only,
+        as a reason. The estimate never calls the endpoint (it takes no rate-limit slot, so
+        it could call it without limit); the create does."""
+        verdict = self._terms(request)
+        if verdict is None:
+            asked = self.settings.deployment is not None and bool(texts(request))
+            verdict = Verdict("passed: terms only" if asked else "passed", "passed")
+        self._noted(verdict)
         if verdict.error is None:
             return []
         return [{"code": verdict.error.code, "message": verdict.error.message}]
 
     async def judge(self, request: VideoRequest) -> Verdict:
-        """Check ``request``; its outcome is noted on the request log and counted."""
-        verdict = await self._judge(request)
+        """Both checks, as a create meets them; the outcome is noted and counted."""
+        return self._noted(self._terms(request) or await self._endpoint(request))
+
+    @staticmethod
+    def _noted(verdict: Verdict) -> Verdict:
+        """``verdict`` on the request log and in the metric."""
         note_current(moderation=verdict.outcome[:MAX_OUTCOME])
         metrics.MODERATION_CHECKS.labels(verdict.metric).inc()
         return verdict
 
-    async def _judge(self, request: VideoRequest) -> Verdict:
-        found = texts(request)
-        param = request.name("prompt")
-        if self.terms is not None and any(self.terms.search(text) for text in found):
-            error = _blocked("the prompt contains a blocked term", param)
+    def _terms(self, request: VideoRequest) -> Verdict | None:
+        """The blocked-terms refusal, or ``None`` when no term is in the prompt."""
+        if self.terms is not None and any(self.terms.search(text) for text in texts(request)):
+            error = _blocked("the prompt contains a blocked term", request.name("prompt"))
             return Verdict("blocked: term", "blocked_term", error)
+        return None
+
+    async def _endpoint(self, request: VideoRequest) -> Verdict:
+        found = texts(request)
         endpoint = self.settings.deployment
         if endpoint is None or not found:
             return Verdict("passed", "passed")
@@ -126,7 +151,7 @@ class Moderator:
             return self._failed(str(exc))
         if flagged:
             names = ", ".join(flagged)
-            error = _blocked(f"the prompt was flagged for {names}", param)
+            error = _blocked(f"the prompt was flagged for {names}", request.name("prompt"))
             return Verdict(f"blocked: {names}", "blocked_flagged", error)
         return Verdict("passed", "passed")
 

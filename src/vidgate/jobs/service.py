@@ -13,18 +13,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import math
 import secrets
 import time
 from typing import Any
 
 from vidgate.accounting.end_users import EndUserStore
 from vidgate.accounting.keys import Principal
-from vidgate.errors import Conflict, GatewayError, InvalidRequest, NotFound, RateLimited
+from vidgate.errors import Conflict, GatewayError, InvalidRequest, NotFound
 from vidgate.jobs import lifecycle, listing
 from vidgate.jobs.archive import asset_prefix
 from vidgate.jobs.create import Creator, Plan, row_values
-from vidgate.jobs.end_users import Admitted, EndUserGate
+from vidgate.jobs.end_users import Admitted, EndUserGate, rate_refusal
 from vidgate.jobs.estimate import estimate
 from vidgate.jobs.moderation import Moderator
 from vidgate.jobs.placements import Placements
@@ -102,10 +101,11 @@ class JobService:
                     return _same_request(existing, fingerprint)
             source = await self._source_job(principal, request)
             pinned, groups = await self.placements.groups(principal, request, source)
-            if self.moderator is not None:  # valid and placeable; before any slot or hold
-                await self.moderator.check(request)
+            if self.moderator is not None:  # valid and placeable: the local terms, free
+                self.moderator.check_terms(request)
             plan = Plan(new_job_id(), pinned, skipped=groups.skipped)
             end_user = await self._admit_both(principal, request.user, plan.job_id)
+            await self._moderate(principal, request, plan.job_id)
         except GatewayError:
             await self._discard_uploads(request)
             raise
@@ -164,10 +164,23 @@ class JobService:
         admitted = await self.end_users.admit(principal, end_user, job_id)
         try:
             await self._admit(principal, job_id)
-        except GatewayError:
+        except BaseException:  # a refusal, or a cancellation during the key's take
             self.end_users.release(principal.key_id, end_user, job_id)
             raise
         return admitted
+
+    async def _moderate(self, principal: Principal, request: VideoRequest, job_id: str) -> None:
+        """The moderation endpoint, once the slots are taken: a key past its limits is a
+        429 without a call. A refusal (or a failure, or a cancellation) gives the jobs-in-
+        flight slots back; the rpm tick stays (it was a request, and a refused one still
+        cost a moderation call)."""
+        if self.moderator is None:
+            return
+        try:
+            await self.moderator.check(request)
+        except BaseException:
+            self._free(principal.key_id, request.user, job_id)
+            raise
 
     def _free(self, key_id: str, end_user: str | None, job_id: str) -> None:
         """Give back the slots a create took (it made no job, or another job won)."""
@@ -184,25 +197,8 @@ class JobService:
         if rpm is None and parallel is None:
             return
         wait = await self.key_limits.take(principal.key_id, job_id, rpm, parallel)
-        if wait <= 0:
-            return
-        used = self.key_limits.rpm_used(principal.key_id)
-        headers = {"x-ratelimit-reset-requests": f"{max(1, math.ceil(wait))}s"}
-        if rpm is not None:
-            headers["x-ratelimit-limit-requests"] = str(rpm)
-            headers["x-ratelimit-remaining-requests"] = str(max(0, rpm - used))
-        running = self.key_limits.running(principal.key_id)
-        what = (
-            f"{rpm} video requests per minute"
-            if rpm is not None and used >= rpm
-            else f"{parallel} jobs running at once"
-        )
-        raise RateLimited(
-            f"Rate limit reached for this key: {what} ({running} running). "
-            f"Please retry in {max(1, math.ceil(wait))} s.",
-            retry_after_s=wait,
-            headers=headers,
-        )
+        if wait > 0:
+            raise rate_refusal(self.key_limits, principal.key_id, (rpm, parallel), wait, "this key")
 
     async def _free_refused_key(self, job: Job, fingerprint: str) -> bool:
         """Retrying a request the upstream refused (429, 5xx...) runs it again: nothing was
@@ -364,7 +360,10 @@ def _same_request(job: Job, fingerprint: str) -> Job:
             param="Idempotency-Key",
             code="idempotency_key_reused",
         )
-    if job.deleted_at is not None and job.phase == "done" and job.status == "failed":
+    # a deleted failed job: ended, whether or not its upstream task is still watched
+    # (``overdue``), so a replay's answer does not change when the watch stops
+    ended = job.phase in lifecycle.ENDED_PHASES
+    if job.deleted_at is not None and ended and job.status == "failed":
         raise Conflict(
             "The request with this Idempotency-Key was rejected; use a new key to retry.",
             param="Idempotency-Key",
