@@ -189,12 +189,16 @@ class EndUserStore:
         self._seen: dict[tuple[str, str], tuple[float, EndUser, Any]] = {}
         """What ``admit`` last read or wrote per end user, for ``CACHE_TTL_S``: a create
         costs no read then. Changes made here drop it at once, elsewhere within the TTL."""
+        self._generation = 0
+        """Bumped by every change made here, before and after its write: ``admit`` caches
+        what it read only if no change began or ended meanwhile (its read may be older)."""
 
     async def admit(self, key_id: str, name: str, defaults: Limits) -> tuple[EndUser, Limits]:
         """The end user at a create: registered and its budget row in step (one read, or
         none while cached, and a write only when something changed). Returns it and its
         effective limits."""
         user: EndUser | None
+        generation = self._generation
         cached = self._seen.get((key_id, name))
         if cached is not None and time.monotonic() - cached[0] < CACHE_TTL_S:
             user, budget = cached[1], cached[2]
@@ -208,7 +212,7 @@ class EndUserStore:
             user = await self._write(
                 key_id, name, lambda conn, u: _sync_budget(conn, u, limits, time.time())
             )
-        if cached is None:  # read or written now: remember it from now on
+        if cached is None and generation == self._generation:  # read or written now
             if len(self._seen) > 10_000:
                 self._seen.clear()
             self._seen[(key_id, name)] = (time.monotonic(), user, wanted)
@@ -291,14 +295,22 @@ class EndUserStore:
         def then(conn: Connection, user: EndUser) -> None:
             _sync_budget(conn, user, user.overrides.over(defaults), time.time())
 
-        self._seen.pop((key_id, name), None)
-        return await self._write(key_id, name, then, values)
+        self._changing(key_id, [name])
+        try:
+            return await self._write(key_id, name, then, values)
+        finally:  # an admit may have cached the old row while the write ran
+            self._changing(key_id, [name])
+
+    def _changing(self, key_id: str, names: list[str]) -> None:
+        """Drop the cached entries of ``names`` and keep ``admit`` from caching a read
+        that may predate the change."""
+        self._generation += 1
+        for name in names:
+            self._seen.pop((key_id, name), None)
 
     async def forget(self, key_id: str, names: list[str]) -> int:
         """Delete the rows (overrides and block) of ``names``; spend and budget rows stay.
         Returns how many existed."""
-        for name in names:
-            self._seen.pop((key_id, name), None)
 
         def run(conn: Connection) -> int:
             found = 0
@@ -310,7 +322,11 @@ class EndUserStore:
                 ).rowcount
             return found
 
-        return await self.db.write(run)
+        self._changing(key_id, names)
+        try:
+            return await self.db.write(run)
+        finally:
+            self._changing(key_id, names)
 
     async def page(self, key_id: str, after: str | None, limit: int) -> list[EndUser]:
         """The key's end users by name, ``limit`` after ``after``."""
