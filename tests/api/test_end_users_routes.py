@@ -122,6 +122,22 @@ def test_master_key_names_the_key_and_keys_see_only_their_own(gw: Gateway) -> No
     assert error(refused, 404)["param"] == "key"
 
 
+def test_a_virtual_key_may_name_itself_by_id_alias_or_the_key(gw: Gateway) -> None:
+    """As docs/end_users.md says for ``key``; another key named by its key is still 404."""
+    key, other = gw.new_key(key_alias="eu-self"), gw.new_key()
+    with gw.http(key) as http:
+        key_id = http.get("/key/info").json()["key_id"]
+    for ref in (key_id, "eu-self", key):
+        body = {"user_ids": ["yan"], "key": ref}
+        assert post(gw, key, "/customer/block", body).status_code == 200, ref
+        with gw.http(key) as http:
+            listed = http.get("/customer/list", params={"key": ref})
+        assert listed.status_code == 200 and listed.json()["data"][0]["user_id"] == "yan"
+    refused = post(gw, other, "/customer/block", {"user_ids": ["yan"], "key": key})
+    assert error(refused, 404)["param"] == "key"
+    assert key not in refused.text
+
+
 def test_key_routes_show_and_change_end_user_defaults(gw: Gateway) -> None:
     limits = {"max_budget": 1.5, "budget_duration": "7d", "max_parallel_requests": 2}
     made = post(gw, None, "/key/generate", {"end_user_limits": limits}).json()

@@ -10,6 +10,7 @@ another key is a 404), the master key acts for any key it names in ``key``.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -18,7 +19,7 @@ from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
 from vidgate.accounting.end_users import EndUser, EndUserStore, Limits, parse_limits
-from vidgate.accounting.keys import KeyRecord, KeyStore, Principal
+from vidgate.accounting.keys import KeyRecord, KeyStore, Principal, hash_key
 from vidgate.api import openapi_models as m
 from vidgate.api.auth import principal
 from vidgate.api.body import read_fields
@@ -65,9 +66,14 @@ async def _whose(request: Request, caller: Principal, ref: Any) -> KeyRecord:
             )
         return await keys.find(ref)
     record = await keys.find(caller.key_id)
-    if ref and ref not in (record.id, record.alias):
+    if ref and ref not in (record.id, record.alias) and not _is_key(ref, record):
         raise NotFound("No such key.", param="key")
     return record
+
+
+def _is_key(ref: str, record: KeyRecord) -> bool:
+    """Whether ``ref`` is ``record``'s key itself (by its hash; the key is never stored)."""
+    return hmac.compare_digest(hash_key(ref), record.key_hash)
 
 
 def _name(value: Any, param: str) -> str:
