@@ -119,7 +119,16 @@ HEADER_ATOMS: tuple[bytes, ...] = (
 )
 
 
-HOSTILE_KEYS = ("not_a_field", "\ud800", "prompt\x00", "a" * 10_000, "__proto__", "")
+HOSTILE_KEYS = (
+    "not_a_field",
+    "\ud800",
+    "prompt\x00",
+    "a" * 10_000,
+    "__proto__",
+    "",
+    "ключ",
+    "a\r\nb",
+)
 """Keys no body takes (written with ``json.dumps``: the surrogate as an escape)."""
 
 
