@@ -208,9 +208,8 @@ def test_a_huge_file_costs_a_few_small_reads(tmp_path: Path) -> None:
         assert c2pa_manifest_in(handle, size)  # type: ignore[arg-type]
     assert CountingReader.reads <= 6 and CountingReader.bytes_read <= 16 * 4 + 256
 
-    best = min(_timed(path) for _ in range(20))
+    best = min(_timed(path) for _ in range(20))  # shown, not asserted: the reads above are
     print(f"\nC2PA check of a {size / 1024**3:.1f} GiB file: {best * 1e6:.0f} µs")
-    assert best < 0.01  # ≪ 1 ms alone; generous for a busy two-core machine
 
 
 def _timed(path: Path) -> float:

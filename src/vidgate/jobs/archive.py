@@ -65,7 +65,9 @@ class Archiver:
                 assets[variant] = await self._preview(
                     job, client, variant, video_path, work, variant in upstream_previews
                 )
-            c2pa = has_c2pa_manifest(video_path)  # a few header reads: tens of µs, inline
+            # header reads only (tens of µs), but a fragmented MP4 may have thousands of
+            # boxes: off the event loop
+            c2pa = await asyncio.to_thread(has_c2pa_manifest, video_path)
             assets["video"] = _info_dict(
                 await self.storage.put_file(
                     asset_prefix(job.id) + "video.mp4", video_path, "video/mp4", digest
