@@ -5,6 +5,7 @@ spend --group-by end_user``."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from tests.accounting.test_spend_gateway import insert_spend
 from tests.api.test_openapi_replies import Replies
 from tests.cli.run import vidgate
 from tests.support import Gateway, running_gateway
+from vidgate.accounting.end_users import MAX_CONFIGURED
 
 LOCAL = {"model_name": "local/preview", "provider": "local", "model": "preview"}
 
@@ -136,6 +138,33 @@ def test_a_virtual_key_may_name_itself_by_id_alias_or_the_key(gw: Gateway) -> No
     refused = post(gw, other, "/customer/block", {"user_ids": ["yan"], "key": key})
     assert error(refused, 404)["param"] == "key"
     assert key not in refused.text
+
+
+def test_the_routes_add_end_users_only_up_to_the_cap(gw: Gateway) -> None:
+    """A key cannot fill the table through /customer/*: past MAX_CONFIGURED rows it may
+    change the end users it has, not add more (its requests still register theirs)."""
+    key = gw.new_key()
+    with gw.http(key) as http:
+        key_id = http.get("/key/info").json()["key_id"]
+    now = time.time()
+    rows = [(key_id, f"seeded-{n}", now) for n in range(MAX_CONFIGURED - 2)]
+    with sqlite3.connect(gw.data_dir / "vidgate.db") as db:
+        db.executemany(
+            "INSERT INTO end_users (key_id, end_user, blocked, created_at, updated_at) "
+            "VALUES (?, ?, 0, ?, ?)",
+            [(*row, now) for row in rows],
+        )
+    assert post(gw, key, "/customer/new", {"user_id": "one-more"}).status_code == 200
+    full = error(post(gw, key, "/customer/block", {"user_ids": ["seeded-1", "x", "y"]}))
+    assert (full["param"], full["code"]) == ("user_ids", "end_user_limit_reached")
+    assert f"at most {MAX_CONFIGURED}" in full["message"]
+    assert post(gw, key, "/customer/block", {"user_ids": ["seeded-1", "x"]}).status_code == 200
+    assert error(post(gw, key, "/customer/update", {"user_id": "z"}))["param"] == "user_id"
+    assert error(post(gw, key, "/customer/new", {"user_id": "y"}))["param"] == "user_id"
+    changed = post(gw, key, "/customer/update", {"user_id": "seeded-7", "rpm_limit": 2})
+    assert changed.status_code == 200  # one it has: always
+    assert post(gw, key, "/customer/delete", {"user_ids": ["x"]}).status_code == 200
+    assert post(gw, key, "/customer/new", {"user_id": "y"}).status_code == 200
 
 
 def test_key_routes_show_and_change_end_user_defaults(gw: Gateway) -> None:

@@ -36,6 +36,9 @@ PREFIX = "end_user:"
 MAX_LIMIT = 1_000_000_000
 CACHE_TTL_S = 1.0
 """How long a replica may admit an end user from memory (as ``accounting/keys.py`` keys)."""
+MAX_CONFIGURED = 100_000
+"""The most end-user rows a key may have for the management routes to add one: a key
+cannot fill the table with names it never serves (requests register theirs regardless)."""
 RATE_FIELDS = {"rpm_limit": "rpm_limit", "max_parallel_requests": "max_parallel_jobs"}
 """Request field → column: the names ``/key/*`` use for the key's own limits."""
 
@@ -327,6 +330,21 @@ class EndUserStore:
             return await self.db.write(run)
         finally:
             self._changing(key_id, names)
+
+    async def unknown(self, key_id: str, names: list[str]) -> tuple[list[str], int]:
+        """Which of ``names`` the key has no row for, and how many rows it has."""
+
+        def run(conn: Connection) -> tuple[list[str], int]:
+            where = end_users.c.key_id == key_id
+            count = conn.execute(select(func.count()).where(where)).scalar_one()
+            found = set(
+                conn.execute(
+                    select(end_users.c.end_user).where(where, end_users.c.end_user.in_(names))
+                ).scalars()
+            )
+            return [n for n in names if n not in found], int(count)
+
+        return await self.db.read(run)
 
     async def page(self, key_id: str, after: str | None, limit: int) -> list[EndUser]:
         """The key's end users by name, ``limit`` after ``after``."""

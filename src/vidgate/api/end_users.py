@@ -18,7 +18,13 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
-from vidgate.accounting.end_users import EndUser, EndUserStore, Limits, parse_limits
+from vidgate.accounting.end_users import (
+    MAX_CONFIGURED,
+    EndUser,
+    EndUserStore,
+    Limits,
+    parse_limits,
+)
 from vidgate.accounting.keys import KeyRecord, KeyStore, Principal, hash_key
 from vidgate.api import openapi_models as m
 from vidgate.api.auth import principal
@@ -74,6 +80,19 @@ async def _whose(request: Request, caller: Principal, ref: Any) -> KeyRecord:
 def _is_key(ref: str, record: KeyRecord) -> bool:
     """Whether ``ref`` is ``record``'s key itself (by its hash; the key is never stored)."""
     return hmac.compare_digest(hash_key(ref), record.key_hash)
+
+
+async def _room(store: EndUserStore, record: KeyRecord, names: list[str], param: str) -> None:
+    """400 when adding the rows of ``names`` the key lacks would pass ``MAX_CONFIGURED``."""
+    missing, count = await store.unknown(record.id, names)
+    if missing and count + len(missing) > MAX_CONFIGURED:
+        raise InvalidRequest(
+            f"This key has {count} end users and may add at most {MAX_CONFIGURED} through "
+            f"these routes; {len(missing)} of '{param}' are new. Delete some with "
+            "/customer/delete (end users that send requests are registered regardless).",
+            param=param,
+            code="end_user_limit_reached",
+        )
 
 
 def _name(value: Any, param: str) -> str:
@@ -153,6 +172,7 @@ async def _change(request: Request, caller: Principal, *, new: bool) -> JSONResp
     name = _one_name(body, ("user_id", "end_user"))
     record = await _whose(request, caller, body.get("key"))
     store = _store(request)
+    await _room(store, record, [name], "user_id")
     if new and await store.get(record.id, name) is not None:
         raise Conflict(
             f"End user '{name}' of this key already exists; change it with /customer/update.",
@@ -224,6 +244,7 @@ async def _names(request: Request, caller: Principal) -> tuple[KeyRecord, list[s
 def _blocker(blocked: bool) -> Handler:
     async def run(request: Request, caller: Principal = Caller) -> JSONResponse:
         record, names = await _names(request, caller)
+        await _room(_store(request), record, names, "user_ids")
         defaults = record.principal().end_user_limits
         for name in names:
             await _store(request).change(record.id, name, defaults, {"blocked": int(blocked)})
