@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Connection, select
 
 from vidgate.db.engine import Database
 from vidgate.db.tables import request_logs
+from vidgate.observe.requests import STATE_FIELDS
 
 FIELDS = (
     "seq",
@@ -24,13 +25,7 @@ FIELDS = (
     "route",
     "status_code",
     "latency_ms",
-    "key_id",
-    "model",
-    "deployment_id",
-    "job_id",
-    "error_code",
-    "end_user",
-    "moderation",
+    *STATE_FIELDS,
 )
 
 
