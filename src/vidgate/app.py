@@ -70,7 +70,7 @@ from vidgate.routing.imagefetch import ImageFetcher
 from vidgate.routing.live import LiveDeployments
 from vidgate.routing.reload import reload_config
 from vidgate.routing.router import Router
-from vidgate.settings import DEFAULT_JOB_DEADLINE_S, ConfigError, GatewaySettings, Settings
+from vidgate.settings import MAX_JOB_DEADLINE_S, ConfigError, GatewaySettings, Settings
 from vidgate.storage.base import BlobStore
 from vidgate.storage.open import open_storage
 from vidgate.webhooks.service import Webhooks
@@ -164,10 +164,12 @@ async def _start(
         # the scaleout extra (redis) is imported only when configured: a plain install serves
         from vidgate.cluster.share import share_through_redis
 
-        # a job's slot counts until the longest deadline (a reload's longer one: 1 h at least)
-        deadlines = [d.job_deadline_s for d in table.by_id.values()]
-        max_job_s = max(deadlines, default=0.0) + gateway.poll_lease_s
-        max_job_s = max(max_job_s, DEFAULT_JOB_DEADLINE_S + gateway.poll_lease_s)
+        # A slot is purged by age only past the longest deadline any job may have (a reload
+        # may give one up to MAX_JOB_DEADLINE_S, and a job keeps the deadline it was given),
+        # plus a poll lease for the look that fails it, so no live job's slot stops counting.
+        # Slots a crashed replica leaves behind do not wait that long: every replica frees
+        # the slots of jobs no longer live in the database each minute (cluster/redis.py).
+        max_job_s = MAX_JOB_DEADLINE_S + gateway.poll_lease_s
         link = await share_through_redis(settings.redis_url, router, service, keys, max_job_s)
         stack.push_async_callback(link.aclose)
         app.state.redis = link.redis  # pinged by /health/ready
@@ -296,9 +298,9 @@ async def _recover(
     if sqlite:
         await store.release_all_leases()
     in_flight = await store.live_jobs()
-    router.limits.seed((deployment, job) for deployment, _, job in in_flight)
-    service.key_limits.seed((owner, job) for _, owner, job in in_flight)
-    await service.end_users.seed()
+    router.limits.seed((job.deployment_id, job.job_id) for job in in_flight)
+    service.key_limits.seed((job.owner_key_id, job.job_id) for job in in_flight)
+    service.end_users.seed(in_flight)
     recovered = await submits.recover()
     if recovered:
         log.info("recovered %d job(s) interrupted while submitting", recovered)

@@ -35,11 +35,19 @@ MESSAGE = (
 
 
 @pytest.fixture(scope="module")
-def late_sim() -> Iterator[str]:
-    """Kling whose ``[sim:slow]`` jobs finish 10 s after their create: past a 2 s deadline."""
-    config = kling_sim.SimulatorConfig(api_key=f"{AK}:{SK}", job_seconds=1.0, queued_seconds=0.05)
-    with serve(kling_sim.create_app(config)) as url:
-        yield url
+def held_sim() -> Iterator[tuple[str, kling_sim.SimState]]:
+    """Kling whose tasks run until the test finishes them (``finish_upstream``), so no
+    deadline or poll depends on how fast the machine is; its URL and its state."""
+    config = kling_sim.SimulatorConfig(api_key=f"{AK}:{SK}", job_seconds=3600, queued_seconds=0.05)
+    app = kling_sim.create_app(config)
+    with serve(app) as url:
+        yield url, app.state.sim
+
+
+def finish_upstream(state: kling_sim.SimState, prompt: str) -> None:
+    """The simulated upstream completes the task created with ``prompt`` now."""
+    (task,) = [t for t in state.tasks.values() if t.body.get("prompt") == prompt]
+    task.timeline.duration_s = 0.0
 
 
 @pytest.fixture(scope="module")
@@ -160,34 +168,43 @@ def test_a_job_takes_its_providers_deadline_unless_its_deployment_sets_one(
 
 
 def test_past_deadline_fails_uncharged_and_a_late_completion_is_recorded(
-    late_sim: str, tmp_path: Path
+    held_sim: tuple[str, kling_sim.SimState], tmp_path: Path
 ) -> None:
+    url, state = held_sim
+    late, in_time = "too late", "in time"
     config = gateway_config(
-        kling("kling", late_sim, "kling-late", job_deadline_s=DEADLINE_S),
-        kling("kling-long", late_sim, "kling-long", job_deadline_s=600),
+        kling("kling", url, "kling-late", job_deadline_s=DEADLINE_S),
+        kling("kling-long", url, "kling-long", job_deadline_s=600),
     )
-    with running_gateway(tmp_path / "gw", config) as gw:
+    data = tmp_path / "gw"
+    # no poller at first: nothing can fail the job before its hold is looked at
+    with running_gateway(data, config, run_poller=False) as gw:
         key = gw.new_key(max_budget=100.0)
+        video_id = create(gw.sdk(key), "kling", late)
+        spent, held = money(gw, key)
+        assert spent == 0.0 and held > 0  # the list price is held while it runs
+        stored = row(gw, video_id)
+        assert stored["deadline_at"] == pytest.approx(stored["created_at"] + DEADLINE_S, abs=1)
+    wait_for(lambda: time.time() > stored["deadline_at"])  # its upstream task still runs
+    with running_gateway(data, config) as gw:
         client = gw.sdk(key)
-        reference = ended(client, create(client, "kling-long", "in time"))
+        reference_id = create(client, "kling-long", in_time)
+        finish_upstream(state, in_time)
+        reference = ended(client, reference_id)
         assert reference.status == "completed"
         list_price = reference.model_dump()["usage"]["cost_usd"]
-        assert list_price and list_price > 0
-        spent = money(gw, key)[0]
-        assert spent == list_price
-        late_before = counter(gw, "vidgate_jobs_late_completions_total", "kling-late")
+        assert list_price == held  # what was held for the late job is its list price
 
-        video_id = create(client, "kling", "[sim:slow] too late")
-        held = money(gw, key)
-        assert held == (spent, list_price)  # the list price is held while it runs
         failed = ended(client, video_id)
-        stored = row(gw, video_id)
         assert failed.status == "failed" and failed.error is not None
         assert (failed.error.code, failed.error.message) == ("timeout", MESSAGE)
-        assert stored["completed_at"] >= stored["deadline_at"]  # not a moment early
-        assert stored["deadline_at"] == pytest.approx(stored["created_at"] + DEADLINE_S, abs=1)
-        assert money(gw, key) == (spent, 0.0)  # released, nothing charged
+        assert row(gw, video_id)["completed_at"] >= stored["deadline_at"]
+        assert money(gw, key) == (list_price, 0.0)  # released, nothing charged
         assert spend_rows(gw, video_id) == [("failed", 0.0)]
+        assert row(gw, video_id)["phase"] == "overdue"  # Kling cannot cancel: watched
+        late_before = counter(gw, "vidgate_jobs_late_completions_total", "kling-late")
+
+        finish_upstream(state, late)  # the upstream completes it after all
 
         def watched_to_the_end() -> dict[str, Any] | None:
             now = row(gw, video_id)
@@ -203,7 +220,7 @@ def test_past_deadline_fails_uncharged_and_a_late_completion_is_recorded(
         assert again.model_dump()["usage"]["cost_usd"] == 0.0
         with gw.http(key) as http:
             assert http.get(f"/v1/videos/{video_id}/content").status_code in (400, 404)
-        assert money(gw, key) == (spent, 0.0)  # the hold was released once, never twice
+        assert money(gw, key) == (list_price, 0.0)  # the hold was released once, never twice
         assert spend_rows(gw, video_id) == [("failed", 0.0)]
         late = counter(gw, "vidgate_jobs_late_completions_total", "kling-late")
         assert late == late_before + 1
@@ -214,6 +231,39 @@ def test_past_deadline_fails_uncharged_and_a_late_completion_is_recorded(
         with gw.http(key) as http:  # the client does not
             record = http.get(f"/jobs/{video_id}").json()
         assert "after_deadline" not in record and record["status"] == "failed"
+
+
+def test_a_replay_of_a_deleted_deadline_failure_is_refused_while_watched_and_after(
+    held_sim: tuple[str, kling_sim.SimState], tmp_path: Path
+) -> None:
+    url, state = held_sim
+    prompt = "replayed after its deadline"
+    config = gateway_config(kling("kling", url, "kling-replay", job_deadline_s=DEADLINE_S))
+    with running_gateway(tmp_path / "gw", config) as gw:
+        client = gw.sdk()
+        headers = {"Idempotency-Key": "deadline-replay-1"}
+
+        def replay() -> Any:
+            return client.videos.create(
+                model="kling",  # type: ignore[arg-type]
+                prompt=prompt,
+                size="1280x720",
+                seconds="5",
+                extra_headers=headers,
+            )
+
+        video_id = replay().id
+        assert ended(client, video_id).status == "failed"
+        assert row(gw, video_id)["phase"] == "overdue"
+        client.videos.delete(video_id)
+        for watched in (True, False):
+            with pytest.raises(openai.ConflictError) as refused:
+                replay()
+            assert refused.value.code == "idempotency_key_reused"
+            assert "Idempotency-Key" in refused.value.message
+            if watched:  # the watch ends (the upstream completes): the same answer
+                finish_upstream(state, prompt)
+                wait_for(lambda: row(gw, video_id)["phase"] == "done")
 
 
 def test_failover_takes_the_deadline_of_the_deployment_that_accepted(

@@ -14,11 +14,10 @@ from starlette.responses import Response
 
 from vidgate.api.schema import described
 from vidgate.db.tables import jobs
-from vidgate.jobs.store import JobStore
+from vidgate.jobs.store import LIVE_PHASES, JobStore
 from vidgate.observe import metrics
 
 router = APIRouter()
-LIVE = ("submitting", "running", "archiving")
 
 
 _TEXT = described(returns_media=("text/plain",), errors=False)  # Prometheus text format
@@ -42,7 +41,7 @@ def _snapshot(conn: Connection) -> tuple[list[tuple[str, str, int]], tuple[float
     )
     counts = [(row[0], row[1], int(row[2])) for row in conn.execute(grouped)]
     outstanding = select(func.coalesce(func.sum(jobs.c.reserved_usd), 0.0), func.count()).where(
-        jobs.c.phase.in_(LIVE), jobs.c.reserved_usd > 0
+        jobs.c.phase.in_(LIVE_PHASES), jobs.c.reserved_usd > 0
     )
     row = conn.execute(outstanding).one()
     return counts, (float(row[0]), int(row[1]))

@@ -7,8 +7,11 @@ for one process. With it:
 - ``RedisLimitCounters`` replaces ``LimitCounters`` for deployments and for keys. A create
   takes its slot with one Lua script (purge the rpm window, check rpm and jobs in flight,
   record both) so two replicas can never both take the last slot. Slots are given back by
-  whichever replica ends the job. A slot older than the job timeout is purged, so a slot
-  lost with a crashed process frees itself. Reads for routing strategies (``running``,
+  whichever replica ends the job. A slot whose release never came (its replica crashed
+  before the job row was written, or Redis missed the ``ZREM``) is freed by ``sweep``, which
+  every replica runs each ``SWEEP_EVERY_S`` against the jobs live in the database; slots
+  older than ``max_job_s`` (the longest deadline any job may have) are purged as a last
+  resort. Reads for routing strategies (``running``,
   ``rpm_used``) use counts from the last script run or the refresh every second: they rank
   deployments, they do not admit jobs.
 - ``RedisLink`` publishes events on one pub/sub channel and delivers the others' to
@@ -27,7 +30,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -39,6 +42,11 @@ from vidgate.routing.limits import BUSY_RETRY_S, RPM_WINDOW_S
 log = logging.getLogger("vidgate.cluster")
 CHANNEL = "vidgate:events"
 REFRESH_S = 1.0
+SWEEP_EVERY_S = 60.0
+"""How often each replica frees the slots of jobs that are no longer live."""
+SWEEP_GRACE_S = 600.0
+"""A slot younger than this is kept even without a live job: a create takes its slots
+(and may wait for moderation, a deployment or retries) before its job row is written."""
 
 _ACQUIRE = """
 local now = tonumber(ARGV[1])
@@ -140,7 +148,21 @@ class RedisLimitCounters:
         self._spawn(self.redis.zrem(self._keys(counter_id)[1], job_id))
 
     def retain(self, live: set[str], taken_before: float) -> None:
-        """Nothing to do: whichever replica ends a job releases its slot in Redis."""
+        """Nothing to do here: whichever replica ends a job releases its slot in Redis, and
+        ``sweep`` (asynchronous) frees the slots whose release was lost."""
+
+    async def sweep(self, live: Collection[str], taken_before: float) -> int:
+        """Free the slots taken before ``taken_before`` whose job is not in ``live`` (ended,
+        or never written): what a crashed replica or a lost ``ZREM`` left behind. Every
+        counter of this namespace, whichever replica used it; returns how many were freed."""
+        freed = 0
+        pattern = f"vidgate:{self.namespace}:*:running"
+        async for key in self.redis.scan_iter(match=pattern, count=500):
+            old = await self.redis.zrangebyscore(key, "-inf", taken_before)
+            gone = [str(job_id) for job_id in old if job_id not in live]
+            if gone:
+                freed += int(await self.redis.zrem(key, *gone))
+        return freed
 
     async def refresh(self) -> None:
         """Re-read the counts this process ranks by (other replicas change them)."""
@@ -205,6 +227,42 @@ class RedisLink:
         message = json.dumps({"kind": kind, "origin": self.origin, **data})
         task = asyncio.ensure_future(self.redis.publish(CHANNEL, message))
         task.add_done_callback(_log_failure)
+
+    def sweep_every(
+        self,
+        live: Callable[[], Awaitable[Collection[str]]],
+        every_s: float | None = None,
+        grace_s: float | None = None,
+    ) -> None:
+        """From now until ``aclose``: every ``every_s`` (``SWEEP_EVERY_S``), ``sweep`` each
+        counter set against the ids ``live`` returns (the jobs not yet ended, from the
+        database), sparing slots younger than ``grace_s`` (``SWEEP_GRACE_S``)."""
+        every = SWEEP_EVERY_S if every_s is None else every_s
+        grace = SWEEP_GRACE_S if grace_s is None else grace_s
+        self._tasks.append(asyncio.create_task(self._sweep(live, every, grace)))
+
+    async def sweep_once(
+        self, live: Callable[[], Awaitable[Collection[str]]], grace_s: float = SWEEP_GRACE_S
+    ) -> int:
+        """One sweep of every counter set; how many slots were freed."""
+        taken_before = time.time() - grace_s  # before the read: a later take is younger
+        alive = await live()
+        freed = 0
+        for counters in self.counters:
+            freed += await counters.sweep(alive, taken_before)
+        if freed:
+            log.info("freed %d concurrency slot(s) of jobs no longer live", freed)
+        return freed
+
+    async def _sweep(
+        self, live: Callable[[], Awaitable[Collection[str]]], every_s: float, grace_s: float
+    ) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.sweep_once(live, grace_s)
+            except Exception as exc:
+                log.warning("freeing the slots of ended jobs failed: %s", exc)
 
     async def _listen(self) -> None:
         while True:

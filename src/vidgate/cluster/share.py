@@ -8,10 +8,12 @@ why). Without ``redis_url`` none of this runs and a single replica works as befo
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from vidgate.accounting.keys import KeyStore
 from vidgate.jobs.service import JobService
+from vidgate.jobs.store import JobStore
 from vidgate.routing.health import HealthBoard
 from vidgate.routing.router import Router
 
@@ -32,7 +34,13 @@ async def share_through_redis(
     keys.on_change.append(lambda key_hash: link.publish("key", key_hash=key_hash))
     link.handlers["key"] = lambda event: keys.forget(str(event["key_hash"]))
     await link.start()
+    link.sweep_every(functools.partial(live_job_ids, service.store))
     return link
+
+
+async def live_job_ids(store: JobStore) -> set[str]:
+    """The ids of the jobs that have not ended: the only ones whose slots may be held."""
+    return {job.job_id for job in await store.live_jobs()}
 
 
 def share_breakers(link: RedisLink, health: HealthBoard) -> None:

@@ -12,20 +12,16 @@ Requests without ``user``, and the master key's, are not affected.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-
-from sqlalchemy import select
 
 from vidgate.accounting.end_users import EndUser, EndUserStore, Limits, budget_id
 from vidgate.accounting.keys import Principal
 from vidgate.accounting.ledger import EPSILON
-from vidgate.db.tables import jobs
 from vidgate.errors import PermissionDenied, RateLimited
+from vidgate.jobs.store import LiveJob
 from vidgate.routing.limits import Counters
-
-LIVE_PHASES = ("submitting", "running", "archiving")
 
 
 @dataclass(frozen=True)
@@ -138,13 +134,14 @@ class EndUserGate:
         found = {**usage, "blocked": admitted.user.blocked, "budget": budget}
         return found, reasons
 
-    async def seed(self) -> None:
-        """Count the jobs still in flight against their end users (start-up)."""
-        query = select(jobs.c.owner_key_id, jobs.c.end_user, jobs.c.id).where(
-            jobs.c.phase.in_(LIVE_PHASES), jobs.c.end_user.is_not(None)
+    def seed(self, in_flight: Iterable[LiveJob]) -> None:
+        """Count the jobs still in flight (``JobStore.live_jobs``) against their end users
+        (start-up)."""
+        self.counters().seed(
+            (budget_id(job.owner_key_id, job.end_user), job.job_id)
+            for job in in_flight
+            if job.end_user is not None
         )
-        rows = await self.store.db.read(lambda conn: list(conn.execute(query)))
-        self.counters().seed((budget_id(key, name), job) for key, name, job in rows)
 
 
 def rate_refusal(

@@ -13,12 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from vidgate.errors import client_text
-from vidgate.jobs.store import Job, JobStore
+from vidgate.jobs.store import ENDED_PHASES, LIVE_PHASES, Job, JobStore
 
-LIVE_PHASES = ("submitting", "running", "archiving")
-ENDED_PHASES = ("done", "overdue")
-"""A job in either has ended for its client; ``overdue`` (failed at its deadline) still has
-its upstream task watched for a late completion (``jobs/deadlines.py``)."""
+__all__ = ["ENDED_PHASES", "LIVE_PHASES", "complete", "fail"]
 
 
 async def fail(

@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Executable, Select, and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
@@ -28,9 +28,23 @@ from sqlalchemy.exc import IntegrityError
 from vidgate.db.engine import Database
 from vidgate.db.tables import jobs, replicas
 
+LIVE_PHASES = ("submitting", "running", "archiving")
+"""A job in one of these has not ended: it holds its budgets and its concurrency slots."""
+ENDED_PHASES = ("done", "overdue")
+"""A job in either has ended for its client; ``overdue`` (failed at its deadline) still has
+its upstream task watched for a late completion (``jobs/deadlines.py``)."""
 POLLED_PHASES = ("running", "archiving", "overdue")
 """Phases the poller claims: ``overdue`` is a job failed at its deadline whose upstream
 task is still watched for a late completion (``jobs/poller.py``)."""
+
+
+class LiveJob(NamedTuple):
+    """A job that has not ended, as the slot counters need it (``JobStore.live_jobs``)."""
+
+    deployment_id: str
+    owner_key_id: str
+    job_id: str
+    end_user: str | None
 
 
 @dataclass(frozen=True)
@@ -420,14 +434,14 @@ class JobStore:
 
         return await self.db.read(run)
 
-    async def live_jobs(self) -> list[tuple[str, str, str]]:
-        """``(deployment_id, owner_key_id, job_id)`` of every job that has not ended."""
-        query = select(jobs.c.deployment_id, jobs.c.owner_key_id, jobs.c.id).where(
-            jobs.c.phase.in_(("submitting", "running", "archiving"))
-        )
+    async def live_jobs(self) -> list[LiveJob]:
+        """Every job that has not ended (``LIVE_PHASES``; not ``overdue``: its slots were
+        freed when it failed at its deadline)."""
+        columns = (jobs.c.deployment_id, jobs.c.owner_key_id, jobs.c.id, jobs.c.end_user)
+        query = select(*columns).where(jobs.c.phase.in_(LIVE_PHASES))
 
-        def run(conn: Connection) -> list[tuple[str, str, str]]:
-            return [(row[0], row[1], row[2]) for row in conn.execute(query)]
+        def run(conn: Connection) -> list[LiveJob]:
+            return [LiveJob(row[0], row[1], row[2], row[3]) for row in conn.execute(query)]
 
         return await self.db.read(run)
 

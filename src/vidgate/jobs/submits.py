@@ -93,7 +93,7 @@ class Submits:
         counters = self.slot_counters()
         if self.store.sole_writer or not any(isinstance(c, LimitCounters) for c in counters):
             return
-        live = {job_id for _, _, job_id in await self.store.live_jobs()}
+        live = {job.job_id for job in await self.store.live_jobs()}
         for local in counters:
             local.retain(live, taken_before)
 
