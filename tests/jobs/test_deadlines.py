@@ -264,6 +264,8 @@ def test_a_replay_of_a_deleted_deadline_failure_is_refused_while_watched_and_aft
             if watched:  # the watch ends (the upstream completes): the same answer
                 finish_upstream(state, prompt)
                 wait_for(lambda: row(gw, video_id)["phase"] == "done")
+        # the delete could not stop a Kling task (no cancel): the watch still saw it finish
+        assert row(gw, video_id)["upstream"]["overdue"]["outcome"] == "completed"
 
 
 def test_failover_takes_the_deadline_of_the_deployment_that_accepted(
