@@ -226,6 +226,30 @@ def test_a_gateway_left_open_stops_cleanly_at_exit(tmp_path: Path) -> None:
     assert status in ("queued", "in_progress", "completed")  # left to the next start
 
 
+def test_the_exit_hook_closes_gateways_before_the_pools_stop(tmp_path: Path) -> None:
+    """Exit hooks run last-registered first; the pools' hooks are registered when their
+    module is first imported, lazily, at the first ProcessPoolExecutor — which may come
+    after the gateway's hook. Had it, the pools would refuse the shutdown's work (seen as
+    "cannot schedule new futures after interpreter shutdown" from a job archiving at exit)."""
+    program = textwrap.dedent(
+        """
+        import threading
+
+        from vidgate.inprocess import bridge
+
+        bridge._exit_hook()
+        import concurrent.futures
+        concurrent.futures.ProcessPoolExecutor  # what a render or a probe does later
+        hooks = [getattr(h, "func", h) for h in threading._threading_atexits]
+        print([f"{h.__module__}.{h.__qualname__}" for h in hooks])
+        """
+    )
+    done = run_script(tmp_path, "hooks.py", program)
+    assert done.returncode == 0, done.stderr[-3000:]
+    order = done.stdout.strip()
+    assert order.index("concurrent.futures.process") < order.index("bridge._close_all"), order
+
+
 async def test_a_start_that_fails_raises_and_leaves_nothing_behind(tmp_path: Path) -> None:
     """A Redis nobody answers fails the app's start-up: the error reaches the caller, what
     had started stopped, and the data dir is free for the next gateway."""

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures.process  # registers its exit hook before ours (see _exit_hook)
+import concurrent.futures.thread  # noqa: F401  (the same)
 import contextlib
 import logging
 import threading
@@ -129,8 +131,12 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 def _exit_hook() -> None:
     """Close the gateways still open when the interpreter exits, once, before
-    ``concurrent.futures`` refuses new work (its hook was registered earlier, and these
-    hooks run last-registered first)."""
+    ``concurrent.futures`` refuses new work: these hooks run last-registered first, and
+    its pools register theirs when their module is first imported — lazily, at the first
+    ``ProcessPoolExecutor`` (the renderer's, the media pool's), which can come after this
+    hook. So this module imports both pool modules itself, before registering (a gateway
+    left open while a job was archiving logged "cannot schedule new futures after
+    interpreter shutdown")."""
     global _exit_hook_set
     with _EXIT_HOOK:
         if not _exit_hook_set:
