@@ -319,6 +319,41 @@ def test_content_path_is_served_with_range(tmp_path: Path) -> None:
         assert part.status_code == 206 and part.content == blob.read_bytes()[10:20]
 
 
+def test_content_paths_serve_the_file_matching_the_job(tmp_path: Path) -> None:
+    files = {name: tmp_path / f"{name}.mp4" for name in ("exact", "size", "seconds", "other")}
+    for index, path in enumerate(files.values()):
+        path.write_bytes(bytes([index]) * (1000 + index))
+    paths = {
+        "1920x1080/12": str(files["exact"]),
+        "1920x1080": str(files["size"]),
+        "8": str(files["seconds"]),
+    }
+    config = SimulatorConfig(
+        api_key=None,
+        job_seconds=0.05,
+        queued_seconds=0.0,
+        content_path=str(files["other"]),
+        content_paths=paths,
+    )
+    jobs = {
+        "exact": ("sora-2-pro", "1920x1080", "12"),
+        "size": ("sora-2-pro", "1920x1080", "4"),
+        "seconds": ("sora-2", "720x1280", "8"),
+        "other": ("sora-2", "720x1280", "4"),
+    }
+    with serve(create_app(config)) as url, httpx.Client(base_url=url) as http:
+        sdk = openai.OpenAI(base_url=f"{url}/v1", api_key="anything", max_retries=0)
+        for expected, (model, size, seconds) in jobs.items():
+            body = {"prompt": expected, "model": model, "size": size, "seconds": seconds}
+            video_id = http.post("/v1/videos", json=body).json()["id"]
+            assert wait_done(sdk, video_id).status == "completed"
+            content = http.get(f"/v1/videos/{video_id}/content")
+            assert content.content == files[expected].read_bytes(), expected
+        # the previews are still the simulator's own renders
+        thumbnail = http.get(f"/v1/videos/{video_id}/content", params={"variant": "thumbnail"})
+        assert thumbnail.headers["content-type"] == "image/webp"
+
+
 @pytest.mark.asyncio
 async def test_concurrent_retries_with_one_idempotency_key_share_a_video() -> None:
     app = create_app(SimulatorConfig(submit_latency_ms=50))

@@ -31,7 +31,10 @@ Fault markers, written anywhere in the prompt of a create/remix/edit/extension:
 
 Content answers 404 until the job is completed and after ``expires_at``. The MP4 is
 rendered lazily (solid frames, libx264) and cached per (size, seconds); with
-``config.content_path`` that file is served instead, with HTTP Range support.
+``config.content_paths`` (keyed by ``"<size>/<seconds>"``, ``"<size>"`` or ``"<seconds>"``,
+the most specific key that matches the job wins) or ``config.content_path`` (any job) that
+file is served instead, with HTTP Range support, so a benchmark can serve real videos of the
+size and length each job asked for.
 
 Introspection (no auth): ``GET /__sim__/log`` lists every ``/v1`` request as ``{method, path,
 idempotency_key, video_id, status_code, t}`` (``/__sim__`` calls are not logged);
@@ -86,6 +89,14 @@ class SimulatorConfig(BaseConfig):
     submit_latency_ms: float = 0.0
     poll_after_ms: int = 200
     content_path: str | None = None
+    content_paths: dict[str, str] = field(default_factory=dict)
+
+    def content_file(self, size: str, seconds: int) -> str | None:
+        """The file served as the video of a ``size`` x ``seconds`` job, if one is set."""
+        for key in (f"{size}/{seconds}", size, str(seconds)):
+            if key in self.content_paths:
+                return self.content_paths[key]
+        return self.content_path
 
 
 @dataclass
@@ -370,8 +381,9 @@ async def video_content(request: Request) -> Response:
         raise SimError(404, "Video is not ready yet, check the status.", code="not_found")
     if time.time() > body["expires_at"]:
         raise SimError(404, "Video content has expired.", code="not_found")
-    if variant == "video" and sim.config.content_path:
-        return FileResponse(sim.config.content_path, media_type="video/mp4")
+    path = sim.config.content_file(job.size, job.seconds) if variant == "video" else None
+    if path:
+        return FileResponse(path, media_type="video/mp4")
     fps = sim.config.fps
     data = await run_in_threadpool(sim.media.get, variant, job.size, job.seconds, fps)
     return Response(data, media_type=CONTENT_TYPES[variant])
