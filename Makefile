@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 4000
 DATA_DIR ?= .vidgate
 
-.PHONY: serve test lint typecheck pytest install install-test clean bench
+.PHONY: serve test lint typecheck pytest install install-test clean bench bench-mixed bench-peers
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,14 @@ test: lint typecheck pytest
 
 bench: install-test
 	$(PY) bench/run.py
+
+# The sustained mixed workload vs the simulator alone and LiteLLM (bench/README.md); makes
+# LiteLLM's own venv in bench/.peers on first use. BENCH_ARGS=--quick for a short run.
+bench-mixed: install-test
+	$(PY) bench/mixed.py $(BENCH_ARGS)
+
+bench-peers: install-test
+	$(PY) bench/peers.py
 
 clean:
 	rm -rf $(VENV) .vidgate .mypy_cache .ruff_cache .pytest_cache
