@@ -226,12 +226,23 @@ class GatewaySettings(BaseModel):
     """A connection's request line and headers must arrive within this (else 408, closed)."""
     body_idle_timeout_s: float = Field(default=60.0, gt=0, le=3600)
     """The longest pause between two pieces of a request body (else 408, closed)."""
+    archive_concurrency: int = Field(default=2, ge=1, le=64)
+    """Archives (download, probe, previews, store) running at once in this process; more
+    finished jobs wait their turn, in order. Bounds the CPU background work can take from
+    request handling (docs/configuration.md)."""
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
     """The gateway's address as clients reach it (``https://videos.example.com``), for the
     absolute ``url`` in responses; unset: taken from each request's ``Host``."""
     local_workers: int = Field(default=1, ge=1, le=64)
     poll_batch: int = Field(default=200, ge=1, le=10_000)
     max_poll_failures: int = Field(default=30, ge=1)
+    poll_hint_floor_s: float = Field(default=1.0, ge=0, le=600)
+    """The shortest wait an upstream's poll hint (``openai-poll-after-ms``...) is honoured
+    down to: a hint of 0 or 50 ms must not make 10,000 jobs poll 20 times a second. A
+    deployment's own ``poll_interval_s`` is not raised to it (docs/configuration.md)."""
+    max_inflight_polls: int = Field(default=256, ge=1, le=10_000)
+    """Jobs this process polls (or archives) at once; more due jobs wait unclaimed in the
+    database, so a burst of them cannot starve the API or hold leases it cannot serve."""
     spend_log_retention_days: float = Field(default=400.0, gt=0)
     """Spend rows (one per settled job) older than this are deleted."""
     request_log_retention_days: float = Field(default=30.0, gt=0)

@@ -162,3 +162,33 @@ async def test_a_lease_is_confirmed_renewed_and_taken_only_by_its_holder(
     job = await store.get("j")
     assert job is not None and (job.lease_owner, job.lease_until) == (None, None)
     assert await store.claim_one("j", "a", now, 30.0) is not None
+
+
+async def test_update_many_is_a_compare_and_set_per_job(store: JobStore, db: Database) -> None:
+    for job_id in ("a", "b", "c"):
+        await store.insert(job_row(job_id, next_poll_at=0.0))
+    await store.update("b", DONE, phase="running")  # ended while the others were polled
+    polled = {"status": "in_progress", "progress": 40, "next_poll_at": 9.0}
+    moved = {**polled, "upstream_id": "up-2"}  # another set of columns in the same batch
+    changes = [("a", polled, "running"), ("b", polled, "running"), ("c", moved, "running")]
+    rows = await store.update_many(changes)
+    assert [row.id if row else None for row in rows] == ["a", None, "c"]
+    fresh = JobStore(db)  # what the table holds, not the cache
+    a, b, c = [await fresh.get(i) for i in ("a", "b", "c")]
+    assert a is not None and (a.progress, a.next_poll_at) == (40, 9.0) and rows[0] == a
+    assert b is not None and (b.phase, b.progress) == ("done", 0)
+    assert c is not None and c.upstream_id == "up-2" and rows[2] == c
+    assert await store.get("c") == c
+    everyone = [(i, polled, "running") for i in ("a", "c")]
+    assert all(await store.update_many(everyone))
+
+
+async def test_claim_due_leases_the_longest_due_first(store: JobStore) -> None:
+    now = time.time()
+    for job_id, due in (("later", now - 1), ("first", now - 5), ("future", now + 60)):
+        await store.insert(job_row(job_id, next_poll_at=due))
+    claimed = await store.claim_due("me", now, 30.0, 1)
+    assert [(j.id, j.lease_owner, j.lease_until) for j in claimed] == [("first", "me", now + 30)]
+    assert [j.id for j in await store.claim_due("other", now, 30.0, 10)] == ["later"]
+    assert await store.claim_due("other", now, 30.0, 10) == []
+    assert (await store.get("first")) == claimed[0]

@@ -7,6 +7,16 @@ fail a job: they count as poll failures with backoff, bounded by the job's deadl
 ``max_poll_failures``. Retrieve calls use ``refresh`` for a single-flight read-through. A
 running job is looked at by its deadline at the latest; one the upstream has not finished by
 then fails uncharged, and its task is watched for a late completion (``jobs/deadlines.py``).
+
+At 10,000 running jobs per process (issue 18; ``bench/poll10k.py``) the costs that grow with
+polls are kept per batch, not per poll: the loop claims at most every ``MIN_SLEEP_S`` (one
+statement for every job due by then), at most ``max_inflight_polls`` jobs are claimed and
+worked on at once (the rest wait unleased in the database, so a burst of due jobs after a
+restart cannot starve the API), and the results of polls that finish together are written
+in one transaction (``PollWrites``). Due times are spread: a job's first poll and any poll
+that came late (after a restart, a stall) set its next one up to ``SPREAD`` of the interval
+later, at random, so jobs created or recovered in one burst do not stay bunched. An
+upstream's poll hint is honoured down to ``poll_hint_floor_s``.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import secrets
 import socket
 import time
@@ -33,7 +44,22 @@ from vidgate.values import Deployment, UpstreamState
 
 log = logging.getLogger("vidgate.poller")
 MAX_SLEEP_S = 1.0
+MIN_SLEEP_S = 0.05
+"""The loop claims at most this often unless woken: a job is polled up to this late, and in
+exchange every job due by then is claimed in one statement (at 1,000 polls/s, ~50 a claim
+instead of one or two)."""
 MAX_BACKOFF_S = 60.0
+SPREAD = 0.25
+"""A first or late poll sets the next one up to this share of the interval later (at
+random): never sooner than the interval or a hint asked for, at most 1.25x it."""
+LATE_SHARE = 0.1
+"""A poll this share of its interval (or ``MIN_SLEEP_S``, if more) after its due time came
+late: the job waited in a backlog, and its next poll is spread."""
+MIN_STEP_S = 0.05
+"""The floor for a hint that comes with a new upstream id (an adapter's next step of a
+multi-step fetch, not the same task polled again)."""
+WRITE_BATCH = 500
+"""Poll results written in one transaction at most."""
 
 
 class Poller:
@@ -63,6 +89,9 @@ class Poller:
         """Jobs whose lease this process holds while it works on them."""
         self.confirm_leases = not store.sole_writer
         """Replicas: check the lease is still ours right before each upstream poll."""
+        self.writes = PollWrites(store)
+        self._room = asyncio.Event()
+        """Set when a claimed job's work ends (room under ``max_inflight_polls``)."""
 
     def wake(self) -> None:
         """A job became due now: look again without waiting."""
@@ -76,9 +105,15 @@ class Poller:
     async def run(self) -> None:
         """Loop until cancelled."""
         while True:
+            room = self.settings.max_inflight_polls - len(self._tasks)
+            if room <= 0:  # as many jobs in work as allowed: claim more when one ends
+                self._room.clear()
+                await self._room.wait()
+                continue
+            limit = min(self.settings.poll_batch, room)
             try:
                 claimed = await self.store.claim_due(
-                    self.owner, time.time(), self.settings.poll_lease_s, self.settings.poll_batch
+                    self.owner, time.time(), self.settings.poll_lease_s, limit
                 )
             except Exception:
                 log.exception("claiming due jobs failed")
@@ -86,13 +121,13 @@ class Poller:
             for job in claimed:
                 self._held.add(job.id)  # from the claim on: its lease is renewed
                 self._spawn(self.process(job))
-            if len(claimed) < self.settings.poll_batch:
+            if len(claimed) < limit:
                 await self._sleep()
 
     async def _sleep(self) -> None:
         next_due = await self.store.next_due_at()
         delay = MAX_SLEEP_S if next_due is None else next_due - time.time()
-        delay = min(max(delay, 0.005), MAX_SLEEP_S)
+        delay = min(max(delay, MIN_SLEEP_S), MAX_SLEEP_S)
         self._sleep_until = time.time() + delay
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
@@ -102,7 +137,11 @@ class Poller:
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._room.set()
 
     async def refresh(self, job_id: str, wait_s: float) -> None:
         """Poll one stale job now, at most once at a time per job; wait up to ``wait_s``."""
@@ -254,8 +293,8 @@ class Poller:
         if now >= deadline:  # looked at by its deadline, and still not finished
             await self.deadlines.expire(job, deployment, client)
             return
-        interval = self._interval(deployment, state)
-        await self.store.update(
+        interval = self._spread(job, now, self._interval(job, deployment, state))
+        await self.writes.update(
             job.id,
             {
                 "status": state.status,
@@ -271,11 +310,23 @@ class Poller:
             phase="running",
         )
 
+    def _interval(self, job: Job, deployment: Deployment, state: UpstreamState) -> float:
+        """The wait before the next poll: the upstream's hint down to the floor (a new
+        upstream id is a next step, not the same task again), else the deployment's."""
+        if state.poll_after_s is None:
+            return deployment.poll_interval_s
+        floor = MIN_STEP_S if _moved(job, state) else self.settings.poll_hint_floor_s
+        return max(state.poll_after_s, floor)
+
     @staticmethod
-    def _interval(deployment: Deployment, state: UpstreamState) -> float:
-        if state.poll_after_s is not None:
-            return max(state.poll_after_s, 0.05)
-        return deployment.poll_interval_s
+    def _spread(job: Job, now: float, interval: float) -> float:
+        """``interval``, up to ``SPREAD`` of it longer after a first or a late poll."""
+        first = job.last_polled_at is not None and job.last_polled_at == job.started_at
+        due = job.next_poll_at
+        late = due is not None and now - due > max(LATE_SHARE * interval, MIN_SLEEP_S)
+        if first or late:
+            return interval * (1.0 + SPREAD * random.random())
+        return interval
 
     async def _archive(self, job: Job, client: UpstreamClient) -> None:
         try:
@@ -327,6 +378,58 @@ class Poller:
         for task in list(self._tasks) + list(self._refreshing.values()):
             task.cancel()
         await asyncio.gather(*self._tasks, *self._refreshing.values(), return_exceptions=True)
+        await self.writes.aclose()
+
+
+class PollWrites:
+    """Poll results queued while a write runs go out together in the next one.
+
+    One write transaction per poll was most of a poll's database cost (on SQLite a hop to
+    the writer thread and a commit each); results that arrive while a write is running
+    wait for it and are written in one transaction after it, each still a compare-and-set
+    on its phase. Nothing waits that would not have waited anyway: the first result is
+    written at once."""
+
+    def __init__(self, store: JobStore) -> None:
+        self.store = store
+        self._queue: list[tuple[str, Mapping[str, Any], str, asyncio.Future[Job | None]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def update(self, job_id: str, values: Mapping[str, Any], *, phase: str) -> Job | None:
+        """``JobStore.update(job_id, values, phase=phase)``, batched with others."""
+        future: asyncio.Future[Job | None] = asyncio.get_running_loop().create_future()
+        self._queue.append((job_id, values, phase, future))
+        if self._flushing is None:
+            self._flushing = asyncio.ensure_future(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._queue:
+                batch = self._queue[:WRITE_BATCH]
+                del self._queue[:WRITE_BATCH]
+                try:
+                    rows = await self.store.update_many([(i, v, p) for i, v, p, _ in batch])
+                except asyncio.CancelledError:  # closing: nobody waits for these any more
+                    for *_, future in batch + self._queue:
+                        future.cancel()
+                    raise
+                except Exception as exc:  # each waiting poll sees the failure
+                    for *_, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (*_, future), row in zip(batch, rows, strict=True):
+                    if not future.done():
+                        future.set_result(row)
+        finally:
+            self._flushing = None
+
+    async def aclose(self) -> None:
+        task = self._flushing
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 def _gave_up(exc: BaseException, failures: int) -> tuple[str, str]:
