@@ -93,13 +93,13 @@ async def test_batches_leave_the_writer_free_between_them(tmp_path: Path) -> Non
         rows = [request_row(now - 40 * DAY, f"req_{i}") for i in range(25)]
         await db.write(lambda conn: conn.execute(insert(request_logs), rows))
         writes: list[int] = []
-        original = db.write
+        original = db.write_bulk  # many rows: never on the event loop
 
         async def counted(fn: Any) -> Any:
             writes.append(1)
             return await original(fn)
 
-        db.write = counted  # type: ignore[method-assign]
+        db.write_bulk = counted  # type: ignore[method-assign]
         retention = Retention(db, spend_days=7, request_days=30, batch=10)
         assert (await retention.sweep(now))["request_logs"] == 25
         assert len(writes) == 1 + 3  # spend (nothing), then 10 + 10 + 5

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import bindparam, case, or_, select, update
 from sqlalchemy.engine import Connection
 
 from vidgate.db.tables import budgets
@@ -64,6 +64,31 @@ def budget_row(
     }
 
 
+_WITHIN_LIMIT = or_(
+    budgets.c.max_budget.is_(None),
+    budgets.c.spend + budgets.c.reserved + bindparam("b_amount") <= budgets.c.max_budget + EPSILON,
+)
+_HOLD_UNLESS_DUE = (
+    update(budgets)
+    .where(
+        budgets.c.id == bindparam("b_id"),
+        or_(budgets.c.budget_reset_at.is_(None), budgets.c.budget_reset_at > bindparam("b_now")),
+        _WITHIN_LIMIT,
+    )
+    .values(reserved=budgets.c.reserved + bindparam("b_amount"))
+)
+"""A hold on a row whose period is not due to reset: the one statement of the common case
+(built once: a statement built per call costs more to make than to run)."""
+_HOLD = (
+    update(budgets)
+    .where(budgets.c.id == bindparam("b_id"), _WITHIN_LIMIT)
+    .values(reserved=budgets.c.reserved + bindparam("b_amount"))
+)
+_PERIOD_OF = select(budgets.c.budget_duration, budgets.c.budget_reset_at).where(
+    budgets.c.id == bindparam("b_id")
+)
+
+
 def reserve(
     conn: Connection,
     budget_ids: Sequence[str],
@@ -75,19 +100,16 @@ def reserve(
     transaction then rolls back whatever was held). Missing rows mean "no budget".
     ``names``: end users' names by their budget id, for the refusal's message."""
     for budget_id in budget_ids:
-        _reset_if_due(conn, budget_id, now)
-        held = conn.execute(
-            update(budgets)
-            .where(
-                budgets.c.id == budget_id,
-                or_(
-                    budgets.c.max_budget.is_(None),
-                    budgets.c.spend + budgets.c.reserved + amount <= budgets.c.max_budget + EPSILON,
-                ),
-            )
-            .values(reserved=budgets.c.reserved + amount)
-        ).rowcount
-        if not held and _exists(conn, budget_id):
+        params = {"b_id": budget_id, "b_now": now, "b_amount": amount}
+        if conn.execute(_HOLD_UNLESS_DUE, params).rowcount:
+            continue
+        # no such row, a period to reset first, or over the limit
+        row = conn.execute(_PERIOD_OF, params).first()
+        if row is None:
+            continue
+        if row[1] is not None and row[1] <= now:
+            _reset(conn, budget_id, row[0], row[1], now)
+        if not conn.execute(_HOLD, params).rowcount:
             name = (names or {}).get(budget_id)
             raise InsufficientQuota(_over_budget_message(conn, budget_id, amount, name))
 
@@ -108,25 +130,17 @@ def settle(conn: Connection, budget_ids: Sequence[str], reserved: float, cost: f
         )
 
 
-def _reset_if_due(conn: Connection, budget_id: str, now: float) -> None:
-    row = conn.execute(
-        select(budgets.c.budget_duration, budgets.c.budget_reset_at).where(
-            budgets.c.id == budget_id
-        )
-    ).first()
-    if row is None or row[1] is None or row[1] > now:
-        return
-    period = parse_period(row[0]) or 86400.0
-    periods = math.floor((now - row[1]) / period) + 1
+def _reset(
+    conn: Connection, budget_id: str, duration: str | None, reset_at: float, now: float
+) -> None:
+    """Start the budget's current period: spend back to 0, the next reset a period on."""
+    period = parse_period(duration) or 86400.0
+    periods = math.floor((now - reset_at) / period) + 1
     conn.execute(
         update(budgets)
-        .where(budgets.c.id == budget_id, budgets.c.budget_reset_at == row[1])
-        .values(spend=0.0, budget_reset_at=row[1] + periods * period)
+        .where(budgets.c.id == budget_id, budgets.c.budget_reset_at == reset_at)
+        .values(spend=0.0, budget_reset_at=reset_at + periods * period)
     )
-
-
-def _exists(conn: Connection, budget_id: str) -> bool:
-    return conn.execute(select(budgets.c.id).where(budgets.c.id == budget_id)).first() is not None
 
 
 def _over_budget_message(

@@ -68,7 +68,7 @@ class Retention:
     async def _purge(self, table: Table, column: str, cutoff: float) -> int:
         total = 0
         while True:
-            count = await self.db.write(
+            count = await self.db.write_bulk(
                 lambda conn: _delete_batch(conn, table, column, cutoff, self.batch)
             )
             total += count

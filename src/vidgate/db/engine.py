@@ -3,13 +3,22 @@
 Stores write plain SQLAlchemy Core functions ``fn(connection) -> result``; a ``Database``
 runs them. Two implementations:
 
-- ``SQLiteDatabase`` (the embedded default) runs each function with the synchronous pysqlite
-  driver in one thread hop. Measured: SQLAlchemy's async layer over aiosqlite costs ~1 ms
-  per statement (six thread round trips per write transaction) against ~0.3 ms this way,
-  and all writes go through one writer thread, so concurrent creates never wait in SQLite's
-  lock-retry loop (p99 at 8 concurrent creates fell from 449 ms to 52 ms, bench/README.md).
-  WAL lets the reader threads proceed while the writer writes; ``synchronous=NORMAL`` is
-  durable across process crashes (SIGKILL), which is what the recovery tests exercise.
+- ``SQLiteDatabase`` (the embedded default) runs functions with the synchronous pysqlite
+  driver. Measured: SQLAlchemy's async layer over aiosqlite costs ~1 ms per statement (six
+  thread round trips per write transaction) against ~0.3 ms with one thread hop. Writes are
+  serialised by one lock, so concurrent creates never wait in SQLite's lock-retry loop (p99
+  at 8 concurrent creates fell from 449 ms to 52 ms, bench/README.md). A short write (a
+  job's insert or update: ~0.1-0.3 ms) runs **on the event loop** when the lock is free:
+  the thread hop it replaces cost more than the write (a futex wake, a self-pipe write and
+  two GIL hand-overs per write, two writes per create; creates measured 5.3-5.7 ms gateway
+  CPU with the hop, see bench/README.md for the numbers after). When the lock is taken,
+  and always for ``write_bulk`` (request-log batches, retention deletes: many rows), the
+  write queues for the writer thread instead, so the loop never waits on the lock or runs a
+  long transaction. The loop's connection never checkpoints on commit (an fsync there would
+  stall every request); the writer thread checkpoints the WAL after every
+  ``CHECKPOINT_EVERY`` loop commits, without blocking writers (``PASSIVE``). WAL lets the
+  reader threads proceed while a write runs; ``synchronous=NORMAL`` is durable across
+  process crashes (SIGKILL), which is what the recovery tests exercise.
 - ``AsyncDatabase`` for servers with a native async driver (PostgreSQL via asyncpg), where
   ``run_sync`` executes the same functions without threads. Its ``read_row`` — the retrieve
   path's one lookup by id — goes straight to an asyncpg pool: measured on this machine,
@@ -22,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -50,6 +60,10 @@ class Database(Protocol):
         """Run ``fn`` in a transaction that commits if it returns, rolls back if it raises."""
         ...
 
+    async def write_bulk(self, fn: Callable[[Connection], T]) -> T:
+        """``write`` for a function that touches many rows (never on the event loop)."""
+        ...
+
     async def read_row(self, table: Table, column: str, value: Any) -> Mapping[str, Any] | None:
         """The row of ``table`` whose ``column`` equals ``value`` (a unique key), or None."""
         ...
@@ -66,8 +80,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+CHECKPOINT_EVERY = 500
+"""Loop commits between two WAL checkpoints in the writer thread."""
+
+
 class SQLiteDatabase:
-    """SQLite through pysqlite: one writer thread, a few reader threads."""
+    """SQLite through pysqlite: short writes on the loop, a writer thread, reader threads."""
 
     def __init__(self, url: str, readers: int = 2) -> None:
         self.url = url
@@ -76,21 +94,48 @@ class SQLiteDatabase:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(
             "sqlite:///" + path,
-            pool_size=readers + 1,
+            pool_size=readers + 2,
             max_overflow=0,
             connect_args={"check_same_thread": False},
         )
         event.listen(self.engine, "connect", _sqlite_pragmas)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="vidgate-db-write")
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="vidgate-db-read")
+        self._lock = threading.Lock()
+        """Held by whichever connection writes: one writer at a time, never SQLite's busy
+        loop."""
+        self._loop_conn: Connection | None = None
+        self._commits = 0
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, self._read, fn)
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
+        if not self._lock.acquire(blocking=False):
+            return await self.write_bulk(fn)  # the writer thread is writing: queue behind it
+        try:
+            conn = self._loop_connection()
+            with conn.begin():
+                result = fn(conn)
+        finally:
+            self._lock.release()
+        self._commits += 1
+        if self._commits % CHECKPOINT_EVERY == 0:
+            self._writer.submit(self._checkpoint)
+        return result
+
+    async def write_bulk(self, fn: Callable[[Connection], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._writer, self._write, fn)
+
+    def _loop_connection(self) -> Connection:
+        if self._loop_conn is None:
+            conn = self.engine.connect()
+            conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+            conn.commit()
+            self._loop_conn = conn
+        return self._loop_conn
 
     def _read(self, fn: Callable[[Connection], T]) -> T:
         with self.engine.connect() as conn:
@@ -106,12 +151,22 @@ class SQLiteDatabase:
         return await self.read(run)
 
     def _write(self, fn: Callable[[Connection], T]) -> T:
-        with self.engine.begin() as conn:
+        with self._lock, self.engine.begin() as conn:
             return fn(conn)
+
+    def _checkpoint(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:  # the next one will do; never fail a writer thread's queue
+            logging.getLogger("vidgate.db").exception("WAL checkpoint failed")
 
     async def dispose(self) -> None:
         self._writer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
+        if self._loop_conn is not None:
+            self._loop_conn.close()
+            self._loop_conn = None
         self.engine.dispose()
 
 
@@ -135,6 +190,9 @@ class AsyncDatabase:
     async def write(self, fn: Callable[[Connection], T]) -> T:
         async with self.engine.begin() as conn:
             return await conn.run_sync(fn)
+
+    async def write_bulk(self, fn: Callable[[Connection], T]) -> T:
+        return await self.write(fn)
 
     async def read_row(self, table: Table, column: str, value: Any) -> Mapping[str, Any] | None:
         if self._rows is None:
