@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 
 from vidgate import __version__, ui
@@ -70,6 +69,7 @@ from vidgate.routing.imagefetch import ImageFetcher
 from vidgate.routing.live import LiveDeployments
 from vidgate.routing.reload import reload_config
 from vidgate.routing.router import Router
+from vidgate.routing.upstream_http import UpstreamHttp
 from vidgate.settings import MAX_JOB_DEADLINE_S, ConfigError, GatewaySettings, Settings
 from vidgate.storage.base import BlobStore
 from vidgate.storage.open import open_storage
@@ -141,7 +141,9 @@ async def _start(
     await webhooks.start(store)  # before recovery, which may end jobs
     media = MediaPool()
     stack.push_async_callback(media.aclose)
-    archiver = Archiver(store, storage, settings.data_dir / "tmp", media)
+    archiver = Archiver(
+        store, storage, settings.data_dir / "tmp", media, gateway.archive_concurrency
+    )
     poller = Poller(store, live, PROVIDERS, archiver, gateway)
     placements = Placements(router, storage, media)
     creator = Creator(store, router, poller)
@@ -229,9 +231,7 @@ def _deployments(
     """The deployments in force, each with its client: HTTP providers share one connection
     pool; client-supplied image URLs are fetched by a client of their own, under the
     outbound address policy."""
-    http = httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=512, max_keepalive_connections=128)
-    )
+    http = UpstreamHttp(max_connections=512)
     stack.push_async_callback(http.aclose)
     images = ImageFetcher(outbound)  # client-supplied URLs: not through ``http``
     stack.push_async_callback(images.aclose)

@@ -269,7 +269,7 @@ def test_signed_download_urls_are_logged_without_their_signatures(served: Served
         return lines or None
 
     (line, *_) = wait_for(download_logged)  # the archiver fetched the signed URL
-    assert json.loads(line)["logger"] == "httpx"
+    assert json.loads(line)["logger"] == "vidgate.upstream"
     assert f"Expires={REDACTED}&Signature={REDACTED}" in line
     unredacted = re.compile(r"(?i)[?&](signature|expires)=(?!\[redacted\])")
     assert not unredacted.search(served.logs())

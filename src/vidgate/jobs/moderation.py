@@ -34,7 +34,7 @@ import httpx
 from vidgate.errors import GatewayError, InvalidRequest, ServiceUnavailable
 from vidgate.netpolicy import OutboundPolicy
 from vidgate.observe import metrics
-from vidgate.observe.requests import note_current
+from vidgate.observe.requests import note_current, upstream_time
 from vidgate.outbound import guarded_client
 from vidgate.request import VideoRequest
 from vidgate.settings import ModerationEndpoint, ModerationSettings
@@ -184,7 +184,9 @@ class Moderator:
         except httpx.HTTPError:
             raise EndpointFailed("connection failed") from None
         finally:
-            metrics.MODERATION_SECONDS.observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            metrics.MODERATION_SECONDS.observe(elapsed)
+            upstream_time(elapsed)
         if response.status_code != 200:
             raise EndpointFailed(f"HTTP {response.status_code}")
         return _flagged(_results(response, len(found)), endpoint.categories)

@@ -22,6 +22,14 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
     registry=REGISTRY,
 )
+GATEWAY_OVERHEAD = Histogram(
+    "vidgate_gateway_overhead_seconds",
+    "Time an API request spent in the gateway itself until its response started: the "
+    "request's time less its upstream calls (also the x-vidgate-overhead-ms header).",
+    ("route", "method"),
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+    registry=REGISTRY,
+)
 UPSTREAM_CALLS = Counter(
     "vidgate_upstream_requests_total",
     "Calls to upstream providers, by deployment and outcome (HTTP status class or error).",

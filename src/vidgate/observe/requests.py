@@ -1,7 +1,11 @@
 """Every API request observed once: a request id, a log row, a JSON log line, metrics.
 
 ``RequestObserver`` is the outermost ASGI middleware, so it sees requests the retrieve fast
-path answers too. The request id is the client's ``X-Request-ID`` (if it is a sane token)
+path answers too. It reports the gateway's own share of each request's time: the time until
+the response starts less the time spent waiting on upstream calls made for the request
+(provider calls and the moderation endpoint report theirs through ``upstream_time``), as the
+``x-vidgate-overhead-ms`` response header and the ``vidgate_gateway_overhead_seconds``
+histogram. The request id is the client's ``X-Request-ID`` (if it is a sane token)
 or a new one, and is echoed on the response. Routes add what they learn — the key, the
 model, the deployment, the job, the error code — to ``scope["state"]``.
 
@@ -96,6 +100,18 @@ _CURRENT: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar
 routes that has no scope (the job service's moderation check)."""
 
 
+def upstream_time(seconds: float) -> None:
+    """Count ``seconds`` spent waiting on an upstream toward the current request (if any):
+    the gateway's overhead excludes it."""
+    state = _CURRENT.get()
+    if state is not None:
+        state[_UPSTREAM] = state.get(_UPSTREAM, 0.0) + seconds
+
+
+_UPSTREAM = "_upstream_s"
+OVERHEAD_HEADER = b"x-vidgate-overhead-ms"
+
+
 def note_current(**fields: Any) -> None:
     """``note`` for the request being served; nothing outside a request."""
     state = _CURRENT.get()
@@ -136,7 +152,9 @@ class RequestLogWriter:
     async def flush(self) -> None:
         rows, self._rows = self._rows, []
         if rows:
-            await self.db.write(lambda conn: conn.execute(insert(request_logs), _redacted(rows)))
+            await self.db.write_bulk(
+                lambda conn: conn.execute(insert(request_logs), _redacted(rows))
+            )
 
     async def aclose(self) -> None:
         if self._task is not None:
@@ -172,13 +190,17 @@ class RequestObserver:
         state["request_id"] = request_id
         current = _CURRENT.set(state)
         status = 500
+        overhead: float | None = None
         header = (b"x-request-id", request_id.encode())
 
         async def observed(message: Message) -> None:
-            nonlocal status
+            nonlocal status, overhead
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [*message.get("headers", []), header]
+                overhead = time.perf_counter() - started - state.get(_UPSTREAM, 0.0)
+                overhead = max(overhead, 0.0)
+                timing = (OVERHEAD_HEADER, f"{overhead * 1000:.2f}".encode())
+                headers = [*message.get("headers", []), header, timing]
                 if state.get("private"):
                     headers += _private(headers)
                 message["headers"] = headers
@@ -188,14 +210,23 @@ class RequestObserver:
             await self.app(scope, receive, observed)
         finally:
             _CURRENT.reset(current)
-            self._record(scope, state, status, time.perf_counter() - started)
+            self._record(scope, state, status, time.perf_counter() - started, overhead)
 
-    def _record(self, scope: Scope, state: dict[str, Any], status: int, elapsed: float) -> None:
+    def _record(
+        self,
+        scope: Scope,
+        state: dict[str, Any],
+        status: int,
+        elapsed: float,
+        overhead: float | None,
+    ) -> None:
         route = route_of(scope["path"])
         method = scope["method"][:8]  # the column's size (MKCALENDAR is 10 letters)
         label, verb = metric_labels(scope, route)
         metrics.REQUESTS.labels(label, verb, str(status)).inc()
         metrics.REQUEST_SECONDS.labels(label, verb).observe(elapsed)
+        if overhead is not None:
+            metrics.GATEWAY_OVERHEAD.labels(label, verb).observe(overhead)
         row = {
             "at": time.time(),
             "request_id": state["request_id"],
@@ -210,7 +241,10 @@ class RequestObserver:
         if writer is not None and route not in UNLOGGED:
             writer.add(row)
         if access.isEnabledFor(logging.INFO):
-            access.info("request", extra={"event": "request", **row})
+            extra = {"event": "request", **row}
+            if overhead is not None:
+                extra["overhead_ms"] = round(overhead * 1000, 3)
+            access.info("request", extra=extra)
 
 
 def _redacted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -9,14 +9,12 @@ from storage as file parts; downloads are streamed chunk by chunk, never buffere
 from __future__ import annotations
 
 import asyncio
-import json
+import logging
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
-
-import httpx
 
 from vidgate.errors import (
     ContentExpired,
@@ -26,6 +24,7 @@ from vidgate.errors import (
     UpstreamTimeout,
 )
 from vidgate.observe import metrics
+from vidgate.observe.requests import upstream_time
 from vidgate.providers.base import (
     CallContext,
     HttpAdapter,
@@ -39,9 +38,11 @@ from vidgate.providers.base import (
 from vidgate.routing.b64stream import decode_field
 from vidgate.routing.imagefetch import ImageFetcher
 from vidgate.routing.inline import contains_inline, materialize
+from vidgate.routing.upstream_http import Answer, Timeouts, TransportFailure, UpstreamHttp
 from vidgate.storage.base import BlobStore
 from vidgate.values import Deployment, ResolvedRequest, UpstreamState, Variant
 
+log = logging.getLogger("vidgate.upstream")
 DOWNLOAD_CHUNK = 256 * 1024
 GONE = (403, 404, 410)
 """Download answers that mean the result is no longer there: signed URLs past their expiry
@@ -55,7 +56,7 @@ class HttpUpstream:
         self,
         adapter: HttpAdapter,
         deployment: Deployment,
-        client: httpx.AsyncClient,
+        client: UpstreamHttp,
         storage: BlobStore,
         images: ImageFetcher | None = None,
     ) -> None:
@@ -66,7 +67,7 @@ class HttpUpstream:
         self.images = images
         """Fetches client-supplied image URLs (not ``client``: those pass the address policy)."""
         self.base = deployment.api_base or ""
-        self.timeout = httpx.Timeout(deployment.timeout_s, connect=min(10.0, deployment.timeout_s))
+        self.timeouts = Timeouts.for_call(deployment.timeout_s)
         self._token: tuple[str, float] | None = None
         self._token_lock = asyncio.Lock()
         # checked once: isinstance against a runtime Protocol costs ~0.1 ms per call
@@ -91,26 +92,27 @@ class HttpUpstream:
             raise NotFound(f"The upstream has no {variant} for this job.")
         call = plan.call
         headers = await self._headers(call) if plan.auth else dict(call.headers)
-        request = self.client.build_request(
-            call.method, self._url(call), headers=headers, params=call.params, json=call.json
-        )
         try:
-            response = await self.client.send(request, stream=True, follow_redirects=True)
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeout("The upstream did not answer the download in time.") from exc
-        except httpx.HTTPError as exc:
-            raise UpstreamError(f"Download from upstream failed: {what_failed(exc)}.") from exc
-        try:
-            if response.status_code in GONE:
-                raise _gone(variant, response.status_code)
-            if response.status_code >= 400:
-                await response.aread()
-                context = CallContext("download", upstream_id)
-                raise self.adapter.parse_error(_reply(response), context)
-            chunks = response.aiter_bytes(DOWNLOAD_CHUNK)
-            yield decode_field(chunks, plan.base64_field) if plan.base64_field else chunks
-        finally:
-            await response.aclose()
+            async with self.client.stream(
+                call.method,
+                self._url(call),
+                headers=headers,
+                timeouts=self.timeouts,
+                json_body=call.json,
+                params=call.params,
+            ) as response:
+                _logged(call.method, self._url(call), response.status)
+                if response.status in GONE:
+                    raise _gone(variant, response.status)
+                if response.status >= 400:
+                    reply = _reply(await response.read())
+                    raise self.adapter.parse_error(reply, CallContext("download", upstream_id))
+                chunks = _chunks(response.chunks(DOWNLOAD_CHUNK))
+                yield decode_field(chunks, plan.base64_field) if plan.base64_field else chunks
+        except TransportFailure as exc:
+            if exc.timed_out:
+                raise UpstreamTimeout("The upstream did not answer the download in time.") from exc
+            raise UpstreamError(f"Download from upstream failed: {exc.words}.") from exc
 
     async def delete(self, upstream_id: str) -> None:
         call = self.adapter.build_delete(upstream_id)
@@ -166,29 +168,32 @@ class HttpUpstream:
                 body = await materialize(body, self.storage, self.images)
             started = time.perf_counter()
             try:
-                response = await self.client.request(
+                answer = await self.client.request(
                     call.method,
                     self._url(call),
                     headers=headers,
-                    json=body,
-                    data=dict(call.data) if call.data else None,
-                    files=files or None,
+                    timeouts=self.timeouts,
+                    json_body=body,
+                    form=call.data,
+                    files=files,
                     params=call.params,
-                    timeout=self.timeout,
                 )
-            except httpx.HTTPError as exc:
-                self._observe(started, type(exc).__name__)
+            except TransportFailure as exc:
+                self._observe(started, "timeout" if exc.timed_out else "transport_error")
                 raise _transport_error(exc) from exc
-        self._observe(started, f"{response.status_code // 100}xx")
-        reply = _reply(response)
-        if response.status_code >= 400:
+        self._observe(started, f"{answer.status // 100}xx")
+        _logged(call.method, self._url(call), answer.status)
+        reply = _reply(answer)
+        if answer.status >= 400:
             raise self.adapter.parse_error(reply, context)
         return reply
 
     def _observe(self, started: float, outcome: str) -> None:
         deployment, provider = self.deployment.id, self.deployment.provider
+        elapsed = time.perf_counter() - started
         metrics.UPSTREAM_CALLS.labels(deployment, provider, outcome).inc()
-        metrics.UPSTREAM_SECONDS.labels(deployment, provider).observe(time.perf_counter() - started)
+        metrics.UPSTREAM_SECONDS.labels(deployment, provider).observe(elapsed)
+        upstream_time(elapsed)
 
 
 async def _open(stack: AsyncExitStack, storage: BlobStore, key: str) -> Any:
@@ -211,54 +216,48 @@ def _gone(variant: Variant, status: int) -> ContentExpired:
     )
 
 
-_FAILURES: tuple[tuple[type[httpx.HTTPError], str], ...] = (
-    (httpx.ConnectTimeout, "the connection timed out"),
-    (httpx.ConnectError, "the connection was refused or failed"),
-    (httpx.TimeoutException, "no answer in time"),
-    (httpx.RemoteProtocolError, "the connection was closed before a complete answer"),
-    (httpx.ReadError, "the connection broke while reading the answer"),
-    (httpx.WriteError, "the connection broke while sending the request"),
-    (httpx.TooManyRedirects, "too many redirects"),
-    (httpx.UnsupportedProtocol, "an unsupported URL"),
-)
+async def _chunks(pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """A download's pieces; a connection that breaks midway is the upstream's failure."""
+    try:
+        async for piece in pieces:
+            yield piece
+    except TransportFailure as exc:
+        if exc.timed_out:
+            raise UpstreamTimeout("The upstream stopped sending the download.") from exc
+        raise UpstreamError(f"Download from upstream failed: {exc.words}.") from exc
 
 
-def what_failed(exc: BaseException) -> str:
-    """An exchange's failure in words (never an exception class: clients see this)."""
-    for kind, words in _FAILURES:
-        if isinstance(exc, kind):
-            return words
-    return "the exchange failed"
+def _logged(method: str, url: str, status: int) -> None:
+    """One log line per upstream exchange, as httpx wrote them (redacted like every line:
+    a signed URL's query values never reach the log)."""
+    if log.isEnabledFor(logging.INFO):
+        log.info('HTTP Request: %s %s "%d"', method, url, status)
 
 
-def _transport_error(exc: httpx.HTTPError) -> GatewayError:
+def _transport_error(exc: TransportFailure) -> GatewayError:
     """The gateway error for a failed exchange, marked when the request may have arrived."""
     error: GatewayError
-    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-        return UpstreamTimeout("The upstream did not accept the connection in time.")
-    if isinstance(exc, httpx.ConnectError):
-        return UpstreamError(f"Cannot reach the upstream: {what_failed(exc)}.")
-    if isinstance(exc, httpx.TimeoutException):
+    if not exc.may_have_arrived:
+        if exc.timed_out:
+            return UpstreamTimeout("The upstream did not accept the connection in time.")
+        return UpstreamError(f"Cannot reach the upstream: {exc.words}.")
+    if exc.timed_out:
         error = UpstreamTimeout("The upstream did not answer in time.")
     else:
-        error = UpstreamError(f"The upstream exchange failed: {what_failed(exc)}.")
+        error = UpstreamError(f"The upstream exchange failed: {exc.words}.")
     error.outcome_unknown = True
     return error
 
 
-def _reply(response: httpx.Response) -> HttpReply:
-    try:
-        body: Any = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        body = response.text[:2000]
-    return HttpReply(response.status_code, response.headers, body)
+def _reply(answer: Answer) -> HttpReply:
+    return HttpReply(answer.status, answer.headers, answer.body())
 
 
 def make_client(
     provider: Provider,
     deployment: Deployment,
     context: RuntimeContext,
-    http: httpx.AsyncClient,
+    http: UpstreamHttp,
     images: ImageFetcher | None = None,
 ) -> UpstreamClient:
     """The ``UpstreamClient`` for a deployment of ``provider``; ``images`` fetches image URLs

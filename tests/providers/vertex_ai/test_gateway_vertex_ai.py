@@ -34,6 +34,7 @@ from vidgate.providers.registry import PROVIDERS
 from vidgate.providers.vertex_ai.simulator import SimulatorConfig, create_app
 from vidgate.routing.config import build_table
 from vidgate.routing.dispatch import HttpUpstream, make_client
+from vidgate.routing.upstream_http import UpstreamHttp
 from vidgate.settings import FileConfig
 from vidgate.storage.local import LocalBlobStore
 
@@ -277,5 +278,8 @@ def test_a_deployment_without_api_base_targets_its_location(tmp_path: Path) -> N
 
 async def _bound_client(deployment: Any, context: RuntimeContext) -> Any:
     """The client dispatch builds for the deployment (its adapter bound to the deployment)."""
-    async with httpx.AsyncClient() as http:
+    http = UpstreamHttp()
+    try:
         return make_client(PROVIDERS["vertex_ai"], deployment, context, http)
+    finally:
+        await http.aclose()
