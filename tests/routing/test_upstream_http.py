@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
+from yarl import URL
 
 from tests.support import serve
 from vidgate.routing.upstream_http import Timeouts, TransportFailure, UpstreamHttp
@@ -206,3 +207,25 @@ def test_a_connection_closed_mid_answer_says_so() -> None:
         run(main())
     assert failed.value.may_have_arrived and not failed.value.timed_out
     assert failed.value.words == "the connection broke while reading the answer"
+
+
+def test_proxies_come_from_the_environment(upstream: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen.clear()
+    monkeypatch.setenv("HTTP_PROXY", upstream)  # the echo server stands in for a proxy
+    monkeypatch.setenv("NO_PROXY", "127.0.0.2")
+
+    async def work(http: UpstreamHttp) -> Any:
+        proxied = await http.request(
+            "GET", "http://upstream.invalid/echo", headers={}, timeouts=QUICK
+        )
+        return proxied.status
+
+    assert run(with_client(work)) == 200  # .invalid never resolves: it went to the proxy
+    (request,) = seen
+    assert request["headers"]["host"] == "upstream.invalid"
+
+    async def decided(http: UpstreamHttp) -> tuple[str | None, str | None]:
+        http._client()
+        return http._proxy(URL("http://127.0.0.2:9/x")), http._proxy(URL("http://a.invalid/"))
+
+    assert run(with_client(decided)) == (None, upstream)  # NO_PROXY is honoured

@@ -12,12 +12,14 @@ Behaviour kept from the httpx client this replaced: JSON bodies serialised as ht
 does (compact, UTF-8, no NaN), no redirects followed except on downloads (where the
 ``Authorization`` header is dropped when a redirect changes origin), the connect timeout
 also bounding the wait for a free pooled connection, a read timeout between two reads of an
-answer, proxies from the environment, certifi's CA bundle unless ``SSL_CERT_FILE`` names
-another, and idle pooled connections closed after 4 s — before the 5 s after which uvicorn,
-like many servers, closes them itself, so a request is never sent on a connection the
-server is closing. URLs are sent as given (presigned download URLs keep their exact
-encoding). Failures become ``TransportFailure`` with words for clients and whether the
-request may have reached the upstream.
+answer, proxies from the environment (``HTTPS_PROXY``, ``NO_PROXY``, ... read at the first
+call and decided once per host: aiohttp's own ``trust_env`` makes two thread hops per
+request, for the proxy and for ``~/.netrc``), no cookie jar, certifi's CA bundle unless
+``SSL_CERT_FILE`` names another, and idle pooled connections closed after 4 s, before the
+5 s after which uvicorn, like many servers, closes them itself, so a request is never sent
+on a connection the server is closing. URLs are sent as given (presigned download URLs keep
+their exact encoding). Failures become ``TransportFailure`` with words for clients and
+whether the request may have reached the upstream.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import asyncio
 import json
 import os
 import ssl
+import urllib.request
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -109,6 +112,8 @@ class UpstreamHttp:
     def __init__(self, max_connections: int = 512) -> None:
         self.max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, str] = {}
+        self._proxy_of: dict[tuple[str, str], str | None] = {}
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:  # made on first use: a session belongs to a running loop
@@ -118,13 +123,24 @@ class UpstreamHttp:
                 keepalive_timeout=KEEPALIVE_S,
                 ssl=_ssl_context(),
             )
+            self._proxies = urllib.request.getproxies_environment()
             self._session = aiohttp.ClientSession(
                 connector=connector,
-                trust_env=True,
+                cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=True,
                 timeout=aiohttp.ClientTimeout(total=None),
             )
         return self._session
+
+    def _proxy(self, url: URL) -> str | None:
+        """The proxy from the environment for ``url``'s scheme and host, if any."""
+        place = (url.scheme, url.host_port_subcomponent or "")
+        if place not in self._proxy_of:
+            proxy = self._proxies.get(url.scheme)
+            if proxy and _bypass(place[1], self._proxies):
+                proxy = None
+            self._proxy_of[place] = proxy
+        return self._proxy_of[place]
 
     async def request(
         self,
@@ -140,13 +156,15 @@ class UpstreamHttp:
     ) -> Answer:
         """Send one request and read its whole answer; redirects are not followed."""
         body, headers = _body(json_body, form, files, headers)
+        client, target = self._client(), _url(url)
         with _failures():
-            async with self._client().request(
+            async with client.request(
                 method,
-                _url(url),
+                target,
                 headers=headers,
                 data=body,
                 params=_params(params),
+                proxy=self._proxy(target),
                 allow_redirects=False,
                 timeout=_timeout(timeouts),
             ) as response:
@@ -165,13 +183,15 @@ class UpstreamHttp:
     ) -> AsyncIterator[StreamedAnswer]:
         """Send one request, following redirects, and hand over the answer unread."""
         body, headers = _body(json_body, None, (), headers)
+        client, target = self._client(), _url(url)
         with _failures():
-            response = await self._client().request(
+            response = await client.request(
                 method,
-                _url(url),
+                target,
                 headers=headers,
                 data=body,
                 params=_params(params),
+                proxy=self._proxy(target),
                 allow_redirects=True,
                 max_redirects=20,
                 timeout=_timeout(timeouts),
@@ -185,6 +205,10 @@ class UpstreamHttp:
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+
+
+_bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+"""``NO_PROXY`` matching as urllib does it (public, but missing from typeshed's stubs)."""
 
 
 def _body(
