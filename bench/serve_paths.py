@@ -41,6 +41,7 @@ from servers import (
     RssSampler,
     Server,
     free_port,
+    proc_cpu_s,
     proc_status_kib,
     spawn,
     write_gateway_config,
@@ -106,7 +107,14 @@ def start_simulator(logs: Path, video: Path) -> Server:
     return spawn(f"simulator-{port}", pinned(SERVER_CORE, argv), port, logs, health="/__sim__/log")
 
 
-def start_gateway(tmp: Path, sim: Server, master_key: str, server: str) -> Server:
+def start_gateway(
+    tmp: Path,
+    sim: Server,
+    master_key: str,
+    server: str,
+    src: Path | None = None,
+    app_log_level: str = "info",
+) -> Server:
     deployment = {
         "model_name": "sora-2",
         "provider": "openai",
@@ -118,13 +126,43 @@ def start_gateway(tmp: Path, sim: Server, master_key: str, server: str) -> Serve
     port = free_port()
     data = tmp / "data"
     env = {"VIDGATE_MASTER_KEY": master_key}
+    if src is not None:  # another checkout's vidgate (e.g. before a change), same venv
+        env["PYTHONPATH"] = str(src)
     if server == "uvicorn":
         argv = [VIDGATE, "serve", "--data-dir", str(data), "--port", str(port)]
-        argv += ["--config", str(config)]
+        argv += ["--config", str(config), "--app-log-level", app_log_level]
     else:
         argv = [PYTHON, str(BENCH / "granian_gateway.py"), "--port", str(port)]
         argv += ["--data-dir", str(data), "--config", str(config)]
-    return spawn(f"gateway-{port}", pinned(SERVER_CORE, argv), port, tmp / "logs", env=env)
+    name = f"{'gateway' if server == 'uvicorn' else 'granian'}-{port}"
+    return spawn(name, pinned(SERVER_CORE, argv), port, tmp / "logs", env=env)
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of ``pid`` and every process below it (granian's worker is a child)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += proc_cpu_s(current)
+        except OSError:
+            continue
+        todo += children.get(current, [])
+    return total
+
+
+def serving_pid(server: Server) -> int:
+    """The process that serves: granian's worker (its one child), else the server itself."""
+    kids = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    return int(kids[0]) if server.name.startswith("granian") and kids else server.pid
 
 
 def run_load(spec: dict[str, Any], server: Server, profile: Path | None = None) -> dict[str, Any]:
@@ -132,10 +170,10 @@ def run_load(spec: dict[str, Any], server: Server, profile: Path | None = None) 
     py-spy samples the server meanwhile (collapsed stacks to that file)."""
     spy = None
     if profile is not None:
-        argv = [str(Path(PYTHON).parent / "py-spy"), "record", "-p", str(server.pid)]
+        argv = [str(Path(PYTHON).parent / "py-spy"), "record", "-p", str(serving_pid(server))]
         argv += ["-f", "raw", "-o", str(profile), "-r", "500", "--nonblocking"]
         spy = subprocess.Popen(pinned(LOAD_CORE, argv), stdout=subprocess.DEVNULL)
-    before = server.cpu_s()
+    before = tree_cpu_s(server.pid)
     done = subprocess.run(
         pinned(LOAD_CORE, [PYTHON, str(BENCH / "load.py")]),
         input=json.dumps(spec).encode(),
@@ -150,7 +188,8 @@ def run_load(spec: dict[str, Any], server: Server, profile: Path | None = None) 
         spy.wait(30)
     result: dict[str, Any] = json.loads(done.stdout)
     result.pop("ids", None)
-    result["cpu_ms_per_req"] = (server.cpu_s() - before) * 1000 / max(result["requests"], 1)
+    spent = tree_cpu_s(server.pid) - before
+    result["cpu_ms_per_req"] = spent * 1000 / max(result["requests"], 1)
     if result["requests"] != result["ok"] or result["errors"]:
         raise RuntimeError(f"failed requests: {result['statuses']} {result['errors']}")
     return result
@@ -183,7 +222,7 @@ def completed_jobs(base: str, key: str, count: int) -> list[str]:
 def measure(server: Server, key: str, ids: list[str], args: argparse.Namespace) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {key}"}
     out: dict[str, Any] = {}
-    with RssSampler(server.pid) as sampler:
+    with RssSampler(serving_pid(server)) as sampler:
         for path in ("retrieve", "download"):
             suffix = "" if path == "retrieve" else "/content"
             urls = [f"{server.url}/v1/videos/{i}{suffix}" for i in ids]
@@ -201,13 +240,13 @@ def measure(server: Server, key: str, ids: list[str], args: argparse.Namespace) 
                         "stream": path == "download",
                     }
                     profile = None
-                    if args.profile and server.name.startswith("gateway"):
+                    if args.profile and not server.name.startswith("simulator"):
                         profile = args.profile / f"{path}-c{level}.txt"
                     runs.append(run_load(spec, server, profile))
                 out[f"{path}-c{level}"] = runs
                 print(f"  {server.name} {path} c={level}: {_brief(runs)}", flush=True)
     out["rss_peak_mib"] = sampler.peak_mib
-    out["hwm_mib"] = proc_status_kib(server.pid, "VmHWM") / 1024
+    out["hwm_mib"] = proc_status_kib(serving_pid(server), "VmHWM") / 1024
     return out
 
 
@@ -264,6 +303,12 @@ def main() -> None:
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn")
     parser.add_argument("--profile", type=Path, help="py-spy the gateway: stacks to this dir")
+    parser.add_argument(
+        "--gateway-src", type=Path, help="run the gateway from this src/ (a git worktree)"
+    )
+    parser.add_argument(
+        "--app-log-level", default="info", help="vidgate serve's (info logs every request)"
+    )
     parser.add_argument("--only", choices=("simulator", "gateway"), default=None)
     args = parser.parse_args()
     if args.profile:
@@ -281,7 +326,9 @@ def main() -> None:
             sim_ids = completed_jobs(sim.url, SIM_KEY, JOBS)
             results["simulator"] = measure(sim, SIM_KEY, sim_ids, args)
         if args.only != "simulator":
-            gateway = start_gateway(tmp, sim, master_key, args.server)
+            gateway = start_gateway(
+                tmp, sim, master_key, args.server, args.gateway_src, args.app_log_level
+            )
             started.append(gateway)
             key = virtual_key(gateway.url, master_key)
             ids = completed_jobs(gateway.url, key, JOBS)

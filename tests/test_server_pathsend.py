@@ -22,10 +22,12 @@ import pytest
 from tests.support import serve, wait_for
 
 SIZE = 24 << 20
+OFFSET = 3_000_001
 
 
 class FileApp:
-    """Sends ``path`` by pathsend at ``/file`` (with a length) and ``/chunked`` (without)."""
+    """Sends ``path`` by pathsend at ``/file`` (with a length), ``/chunked`` (without) and
+    ``/from`` (from ``OFFSET``, vidgate's extension: a range)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -37,10 +39,15 @@ class FileApp:
             return
         self.extensions.append(scope.get("extensions", {}))
         headers = [(b"content-type", b"application/octet-stream")]
-        if scope["path"] == "/file":
-            headers.append((b"content-length", str(self.path.stat().st_size).encode()))
+        offset = OFFSET if scope["path"] == "/from" else 0
+        if scope["path"] != "/chunked":
+            length = self.path.stat().st_size - offset
+            headers.append((b"content-length", str(length).encode()))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.pathsend", "path": str(self.path)})
+        message = {"type": "http.response.pathsend", "path": str(self.path)}
+        if offset:
+            message["offset"] = offset
+        await send(message)
         self.finished += 1
 
 
@@ -106,6 +113,14 @@ def test_a_slow_reader_gets_the_whole_file(served: tuple[str, FileApp], big: Pat
     assert len(body) == SIZE
     assert hashlib.sha256(body).digest() == hashlib.sha256(big.read_bytes()).digest()
     assert app.extensions[-1].get("http.response.pathsend") == {}
+
+
+def test_a_range_starts_at_its_offset(served: tuple[str, FileApp], big: Path) -> None:
+    url, app = served
+    head, body = _slow_get(url, "/from")
+    assert _header(head, b"content-length") == str(SIZE - OFFSET).encode()
+    assert body == big.read_bytes()[OFFSET:]
+    assert app.extensions[-1].get("vidgate.pathsend.offset") == {}
 
 
 def test_without_a_length_the_file_is_sent_in_chunks(

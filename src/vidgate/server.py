@@ -25,9 +25,10 @@ bytes with a TCP reset, which can destroy the 408 before the client has read it 
 a client trickling its headers on a busy machine: ``ECONNRESET`` instead of the envelope).
 
 Files are sent with ``sendfile(2)``: the protocol offers the ASGI ``http.response.pathsend``
-extension on plain-TCP connections, and a response that sends a path (the content route's
-whole-file answers, Starlette's ``FileResponse``) is written by the kernel from the page
-cache to the socket, with no copy through Python, no read in a thread and no chunking
+extension on plain-TCP connections (and ``vidgate.pathsend.offset``, a pathsend that starts
+at an ``offset``, for ranges), and a response that sends a path (the content route's
+answers, Starlette's ``FileResponse``) is written by the kernel from the page cache to the
+socket, with no copy through Python, no read in a thread and no chunking
 (``PathsendCycle``). Measured on one pinned core with a 1.8 MB video (bench/serve_paths.py,
 docs/design.md "Serving files"): 1.3-2.0 ms of CPU per download against 2.8-3.2 ms reading
 and writing 256 KiB chunks on the event loop (3.7-6.7 ms with ``FileResponse``). When the
@@ -57,6 +58,9 @@ from vidgate.settings import GatewaySettings
 from vidgate.storage.local import CHUNK, read_at
 
 PATHSEND = "http.response.pathsend"
+FROM_OFFSET = "vidgate.pathsend.offset"
+"""This server's own extension: a pathsend message may carry ``offset``, where the body
+starts in the file (a range; the length is the response's ``content-length``)."""
 
 LINGER_S = 5.0
 """How long a connection answered 408 reads and discards what its client still sends."""
@@ -103,7 +107,8 @@ class GuardedHttpTools(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         offer = self.scope.get("scheme") == "http" and _socket_fd(self.transport) is not None
         if offer:
-            self.scope["extensions"] = {**self.scope.get("extensions", {}), PATHSEND: {}}
+            offered: dict[str, Any] = {PATHSEND: {}, FROM_OFFSET: {}}
+            self.scope["extensions"] = {**self.scope.get("extensions", {}), **offered}
         super().on_headers_complete()
         if offer and type(self.cycle) is RequestResponseCycle:
             self.cycle.__class__ = PathsendCycle  # before its task runs: it sends files too
@@ -193,17 +198,16 @@ class PathsendCycle(RequestResponseCycle):
         if not self.disconnected and self.scope["method"] != "HEAD":
             fd = os.open(message["path"], os.O_RDONLY | os.O_CLOEXEC)
             try:
-                await self._send_file(fd)
+                await self._send_file(fd, int(message.get("offset", 0)))
             finally:
                 os.close(fd)
         await super().send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    async def _send_file(self, fd: int) -> None:
+    async def _send_file(self, fd: int, offset: int) -> None:
         transport = self.transport
         low, high = transport.get_write_buffer_limits()
         transport.set_write_buffer_limits(high=0)  # paused while anything is buffered
         try:
-            offset = 0
             while not self.disconnected and not transport.is_closing():
                 sent = self._sendfile(fd, offset)
                 if sent is None:  # the socket is full, or the body is framed: one chunk

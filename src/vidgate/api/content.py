@@ -12,7 +12,8 @@ a worker thread (a thread hop and a GIL hand-over per 256 KiB), and under uvicor
 2.3) each response runs an anyio task group whose second task only waits for a
 disconnect. A whole-file answer is handed to the server as the ASGI
 ``http.response.pathsend`` extension, which vidgate's uvicorn protocol (``server.py``)
-sends with ``sendfile(2)``, as granian does. A range is read by ``storage.local.read_at``
+sends with ``sendfile(2)``, as granian does; a range too, where the server offers
+vidgate's ``vidgate.pathsend.offset``. Elsewhere a range is read by ``storage.local.read_at``
 on the event loop when the page cache has it (``preadv(RWF_NOWAIT)``), in a thread only
 when the disk must be read; a plain asyncio task watches for the disconnect. Memory stays
 bounded: one chunk per download in flight, and uvicorn waits for the socket to drain
@@ -43,6 +44,8 @@ from vidgate.storage.base import BlobStore
 from vidgate.storage.local import CHUNK, read_at
 
 PATHSEND = "http.response.pathsend"
+FROM_OFFSET = "vidgate.pathsend.offset"
+"""vidgate's server (``server.py``) takes a pathsend starting at ``offset``: ranges too."""
 
 
 class LocalFile(Response):
@@ -97,6 +100,8 @@ class LocalFile(Response):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         elif self.wanted is None and PATHSEND in scope.get("extensions", {}):
             await send({"type": PATHSEND, "path": str(self.path)})
+        elif FROM_OFFSET in scope.get("extensions", {}):
+            await send({"type": PATHSEND, "path": str(self.path), "offset": start})
         else:
             await _send_range(fd, start, end, receive, send)
 
