@@ -13,10 +13,11 @@ polls are kept per batch, not per poll: the loop claims at most every ``MIN_SLEE
 statement for every job due by then), at most ``max_inflight_polls`` jobs are claimed and
 worked on at once (the rest wait unleased in the database, so a burst of due jobs after a
 restart cannot starve the API), and the results of polls that finish together are written
-in one transaction (``PollWrites``). Due times are spread: a job's first poll and any poll
-that came late (after a restart, a stall) set its next one up to ``SPREAD`` of the interval
-later, at random, so jobs created or recovered in one burst do not stay bunched. An
-upstream's poll hint is honoured down to ``poll_hint_floor_s``.
+in one transaction (``Batched``), as are the lease confirmations of replicas. Due times
+are spread: a job's first poll and any poll that came late (after a restart, a stall) set
+its next one up to ``SPREAD`` of the interval later, at random, so jobs created or
+recovered in one burst do not stay bunched. An upstream's poll hint is honoured down to
+``poll_hint_floor_s``.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Coroutine, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 from vidgate.errors import ContentExpired, GatewayError, NotFound, RateLimited, TaskFailed
 from vidgate.jobs import lifecycle
@@ -43,6 +44,8 @@ from vidgate.settings import GatewaySettings
 from vidgate.values import Deployment, UpstreamState
 
 log = logging.getLogger("vidgate.poller")
+T = TypeVar("T")
+R = TypeVar("R")
 MAX_SLEEP_S = 1.0
 MIN_SLEEP_S = 0.05
 """The loop claims at most this often unless woken: a job is polled up to this late, and in
@@ -58,8 +61,8 @@ late: the job waited in a backlog, and its next poll is spread."""
 MIN_STEP_S = 0.05
 """The floor for a hint that comes with a new upstream id (an adapter's next step of a
 multi-step fetch, not the same task polled again)."""
-WRITE_BATCH = 500
-"""Poll results written in one transaction at most."""
+BATCH = 500
+"""Poll results (or lease confirmations) written in one transaction at most."""
 
 
 class Poller:
@@ -89,7 +92,11 @@ class Poller:
         """Jobs whose lease this process holds while it works on them."""
         self.confirm_leases = not store.sole_writer
         """Replicas: check the lease is still ours right before each upstream poll."""
-        self.writes = PollWrites(store)
+        self.writes: Batched[tuple[str, Mapping[str, Any], str], Job | None] = Batched(
+            store.update_many
+        )
+        """Poll results, written together with the others that finish meanwhile."""
+        self.confirms: Batched[str, float | None] = Batched(self._confirm)
         self._room = asyncio.Event()
         """Set when a claimed job's work ends (room under ``max_inflight_polls``)."""
 
@@ -249,10 +256,13 @@ class Poller:
         await self._apply(job, deployment, client, state)
 
     async def _still_ours(self, job: Job) -> bool:
-        """Renew the lease right before polling, with at least half of it left to poll in."""
-        lease = self.settings.poll_lease_s
-        until = await self.store.confirm_lease(job.id, self.owner, lease)
-        return until is not None and time.time() < until - lease / 2
+        """Renew the lease right before polling, with at least half of it left to poll in
+        (together with the other jobs confirming meanwhile: one statement for all)."""
+        until = await self.confirms(job.id)
+        return until is not None and time.time() < until - self.settings.poll_lease_s / 2
+
+    async def _confirm(self, job_ids: list[str]) -> list[float | None]:
+        return await self.store.confirm_leases(job_ids, self.owner, self.settings.poll_lease_s)
 
     async def _apply(
         self, job: Job, deployment: Deployment, client: UpstreamClient, state: UpstreamState
@@ -294,20 +304,22 @@ class Poller:
             await self.deadlines.expire(job, deployment, client)
             return
         interval = self._spread(job, now, self._interval(job, deployment, state))
-        await self.writes.update(
-            job.id,
-            {
-                "status": state.status,
-                "progress": max(job.progress, min(state.progress, 99)),
-                "last_polled_at": now,
-                "updated_at": now,
-                "poll_failures": 0,
-                "next_poll_at": min(now + interval, deadline),
-                "lease_owner": None,
-                "lease_until": None,
-                **_moved(job, state),
-            },
-            phase="running",
+        await self.writes(
+            (
+                job.id,
+                {
+                    "status": state.status,
+                    "progress": max(job.progress, min(state.progress, 99)),
+                    "last_polled_at": now,
+                    "updated_at": now,
+                    "poll_failures": 0,
+                    "next_poll_at": min(now + interval, deadline),
+                    "lease_owner": None,
+                    "lease_until": None,
+                    **_moved(job, state),
+                },
+                "running",
+            )
         )
 
     def _interval(self, job: Job, deployment: Deployment, state: UpstreamState) -> float:
@@ -379,26 +391,25 @@ class Poller:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._refreshing.values(), return_exceptions=True)
         await self.writes.aclose()
+        await self.confirms.aclose()
 
 
-class PollWrites:
-    """Poll results queued while a write runs go out together in the next one.
+class Batched(Generic[T, R]):
+    """Calls queued while a batch runs go out together in the next one.
 
-    One write transaction per poll was most of a poll's database cost (on SQLite a hop to
-    the writer thread and a commit each); results that arrive while a write is running
-    wait for it and are written in one transaction after it, each still a compare-and-set
-    on its phase. Nothing waits that would not have waited anyway: the first result is
-    written at once."""
+    One database transaction per poll was most of a poll's database cost (a commit each,
+    and on SQLite a hop to the writer thread); calls that arrive while a batch is running
+    wait for it and run as one batch after it. Nothing waits that would not have waited
+    anyway: the first call runs at once. ``run`` answers each item in order."""
 
-    def __init__(self, store: JobStore) -> None:
-        self.store = store
-        self._queue: list[tuple[str, Mapping[str, Any], str, asyncio.Future[Job | None]]] = []
+    def __init__(self, run: Callable[[list[T]], Awaitable[Sequence[R]]]) -> None:
+        self._run = run
+        self._queue: list[tuple[T, asyncio.Future[R]]] = []
         self._flushing: asyncio.Task[None] | None = None
 
-    async def update(self, job_id: str, values: Mapping[str, Any], *, phase: str) -> Job | None:
-        """``JobStore.update(job_id, values, phase=phase)``, batched with others."""
-        future: asyncio.Future[Job | None] = asyncio.get_running_loop().create_future()
-        self._queue.append((job_id, values, phase, future))
+    async def __call__(self, item: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
         if self._flushing is None:
             self._flushing = asyncio.ensure_future(self._flush())
         return await future
@@ -406,22 +417,22 @@ class PollWrites:
     async def _flush(self) -> None:
         try:
             while self._queue:
-                batch = self._queue[:WRITE_BATCH]
-                del self._queue[:WRITE_BATCH]
+                batch = self._queue[:BATCH]
+                del self._queue[:BATCH]
                 try:
-                    rows = await self.store.update_many([(i, v, p) for i, v, p, _ in batch])
+                    answers = await self._run([item for item, _ in batch])
                 except asyncio.CancelledError:  # closing: nobody waits for these any more
-                    for *_, future in batch + self._queue:
+                    for _, future in batch + self._queue:
                         future.cancel()
                     raise
-                except Exception as exc:  # each waiting poll sees the failure
-                    for *_, future in batch:
+                except Exception as exc:  # each waiting call sees the failure
+                    for _, future in batch:
                         if not future.done():
                             future.set_exception(exc)
                     continue
-                for (*_, future), row in zip(batch, rows, strict=True):
+                for (_, future), answer in zip(batch, answers, strict=True):
                     if not future.done():
-                        future.set_result(row)
+                        future.set_result(answer)
         finally:
             self._flushing = None
 

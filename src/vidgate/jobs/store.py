@@ -411,15 +411,24 @@ class JobStore:
         is computed when the statement runs, not when it was asked for (a wait for a
         connection must not hand out a lease that already ended).
         """
+        return (await self.confirm_leases([job_id], owner, lease_s))[0]
 
-        def run(conn: Connection) -> float | None:
+    async def confirm_leases(
+        self, job_ids: Sequence[str], owner: str, lease_s: float
+    ) -> list[float | None]:
+        """``confirm_lease`` for many jobs in one statement: each one's new lease end, or
+        ``None`` where ``owner`` no longer holds it."""
+
+        def run(conn: Connection) -> list[float | None]:
             until = time.time() + lease_s
             query = (
                 update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.lease_owner == owner)
+                .where(jobs.c.id.in_(list(job_ids)), jobs.c.lease_owner == owner)
                 .values(lease_until=until)
+                .returning(jobs.c.id)
             )
-            return until if conn.execute(query).rowcount else None
+            held = set(conn.execute(query).scalars())
+            return [until if job_id in held else None for job_id in job_ids]
 
         return await self.db.write(run)
 
