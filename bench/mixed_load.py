@@ -42,6 +42,7 @@ from typing import Any
 import httpx
 
 MAX_CLIENTS = 1024
+STALE_S = 3.0  # a connection idle this long is dropped: uvicorn closes them after 5 s
 MAX_SECONDS = 900.0
 PROGRESS_S = 5.0
 
@@ -72,27 +73,40 @@ class Clients:
 
     def __init__(self, timeout_s: float) -> None:
         self.timeout = httpx.Timeout(timeout_s)
-        self.free: list[httpx.AsyncClient] = []
-        self.made: list[httpx.AsyncClient] = []
+        self.free: list[tuple[float, httpx.AsyncClient]] = []
+        self.open: set[httpx.AsyncClient] = set()
+        self.made = 0
         self.slots = asyncio.Semaphore(MAX_CLIENTS)
 
     @asynccontextmanager
     async def take(self) -> AsyncIterator[httpx.AsyncClient]:
+        """The most recently used free client (a new one if none is fresh enough): a kept
+        connection the server is about to close would fail the request for the client's
+        sake, not the server's."""
         async with self.slots:
-            client = self.free.pop() if self.free else self._make()
+            client = None
+            while self.free and client is None:
+                used, candidate = self.free.pop()
+                if time.monotonic() - used < STALE_S:
+                    client = candidate
+                else:
+                    self.open.discard(candidate)
+                    await candidate.aclose()
+            client = client or self._make()
             try:
                 yield client
             finally:
-                self.free.append(client)
+                self.free.append((time.monotonic(), client))
 
     def _make(self) -> httpx.AsyncClient:
         one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
         client = httpx.AsyncClient(limits=one, timeout=self.timeout)
-        self.made.append(client)
+        self.open.add(client)
+        self.made += 1
         return client
 
     async def close(self) -> None:
-        for client in self.made:
+        for client in self.open:
             await client.aclose()
 
 
@@ -181,7 +195,7 @@ class Workload:
             async with self.clients.take() as client:
                 response = await client.request(method, url, headers=headers, json=body)
         except httpx.HTTPError as exc:
-            self.stats.error(label, type(exc).__name__, str(exc))
+            self.stats.error(label, type(exc).__name__, repr(exc))
             raise Failed from exc
         self.stats.took(label, time.perf_counter() - began)
         if response.status_code >= 300:
@@ -202,7 +216,7 @@ class Workload:
                     received += len(chunk)
                 status = response.status_code
         except httpx.HTTPError as exc:
-            self.stats.error(label, type(exc).__name__, str(exc))
+            self.stats.error(label, type(exc).__name__, repr(exc))
             raise Failed from exc
         elapsed = time.perf_counter() - began
         self.stats.took(label, elapsed)
@@ -327,7 +341,7 @@ class Workload:
             "polls_per_job": (sum(stats.polls) / len(stats.polls)) if stats.polls else 0.0,
             "download_mib_s": summary(stats.download_mib_s, 1.0),
             "bytes": stats.bytes,
-            "clients": len(self.clients.made),
+            "clients_made": self.clients.made,
         }
 
 
