@@ -1,7 +1,13 @@
-"""Thumbnails and spritesheets: right formats, sizes, and frames taken at the right times."""
+"""Thumbnails and spritesheets: right formats, sizes, and pictures taken at the right times.
+
+Previews show keyframes only (one decoded picture per keyframe used, however long the
+video): the thumbnail is the keyframe at or before 1/3 of the duration, tile i of a sheet of
+n the latest keyframe at or before (i + 0.5) * duration / n.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import av
@@ -16,13 +22,16 @@ def shade(index: int) -> int:
     return index * 5
 
 
-def write_shaded_video(path: Path, *, size: tuple[int, int], fps: int, frames: int) -> None:
-    """An MP4 whose frame i is a flat grey of `shade(i)`; keyframes every 4 frames."""
+def write_shaded_video(
+    path: Path, *, size: tuple[int, int], fps: int, frames: int, gop: int = 4
+) -> None:
+    """An MP4 whose frame i is a flat grey of `shade(i)`; a keyframe every `gop` frames."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
-        stream.codec_context.gop_size = 4
+        stream.codec_context.gop_size = gop
+        stream.options = {"sc_threshold": "0"}  # keyframes only where the gop puts them
         for index in range(frames):
             image = Image.new("RGB", size, (shade(index),) * 3)
             frame = av.VideoFrame.from_image(image)  # type: ignore[no-untyped-call]
@@ -64,7 +73,7 @@ def test_thumbnail_is_scaled_down_keeping_aspect(clip: Path, tmp_path: Path) -> 
     assert not Path(str(out) + ".part").exists()
 
 
-def test_spritesheet_is_jpeg_grid_of_evenly_spaced_frames(clip: Path, tmp_path: Path) -> None:
+def test_spritesheet_is_jpeg_grid_of_evenly_spaced_keyframes(clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "sheet.jpg"
 
     assert make_spritesheet(clip, out, columns=3, rows=2, tile_width=80) == "image/jpeg"
@@ -76,8 +85,27 @@ def test_spritesheet_is_jpeg_grid_of_evenly_spaced_frames(clip: Path, tmp_path: 
             grey(image, (c * 80 + 20, r * 45 + 10, c * 80 + 60, r * 45 + 35))
             for r, c in [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
         ]
-    # Tile i shows the frame at (i + 0.5) / 6 of 36 frames: 3, 9, 15, 21, 27, 33.
-    assert tiles == pytest.approx([shade(f) for f in (3, 9, 15, 21, 27, 33)], abs=3)
+    # Tile i is at frame (i + 0.5) / 6 of 36: 3, 9, 15, 21, 27, 33; with a keyframe every 4
+    # frames it shows frames 0, 8, 12, 20, 24, 32.
+    assert tiles == pytest.approx([shade(f) for f in (0, 8, 12, 20, 24, 32)], abs=3)
+
+
+def test_each_tile_is_the_keyframe_at_or_before_its_time(tmp_path: Path) -> None:
+    video, out = tmp_path / "seconds.mp4", tmp_path / "seconds.jpg"
+    write_shaded_video(video, size=(64, 36), fps=4, frames=48, gop=4)  # 12 s, keyframe/s
+
+    make_spritesheet(video, out, columns=5, rows=2, tile_width=64)
+
+    with Image.open(out) as image:
+        tiles = [
+            grey(image, (c * 64 + 16, r * 36 + 8, c * 64 + 48, r * 36 + 28))
+            for r in range(2)
+            for c in range(5)
+        ]
+    # tile i at (i + 0.5) * 1.2 s: 0.6, 1.8, 3.0, ... 11.4 s -> the keyframe of that second
+    seconds = [math.floor((i + 0.5) * 1.2 + 1e-9) for i in range(10)]
+    assert tiles == pytest.approx([shade(4 * s) for s in seconds], abs=3)
+    assert len(set(seconds)) < 12  # tiles skip keyframes, none is decoded twice
 
 
 def test_spritesheet_default_grid(clip: Path, tmp_path: Path) -> None:
@@ -91,7 +119,7 @@ def test_spritesheet_default_grid(clip: Path, tmp_path: Path) -> None:
 
 def test_spritesheet_has_fewer_tiles_for_short_videos(tmp_path: Path) -> None:
     video, out = tmp_path / "short.mp4", tmp_path / "short.jpg"
-    write_shaded_video(video, size=(64, 36), fps=12, frames=3)
+    write_shaded_video(video, size=(64, 36), fps=12, frames=3, gop=1)
 
     make_spritesheet(video, out, columns=5, rows=5, tile_width=32)
 
@@ -104,6 +132,7 @@ def test_spritesheet_has_fewer_tiles_for_short_videos(tmp_path: Path) -> None:
 def test_spritesheet_seeks_through_long_videos(tmp_path: Path) -> None:
     video, out = tmp_path / "long.mp4", tmp_path / "long.jpg"
     write_shaded_video(video, size=(64, 36), fps=2, frames=48)  # 24 s, targets 12 s apart
+    # the targets are frames 12 and 36, both keyframes (every 4th frame)
 
     make_spritesheet(video, out, columns=2, rows=1, tile_width=64)
 

@@ -8,6 +8,14 @@ when it serves them or made here from the video. Only then does the job become
 The video is stored exactly as the upstream sent it, never re-muxed: a C2PA manifest
 (Content Credentials) inside it stays intact and verifiable. Whether it carries one is
 recorded with the asset (``c2pa``), from its top-level box headers only.
+
+Cost (issue 18, ``bench/archive_cost.py``): one walk of the box headers gives both the C2PA
+answer and, for MP4/MOV, the probe (``media/header.py``; FFmpeg's probe in the media worker
+is the fallback), the previews that must be made here are made in one worker call from
+keyframes only, and the local store takes the downloaded file by a rename. At most
+``archive_concurrency`` archives run at once in a process (the rest wait, in order), so a
+burst of finished jobs cannot take every core from request handling; the media workers
+also run at a lower CPU priority (``media/workers.py``).
 """
 
 from __future__ import annotations
@@ -21,8 +29,8 @@ from typing import Any
 from vidgate.errors import GatewayError, UpstreamError
 from vidgate.jobs import lifecycle
 from vidgate.jobs.store import Job, JobStore
+from vidgate.media.header import read_header
 from vidgate.media.pool import MediaPool
-from vidgate.media.provenance import has_c2pa_manifest
 from vidgate.media.sniff import HEAD_BYTES, sniff
 from vidgate.providers.base import UpstreamClient
 from vidgate.storage.base import BlobInfo, BlobStore
@@ -30,7 +38,9 @@ from vidgate.values import Variant
 
 PREVIEW_EXTENSIONS = {"image/webp": "webp", "image/jpeg": "jpg", "image/png": "png"}
 """Preview image types an upstream may serve, and their file extensions."""
-_NAMES = {"video": "video.mp4", "thumbnail": "thumbnail", "spritesheet": "spritesheet.jpg"}
+PREVIEWS: tuple[Variant, ...] = ("thumbnail", "spritesheet")
+DEFAULT_CONCURRENCY = 2
+"""Archives running at once in a process unless configured (``archive_concurrency``)."""
 
 
 def asset_prefix(job_id: str) -> str:
@@ -41,39 +51,46 @@ class Archiver:
     """Moves one job's results from its upstream into the blob store."""
 
     def __init__(
-        self, store: JobStore, storage: BlobStore, tmp_root: Path, media: MediaPool
+        self,
+        store: JobStore,
+        storage: BlobStore,
+        tmp_root: Path,
+        media: MediaPool,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self.store = store
         self.storage = storage
         self.tmp_root = tmp_root
         self.media = media
+        self._slots = asyncio.Semaphore(concurrency)  # FIFO: waiters go in arrival order
 
     async def archive(
         self, job: Job, client: UpstreamClient, upstream_previews: frozenset[str]
     ) -> Job | None:
         """Archive ``job``'s outputs and complete it; ``None`` if it ended meanwhile."""
+        async with self._slots:
+            return await self._archive(job, client, upstream_previews)
+
+    async def _archive(
+        self, job: Job, client: UpstreamClient, upstream_previews: frozenset[str]
+    ) -> Job | None:
         work = self.tmp_root / job.id
         await asyncio.to_thread(_fresh_dir, work)
         try:
             video_path = work / "video.mp4"
             digest = await _download(client, job, "video", video_path)
-            info = await self.media.probe(video_path)
+            # box headers only, but a fragmented MP4 may have thousands: off the event loop
+            header = await asyncio.to_thread(read_header, video_path)
+            info = header.info or await self.media.probe(video_path)
             if info is None:
                 raise UpstreamError("The upstream's result is not a readable video.")
-            assets: dict[str, Any] = {}
-            for variant in ("thumbnail", "spritesheet"):
-                assets[variant] = await self._preview(
-                    job, client, variant, video_path, work, variant in upstream_previews
-                )
-            # header reads only (tens of µs), but a fragmented MP4 may have thousands of
-            # boxes: off the event loop
-            c2pa = await asyncio.to_thread(has_c2pa_manifest, video_path)
+            assets = await self._previews(job, client, video_path, work, upstream_previews)
             assets["video"] = _info_dict(
                 await self.storage.put_file(
                     asset_prefix(job.id) + "video.mp4", video_path, "video/mp4", digest
                 )
             )
-            assets["video"]["c2pa"] = c2pa
+            assets["video"]["c2pa"] = header.c2pa
             done = await lifecycle.complete(self.store, job.id, assets, info)
             if done is None:
                 await self.storage.delete_prefix(asset_prefix(job.id))
@@ -83,29 +100,57 @@ class Archiver:
         finally:
             await asyncio.to_thread(shutil.rmtree, work, True)
 
-    async def _preview(
+    async def _previews(
         self,
         job: Job,
         client: UpstreamClient,
-        variant: Variant,
         video_path: Path,
         work: Path,
-        from_upstream: bool,
+        upstream_previews: frozenset[str],
     ) -> dict[str, Any]:
-        path = work / variant
-        content_type = None
-        if from_upstream:
-            try:
-                digest = await _download(client, job, variant, path)
-                content_type = _preview_type(path)
-            except GatewayError:
-                content_type = None  # the upstream lacks it after all: make our own
-        if content_type is None:
-            content_type = await self.media.preview(variant, video_path, path)
-            digest = await asyncio.to_thread(_hash_file, path)
-        ext = PREVIEW_EXTENSIONS[content_type]
-        key = f"{asset_prefix(job.id)}{variant}.{ext}"
-        return _info_dict(await self.storage.put_file(key, path, content_type, digest))
+        """The thumbnail and spritesheet, stored: the upstream's where it serves them, the
+        others made here in one worker call."""
+        found: dict[str, tuple[str, str]] = {}  # variant: (content type, digest)
+        for variant in PREVIEWS:
+            if variant in upstream_previews:
+                taken = await _upstream_preview(client, job, variant, work / variant)
+                if taken is not None:
+                    found[variant] = taken
+        missing = [variant for variant in PREVIEWS if variant not in found]
+        if missing:
+            made = await self.media.previews(
+                video_path,
+                work / "thumbnail" if "thumbnail" in missing else None,
+                work / "spritesheet" if "spritesheet" in missing else None,
+            )
+            for name, content_type in made.items():
+                found[name] = (content_type, _hash_small(work / name))
+        assets: dict[str, Any] = {}
+        for variant in PREVIEWS:
+            content_type, digest = found[variant]
+            key = f"{asset_prefix(job.id)}{variant}.{PREVIEW_EXTENSIONS[content_type]}"
+            put = self.storage.put_file(key, work / variant, content_type, digest)
+            assets[variant] = _info_dict(await put)
+        return assets
+
+
+async def _upstream_preview(
+    client: UpstreamClient, job: Job, variant: Variant, path: Path
+) -> tuple[str, str] | None:
+    """The upstream's own ``variant`` as (content type, digest); ``None`` if it lacks it
+    after all (then it is made here)."""
+    try:
+        digest = await _download(client, job, variant, path)
+    except GatewayError:
+        return None
+    content_type = _preview_type(path)
+    return None if content_type is None else (content_type, digest)
+
+
+def _hash_small(path: Path) -> str:
+    """The digest of a preview image (tens of KB: read and hashed on the loop in well
+    under a millisecond, cheaper than a thread hop)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:32]
 
 
 async def _download(client: UpstreamClient, job: Job, variant: Variant, path: Path) -> str:
@@ -124,14 +169,6 @@ def _preview_type(path: Path) -> str | None:
     with path.open("rb") as handle:
         found = sniff(handle.read(HEAD_BYTES))
     return found if found in PREVIEW_EXTENSIONS else None
-
-
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()[:32]
 
 
 def _info_dict(info: BlobInfo) -> dict[str, Any]:

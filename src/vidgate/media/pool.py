@@ -3,7 +3,8 @@
 Decoding video is CPU-bound and PyAV plus FFmpeg add ~25 MiB to whichever process loads
 them. Running it in a small process pool keeps the event loop free and the gateway's own
 resident memory flat (measured: ~95 MiB idle / 136 MiB peak with media in-process, see
-bench/README.md); workers start lazily, on the first archive, and never outlive the gateway
+bench/README.md); workers start lazily, on the first archive, run at a lower CPU priority
+than the gateway (``nice``: request handling wins the CPU) and never outlive it
 (``media/workers.py``).
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vidgate.errors import InvalidRequest
+from vidgate.media.header import read_header
 from vidgate.media.workers import start_pool, stop_pool
 
 
@@ -36,13 +38,12 @@ def probe_dict(path: str) -> dict[str, Any] | None:
     }
 
 
-def make_preview(variant: str, video: str, out: str) -> str:
-    """Write the thumbnail (WebP) or spritesheet (JPEG) of ``video``; return its type."""
-    from vidgate.media.previews import make_spritesheet, make_thumbnail
+def make_previews(video: str, thumbnail: str | None, spritesheet: str | None) -> dict[str, str]:
+    """Write the thumbnail (WebP) and/or spritesheet (JPEG) of ``video`` from one open of
+    it; the content type of each variant written."""
+    from vidgate.media.previews import make_previews as make
 
-    if variant == "thumbnail":
-        return make_thumbnail(video, out)
-    return make_spritesheet(video, out)
+    return make(video, thumbnail, spritesheet)
 
 
 class MediaPool:
@@ -58,6 +59,11 @@ class MediaPool:
         return self._pool
 
     async def probe(self, path: Path) -> dict[str, Any] | None:
+        """The facts ``probe_dict`` gives: from the MP4 header where it answers (a few
+        reads, ``media/header.py``), else from FFmpeg in a worker."""
+        header = await asyncio.to_thread(read_header, path)
+        if header.info is not None:
+            return header.info
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor(), probe_dict, str(path))
 
@@ -68,10 +74,17 @@ class MediaPool:
             raise InvalidRequest(f"'{param}' is not a readable video file.", param=param)
         return info
 
-    async def preview(self, variant: str, video: Path, out: Path) -> str:
+    async def previews(
+        self, video: Path, thumbnail: Path | None, spritesheet: Path | None
+    ) -> dict[str, str]:
+        """Make the previews asked for in one worker call; their content types by variant."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._executor(), make_preview, variant, str(video), str(out)
+            self._executor(),
+            make_previews,
+            str(video),
+            None if thumbnail is None else str(thumbnail),
+            None if spritesheet is None else str(spritesheet),
         )
 
     async def aclose(self) -> None:

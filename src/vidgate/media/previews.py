@@ -1,8 +1,23 @@
 """Still previews of a video: a WebP thumbnail and a JPEG spritesheet for scrubbing.
 
-Videos can be long, so nothing here decodes a whole file into memory: frames are pulled one
-at a time from a streaming decoder, and the decoder seeks ahead whenever the next wanted
-frame is far away. Only the frame currently being turned into a preview is kept.
+Every archive of a provider that serves no previews makes both, so they must cost little
+whatever the video's length. Nothing here decodes more than one picture per keyframe used:
+
+- the file is opened without FFmpeg's stream analysis (``OPEN_OPTIONS``: it decodes frames
+  to guess parameters the MP4 header already has; measured 40 ms CPU per open of a 4 s
+  720x1280 H.264 file, 0.5 ms without);
+- the thumbnail is the keyframe at or before 1/3 of the duration, the spritesheet keeps the
+  regular time grid (tile i is the picture at time (i + 0.5) * duration / tiles, so players
+  can map time to tile) and each tile shows the latest keyframe at or before its time;
+- keyframes are found from packet headers only (a seek when the next time is far ahead,
+  else reading on), and each distinct keyframe is decoded once (``skip_frame=NONKEY``, one
+  thread: the cheapest CPU per picture) and reused for every tile it covers;
+- pictures are scaled and converted to RGB in one swscale step (``reformat``), never
+  converted at full size first.
+
+Encoder settings, measured on a 640x1138 thumbnail of a textured 720x1280 video: WebP
+``method`` 0 at quality 80 takes 22 ms (method 4, the former setting, 76 ms; 6, 200 ms)
+for a 12% larger file; the 800x1420 JPEG spritesheet at quality 80 takes 4.7 ms.
 """
 
 from __future__ import annotations
@@ -10,93 +25,199 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import av
+from av.container import InputContainer
+from av.packet import Packet
 from av.video.frame import VideoFrame
+from av.video.stream import VideoStream
 from PIL import Image
 
-from vidgate.media.probe import MediaError, open_video, probe
+from vidgate.media.probe import MediaError, open_video, stream_duration, stream_rate
 
 PathLike = str | os.PathLike[str]
 
-#: Targets further ahead than this are reached by seeking instead of decoding through.
-_SEEK_AHEAD_S = 5.0
+OPEN_OPTIONS = {"threads": "1", "skip_frame": "nonkey"}
+"""``av.open`` options that make its stream analysis decode nothing (see the docstring)."""
+WEBP = {"quality": 80, "method": 0}
+JPEG = {"quality": 80}
+_SEEK_AHEAD_S = 2.0
+"""Keyframes further ahead than this are found by seeking instead of reading on."""
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A picture wanted: at ``time`` (seconds from the start), ``size`` big, for ``slot``
+    (-1: the thumbnail; else the tile's index)."""
+
+    time: float
+    size: tuple[int, int]
+    slot: int
+
+
+def make_previews(
+    video: PathLike,
+    thumbnail: PathLike | None,
+    spritesheet: PathLike | None,
+    *,
+    max_width: int = 640,
+    columns: int = 5,
+    rows: int = 5,
+    tile_width: int = 160,
+) -> dict[str, str]:
+    """Write the thumbnail (WebP) and/or the spritesheet (JPEG) of ``video`` from one open;
+    return the content type of each written variant."""
+    _require_positive(max_width=max_width, columns=columns, rows=rows, tile_width=tile_width)
+    try:
+        return _make(video, thumbnail, spritesheet, max_width, (columns, rows, tile_width))
+    except av.FFmpegError as exc:
+        raise MediaError(f"cannot make previews of {os.fspath(video)!r}: {exc}") from exc
+
+
+def _make(
+    video: PathLike,
+    thumbnail: PathLike | None,
+    spritesheet: PathLike | None,
+    max_width: int,
+    grid: tuple[int, int, int],
+) -> dict[str, str]:
+    columns, rows, tile_width = grid
+    with open_video(video, OPEN_OPTIONS) as container:
+        reader = _Keyframes(container)
+        targets, sheet = [], None
+        if thumbnail is not None:
+            targets.append(_Target(reader.duration_s / 3, reader.fit(max_width), -1))
+        if spritesheet is not None:
+            tiles = min(columns * rows, reader.frame_count)
+            size = reader.fit(tile_width, upscale=True)
+            sheet = Image.new("RGB", (columns * size[0], math.ceil(tiles / columns) * size[1]))
+            targets += [
+                _Target((i + 0.5) * reader.duration_s / tiles, size, i) for i in range(tiles)
+            ]
+        made: dict[str, str] = {}
+        for target, image in reader.pictures(sorted(targets, key=lambda t: t.time)):
+            if target.slot < 0:
+                assert thumbnail is not None
+                _save_atomically(image, thumbnail, "WEBP", **WEBP)
+                made["thumbnail"] = "image/webp"
+            else:
+                assert sheet is not None
+                row, column = divmod(target.slot, columns)
+                sheet.paste(image, (column * target.size[0], row * target.size[1]))
+    if sheet is not None and spritesheet is not None:
+        _save_atomically(sheet, spritesheet, "JPEG", **JPEG)
+        made["spritesheet"] = "image/jpeg"
+    return made
 
 
 def make_thumbnail(video: PathLike, out: PathLike, *, max_width: int = 640) -> str:
-    """Write a WebP of the frame at ~1/3 of the duration, at most `max_width` wide.
-
-    Returns the content type of the written file.
-    """
-    _require_positive(max_width=max_width)
-    info = probe(video)
-    image = next(_frames_at(video, [info.duration_s / 3], info.fps))
-    if image.width > max_width:
-        height = max(1, round(image.height * max_width / image.width))
-        image = image.resize((max_width, height), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    _save_atomically(image, out, "WEBP", quality=80, method=4)
-    return "image/webp"
+    """Write a WebP of the keyframe at or before ~1/3 of the duration, at most ``max_width``
+    wide (never upscaled). Returns the content type of the written file."""
+    return make_previews(video, out, None, max_width=max_width)["thumbnail"]
 
 
 def make_spritesheet(
     video: PathLike, out: PathLike, *, columns: int = 5, rows: int = 5, tile_width: int = 160
 ) -> str:
-    """Write a JPEG grid of frames evenly spaced over the duration, row by row.
-
-    The sheet is `columns` tiles wide. It holds `columns * rows` tiles, or one per frame if
-    the video is shorter than that, in which case unused trailing rows are dropped.
-    Returns the content type of the written file.
-    """
-    _require_positive(columns=columns, rows=rows, tile_width=tile_width)
-    info = probe(video)
-    frame_count = max(1, round(info.duration_s * info.fps))
-    tiles = min(columns * rows, frame_count)
-    tile_height = max(1, round(tile_width * info.height / max(1, info.width)))
-    sheet = Image.new("RGB", (columns * tile_width, math.ceil(tiles / columns) * tile_height))
-    times = [(i + 0.5) * info.duration_s / tiles for i in range(tiles)]
-    for index, frame in enumerate(_frames_at(video, times, info.fps)):
-        tile = frame.resize((tile_width, tile_height), Image.Resampling.BILINEAR, reducing_gap=2.0)
-        row, column = divmod(index, columns)
-        sheet.paste(tile, (column * tile_width, row * tile_height))
-    _save_atomically(sheet, out, "JPEG", quality=80)
-    return "image/jpeg"
+    """Write a JPEG grid of ``columns * rows`` tiles over the duration, row by row (one per
+    frame if the video has fewer, unused trailing rows dropped); each tile is the latest
+    keyframe at or before its time. Returns the content type of the written file."""
+    made = make_previews(video, None, out, columns=columns, rows=rows, tile_width=tile_width)
+    return made["spritesheet"]
 
 
-def _frames_at(video: PathLike, times: Sequence[float], fps: float) -> Iterator[Image.Image]:
-    """Yield, for each ascending time in seconds, the first frame shown at or after it."""
-    slack = 0.5 / fps if fps > 0 else 0.0
-    with open_video(video) as container:
-        stream = container.streams.video[0]
-        start_s = float((stream.start_time or 0) * (stream.time_base or 0))
-        decoded: Iterator[VideoFrame] = iter(())
-        current: VideoFrame | None = None
-        for target in times:
-            wanted = start_s + target - slack
-            if current is None or _time(current) < wanted - _SEEK_AHEAD_S:
-                if stream.time_base:
-                    container.seek(int(wanted / stream.time_base), stream=stream, backward=True)
-                decoded, current = container.decode(stream), None
-            current = _advance(decoded, current, wanted)
-            yield current.to_image()  # type: ignore[no-untyped-call]
+class _Keyframes:
+    """The keyframes of a container's first video stream, found from packet headers and
+    each decoded at most once while the wanted times ascend."""
+
+    def __init__(self, container: InputContainer) -> None:
+        self.container = container
+        self.stream: VideoStream = container.streams.video[0]
+        context = self.stream.codec_context
+        context.skip_frame, context.thread_count = "NONKEY", 1
+        self.width, self.height = context.width, context.height
+        fps = stream_rate(self.stream)
+        self.duration_s = stream_duration(container, self.stream, fps)
+        if self.duration_s <= 0 or not self.stream.time_base or not self.width:
+            raise MediaError("the video has no measurable duration or size")
+        self.frame_count = max(1, self.stream.frames or round(self.duration_s * float(fps)))
+        self._base = self.stream.time_base
+        self._start = self.stream.start_time or 0
+        self._packets: Iterator[Packet[VideoStream]] | None = None
+        self._ahead: Packet[VideoStream] | None = None  # read but beyond the last time asked
+        self._key: Packet[VideoStream] | None = None
+
+    def fit(self, width: int, *, upscale: bool = False) -> tuple[int, int]:
+        """A picture size ``width`` wide (at most the video's unless ``upscale``), keeping
+        the aspect."""
+        if not upscale:
+            width = min(width, self.width)
+        return width, max(1, round(self.height * width / self.width))
+
+    def pictures(self, targets: Sequence[_Target]) -> Iterator[tuple[_Target, Image.Image]]:
+        """Each target (ascending times) with its picture: the latest keyframe at or before
+        its time, scaled to its size."""
+        decoded: tuple[int, VideoFrame] | None = None
+        scaled: dict[tuple[int, int], Image.Image] = {}
+        for target in targets:
+            key = self._key_at(self._start + int(target.time / self._base))
+            if decoded is None or decoded[0] != key.pts:
+                decoded, scaled = (key.pts or 0, self._decode(key)), {}
+            if target.size not in scaled:
+                frame = decoded[1].reformat(
+                    width=target.size[0], height=target.size[1], format="rgb24"
+                )
+                scaled[target.size] = frame.to_image()  # type: ignore[no-untyped-call]
+            yield target, scaled[target.size]
+
+    def _key_at(self, when: int) -> Packet[VideoStream]:
+        """The packet of the latest keyframe whose time is at or before ``when`` (stream
+        time base); the first keyframe after it if there is none before."""
+        far = int(_SEEK_AHEAD_S / self._base)
+        if (
+            self._packets is None
+            or self._key is None
+            or when < (self._key.pts or 0)
+            or (
+                self._ahead is not None
+                and self._ahead.dts is not None
+                and when - self._ahead.dts > far
+            )
+        ):
+            self.container.seek(when, stream=self.stream, backward=True)
+            self._packets, self._ahead, self._key = self.container.demux(self.stream), None, None
+        while True:
+            packet = self._ahead if self._ahead is not None else next(self._packets, None)
+            self._ahead = None
+            if packet is None or packet.size == 0:  # the end: keep the last keyframe
+                break
+            if self._key is not None and _after(packet, when):
+                self._ahead = packet  # this and every later keyframe show after ``when``
+                break
+            if packet.is_keyframe:
+                self._key = packet
+        if self._key is None:
+            raise MediaError("the video stream has no keyframe")
+        return self._key
+
+    def _decode(self, packet: Packet[VideoStream]) -> VideoFrame:
+        """The picture of one keyframe packet (the decoder is drained and reset after it)."""
+        context = self.stream.codec_context
+        frames = context.decode(packet) or context.decode(None)
+        context.flush_buffers()
+        if not frames:
+            raise MediaError("a keyframe of the video could not be decoded")
+        return frames[0]
 
 
-def _advance(
-    decoded: Iterator[VideoFrame], current: VideoFrame | None, wanted: float
-) -> VideoFrame:
-    """Decode until a frame at or after `wanted`; the last frame if the video ends first."""
-    if current is not None and _time(current) >= wanted:
-        return current
-    for frame in decoded:
-        current = frame
-        if _time(frame) >= wanted:
-            break
-    if current is None:
-        raise MediaError("video stream yielded no frames")
-    return current
-
-
-def _time(frame: VideoFrame) -> float:
-    return float(frame.time) if frame.time is not None else 0.0
+def _after(packet: Packet[VideoStream], when: int) -> bool:
+    """Whether ``packet`` and all that follow it show after ``when``: decoded after it, or a
+    keyframe shown after it (a keyframe's successors are shown after it)."""
+    if packet.dts is not None and packet.dts > when:
+        return True
+    return bool(packet.is_keyframe) and (packet.pts or 0) > when
 
 
 def _save_atomically(image: Image.Image, out: PathLike, fmt: str, **params: Any) -> None:

@@ -41,7 +41,7 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
     with open_video(path) as container:
         stream = container.streams.video[0]
         fps = stream_rate(stream)
-        duration = _duration_s(container, stream, fps)
+        duration = stream_duration(container, stream, fps)
         if duration <= 0:
             raise MediaError(f"{os.fspath(path)!r} has no measurable video duration")
         return MediaInfo(
@@ -54,11 +54,13 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
         )
 
 
-def open_video(path: str | os.PathLike[str]) -> InputContainer:
-    """Open `path` for reading, insisting on at least one video stream."""
+def open_video(
+    path: str | os.PathLike[str], options: dict[str, str] | None = None
+) -> InputContainer:
+    """Open `path` for reading (with FFmpeg ``options``), insisting on a video stream."""
     name = os.fspath(path)
     try:
-        container = av.open(name, mode="r")
+        container = av.open(name, mode="r", options=options or {})
     except (av.FFmpegError, OSError) as exc:
         raise MediaError(f"cannot read {name!r} as media: {exc}") from exc
     if not container.streams.video or container.format.name.endswith("_pipe"):
@@ -73,7 +75,7 @@ def stream_rate(stream: VideoStream) -> Fraction:
     return Fraction(rate) if rate else Fraction(0)
 
 
-def _duration_s(container: InputContainer, stream: VideoStream, fps: Fraction) -> float:
+def stream_duration(container: InputContainer, stream: VideoStream, fps: Fraction) -> float:
     """Prefer frames / fps (exact), then the stream's own duration, then the container's."""
     if stream.frames and fps:
         return float(stream.frames / fps)

@@ -56,13 +56,16 @@ def has_c2pa_manifest(path: str | os.PathLike[str]) -> bool:
 
 def c2pa_manifest_in(handle: BinaryIO, length: int) -> bool:
     """Whether the ``length`` bytes of ``handle`` hold a top-level C2PA manifest store."""
-    for box in top_level_boxes(handle, length):
-        if box.kind == b"uuid" and box.size - box.header >= 16:
-            handle.seek(box.start + box.header)
-            head = handle.read(min(box.size - box.header, _HEAD))
-            if head[:16] == C2PA_UUID and _holds_store(head[16:], box.size - box.header - 16):
-                return True
-    return False
+    return any(c2pa_box(handle, box) for box in top_level_boxes(handle, length))
+
+
+def c2pa_box(handle: BinaryIO, box: Box) -> bool:
+    """Whether ``box`` (a top-level box of ``handle``) is a C2PA manifest store."""
+    if box.kind != b"uuid" or box.size - box.header < 16:
+        return False
+    handle.seek(box.start + box.header)
+    head = handle.read(min(box.size - box.header, _HEAD))
+    return head[:16] == C2PA_UUID and _holds_store(head[16:], box.size - box.header - 16)
 
 
 def top_level_boxes(handle: BinaryIO, length: int) -> Iterator[Box]:

@@ -354,7 +354,10 @@ def _encode(plan: _Plan, path: str, progress: _Progress) -> None:
         stream.width, stream.height = plan.size
         stream.pix_fmt, stream.time_base = "yuv420p", time_base
         stream.codec_context.thread_count = 1
-        stream.codec_context.gop_size = max(1, round(2 * plan.rate))
+        # a keyframe every second: spritesheets (made from keyframes only) show the motion
+        # second by second; measured +6% file size against every 2 s (1280x720: 4 s 585 ->
+        # 621 KB, 12 s 1.89 -> 2.00 MB), the same encode CPU
+        stream.codec_context.gop_size = max(1, round(plan.rate))
         progress.update(0, plan.total)
         for index, frame in enumerate(plan.frames):
             video = _video_frame(frame, plan.size)
