@@ -29,15 +29,16 @@ extension on plain-TCP connections (and ``vidgate.pathsend.offset``, a pathsend 
 at an ``offset``, for ranges), and a response that sends a path (the content route's
 answers, Starlette's ``FileResponse``) is written by the kernel from the page cache to the
 socket, with no copy through Python, no read in a thread and no chunking
-(``PathsendCycle``). Measured on one pinned core with a 1.8 MB video (bench/serve_paths.py,
-docs/design.md "Serving files"): 1.3-2.0 ms of CPU per download against 2.8-3.2 ms reading
-and writing 256 KiB chunks on the event loop (3.7-6.7 ms with ``FileResponse``). When the
-socket is full, one chunk goes through the transport instead and its drain is the wait for
-room, so memory stays one chunk per download.
+(``PathsendCycle``). Measured on one pinned core with a 1.85 MB video (bench/serve_paths.py,
+docs/design.md "Serving files"): 1.1-2.5 ms of CPU per download, against 4.3-8.5 ms with
+Starlette's ``FileResponse`` (a thread hop per 256 KiB chunk) and 3.7-7.3 ms for the
+simulator alone. When the socket is full, one chunk goes through the transport instead and
+its drain is the wait for room, so memory stays one chunk per download.
 
-The server is uvicorn rather than granian (which offers ``pathsend`` itself): measured on the
-same pinned core, see docs/design.md "Serving files" for the numbers; granian has no
-header or body timeouts to keep, so switching would mean giving up the protections above.
+The server is uvicorn rather than granian, which offers ``pathsend`` itself: measured in the
+same runs, granian 2.8.9 served retrieves for about the same CPU and downloads for more
+(2.7-4.0 ms), and it has a header-read timeout but no body idle timeout, no 408 in the
+envelope and no lingering close — the protections above would be lost for no gain.
 """
 
 from __future__ import annotations

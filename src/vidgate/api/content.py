@@ -7,7 +7,7 @@ two cannot drift. The ``Range`` header is decided once for every store, in
 
 The local store's files are sent by ``LocalFile`` rather than Starlette's ``FileResponse``.
 Measured on one pinned core (bench/serve_paths.py, docs/design.md "Serving files"), a
-``FileResponse`` download of a 1.8 MB video cost 3.7-6.7 ms of CPU: every chunk is read in
+``FileResponse`` download of a 1.85 MB video cost 4.3-8.5 ms of CPU: every chunk is read in
 a worker thread (a thread hop and a GIL hand-over per 256 KiB), and under uvicorn (ASGI
 2.3) each response runs an anyio task group whose second task only waits for a
 disconnect. A whole-file answer is handed to the server as the ASGI
