@@ -154,6 +154,12 @@ def _hash_small(path: Path) -> str:
 
 
 async def _download(client: UpstreamClient, job: Job, variant: Variant, path: Path) -> str:
+    """Stream ``variant`` to ``path``, hashing on the way; its digest.
+
+    Each piece is hashed and written on the event loop as it arrives: pieces are at most
+    ``routing.dispatch.DOWNLOAD_CHUNK`` (256 KiB: ~0.3 ms of SHA-256 on this machine, plus
+    a write into the page cache), so the loop is never held for long, and a thread hop per
+    piece would add CPU for nothing (the whole 1.8 MB video: ~2 ms of hashing)."""
     digest = hashlib.sha256()
     location = ((job.upstream or {}).get("results") or {}).get(variant)
     async with client.download(job.upstream_id or "", variant, location) as chunks:
