@@ -44,6 +44,7 @@ from vidgate.api import schema as api_schema
 from vidgate.api import spend as spend_api
 from vidgate.api import webhooks as webhook_api
 from vidgate.api.bodylimit import BodyLimit
+from vidgate.api.createpath import CreateFastPath
 from vidgate.api.fastpath import RetrieveFastPath
 from vidgate.api.urlguard import UrlTextGuard
 from vidgate.db.engine import Database, migrate, open_database
@@ -99,6 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     api_errors.install(app)
     api_schema.install(app)
+    app.add_middleware(CreateFastPath)  # inside the body limit
     app.add_middleware(BodyLimit, limit=settings.config.settings.max_upload_bytes)
     app.add_middleware(RetrieveFastPath)
     app.add_middleware(UrlTextGuard)  # before any route or the fast path reads the URL

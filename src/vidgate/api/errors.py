@@ -76,9 +76,24 @@ async def _unexpected(_request: Request, exc: Exception) -> Response:
     return error_response(GatewayError("The server had an error processing your request."))
 
 
+async def handled(request: Request, exc: Exception) -> Response:
+    """The answer ``install``'s handlers give ``exc``, for code that runs below the framework
+    (``api/createpath.py``) and must answer exactly as a route would."""
+    for kind, handler in _HANDLERS:
+        if isinstance(exc, kind):
+            return await handler(request, exc)
+    raise exc  # a BaseException that is no Exception: not ours to answer
+
+
+_HANDLERS = (
+    (GatewayError, _gateway_error),
+    (RequestValidationError, _validation_error),
+    (HTTPException, _http_error),
+    (ClientDisconnect, _client_gone),
+    (Exception, _unexpected),
+)
+
+
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(GatewayError, _gateway_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(ClientDisconnect, _client_gone)
-    app.add_exception_handler(Exception, _unexpected)
+    for kind, handler in _HANDLERS:
+        app.add_exception_handler(kind, handler)

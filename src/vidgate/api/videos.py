@@ -187,6 +187,7 @@ def idempotency_key(request: Request) -> str | None:
     ),
 )
 async def create_video(request: Request, caller: Principal = Caller) -> Response:
+    # called by ``api/createpath.py`` below the framework; the route describes it
     return await _create(request, caller, "create")
 
 
