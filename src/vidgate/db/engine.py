@@ -39,7 +39,6 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Table, create_engine, event, inspect, make_url, select
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.ext.asyncio import create_async_engine
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -178,6 +177,10 @@ class AsyncDatabase:
         # No pre-ping: measured, half of all PostgreSQL transactions were the ping before each
         # checkout (bench/pollload.py). A connection the server dropped fails its statement
         # once and the pool then discards every connection of that generation.
+        # SQLAlchemy's async layer (and greenlet) only for servers: ~4 MiB a SQLite gateway
+        # does not load
+        from sqlalchemy.ext.asyncio import create_async_engine
+
         self.engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
         self._dsn = make_url(url).set(drivername="postgresql").render_as_string(False)
         self._rows: Any = None
