@@ -30,7 +30,7 @@ at an ``offset``, for ranges), and a response that sends a path (the content rou
 answers, Starlette's ``FileResponse``) is written by the kernel from the page cache to the
 socket, with no copy through Python, no read in a thread and no chunking
 (``PathsendCycle``). Measured on one pinned core with a 1.85 MB video (bench/serve_paths.py,
-docs/design.md "Serving files"): 1.1-2.5 ms of CPU per download, against 4.3-8.5 ms with
+docs/design.md "Serving files"): 1.1-2.6 ms of CPU per download, against 4.3-8.5 ms with
 Starlette's ``FileResponse`` (a thread hop per 256 KiB chunk) and 3.7-7.3 ms for the
 simulator alone. When the socket is full, one chunk goes through the transport instead and
 its drain is the wait for room, so memory stays one chunk per download.
