@@ -97,6 +97,9 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # api/docs.py serves /docs offline; no /redoc
         redoc_url=None,
+        # FastAPI 0.163 looks for an OpenTelemetry set-up on every request (~6% of a
+        # retrieve's CPU, bench/serve_paths.py); vidgate reports through /metrics and logs
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     api_errors.install(app)
     api_schema.install(app)

@@ -25,16 +25,33 @@ class RedactingFilter(logging.Filter):
         self.redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redactor(record.getMessage())
+        message = record.getMessage()
+        extras = [(name, value) for name, value in vars(record).items() if name not in _STANDARD]
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = self.redactor(record.exc_text)
-        for name, value in list(vars(record).items()):
-            if name not in _STANDARD:
-                setattr(record, name, self.redactor.value(value))
+        if _nothing_to_hide(self.redactor, message, extras):
+            record.msg = message
+            return True
+        record.msg = self.redactor(message)
+        for name, value in extras:
+            setattr(record, name, self.redactor.value(value))
         return True
+
+
+_PLAIN = (str, int, float, type(None))
+
+
+def _nothing_to_hide(redactor: Redactor, message: str, extras: list[tuple[str, Any]]) -> bool:
+    """Whether a line of plain fields holds nothing to redact, in one pass over all of them
+    (one per field cost ~10 us of a request's access line). A match the joining creates
+    only sends the line down the field-by-field path."""
+    if not all(isinstance(value, _PLAIN) for _, value in extras):
+        return False
+    text = "\n".join([message, *(value for _, value in extras if isinstance(value, str))])
+    return redactor(text) == text
 
 
 class JsonFormatter(logging.Formatter):
