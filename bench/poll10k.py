@@ -219,7 +219,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--interval", type=float, default=10.0, help="poll interval, s")
-    parser.add_argument("--max-concurrent-polls", type=int, default=16)
+    parser.add_argument("--max-concurrent-polls", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent creates")
     parser.add_argument("--settle-intervals", type=float, default=3.0)
     parser.add_argument("--window", type=float, default=30.0)
