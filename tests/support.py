@@ -126,10 +126,16 @@ def start_vidgate(
     return process, url
 
 
+TEST_SETTINGS = {"poll_hint_floor_s": 0}
+"""Under every test config unless it sets them: the simulators hint 50-200 ms polls, which
+the default floor (1 s) would stretch into seconds of waiting per test."""
+
+
 def write_config(data_dir: Path, config: dict[str, Any]) -> Path:
     path = data_dir / "vidgate.yaml"
     data_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config))
+    settings = {**TEST_SETTINGS, **(config.get("settings") or {})}
+    path.write_text(yaml.safe_dump({**config, "settings": settings}))
     return path
 
 

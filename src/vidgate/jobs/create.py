@@ -288,7 +288,9 @@ class Creator:
         """The upstream accepted the job: it is running, and due for its first poll."""
         now = time.time()
         due_now = state.status in ("completed", "failed")
-        interval = state.poll_after_s if state.poll_after_s else deployment.poll_interval_s
+        interval = deployment.poll_interval_s
+        if state.poll_after_s:  # the upstream's hint, never below the floor (as the poller)
+            interval = max(state.poll_after_s, self.poller.settings.poll_hint_floor_s)
         next_poll_at = now if due_now else now + interval
         values: dict[str, Any] = {
             "upstream_id": state.upstream_id,
