@@ -15,9 +15,21 @@ os.environ.pop("VIDGATE_CONFIG", None)
 os.environ.pop("VIDGATE_DATABASE_URL", None)
 
 LOCAL_FAST = {
-    "model_list": [{"model_name": "local/preview", "provider": "local", "model": "preview"}],
+    "model_list": [
+        {
+            "model_name": "local/preview",
+            "provider": "local",
+            "model": "preview",
+            "poll_interval_s": 0.05,
+        }
+    ],
     "settings": {"local_workers": 2},
 }
+"""The local renderer, polled every 50 ms (the poller's shortest sleep) instead of its
+default 250 ms: most tests wait for their renders to complete, and every poll that finds a
+render not yet done adds up to one interval to the wait. Measured on a busy machine (15
+renders of 1 s at 320x180 each way, two runs): the median wait from create to ``completed``
+0.62 -> 0.25 s and 1.06 -> 0.71 s."""
 
 
 @pytest.fixture(scope="module")
