@@ -88,6 +88,9 @@ class Poller:
         self._limits: dict[str, tuple[int, asyncio.Semaphore]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._refreshing: dict[str, asyncio.Task[None]] = {}
+        self._archives: set[asyncio.Task[None]] = set()
+        self._archiving: set[str] = set()
+        """Jobs archiving in tasks of their own (``_archive_later``), leases renewed too."""
         self._held: set[str] = set()
         """Jobs whose lease this process holds while it works on them."""
         self.confirm_leases = not store.sole_writer
@@ -181,10 +184,11 @@ class Poller:
         lease = self.settings.poll_lease_s
         while True:
             await asyncio.sleep(lease / 3)
-            if not self._held:
+            working = self._held | self._archiving
+            if not working:
                 continue
             try:
-                await self.store.renew_leases(self.owner, list(self._held), time.time() + lease)
+                await self.store.renew_leases(self.owner, list(working), time.time() + lease)
             except Exception:
                 log.exception("renewing poll leases failed")
 
@@ -246,7 +250,7 @@ class Poller:
             if self.confirm_leases and not await self._still_ours(job):
                 return  # the lease lapsed: another replica may have the job now
             if job.phase == "archiving":  # finished upstream in time: no deadline any more
-                await self._archive(job, client)
+                self._archive_later(job, client)
                 return
             try:
                 seen: UpstreamState | GatewayError = await client.poll(job.upstream_id or "")
@@ -301,7 +305,7 @@ class Poller:
                 phase="running",
             )
             if archiving is not None:
-                await self._archive(archiving, client)
+                self._archive_later(archiving, client)
             return
         deadline = deadline_of(job, deployment)
         if now >= deadline:  # looked at by its deadline, and still not finished
@@ -343,6 +347,21 @@ class Poller:
         if first or late:
             return interval * (1.0 + SPREAD * random.random())
         return interval
+
+    def _archive_later(self, job: Job, client: UpstreamClient) -> None:
+        """Archive ``job`` in a task of its own: waiting for one of the archiver's slots
+        holds no deployment poll slot and does not count against ``max_inflight_polls`` (a
+        backlog of finished jobs would otherwise stop every poll); its lease is renewed
+        until the archive ends."""
+        self._archiving.add(job.id)
+        task = asyncio.ensure_future(self._archive(job, client))
+        self._archives.add(task)
+
+        def done(_task: asyncio.Task[None]) -> None:
+            self._archives.discard(task)
+            self._archiving.discard(job.id)
+
+        task.add_done_callback(done)
 
     async def _archive(self, job: Job, client: UpstreamClient) -> None:
         try:
@@ -391,9 +410,10 @@ class Poller:
         )
 
     async def aclose(self) -> None:
-        for task in list(self._tasks) + list(self._refreshing.values()):
+        running = [*self._tasks, *self._archives, *self._refreshing.values()]
+        for task in running:
             task.cancel()
-        await asyncio.gather(*self._tasks, *self._refreshing.values(), return_exceptions=True)
+        await asyncio.gather(*running, return_exceptions=True)
         await self.writes.aclose()
         await self.confirms.aclose()
 
