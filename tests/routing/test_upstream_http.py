@@ -16,6 +16,7 @@ from starlette.routing import Route
 from yarl import URL
 
 from tests.support import serve
+from vidgate.routing import upstream_http
 from vidgate.routing.upstream_http import Timeouts, TransportFailure, UpstreamHttp
 
 QUICK = Timeouts(connect_s=5.0, read_s=30.0)
@@ -229,3 +230,44 @@ def test_proxies_come_from_the_environment(upstream: str, monkeypatch: pytest.Mo
         return http._proxy(URL("http://127.0.0.2:9/x")), http._proxy(URL("http://a.invalid/"))
 
     assert run(with_client(decided)) == (None, upstream)  # NO_PROXY is honoured
+
+
+def test_an_upload_the_peer_stops_reading_times_out(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpx bounded every write; aiohttp has no write timeout, so the send is bounded as a
+    whole (here at 10 MB/s: 2 s for 20 MB, where a stalled peer would hold it for ever)."""
+    monkeypatch.setattr(upstream_http, "MIN_UPLOAD_RATE", 10 * 1024 * 1024)
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\0" * (20 * 1024 * 1024))  # far more than loopback socket buffers hold
+
+    async def main() -> Any:
+        accepted: list[asyncio.StreamWriter] = []
+
+        async def never_read(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            accepted.append(writer)  # kept open, never read
+
+        server = await asyncio.start_server(never_read, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            with big.open("rb") as handle:
+                files = [("input_reference", ("big.bin", handle, "application/octet-stream"))]
+                async with asyncio.timeout(120):  # a hang fails the test (TimeoutError)
+                    return await with_client(
+                        lambda http: http.request(
+                            "POST",
+                            f"http://127.0.0.1:{port}/v1/videos",
+                            headers={},
+                            timeouts=Timeouts(connect_s=1.0, read_s=1.0),
+                            form={"prompt": "x"},
+                            files=files,
+                        )
+                    )
+        finally:
+            for writer in accepted:
+                writer.close()
+            server.close()
+
+    with pytest.raises(TransportFailure) as failed:
+        run(main())
+    assert failed.value.timed_out and failed.value.may_have_arrived

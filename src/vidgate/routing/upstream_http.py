@@ -37,6 +37,10 @@ from typing import IO, Any
 import aiohttp
 from yarl import URL
 
+MAX_REDIRECTS = 20
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MIN_UPLOAD_RATE = 128 * 1024
+"""Bytes per second an upload must average (it is bounded as a whole, see ``_send``)."""
 KEEPALIVE_S = 4.0
 """Idle pooled connections are closed after this long (servers commonly close at 5 s)."""
 
@@ -136,7 +140,7 @@ class UpstreamHttp:
         """The proxy from the environment for ``url``'s scheme and host, if any."""
         place = (url.scheme, url.host_port_subcomponent or "")
         if place not in self._proxy_of:
-            proxy = self._proxies.get(url.scheme)
+            proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
             if proxy and _bypass(place[1], self._proxies):
                 proxy = None
             self._proxy_of[place] = proxy
@@ -155,20 +159,13 @@ class UpstreamHttp:
         params: Mapping[str, Any] | None = None,
     ) -> Answer:
         """Send one request and read its whole answer; redirects are not followed."""
-        body, headers = _body(json_body, form, files, headers)
-        client, target = self._client(), _url(url)
+        body = _body(json_body, form, files, headers)
         with _failures():
-            async with client.request(
-                method,
-                target,
-                headers=headers,
-                data=body,
-                params=_params(params),
-                proxy=self._proxy(target),
-                allow_redirects=False,
-                timeout=_timeout(timeouts),
-            ) as response:
+            response = await self._send(method, _url(url), body, params, timeouts)
+            try:
                 return Answer(response.status, response.headers, await response.read())
+            finally:
+                response.release()
 
     @asynccontextmanager
     async def stream(
@@ -182,24 +179,63 @@ class UpstreamHttp:
         params: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[StreamedAnswer]:
         """Send one request, following redirects, and hand over the answer unread."""
-        body, headers = _body(json_body, None, (), headers)
-        client, target = self._client(), _url(url)
+        body = _body(json_body, None, (), headers)
         with _failures():
-            response = await client.request(
-                method,
-                target,
-                headers=headers,
-                data=body,
-                params=_params(params),
-                proxy=self._proxy(target),
-                allow_redirects=True,
-                max_redirects=20,
-                timeout=_timeout(timeouts),
-            )
+            response = await self._follow(method, _url(url), body, params, timeouts)
         try:
             yield StreamedAnswer(response)
         finally:
             response.release()
+
+    async def _follow(
+        self,
+        method: str,
+        target: URL,
+        body: _Body,
+        params: Mapping[str, Any] | None,
+        timeouts: Timeouts,
+    ) -> aiohttp.ClientResponse:
+        """``_send``, then each redirect as its own request: the proxy is decided for every
+        hop's host (``NO_PROXY`` API host, proxied object store), and ``Authorization``
+        is dropped once a hop leaves the first origin."""
+        origin = target.origin()
+        for _ in range(MAX_REDIRECTS):
+            response = await self._send(method, target, body, params, timeouts)
+            location = response.headers.get("Location")
+            if response.status not in REDIRECTS or not location:
+                return response
+            response.release()
+            target, params = target.join(_url(location)), None
+            if response.status == 303 or (response.status in (301, 302) and method == "POST"):
+                method, body = "GET", _Body(None, body.headers)
+            if target.origin() != origin:
+                kept = {k: v for k, v in body.headers.items() if k.lower() != "authorization"}
+                body = _Body(body.data, kept, body.upload_s)
+        raise aiohttp.TooManyRedirects(response.request_info, response.history)
+
+    async def _send(
+        self,
+        method: str,
+        target: URL,
+        body: _Body,
+        params: Mapping[str, Any] | None,
+        timeouts: Timeouts,
+    ) -> aiohttp.ClientResponse:
+        """One exchange up to the answer's headers. aiohttp has no write timeout (its read
+        timeout starts once the body is sent), so sending and waiting for the headers are
+        bounded together: ``connect_s + read_s`` plus the body at ``MIN_UPLOAD_RATE``, so a
+        peer that stops reading an upload cannot hold a create for ever."""
+        async with asyncio.timeout(timeouts.connect_s + timeouts.read_s + body.upload_s):
+            return await self._client().request(
+                method,
+                target,
+                headers=body.headers,
+                data=body.data,
+                params=_params(params),
+                proxy=self._proxy(target),
+                allow_redirects=False,
+                timeout=_timeout(timeouts),
+            )
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
@@ -211,29 +247,49 @@ _bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
 """``NO_PROXY`` matching as urllib does it (public, but missing from typeshed's stubs)."""
 
 
+@dataclass(frozen=True)
+class _Body:
+    """What is sent: the payload for aiohttp, the headers, and how long sending may take."""
+
+    data: Any
+    headers: dict[str, str]
+    upload_s: float = 0.0
+
+
 def _body(
     json_body: Any,
     form: Mapping[str, Any] | None,
     files: Sequence[FilePart],
     headers: Mapping[str, str],
-) -> tuple[Any, dict[str, str]]:
-    """The request body and the headers that go with it."""
+) -> _Body:
+    """The request body, the headers that go with it, and its upload allowance."""
     out = dict(headers)
     if files:
         data = aiohttp.FormData()
+        size = 0
         for name, value in (form or {}).items():
             data.add_field(name, str(value))
+            size += len(str(value))
         for field, (filename, handle, content_type) in files:
             data.add_field(field, handle, filename=filename, content_type=content_type)
-        return data, out
+            size += _file_size(handle)
+        return _Body(data, out, size / MIN_UPLOAD_RATE)
     if form:
-        return aiohttp.FormData({k: str(v) for k, v in form.items()}), out
+        return _Body(aiohttp.FormData({k: str(v) for k, v in form.items()}), out)
     if json_body is None:
-        return None, out
+        return _Body(None, out)
     content = json.dumps(json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     if not any(name.lower() == "content-type" for name in out):
         out["Content-Type"] = "application/json"
-    return content.encode("utf-8"), out
+    encoded = content.encode("utf-8")
+    return _Body(encoded, out, len(encoded) / MIN_UPLOAD_RATE)
+
+
+def _file_size(handle: IO[bytes]) -> int:
+    try:
+        return os.fstat(handle.fileno()).st_size
+    except (AttributeError, OSError, ValueError):  # not a real file: count nothing
+        return 0
 
 
 def _url(url: str) -> URL:
