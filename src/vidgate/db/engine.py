@@ -15,9 +15,10 @@ runs them. Two implementations:
   and always for ``write_bulk`` (request-log batches, retention deletes: many rows), the
   write queues for the writer thread instead, so the loop never waits on the lock or runs a
   long transaction. The loop's connection never checkpoints on commit (an fsync there would
-  stall every request); the writer thread checkpoints the WAL after every
-  ``CHECKPOINT_EVERY`` loop commits, without blocking writers (``PASSIVE``). WAL lets the
-  reader threads proceed while a write runs; ``synchronous=NORMAL`` is durable across
+  stall every request); the writer thread checkpoints the WAL under the write lock after
+  ``CHECKPOINT_EVERY`` loop commits or a second, so the next write starts it over (a
+  checkpoint beside running writes let the WAL grow by every write, 30 MiB after 6,000).
+  WAL lets the reader threads proceed while a write runs; ``synchronous=NORMAL`` is durable across
   process crashes (SIGKILL), which is what the recovery tests exercise.
 - ``AsyncDatabase`` for servers with a native async driver (PostgreSQL via asyncpg), where
   ``run_sync`` executes the same functions without threads. Its ``read_row`` — the retrieve
@@ -32,6 +33,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -74,13 +76,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA journal_size_limit=16777216")  # a WAL that grew is cut back
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
 
-CHECKPOINT_EVERY = 500
-"""Loop commits between two WAL checkpoints in the writer thread."""
+CHECKPOINT_EVERY = 200
+CHECKPOINT_S = 1.0
+"""The writer thread checkpoints the WAL after this many loop commits, or after the first
+loop commit this long after the last checkpoint."""
 
 
 class SQLiteDatabase:
@@ -105,6 +110,7 @@ class SQLiteDatabase:
         loop."""
         self._loop_conn: Connection | None = None
         self._commits = 0
+        self._checkpointed = time.monotonic()
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         loop = asyncio.get_running_loop()
@@ -120,7 +126,9 @@ class SQLiteDatabase:
         finally:
             self._lock.release()
         self._commits += 1
-        if self._commits % CHECKPOINT_EVERY == 0:
+        now = time.monotonic()
+        if self._commits >= CHECKPOINT_EVERY or now - self._checkpointed >= CHECKPOINT_S:
+            self._commits, self._checkpointed = 0, now
             self._writer.submit(self._checkpoint)
         return result
 
@@ -154,8 +162,11 @@ class SQLiteDatabase:
             return fn(conn)
 
     def _checkpoint(self) -> None:
+        """Copy the WAL back into the database with no write running (under the lock: loop
+        writes meanwhile queue here), so the next write starts the WAL over instead of
+        growing it; a checkpoint beside a running write never lets it restart."""
         try:
-            with self.engine.connect() as conn:
+            with self._lock, self.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
         except Exception:  # the next one will do; never fail a writer thread's queue
             logging.getLogger("vidgate.db").exception("WAL checkpoint failed")
