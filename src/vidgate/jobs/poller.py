@@ -449,16 +449,31 @@ class Batched(Generic[T, R]):
                     for _, future in batch + self._queue:
                         future.cancel()
                     raise
-                except Exception as exc:  # each waiting call sees the failure
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
+                except Exception as exc:
+                    await self._one_by_one(batch, exc)
                     continue
                 for (_, future), answer in zip(batch, answers, strict=True):
                     if not future.done():
                         future.set_result(answer)
         finally:
             self._flushing = None
+
+    async def _one_by_one(self, batch: list[tuple[T, asyncio.Future[R]]], exc: Exception) -> None:
+        """A batch failed: run its items alone, so only the item that fails sees a failure
+        (one row the database refuses must not count as a failed poll for its neighbours)."""
+        if len(batch) == 1:
+            if not batch[0][1].done():
+                batch[0][1].set_exception(exc)
+            return
+        for item, future in batch:
+            try:
+                (answer,) = await self._run([item])
+            except Exception as alone:
+                if not future.done():
+                    future.set_exception(alone)
+            else:
+                if not future.done():
+                    future.set_result(answer)
 
     async def aclose(self) -> None:
         task = self._flushing
