@@ -56,9 +56,13 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 
 from vidgate.errors import RequestTimeout
 from vidgate.settings import GatewaySettings
-from vidgate.storage.local import CHUNK, read_at
+from vidgate.storage.local import CHUNK, cached, read_at
 
 PATHSEND = "http.response.pathsend"
+SENDFILE_PIECE = 1 << 20
+"""At most this much per ``sendfile(2)``, each piece checked to be in the page cache first:
+the file side of ``sendfile`` blocks on a disk read, which on the event loop would stop
+every request."""
 FROM_OFFSET = "vidgate.pathsend.offset"
 """This server's own extension: a pathsend message may carry ``offset``, where the body
 starts in the file (a range; the length is the response's ``content-length``)."""
@@ -230,8 +234,11 @@ class PathsendCycle(RequestResponseCycle):
             return None
         if self.expected_content_length <= 0:
             return 0
+        count = min(self.expected_content_length, SENDFILE_PIECE)
+        if not cached(fd, offset, count):  # sendfile would wait for the disk on the loop
+            return None  # the chunk path reads it in a thread (and into the page cache)
         try:
-            sent = os.sendfile(out, fd, offset, self.expected_content_length)
+            sent = os.sendfile(out, fd, offset, count)
         except BlockingIOError:
             return None
         except OSError:  # the client went away: uvicorn's connection_lost follows

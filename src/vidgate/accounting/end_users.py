@@ -327,7 +327,7 @@ class EndUserStore:
 
         self._changing(key_id, names)
         try:
-            return await self.db.write(run)
+            return await self.db.write_bulk(run)  # a list of names: many rows
         finally:
             self._changing(key_id, names)
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -82,6 +83,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(path: str) -> threading.Lock:
+    """One write lock per database file in this process, shared by every ``SQLiteDatabase``
+    on it (the replica heartbeat opens its own): so no write on the event loop ever waits in
+    SQLite's busy handler for another connection of this process."""
+    key = os.path.realpath(path) if path and path != ":memory:" else f"memory:{id(path)}"
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.Lock())
+
+
 CHECKPOINT_EVERY = 200
 CHECKPOINT_S = 1.0
 """The writer thread checkpoints the WAL after this many loop commits, or after the first
@@ -105,7 +119,7 @@ class SQLiteDatabase:
         event.listen(self.engine, "connect", _sqlite_pragmas)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="vidgate-db-write")
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="vidgate-db-read")
-        self._lock = threading.Lock()
+        self._lock = _write_lock(path)
         """Held by whichever connection writes: one writer at a time, never SQLite's busy
         loop."""
         self._loop_conn: Connection | None = None

@@ -101,7 +101,7 @@ class HttpUpstream:
                 json_body=call.json,
                 params=call.params,
             ) as response:
-                _logged(call.method, self._url(call), response.status)
+                _logged(call.method, response.url, response.status)
                 if response.status in GONE:
                     raise _gone(variant, response.status)
                 if response.status >= 400:
@@ -182,7 +182,7 @@ class HttpUpstream:
                 self._observe(started, "timeout" if exc.timed_out else "transport_error")
                 raise _transport_error(exc) from exc
         self._observe(started, f"{answer.status // 100}xx")
-        _logged(call.method, self._url(call), answer.status)
+        _logged(call.method, answer.url, answer.status)
         reply = _reply(answer)
         if answer.status >= 400:
             raise self.adapter.parse_error(reply, context)

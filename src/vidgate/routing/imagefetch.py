@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -23,6 +24,7 @@ import httpx
 from vidgate.errors import InvalidRequest
 from vidgate.media.sniff import HEAD_BYTES, sniff
 from vidgate.netpolicy import OutboundPolicy, Resolver
+from vidgate.observe.requests import upstream_time
 from vidgate.outbound import guarded_client
 
 log = logging.getLogger("vidgate.inputs")
@@ -83,12 +85,15 @@ class ImageFetcher:
         fetched = _FETCHED.get()
         if fetched is not None and url in fetched:
             return fetched[url]
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout_s):  # the whole fetch, redirects included
                 image = await self._follow(url)
         except _FAILURES as exc:
+            upstream_time(time.perf_counter() - started)
             log.info("input image in %s not fetched: %s", param, _reason(exc))
             raise unfetchable(param) from None
+        upstream_time(time.perf_counter() - started)  # not the gateway's own time
         if fetched is not None:
             fetched[url] = image
         return image

@@ -25,6 +25,7 @@ whether the request may have reached the upstream.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 import os
 import ssl
@@ -37,6 +38,9 @@ from typing import IO, Any
 import aiohttp
 from yarl import URL
 
+from vidgate import __version__
+
+USER_AGENT = f"vidgate/{__version__}"
 MAX_REDIRECTS = 20
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MIN_UPLOAD_RATE = 128 * 1024
@@ -68,13 +72,27 @@ class Answer:
     status: int
     headers: Mapping[str, str]
     content: bytes
+    url: str = ""
+    """Where the answer came from (the query included)."""
 
     def body(self) -> Any:
         """The parsed JSON, or up to 2,000 characters of text when it is not JSON."""
         try:
             return json.loads(self.content)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return self.content[:8000].decode("utf-8", "replace")[:2000]
+            return self.content[:8000].decode(_charset(self.headers), "replace")[:2000]
+
+
+def _charset(headers: Mapping[str, str]) -> str:
+    """The ``charset`` an answer declares (error pages in GBK exist), else UTF-8."""
+    for part in headers.get("Content-Type", "").split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "charset":
+            try:
+                return codecs.lookup(value.strip('"')).name
+            except LookupError:
+                break
+    return "utf-8"
 
 
 class TransportFailure(Exception):
@@ -96,12 +114,13 @@ class StreamedAnswer:
         self._response = response
         self.status = response.status
         self.headers: Mapping[str, str] = response.headers
+        self.url = str(response.url)
 
     async def read(self) -> Answer:
         """The rest of the body, whole (for error answers, which are small)."""
         with _failures():
             content = await self._response.read()
-        return Answer(self.status, self.headers, content)
+        return Answer(self.status, self.headers, content, self.url)
 
     async def chunks(self, size: int) -> AsyncIterator[bytes]:
         """The body in pieces of at most ``size`` bytes."""
@@ -130,6 +149,7 @@ class UpstreamHttp:
             self._proxies = urllib.request.getproxies_environment()
             self._session = aiohttp.ClientSession(
                 connector=connector,
+                headers={"User-Agent": USER_AGENT},
                 cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=True,
                 timeout=aiohttp.ClientTimeout(total=None),
@@ -163,7 +183,8 @@ class UpstreamHttp:
         with _failures():
             response = await self._send(method, _url(url), body, params, timeouts)
             try:
-                return Answer(response.status, response.headers, await response.read())
+                content = await response.read()
+                return Answer(response.status, response.headers, content, str(response.url))
             finally:
                 response.release()
 

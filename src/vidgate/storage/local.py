@@ -92,6 +92,24 @@ async def read_at(fd: int, offset: int, size: int) -> bytes | bytearray:
 _NOWAIT = getattr(os, "RWF_NOWAIT", 0)
 
 
+def cached(fd: int, offset: int, count: int) -> bool:
+    """Whether the first and last byte of ``count`` bytes at ``offset`` are in the page
+    cache (a sequential read brings the ones between in with them); ``True`` where the
+    kernel cannot tell (no ``RWF_NOWAIT``)."""
+    if not _NOWAIT or count <= 0:
+        return True
+    probe = bytearray(1)
+    for at in (offset, offset + count - 1):
+        try:
+            if os.preadv(fd, [probe], at, _NOWAIT) <= 0:
+                return False
+        except BlockingIOError:  # EAGAIN: it would wait for the disk
+            return False
+        except OSError:  # RWF_NOWAIT not supported by this filesystem
+            return True
+    return True
+
+
 def _move_into(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     try:

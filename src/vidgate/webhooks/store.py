@@ -287,7 +287,7 @@ class WebhookStore:
         def run(conn: Connection) -> None:
             _delete_endpoints(conn, [endpoint_id])
 
-        await self.db.write(run)
+        await self.db.write_bulk(run)
 
     async def sync_config(self, entries: Sequence[WebhookEndpointConfig]) -> None:
         """Make the config-file endpoints those of ``entries`` (start-up).
@@ -331,7 +331,7 @@ class WebhookStore:
                         {**row, **values, "description": None, "created_at": now},
                     )
 
-        await self.db.write(run)
+        await self.db.write_bulk(run)
 
     # --- deliveries as their owner sees them ----------------------------------------------
 
@@ -479,7 +479,7 @@ class WebhookStore:
 
     async def release_all_leases(self) -> None:
         """Forget every claim (start-up of the sole process that uses this database)."""
-        await self.db.write(_execute(update(deliveries).values(lease_until=None)))
+        await self.db.write_bulk(_execute(update(deliveries).values(lease_until=None)))
 
     async def delivered(self, delivery_id: str, status_code: int, now: float) -> None:
         values = {
@@ -527,7 +527,7 @@ class WebhookStore:
                 )
             )
 
-        await self.db.write(run)
+        await self.db.write_bulk(run)
 
 
 def _unleased(now: float) -> Any:
