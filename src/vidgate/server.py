@@ -60,9 +60,11 @@ from vidgate.storage.local import CHUNK, cached, read_at
 
 PATHSEND = "http.response.pathsend"
 SENDFILE_PIECE = 1 << 20
-"""At most this much per ``sendfile(2)``, each piece checked to be in the page cache first:
-the file side of ``sendfile`` blocks on a disk read, which on the event loop would stop
-every request."""
+"""Before each ``sendfile(2)`` the next this-many bytes are checked to be in the page cache
+(their first and last byte): the file side of ``sendfile`` blocks on a disk read, which on
+the event loop would stop every request, so a cold file goes by the chunk path (read in a
+thread, which also brings it into the cache). One call sends at most what the socket's
+buffer takes, a few MiB at most, so pages past the checked ones can still be read by it."""
 FROM_OFFSET = "vidgate.pathsend.offset"
 """This server's own extension: a pathsend message may carry ``offset``, where the body
 starts in the file (a range; the length is the response's ``content-length``)."""
@@ -234,11 +236,10 @@ class PathsendCycle(RequestResponseCycle):
             return None
         if self.expected_content_length <= 0:
             return 0
-        count = min(self.expected_content_length, SENDFILE_PIECE)
-        if not cached(fd, offset, count):  # sendfile would wait for the disk on the loop
+        if not cached(fd, offset, min(self.expected_content_length, SENDFILE_PIECE)):
             return None  # the chunk path reads it in a thread (and into the page cache)
         try:
-            sent = os.sendfile(out, fd, offset, count)
+            sent = os.sendfile(out, fd, offset, self.expected_content_length)
         except BlockingIOError:
             return None
         except OSError:  # the client went away: uvicorn's connection_lost follows
