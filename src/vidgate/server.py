@@ -226,7 +226,13 @@ class PathsendCycle(RequestResponseCycle):
                     return  # the end (uvicorn checks the length it was told)
                 offset += sent
         finally:
-            if not transport.is_closing():
+            if transport.is_closing():
+                # A write failed (the peer reset the connection): the transport closed at
+                # once, but uvicorn's connection_lost, which marks the cycle disconnected,
+                # runs a loop turn later. Marked now, the closing send is dropped as after
+                # any disconnect; else it finds bytes missing and raises to the app.
+                self.disconnected = True
+            else:
                 transport.set_write_buffer_limits(high=high, low=low)
 
     def _sendfile(self, fd: int, offset: int) -> int | None:
