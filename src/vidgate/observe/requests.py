@@ -4,11 +4,11 @@
 path answers too. It reports the gateway's own share of each request's time: the time until
 the response starts less the time spent waiting on upstream calls made for the request
 (provider calls, image URL fetches and the moderation endpoint report theirs through
-``upstream_time``), as the
-``x-vidgate-overhead-ms`` response header and the ``vidgate_gateway_overhead_seconds``
-histogram. The request id is the client's ``X-Request-ID`` (if it is a sane token)
-or a new one, and is echoed on the response. Routes add what they learn — the key, the
-model, the deployment, the job, the error code — to ``scope["state"]``.
+``upstream_time``), as the ``x-vidgate-overhead-ms`` response header and the
+``vidgate_gateway_overhead_seconds`` histogram. The request id is the client's
+``X-Request-ID`` (if it is a sane token) or a new one, and is echoed on the response. Routes
+add what they learn — the key, the model, the deployment, the job, the error code — to
+``scope["state"]``.
 
 Request log rows are buffered and written in batches by ``RequestLogWriter`` (one
 transaction per second or per thousand rows), so logging costs the hot retrieve path a list
