@@ -38,10 +38,17 @@ class GatedWrites:
         return await self.db.read(fn)
 
     async def write(self, fn: Callable[[Any], T]) -> T:
+        await self._gate()
+        return await self.db.write(fn)
+
+    async def write_bulk(self, fn: Callable[[Any], T]) -> T:
+        await self._gate()
+        return await self.db.write_bulk(fn)
+
+    async def _gate(self) -> None:
         if self.hold:
             self.entered.set()
             await self.go.wait()
-        return await self.db.write(fn)
 
 
 @pytest.fixture
