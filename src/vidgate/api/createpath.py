@@ -14,27 +14,18 @@ for the OpenAPI description and for anything this does not take: other methods a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vidgate.api.auth import principal
 from vidgate.api.errors import handled
+from vidgate.api.fastpath import RouteTemplate
 from vidgate.api.videos import create_video
 
 PATHS = frozenset({"/v1/videos", "/videos"})
 
 
-@dataclass(frozen=True)
-class _Route:
-    """What ``scope["route"]`` offers the request observer: the route's template (the
-    observer adds the prefix it was mounted under), for the metric labels."""
-
-    path: str
-
-
-_ROUTE = _Route("/videos")
+_ROUTE = RouteTemplate("/videos")  # the observer adds the /v1 prefix it was mounted under
 
 
 class CreateFastPath:

@@ -43,13 +43,13 @@ _VARIANT = {b"": "video", **{f"variant={v}".encode(): v for v in VARIANTS}}
 
 
 @dataclass(frozen=True)
-class _Route:
+class RouteTemplate:
     """What ``scope["route"]`` offers the request observer: the template, for metrics."""
 
     path: str
 
 
-_CONTENT_ROUTES = {p: _Route(p + "{video_id}/content") for p in ("/videos/", "/v1/videos/")}
+_CONTENT_ROUTES = {p: RouteTemplate(p + "{video_id}/content") for p in ("/videos/", "/v1/videos/")}
 
 
 class RetrieveFastPath:
