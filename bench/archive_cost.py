@@ -1,13 +1,18 @@
 """CPU per archived job: the real ``Archiver`` against the OpenAI simulator on loopback.
 
     .venv/bin/python bench/archive_cost.py [-n 20] [--runs 3] [--videos 720p4s,1080p12s]
-                                           [--modes upstream,local] [--pin 1]
+                                           [--modes upstream,local,deferred] [--pin 1]
 
 Each job is archived alone, one after another, exactly as the poller does it: download the
 video (hashing on the way), probe it, take or make the thumbnail and the spritesheet, look
 for a C2PA manifest, store the assets and complete the row in a real SQLite database. Two
 modes: ``upstream`` (the OpenAI spec: the upstream's own thumbnail and spritesheet are
 downloaded) and ``local`` (a provider that serves none: both are made from the video).
+A third, ``deferred``, measures a design that is not built (issue 18, item 2): a provider
+that serves no previews, archived *without* making them (the archiver's preview step is
+replaced by nothing here), and then, counted apart as ``first request``, what making them
+on the first download of a preview would cost: the worker call on the stored video, the
+two images hashed and stored, and the job row's assets updated.
 
 CPU is counted for this process (every thread) **plus** the media worker processes (their
 CPU clocks, read with ``clock_getcpuclockid``: nanosecond resolution, exited threads
@@ -49,7 +54,7 @@ from tests.jobs.rows import job_row, migrated  # noqa: E402
 
 from vidgate.jobs import archive as archive_module  # noqa: E402
 from vidgate.jobs import lifecycle  # noqa: E402
-from vidgate.jobs.archive import Archiver  # noqa: E402
+from vidgate.jobs.archive import Archiver, asset_prefix  # noqa: E402
 from vidgate.jobs.store import JobStore  # noqa: E402
 from vidgate.media.pool import MediaPool  # noqa: E402
 from vidgate.providers.registry import PROVIDERS  # noqa: E402
@@ -270,12 +275,44 @@ async def upstream_jobs(http: httpx.AsyncClient, base: str, size: str, count: in
     return ids
 
 
+FIRST_REQUEST = "first request (not in total)"
+
+
+async def no_previews(*_: Any, **__: Any) -> dict[str, Any]:
+    """The archiver's preview step in ``deferred`` mode: nothing made, nothing stored."""
+    return {}
+
+
+async def first_request(
+    meter: Meter, store: JobStore, storage: LocalBlobStore, media: MediaPool, job_id: str
+) -> None:
+    """What the first download of a preview would do if previews were made then: both
+    images from the stored video in one worker call, hashed, stored, recorded in the row."""
+    video = storage.local_path(asset_prefix(job_id) + "video.mp4")
+    assert video is not None
+    with meter.step(FIRST_REQUEST), tempfile.TemporaryDirectory(prefix="first-") as tmp:
+        work = Path(tmp)
+        made = await media.previews(video, work / "thumbnail", work / "spritesheet")
+        assets: dict[str, Any] = {}
+        for variant, content_type in made.items():
+            digest = archive_module._hash_small(work / variant)
+            ext = archive_module.PREVIEW_EXTENSIONS[content_type]
+            key = f"{asset_prefix(job_id)}{variant}.{ext}"
+            info = await storage.put_file(key, work / variant, content_type, digest)
+            assets[variant] = archive_module._info_dict(info)
+        job = await store.get(job_id)
+        assert job is not None and job.assets is not None
+        done = await store.update(job_id, {"assets": {**job.assets, **assets}}, phase="done")
+        assert done is not None and set(done.assets or {}) >= {"thumbnail", "spritesheet"}
+
+
 async def run_mode(
     video: str, mode: str, jobs: int, port: int, work: Path, runs: int
 ) -> list[dict[str, float]]:
     base = f"http://127.0.0.1:{port}/v1"
     spec = PROVIDERS["openai"].spec
     previews = spec.upstream_previews if mode == "upstream" else frozenset()
+    deferred = mode == "deferred"
     deployment = Deployment(
         id="d",
         model_name="sora-2",
@@ -290,6 +327,8 @@ async def run_mode(
     media = MediaPool()
     store = JobStore(db, sole_writer=True)
     archiver = Archiver(store, storage, work / "tmp", media)
+    if deferred:
+        archiver._previews = no_previews  # type: ignore[method-assign]
     http = httpx.AsyncClient(limits=httpx.Limits(max_connections=512))
     adapter = PROVIDERS["openai"].adapter
     assert adapter is not None
@@ -305,6 +344,8 @@ async def run_mode(
             )
             if index == 0:  # warm-up: starts the pool
                 assert await archiver.archive(job, client, previews) is not None
+                if deferred:  # the first request's path warmed up too
+                    await first_request(meter, store, storage, media, job_id)
                 meter.watch(list(getattr(media._pool, "_processes", {}) or {}))
                 instrument(meter, archiver)
                 continue
@@ -315,11 +356,13 @@ async def run_mode(
             done = await archiver.archive(job, client, previews)
             meter.steps["total"] += meter.now() - job_began
             assert done is not None and done.status == "completed", done
+            if deferred:
+                await first_request(meter, store, storage, media, job_id)
             if index % jobs == 0:
                 assert meter.now() - began >= meter.steps["total"]
                 per_job = {k: v / jobs * 1000 for k, v in meter.steps.items()}
                 per_job["other"] = per_job["total"] - sum(
-                    v for k, v in per_job.items() if k != "total"
+                    v for k, v in per_job.items() if k not in ("total", FIRST_REQUEST)
                 )
                 results.append(per_job)
         return results
@@ -331,7 +374,9 @@ async def run_mode(
 
 
 def report(video: str, mode: str, results: list[dict[str, float]]) -> None:
-    labels = sorted({k for r in results for k in r}, key=lambda k: (k == "total", k))
+    labels = sorted(
+        {k for r in results for k in r}, key=lambda k: (k == FIRST_REQUEST, k == "total", k)
+    )
     print(f"\n{video} / {mode} previews: ms CPU per job (process + media workers), per run")
     for label in labels:
         values = [r.get(label, 0.0) for r in results]
@@ -344,7 +389,9 @@ def main() -> None:
     parser.add_argument("-n", "--jobs", type=int, default=20, help="jobs per run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--videos", default="720p4s,1080p12s")
-    parser.add_argument("--modes", default="upstream,local")
+    parser.add_argument(
+        "--modes", default="upstream,local", help="upstream, local and/or deferred (see above)"
+    )
     parser.add_argument("--pin", type=int, default=None, help="CPU to pin this process to")
     args = parser.parse_args()
     if args.pin is not None:

@@ -1,8 +1,8 @@
 """Thumbnails and spritesheets: right formats, sizes, and pictures taken at the right times.
 
 Previews show keyframes only (one decoded picture per keyframe used, however long the
-video): the thumbnail is the keyframe at or before 1/3 of the duration, tile i of a sheet of
-n the latest keyframe at or before (i + 0.5) * duration / n.
+video): the thumbnail is the keyframe at or before 1/3 of the duration, at most 640 on its
+longer side, tile i of a sheet of n the latest keyframe at or before (i + 0.5) * duration / n.
 """
 
 from __future__ import annotations
@@ -66,11 +66,28 @@ def test_thumbnail_is_webp_at_a_third_of_the_duration(clip: Path, tmp_path: Path
 def test_thumbnail_is_scaled_down_keeping_aspect(clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "small.webp"
 
-    make_thumbnail(clip, out, max_width=100)
+    make_thumbnail(clip, out, max_side=100)
 
     with Image.open(out) as image:
         assert image.size == (100, 56)
     assert not Path(str(out) + ".part").exists()
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [((400, 720), (356, 640)), ((720, 400), (640, 356)), ((240, 640), (240, 640))],
+)
+def test_thumbnail_fits_its_longer_side_in_640(
+    tmp_path: Path, size: tuple[int, int], expected: tuple[int, int]
+) -> None:
+    video, out = tmp_path / "tall.mp4", tmp_path / "tall.webp"
+    write_shaded_video(video, size=size, fps=12, frames=36)
+
+    make_thumbnail(video, out)
+
+    with Image.open(out) as image:
+        assert image.size == expected  # a portrait video is not 640 wide: 640 high at most
+        assert grey(image) == pytest.approx(shade(12), abs=2)  # 3 s / 3: frame 12, a key
 
 
 def test_spritesheet_is_jpeg_grid_of_evenly_spaced_keyframes(clip: Path, tmp_path: Path) -> None:

@@ -6,18 +6,43 @@ whatever the video's length. Nothing here decodes more than one picture per keyf
 - the file is opened without FFmpeg's stream analysis (``OPEN_OPTIONS``: it decodes frames
   to guess parameters the MP4 header already has; measured 40 ms CPU per open of a 4 s
   720x1280 H.264 file, 0.5 ms without);
-- the thumbnail is the keyframe at or before 1/3 of the duration, the spritesheet keeps the
+- the thumbnail is the keyframe at or before 1/3 of the duration, at most 640 px on its
+  longer side (a 720x1280 video gives 360x640, not 640x1138); the spritesheet keeps the
   regular time grid (tile i is the picture at time (i + 0.5) * duration / tiles, so players
   can map time to tile) and each tile shows the latest keyframe at or before its time;
 - keyframes are found from packet headers only (a seek when the next time is far ahead,
   else reading on), and each distinct keyframe is decoded once (``skip_frame=NONKEY``, one
   thread: the cheapest CPU per picture) and reused for every tile it covers;
+- the decoder skips the deblocking filter (``DECODER_OPTIONS``);
 - pictures are scaled and converted to RGB in one swscale step (``reformat``), never
   converted at full size first.
 
-Encoder settings, measured on a 640x1138 thumbnail of a textured 720x1280 video: WebP
-``method`` 0 at quality 80 takes 22 ms (method 4, the former setting, 76 ms; 6, 200 ms)
-for a 12% larger file; the 800x1420 JPEG spritesheet at quality 80 takes 4.7 ms.
+Measured (CPU of one process, medians of interleaved runs, the bench videos of
+``bench/archive_cost.py``: textured, 100-540 KB I-frames, a keyframe every 2 s):
+
+- Capping the longer side: for the 720x1280 video the thumbnail's scale + RGB step fell
+  from 9.9 to 2.2 ms and its WebP encode (method 0, quality 80) from 17.0 to 5.0 ms (127 to
+  28 KB); ``make_previews`` of the 4 s 720p video from 65 to 44 ms. Landscape videos are
+  unchanged (1920x1080 already gave 640x360).
+- ``skip_loop_filter=all``: decoding the keyframes alone is 7% cheaper for 720p (3
+  keyframes 29.5 -> 27.4 ms) and 9% for 1080p (7 keyframes 148 -> 135 ms); whole previews
+  of the 12 s 1080p video 160 -> 150 ms (for the 4 s 720p one, ~1 ms, within the noise).
+  At preview sizes the pictures differ from the deblocked ones by 42-54 dB PSNR (40-46 dB
+  at full size): nothing visible, less than the WebP and JPEG encodes change.
+- Not kept: ``flags2=+fast`` (no change: 29.5 / 148.7 ms); swscale ``AREA`` instead of the
+  default bilinear (no change in ``make_previews``); ``FAST_BILINEAR`` (aliases: 19 dB from
+  a Lanczos reference at tile size, against 30 dB). H.264 has no ``lowres``,
+  ``skip_idct`` leaves I-frames unreconstructed and the ``gray`` flag drops the colour;
+  decoding fewer keyframes than the tiles show would break the time grid above.
+- What is left, for the 4 s 720p video (38 ms, load 1.4): decoding its 2 keyframes 21 ms,
+  scaling and keyframe finding 7 ms, the WebP thumbnail 5 ms, the 800x1420 JPEG
+  spritesheet (quality 80) 3.6 ms, the rest 1.5 ms; for the 12 s 1080p one (148 ms),
+  decoding 6 keyframes is 120 ms. Keyframe decoding, which grows with the I-frames' bytes,
+  dominates: previews made here stay well above an archive's 15 ms CPU target
+  (bench/README.md, issue 18).
+
+Encoder settings, measured on a 640x1138 thumbnail: WebP ``method`` 0 at quality 80 takes
+22 ms (method 4, the former setting, 76 ms; 6, 200 ms) for a 12% larger file.
 """
 
 from __future__ import annotations
@@ -41,6 +66,8 @@ PathLike = str | os.PathLike[str]
 
 OPEN_OPTIONS = {"threads": "1", "skip_frame": "nonkey"}
 """``av.open`` options that make its stream analysis decode nothing (see the docstring)."""
+DECODER_OPTIONS = {"skip_loop_filter": "all"}
+"""Options of the keyframe decoder: no deblocking (see the docstring)."""
 WEBP = {"quality": 80, "method": 0}
 JPEG = {"quality": 80}
 _SEEK_AHEAD_S = 2.0
@@ -62,16 +89,16 @@ def make_previews(
     thumbnail: PathLike | None,
     spritesheet: PathLike | None,
     *,
-    max_width: int = 640,
+    max_side: int = 640,
     columns: int = 5,
     rows: int = 5,
     tile_width: int = 160,
 ) -> dict[str, str]:
     """Write the thumbnail (WebP) and/or the spritesheet (JPEG) of ``video`` from one open;
     return the content type of each written variant."""
-    _require_positive(max_width=max_width, columns=columns, rows=rows, tile_width=tile_width)
+    _require_positive(max_side=max_side, columns=columns, rows=rows, tile_width=tile_width)
     try:
-        return _make(video, thumbnail, spritesheet, max_width, (columns, rows, tile_width))
+        return _make(video, thumbnail, spritesheet, max_side, (columns, rows, tile_width))
     except av.FFmpegError as exc:
         raise MediaError(f"cannot make previews of {os.fspath(video)!r}: {exc}") from exc
 
@@ -80,7 +107,7 @@ def _make(
     video: PathLike,
     thumbnail: PathLike | None,
     spritesheet: PathLike | None,
-    max_width: int,
+    max_side: int,
     grid: tuple[int, int, int],
 ) -> dict[str, str]:
     columns, rows, tile_width = grid
@@ -88,10 +115,10 @@ def _make(
         reader = _Keyframes(container)
         targets, sheet = [], None
         if thumbnail is not None:
-            targets.append(_Target(reader.duration_s / 3, reader.fit(max_width), -1))
+            targets.append(_Target(reader.duration_s / 3, reader.within(max_side), -1))
         if spritesheet is not None:
             tiles = min(columns * rows, reader.frame_count)
-            size = reader.fit(tile_width, upscale=True)
+            size = reader.fit(tile_width)
             sheet = Image.new("RGB", (columns * size[0], math.ceil(tiles / columns) * size[1]))
             targets += [
                 _Target((i + 0.5) * reader.duration_s / tiles, size, i) for i in range(tiles)
@@ -112,10 +139,10 @@ def _make(
     return made
 
 
-def make_thumbnail(video: PathLike, out: PathLike, *, max_width: int = 640) -> str:
-    """Write a WebP of the keyframe at or before ~1/3 of the duration, at most ``max_width``
-    wide (never upscaled). Returns the content type of the written file."""
-    return make_previews(video, out, None, max_width=max_width)["thumbnail"]
+def make_thumbnail(video: PathLike, out: PathLike, *, max_side: int = 640) -> str:
+    """Write a WebP of the keyframe at or before ~1/3 of the duration, at most ``max_side``
+    on its longer side (never upscaled). Returns the content type of the written file."""
+    return make_previews(video, out, None, max_side=max_side)["thumbnail"]
 
 
 def make_spritesheet(
@@ -137,6 +164,7 @@ class _Keyframes:
         self.stream: VideoStream = container.streams.video[0]
         context = self.stream.codec_context
         context.skip_frame, context.thread_count = "NONKEY", 1
+        context.options = dict(DECODER_OPTIONS)  # read when the first decode opens it
         self.width, self.height = context.width, context.height
         fps = stream_rate(self.stream)
         self.duration_s = stream_duration(container, self.stream, fps)
@@ -149,12 +177,15 @@ class _Keyframes:
         self._ahead: Packet[VideoStream] | None = None  # read but beyond the last time asked
         self._key: Packet[VideoStream] | None = None
 
-    def fit(self, width: int, *, upscale: bool = False) -> tuple[int, int]:
-        """A picture size ``width`` wide (at most the video's unless ``upscale``), keeping
-        the aspect."""
-        if not upscale:
-            width = min(width, self.width)
+    def fit(self, width: int) -> tuple[int, int]:
+        """A picture size ``width`` wide (up- or downscaled: tiles), keeping the aspect."""
         return width, max(1, round(self.height * width / self.width))
+
+    def within(self, side: int) -> tuple[int, int]:
+        """The video's size scaled down (never up) to at most ``side`` on its longer side,
+        keeping the aspect."""
+        scale = min(1.0, side / max(self.width, self.height))
+        return max(1, round(self.width * scale)), max(1, round(self.height * scale))
 
     def pictures(self, targets: Sequence[_Target]) -> Iterator[tuple[_Target, Image.Image]]:
         """Each target (ascending times) with its picture: the latest keyframe at or before
