@@ -23,7 +23,10 @@ up the pool (workers start and import PyAV) and is not counted.
 
 The videos are moving test patterns made with PyAV and cached in ``bench/.cache/``:
 ``720p4s`` (720x1280, 4 s, 30 fps, ~1.8 MB, a keyframe every 2 s) and ``1080p12s``
-(1920x1080, 12 s, 30 fps, a keyframe every 2 s).
+(1920x1080, 12 s, 30 fps, a keyframe every 2 s), textured so that their I-frames are large
+(100-540 KB: the dear case for previews made here); ``render720p4s``, not run by default,
+is what the local renderer (``media/render.py``) makes of a prompt at 720x1280 for 4 s
+(24 fps, a keyframe every second, 22-31 KB I-frames).
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ VIDEOS = {
     "720p4s": (720, 1280, 4, 30, 3_200_000, 60),
     "1080p12s": (1920, 1080, 12, 30, 6_000_000, 60),
 }
-SIZES = {"720p4s": "720x1280", "1080p12s": "1280x720"}
+SIZES = {"720p4s": "720x1280", "1080p12s": "1280x720", "render720p4s": "720x1280"}
 """The size asked of the simulator (it serves the cached file whatever the size)."""
 
 
@@ -76,7 +79,10 @@ SIZES = {"720p4s": "720x1280", "1080p12s": "1280x720"}
 
 
 def test_video(name: str) -> Path:
-    """The cached MP4 ``name`` (made on first use): a moving pattern with some texture."""
+    """The cached MP4 ``name`` (made on first use): a moving pattern with some texture, or
+    the local renderer's video."""
+    if name == "render720p4s":
+        return rendered_video(name)
     width, height, seconds, fps, rate, gop = VIDEOS[name]
     path = CACHE / f"archive-{name}-g{gop}.mp4"
     if path.exists():
@@ -105,6 +111,19 @@ def test_video(name: str) -> Path:
         container.mux(stream.encode(None))
     os.replace(partial, path)
     print(f"  made {path.name}: {path.stat().st_size / 1e6:.2f} MB", flush=True)
+    return path
+
+
+def rendered_video(name: str) -> Path:
+    """The local renderer's 4 s 720x1280 video of a fixed prompt (made on first use)."""
+    from vidgate.media.render import RenderSpec, render
+
+    path = CACHE / f"archive-{name}.mp4"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        prompt = "a red fox running through snow at dusk"
+        render(RenderSpec(prompt=prompt, seconds=4, width=720, height=1280), str(path))
+        print(f"  made {path.name}: {path.stat().st_size / 1e6:.2f} MB", flush=True)
     return path
 
 

@@ -15,10 +15,13 @@ whatever the video's length. Nothing here decodes more than one picture per keyf
   thread: the cheapest CPU per picture) and reused for every tile it covers;
 - the decoder skips the deblocking filter (``DECODER_OPTIONS``);
 - pictures are scaled and converted to RGB in one swscale step (``reformat``), never
-  converted at full size first.
+  converted at full size first, by one scaler per picture size for the whole video (PyAV's
+  ``frame.reformat`` sets up a new one for every frame), with ``AREA`` interpolation.
 
-Measured (CPU of one process, medians of interleaved runs, the bench videos of
-``bench/archive_cost.py``: textured, 100-540 KB I-frames, a keyframe every 2 s):
+Measured (CPU of one process, medians of interleaved runs, the videos of
+``bench/archive_cost.py``: ``720p4s`` and ``1080p12s`` are textured, 100-540 KB I-frames, a
+keyframe every 2 s; ``render720p4s`` is the local renderer's, 22-31 KB I-frames, one a
+second):
 
 - Capping the longer side: for the 720x1280 video the thumbnail's scale + RGB step fell
   from 9.9 to 2.2 ms and its WebP encode (method 0, quality 80) from 17.0 to 5.0 ms (127 to
@@ -29,17 +32,23 @@ Measured (CPU of one process, medians of interleaved runs, the bench videos of
   of the 12 s 1080p video 160 -> 150 ms (for the 4 s 720p one, ~1 ms, within the noise).
   At preview sizes the pictures differ from the deblocked ones by 42-54 dB PSNR (40-46 dB
   at full size): nothing visible, less than the WebP and JPEG encodes change.
-- Not kept: ``flags2=+fast`` (no change: 29.5 / 148.7 ms); swscale ``AREA`` instead of the
-  default bilinear (no change in ``make_previews``); ``FAST_BILINEAR`` (aliases: 19 dB from
-  a Lanczos reference at tile size, against 30 dB). H.264 has no ``lowres``,
-  ``skip_idct`` leaves I-frames unreconstructed and the ``gray`` flag drops the colour;
-  decoding fewer keyframes than the tiles show would break the time grid above.
-- What is left, for the 4 s 720p video (38 ms, load 1.4): decoding its 2 keyframes 21 ms,
-  scaling and keyframe finding 7 ms, the WebP thumbnail 5 ms, the 800x1420 JPEG
-  spritesheet (quality 80) 3.6 ms, the rest 1.5 ms; for the 12 s 1080p one (148 ms),
-  decoding 6 keyframes is 120 ms. Keyframe decoding, which grows with the I-frames' bytes,
-  dominates: previews made here stay well above an archive's 15 ms CPU target
-  (bench/README.md, issue 18).
+- One scaler per size instead of one per frame, and ``AREA`` instead of the default
+  bilinear: ``make_previews`` of ``render720p4s`` 26.9 -> 23.3 ms (bilinear alone 25.0),
+  ``1080p12s`` 150.6 -> 142.5 ms, ``720p4s`` 39.1 -> 38.6 (noise). A scaler set up anew
+  costs ~0.5 ms more per picture; at tile size ``AREA`` is 0.58 ms against bilinear's 0.88.
+  Against a Lanczos downscale of the full picture, ``AREA`` is as close as bilinear or
+  closer: thumbnails 30.3-43.2 dB against 30.4-40.1, tiles 29.9-39.5 against 29.5-39.6.
+- Not kept: ``flags2=+fast`` (no change: 29.5 / 148.7 ms); ``FAST_BILINEAR`` and ``POINT``
+  alias (tiles 19 and 23-28 dB from the Lanczos reference, against 29.5-39.6). H.264 has no
+  ``lowres``, ``skip_idct`` leaves I-frames unreconstructed and the ``gray`` flag drops the
+  colour; decoding fewer keyframes than the tiles show would break the time grid above.
+- What is left (load ~2): ``720p4s`` 39 ms, of which decoding its 2 keyframes 21, scaling
+  and keyframe finding 5.6, the WebP thumbnail 6.3 (with its write), the 800x1420 JPEG
+  spritesheet (quality 80) 3.9, the rest 2; ``render720p4s`` 23 ms: decoding 4 small
+  keyframes 5.5, scaling and finding 7.3, WebP 3.4, JPEG 2.8, opening the file, the sheet's
+  canvas and pasting 4.2; ``1080p12s`` 145 ms, of which decoding 6 keyframes 122. Previews
+  made here stay above an archive's 15 ms CPU target (bench/README.md, issue 18): even the
+  thumbnail alone is 22 ms for ``720p4s`` and 27 ms for ``1080p12s``.
 
 Encoder settings, measured on a 640x1138 thumbnail: WebP ``method`` 0 at quality 80 takes
 22 ms (method 4, the former setting, 76 ms; 6, 200 ms) for a 12% larger file.
@@ -57,6 +66,7 @@ import av
 from av.container import InputContainer
 from av.packet import Packet
 from av.video.frame import VideoFrame
+from av.video.reformatter import VideoReformatter
 from av.video.stream import VideoStream
 from PIL import Image
 
@@ -68,6 +78,8 @@ OPEN_OPTIONS = {"threads": "1", "skip_frame": "nonkey"}
 """``av.open`` options that make its stream analysis decode nothing (see the docstring)."""
 DECODER_OPTIONS = {"skip_loop_filter": "all"}
 """Options of the keyframe decoder: no deblocking (see the docstring)."""
+SCALER = "AREA"
+"""swscale's interpolation for every picture (see the docstring)."""
 WEBP = {"quality": 80, "method": 0}
 JPEG = {"quality": 80}
 _SEEK_AHEAD_S = 2.0
@@ -176,6 +188,7 @@ class _Keyframes:
         self._packets: Iterator[Packet[VideoStream]] | None = None
         self._ahead: Packet[VideoStream] | None = None  # read but beyond the last time asked
         self._key: Packet[VideoStream] | None = None
+        self._scalers: dict[tuple[int, int], VideoReformatter] = {}
 
     def fit(self, width: int) -> tuple[int, int]:
         """A picture size ``width`` wide (up- or downscaled: tiles), keeping the aspect."""
@@ -197,11 +210,20 @@ class _Keyframes:
             if decoded is None or decoded[0] != key.pts:
                 decoded, scaled = (key.pts or 0, self._decode(key)), {}
             if target.size not in scaled:
-                frame = decoded[1].reformat(
-                    width=target.size[0], height=target.size[1], format="rgb24"
-                )
-                scaled[target.size] = frame.to_image()  # type: ignore[no-untyped-call]
+                scaled[target.size] = self._scale(decoded[1], target.size)
             yield target, scaled[target.size]
+
+    def _scale(self, frame: VideoFrame, size: tuple[int, int]) -> Image.Image:
+        """``frame`` scaled to ``size`` and converted to RGB in one swscale step, by one
+        scaler per size for the whole video (its filters are set up once)."""
+        scaler = self._scalers.get(size)
+        if scaler is None:
+            scaler = self._scalers[size] = VideoReformatter()
+        rgb = scaler.reformat(
+            frame, width=size[0], height=size[1], format="rgb24", interpolation=SCALER
+        )
+        image: Image.Image = rgb.to_image()  # type: ignore[no-untyped-call]
+        return image
 
     def _key_at(self, when: int) -> Packet[VideoStream]:
         """The packet of the latest keyframe whose time is at or before ``when`` (stream
