@@ -147,7 +147,12 @@ async def _start(
     media = MediaPool()
     stack.push_async_callback(media.aclose)
     archiver = Archiver(
-        store, storage, settings.data_dir / "tmp", media, gateway.archive_concurrency
+        store,
+        storage,
+        settings.data_dir / "tmp",
+        media,
+        gateway.archive_concurrency,
+        previews=gateway.previews,
     )
     poller = Poller(store, live, PROVIDERS, archiver, gateway)
     placements = Placements(router, storage, media)

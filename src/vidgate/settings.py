@@ -201,6 +201,10 @@ class ModerationSettings(BaseModel):
         return self.deployment is not None or bool(self.blocked_terms)
 
 
+PreviewTiming = Literal["on_request", "at_archive"]
+"""When previews an upstream does not serve are made (``GatewaySettings.previews``)."""
+
+
 class GatewaySettings(BaseModel):
     """Tunables of the job engine (the ``settings:`` section of the config file)."""
 
@@ -234,6 +238,11 @@ class GatewaySettings(BaseModel):
     """Archives (download, probe, previews, store) running at once in this process; more
     finished jobs wait their turn, in order. Bounds the CPU background work can take from
     request handling (docs/configuration.md)."""
+    previews: PreviewTiming = "on_request"
+    """When the thumbnail and spritesheet an upstream does not serve are made from the
+    video: ``on_request``, on the first request for each (an archive then costs a tenth of
+    the CPU; ``jobs/previews.py``), or ``at_archive``, both before the job completes
+    (docs/configuration.md)."""
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
     """The gateway's address as clients reach it (``https://videos.example.com``), for the
     absolute ``url`` in responses; unset: taken from each request's ``Host``."""

@@ -2,8 +2,10 @@
 
 The video is streamed to a temporary file while hashing (never whole in memory), probed for
 its real duration and size, and the thumbnail and spritesheet are taken from the upstream
-when it serves them or made here from the video. Only then does the job become
-``completed``; if the job was deleted meanwhile, the copied assets are removed again.
+when it serves them. Those it does not serve are made from the video on the first request
+for one (``settings.previews: on_request``, the default: ``jobs/previews.py``, which says
+why) or here (``at_archive``). Only then does the job become ``completed``; if the job was
+deleted meanwhile, the copied assets are removed again.
 
 The video is stored exactly as the upstream sent it, never re-muxed: a C2PA manifest
 (Content Credentials) inside it stays intact and verifiable. Whether it carries one is
@@ -11,7 +13,7 @@ recorded with the asset (``c2pa``), from its top-level box headers only.
 
 Cost (issue 18, ``bench/archive_cost.py``): one walk of the box headers gives both the C2PA
 answer and, for MP4/MOV, the probe (``media/header.py``; FFmpeg's probe in the media worker
-is the fallback), the previews that must be made here are made in one worker call from
+is the fallback), previews made here (``at_archive``) are made in one worker call from
 keyframes only, and the local store takes the downloaded file by a rename. At most
 ``archive_concurrency`` archives run at once in a process (the rest wait, in order), so a
 burst of finished jobs cannot take every core from request handling; the media workers
@@ -28,23 +30,29 @@ from typing import Any
 
 from vidgate.errors import GatewayError, UpstreamError
 from vidgate.jobs import lifecycle
+from vidgate.jobs.previews import (
+    PREVIEW_EXTENSIONS,
+    PREVIEWS,
+    PreviewsOnRequest,
+    asset_prefix,
+    fresh_dir,
+    hash_small,
+    info_dict,
+    preview_key,
+)
 from vidgate.jobs.store import Job, JobStore
 from vidgate.media.header import read_header
 from vidgate.media.pool import MediaPool
 from vidgate.media.sniff import HEAD_BYTES, sniff
 from vidgate.providers.base import UpstreamClient
-from vidgate.storage.base import BlobInfo, BlobStore
+from vidgate.settings import PreviewTiming
+from vidgate.storage.base import BlobStore
 from vidgate.values import Variant
 
-PREVIEW_EXTENSIONS = {"image/webp": "webp", "image/jpeg": "jpg", "image/png": "png"}
-"""Preview image types an upstream may serve, and their file extensions."""
-PREVIEWS: tuple[Variant, ...] = ("thumbnail", "spritesheet")
+__all__ = ["PREVIEWS", "PREVIEW_EXTENSIONS", "Archiver", "asset_prefix"]
+
 DEFAULT_CONCURRENCY = 2
 """Archives running at once in a process unless configured (``archive_concurrency``)."""
-
-
-def asset_prefix(job_id: str) -> str:
-    return f"videos/{job_id}/"
 
 
 class Archiver:
@@ -57,12 +65,17 @@ class Archiver:
         tmp_root: Path,
         media: MediaPool,
         concurrency: int = DEFAULT_CONCURRENCY,
+        previews: PreviewTiming = "on_request",
     ) -> None:
         self.store = store
         self.storage = storage
         self.tmp_root = tmp_root
         self.media = media
+        self.make_previews = previews == "at_archive"
+        """Previews the upstream does not serve are made here (else on first request)."""
         self._slots = asyncio.Semaphore(concurrency)  # FIFO: waiters go in arrival order
+        self.on_request = PreviewsOnRequest(store, storage, tmp_root, media, self._slots)
+        """Makes a missing preview when it is asked for, in the same slots as archives."""
 
     async def archive(
         self, job: Job, client: UpstreamClient, upstream_previews: frozenset[str]
@@ -75,7 +88,7 @@ class Archiver:
         self, job: Job, client: UpstreamClient, upstream_previews: frozenset[str]
     ) -> Job | None:
         work = self.tmp_root / job.id
-        await asyncio.to_thread(_fresh_dir, work)
+        await asyncio.to_thread(fresh_dir, work)
         try:
             video_path = work / "video.mp4"
             digest = await _download(client, job, "video", video_path)
@@ -85,7 +98,7 @@ class Archiver:
             if info is None:
                 raise UpstreamError("The upstream's result is not a readable video.")
             assets = await self._previews(job, client, video_path, work, upstream_previews)
-            assets["video"] = _info_dict(
+            assets["video"] = info_dict(
                 await self.storage.put_file(
                     asset_prefix(job.id) + "video.mp4", video_path, "video/mp4", digest
                 )
@@ -109,7 +122,8 @@ class Archiver:
         upstream_previews: frozenset[str],
     ) -> dict[str, Any]:
         """The thumbnail and spritesheet, stored: the upstream's where it serves them, the
-        others made here in one worker call."""
+        others made here in one worker call (``at_archive``) or not at all (``on_request``:
+        ``jobs/previews.py`` makes each when it is first asked for)."""
         found: dict[str, tuple[str, str]] = {}  # variant: (content type, digest)
         for variant in PREVIEWS:
             if variant in upstream_previews:
@@ -117,20 +131,19 @@ class Archiver:
                 if taken is not None:
                     found[variant] = taken
         missing = [variant for variant in PREVIEWS if variant not in found]
-        if missing:
+        if missing and self.make_previews:
             made = await self.media.previews(
                 video_path,
                 work / "thumbnail" if "thumbnail" in missing else None,
                 work / "spritesheet" if "spritesheet" in missing else None,
             )
             for name, content_type in made.items():
-                found[name] = (content_type, _hash_small(work / name))
+                found[name] = (content_type, hash_small(work / name))
         assets: dict[str, Any] = {}
-        for variant in PREVIEWS:
-            content_type, digest = found[variant]
-            key = f"{asset_prefix(job.id)}{variant}.{PREVIEW_EXTENSIONS[content_type]}"
-            put = self.storage.put_file(key, work / variant, content_type, digest)
-            assets[variant] = _info_dict(await put)
+        for name, (content_type, digest) in found.items():
+            key = preview_key(job.id, name, content_type)
+            put = self.storage.put_file(key, work / name, content_type, digest)
+            assets[name] = info_dict(await put)
         return assets
 
 
@@ -145,12 +158,6 @@ async def _upstream_preview(
         return None
     content_type = _preview_type(path)
     return None if content_type is None else (content_type, digest)
-
-
-def _hash_small(path: Path) -> str:
-    """The digest of a preview image (tens of KB: read and hashed on the loop in well
-    under a millisecond, cheaper than a thread hop)."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:32]
 
 
 async def _download(client: UpstreamClient, job: Job, variant: Variant, path: Path) -> str:
@@ -175,17 +182,3 @@ def _preview_type(path: Path) -> str | None:
     with path.open("rb") as handle:
         found = sniff(handle.read(HEAD_BYTES))
     return found if found in PREVIEW_EXTENSIONS else None
-
-
-def _info_dict(info: BlobInfo) -> dict[str, Any]:
-    return {
-        "key": info.key,
-        "size": info.size,
-        "etag": info.etag,
-        "content_type": info.content_type,
-    }
-
-
-def _fresh_dir(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)

@@ -28,6 +28,7 @@ from vidgate.jobs.estimate import estimate
 from vidgate.jobs.moderation import Moderator
 from vidgate.jobs.placements import Placements
 from vidgate.jobs.poller import Poller
+from vidgate.jobs.previews import PREVIEWS
 from vidgate.jobs.store import Job, JobStore
 from vidgate.jobs.submits import Submits
 from vidgate.request import (
@@ -304,6 +305,10 @@ class JobService:
                 code="video_not_ready",
             )
         asset = (job.assets or {}).get(variant)
+        if asset is None and variant in PREVIEWS:
+            # a preview the upstream did not serve: made now, once (jobs/previews.py); the
+            # archiver's, which owns the media pool, the store's temporary room and the slots
+            asset = await self.poller.archiver.on_request.asset(job, variant)
         if asset is None:
             raise NotFound(f"Video '{job.id}' has no {variant}.", param="variant")
         return dict(asset)

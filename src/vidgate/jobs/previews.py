@@ -1,0 +1,233 @@
+"""Previews the upstream does not serve, made on the first request for one (issue 18).
+
+Most providers serve no thumbnail or spritesheet, and making both from the archived video
+was most of an archive's cost: ``bench/archive_cost.py``, CPU per job (gateway process plus
+media worker), a 4 s 720p video 52.6 ms archived with previews against 4.9 ms without (the
+archive target is 15 ms); a 12 s 1080p one 158 ms against 16 ms. Many previews are never
+looked at (an API client that only downloads the video), so by default (``settings.previews:
+on_request``) the archive stores only what the upstream serves, and ``GET
+/v1/videos/{id}/content?variant=thumbnail|spritesheet`` makes the one variant asked for when
+it is missing: the thumbnail decodes a single keyframe. ``at_archive`` makes both at archive
+time, as before; either way a completed job missing a preview (archived under the other
+setting) gets it on request.
+
+- One making per job and variant at a time in a process: concurrent requests await the same
+  task, and a requester that leaves does not cancel it (the next one finds it stored).
+- It takes one of the archiver's slots (``archive_concurrency``, waiters in arrival order,
+  archives included) and runs in the media pool's worker, at the workers' lower priority.
+- The video is read in place from the local store; from another store (S3) it is streamed to
+  a temporary file first, one chunk in memory at a time.
+- The image is stored, then recorded in the job's ``assets`` in one transaction that reads
+  the row (locked on PostgreSQL) and writes only if the job is still completed and not
+  deleted; a preview another replica recorded meanwhile is kept. The job cache gets the new
+  row. If the job was deleted meanwhile, the image just stored is deleted again (the
+  deletion's own clean-up may have run before it was stored), so nothing is left behind.
+- A video the media worker cannot read (``MediaError``) is recorded too, in
+  ``assets["unmade"]``, so later requests get the same 404 at once instead of decoding it
+  again; failures that may pass (the worker pool, the store) are not recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import logging
+import secrets
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from vidgate.db.tables import jobs
+from vidgate.jobs.store import Job, JobStore
+from vidgate.media.pool import MediaPool
+from vidgate.media.probe import MediaError
+from vidgate.storage.base import BlobInfo, BlobStore
+from vidgate.values import Variant
+
+log = logging.getLogger("vidgate.jobs")
+
+PREVIEW_EXTENSIONS = {"image/webp": "webp", "image/jpeg": "jpg", "image/png": "png"}
+"""Preview image types an upstream may serve, and their file extensions."""
+PREVIEWS: tuple[Variant, ...] = ("thumbnail", "spritesheet")
+UNMADE = "unmade"
+"""The ``assets`` entry naming the previews that cannot be made (variant: why)."""
+
+
+def asset_prefix(job_id: str) -> str:
+    return f"videos/{job_id}/"
+
+
+def preview_key(job_id: str, variant: str, content_type: str) -> str:
+    return f"{asset_prefix(job_id)}{variant}.{PREVIEW_EXTENSIONS[content_type]}"
+
+
+def info_dict(info: BlobInfo) -> dict[str, Any]:
+    return {
+        "key": info.key,
+        "size": info.size,
+        "etag": info.etag,
+        "content_type": info.content_type,
+    }
+
+
+def hash_small(path: Path) -> str:
+    """The digest of a preview image (tens of KB: read and hashed on the loop in well
+    under a millisecond, cheaper than a thread hop)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:32]
+
+
+def fresh_dir(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+
+
+class PreviewsOnRequest:
+    """Makes a completed job's missing thumbnail or spritesheet when it is asked for."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        storage: BlobStore,
+        tmp_root: Path,
+        media: MediaPool,
+        slots: asyncio.Semaphore,
+    ) -> None:
+        self.store = store
+        self.storage = storage
+        self.tmp_root = tmp_root
+        self.media = media
+        self._slots = slots
+        self._making: dict[tuple[str, Variant], asyncio.Task[dict[str, Any] | None]] = {}
+
+    async def asset(self, job: Job, variant: Variant) -> dict[str, Any] | None:
+        """The asset record of completed ``job``'s ``variant``, made now if it is missing;
+        ``None`` if it cannot be made (an unreadable video, a job deleted meanwhile)."""
+        known = _known(job, variant)
+        if known is not None:
+            return known or None
+        key = (job.id, variant)
+        task = self._making.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._make(job.id, variant))
+            self._making[key] = task
+            task.add_done_callback(lambda done: self._done(key, done))
+        made = await asyncio.shield(task)  # a requester leaving does not stop the making
+        return None if made is None else dict(made)
+
+    def _done(self, key: tuple[str, Variant], task: asyncio.Task[dict[str, Any] | None]) -> None:
+        if self._making.get(key) is task:
+            del self._making[key]
+        if not task.cancelled() and task.exception() is not None:  # retrieved: no warning
+            log.warning("making the %s of %s failed: %r", key[1], key[0], task.exception())
+
+    async def _make(self, job_id: str, variant: Variant) -> dict[str, Any] | None:
+        async with self._slots:
+            job = await self.store.get(job_id)  # as it is now: made or deleted meanwhile?
+            if job is None or job.deleted_at is not None or job.status != "completed":
+                return None
+            known = _known(job, variant)
+            if known is not None:
+                return known or None
+            video = (job.assets or {}).get("video")
+            if video is None:
+                return None
+            work = self.tmp_root / f"{job_id}.{variant}.{secrets.token_hex(4)}"
+            await asyncio.to_thread(fresh_dir, work)
+            try:
+                return await self._make_in(work, job_id, variant, video)
+            finally:
+                await asyncio.to_thread(shutil.rmtree, work, True)
+
+    async def _make_in(
+        self, work: Path, job_id: str, variant: Variant, video: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        source = self.storage.local_path(video["key"])
+        if source is None:
+            source = work / "video.mp4"
+            await _copy(self.storage, video["key"], source)
+        elif not source.exists():  # gone from the store: nothing to learn about the video
+            return None
+        out = work / variant
+        wanted = (out, None) if variant == "thumbnail" else (None, out)
+        try:
+            made = await self.media.previews(source, *wanted)
+        except MediaError as exc:
+            log.warning("cannot make the %s of %s: %s", variant, job_id, exc)
+            await self._record(job_id, variant, None, str(exc))
+            return None
+        if variant not in made:
+            await self._record(job_id, variant, None, "no picture")
+            return None
+        content_type = made[variant]
+        key = preview_key(job_id, variant, content_type)
+        info = await self.storage.put_file(key, out, content_type, hash_small(out))
+        job = await self._record(job_id, variant, info_dict(info), None)
+        if job is None:  # deleted meanwhile: leave nothing behind (as the archive does)
+            await self.storage.delete_prefix(asset_prefix(job_id))
+            return None
+        recorded = (job.assets or {}).get(variant)
+        return None if recorded is None else dict(recorded)
+
+    async def _record(
+        self, job_id: str, variant: Variant, asset: dict[str, Any] | None, failure: str | None
+    ) -> Job | None:
+        """Record ``asset`` (or the ``failure``) as ``_recorded`` does; then, as ``JobStore``
+        does after its own writes, the job cache gets the new row."""
+        job = await self.store.db.write(_recorded(job_id, variant, asset, failure))
+        if job is not None:
+            if self.store.cache is not None:
+                self.store.cache.put(job)
+            self.store.changed.fire()
+        return job
+
+
+def _known(job: Job, variant: Variant) -> dict[str, Any] | None:
+    """The recorded asset; ``{}`` if it is recorded as unmade; ``None`` if neither."""
+    assets = job.assets or {}
+    if variant in assets:
+        return dict(assets[variant])
+    if variant in (assets.get(UNMADE) or {}):
+        return {}
+    return None
+
+
+def _recorded(
+    job_id: str, variant: Variant, asset: dict[str, Any] | None, failure: str | None
+) -> Callable[[Connection], Job | None]:
+    """A write: add ``asset`` (or the ``failure``) to the job's assets if the job is still
+    completed and not deleted; the new row (``None`` if not). The row is read in the
+    transaction (``FOR UPDATE`` where the database has it), so two previews recorded at
+    once, by two replicas, both stay."""
+    query = select(jobs).where(jobs.c.id == job_id).with_for_update()
+
+    def run(conn: Connection) -> Job | None:
+        row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        job = Job.from_row(row)
+        if job.deleted_at is not None or job.status != "completed":
+            return None
+        assets = dict(job.assets or {})
+        if variant in assets:  # recorded meanwhile (another replica): that one stays
+            return job
+        if asset is not None:
+            assets[variant] = asset
+        else:
+            assets[UNMADE] = {**(assets.get(UNMADE) or {}), variant: failure}
+        conn.execute(update(jobs).where(jobs.c.id == job_id).values(assets=assets))
+        return dataclasses.replace(job, assets=assets)
+
+    return run
+
+
+async def _copy(storage: BlobStore, key: str, path: Path) -> None:
+    """Stream blob ``key`` to ``path``: one chunk in memory at a time, written on the loop
+    (a chunk of at most 256 KiB goes into the page cache in well under a millisecond)."""
+    with path.open("wb") as handle:
+        async for chunk in storage.read(key):
+            handle.write(chunk)
