@@ -1,18 +1,19 @@
 """CPU per archived job: the real ``Archiver`` against the OpenAI simulator on loopback.
 
     .venv/bin/python bench/archive_cost.py [-n 20] [--runs 3] [--videos 720p4s,1080p12s]
-                                           [--modes upstream,local,deferred] [--pin 1]
+                                           [--modes upstream,local,at_archive] [--pin 1]
 
 Each job is archived alone, one after another, exactly as the poller does it: download the
 video (hashing on the way), probe it, take or make the thumbnail and the spritesheet, look
-for a C2PA manifest, store the assets and complete the row in a real SQLite database. Two
+for a C2PA manifest, store the assets and complete the row in a real SQLite database. Three
 modes: ``upstream`` (the OpenAI spec: the upstream's own thumbnail and spritesheet are
-downloaded) and ``local`` (a provider that serves none: both are made from the video).
-A third, ``deferred``, measures a design that is not built (issue 18, item 2): a provider
-that serves no previews, archived *without* making them (the archiver's preview step is
-replaced by nothing here), and then, counted apart as ``first request``, what making them
-on the first download of a preview would cost: the worker call on the stored video, the
-two images hashed and stored, and the job row's assets updated.
+downloaded); ``local``, a provider that serves none, archived as the gateway does by
+default (``settings.previews: on_request``: no previews made), and then, counted apart,
+each preview's first request as ``JobService.content`` makes it (``jobs/previews.py``: the
+worker call on the stored video, the image hashed and stored, the row's assets updated),
+the thumbnail and then the spritesheet; ``at_archive``, the same provider with both previews
+made by the archive in one worker call (the behaviour before ``on_request``). ``deferred``,
+the name of the ``on_request`` design before it was built, is ``local``.
 
 CPU is counted for this process (every thread) **plus** the media worker processes (their
 CPU clocks, read with ``clock_getcpuclockid``: nanosecond resolution, exited threads
@@ -57,11 +58,13 @@ from tests.jobs.rows import job_row, migrated  # noqa: E402
 
 from vidgate.jobs import archive as archive_module  # noqa: E402
 from vidgate.jobs import lifecycle  # noqa: E402
-from vidgate.jobs.archive import Archiver, asset_prefix  # noqa: E402
-from vidgate.jobs.store import JobStore  # noqa: E402
+from vidgate.jobs.archive import Archiver  # noqa: E402
+from vidgate.jobs.previews import PREVIEWS  # noqa: E402
+from vidgate.jobs.store import Job, JobStore  # noqa: E402
 from vidgate.media.pool import MediaPool  # noqa: E402
 from vidgate.providers.registry import PROVIDERS  # noqa: E402
 from vidgate.routing.dispatch import HttpUpstream  # noqa: E402
+from vidgate.settings import PreviewTiming  # noqa: E402
 from vidgate.storage.local import LocalBlobStore  # noqa: E402
 from vidgate.values import Deployment  # noqa: E402
 
@@ -214,7 +217,8 @@ def wrap_sync(meter: Meter, owner: Any, attr: str, label: str) -> None:
 
 
 def instrument(meter: Meter, archiver: Archiver) -> None:
-    """Wrap each step the archiver takes (the names of before and after issue 18)."""
+    """Wrap each step the archiver takes (the names of before and after issue 18); the
+    steps of a first request are counted in it (an outer step counts what it nests)."""
 
     def download_label(*args: Any, **_: Any) -> str:
         variant = next((a for a in args if a in ("video", "thumbnail", "spritesheet")), "video")
@@ -294,35 +298,19 @@ async def upstream_jobs(http: httpx.AsyncClient, base: str, size: str, count: in
     return ids
 
 
-FIRST_REQUEST = "first request (not in total)"
+FIRST_REQUEST = "first request"
+"""Labels starting so are counted apart, not in the archive's total."""
 
 
-async def no_previews(*_: Any, **__: Any) -> dict[str, Any]:
-    """The archiver's preview step in ``deferred`` mode: nothing made, nothing stored."""
-    return {}
-
-
-async def first_request(
-    meter: Meter, store: JobStore, storage: LocalBlobStore, media: MediaPool, job_id: str
-) -> None:
-    """What the first download of a preview would do if previews were made then: both
-    images from the stored video in one worker call, hashed, stored, recorded in the row."""
-    video = storage.local_path(asset_prefix(job_id) + "video.mp4")
-    assert video is not None
-    with meter.step(FIRST_REQUEST), tempfile.TemporaryDirectory(prefix="first-") as tmp:
-        work = Path(tmp)
-        made = await media.previews(video, work / "thumbnail", work / "spritesheet")
-        assets: dict[str, Any] = {}
-        for variant, content_type in made.items():
-            digest = archive_module._hash_small(work / variant)
-            ext = archive_module.PREVIEW_EXTENSIONS[content_type]
-            key = f"{asset_prefix(job_id)}{variant}.{ext}"
-            info = await storage.put_file(key, work / variant, content_type, digest)
-            assets[variant] = archive_module._info_dict(info)
-        job = await store.get(job_id)
-        assert job is not None and job.assets is not None
-        done = await store.update(job_id, {"assets": {**job.assets, **assets}}, phase="done")
-        assert done is not None and set(done.assets or {}) >= {"thumbnail", "spritesheet"}
+async def first_requests(meter: Meter, archiver: Archiver, job: Job) -> None:
+    """The first request for each preview, as the content route makes it: the archiver's
+    ``on_request.asset`` (one worker call for the variant, stored, recorded in the row)."""
+    for variant in PREVIEWS:
+        with meter.step(f"{FIRST_REQUEST}: {variant}"):
+            asset = await archiver.on_request.asset(job, variant)
+        assert asset is not None, variant
+    done = await archiver.store.get(job.id)
+    assert done is not None and set(done.assets or {}) >= set(PREVIEWS)
 
 
 async def run_mode(
@@ -331,7 +319,7 @@ async def run_mode(
     base = f"http://127.0.0.1:{port}/v1"
     spec = PROVIDERS["openai"].spec
     previews = spec.upstream_previews if mode == "upstream" else frozenset()
-    deferred = mode == "deferred"
+    on_request = mode in ("local", "deferred")
     deployment = Deployment(
         id="d",
         model_name="sora-2",
@@ -345,9 +333,8 @@ async def run_mode(
     storage = LocalBlobStore(work / "blobs")
     media = MediaPool()
     store = JobStore(db, sole_writer=True)
-    archiver = Archiver(store, storage, work / "tmp", media)
-    if deferred:
-        archiver._previews = no_previews  # type: ignore[method-assign]
+    timing: PreviewTiming = "at_archive" if mode == "at_archive" else "on_request"
+    archiver = Archiver(store, storage, work / "tmp", media, previews=timing)
     http = httpx.AsyncClient(limits=httpx.Limits(max_connections=512))
     adapter = PROVIDERS["openai"].adapter
     assert adapter is not None
@@ -362,9 +349,10 @@ async def run_mode(
                 job_row(job_id, phase="archiving", upstream_id=upstream_id, provider="openai")
             )
             if index == 0:  # warm-up: starts the pool
-                assert await archiver.archive(job, client, previews) is not None
-                if deferred:  # the first request's path warmed up too
-                    await first_request(meter, store, storage, media, job_id)
+                warm = await archiver.archive(job, client, previews)
+                assert warm is not None
+                if on_request:  # the first request's path warmed up too
+                    await first_requests(meter, archiver, warm)
                 meter.watch(list(getattr(media._pool, "_processes", {}) or {}))
                 instrument(meter, archiver)
                 continue
@@ -375,13 +363,15 @@ async def run_mode(
             done = await archiver.archive(job, client, previews)
             meter.steps["total"] += meter.now() - job_began
             assert done is not None and done.status == "completed", done
-            if deferred:
-                await first_request(meter, store, storage, media, job_id)
+            if on_request:
+                await first_requests(meter, archiver, done)
             if index % jobs == 0:
                 assert meter.now() - began >= meter.steps["total"]
                 per_job = {k: v / jobs * 1000 for k, v in meter.steps.items()}
                 per_job["other"] = per_job["total"] - sum(
-                    v for k, v in per_job.items() if k not in ("total", FIRST_REQUEST)
+                    v
+                    for k, v in per_job.items()
+                    if k != "total" and not k.startswith(FIRST_REQUEST)
                 )
                 results.append(per_job)
         return results
@@ -394,7 +384,8 @@ async def run_mode(
 
 def report(video: str, mode: str, results: list[dict[str, float]]) -> None:
     labels = sorted(
-        {k for r in results for k in r}, key=lambda k: (k == FIRST_REQUEST, k == "total", k)
+        {k for r in results for k in r},
+        key=lambda k: (k.startswith(FIRST_REQUEST), k == "total", k),
     )
     print(f"\n{video} / {mode} previews: ms CPU per job (process + media workers), per run")
     for label in labels:
@@ -409,7 +400,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--videos", default="720p4s,1080p12s")
     parser.add_argument(
-        "--modes", default="upstream,local", help="upstream, local and/or deferred (see above)"
+        "--modes", default="upstream,local", help="upstream, local and/or at_archive (see above)"
     )
     parser.add_argument("--pin", type=int, default=None, help="CPU to pin this process to")
     args = parser.parse_args()

@@ -155,6 +155,8 @@ def test_edit_and_extend_from_uploaded_file(gateway: Gateway) -> None:
 def test_delete_removes_assets_and_id(gateway: Gateway) -> None:
     client = gateway.sdk()
     video = client.videos.create_and_poll(prompt="to delete", poll_interval_ms=50, **SMALL)
+    for variant in ("thumbnail", "spritesheet"):  # made on request (settings.previews)
+        client.videos.download_content(video.id, variant=variant)
     assets = list((gateway.data_dir / "blobs" / "videos" / video.id).iterdir())
     assert len(assets) == 3
     deleted = client.videos.delete(video.id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.support import Gateway, wait_for
 from tests.ui.browser import shot, signed_in
@@ -21,6 +21,15 @@ def _made(http: httpx.Client, **body: Any) -> str:
     video_id = str(response.json()["id"])
     wait_for(lambda: http.get(f"/v1/videos/{video_id}").json()["status"] == "completed")
     return video_id
+
+
+def _images_shown(page: Page) -> None:
+    """Until the thumbnail and the spritesheet have loaded (made on the first request)."""
+    for image in ("#thumbnail", "#spritesheet"):
+        page.wait_for_function(
+            f"() => {{ const i = document.querySelector('{image}'); "
+            "return i.complete && i.naturalWidth > 0; }"
+        )
 
 
 def test_job_page_as_master(browser: Browser, console: Gateway) -> None:
@@ -38,11 +47,7 @@ def test_job_page_as_master(browser: Browser, console: Gateway) -> None:
         expect(page.locator("#settlement")).to_contain_text("$0.40 charged")
         expect(page.locator("#request")).to_contain_text('"prompt": "a kite over a hill"')
         expect(page.locator("#download")).to_have_attribute("download", f"{video_id}.mp4")
-        for image in ("#thumbnail", "#spritesheet"):
-            page.wait_for_function(
-                f"() => {{ const i = document.querySelector('{image}'); "
-                "return i.complete && i.naturalWidth > 0; }"
-            )
+        _images_shown(page)
         page.evaluate(f"const v = {VIDEO}; v.muted = true; v.play()")
         page.wait_for_function(PLAYING)
         page.evaluate(f"{VIDEO}.pause()")
@@ -60,6 +65,7 @@ def test_job_page_as_virtual_key_remix_and_delete(browser: Browser, console: Gat
         expect(page.locator("#request")).to_contain_text("320x180")
         expect(page.locator("#upstream-id")).to_have_count(0)
         expect(page.locator("#facts")).not_to_contain_text("Upstream")
+        _images_shown(page)
 
         if page.locator("#remix-form").count():
             page.fill("#remix-prompt", "the same kite at night")
@@ -67,6 +73,7 @@ def test_job_page_as_virtual_key_remix_and_delete(browser: Browser, console: Gat
             expect(page).not_to_have_url(f"{console.url}/ui/jobs/{video_id}")
             expect(page.locator("#facts")).to_contain_text(video_id)  # remixed from
             page.goto(f"/ui/jobs/{video_id}")
+            _images_shown(page)  # deleted once seen: not while its previews are being made
 
         page.on("dialog", lambda dialog: dialog.accept())
         page.click("#delete")
