@@ -208,6 +208,49 @@ def test_concurrent_first_requests_share_one_making(gw: Gateway, probe: Probe) -
     assert probe.made == 1 and len(probe.stored) == 1
 
 
+def _both_at_once(gateway: Gateway, probe: Probe, video_id: str) -> None:
+    """The thumbnail and the spritesheet asked for together, both made before either is
+    recorded: each must end up in the record."""
+    probe.hold = "made"
+    with ThreadPoolExecutor(2) as pool:
+        replies = [pool.submit(_get, gateway, video_id, v) for v in ("thumbnail", "spritesheet")]
+        wait_for(lambda: probe.held == 2)
+        probe.release()
+        assert [r.result(timeout=120).status_code for r in replies] == [200, 200]
+    assert probe.made == 2
+
+
+def test_both_previews_made_at_once_are_both_recorded(gw: Gateway, probe: Probe) -> None:
+    video_id = _completed(gw)
+    _both_at_once(gw, probe, video_id)
+    assert set(_assets(gw, video_id)) == {"video", "thumbnail", "spritesheet"}
+    for variant in ("thumbnail", "spritesheet"):  # and the job cache has them
+        assert _get(gw, video_id, variant).status_code == 200
+    assert probe.made == 2
+
+
+@pytest.mark.scaleout
+def test_on_postgresql(tmp_path: Path) -> None:
+    from tests.scaleout.services import postgres_server
+
+    with postgres_server() as pg:
+        config = {**LOCAL_FAST, "database_url": pg.create_database("previews")}
+        with running_gateway(tmp_path / "gw", config) as gateway:
+            probe = Probe(gateway)
+            try:
+                video_id = _completed(gateway)
+                _both_at_once(gateway, probe, video_id)
+                for variant in ("thumbnail", "spritesheet"):
+                    assert _get(gateway, video_id, variant).status_code == 200
+                assert probe.made == 2
+                gateway.sdk().videos.delete(video_id)
+            finally:
+                probe.close()
+            text = pg.psql("previews", f"SELECT assets FROM jobs WHERE id = '{video_id}'")
+    assert set(json.loads(text)) == {"video", "thumbnail", "spritesheet"}
+    assert _stored_files(gateway, video_id) == []
+
+
 def test_an_undecodable_video_is_tried_once_and_answers_404(gw: Gateway, probe: Probe) -> None:
     video_id = _completed(gw)
     stored = gw.data_dir / "blobs" / "videos" / video_id / "video.mp4"

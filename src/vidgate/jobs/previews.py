@@ -1,11 +1,16 @@
 """Previews the upstream does not serve, made on the first request for one (issue 18).
 
 Most providers serve no thumbnail or spritesheet, and making both from the archived video
-was most of an archive's cost: ``bench/archive_cost.py``, CPU per job (gateway process plus
-media worker), a 4 s 720p video 52.6 ms archived with previews against 4.9 ms without (the
-archive target is 15 ms); a 12 s 1080p one 158 ms against 16 ms. Many previews are never
-looked at (an API client that only downloads the video), so by default (``settings.previews:
-on_request``) the archive stores only what the upstream serves, and ``GET
+was most of an archive's cost. ``bench/archive_cost.py``, CPU per job (gateway process plus
+media worker, medians of 3 runs of 10 jobs, load 2.3-3): a 4 s 720p video archives in 6.4 ms
+without previews against 50.3 ms with both made (the archive target is 15 ms); a 12 s 1080p
+one in 20.4 ms against 181 ms (the download and its hash are 17 ms of that, as for an
+upstream that serves previews); the local renderer's 4 s 720p video 6.8 ms against 38 ms.
+Made on request, the thumbnail then costs 28.7 / 37.6 / 16.4 ms on its first request and the
+spritesheet 37.0 / 150 / 24.0 ms. Both made apart cost more than both at once (one open and
+the thumbnail's keyframe decoded twice), but many previews are never looked at (an API
+client that only downloads the video), and a first request is paid only once. So by default
+(``settings.previews: on_request``) the archive stores only what the upstream serves, and ``GET
 /v1/videos/{id}/content?variant=thumbnail|spritesheet`` makes the one variant asked for when
 it is missing: the thumbnail decodes a single keyframe. ``at_archive`` makes both at archive
 time, as before; either way a completed job missing a preview (archived under the other
