@@ -43,10 +43,7 @@ from vidgate.api import metrics as metrics_api
 from vidgate.api import schema as api_schema
 from vidgate.api import spend as spend_api
 from vidgate.api import webhooks as webhook_api
-from vidgate.api.bodylimit import BodyLimit
-from vidgate.api.createpath import CreateFastPath
-from vidgate.api.fastpath import RetrieveFastPath
-from vidgate.api.urlguard import UrlTextGuard
+from vidgate.api.front import GatewayApp
 from vidgate.db.engine import Database, migrate, open_database
 from vidgate.jobs import money
 from vidgate.jobs.archive import Archiver
@@ -60,7 +57,7 @@ from vidgate.jobs.submits import Submits
 from vidgate.media.pool import MediaPool
 from vidgate.netpolicy import OutboundPolicy
 from vidgate.observe import metrics
-from vidgate.observe.requests import RequestLogWriter, RequestObserver
+from vidgate.observe.requests import RequestLogWriter
 from vidgate.providers.base import RuntimeContext
 from vidgate.providers.registry import PROVIDERS
 from vidgate.redact import REDACTOR, known_secrets, url_passwords
@@ -91,7 +88,8 @@ def create_app(settings: Settings) -> FastAPI:
             await _start(app, settings, table, stack)
             yield
 
-    app = FastAPI(
+    app = GatewayApp(
+        upload_limit=settings.config.settings.max_upload_bytes,  # and the front's layers
         title="vidgate",
         version=__version__,
         lifespan=lifespan,
@@ -103,11 +101,6 @@ def create_app(settings: Settings) -> FastAPI:
     )
     api_errors.install(app)
     api_schema.install(app)
-    app.add_middleware(CreateFastPath)  # inside the body limit
-    app.add_middleware(BodyLimit, limit=settings.config.settings.max_upload_bytes)
-    app.add_middleware(RetrieveFastPath)
-    app.add_middleware(UrlTextGuard)  # before any route or the fast path reads the URL
-    app.add_middleware(RequestObserver)  # outermost: sees the fast path too
     for router in (videos.router, models.router, webhook_api.router):
         app.include_router(router, prefix="/v1")
         app.include_router(router)
