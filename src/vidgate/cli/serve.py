@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import logging.handlers
 import os
 import shlex
 import shutil
@@ -141,11 +140,13 @@ def _serve(
 
 def _log_to_file(path: Path) -> None:
     """Send the log lines (vidgate's, uvicorn's, httpx's) to ``path`` instead of stderr,
-    formatted and redacted as they were; ``WatchedFileHandler`` reopens the file when
-    logrotate moves it."""
+    formatted and redacted as they were; the handler reopens the file when logrotate moves
+    it."""
+    from vidgate.observe.logs import LineHandler
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.WatchedFileHandler(path, encoding="utf-8")
+        handler = LineHandler(path=path)
     except OSError as exc:
         reason = (exc.strerror or str(exc)).lower()
         err.print(f"error: --log-file {path}: {reason}", markup=False, highlight=False)

@@ -41,6 +41,7 @@ from vidgate.jobs.deadlines import deadline_values
 from vidgate.jobs.placements import with_skipped
 from vidgate.jobs.poller import Poller
 from vidgate.jobs.store import DuplicateIdempotencyKey, Job, JobStore
+from vidgate.observe.logs import info_fields
 from vidgate.request import resolved_to_json
 from vidgate.routing.imagefetch import one_fetch_per_url
 from vidgate.routing.router import Placement, Router
@@ -308,9 +309,10 @@ class Creator:
             values["attempts"] = list(attempts)
         updated = await self.store.update(job.id, values, phase="submitting")
         self.poller.due_at(next_poll_at)
-        log.info(
+        info_fields(
+            log,
             "job submitted",
-            extra={
+            {
                 "event": "job.submitted",
                 "job_id": job.id,
                 "deployment_id": deployment.id,

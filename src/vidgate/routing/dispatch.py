@@ -24,6 +24,7 @@ from vidgate.errors import (
     UpstreamTimeout,
 )
 from vidgate.observe import metrics
+from vidgate.observe.logs import info_fields
 from vidgate.observe.requests import upstream_time
 from vidgate.providers.base import (
     CallContext,
@@ -231,7 +232,7 @@ def _logged(method: str, url: str, status: int) -> None:
     """One log line per upstream exchange, as httpx wrote them (redacted like every line:
     a signed URL's query values never reach the log)."""
     if log.isEnabledFor(logging.INFO):
-        log.info('HTTP Request: %s %s "%d"', method, url, status)
+        info_fields(log, f'HTTP Request: {method} {url} "{status}"', {})
 
 
 def _transport_error(exc: TransportFailure) -> GatewayError:
