@@ -39,7 +39,9 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from vidgate.api.errors import error_response
 from vidgate.api.ranges import requested_range
+from vidgate.errors import NotFound
 from vidgate.storage.base import BlobStore
 from vidgate.storage.local import CHUNK, read_at
 
@@ -60,8 +62,10 @@ class LocalFile(Response):
         media_type: str,
         headers: Mapping[str, str],
         head: bool,
+        video_id: str = "",
     ) -> None:
         self.path = path
+        self.video_id = video_id
         self.wanted = wanted
         self.media_type = self.content_type = media_type
         self.head = head
@@ -72,7 +76,12 @@ class LocalFile(Response):
         self.raw_headers = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:  # deleted with its video since the lookup: a 404, no 500
+            gone = NotFound(f"No video found with id '{self.video_id}'.", param="video_id")
+            await error_response(gone)(scope, receive, send)
+            return
         try:
             await self._send(fd, scope, receive, send)
         finally:
@@ -152,7 +161,7 @@ def asset_response(
     path = storage.local_path(asset["key"])
     head = method == "HEAD"
     if path is not None:
-        return LocalFile(path, wanted, asset["content_type"], own, head)
+        return LocalFile(path, wanted, asset["content_type"], own, head, filename.split(".")[0])
     return _streamed(head, storage, asset, own, wanted)
 
 
