@@ -23,3 +23,40 @@ def test_the_gateway_builds_without_the_scaleout_extra() -> None:
         [sys.executable, "-c", BLOCK_EXTRAS], capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+SERVE_WITHOUT_MEDIA = (
+    "import sys\n"
+    "for name in ('av', 'PIL'):\n"
+    "    sys.modules[name] = None  # importing it now raises ImportError\n"
+    "import pathlib, tempfile, threading, time, httpx, uvicorn\n"
+    "from vidgate.app import create_app\n"
+    "from vidgate.server import server_config\n"
+    "from vidgate.settings import build_settings\n"
+    "settings = build_settings(data_dir=pathlib.Path(tempfile.mkdtemp()))\n"
+    "config = server_config(create_app(settings), host='127.0.0.1', port=0, lifespan='on')\n"
+    "server = uvicorn.Server(config)\n"
+    "threading.Thread(target=server.run, daemon=True).start()\n"
+    "deadline = time.monotonic() + 240\n"
+    "while not server.started:\n"
+    "    assert time.monotonic() < deadline, 'did not start'\n"
+    "    time.sleep(0.01)\n"
+    "url = f'http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}'\n"
+    "auth = {'Authorization': f'Bearer {settings.master_key}'}\n"
+    "for path in ('/health', '/v1/models', '/v1/videos'):\n"
+    "    assert httpx.get(url + path, headers=auth).status_code == 200, path\n"
+    "server.should_exit = True\n"
+    "print('ok')\n"
+)
+
+
+def test_the_gateway_serves_without_loading_the_media_libraries() -> None:
+    """PyAV and Pillow (~20 MiB resident with FFmpeg's libraries) load in the media workers
+    only: a serving process that never decodes a video never maps them."""
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE_WITHOUT_MEDIA],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]

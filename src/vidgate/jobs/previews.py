@@ -49,8 +49,8 @@ from sqlalchemy.engine import Connection
 
 from vidgate.db.tables import jobs
 from vidgate.jobs.store import Job, JobStore
+from vidgate.media.errors import MediaError
 from vidgate.media.pool import MediaPool
-from vidgate.media.probe import MediaError
 from vidgate.storage.base import BlobInfo, BlobStore
 from vidgate.values import Variant
 

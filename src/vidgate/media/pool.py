@@ -22,7 +22,8 @@ from vidgate.media.workers import start_pool, stop_pool
 
 def probe_dict(path: str) -> dict[str, Any] | None:
     """Duration, size, fps, codec and audio of a video; ``None`` if it is not one."""
-    from vidgate.media.probe import MediaError, probe
+    from vidgate.media.errors import MediaError
+    from vidgate.media.probe import probe
 
     try:
         info = probe(path)

@@ -70,7 +70,8 @@ from av.video.reformatter import VideoReformatter
 from av.video.stream import VideoStream
 from PIL import Image
 
-from vidgate.media.probe import MediaError, open_video, stream_duration, stream_rate
+from vidgate.media.errors import MediaError
+from vidgate.media.probe import open_video, stream_duration, stream_rate
 
 PathLike = str | os.PathLike[str]
 

@@ -16,9 +16,7 @@ import av
 from av.container import InputContainer
 from av.video.stream import VideoStream
 
-
-class MediaError(ValueError):
-    """The file is missing, unreadable, or not a video."""
+from vidgate.media.errors import MediaError
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ import av
 from av.video.frame import PictureType, VideoFrame
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from vidgate.media.probe import MediaError, open_video, probe
+from vidgate.media.errors import MediaError
+from vidgate.media.probe import open_video, probe
 
 Operation = Literal["create", "remix", "edit", "extend"]
 ProgressFn = Callable[[int], None]
