@@ -230,6 +230,11 @@ def test_log_file_takes_the_logs(tmp_path: Path, stopping: list[Served]) -> None
 
     (line,) = wait_for(logged)
     assert line["status_code"] == 200
+    log.rename(log.with_suffix(".log.1"))  # as logrotate moves it: the next lines go anew
+    response = httpx.get(f"{served.url}/v1/models", headers=headers, timeout=120)
+    assert response.status_code == 200
+    (line,) = wait_for(logged)
+    assert line["status_code"] == 200
     stop(served)
     assert served.stderr() == ""  # everything went to the file
     assert "sk-test-log-file" not in log.read_text()
