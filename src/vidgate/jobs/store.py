@@ -47,9 +47,10 @@ class LiveJob(NamedTuple):
     end_user: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Job:
-    """A job row."""
+    """A job row (slots: ~0.4 KB an object instead of ~1.6 KB with a ``__dict__``; the job
+    cache holds one per running job, 10,000 of them in a busy process)."""
 
     seq: int
     id: str
@@ -571,14 +572,21 @@ _SCALARS = frozenset(c.name for c in jobs.c if c.name != "phase" and not isinsta
 """Columns ``_set_all`` writes as they are (the driver binds str, int, float and None)."""
 
 
-def _with(job: Job, values: Mapping[str, Any]) -> Job:
-    """``dataclasses.replace(job, **values)`` without ``__init__``: a copy of the row with
-    ``values`` set (~3 us instead of ~20 us for 43 fields; claims and poll results do it
-    for every job they touch)."""
-    new = object.__new__(Job)
-    new.__dict__.update(job.__dict__)
-    new.__dict__.update(values)
-    return new
+def _copier() -> Callable[[Job, Mapping[str, Any]], Job]:
+    """``_with``: one straight line of slot stores, generated once as ``dataclasses`` makes
+    ``__init__`` (2.8 us a copy; a loop over the slots took 7 us, ``replace`` 10.6 us)."""
+    lines = ["def _with(job, values):", "    new = _new(Job)", "    get = values.get"]
+    lines += [f"    _set{i}(new, get({name!r}, job.{name}))" for i, name in enumerate(_FIELDS)]
+    space: dict[str, Any] = {"_new": object.__new__, "Job": Job}
+    space |= {f"_set{i}": getattr(Job, name).__set__ for i, name in enumerate(_FIELDS)}
+    exec("\n".join([*lines, "    return new"]), space)  # the names are our own fields
+    copier: Callable[[Job, Mapping[str, Any]], Job] = space["_with"]
+    return copier
+
+
+_with = _copier()
+"""``dataclasses.replace(job, **values)`` without ``__init__``: a copy of the row with
+``values`` set (claims and poll results do it for every job they touch)."""
 
 
 def _first(query: Executable) -> Callable[[Connection], Job | None]:
