@@ -63,6 +63,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import logging
 import os
 import socket
 from collections.abc import Callable
@@ -376,6 +377,13 @@ class _Server(uvicorn.Server):
             settle_gc()
             if self._on_started is not None:
                 self._on_started()
+
+    async def _serve(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super()._serve(sockets)
+        finally:  # uvicorn re-raises a SIGTERM it caught next: no atexit, no logging.shutdown
+            for handler in logging.getLogger().handlers:
+                handler.flush()  # the log lines still queued (observe/logs.py LineHandler)
 
 
 def run_server(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import signal
 import subprocess
 import sys
 import threading
@@ -238,6 +239,21 @@ def test_log_file_takes_the_logs(tmp_path: Path, stopping: list[Served]) -> None
     stop(served)
     assert served.stderr() == ""  # everything went to the file
     assert "sk-test-log-file" not in log.read_text()
+
+
+def test_sigterm_leaves_no_line_unwritten(tmp_path: Path, stopping: list[Served]) -> None:
+    """uvicorn re-raises the SIGTERM it caught once shut down (no atexit, no
+    ``logging.shutdown``): the lines still queued for the batched writer, its last ones
+    included, are written before that."""
+    log = tmp_path / "vidgate.log"
+    env = clean_env(VIDGATE_MASTER_KEY="sk-test-sigterm")
+    served = start(tmp_path / "data", "--log-file", str(log), "--log-level", "info", env=env)
+    stopping.append(served)
+    stop(served)  # SIGTERM
+    assert served.process.returncode == -signal.SIGTERM
+    messages = [json.loads(line)["msg"] for line in log.read_text().splitlines()]
+    assert "Application shutdown complete." in messages, messages
+    assert messages[-1].startswith("Finished server process"), messages
 
 
 def test_the_banner_names_what_the_environment_registered(
