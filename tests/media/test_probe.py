@@ -79,3 +79,18 @@ def test_probe_rejects_still_images_and_missing_files(tmp_path: Path) -> None:
 
 def test_media_error_is_a_value_error() -> None:
     assert issubclass(MediaError, ValueError)
+
+
+def test_a_file_of_the_moment_is_unavailable_a_bad_one_is_not(tmp_path: Path) -> None:
+    """A missing file (or no descriptor, memory, I/O) says nothing about the video: it is
+    ``MediaUnavailable``, which the previews made on request do not record as unmade."""
+    from vidgate.media.errors import MediaUnavailable
+    from vidgate.media.probe import open_video
+
+    with pytest.raises(MediaUnavailable):
+        open_video(tmp_path / "not-there.mp4")
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"\x00\x01 not a video " * 100)
+    with pytest.raises(MediaError) as caught:
+        open_video(garbage)
+    assert not isinstance(caught.value, MediaUnavailable)

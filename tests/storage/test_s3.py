@@ -12,8 +12,10 @@ import asyncio
 import hashlib
 import io
 import os
+import threading
 import tracemalloc
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ import boto3
 import pytest
 from PIL import Image
 
+from tests.conftest import LOCAL_FAST
 from tests.scaleout.services import s3_server
 from tests.support import running_gateway, video_shape, wait_for
 from vidgate.settings import StorageOptions
@@ -377,3 +380,46 @@ def test_file_part_is_a_window_of_the_file(tmp_path: Path) -> None:
         assert part.readinto(buffer) == 8 and bytes(buffer) == bytes(range(10, 18))
         part.seek(-2, io.SEEK_END)
         assert part.read(10) == bytes([28, 29])
+
+
+def test_a_delete_racing_the_first_preview_on_s3_is_a_404(endpoint: str, tmp_path: Path) -> None:
+    """The video is copied from S3 to make its first thumbnail; a DELETE that lands while the
+    copy waits removes the object: the thumbnail answers 404, not 500."""
+    config = {
+        **LOCAL_FAST,
+        "storage_url": f"s3://{BUCKET}/race",
+        "storage": {
+            "endpoint_url": endpoint,
+            "region": "us-east-1",
+            "access_key_id": "testing",
+            "secret_access_key": "testing",
+            "addressing_style": "path",
+        },
+    }
+    with running_gateway(tmp_path / "gw", config) as gw, gw.http() as http:
+        video = gw.sdk().videos.create_and_poll(
+            prompt="race", seconds="1", size="320x180", poll_interval_ms=50
+        )
+        assert video.status == "completed", video
+        storage = gw.app.state.jobs.poller.archiver.on_request.storage
+        original = storage.read
+        held, gate = threading.Event(), threading.Event()
+
+        async def read(key: str, *args: Any, **kwargs: Any) -> Any:
+            if key.endswith("video.mp4") and not gate.is_set():
+                held.set()  # the making's copy waits here until the DELETE is done
+                await asyncio.to_thread(gate.wait, 120)
+            async for chunk in original(key, *args, **kwargs):
+                yield chunk
+
+        storage.read = read
+        with ThreadPoolExecutor(1) as pool:
+            thumbnail = pool.submit(
+                http.get, f"/v1/videos/{video.id}/content", params={"variant": "thumbnail"}
+            )
+            assert held.wait(120)
+            assert http.delete(f"/v1/videos/{video.id}").status_code == 200
+            gate.set()
+            reply = thumbnail.result(120)
+        assert reply.status_code == 404, reply.text
+        assert reply.json()["error"]["code"] == "not_found"

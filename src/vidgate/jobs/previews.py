@@ -49,7 +49,7 @@ from sqlalchemy.engine import Connection
 
 from vidgate.db.tables import jobs
 from vidgate.jobs.store import Job, JobStore
-from vidgate.media.errors import MediaError
+from vidgate.media.errors import MediaError, MediaUnavailable
 from vidgate.media.pool import MediaPool
 from vidgate.storage.base import BlobInfo, BlobStore
 from vidgate.values import Variant
@@ -154,13 +154,19 @@ class PreviewsOnRequest:
         source = self.storage.local_path(video["key"])
         if source is None:
             source = work / "video.mp4"
-            await _copy(self.storage, video["key"], source)
+            try:
+                await _copy(self.storage, video["key"], source)
+            except FileNotFoundError:  # deleted from the store meanwhile (S3): a 404
+                return None
         elif not source.exists():  # gone from the store: nothing to learn about the video
             return None
         out = work / variant
         wanted = (out, None) if variant == "thumbnail" else (None, out)
         try:
             made = await self.media.previews(source, *wanted)
+        except MediaUnavailable as exc:  # of the moment: not recorded, the next request tries
+            log.warning("cannot make the %s of %s now: %s", variant, job_id, exc)
+            return None
         except MediaError as exc:
             log.warning("cannot make the %s of %s: %s", variant, job_id, exc)
             await self._record(job_id, variant, None, str(exc))

@@ -4,6 +4,18 @@ the media worker cannot read) without importing PyAV, which only the workers loa
 
 from __future__ import annotations
 
+import errno
+
 
 class MediaError(ValueError):
     """The file is missing, unreadable, or not a video."""
+
+
+class MediaUnavailable(MediaError):
+    """The file could not be read for a reason of the moment (no file descriptor or memory
+    left, an I/O error, the file missing): trying again later may work, so nobody should
+    record the video as unreadable."""
+
+
+TRANSIENT_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EIO, errno.ENOENT})
+"""``OSError`` numbers that say nothing about the video itself."""

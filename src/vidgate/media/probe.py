@@ -16,7 +16,7 @@ import av
 from av.container import InputContainer
 from av.video.stream import VideoStream
 
-from vidgate.media.errors import MediaError
+from vidgate.media.errors import TRANSIENT_ERRNOS, MediaError, MediaUnavailable
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,8 @@ def open_video(
     try:
         container = av.open(name, mode="r", options=options or {})
     except (av.FFmpegError, OSError) as exc:
-        raise MediaError(f"cannot read {name!r} as media: {exc}") from exc
+        kind = MediaUnavailable if getattr(exc, "errno", None) in TRANSIENT_ERRNOS else MediaError
+        raise kind(f"cannot read {name!r} as media: {exc}") from exc
     if not container.streams.video or container.format.name.endswith("_pipe"):
         container.close()
         raise MediaError(f"{name!r} is not a video file")
