@@ -42,6 +42,7 @@ from starlette.types import Receive, Scope, Send
 from vidgate.api.errors import error_response
 from vidgate.api.ranges import requested_range
 from vidgate.errors import NotFound
+from vidgate.observe.requests import note
 from vidgate.storage.base import BlobStore
 from vidgate.storage.local import CHUNK, read_at
 
@@ -80,6 +81,7 @@ class LocalFile(Response):
             fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:  # deleted with its video since the lookup: a 404, no 500
             gone = NotFound(f"No video found with id '{self.video_id}'.", param="video_id")
+            note(scope, error_code=gone.code)
             await error_response(gone)(scope, receive, send)
             return
         try:

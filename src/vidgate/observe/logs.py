@@ -137,11 +137,11 @@ class LineHandler(logging.Handler):
         self.line(text, urgent=record.levelno >= logging.WARNING)
 
     def line(self, text: str, *, urgent: bool = False) -> None:
-        """Queue one formatted line; write at once if ``urgent``."""
+        """Queue one formatted line; write at once if ``urgent`` (or once closed)."""
         with self._queued:
             first = not self._lines
             self._lines.append(text)
-        if urgent:
+        if urgent or self._stopped.is_set():
             self.flush()
         elif first:
             if self._thread is None:
@@ -215,10 +215,14 @@ def info_fields(logger: logging.Logger, message: str, fields: dict[str, Any]) ->
         return
     formatter, redacting = handler.formatter, handler.filters[0]
     assert isinstance(formatter, JsonFormatter) and isinstance(redacting, RedactingFilter)
-    message, fields = redacting.fields(message, fields)
-    line = formatter.head(time.time(), "INFO", logger.name, message)
-    line.update(fields)
-    text = _JSON.encode(line)
+    try:
+        message, fields = redacting.fields(message, fields)
+        line = formatter.head(time.time(), "INFO", logger.name, message)
+        line.update(fields)
+        text = _JSON.encode(line)
+    except Exception:  # as a handler's own formatting failure: reported, never raised
+        handler.handleError(logging.makeLogRecord({"msg": message}))
+        return
     if isinstance(handler, LineHandler):
         handler.line(text)
         return
