@@ -111,10 +111,11 @@ class LineHandler(logging.Handler):
     formatting it. Lines are queued and written together by a thread of this handler's at
     most ``BATCH_S`` after the first of them; a warning or an error writes everything queued
     at once, so lines stay in order and a failure's lines are out before anything else
-    happens. ``logging.shutdown`` (at exit) writes what is left; a process killed outright
-    loses at most the last ``BATCH_S`` of lines. With ``path``, the file is reopened when
-    logrotate moved or removed it (looked at once per write, not once per line as
-    ``WatchedFileHandler`` does)."""
+    happens. ``logging.shutdown`` (at exit) writes what is left, and so does ``vidgate
+    serve`` when serving ends (``server.py``: uvicorn re-raises a SIGTERM, so no exit handler
+    runs then); a process killed outright loses at most the last ``BATCH_S`` of lines.
+    With ``path``, the file is reopened when logrotate moved or removed it (looked at once
+    per write, not once per line as ``WatchedFileHandler`` does)."""
 
     def __init__(self, stream: TextIO | None = None, path: Path | None = None) -> None:
         super().__init__()
