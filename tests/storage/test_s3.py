@@ -52,6 +52,12 @@ def options(endpoint: str, part_size_mb: int = 5) -> StorageOptions:
     )
 
 
+def on_s3(endpoint: str, prefix: str) -> dict[str, Any]:
+    """The config keys that put a gateway's storage under ``prefix`` in the test bucket."""
+    storage = options(endpoint).model_dump(exclude_none=True)
+    return {"storage_url": f"s3://{BUCKET}/{prefix}", "storage": storage}
+
+
 def s3_client(endpoint: str) -> Any:
     """A plain boto3 client, to look at the bucket from outside the store."""
     return boto3.client(
@@ -268,18 +274,7 @@ def _png() -> bytes:
 
 def test_gateway_on_s3(endpoint: str, tmp_path: Path) -> None:
     prefix = "gw/some/prefix"
-    config = {
-        "storage_url": f"s3://{BUCKET}/{prefix}",
-        "storage": {
-            "endpoint_url": endpoint,
-            "region": "us-east-1",
-            "access_key_id": "testing",
-            "secret_access_key": "testing",
-            "addressing_style": "path",
-            "part_size_mb": 5,
-        },
-        "settings": {"local_workers": 2},
-    }
+    config = {**on_s3(endpoint, prefix), "settings": {"local_workers": 2}}
     small = {"seconds": "1", "size": "320x180"}
     with running_gateway(tmp_path / "gw", config) as gw, gw.http() as http:
 
@@ -385,17 +380,7 @@ def test_file_part_is_a_window_of_the_file(tmp_path: Path) -> None:
 def test_a_delete_racing_the_first_preview_on_s3_is_a_404(endpoint: str, tmp_path: Path) -> None:
     """The video is copied from S3 to make its first thumbnail; a DELETE that lands while the
     copy waits removes the object: the thumbnail answers 404, not 500."""
-    config = {
-        **LOCAL_FAST,
-        "storage_url": f"s3://{BUCKET}/race",
-        "storage": {
-            "endpoint_url": endpoint,
-            "region": "us-east-1",
-            "access_key_id": "testing",
-            "secret_access_key": "testing",
-            "addressing_style": "path",
-        },
-    }
+    config = {**LOCAL_FAST, **on_s3(endpoint, "race")}
     with running_gateway(tmp_path / "gw", config) as gw, gw.http() as http:
         video = gw.sdk().videos.create_and_poll(
             prompt="race", seconds="1", size="320x180", poll_interval_ms=50
