@@ -97,15 +97,9 @@ class Probe:
                 setattr(owner, name, saved)
 
 
-@pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    with running_gateway(tmp_path_factory.mktemp("gw"), LOCAL_FAST) as gateway:
-        yield gateway
-
-
 @pytest.fixture
-def probe(gw: Gateway) -> Iterator[Probe]:
-    watching = Probe(gw)
+def probe(gateway: Gateway) -> Iterator[Probe]:
+    watching = Probe(gateway)
     try:
         yield watching
     finally:
@@ -144,62 +138,62 @@ def _stored_files(gateway: Gateway, video_id: str) -> list[str]:
 
 
 def test_the_first_request_makes_the_preview_and_later_ones_serve_it(
-    gw: Gateway, probe: Probe
+    gateway: Gateway, probe: Probe
 ) -> None:
-    video_id = _completed(gw)
-    assert set(_assets(gw, video_id)) == {"video"}  # archived without previews
+    video_id = _completed(gateway)
+    assert set(_assets(gateway, video_id)) == {"video"}  # archived without previews
 
-    first = _get(gw, video_id, "thumbnail")
+    first = _get(gateway, video_id, "thumbnail")
     assert first.status_code == 200, first.text
     assert first.headers["content-type"] == "image/webp"
     image = Image.open(io.BytesIO(first.content))
     assert image.format == "WEBP" and image.size == (320, 180)
     assert probe.made == 1
-    assets = _assets(gw, video_id)
+    assets = _assets(gateway, video_id)
     assert set(assets) == {"video", "thumbnail"}  # just the variant asked for
     assert assets["thumbnail"]["size"] == len(first.content)
     assert first.headers["etag"] == f'"{assets["thumbnail"]["etag"]}"'
 
-    again = _get(gw, video_id, "thumbnail")
+    again = _get(gateway, video_id, "thumbnail")
     assert again.content == first.content and _headers(again) == _headers(first)
     assert probe.made == 1  # served from the store
     assert (
-        _get(gw, video_id, "thumbnail", **{"if-none-match": again.headers["etag"]}).status_code
+        _get(gateway, video_id, "thumbnail", **{"if-none-match": again.headers["etag"]}).status_code
         == 304
     )
-    part = _get(gw, video_id, "thumbnail", range="bytes=0-9")
+    part = _get(gateway, video_id, "thumbnail", range="bytes=0-9")
     assert part.status_code == 206 and part.content == first.content[:10]
 
-    sheet = _get(gw, video_id, "spritesheet")
+    sheet = _get(gateway, video_id, "spritesheet")
     assert sheet.status_code == 200 and sheet.headers["content-type"] == "image/jpeg"
     assert Image.open(io.BytesIO(sheet.content)).format == "JPEG"
     assert probe.made == 2
-    assert set(_assets(gw, video_id)) == {"video", "thumbnail", "spritesheet"}
-    assert _stored_files(gw, video_id) == ["spritesheet.jpg", "thumbnail.webp", "video.mp4"]
+    assert set(_assets(gateway, video_id)) == {"video", "thumbnail", "spritesheet"}
+    assert _stored_files(gateway, video_id) == ["spritesheet.jpg", "thumbnail.webp", "video.mp4"]
 
 
-def test_head_and_a_range_as_first_requests(gw: Gateway, probe: Probe) -> None:
-    video_id = _completed(gw)
-    with gw.http() as http:
+def test_head_and_a_range_as_first_requests(gateway: Gateway, probe: Probe) -> None:
+    video_id = _completed(gateway)
+    with gateway.http() as http:
         head = http.head(f"/v1/videos/{video_id}/content", params={"variant": "thumbnail"})
     assert head.status_code == 200 and head.content == b""
     assert head.headers["content-type"] == "image/webp"
-    whole = _get(gw, video_id, "thumbnail")
+    whole = _get(gateway, video_id, "thumbnail")
     assert head.headers["etag"] == whole.headers["etag"]
     assert int(head.headers["content-length"]) == len(whole.content)
 
-    part = _get(gw, video_id, "spritesheet", range="bytes=10-99")
+    part = _get(gateway, video_id, "spritesheet", range="bytes=10-99")
     assert part.status_code == 206 and len(part.content) == 90
     assert part.headers["content-range"].startswith("bytes 10-99/")
-    assert _get(gw, video_id, "spritesheet").content[10:100] == part.content
+    assert _get(gateway, video_id, "spritesheet").content[10:100] == part.content
     assert probe.made == 2
 
 
-def test_concurrent_first_requests_share_one_making(gw: Gateway, probe: Probe) -> None:
-    video_id = _completed(gw)
+def test_concurrent_first_requests_share_one_making(gateway: Gateway, probe: Probe) -> None:
+    video_id = _completed(gateway)
     probe.hold = "made"
     with ThreadPoolExecutor(6) as pool:
-        replies = [pool.submit(_get, gw, video_id, "thumbnail") for _ in range(6)]
+        replies = [pool.submit(_get, gateway, video_id, "thumbnail") for _ in range(6)]
         wait_for(lambda: probe.asked == 6 and probe.held == 1)  # all wait on one making
         probe.release()
         bodies = [reply.result(timeout=120) for reply in replies]
@@ -220,12 +214,12 @@ def _both_at_once(gateway: Gateway, probe: Probe, video_id: str) -> None:
     assert probe.made == 2
 
 
-def test_both_previews_made_at_once_are_both_recorded(gw: Gateway, probe: Probe) -> None:
-    video_id = _completed(gw)
-    _both_at_once(gw, probe, video_id)
-    assert set(_assets(gw, video_id)) == {"video", "thumbnail", "spritesheet"}
+def test_both_previews_made_at_once_are_both_recorded(gateway: Gateway, probe: Probe) -> None:
+    video_id = _completed(gateway)
+    _both_at_once(gateway, probe, video_id)
+    assert set(_assets(gateway, video_id)) == {"video", "thumbnail", "spritesheet"}
     for variant in ("thumbnail", "spritesheet"):  # and the job cache has them
-        assert _get(gw, video_id, variant).status_code == 200
+        assert _get(gateway, video_id, variant).status_code == 200
     assert probe.made == 2
 
 
@@ -251,50 +245,50 @@ def test_on_postgresql(tmp_path: Path) -> None:
     assert _stored_files(gateway, video_id) == []
 
 
-def test_an_undecodable_video_is_tried_once_and_answers_404(gw: Gateway, probe: Probe) -> None:
-    video_id = _completed(gw)
-    stored = gw.data_dir / "blobs" / "videos" / video_id / "video.mp4"
+def test_an_undecodable_video_is_tried_once_and_answers_404(gateway: Gateway, probe: Probe) -> None:
+    video_id = _completed(gateway)
+    stored = gateway.data_dir / "blobs" / "videos" / video_id / "video.mp4"
     stored.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(4000))  # no longer a video
 
     for _ in range(3):
-        reply = _get(gw, video_id, "thumbnail")
+        reply = _get(gateway, video_id, "thumbnail")
         assert reply.status_code == 404
         error = reply.json()["error"]
         assert error["code"] == "not_found" and error["param"] == "variant"
         assert error["message"] == f"Video '{video_id}' has no thumbnail."
     assert probe.made == 1  # recorded: later requests answer at once
-    assert set(_assets(gw, video_id)["unmade"]) == {"thumbnail"}
-    assert _get(gw, video_id, "spritesheet").status_code == 404
+    assert set(_assets(gateway, video_id)["unmade"]) == {"thumbnail"}
+    assert _get(gateway, video_id, "spritesheet").status_code == 404
     assert probe.made == 2
-    assert _stored_files(gw, video_id) == ["video.mp4"]
+    assert _stored_files(gateway, video_id) == ["video.mp4"]
 
 
-def test_another_keys_job_stays_404(gw: Gateway, probe: Probe) -> None:
-    video_id = _completed(gw)
-    other = gw.new_key()
-    with gw.http(other) as http:
+def test_another_keys_job_stays_404(gateway: Gateway, probe: Probe) -> None:
+    video_id = _completed(gateway)
+    other = gateway.new_key()
+    with gateway.http(other) as http:
         http.get("/v1/videos")  # the key is now cached as valid
         reply = http.get(f"/v1/videos/{video_id}/content", params={"variant": "thumbnail"})
     assert reply.status_code == 404 and reply.json()["error"]["param"] == "video_id"
-    assert probe.made == 0 and set(_assets(gw, video_id)) == {"video"}
+    assert probe.made == 0 and set(_assets(gateway, video_id)) == {"video"}
 
 
 @pytest.mark.parametrize("hold", ["made", "stored"])
 def test_a_deletion_during_the_making_leaves_nothing_behind(
-    gw: Gateway, probe: Probe, hold: str
+    gateway: Gateway, probe: Probe, hold: str
 ) -> None:
-    video_id = _completed(gw)
+    video_id = _completed(gateway)
     probe.hold = hold
     with ThreadPoolExecutor(1) as pool:
-        reply = pool.submit(_get, gw, video_id, "thumbnail")
+        reply = pool.submit(_get, gateway, video_id, "thumbnail")
         wait_for(lambda: probe.held == 1)
-        with gw.http() as http:
+        with gateway.http() as http:
             assert http.delete(f"/v1/videos/{video_id}").status_code == 200
         probe.release()
         answer = reply.result(timeout=120)
     assert answer.status_code == 404
-    assert _stored_files(gw, video_id) == []
-    with sqlite3.connect(gw.data_dir / "vidgate.db") as db:
+    assert _stored_files(gateway, video_id) == []
+    with sqlite3.connect(gateway.data_dir / "vidgate.db") as db:
         (text,) = db.execute("SELECT assets FROM jobs WHERE id = ?", (video_id,)).fetchone()
     assert "thumbnail" not in json.loads(text)
 
