@@ -187,14 +187,9 @@ class PreviewsOnRequest:
     async def _record(
         self, job_id: str, variant: Variant, asset: dict[str, Any] | None, failure: str | None
     ) -> Job | None:
-        """Record ``asset`` (or the ``failure``) as ``_recorded`` does; then, as ``JobStore``
-        does after its own writes, the job cache gets the new row."""
-        job = await self.store.db.write(_recorded(job_id, variant, asset, failure))
-        if job is not None:
-            if self.store.cache is not None:
-                self.store.cache.put(job)
-            self.store.changed.fire()
-        return job
+        """Record ``asset`` (or the ``failure``) as ``_recorded`` does, through the store (its
+        job cache gets the new row)."""
+        return await self.store.write_row(_recorded(job_id, variant, asset, failure))
 
 
 def _known(job: Job, variant: Variant) -> dict[str, Any] | None:

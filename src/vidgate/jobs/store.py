@@ -208,6 +208,16 @@ class JobStore:
         self.changed.fire()
         return job
 
+    async def write_row(self, run: Callable[[Connection], Job | None]) -> Job | None:
+        """Run a write of another module's that returns the job's new row (or ``None`` if it
+        wrote nothing); the row is remembered and waiters woken, as after this store's own
+        writes."""
+        job = await self.db.write(run)
+        if job is None:
+            return None
+        self.changed.fire()
+        return self._remember(job)
+
     async def get(self, job_id: str) -> Job | None:
         cached = self.cache.get(job_id) if self.cache is not None else None
         if cached is not None:
