@@ -49,8 +49,6 @@ from vidgate.settings import PreviewTiming
 from vidgate.storage.base import BlobStore
 from vidgate.values import Variant
 
-__all__ = ["PREVIEWS", "PREVIEW_EXTENSIONS", "Archiver", "asset_prefix"]
-
 DEFAULT_CONCURRENCY = 2
 """Archives running at once in a process unless configured (``archive_concurrency``)."""
 

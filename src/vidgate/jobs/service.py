@@ -21,14 +21,13 @@ from vidgate.accounting.end_users import EndUserStore
 from vidgate.accounting.keys import Principal
 from vidgate.errors import Conflict, GatewayError, InvalidRequest, NotFound
 from vidgate.jobs import lifecycle, listing
-from vidgate.jobs.archive import asset_prefix
 from vidgate.jobs.create import Creator, Plan, row_values
 from vidgate.jobs.end_users import Admitted, EndUserGate, rate_refusal
 from vidgate.jobs.estimate import estimate
 from vidgate.jobs.moderation import Moderator
 from vidgate.jobs.placements import Placements
 from vidgate.jobs.poller import Poller
-from vidgate.jobs.previews import PREVIEWS
+from vidgate.jobs.previews import PREVIEWS, asset_prefix
 from vidgate.jobs.store import Job, JobStore
 from vidgate.jobs.submits import Submits
 from vidgate.request import (
