@@ -513,15 +513,17 @@ def test_deliveries_in_flight_are_capped(sim_url: str, tmp_path: Path) -> None:
     receiver = Receiver()  # its own, so max_in_flight counts this test's requests only
     with serve(receiver.app) as url:
         receiver.base_url = url
-        config = gateway_config(sim_url, concurrency=2)
+        # FAST's 0.5 s timeout could end a 0.3 s "slow" answer on a busy machine; the
+        # sender's retry would then overlap the receiver's still-sleeping handler.
+        config = gateway_config(sim_url, concurrency=2, timeout_s=30.0)
         with running_gateway(tmp_path / "gw", config) as gw:
             key = gw.new_key()
-            endpoints = []
-            for _ in range(5):
-                path = receiver.new_path()
+            endpoints, paths = [], [receiver.new_path() for _ in range(5)]
+            for path in paths:
                 receiver.answer(path, "slow")
                 endpoints.append(register(gw, key, receiver.url(path)))
             finished(gw, key, create_video(gw, key))
             for endpoint in endpoints:
                 assert settled(gw, key, endpoint["id"])[0]["status"] == "delivered"
+    assert [len(receiver.calls(path)) for path in paths] == [1] * 5  # no attempt timed out
     assert receiver.max_in_flight == 2
