@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from vidgate.db.engine import HEAD_REVISION, MIGRATIONS, SQLiteDatabase, migrate, open_database
+from vidgate.db.engine import (
+    HEAD_REVISION,
+    MIGRATIONS,
+    MigrationFailed,
+    SQLiteDatabase,
+    current_revision,
+    migrate,
+    open_database,
+)
 
 
 def test_head_constant_is_alembics_head() -> None:
@@ -23,10 +34,10 @@ async def test_migrate_creates_schema_and_is_idempotent(tmp_path: Path) -> None:
     await migrate(db)
     await migrate(db)
     await db.dispose()
-    with sqlite3.connect(tmp_path / "x" / "v.db") as db:
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    with sqlite3.connect(tmp_path / "x" / "v.db") as raw:
+        tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"jobs", "api_keys", "alembic_version"} <= tables
-        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchall() == [
             (HEAD_REVISION,)
         ]
 
@@ -48,3 +59,63 @@ async def test_the_wal_stays_bounded_under_writes_from_the_loop(tmp_path: Path) 
     finally:
         await db.dispose()
     assert max(sizes) < 12 * 1024 * 1024, sizes  # 6,000 x 500 bytes would be ~25 MiB of WAL
+
+
+async def test_migrating_apart_brings_a_new_database_to_the_head(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'v.db'}")
+    try:
+        await migrate(db, apart=True)
+        assert await db.read(current_revision) == HEAD_REVISION
+        await migrate(db, apart=True)  # at the head: no child, nothing to do
+    finally:
+        await db.dispose()
+
+
+async def test_a_failed_migration_apart_fails_with_the_childs_reason(tmp_path: Path) -> None:
+    path = tmp_path / "v.db"
+    with sqlite3.connect(path) as raw:  # a schema newer than this release knows
+        raw.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        raw.execute("INSERT INTO alembic_version VALUES ('9999')")
+    db = open_database(f"sqlite:///{path}")
+    try:
+        with pytest.raises(MigrationFailed, match="9999"):
+            await migrate(db, apart=True)
+    finally:
+        await db.dispose()
+
+
+SERVE_WITHOUT_ALEMBIC = (
+    "import sys\n"
+    "sys.modules['alembic'] = None  # importing it in this process now raises ImportError\n"
+    "import pathlib, tempfile, threading, time, httpx, uvicorn\n"
+    "from vidgate.app import create_app\n"
+    "from vidgate.server import server_config\n"
+    "from vidgate.settings import build_settings\n"
+    "settings = build_settings(data_dir=pathlib.Path(tempfile.mkdtemp()))\n"
+    "app = create_app(settings, migrate_apart=True)\n"
+    "config = server_config(app, host='127.0.0.1', port=0, lifespan='on')\n"
+    "server = uvicorn.Server(config)\n"
+    "threading.Thread(target=server.run, daemon=True).start()\n"
+    "deadline = time.monotonic() + 240\n"
+    "while not server.started:\n"
+    "    assert time.monotonic() < deadline, 'did not start'\n"
+    "    time.sleep(0.01)\n"
+    "url = f'http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}'\n"
+    "auth = {'Authorization': f'Bearer {settings.master_key}'}\n"
+    "key = httpx.post(url + '/key/generate', headers=auth, json={})\n"
+    "assert key.status_code == 200, key.text\n"
+    "own = {'Authorization': 'Bearer ' + key.json()['key']}\n"
+    "listed = httpx.get(url + '/v1/videos', headers=own)\n"
+    "assert listed.status_code == 200 and listed.json()['data'] == [], listed.text\n"
+    "server.should_exit = True\n"
+    "print('ok')\n"
+)
+
+
+def test_a_gateway_that_migrates_apart_serves_without_loading_alembic() -> None:
+    """``vidgate serve``'s first start migrates in a child process: Alembic and the
+    migration scripts (~10 MiB resident once loaded) never enter the serving process."""
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE_WITHOUT_ALEMBIC], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]

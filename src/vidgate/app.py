@@ -76,8 +76,11 @@ from vidgate.webhooks.service import Webhooks
 log = logging.getLogger("vidgate")
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The gateway as an ASGI app; config errors raise ``ConfigError`` here, before serving."""
+def create_app(settings: Settings, *, migrate_apart: bool = False) -> FastAPI:
+    """The gateway as an ASGI app; config errors raise ``ConfigError`` here, before serving.
+
+    ``migrate_apart``: a schema migration at start-up runs in a child process, so this one
+    never loads Alembic (``db.engine.migrate``); ``vidgate serve`` sets it."""
     table = build_table(settings.config, PROVIDERS, settings.environment)
     REDACTOR.add(known_secrets(settings.config, settings.master_key, table))
     REDACTOR.add(url_passwords(settings.database_url, settings.redis_url))
@@ -85,7 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            await _start(app, settings, table, stack)
+            await _start(app, settings, table, stack, migrate_apart)
             yield
 
     app = GatewayApp(
@@ -119,14 +122,18 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 async def _start(
-    app: FastAPI, settings: Settings, table: DeploymentTable, stack: AsyncExitStack
+    app: FastAPI,
+    settings: Settings,
+    table: DeploymentTable,
+    stack: AsyncExitStack,
+    migrate_apart: bool,
 ) -> None:
     """Start the gateway's parts in order. Each part registers its stop on ``stack`` as soon
     as it exists, so the parts stop in the reverse order, and a start that fails part-way
     stops what had started."""
     gateway = settings.config.settings
     sqlite = settings.database_url.startswith("sqlite")  # one process owns a SQLite file
-    db = await _database(stack, settings.database_url)
+    db = await _database(stack, settings.database_url, migrate_apart)
     storage = await _storage(stack, settings)
     outbound = OutboundPolicy.from_entries(gateway.outbound_allow)
     live = _deployments(stack, settings, table, storage, outbound)
@@ -204,11 +211,11 @@ def _moderator(
     return moderator
 
 
-async def _database(stack: AsyncExitStack, url: str) -> Database:
+async def _database(stack: AsyncExitStack, url: str, apart: bool) -> Database:
     """The database, migrated to the newest schema."""
     db = open_database(url)
     stack.push_async_callback(db.dispose)
-    await migrate(db)
+    await migrate(db, apart=apart)
     return db
 
 

@@ -98,7 +98,7 @@ def _serve(
     port = int(sock.getsockname()[1])
     try:
         settings = build_settings(host=host, port=port, data_dir=data_dir, config_path=config)
-        application = create_app(settings)
+        application = create_app(settings, migrate_apart=True)  # no Alembic in memory
     except ConfigError as exc:
         err.print("config error", style="red", highlight=False)
         err.print(_every_error(exc), markup=False, highlight=False, soft_wrap=True)
