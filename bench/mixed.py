@@ -14,7 +14,11 @@ once (``bench/mixed_load.py``). The gateway's poller and archiver work throughou
 The same workload runs against each target: the simulator alone (the floor), LiteLLM's
 proxy (its own venv, ``bench/peers.py``), vidgate from another checkout (``--gateway-src``,
 "before") and vidgate from this one. Each target runs with its server pinned to core 1
-(``taskset -c 1``; simulators and load generator on core 0) and unpinned.
+(``taskset -c 1``; simulators and load generator on core 0) and unpinned. Where the
+simulators serve a gateway they run ``nice -n 10``: on core 0 they share the CPU with the
+load generator, and a 12 MB download served to the archiver must not delay the client's
+own clock (the load generator also reports its loop's stalls, ``client_stalls``, and its
+slowest requests with their ``x-request-id``, to match with the server's access log).
 
 Per target, in order (servers fresh for each target):
 
@@ -74,6 +78,8 @@ NEVER_S = 7 * 24 * 3600.0
 NEVER_MS = 3_600_000
 PROMPT = "bench: a red fox running through fresh snow at dawn"
 START_TIMEOUT_S = 60.0
+SIM_NICE = 10
+"""The simulators' nice value when they stand upstream of a gateway (see the docstring)."""
 LITELLM_START_TIMEOUT_S = 240.0
 SETUP_TIMEOUT_S = 120.0
 
@@ -405,8 +411,9 @@ class Env:
         self.watches[server.pid] = watch
         return server
 
-    def simulator(self, name: str, core: int | None, **config: Any) -> Server:
-        argv = [PYTHON, str(BENCH / "sim_server.py"), "--port", "{port}", "--api-key", SIM_KEY]
+    def simulator(self, name: str, core: int | None, nice: int, **config: Any) -> Server:
+        argv = ["nice", "-n", str(nice)] if nice else []
+        argv += [PYTHON, str(BENCH / "sim_server.py"), "--port", "{port}", "--api-key", SIM_KEY]
         argv += ["--config", json.dumps(config)]
         return self.start(name, argv, core=core, health="/__sim__/log")
 
@@ -631,9 +638,10 @@ def run_target(plan: Plan, target: Target, pinned: bool, tmp: Path) -> dict[str,
             core_rest,
             stack,
         )
-        sim_core = core_server if target.kind == "simulator" else core_rest
-        busy = env.simulator("sim-busy", sim_core, **sim_config)
-        idle = env.simulator("sim-idle", core_rest, **idle_config)
+        alone = target.kind == "simulator"
+        sim_core, sim_nice = (core_server, 0) if alone else (core_rest, SIM_NICE)
+        busy = env.simulator("sim-busy", sim_core, sim_nice, **sim_config)
+        idle = env.simulator("sim-idle", core_rest, sim_nice, **idle_config)
         front = start_target(target, env, busy, idle)
         out["startup_s"] = front.server.startup_s
         watch = env.watches[front.server.pid]

@@ -29,8 +29,12 @@ docstring (httpcore's shared pool costs the client work per waiting request).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import heapq
 import itertools
 import json
+import ssl
 import sys
 import time
 import uuid
@@ -45,6 +49,14 @@ MAX_CLIENTS = 1024
 STALE_S = 3.0  # a connection idle this long is dropped: uvicorn closes them after 5 s
 MAX_SECONDS = 900.0
 PROGRESS_S = 5.0
+STALL_TICK_S = 0.002
+STALL_S = 0.010
+"""The client's own event loop is watched: a 2 ms tick late by this much is a client stall.
+A stall delays every request in flight, so a latency tail that comes with client stalls
+is the load generator's (its core is shared with the simulators), not the server's."""
+SLOWEST = 12
+"""The slowest requests of each kind kept with their start time and ``x-request-id``, so a
+tail can be matched with the server's own access log (``bench/mixed.py --keep``)."""
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -77,6 +89,9 @@ class Clients:
         self.open: set[httpx.AsyncClient] = set()
         self.made = 0
         self.slots = asyncio.Semaphore(MAX_CLIENTS)
+        self.tls = ssl.create_default_context()
+        """Made once: httpx builds a context per client by default, ~21 ms of the client's
+        loop each (the CA bundle), which landed in the tail of the requests in flight."""
 
     @asynccontextmanager
     async def take(self) -> AsyncIterator[httpx.AsyncClient]:
@@ -100,7 +115,7 @@ class Clients:
 
     def _make(self) -> httpx.AsyncClient:
         one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        client = httpx.AsyncClient(limits=one, timeout=self.timeout)
+        client = httpx.AsyncClient(limits=one, timeout=self.timeout, verify=self.tls)
         self.open.add(client)
         self.made += 1
         return client
@@ -136,9 +151,19 @@ class Stats:
     last_create_sent: float = 0.0
     last_completed: float = 0.0
     max_lag_s: float = 0.0
+    slowest: dict[str, list[tuple[float, float, str, str]]] = field(default_factory=dict)
+    stalls: list[tuple[float, float]] = field(default_factory=list)
+    """(wall time at the stall's end, its length in seconds) of each client stall."""
 
-    def took(self, kind: str, seconds: float) -> None:
+    def took(
+        self, kind: str, seconds: float, at: float = 0.0, request_id: str = "", overhead: str = ""
+    ) -> None:
         self.latencies.setdefault(kind, []).append(seconds)
+        kept = self.slowest.setdefault(kind, [])
+        if len(kept) < SLOWEST:
+            heapq.heappush(kept, (seconds, at, request_id, overhead))
+        elif seconds > kept[0][0]:
+            heapq.heapreplace(kept, (seconds, at, request_id, overhead))
 
     def error(self, kind: str, what: str, sample: str = "") -> None:
         key = f"{kind}: {what}"
@@ -190,14 +215,16 @@ class Workload:
         headers = self.headers
         if body is not None and self.idempotency:
             headers = {**headers, "Idempotency-Key": uuid.uuid4().hex}
-        began = time.perf_counter()
+        at, began = time.time(), time.perf_counter()
         try:
             async with self.clients.take() as client:
                 response = await client.request(method, url, headers=headers, json=body)
         except httpx.HTTPError as exc:
             self.stats.error(label, type(exc).__name__, repr(exc))
             raise Failed from exc
-        self.stats.took(label, time.perf_counter() - began)
+        elapsed, got = time.perf_counter() - began, response.headers
+        overhead = got.get("x-vidgate-overhead-ms", "")  # vidgate's own time in the request
+        self.stats.took(label, elapsed, at, got.get("x-request-id", ""), overhead)
         if response.status_code >= 300:
             self.stats.error(label, f"HTTP {response.status_code}", response.text)
             raise Failed
@@ -291,6 +318,7 @@ class Workload:
         tasks: list[asyncio.Task[None]] = []
         began = time.perf_counter()
         reporter = asyncio.ensure_future(self.progress(began, total))
+        watcher = asyncio.ensure_future(self.watch_stalls())
         for index in range(total):
             due = began + index / self.rate
             delay = due - time.perf_counter()
@@ -305,7 +333,24 @@ class Workload:
         await asyncio.gather(*tasks)
         ended = time.perf_counter()
         reporter.cancel()
+        watcher.cancel()
         return self.result(began, ended, total)
+
+    async def warm_up(self) -> None:
+        """One request before the clock starts: the client's first request runs code (and
+        imports) that would otherwise stall the phase's first requests by ~50 ms."""
+        async with self.clients.take() as client:
+            with contextlib.suppress(httpx.HTTPError):
+                await client.get(f"{self.base}/", headers=self.headers)
+
+    async def watch_stalls(self) -> None:
+        """Record each time this process's loop ran ``STALL_S`` or more late."""
+        while True:
+            due = time.perf_counter() + STALL_TICK_S
+            await asyncio.sleep(STALL_TICK_S)
+            late = time.perf_counter() - due
+            if late >= STALL_S:
+                self.stats.stalls.append((time.time(), late))
 
     def _finished(self, _task: asyncio.Task[None]) -> None:
         self.finished += 1
@@ -342,15 +387,41 @@ class Workload:
             "download_mib_s": summary(stats.download_mib_s, 1.0),
             "bytes": stats.bytes,
             "clients_made": self.clients.made,
+            "client_stalls": {
+                "count": len(stats.stalls),
+                "total_ms": round(sum(late for _, late in stats.stalls) * 1000, 1),
+                "max_ms": round(max((late for _, late in stats.stalls), default=0.0) * 1000, 1),
+            },
+            "slowest": {
+                label: [
+                    {
+                        "ms": round(t * 1000, 3),
+                        "at": at,
+                        "request_id": rid,
+                        "overhead_ms": overhead,
+                        "stalled": any(
+                            at <= end and end - late <= at + t for end, late in stats.stalls
+                        ),
+                    }
+                    for t, at, rid, overhead in sorted(kept, reverse=True)
+                ]
+                for label, kept in stats.slowest.items()
+            },
         }
 
 
 async def main(spec: dict[str, Any]) -> dict[str, Any]:
     workload = Workload(spec)
+    await workload.warm_up()
     print("ready", flush=True)
     line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     if line.strip() != "go":
         raise SystemExit(f"expected 'go' on stdin, got {line!r}")
+    # The client's clock must not stop for its own garbage collector: a full collection
+    # of this process takes tens of ms, and every request in flight would carry it.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 1_000)
     try:
         result = await workload.run()
     finally:

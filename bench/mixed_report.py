@@ -103,6 +103,7 @@ def _rows(mix: dict[str, int]) -> list[tuple[str, Any]]:
         ("create p50 / p99 ms, idle → busy", lambda r: _idle_busy(r, "create")),
         ("retrieve p50 / p99 ms, idle → busy", lambda r: _idle_busy(r, "retrieve")),
         ("p99 busy / idle: create, retrieve", lambda r: _ratios(r)),
+        ("client stalls ≥ 10 ms, idle → busy: n / max ms", lambda r: _stalls(r)),
     ]
     for name in kinds:
         label = f"download {name}"
@@ -136,6 +137,17 @@ def _ratios(run: dict[str, Any]) -> str:
     if "create_p99_ratio" not in d:
         return "-"
     return f"{d['create_p99_ratio']:.1f}x, {d['retrieve_p99_ratio']:.1f}x"
+
+
+def _stalls(run: dict[str, Any]) -> str:
+    """The load generator's own loop stalls (``bench/mixed_load.py``): a tail measured while
+    the client stalled is the client's, not the server's."""
+
+    def one(phase: dict[str, Any]) -> str:
+        found = phase.get("client_stalls")
+        return f"{found['count']} / {found['max_ms']:.0f}" if found else "-"
+
+    return f"{one(run['idle'])} → {one(run['busy'])}"
 
 
 def _mib(run: dict[str, Any], name: str) -> str:
