@@ -202,6 +202,25 @@ def test_concurrent_first_requests_share_one_making(gateway: Gateway, probe: Pro
     assert probe.made == 1 and len(probe.stored) == 1
 
 
+def test_a_page_of_previews_never_holds_up_an_archive(gateway: Gateway, probe: Probe) -> None:
+    """Previews of more jobs than there are archive slots (2), each made slowly: they are
+    made one at a time (their own slots: half the archive's), and a job that finishes
+    meanwhile is archived and completed without waiting for them."""
+    videos = [_completed(gateway) for _ in range(3)]
+    probe.hold = "made"
+    with ThreadPoolExecutor(3) as pool:
+        replies = [pool.submit(_get, gateway, video_id, "thumbnail") for video_id in videos]
+        wait_for(lambda: probe.asked == 3 and probe.held == 1)
+        sdk = gateway.sdk()
+        late = sdk.videos.create(prompt="finished meanwhile", seconds="1", size="320x180")
+        wait_for(lambda: sdk.videos.retrieve(late.id).status == "completed")
+        assert set(_assets(gateway, late.id)) == {"video"}
+        assert probe.held == probe.made == 1  # the two other makings still wait their turn
+        probe.release()
+        assert [reply.result(timeout=120).status_code for reply in replies] == [200] * 3
+    assert probe.made == 3
+
+
 def _both_at_once(gateway: Gateway, probe: Probe, video_id: str) -> None:
     """The thumbnail and the spritesheet asked for together, both made before either is
     recorded: each must end up in the record."""
@@ -214,13 +233,22 @@ def _both_at_once(gateway: Gateway, probe: Probe, video_id: str) -> None:
     assert probe.made == 2
 
 
-def test_both_previews_made_at_once_are_both_recorded(gateway: Gateway, probe: Probe) -> None:
-    video_id = _completed(gateway)
-    _both_at_once(gateway, probe, video_id)
-    assert set(_assets(gateway, video_id)) == {"video", "thumbnail", "spritesheet"}
-    for variant in ("thumbnail", "spritesheet"):  # and the job cache has them
-        assert _get(gateway, video_id, variant).status_code == 200
-    assert probe.made == 2
+TWO_PREVIEWS = {**LOCAL_FAST, "settings": {**LOCAL_FAST["settings"], "archive_concurrency": 4}}
+"""Room for two previews made at once (``jobs/previews.py``: half the archive slots)."""
+
+
+def test_both_previews_made_at_once_are_both_recorded(tmp_path: Path) -> None:
+    with running_gateway(tmp_path / "gw", TWO_PREVIEWS) as gateway:
+        probe = Probe(gateway)
+        try:
+            video_id = _completed(gateway)
+            _both_at_once(gateway, probe, video_id)
+            assert set(_assets(gateway, video_id)) == {"video", "thumbnail", "spritesheet"}
+            for variant in ("thumbnail", "spritesheet"):  # and the job cache has them
+                assert _get(gateway, video_id, variant).status_code == 200
+            assert probe.made == 2
+        finally:
+            probe.close()
 
 
 @pytest.mark.scaleout
@@ -228,7 +256,7 @@ def test_on_postgresql(tmp_path: Path) -> None:
     from tests.scaleout.services import postgres_server
 
     with postgres_server() as pg:
-        config = {**LOCAL_FAST, "database_url": pg.create_database("previews")}
+        config = {**TWO_PREVIEWS, "database_url": pg.create_database("previews")}
         with running_gateway(tmp_path / "gw", config) as gateway:
             probe = Probe(gateway)
             try:

@@ -14,6 +14,7 @@ import av
 import pytest
 from PIL import Image, ImageStat
 
+from vidgate.media.errors import MediaError, MediaUnavailable
 from vidgate.media.previews import make_spritesheet, make_thumbnail
 
 
@@ -174,3 +175,29 @@ def test_previews_reject_non_videos(tmp_path: Path) -> None:
         make_thumbnail(text, tmp_path / "t.webp")
     with pytest.raises(ValueError):
         make_spritesheet(text, tmp_path / "s.jpg")
+
+
+def test_a_file_system_error_is_of_the_moment_an_encoder_error_is_not(
+    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the gateway records as unmade (``MediaError``) and what it does not
+    (``MediaUnavailable``, a 503): an ``OSError`` with an errno says nothing about the
+    video; an image encoder's own error (no errno) would come again for the same video."""
+    with pytest.raises(MediaUnavailable, match="FileNotFoundError"):
+        make_thumbnail(clip, tmp_path / "gone" / "t.webp")
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise OSError("encoder error -2 when writing image file")
+
+    monkeypatch.setattr(Image.Image, "save", refuse)
+    with pytest.raises(MediaError, match="OSError: encoder error -2") as caught:
+        make_spritesheet(clip, tmp_path / "s.jpg")
+    assert not isinstance(caught.value, MediaUnavailable)
+
+
+def test_a_tall_narrow_video_has_tiles_at_most_four_widths_high(tmp_path: Path) -> None:
+    path = tmp_path / "tall.mp4"
+    write_shaded_video(path, size=(16, 2048), fps=10, frames=10)
+    make_spritesheet(path, tmp_path / "s.jpg")
+    with Image.open(tmp_path / "s.jpg") as sheet:
+        assert sheet.size == (5 * 5, 2 * 640)  # 16x2048 scaled to 640 high: 5 wide

@@ -17,7 +17,8 @@ is the fallback), previews made here (``at_archive``) are made in one worker cal
 keyframes only, and the local store takes the downloaded file by a rename. At most
 ``archive_concurrency`` archives run at once in a process (the rest wait, in order), so a
 burst of finished jobs cannot take every core from request handling; the media workers
-also run at a lower CPU priority (``media/workers.py``).
+also run at a lower CPU priority (``media/workers.py``). Previews made on request have
+slots of their own (``jobs/previews.py``): archives never wait behind them.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from vidgate.jobs.previews import (
     hash_small,
     info_dict,
     preview_key,
+    preview_slots,
 )
 from vidgate.jobs.store import Job, JobStore
 from vidgate.media.header import read_header
@@ -72,8 +74,11 @@ class Archiver:
         self.make_previews = previews == "at_archive"
         """Previews the upstream does not serve are made here (else on first request)."""
         self._slots = asyncio.Semaphore(concurrency)  # FIFO: waiters go in arrival order
-        self.on_request = PreviewsOnRequest(store, storage, tmp_root, media, self._slots)
-        """Makes a missing preview when it is asked for, in the same slots as archives."""
+        self.on_request = PreviewsOnRequest(
+            store, storage, tmp_root, media, asyncio.Semaphore(preview_slots(concurrency))
+        )
+        """Makes a missing preview when it is asked for, in slots of its own: an archive
+        never waits for previews (``jobs/previews.py``)."""
 
     async def archive(
         self, job: Job, client: UpstreamClient, upstream_previews: frozenset[str]

@@ -18,8 +18,13 @@ setting) gets it on request.
 
 - One making per job and variant at a time in a process: concurrent requests await the same
   task, and a requester that leaves does not cancel it (the next one finds it stored).
-- It takes one of the archiver's slots (``archive_concurrency``, waiters in arrival order,
-  archives included) and runs in the media pool's worker, at the workers' lower priority.
+- Makings have slots of their own, apart from the archives' (``preview_slots``: half of
+  ``archive_concurrency``, at least 1; waiters in arrival order), and run in the media
+  pool's worker, at the workers' lower priority. A console page opening 50 jobs' previews
+  at once therefore never delays an archive (they used to share the archive slots: 50
+  makings queued ahead of every finished job), and there are at most that many makings in
+  the worker or queued for it ahead of an archive's own media work (the gateway runs one
+  media worker: more slots would make previews no faster, only queue more of them there).
 - The video is read in place from the local store; from another store (S3) it is streamed to
   a temporary file first, one chunk in memory at a time.
 - The image is stored, then recorded in the job's ``assets`` in one transaction that reads
@@ -27,9 +32,16 @@ setting) gets it on request.
   deleted; a preview another replica recorded meanwhile is kept. The job cache gets the new
   row. If the job was deleted meanwhile, the image just stored is deleted again (the
   deletion's own clean-up may have run before it was stored), so nothing is left behind.
-- A video the media worker cannot read (``MediaError``) is recorded too, in
+- A video the media worker cannot make the preview of (``MediaError``: FFmpeg cannot read
+  it, or anything else the same video would raise again) is recorded too, in
   ``assets["unmade"]``, so later requests get the same 404 at once instead of decoding it
-  again; failures that may pass (the worker pool, the store) are not recorded.
+  again. A failure of the moment is not recorded and answers a 503 ``service_unavailable``
+  with ``Retry-After``, so the client tries again: ``MediaUnavailable`` (no memory, a
+  file-system error), the media worker dying (``WorkerLost``: its pool is replaced), and any
+  error in this process (the temporary room, the store, the database). Only a worker that
+  died ``WORKER_DEATHS`` times in a row making the same preview (a video that crashes
+  FFmpeg would otherwise take down the worker, and every archive's media work in it, on
+  every request) has that recorded as unmade.
 """
 
 from __future__ import annotations
@@ -48,8 +60,9 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from vidgate.db.tables import jobs
+from vidgate.errors import GatewayError, ServiceUnavailable
 from vidgate.jobs.store import Job, JobStore
-from vidgate.media.errors import MediaError, MediaUnavailable
+from vidgate.media.errors import MediaError, MediaUnavailable, WorkerLost
 from vidgate.media.pool import MediaPool
 from vidgate.storage.base import BlobInfo, BlobStore
 from vidgate.values import Variant
@@ -61,6 +74,16 @@ PREVIEW_EXTENSIONS = {"image/webp": "webp", "image/jpeg": "jpg", "image/png": "p
 PREVIEWS: tuple[Variant, ...] = ("thumbnail", "spritesheet")
 UNMADE = "unmade"
 """The ``assets`` entry naming the previews that cannot be made (variant: why)."""
+WORKER_DEATHS = 3
+"""Media workers lost in a row making one preview, after which it is recorded as unmade."""
+RETRY_AFTER_S = 1.0
+"""The ``Retry-After`` of the 503 for a failure of the moment (a lost worker restarts in
+well under a second)."""
+
+
+def preview_slots(archive_concurrency: int) -> int:
+    """Previews made on request at once in a process (see the docstring)."""
+    return max(1, archive_concurrency // 2)
 
 
 def asset_prefix(job_id: str) -> str:
@@ -108,10 +131,12 @@ class PreviewsOnRequest:
         self.media = media
         self._slots = slots
         self._making: dict[tuple[str, Variant], asyncio.Task[dict[str, Any] | None]] = {}
+        self._lost: dict[tuple[str, Variant], int] = {}  # workers lost in a row making it
 
     async def asset(self, job: Job, variant: Variant) -> dict[str, Any] | None:
         """The asset record of completed ``job``'s ``variant``, made now if it is missing;
-        ``None`` if it cannot be made (an unreadable video, a job deleted meanwhile)."""
+        ``None`` if it cannot be made (an unreadable video, a job deleted meanwhile). Raises
+        ``ServiceUnavailable`` (503) for a failure of the moment."""
         known = _known(job, variant)
         if known is not None:
             return known or None
@@ -127,10 +152,27 @@ class PreviewsOnRequest:
     def _done(self, key: tuple[str, Variant], task: asyncio.Task[dict[str, Any] | None]) -> None:
         if self._making.get(key) is task:
             del self._making[key]
-        if not task.cancelled() and task.exception() is not None:  # retrieved: no warning
-            log.warning("making the %s of %s failed: %r", key[1], key[0], task.exception())
+        if not task.cancelled():
+            task.exception()  # retrieved (``_make`` logged it): no "never retrieved" warning
 
     async def _make(self, job_id: str, variant: Variant) -> dict[str, Any] | None:
+        """``_making``'s work, with every failure of the moment turned into the 503."""
+        try:
+            return await self._make_now(job_id, variant)
+        except GatewayError:
+            raise
+        except MediaUnavailable as exc:  # no memory, a file-system error, the worker lost
+            log.warning("cannot make the %s of %s now: %s", variant, job_id, exc)
+            cause: Exception = exc
+        except Exception as exc:  # here: the temporary room, the store, the database
+            log.warning("cannot make the %s of %s now", variant, job_id, exc_info=True)
+            cause = exc
+        raise ServiceUnavailable(
+            f"The {variant} of video '{job_id}' cannot be made right now; try again.",
+            retry_after_s=RETRY_AFTER_S,
+        ) from cause
+
+    async def _make_now(self, job_id: str, variant: Variant) -> dict[str, Any] | None:
         async with self._slots:
             job = await self.store.get(job_id)  # as it is now: made or deleted meanwhile?
             if job is None or job.deleted_at is not None or job.status != "completed":
@@ -162,14 +204,24 @@ class PreviewsOnRequest:
             return None
         out = work / variant
         wanted = (out, None) if variant == "thumbnail" else (None, out)
+        failure: str | None = None
         try:
             made = await self.media.previews(source, *wanted)
-        except MediaUnavailable as exc:  # of the moment: not recorded, the next request tries
-            log.warning("cannot make the %s of %s now: %s", variant, job_id, exc)
-            return None
+        except WorkerLost:
+            if not self._lost_again(job_id, variant):
+                raise  # of the moment (killed, out of memory...): not recorded
+            failure = f"the media worker died {WORKER_DEATHS} times making it"
+        except MediaUnavailable:
+            self._lost.pop((job_id, variant), None)
+            if not await asyncio.to_thread(source.exists):  # deleted meanwhile: a 404
+                return None
+            raise  # of the moment: not recorded, the next request tries again
         except MediaError as exc:
-            log.warning("cannot make the %s of %s: %s", variant, job_id, exc)
-            await self._record(job_id, variant, None, str(exc))
+            failure = str(exc)
+        self._lost.pop((job_id, variant), None)
+        if failure is not None:
+            log.warning("cannot make the %s of %s: %s", variant, job_id, failure)
+            await self._record(job_id, variant, None, failure)
             return None
         if variant not in made:
             await self._record(job_id, variant, None, "no picture")
@@ -183,6 +235,12 @@ class PreviewsOnRequest:
             return None
         recorded = (job.assets or {}).get(variant)
         return None if recorded is None else dict(recorded)
+
+    def _lost_again(self, job_id: str, variant: Variant) -> bool:
+        """Count a worker lost making this preview; whether that makes ``WORKER_DEATHS`` in
+        a row (the count is in memory: a restart starts it over)."""
+        lost = self._lost[job_id, variant] = self._lost.get((job_id, variant), 0) + 1
+        return lost >= WORKER_DEATHS
 
     async def _record(
         self, job_id: str, variant: Variant, asset: dict[str, Any] | None, failure: str | None

@@ -17,5 +17,10 @@ class MediaUnavailable(MediaError):
     record the video as unreadable."""
 
 
+class WorkerLost(MediaUnavailable):
+    """The media worker process died during the call (killed, out of memory, crashed); its
+    pool was replaced (``media/pool.py``)."""
+
+
 TRANSIENT_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EIO, errno.ENOENT})
 """``OSError`` numbers that say nothing about the video itself."""

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from vidgate.errors import InvalidRequest
+from vidgate.errors import InvalidRequest, ServiceUnavailable
+from vidgate.media.errors import MediaUnavailable, WorkerLost
 from vidgate.media.header import read_header
 from vidgate.media.workers import start_pool, stop_pool
 
@@ -65,12 +68,16 @@ class MediaPool:
         header = await asyncio.to_thread(read_header, path)
         if header.info is not None:
             return header.info
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor(), probe_dict, str(path))
+        found: dict[str, Any] | None = await self._run(probe_dict, str(path))
+        return found
 
     async def probe_video(self, path: Path, param: str) -> dict[str, Any]:
-        """Probe a client's upload; a 400 naming ``param`` if it is not a video."""
-        info = await self.probe(path)
+        """Probe a client's upload; a 400 naming ``param`` if it is not a video, a 503 if
+        the worker was lost meanwhile."""
+        try:
+            info = await self.probe(path)
+        except MediaUnavailable as exc:
+            raise ServiceUnavailable("Video uploads cannot be read right now; try again.") from exc
         if info is None:
             raise InvalidRequest(f"'{param}' is not a readable video file.", param=param)
         return info
@@ -79,14 +86,26 @@ class MediaPool:
         self, video: Path, thumbnail: Path | None, spritesheet: Path | None
     ) -> dict[str, str]:
         """Make the previews asked for in one worker call; their content types by variant."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor(),
+        made: dict[str, str] = await self._run(
             make_previews,
             str(video),
             None if thumbnail is None else str(thumbnail),
             None if spritesheet is None else str(spritesheet),
         )
+        return made
+
+    async def _run(self, work: Callable[..., Any], *args: Any) -> Any:
+        """``work(*args)`` in a worker. A worker that died (killed, out of memory, crashed)
+        breaks its whole pool for good, failing every call in it: the broken pool is
+        dropped, so the next call starts a new one, and the call is a ``WorkerLost``."""
+        pool = self._executor()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, work, *args)
+        except BrokenProcessPool as exc:
+            if self._pool is pool:
+                self._pool = None
+                await asyncio.to_thread(stop_pool, pool)
+            raise WorkerLost(f"the media worker stopped: {exc}") from exc
 
     async def aclose(self) -> None:
         """Stop the workers (work in progress is dropped: an archive starts over)."""

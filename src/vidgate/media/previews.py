@@ -10,6 +10,10 @@ whatever the video's length. Nothing here decodes more than one picture per keyf
   longer side (a 720x1280 video gives 360x640, not 640x1138); the spritesheet keeps the
   regular time grid (tile i is the picture at time (i + 0.5) * duration / tiles, so players
   can map time to tile) and each tile shows the latest keyframe at or before its time;
+- a tile is at most ``TILE_TALLEST`` (4) times as high as its nominal width (160), so no
+  video's shape can make a huge sheet: a 2x4096 video of 10 frames (2.6 KB) asked for 160 x
+  327680 tiles, a 800 x 655360 sheet that took the worker 9.6 s and 2.7 GB before JPEG
+  refused it; its tiles are now 1x640 (0.02 s, 46 MB);
 - keyframes are found from packet headers only (a seek when the next time is far ahead,
   else reading on), and each distinct keyframe is decoded once (``skip_frame=NONKEY``, one
   thread: the cheapest CPU per picture) and reused for every tile it covers;
@@ -70,7 +74,7 @@ from av.video.reformatter import VideoReformatter
 from av.video.stream import VideoStream
 from PIL import Image
 
-from vidgate.media.errors import MediaError
+from vidgate.media.errors import TRANSIENT_ERRNOS, MediaError, MediaUnavailable
 from vidgate.media.probe import open_video, stream_duration, stream_rate
 
 PathLike = str | os.PathLike[str]
@@ -83,6 +87,11 @@ SCALER = "AREA"
 """swscale's interpolation for every picture (see the docstring)."""
 WEBP = {"quality": 80, "method": 0}
 JPEG = {"quality": 80}
+ROOM = 64 * 1024 * 1024
+"""Memory a making must be able to have for its failure to be blamed on the video: a 4K
+picture's decoding takes a few of its 12 MiB frames."""
+TILE_TALLEST = 4
+"""A tile is at most this many times its nominal width high (see ``_Keyframes.fit``)."""
 _SEEK_AHEAD_S = 2.0
 """Keyframes further ahead than this are found by seeking instead of reading on."""
 
@@ -112,8 +121,48 @@ def make_previews(
     _require_positive(max_side=max_side, columns=columns, rows=rows, tile_width=tile_width)
     try:
         return _make(video, thumbnail, spritesheet, max_side, (columns, rows, tile_width))
-    except av.FFmpegError as exc:
-        raise MediaError(f"cannot make previews of {os.fspath(video)!r}: {exc}") from exc
+    except Exception as exc:  # sorted into the two kinds callers act on
+        raise _failure(exc, f"cannot make previews of {os.fspath(video)!r}") from exc
+
+
+def _failure(exc: Exception, what: str) -> MediaError:
+    """``exc`` as one of the two kinds the gateway tells apart (``jobs/previews.py``):
+    ``MediaUnavailable``, a failure of the moment, or ``MediaError``, one the same video
+    would raise again (it is recorded).
+
+    Of the moment: no memory, and file-system errors (an ``OSError`` with an errno, FFmpeg's
+    where the number says nothing about the video). Else the failure is the video's (FFmpeg's
+    complaints, a picture it gave none of) or one the same input would raise again (an image
+    encoder's error, which carries no errno; a value the code did not expect, named by its
+    type so the log shows it) -- unless memory is short right now: FFmpeg reports a buffer
+    it could not allocate as invalid data (``avcodec_send_packet``) or drops the picture
+    ("get_buffer() failed"), as it does for a corrupt one."""
+    if isinstance(exc, MediaUnavailable):
+        return exc
+    errno = getattr(exc, "errno", None)
+    fleeting = isinstance(exc, MemoryError) or (
+        errno in TRANSIENT_ERRNOS
+        if isinstance(exc, av.FFmpegError)
+        else isinstance(exc, OSError) and errno is not None
+    )
+    if isinstance(exc, MediaError | av.FFmpegError):
+        text = f"{what}: {exc}"
+    else:
+        text = f"{what}: {type(exc).__name__}: {exc}"
+    if fleeting or not _memory_to_spare():
+        return MediaUnavailable(text)
+    return MediaError(text)
+
+
+def _memory_to_spare() -> bool:
+    """Whether ``ROOM`` bytes can be had now: ``bytes`` takes them zeroed from ``calloc``,
+    pages never touched (17 us, no resident memory; ``bytearray`` writes all 64 MiB: 42
+    ms); a capped address space or strict overcommit refuses them."""
+    try:
+        bytes(ROOM)
+    except MemoryError:
+        return False
+    return True
 
 
 def _make(
@@ -192,8 +241,13 @@ class _Keyframes:
         self._scalers: dict[tuple[int, int], VideoReformatter] = {}
 
     def fit(self, width: int) -> tuple[int, int]:
-        """A picture size ``width`` wide (up- or downscaled: tiles), keeping the aspect."""
-        return width, max(1, round(self.height * width / self.width))
+        """A tile's size: ``width`` wide (up- or downscaled), keeping the aspect, unless
+        that makes it more than ``TILE_TALLEST`` times as high as wide: then that high."""
+        high = self.height * width / self.width
+        if high <= TILE_TALLEST * width:
+            return width, max(1, round(high))
+        high = TILE_TALLEST * width
+        return max(1, round(self.width * high / self.height)), high
 
     def within(self, side: int) -> tuple[int, int]:
         """The video's size scaled down (never up) to at most ``side`` on its longer side,
@@ -261,7 +315,7 @@ class _Keyframes:
         context = self.stream.codec_context
         frames = context.decode(packet) or context.decode(None)
         context.flush_buffers()
-        if not frames:
+        if not frames:  # corrupt, or no memory for it (``_failure`` tells which)
             raise MediaError("a keyframe of the video could not be decoded")
         return frames[0]
 
