@@ -5,7 +5,8 @@
     .venv/bin/python bench/serve_paths.py --server granian  # the gateway under granian
 
 Issue 18 item 5 measures the gateway as users run it on a small box: the server under test
-pinned to core 1 (``taskset -c 1``), the load generator (``bench/load.py``) pinned to core 0,
+pinned to core 1 (``taskset -c 1``), the load generator (``bench/rawload.py``, or
+``bench/load.py`` with ``--client httpx``) pinned to core 0,
 and the OpenAI simulator alone, pinned the same way, as the reference. The video is a real
 one — a ~1.8 MB, 4 s, 720x1280 H.264 MP4 made once with PyAV (a moving test pattern,
 ``bench/.cache/pattern-720x1280-4s.mp4``) and served by the simulator as its content; the
@@ -165,8 +166,11 @@ def serving_pid(server: Server) -> int:
     return int(kids[0]) if server.name.startswith("granian") and kids else server.pid
 
 
-def run_load(spec: dict[str, Any], server: Server, profile: Path | None = None) -> dict[str, Any]:
-    """One measurement by a fresh load generator pinned to the other core; with ``profile``,
+def run_load(
+    spec: dict[str, Any], server: Server, client: str, profile: Path | None = None
+) -> dict[str, Any]:
+    """One measurement by a fresh load generator pinned to the other core (``client``:
+    ``raw``, ``bench/rawload.py``, or ``httpx``, ``bench/load.py``); with ``profile``,
     py-spy samples the server meanwhile (collapsed stacks to that file)."""
     spy = None
     if profile is not None:
@@ -175,7 +179,7 @@ def run_load(spec: dict[str, Any], server: Server, profile: Path | None = None) 
         spy = subprocess.Popen(pinned(LOAD_CORE, argv), stdout=subprocess.DEVNULL)
     before = tree_cpu_s(server.pid)
     done = subprocess.run(
-        pinned(LOAD_CORE, [PYTHON, str(BENCH / "load.py")]),
+        pinned(LOAD_CORE, [PYTHON, str(BENCH / ("rawload.py" if client == "raw" else "load.py"))]),
         input=json.dumps(spec).encode(),
         capture_output=True,
         timeout=float(spec["seconds"]) + 120,
@@ -242,7 +246,7 @@ def measure(server: Server, key: str, ids: list[str], args: argparse.Namespace) 
                     profile = None
                     if args.profile and not server.name.startswith("simulator"):
                         profile = args.profile / f"{path}-c{level}.txt"
-                    runs.append(run_load(spec, server, profile))
+                    runs.append(run_load(spec, server, args.client, profile))
                 out[f"{path}-c{level}"] = runs
                 print(f"  {server.name} {path} c={level}: {_brief(runs)}", flush=True)
     out["rss_peak_mib"] = sampler.peak_mib
@@ -302,6 +306,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="measurements per cell")
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn")
+    parser.add_argument(
+        "--client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="load generator: bench/rawload.py (~25 us a request) or bench/load.py (httpx)",
+    )
     parser.add_argument("--profile", type=Path, help="py-spy the gateway: stacks to this dir")
     parser.add_argument(
         "--gateway-src", type=Path, help="run the gateway from this src/ (a git worktree)"
