@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,6 +75,19 @@ def rows(gw: Gateway) -> list[dict[str, Any]]:
     with sqlite3.connect(gw.data_dir / "vidgate.db") as db:
         db.row_factory = sqlite3.Row
         return [dict(r) for r in db.execute("SELECT * FROM request_logs ORDER BY seq")]
+
+
+def test_generated_request_ids_sort_by_time(gw: Gateway) -> None:
+    """Each new request_logs row lands at the end of the request_id index (not at random)."""
+    ids = []
+    with gw.http() as http:
+        for _ in range(3):
+            began = time.time()
+            ids.append(http.get("/health").headers["x-request-id"])
+            wait_for(lambda began=began: time.time() >= began + 0.002 or None)  # next ms
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert all(re.fullmatch(r"req_[0-9a-f]{24}", i) for i in ids)
+    assert abs(int(ids[0][4:15], 16) / 1000 - time.time()) < 60  # it starts with the time
 
 
 def test_request_ids_and_log_rows(gw: Gateway) -> None:

