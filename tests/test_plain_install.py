@@ -60,3 +60,47 @@ def test_the_gateway_serves_without_loading_the_media_libraries() -> None:
         timeout=300,
     )
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+SERVE_AND_OPEN_THE_CONSOLE = (
+    "import sys\n"
+    "import vidgate.cli  # first, as in `vidgate serve`\n"
+    "import pathlib, tempfile, threading, time, httpx, uvicorn\n"
+    "from vidgate.app import create_app\n"
+    "from vidgate.server import server_config\n"
+    "from vidgate.settings import build_settings\n"
+    "settings = build_settings(data_dir=pathlib.Path(tempfile.mkdtemp()))\n"
+    "app = create_app(settings, migrate_apart=True)  # as `vidgate serve`: no Alembic here\n"
+    "config = server_config(app, host='127.0.0.1', port=0, lifespan='on')\n"
+    "server = uvicorn.Server(config)\n"
+    "threading.Thread(target=server.run, daemon=True).start()\n"
+    "deadline = time.monotonic() + 240\n"
+    "while not server.started:\n"
+    "    assert time.monotonic() < deadline, 'did not start'\n"
+    "    time.sleep(0.01)\n"
+    "url = f'http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}'\n"
+    "auth = {'Authorization': f'Bearer {settings.master_key}'}\n"
+    "for path in ('/health', '/v1/models', '/v1/videos'):\n"
+    "    assert httpx.get(url + path, headers=auth).status_code == 200, path\n"
+    "print('before the console:', sorted(m for m in ('jinja2', 'pygments') if m in sys.modules))\n"
+    "page = httpx.get(url + '/ui/signin')\n"
+    "assert page.status_code == 200 and 'signin-form' in page.text, page.text[:500]\n"
+    "print('after the console:', sorted(m for m in ('jinja2', 'pygments') if m in sys.modules))\n"
+    "server.should_exit = True\n"
+)
+
+
+def test_the_console_loads_jinja2_at_its_first_page_and_httpx_s_own_cli_never() -> None:
+    """A gateway whose console is not opened does without Jinja2 (~0.8 MiB resident), and
+    no vidgate process loads httpx's command-line client (Pygments and more, ~2 MiB)."""
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE_AND_OPEN_THE_CONSOLE],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == [
+        "before the console: []",
+        "after the console: ['jinja2']",
+    ], result.stdout
