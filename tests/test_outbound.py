@@ -7,12 +7,22 @@ servers on loopback addresses.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import ipaddress
 import socket
+import ssl
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpcore
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.outbound_targets import numeric_lookups_only
 from tests.routing.imageserver import PNG, ImageServer
@@ -153,3 +163,65 @@ async def test_redirects_are_not_followed_and_no_proxy_is_read(
             response = await client.get(f"{url}/redirect", params={"to": "/img.png"})
     assert response.status_code == 302 and server.count("/img.png") == before
     assert proxy.count() == 0 and server.count("/redirect") >= 1
+
+
+def _self_signed_server_context(folder: Path) -> ssl.SSLContext:
+    """A TLS server context with a certificate for 127.0.0.1 that no CA signed."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
+
+
+async def test_guarded_clients_share_one_tls_context_that_verifies(tmp_path: Path) -> None:
+    """Webhooks, image fetches and moderation share one TLS context (one copy of the CA
+    bundle in memory), and it still refuses a certificate no trusted CA signed."""
+    handshakes = 0
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal handshakes
+        handshakes += 1
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+        with contextlib.suppress(OSError):
+            await writer.drain()
+        writer.close()
+
+    context = _self_signed_server_context(tmp_path)
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    async with (
+        server,
+        guarded_client(LOCAL, timeout=TIMEOUT) as first,
+        guarded_client(LOCAL, timeout=TIMEOUT) as second,
+    ):
+        for client in (first, second):
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await client.get(f"https://127.0.0.1:{port}/")
+        shared = first._transport._pool._ssl_context  # type: ignore[attr-defined]
+        assert shared is second._transport._pool._ssl_context  # type: ignore[attr-defined]
+        assert shared.verify_mode == ssl.CERT_REQUIRED and shared.check_hostname
+    assert handshakes == 0  # no request reached the server's handler
