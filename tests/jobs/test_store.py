@@ -19,7 +19,7 @@ from vidgate.db.engine import Database
 from vidgate.db.tables import budgets
 from vidgate.errors import InsufficientQuota
 from vidgate.jobs import lifecycle
-from vidgate.jobs.store import Job, JobStore
+from vidgate.jobs.store import Job, JobCache, JobStore
 
 DONE = {"status": "failed", "phase": "done"}
 
@@ -192,3 +192,21 @@ async def test_claim_due_leases_the_longest_due_first(store: JobStore) -> None:
     assert [j.id for j in await store.claim_due("other", now, 30.0, 10)] == ["later"]
     assert await store.claim_due("other", now, 30.0, 10) == []
     assert (await store.get("first")) == claimed[0]
+
+
+async def test_the_cache_keeps_few_finished_rows_and_every_running_one(db: Database) -> None:
+    store = JobStore(db, sole_writer=True)
+    assert store.cache is not None
+    store.cache = JobCache(capacity=100, finished_capacity=3)
+    for n in range(10):
+        await store.insert(job_row(f"job{n}"))
+    for n in range(6):  # six finish: the three most recent stay cached
+        await store.update(f"job{n}", DONE)
+    cache = store.cache
+    assert len(cache) == 4 + 3
+    assert [n for n in range(10) if cache.get(f"job{n}") is not None] == [3, 4, 5, 6, 7, 8, 9]
+    evicted = await store.get("job0")  # read from the table again, and cached again
+    assert evicted is not None and evicted.status == "failed"
+    assert cache.get("job0") is evicted and cache.get("job3") is None  # the oldest left
+    running = await store.get("job9")
+    assert running is not None and not running.terminal
