@@ -146,15 +146,27 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
     finally:
         for client in set(clients):
             await client.aclose()
-    latencies = sorted(run.latencies)
+    found = report(concurrency, run.latencies, run.statuses, run.errors, wall, run.bytes)
+    return {**found, "ids": run.ids}
+
+
+def report(
+    concurrency: int,
+    latencies: list[float],
+    statuses: dict[str, int],
+    errors: dict[str, int],
+    wall: float,
+    received: int,
+) -> dict[str, Any]:
+    """A measurement's result (``bench/rawload.py`` reports the same)."""
+    latencies = sorted(latencies)
     done = len(latencies)
-    ok = sum(n for code, n in run.statuses.items() if code.startswith("2"))
     return {
         "concurrency": concurrency,
         "requests": done,
-        "ok": ok,
-        "statuses": run.statuses,
-        "errors": run.errors,
+        "ok": sum(n for code, n in statuses.items() if code.startswith("2")),
+        "statuses": statuses,
+        "errors": errors,
         "wall_s": wall,
         "rps": done / wall if wall > 0 else 0.0,
         "p50_ms": percentile(latencies, 50) * 1000,
@@ -162,9 +174,8 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
         "p99_ms": percentile(latencies, 99) * 1000,
         "max_ms": (latencies[-1] * 1000) if latencies else 0.0,
         "mean_ms": (sum(latencies) / done * 1000) if done else 0.0,
-        "bytes": run.bytes,
-        "mib_s": run.bytes / (1 << 20) / wall if wall > 0 else 0.0,
-        "ids": run.ids,
+        "bytes": received,
+        "mib_s": received / (1 << 20) / wall if wall > 0 else 0.0,
     }
 
 

@@ -28,17 +28,10 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httptools
+from load import report
 
 MAX_REQUESTS = 1_000_000
 MAX_SECONDS = 600.0
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending list (``q`` in 0..100); 0.0 when empty."""
-    if not sorted_values:
-        return 0.0
-    rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
-    return sorted_values[rank - 1]
 
 
 def request_bytes(url: str, headers: dict[str, str]) -> bytes:
@@ -163,25 +156,7 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
     began = time.perf_counter()
     await asyncio.gather(*(_worker(run, conn) for conn in conns))
     wall = time.perf_counter() - began
-    latencies = sorted(run.latencies)
-    done = len(latencies)
-    ok = sum(n for code, n in run.statuses.items() if code.startswith("2"))
-    return {
-        "concurrency": concurrency,
-        "requests": done,
-        "ok": ok,
-        "statuses": run.statuses,
-        "errors": run.errors,
-        "wall_s": wall,
-        "rps": done / wall if wall > 0 else 0.0,
-        "p50_ms": percentile(latencies, 50) * 1000,
-        "p90_ms": percentile(latencies, 90) * 1000,
-        "p99_ms": percentile(latencies, 99) * 1000,
-        "max_ms": (latencies[-1] * 1000) if latencies else 0.0,
-        "mean_ms": (sum(latencies) / done * 1000) if done else 0.0,
-        "bytes": run.bytes,
-        "mib_s": run.bytes / (1 << 20) / wall if wall > 0 else 0.0,
-    }
+    return report(concurrency, run.latencies, run.statuses, run.errors, wall, run.bytes)
 
 
 def _run(spec: dict[str, Any]) -> dict[str, Any]:
