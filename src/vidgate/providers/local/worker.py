@@ -1,8 +1,10 @@
 """Runs one render in a worker process and leaves its outcome as files in the task folder.
 
 Files are the whole protocol between the gateway and its workers (``task.json`` in,
-``progress``, ``error`` and ``out.mp4`` out), so a gateway restarted after SIGKILL finds
-every finished render where it left it and restarts only the unfinished ones.
+``worker``, ``progress``, ``error`` and ``out.mp4`` out), so a gateway restarted after SIGKILL
+finds every finished render where it left it and restarts only the unfinished ones.
+``worker`` names the process rendering the task, so a render whose worker died is told
+apart from renders that only lost their place in the pool with it (``runtime.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ def run_task(task_dir: str) -> None:
     from vidgate.media.render import RenderSpec, render  # heavy: PyAV
 
     folder = Path(task_dir)
+    write_atomic(folder / "worker", str(os.getpid()))
     spec = RenderSpec(**json.loads((folder / "task.json").read_text()))
     # A render orphaned by a killed gateway may still run: each writes its own file and the
     # (deterministic, identical) result is moved into place atomically.
