@@ -360,14 +360,29 @@ class Poller:
         def done(_task: asyncio.Task[None]) -> None:
             self._archives.discard(task)
             self._archiving.discard(job.id)
+            failed = None if task.cancelled() else task.exception()
+            if failed is not None:  # not even rescheduled (the database): its lease lapses
+                log.error("archiving %s failed", job.id, exc_info=failed)
 
         task.add_done_callback(done)
 
     async def _archive(self, job: Job, client: UpstreamClient) -> None:
+        """Archive ``job``; a failure backs off like a failed poll. One that is not a
+        ``GatewayError`` (the media worker lost, the work room or the blob store failing:
+        nothing the upstream said) is of the moment: logged, and never fails the job."""
         try:
             await self.archiver.archive(job, client, self._previews(job))
         except GatewayError as exc:
             await self._poll_failed(job, exc, None, client)
+        except Exception as exc:
+            log.warning(
+                "archiving %s failed (%d in a row), it is tried again later: %r",
+                job.id,
+                job.poll_failures + 1,
+                exc,
+                exc_info=job.poll_failures == 0,  # the traceback once, not at every try
+            )
+            await self._poll_failed(job, exc, None, client, give_up=False)
 
     def _previews(self, job: Job) -> frozenset[str]:
         provider = self.providers.get(job.provider)
@@ -379,7 +394,12 @@ class Poller:
         exc: BaseException,
         deployment: Deployment | None,
         client: UpstreamClient,
+        *,
+        give_up: bool = True,
     ) -> None:
+        """Back off before the job's next poll (or archive); fail it after too many failed
+        polls in a row unless ``give_up`` is false (a failure of the moment: only the
+        backoff grows)."""
         now = time.time()
         deadline = None
         if job.phase == "running" and deployment is not None:
@@ -388,8 +408,9 @@ class Poller:
                 await self.deadlines.expire(job, deployment, client)
                 return
         failures = job.poll_failures + 1
-        if failures >= self.settings.max_poll_failures or (
-            isinstance(exc, NotFound) and failures >= 3
+        if give_up and (
+            failures >= self.settings.max_poll_failures
+            or (isinstance(exc, NotFound) and failures >= 3)
         ):
             await lifecycle.fail(self.store, job.id, *_gave_up(exc, failures))
             return
