@@ -18,6 +18,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -36,6 +37,7 @@ from tests.support import free_port, png_bytes, quick, serve_sim, video_shape
 from vidgate.inprocess import AsyncGateway, Gateway, async_client, client
 from vidgate.inprocess.bridge import LoopThread, SyncTransport
 from vidgate.inprocess.transport import StreamingASGITransport
+from vidgate.jobs.heartbeat import Heartbeat
 from vidgate.providers.openai.simulator import SimulatorConfig
 from vidgate.providers.openai.simulator import create_app as openai_sim
 from vidgate.settings import ConfigError
@@ -79,6 +81,22 @@ def test_the_sync_client_makes_lists_and_serves_a_video(tmp_path: Path) -> None:
     assert gateway_threads() - before == set()  # closed: poller, database, loop all gone
     assert (tmp_path / "data" / "vidgate.db").is_file()
     assert (tmp_path / "data" / "master_key").is_file()
+
+
+async def test_closing_waits_for_the_submit_upkeep_to_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heartbeat thread's stop is slow on a busy machine: closing still waits for it."""
+    stop = Heartbeat.stop
+
+    def slow_stop(self: Heartbeat) -> None:
+        time.sleep(0.5)  # a loaded machine's join, made certain
+        stop(self)
+
+    monkeypatch.setattr(Heartbeat, "stop", slow_stop)
+    async with async_client(LOCAL_FAST, tmp_path / "data", max_retries=0) as sdk:
+        assert [v async for v in sdk.videos.list()] == []
+    assert other_tasks() == set()
 
 
 async def test_the_async_client_makes_lists_and_serves_a_video(tmp_path: Path) -> None:

@@ -322,7 +322,10 @@ def _run_in_background(
     """Start the poller and the lease upkeep (submit heartbeat and recovery, poll leases);
     they are cancelled at stop, before anything they use stops."""
     tasks: list[asyncio.Future[Any]] = [asyncio.create_task(poller.run())] if run_poller else []
-    tasks.append(asyncio.gather(submits.maintain(), poller.keep_leases()))
+    # Tasks of their own, not one gather: a gather is done as soon as one of its children is
+    # cancelled, so the stop did not wait for the submit upkeep's own stop (the heartbeat
+    # thread's join) and left it running after the app had stopped.
+    tasks += [asyncio.create_task(submits.maintain()), asyncio.create_task(poller.keep_leases())]
 
     async def cancel() -> None:
         for task in tasks:

@@ -28,7 +28,7 @@ def _images_shown(page: Page) -> None:
     for image in ("#thumbnail", "#spritesheet"):
         page.wait_for_function(
             f"() => {{ const i = document.querySelector('{image}'); "
-            "return i.complete && i.naturalWidth > 0; }"
+            "return i !== null && i.complete && i.naturalWidth > 0; }"  # made by the page's JS
         )
 
 
