@@ -37,6 +37,7 @@ from vidgate.jobs import lifecycle
 from vidgate.jobs.archive import Archiver
 from vidgate.jobs.deadlines import Deadlines, deadline_of
 from vidgate.jobs.store import Job, JobStore
+from vidgate.media.errors import MediaUnavailable
 from vidgate.observe import metrics
 from vidgate.providers.base import Provider, UpstreamClient
 from vidgate.routing.live import LiveDeployments
@@ -367,22 +368,27 @@ class Poller:
         task.add_done_callback(done)
 
     async def _archive(self, job: Job, client: UpstreamClient) -> None:
-        """Archive ``job``; a failure backs off like a failed poll. One that is not a
-        ``GatewayError`` (the media worker lost, the work room or the blob store failing:
-        nothing the upstream said) is of the moment: logged, and never fails the job."""
+        """Archive ``job``; a failure backs off like a failed poll. A failure of the moment
+        (the media worker lost or out of memory, an ``OSError`` of the work room or the
+        blob store: nothing the upstream said) is logged and never fails the job; any other
+        error (a video FFmpeg cannot read under ``previews: at_archive``, a bug) counts
+        toward ``max_poll_failures`` like a failed poll, so the job ends instead of being
+        retried for ever while it holds its budget and slots."""
         try:
             await self.archiver.archive(job, client, self._previews(job))
         except GatewayError as exc:
             await self._poll_failed(job, exc, None, client)
         except Exception as exc:
+            of_the_moment = isinstance(exc, MediaUnavailable | OSError)
             log.warning(
-                "archiving %s failed (%d in a row), it is tried again later: %r",
+                "archiving %s failed (%d in a row), %s: %r",
                 job.id,
                 job.poll_failures + 1,
+                "it is tried again later" if of_the_moment else "counted as a failed poll",
                 exc,
                 exc_info=job.poll_failures == 0,  # the traceback once, not at every try
             )
-            await self._poll_failed(job, exc, None, client, give_up=False)
+            await self._poll_failed(job, exc, None, client, give_up=not of_the_moment)
 
     def _previews(self, job: Job) -> frozenset[str]:
         provider = self.providers.get(job.provider)
