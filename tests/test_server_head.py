@@ -9,8 +9,10 @@ Segments are counted by the client's kernel (``TCP_INFO``'s ``tcpi_data_segs_in`
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
+import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +22,8 @@ import pytest
 from tests.support import Gateway, serve
 from vidgate.server import JOIN_LIMIT
 
+RELEASE = threading.Event()
+"""Set by the test once it has seen the head of ``/slow-stream``."""
 DATA_SEGS_IN = 152  # offset of tcpi_data_segs_in in struct tcp_info (Linux >= 4.6)
 BIG = JOIN_LIMIT + 1
 
@@ -29,6 +33,11 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
         return
     path = scope["path"]
     start = {"type": "http.response.start", "status": 200}
+    if path == "/slow-stream":  # its head must show before its first bytes are ready
+        await send({**start, "headers": [(b"content-type", b"text/plain")]})
+        await asyncio.to_thread(RELEASE.wait, 60)
+        await send({"type": "http.response.body", "body": b"late"})
+        return
     if path == "/chunked":  # no content-length: uvicorn frames the body in chunks
         await send({**start, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": b"one,", "more_body": True})
@@ -130,3 +139,16 @@ def test_a_reply_that_fails_after_its_start_closes_the_connection(base: str) -> 
         while chunk := sock.recv(65536):
             data += chunk
         assert b'{"ok":true}' not in data  # never a complete response
+
+
+def test_a_stream_shows_its_head_before_its_first_bytes(base: str) -> None:
+    with connect(base) as sock:
+        sock.sendall(b"GET /slow-stream HTTP/1.1\r\nHost: t\r\n\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += receive(sock)  # held until the body, this would wait for ever
+        assert data.startswith(b"HTTP/1.1 200 OK\r\n") and b"late" not in data
+        RELEASE.set()
+        while not data.endswith(b"0\r\n\r\n"):
+            data += receive(sock)
+        assert b"late" in data

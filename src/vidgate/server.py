@@ -78,13 +78,13 @@ from vidgate.storage.local import CHUNK, cached, read_at
 
 PATHSEND = "http.response.pathsend"
 SENDFILE_PIECE = 1 << 20
-JOIN_LIMIT = 64 * 1024
-"""A body up to this size goes out in one write with its response's head (a copy of both)."""
 """Before each ``sendfile(2)`` the next this-many bytes are checked to be in the page cache
 (their first and last byte): the file side of ``sendfile`` blocks on a disk read, which on
 the event loop would stop every request, so a cold file goes by the chunk path (read in a
 thread, which also brings it into the cache). One call sends at most what the socket's
 buffer takes, a few MiB at most, so pages past the checked ones can still be read by it."""
+JOIN_LIMIT = 64 * 1024
+"""A body up to this size goes out in one write with its response's head (a copy of both)."""
 FROM_OFFSET = "vidgate.pathsend.offset"
 """This server's own extension: a pathsend message may carry ``offset``, where the body
 starts in the file (a range; the length is the response's ``content-length``)."""
@@ -237,9 +237,11 @@ class PathsendCycle(RequestResponseCycle):
     socket is full, the next chunk is written through the transport (framed and counted
     by uvicorn) and the wait for it to drain is the wait for room.
 
-    A response's head is held until its first body message and goes out with that body in
-    one ``send(2)`` when the body is small and sent as it is (not chunked, not ``HEAD``);
-    else the head is written first, as uvicorn does. uvicorn writes the head at
+    A response that declares a ``content-length`` up to ``JOIN_LIMIT`` has its head held
+    until its first body message, and both go out in one ``send(2)`` (for ``HEAD``, or a
+    first message that is not a body, the head is written then, alone); any other
+    response's head is written at its start, as uvicorn does, so a stream or a large file
+    whose first bytes are slow still shows its head at once. uvicorn writes the head at
     ``http.response.start``, so a JSON reply cost two system calls, and on loopback the
     first also runs the reader's wake-up: measured at 4,000 retrieves/s on one core, the
     two writes were 15% of the gateway's CPU. A response that starts and never sends a body
@@ -251,7 +253,12 @@ class PathsendCycle(RequestResponseCycle):
     async def send(self, message: Any) -> None:
         kind = message["type"]
         if kind == "http.response.start":
-            if not self.response_started and not self.flow.write_paused and not self.disconnected:
+            if (
+                not self.response_started
+                and not self.flow.write_paused
+                and not self.disconnected
+                and _small(message)
+            ):
                 await self._hold_head(message)
                 return
         elif self._head:
@@ -347,6 +354,14 @@ class PathsendCycle(RequestResponseCycle):
             body: Any = {"type": "http.response.body", "body": chunk, "more_body": True}
             await super().send(body)  # a bytearray body: uvicorn writes it as it is
         return len(chunk)
+
+
+def _small(start: Any) -> bool:
+    """Whether a response start declares a body of at most ``JOIN_LIMIT`` bytes."""
+    for name, value in start.get("headers", ()):
+        if name.lower() == b"content-length":
+            return bool(value.isdigit()) and int(value) <= JOIN_LIMIT
+    return False
 
 
 def _socket_fd(transport: asyncio.BaseTransport | None) -> int | None:
