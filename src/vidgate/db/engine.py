@@ -278,9 +278,11 @@ class MigrationFailed(RuntimeError):
 
 
 async def _migrate_in_child(url: str) -> None:
-    # the URL goes through stdin: it may hold a password, which argv and environ show
+    # the URL goes through stdin: it may hold a password, which argv and environ show;
+    # -P: the working directory is not put on the path (a vidgate/ there would shadow ours)
     child = await asyncio.create_subprocess_exec(
         sys.executable,
+        "-P",
         "-m",
         "vidgate.db",
         stdin=asyncio.subprocess.PIPE,

@@ -270,16 +270,17 @@ def _series(route: str, method: str, status: int) -> tuple[Any, Any, Any]:
 
 
 _COLUMNS = tuple(column.name for column in request_logs.columns if column.name != "seq")
-_INSERTS: dict[str, str] = {}
-"""The batch insert's SQL for each dialect, compiled once."""
+_INSERTS: dict[tuple[str, str], str] = {}
+"""The batch insert's SQL for each dialect and driver (their parameter styles differ),
+compiled once; ``inline``: no ``RETURNING`` of the new keys nobody reads."""
 
 
 def _insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
     dialect = conn.dialect
-    sql = _INSERTS.get(dialect.name)
+    sql = _INSERTS.get((dialect.name, dialect.driver))
     if sql is None:
-        statement = insert(request_logs).values({name: None for name in _COLUMNS})
-        sql = _INSERTS[dialect.name] = str(statement.compile(dialect=dialect))
+        statement = insert(request_logs).inline().values({name: None for name in _COLUMNS})
+        sql = _INSERTS[dialect.name, dialect.driver] = str(statement.compile(dialect=dialect))
     if dialect.positional:
         conn.exec_driver_sql(sql, [tuple(row.get(name) for name in _COLUMNS) for row in rows])
     else:
