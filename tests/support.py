@@ -58,6 +58,29 @@ def serve(
         thread.join(timeout=120)
 
 
+def child_serving(app: str) -> str:
+    """Python source for a child process that serves ``app`` (an expression over
+    ``settings``, a fresh data dir's) with vidgate's uvicorn config on a free loopback port,
+    in a thread, and leaves ``server``, ``url``, ``auth`` (the master key's header) and
+    ``settings`` defined: for tests of what a serving process loads (``python -c``)."""
+    return (
+        "import pathlib, tempfile, threading, time, httpx, uvicorn\n"
+        "from vidgate.app import create_app\n"
+        "from vidgate.server import server_config\n"
+        "from vidgate.settings import build_settings\n"
+        "settings = build_settings(data_dir=pathlib.Path(tempfile.mkdtemp()))\n"
+        f"config = server_config({app}, host='127.0.0.1', port=0, lifespan='on')\n"
+        "server = uvicorn.Server(config)\n"
+        "threading.Thread(target=server.run, daemon=True).start()\n"
+        "deadline = time.monotonic() + 240\n"
+        "while not server.started:\n"
+        "    assert time.monotonic() < deadline, 'did not start'\n"
+        "    time.sleep(0.01)\n"
+        "url = f'http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}'\n"
+        "auth = {'Authorization': f'Bearer {settings.master_key}'}\n"
+    )
+
+
 @dataclass
 class Gateway:
     """A running gateway: its URL, master key, data dir and the ASGI app object."""

@@ -12,6 +12,7 @@ import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
+from tests.support import child_serving
 from vidgate.db.engine import (
     HEAD_REVISION,
     MIGRATIONS,
@@ -87,22 +88,8 @@ async def test_a_failed_migration_apart_fails_with_the_childs_reason(tmp_path: P
 SERVE_WITHOUT_ALEMBIC = (
     "import sys\n"
     "sys.modules['alembic'] = None  # importing it in this process now raises ImportError\n"
-    "import pathlib, tempfile, threading, time, httpx, uvicorn\n"
-    "from vidgate.app import create_app\n"
-    "from vidgate.server import server_config\n"
-    "from vidgate.settings import build_settings\n"
-    "settings = build_settings(data_dir=pathlib.Path(tempfile.mkdtemp()))\n"
-    "app = create_app(settings, migrate_apart=True)\n"
-    "config = server_config(app, host='127.0.0.1', port=0, lifespan='on')\n"
-    "server = uvicorn.Server(config)\n"
-    "threading.Thread(target=server.run, daemon=True).start()\n"
-    "deadline = time.monotonic() + 240\n"
-    "while not server.started:\n"
-    "    assert time.monotonic() < deadline, 'did not start'\n"
-    "    time.sleep(0.01)\n"
-    "url = f'http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}'\n"
-    "auth = {'Authorization': f'Bearer {settings.master_key}'}\n"
-    "key = httpx.post(url + '/key/generate', headers=auth, json={})\n"
+    + child_serving("create_app(settings, migrate_apart=True)")
+    + "key = httpx.post(url + '/key/generate', headers=auth, json={})\n"
     "assert key.status_code == 200, key.text\n"
     "own = {'Authorization': 'Bearer ' + key.json()['key']}\n"
     "listed = httpx.get(url + '/v1/videos', headers=own)\n"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from tests.support import child_serving
+
 BLOCK_EXTRAS = (
     "import sys\n"
     "for name in ('redis', 'asyncpg', 'aiobotocore', 'botocore', 'boto3'):\n"
@@ -29,21 +31,8 @@ SERVE_WITHOUT_MEDIA = (
     "import sys\n"
     "for name in ('av', 'PIL'):\n"
     "    sys.modules[name] = None  # importing it now raises ImportError\n"
-    "import pathlib, tempfile, threading, time, httpx, uvicorn\n"
-    "from vidgate.app import create_app\n"
-    "from vidgate.server import server_config\n"
-    "from vidgate.settings import build_settings\n"
-    "settings = build_settings(data_dir=pathlib.Path(tempfile.mkdtemp()))\n"
-    "config = server_config(create_app(settings), host='127.0.0.1', port=0, lifespan='on')\n"
-    "server = uvicorn.Server(config)\n"
-    "threading.Thread(target=server.run, daemon=True).start()\n"
-    "deadline = time.monotonic() + 240\n"
-    "while not server.started:\n"
-    "    assert time.monotonic() < deadline, 'did not start'\n"
-    "    time.sleep(0.01)\n"
-    "url = f'http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}'\n"
-    "auth = {'Authorization': f'Bearer {settings.master_key}'}\n"
-    "for path in ('/health', '/v1/models', '/v1/videos'):\n"
+    + child_serving("create_app(settings)")
+    + "for path in ('/health', '/v1/models', '/v1/videos'):\n"
     "    assert httpx.get(url + path, headers=auth).status_code == 200, path\n"
     "server.should_exit = True\n"
     "print('ok')\n"
@@ -65,22 +54,8 @@ def test_the_gateway_serves_without_loading_the_media_libraries() -> None:
 SERVE_AND_OPEN_THE_CONSOLE = (
     "import sys\n"
     "import vidgate.cli  # first, as in `vidgate serve`\n"
-    "import pathlib, tempfile, threading, time, httpx, uvicorn\n"
-    "from vidgate.app import create_app\n"
-    "from vidgate.server import server_config\n"
-    "from vidgate.settings import build_settings\n"
-    "settings = build_settings(data_dir=pathlib.Path(tempfile.mkdtemp()))\n"
-    "app = create_app(settings, migrate_apart=True)  # as `vidgate serve`: no Alembic here\n"
-    "config = server_config(app, host='127.0.0.1', port=0, lifespan='on')\n"
-    "server = uvicorn.Server(config)\n"
-    "threading.Thread(target=server.run, daemon=True).start()\n"
-    "deadline = time.monotonic() + 240\n"
-    "while not server.started:\n"
-    "    assert time.monotonic() < deadline, 'did not start'\n"
-    "    time.sleep(0.01)\n"
-    "url = f'http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}'\n"
-    "auth = {'Authorization': f'Bearer {settings.master_key}'}\n"
-    "for path in ('/health', '/v1/models', '/v1/videos'):\n"
+    + child_serving("create_app(settings, migrate_apart=True)")
+    + "for path in ('/health', '/v1/models', '/v1/videos'):\n"
     "    assert httpx.get(url + path, headers=auth).status_code == 200, path\n"
     "print('before the console:', sorted(m for m in ('jinja2', 'pygments') if m in sys.modules))\n"
     "page = httpx.get(url + '/ui/signin')\n"
